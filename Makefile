@@ -1,0 +1,51 @@
+# Two commands matter: `make demo` and `make test`. Both create .venv and install on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export PYTHONPATH := $(CURDIR)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo test lint typecheck venv clean pg-test sqlite-test serve benchmark
+
+$(STAMP): requirements/base.txt requirements/dev.txt requirements/prod.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt -r requirements/prod.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: migrate an embedded SQLite database, load a demo trial with signed reads, adjudicate,
+## compute endpoints, write exports, and print where to look.
+demo: $(STAMP)
+	env -u DATABASE_URL -u REDIS_URL DJANGO_SETTINGS_MODULE=config.settings.base $(PY) manage.py migrate --noinput -v 0
+	env -u DATABASE_URL -u REDIS_URL DJANGO_SETTINGS_MODULE=config.settings.base $(PY) manage.py load_demo
+
+serve: $(STAMP)
+	env -u DATABASE_URL -u REDIS_URL DJANGO_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	env -u DATABASE_URL $(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy criteria
+	$(VENV)/bin/mypy trialreads config
+
+## test: lint, type-check, the contract check, then the whole suite on SQLite and, where
+## DATABASE_URL / REDIS_URL point at live servers, again on PostgreSQL with real Celery workers.
+test: lint typecheck
+	$(PY) ../shared/contracts/check_contract.py $(PY)
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -q -p no:randomly
+	@if [ -n "$$DATABASE_URL" ]; then \
+	  echo "== second pass: $$DATABASE_URL, REDIS_URL=$$REDIS_URL"; \
+	  $(PY) -m pytest -q -m "not criteria_only" tests/trialreads; \
+	fi
+
+benchmark: $(STAMP)
+	$(PY) -m criteria bench --subjects 10000
+
+clean:
+	rm -rf var .mypy_cache .ruff_cache .hypothesis .benchmarks

@@ -1,0 +1,5 @@
+"""The Django project around the trialreads app: settings, URLs, the Celery app."""
+
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

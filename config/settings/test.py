@@ -1,0 +1,19 @@
+"""Test settings: the base settings with fast hashing and a throw-away SQLite file.
+
+``DATABASE_URL`` still selects PostgreSQL when set (the second pass of ``make test``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR
+
+if not os.environ.get("DATABASE_URL"):
+    DATABASES["default"]["NAME"] = str(VAR_DIR / "test.sqlite3")  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SECRET_KEY = "test-secret-key-not-for-production-" + "y" * 30
+DEBUG = False

@@ -1,0 +1,9 @@
+"""Root URLs: the admin, the trialreads API and pages."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("trialreads.urls")),
+]

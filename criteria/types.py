@@ -1,0 +1,273 @@
+"""Typed, frozen inputs and outputs of the criteria engine.
+
+The JSON of ``../shared/contracts/criteria-cli.md`` is parsed into these types by
+``criteria.parse`` (which also validates), the engines (``recist11``, ``irecist``,
+``imrecist``) turn a :class:`Subject` into timepoint results, and ``criteria.endpoints``
+derives BOR, confirmed BOR and PFS from those. Django code builds the same types in
+``trialreads/mappers.py``; nothing here knows about Django.
+
+All lengths are ``Decimal`` millimetres; dates are ``datetime.date``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from typing import Literal
+
+# --- criteria and code vocabularies (CDISC controlled terminology) -----------------
+
+RECIST11 = "recist1.1"
+IRECIST = "irecist"
+IMRECIST = "imrecist"
+#: Criteria the engine evaluates today, in output order.
+CRITERIA: tuple[str, ...] = (RECIST11, IRECIST, IMRECIST)
+
+#: RECIST 1.1 and imRECIST timepoint codes.
+RECIST_CODES = frozenset({"CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE", "NA"})
+#: iRECIST timepoint codes.
+IRECIST_CODES = frozenset({"iCR", "iPR", "iSD", "NON-iCR/NON-iUPD", "iUPD", "iCPD", "NE", "NA"})
+#: New-lesion category codes.
+NEW_LESION_CODES = frozenset({"YES", "NO", "EQUIVOCAL", "NE"})
+
+
+class ScanKind(str, Enum):
+    """Why a timepoint's imaging was done (contract field ``scan``)."""
+
+    SCHEDULED = "scheduled"
+    NOT_DONE = "not_done"
+    UNSCHEDULED_SYMPTOM_DRIVEN = "unscheduled_symptom_driven"
+    UNSCHEDULED_NOT_SYMPTOM_DRIVEN = "unscheduled_not_symptom_driven"
+
+
+class NonTargetStatus(str, Enum):
+    """A non-target lesion's rating at a follow-up (contract field ``non_targets``).
+
+    ``FURTHER_INCREASE`` is any increase since the previous assessment (iRECIST FAQ code
+    INCLA); under RECIST 1.1 it is not progression by itself.
+    """
+
+    PRESENT = "present"
+    ABSENT = "absent"
+    UNEQUIVOCAL_PROGRESSION = "unequivocal_progression"
+    FURTHER_INCREASE = "further_increase"
+    NOT_EVALUATED = "not_evaluated"
+
+
+class TargetKind(str, Enum):
+    """How a target lesion's value at a follow-up was recorded."""
+
+    MEASURED = "measured"            # a number of mm (0 = disappeared)
+    TOO_SMALL = "too_small"          # "TSTM": present, too small to measure -> 5 mm (R11-TSTM)
+    NOT_ASSESSED = "not_assessed"    # null: not assessed at this timepoint
+    SPLIT = "split"                  # fragments: sum of the fragments' longest diameters
+    COALESCED = "coalesced"          # carries the coalesced lesion's diameter (coalesced_with)
+    COALESCED_INTO = "coalesced_into"  # absorbed into another target (usually 0 mm)
+
+
+# --- settings (charter options and the documented ambiguity defaults) -------------
+
+@dataclass(frozen=True)
+class Settings:
+    """Charter options and ambiguity settings; every default is documented in
+    ``criteria/AMBIGUITIES.md`` and echoed by ``--explain``.
+
+    The first six are the contract's ``settings``; the rest select the other reading of an
+    ambiguity listed in ``criteria-rules.md`` §13 (A-numbers in the comments).
+    """
+
+    sd_min_days: int = 42
+    confirm_min_days: int = 28
+    max_ne_between_confirmation: int = 1
+    accept_sd_between_pr_confirmation: bool = False
+    irecist_confirm_window_days: tuple[int, int] = (28, 56)
+    imrecist_negation_min_days: int = 28
+    # A1: after PR is assigned, later timepoints stay PR until PD (EORTC FAQ) -- True -- or
+    # are judged against baseline literally (RECIST 1.1 §4.3.1) -- False.
+    pr_continues_until_pd: bool = True
+    # A2: a target lesion that reappears (node >= 10 mm SA, other lesions > 0 mm) after an
+    # overall CR is PD (EORTC FAQ) -- True -- or only the sum rule decides -- False.
+    reappearance_after_cr_is_pd: bool = True
+    # A3: an iUPD never confirmed (no later scan, or death first) is an iPFS event at the
+    # iUPD date -- "event" -- or censored at the last adequate assessment before it -- "censor".
+    irecist_unconfirmed_iupd: Literal["event", "censor"] = "event"
+    # A4: a scan later than the window's upper bound may still confirm iCPD -- True -- or is
+    # not a confirmatory scan -- False.
+    irecist_late_scan_confirms: bool = True
+    # FAQ-IR-EARLY-SCAN: the protocol variance allowed below the window's lower bound.
+    irecist_early_scan_tolerance_days: int = 2
+    # A6: cap on new measurable lesions joining the imRECIST sum: "recist" = 5 total,
+    # 2 per organ; "irrc" = 5 per organ, 10 total.
+    imrecist_new_lesion_cap: Literal["recist", "irrc"] = "recist"
+    # A7: imRECIST PD needs the 5 mm absolute increase as well as +20% -- True -- or not.
+    imrecist_pd_requires_5mm: bool = True
+    # A8: imBOR counts responses after a PD that stands (un-negated) -- True -- or stops at it.
+    imrecist_bor_after_pd: bool = True
+    # A11: a confirmed equivocal new lesion backdates the PD *date* only -- False -- or also
+    # turns the earlier timepoint's response into PD -- True.
+    equivocal_backdates_response: bool = False
+    # A12: CR followed by PR under confirmation is "sd" (not a confirmed response; SD or PD
+    # or NE by the SD rule, as admiralonco) or "pr" (the CR was doubtful: confirmed PR).
+    cr_then_pr_confirmed_as: Literal["sd", "pr"] = "sd"
+
+
+# --- input ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BaselineTarget:
+    id: str
+    organ: str
+    node: bool
+    mm: Decimal  # longest diameter; short axis when ``node``
+
+
+@dataclass(frozen=True)
+class BaselineNonTarget:
+    id: str
+    organ: str
+    node: bool
+
+
+@dataclass(frozen=True)
+class Baseline:
+    date: dt.date
+    targets: tuple[BaselineTarget, ...]
+    non_targets: tuple[BaselineNonTarget, ...]
+
+
+@dataclass(frozen=True)
+class TargetMeasurement:
+    """One target lesion's value at a follow-up.
+
+    ``mm`` is the value that enters the sum (TSTM -> 5, split -> sum of fragments, the
+    absorbed side of a coalescence -> its given mm, normally 0); ``None`` when not assessed.
+    ``raw`` keeps the original text where it was not a number (``"TSTM"``).
+    """
+
+    kind: TargetKind
+    mm: Decimal | None
+    fragments_mm: tuple[Decimal, ...] = ()
+    coalesced_with: tuple[str, ...] = ()
+    coalesced_into: str | None = None
+    raw: str | None = None
+
+
+@dataclass(frozen=True)
+class NewLesion:
+    """A new lesion as seen at one timepoint (current size; mm 0 = resolved)."""
+
+    id: str
+    organ: str
+    node: bool
+    mm: Decimal | None
+    measurable: bool
+    equivocal: bool = False
+
+
+@dataclass(frozen=True)
+class Timepoint:
+    """One follow-up assessment.
+
+    Measurement level: ``targets``, ``non_targets``, ``new_lesions``. Response level: only
+    ``overall`` (a code of one criterion's vocabulary). ``scan_dates`` are the image dates
+    of the assessment (optional contract extension; defaults to ``(date,)``): PD and SD are
+    dated at the earliest, CR and PR at the latest (CDISC RECIST supplement, cdisc-export §3.3).
+    """
+
+    date: dt.date
+    scan: ScanKind = ScanKind.SCHEDULED
+    targets: Mapping[str, TargetMeasurement] = field(default_factory=dict)
+    non_targets: Mapping[str, NonTargetStatus] = field(default_factory=dict)
+    new_lesions: tuple[NewLesion, ...] = ()
+    overall: str | None = None
+    scan_dates: tuple[dt.date, ...] = ()
+
+    @property
+    def earliest_date(self) -> dt.date:
+        return min(self.scan_dates) if self.scan_dates else self.date
+
+    @property
+    def latest_date(self) -> dt.date:
+        return max(self.scan_dates) if self.scan_dates else self.date
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One subject's read history: the unit the engine evaluates."""
+
+    subject: str
+    reference_date: dt.date
+    timepoints: tuple[Timepoint, ...]
+    baseline: Baseline | None = None  # None at response level
+    settings: Settings = field(default_factory=Settings)
+    death_date: dt.date | None = None
+    last_contact_date: dt.date | None = None
+
+    @property
+    def response_level(self) -> bool:
+        return self.baseline is None
+
+
+# --- output -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TimepointResult:
+    """One criterion's response at one timepoint, with the numbers and sentences behind it.
+
+    ``sum_mm`` is the sum the criterion uses (imRECIST: targets plus measurable new lesions);
+    ``nadir_ref_mm`` the smallest sum before this timepoint; percentages are exact and rounded
+    only on output. ``progression_date`` is the date a progression at this timepoint counts
+    from (earliest scan date, or the earlier scan of a confirmed equivocal new lesion).
+    ``extra`` holds criterion-specific optional output fields (e.g. iRECIST ``nlt_sum_mm``,
+    imRECIST ``pd_status``), emitted as additional JSON fields.
+    """
+
+    date: dt.date
+    target: str
+    non_target: str
+    new_lesions: str
+    overall: str
+    sum_mm: Decimal | None = None
+    nadir_ref_mm: Decimal | None = None
+    pct_vs_baseline: Decimal | None = None
+    pct_vs_nadir: Decimal | None = None
+    why: tuple[str, ...] = ()
+    progression_date: dt.date | None = None
+    scan: ScanKind = ScanKind.SCHEDULED
+    extra: Mapping[str, str | Decimal | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pfs:
+    event: bool
+    date: dt.date
+    reason: str
+
+
+@dataclass(frozen=True)
+class Progression:
+    """iRECIST progression dates: the iUPD that opened the confirmed block, and its iCPD."""
+
+    iupd_date: dt.date | None
+    icpd_date: dt.date | None
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    criterion: str
+    timepoints: tuple[TimepointResult, ...]
+    bor: str | None
+    bor_date: dt.date | None
+    bor_confirmed: str | None
+    pfs: Pfs
+    progression: Progression | None = None
+    why: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SubjectResult:
+    subject: str
+    results: Mapping[str, CriterionResult]

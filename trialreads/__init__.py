@@ -1,0 +1,1 @@
+"""trialreads: blinded independent central review (BICR) for oncology imaging trials."""
