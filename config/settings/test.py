@@ -1,6 +1,8 @@
 """Test settings: the base settings with fast hashing and a throw-away SQLite file.
 
 ``DATABASE_URL`` still selects PostgreSQL when set (the second pass of ``make test``).
+The SQLite test database is a file (not :memory:) so that threaded concurrency tests use
+real, separate connections; its name carries the process id so parallel runs never collide.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import os
 from .base import *  # noqa: F403
 from .base import VAR_DIR
 
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 if not os.environ.get("DATABASE_URL"):
     DATABASES["default"]["NAME"] = str(VAR_DIR / "test.sqlite3")  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECRET_KEY = "test-secret-key-not-for-production-" + "y" * 30
