@@ -256,6 +256,19 @@ class Progression:
 
 
 @dataclass(frozen=True)
+class DurationOfResponse:
+    """Duration of response (RECIST 1.1 §4.6.2): from the first date CR/PR criteria are met
+    (``start``) to the progression event of the criterion or death (``event`` True), else to
+    the censoring date (``event`` False). ``days`` = ``end - start``."""
+
+    start: dt.date
+    end: dt.date
+    days: int
+    event: bool
+    reason: str
+
+
+@dataclass(frozen=True)
 class CriterionResult:
     criterion: str
     timepoints: tuple[TimepointResult, ...]
@@ -265,6 +278,11 @@ class CriterionResult:
     pfs: Pfs
     progression: Progression | None = None
     why: tuple[str, ...] = ()
+    # Added (optional): the confirmed BOR's date, duration of response (None without a
+    # CR/PR), and the ambiguity defaults / settings this result relied on (--explain).
+    bor_confirmed_date: dt.date | None = None
+    dor: DurationOfResponse | None = None
+    defaults: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
