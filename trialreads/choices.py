@@ -1,0 +1,87 @@
+"""Controlled vocabularies of the app, as ``TextChoices`` (one place, plain data)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class TrialRole(models.TextChoices):
+    READER = "READER", "Reader"
+    ADJUDICATOR = "ADJUDICATOR", "Adjudicator"
+    MANAGER = "MANAGER", "Read manager"
+    SPONSOR_VIEWER = "SPONSOR_VIEWER", "Sponsor viewer"
+
+
+class ReadParadigm(models.TextChoices):
+    TWO_PLUS_ONE = "2+1", "Two readers plus adjudicator"
+
+
+class ReadStatus(models.TextChoices):
+    ASSIGNED = "ASSIGNED", "Assigned"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    COMPLETED = "COMPLETED", "All timepoints signed"
+
+
+class TimepointReadStatus(models.TextChoices):
+    DRAFT = "DRAFT", "Draft"
+    SIGNED = "SIGNED", "Signed"
+
+
+class Modality(models.TextChoices):
+    CT = "CT", "CT"
+    MRI = "MRI", "MRI"
+    PET_CT = "PET_CT", "PET/CT"
+    XR = "XR", "X-ray"
+    OTHER = "OTHER", "Other"
+
+
+class LesionKind(models.TextChoices):
+    TARGET = "TARGET", "Target"
+    NON_TARGET = "NON_TARGET", "Non-target"
+    NEW = "NEW", "New"
+
+
+class MeasurementState(models.TextChoices):
+    """Mirrors ``criteria.types.TargetKind`` (upper-case here, lower-case there)."""
+
+    MEASURED = "MEASURED", "Measured"
+    TOO_SMALL = "TOO_SMALL", "Too small to measure"
+    NOT_ASSESSED = "NOT_ASSESSED", "Not assessed"
+    SPLIT = "SPLIT", "Split"
+    COALESCED = "COALESCED", "Coalesced"
+    COALESCED_INTO = "COALESCED_INTO", "Coalesced into another lesion"
+
+
+class NonTargetStatus(models.TextChoices):
+    """Mirrors ``criteria.types.NonTargetStatus`` (same values)."""
+
+    PRESENT = "present", "Present"
+    ABSENT = "absent", "Absent"
+    UNEQUIVOCAL_PROGRESSION = "unequivocal_progression", "Unequivocal progression"
+    FURTHER_INCREASE = "further_increase", "Further increase"
+    NOT_EVALUATED = "not_evaluated", "Not evaluated"
+
+
+class AuditEventType(models.TextChoices):
+    """Every kind of event the services write. Other modules (adjudication, endpoints,
+    exports) use the values reserved here so that the vocabulary stays in one place."""
+
+    TRIAL_CREATED = "TRIAL_CREATED"
+    CHARTER_PUBLISHED = "CHARTER_PUBLISHED"
+    SITE_CREATED = "SITE_CREATED"
+    SUBJECT_CREATED = "SUBJECT_CREATED"
+    SUBJECT_UPDATED = "SUBJECT_UPDATED"
+    TIMEPOINT_CREATED = "TIMEPOINT_CREATED"
+    MEMBERSHIP_ADDED = "MEMBERSHIP_ADDED"
+    MEMBERSHIP_REMOVED = "MEMBERSHIP_REMOVED"
+    READS_ASSIGNED = "READS_ASSIGNED"
+    TIMEPOINT_READ_SAVED = "TIMEPOINT_READ_SAVED"
+    TIMEPOINT_READ_SIGNED = "TIMEPOINT_READ_SIGNED"
+    SIGN_FAILED = "SIGN_FAILED"
+    TIMEPOINT_READ_UNLOCKED = "TIMEPOINT_READ_UNLOCKED"
+    ACCESS_DENIED = "ACCESS_DENIED"
+    ADJUDICATION_CREATED = "ADJUDICATION_CREATED"
+    ADJUDICATION_DECIDED = "ADJUDICATION_DECIDED"
+    ENDPOINT_COMPUTED = "ENDPOINT_COMPUTED"
+    EXPORT_CREATED = "EXPORT_CREATED"
+    AUDIT_VERIFIED = "AUDIT_VERIFIED"

@@ -1,0 +1,66 @@
+"""Domain errors raised by services and the access gate.
+
+The API maps them to HTTP: :class:`ValidationError` → 400 (with field paths),
+:class:`PermissionDenied` → 403, :class:`NotFound` → 404, :class:`Conflict` → 409.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class of every error raised on purpose by ``trialreads``."""
+
+    status_code = 400
+    default_message = "Request refused."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class ValidationError(DomainError):
+    """Invalid input. ``errors`` maps field paths (``targets[2].value_mm``) to messages."""
+
+    status_code = 400
+
+    def __init__(self, errors: dict[str, list[str]] | str, field: str = "non_field_errors") -> None:
+        if isinstance(errors, str):
+            errors = {field: [errors]}
+        self.errors = errors
+        first_field, messages = next(iter(errors.items()))
+        self.field = first_field
+        super().__init__(f"{first_field}: {messages[0]}")
+
+
+class PermissionDenied(DomainError):
+    """The actor may see the object but may not do this to it (or failed re-authentication)."""
+
+    status_code = 403
+    default_message = "You do not have permission to perform this action."
+
+
+class NotFound(DomainError):
+    """Does not exist *or* is not visible to the actor: the two are indistinguishable on purpose."""
+
+    status_code = 404
+    default_message = "Not found."
+
+
+class Conflict(DomainError):
+    """The object's state forbids the change (locked, stale version, duplicate, wrong order)."""
+
+    status_code = 409
+    default_message = "Conflict with the current state of the resource."
+
+
+class Locked(Conflict):
+    """A write touched signed (locked) data."""
+
+    default_message = "The record is signed and locked; unlock it before changing it."
+
+
+class AuditBypass(DomainError):
+    """A bulk ORM write that would skip the services and their audit events."""
+
+    status_code = 500
+    default_message = "Bulk writes bypass the audit trail; use the services."

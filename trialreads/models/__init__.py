@@ -1,0 +1,23 @@
+"""Models of the app, one module per aggregate."""
+
+from .audit import AuditEvent, ChainHead
+from .read import Lesion, Measurement, NonTargetRating, Read, Signature, TimepointRead
+from .subject import ImagingTimepoint, Subject
+from .trial import Charter, Site, Trial, TrialMembership
+
+__all__ = [
+    "AuditEvent",
+    "ChainHead",
+    "Charter",
+    "ImagingTimepoint",
+    "Lesion",
+    "Measurement",
+    "NonTargetRating",
+    "Read",
+    "Signature",
+    "Site",
+    "Subject",
+    "TimepointRead",
+    "Trial",
+    "TrialMembership",
+]

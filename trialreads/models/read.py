@@ -1,0 +1,263 @@
+"""The read aggregate: one reader's read of one subject, its timepoint reads, lesions,
+measurements, non-target ratings and signatures.
+
+Locking: a signed ``TimepointRead`` is ``locked``. Its measurements and ratings, and any
+lesion measured or rated in it, refuse ``save()``/``delete()`` here, the audited managers
+refuse bulk writes, and database triggers (migration 0002) refuse raw SQL. Unlocking
+(``timepoint_read_unlock``) flips ``locked`` first, which is the only change the triggers
+let through on a locked row.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from trialreads.choices import LesionKind, MeasurementState, NonTargetStatus, ReadStatus, TimepointReadStatus
+from trialreads.errors import Locked
+
+from .base import AuditedManager
+from .subject import ImagingTimepoint, Subject
+
+
+class Read(models.Model):
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="reads")
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reads")
+    slot = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=20, choices=ReadStatus.choices, default=ReadStatus.ASSIGNED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditedManager()
+
+    class Meta:
+        ordering = ["subject", "slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "reader"], name="read_one_per_reader_per_subject"),
+            models.UniqueConstraint(fields=["subject", "slot"], name="read_one_per_slot_per_subject"),
+            models.CheckConstraint(condition=Q(slot__in=[1, 2]), name="read_slot_1_or_2"),
+        ]
+
+    def __str__(self) -> str:
+        return f"read {self.pk} (subject {self.subject_id}, slot {self.slot})"
+
+
+class TimepointRead(models.Model):
+    read = models.ForeignKey(Read, on_delete=models.PROTECT, related_name="timepoint_reads")
+    timepoint = models.ForeignKey(ImagingTimepoint, on_delete=models.PROTECT, related_name="timepoint_reads")
+    status = models.CharField(
+        max_length=10, choices=TimepointReadStatus.choices, default=TimepointReadStatus.DRAFT
+    )
+    # Optimistic lock for edits over HTTP (ETag / If-Match): bumped by every service write.
+    version = models.PositiveIntegerField(default=1)
+    content_sha256 = models.CharField(max_length=64, blank=True, default="")
+    locked = models.BooleanField(default=False)
+    saved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditedManager()
+
+    class Meta:
+        ordering = ["read", "timepoint__sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["read", "timepoint"], name="timepoint_read_unique"),
+            models.CheckConstraint(
+                condition=Q(locked=False) | Q(status=TimepointReadStatus.SIGNED),
+                name="timepoint_read_locked_is_signed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"timepoint read {self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The one write allowed on a locked row is unlocking it (locked -> False).
+        if self.locked and self._locked_in_db():
+            raise Locked()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        if self._locked_in_db():
+            raise Locked()
+        return super().delete(*args, **kwargs)
+
+    def _locked_in_db(self) -> bool:
+        if self.pk is None:
+            return False
+        return TimepointRead._base_manager.filter(pk=self.pk, locked=True).exists()
+
+
+def _refuse_if_parent_locked(timepoint_read_id: int | None) -> None:
+    if (
+        timepoint_read_id is not None
+        and TimepointRead._base_manager.filter(pk=timepoint_read_id, locked=True).exists()
+    ):
+        raise Locked()
+
+
+class Lesion(models.Model):
+    """A lesion identified by one reader. Targets and non-targets come from the baseline;
+    new lesions (``kind=NEW``) from the follow-up where they first appear."""
+
+    read = models.ForeignKey(Read, on_delete=models.PROTECT, related_name="lesions")
+    lesion_code = models.CharField(max_length=20)
+    kind = models.CharField(max_length=12, choices=LesionKind.choices)
+    organ = models.CharField(max_length=60)
+    is_node = models.BooleanField(default=False)
+    injected = models.BooleanField(default=False)
+    measurable = models.BooleanField(default=True)
+    first_timepoint = models.ForeignKey(ImagingTimepoint, on_delete=models.PROTECT, related_name="+")
+
+    objects = AuditedManager()
+
+    class Meta:
+        ordering = ["read", "kind", "lesion_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["read", "lesion_code"], name="lesion_unique_code_per_read")
+        ]
+
+    def __str__(self) -> str:
+        return self.lesion_code
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._used_in_locked():
+            raise Locked()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        if self._used_in_locked():
+            raise Locked()
+        return super().delete(*args, **kwargs)
+
+    def _used_in_locked(self) -> bool:
+        if self.pk is None:
+            return False
+        return (
+            Measurement._base_manager.filter(lesion_id=self.pk, timepoint_read__locked=True).exists()
+            or NonTargetRating._base_manager.filter(lesion_id=self.pk, timepoint_read__locked=True).exists()
+        )
+
+
+MAX_MM = Decimal("1000.0")
+
+
+class Measurement(models.Model):
+    """A lesion's value at one timepoint read: target diameters (longest; short axis for
+    nodes) and new-lesion sizes. ``value_mm`` is what enters the sum (TSTM: 5, split: the
+    fragments' sum), NULL only when not assessed (or an unmeasured new lesion)."""
+
+    timepoint_read = models.ForeignKey(TimepointRead, on_delete=models.CASCADE, related_name="measurements")
+    lesion = models.ForeignKey(Lesion, on_delete=models.CASCADE, related_name="measurements")
+    state = models.CharField(
+        max_length=16, choices=MeasurementState.choices, default=MeasurementState.MEASURED
+    )
+    value_mm = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    fragments_mm = models.JSONField(default=list, blank=True)
+    coalesced_with = models.JSONField(default=list, blank=True)
+    coalesced_into = models.CharField(max_length=20, blank=True, default="")
+    equivocal = models.BooleanField(default=False)
+
+    objects = AuditedManager()
+
+    class Meta:
+        ordering = ["timepoint_read", "lesion__lesion_code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["timepoint_read", "lesion"], name="measurement_unique_per_timepoint_read"
+            ),
+            # Upper bound also rejects NaN on PostgreSQL (NaN sorts above every number).
+            models.CheckConstraint(
+                condition=Q(value_mm__isnull=True) | (Q(value_mm__gte=0) & Q(value_mm__lte=MAX_MM)),
+                name="measurement_value_range",
+            ),
+            # SQLite stores NaN as NULL: a measured value must be present.
+            models.CheckConstraint(
+                condition=~Q(state=MeasurementState.MEASURED) | Q(value_mm__isnull=False),
+                name="measurement_measured_has_value",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lesion_id}@{self.timepoint_read_id}: {self.value_mm}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _refuse_if_parent_locked(self.timepoint_read_id)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        _refuse_if_parent_locked(self.timepoint_read_id)
+        return super().delete(*args, **kwargs)
+
+
+class NonTargetRating(models.Model):
+    timepoint_read = models.ForeignKey(TimepointRead, on_delete=models.CASCADE, related_name="ratings")
+    lesion = models.ForeignKey(Lesion, on_delete=models.CASCADE, related_name="ratings")
+    status = models.CharField(max_length=30, choices=NonTargetStatus.choices)
+
+    objects = AuditedManager()
+
+    class Meta:
+        ordering = ["timepoint_read", "lesion__lesion_code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["timepoint_read", "lesion"], name="rating_unique_per_timepoint_read"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lesion_id}@{self.timepoint_read_id}: {self.status}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _refuse_if_parent_locked(self.timepoint_read_id)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        _refuse_if_parent_locked(self.timepoint_read_id)
+        return super().delete(*args, **kwargs)
+
+
+class Signature(models.Model):
+    """An electronic signature (21 CFR 11.50/11.70): who, printed name, meaning, when (UTC),
+    and the SHA-256 of the canonical content it covers. Never deleted; unlocking voids it."""
+
+    timepoint_read = models.ForeignKey(TimepointRead, on_delete=models.PROTECT, related_name="signatures")
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    printed_name = models.CharField(max_length=200)
+    meaning = models.CharField(max_length=300)
+    signed_at = models.DateTimeField()
+    content_sha256 = models.CharField(max_length=64)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    void_reason = models.TextField(blank=True, default="")
+
+    objects = AuditedManager()
+
+    class Meta:
+        ordering = ["timepoint_read", "signed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["timepoint_read"],
+                condition=Q(voided_at__isnull=True),
+                name="signature_one_live_per_timepoint_read",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"signature {self.pk} by {self.printed_name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Only voiding is allowed after creation, and only once.
+        if (
+            self.pk is not None
+            and Signature._base_manager.filter(pk=self.pk, voided_at__isnull=False).exists()
+        ):
+            raise Locked("A voided signature cannot change.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise Locked("Signatures are never deleted; unlock voids them.")

@@ -1,0 +1,67 @@
+"""Subjects and their imaging timepoints."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+from trialreads.choices import Modality
+
+from .base import AuditedManager
+from .trial import Site, Trial
+
+
+class Subject(models.Model):
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="subjects")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="subjects")
+    subject_code = models.CharField(max_length=40)
+    randomisation_date = models.DateField()
+    # Treatment arm: never shown to readers or adjudicators (blinding; see access.py).
+    arm = models.CharField(max_length=40, blank=True, default="")
+    death_date = models.DateField(null=True, blank=True)
+    last_contact_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditedManager()
+
+    class Meta:
+        ordering = ["trial", "subject_code"]
+        constraints = [models.UniqueConstraint(fields=["trial", "subject_code"], name="subject_unique_code")]
+
+    def __str__(self) -> str:
+        return self.subject_code
+
+
+class ImagingTimepoint(models.Model):
+    """One imaging visit. ``scan_date_earliest``/``latest`` span the scans of the visit:
+    progression is dated at the earliest, response at the latest (CDISC RECIST supplement)."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="timepoints")
+    visit_label = models.CharField(max_length=40)
+    visit_number = models.DecimalField(max_digits=6, decimal_places=1)
+    sequence = models.PositiveIntegerField()
+    modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.CT)
+    scan_date_earliest = models.DateField()
+    scan_date_latest = models.DateField()
+    is_baseline = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditedManager()
+
+    class Meta:
+        ordering = ["subject", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "sequence"], name="timepoint_unique_sequence"),
+            models.UniqueConstraint(fields=["subject", "visit_label"], name="timepoint_unique_visit_label"),
+            models.UniqueConstraint(
+                fields=["subject"], condition=Q(is_baseline=True), name="timepoint_one_baseline"
+            ),
+            models.CheckConstraint(
+                condition=Q(scan_date_earliest__lte=F("scan_date_latest")),
+                name="timepoint_scan_dates_ordered",
+            ),
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="timepoint_sequence_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id}/{self.visit_label}"

@@ -1,0 +1,129 @@
+"""The trial aggregate: Trial, its versioned Charter, its Sites and its memberships."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from trialreads.choices import ReadParadigm, TrialRole
+
+from .base import AuditedManager
+
+
+class Trial(models.Model):
+    code = models.CharField(max_length=40, unique=True)
+    title = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditedManager()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def chain_id(self) -> str:
+        """The audit chain of everything that happens inside this trial."""
+        return f"trial:{self.pk}"
+
+
+def default_criteria() -> list[str]:
+    return ["recist1.1"]
+
+
+def default_adjudication_rules() -> dict[str, object]:
+    return {"variables": ["bor", "pd_date"], "pd_date_tolerance_days": 7}
+
+
+class Charter(models.Model):
+    """The imaging review charter's machine-readable part. Versioned data: a change is a
+    new row (``charter_publish``), never an edit, so every read and endpoint can name the
+    version it was evaluated under."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="charters")
+    version = models.PositiveIntegerField()
+    is_current = models.BooleanField(default=True)
+    criteria = models.JSONField(default=default_criteria)
+    primary_criterion = models.CharField(max_length=20, default="recist1.1")
+    sd_min_days = models.PositiveIntegerField(default=42)
+    confirm_min_days = models.PositiveIntegerField(default=28)
+    confirmation_required = models.BooleanField(default=True)
+    irecist_window_min_days = models.PositiveIntegerField(default=28)
+    irecist_window_max_days = models.PositiveIntegerField(default=56)
+    adjudication_rules = models.JSONField(default=default_adjudication_rules)
+    read_paradigm = models.CharField(
+        max_length=10, choices=ReadParadigm.choices, default=ReadParadigm.TWO_PLUS_ONE
+    )
+    effective_from = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    objects = AuditedManager()
+
+    class Meta:
+        ordering = ["trial", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "version"], name="charter_unique_version"),
+            models.UniqueConstraint(
+                fields=["trial"], condition=Q(is_current=True), name="charter_one_current"
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="charter_version_positive"),
+            models.CheckConstraint(
+                condition=Q(irecist_window_min_days__lte=models.F("irecist_window_max_days")),
+                name="charter_irecist_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trial_id} charter v{self.version}"
+
+
+class Site(models.Model):
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="sites")
+    code = models.CharField(max_length=40)
+    name = models.CharField(max_length=200, blank=True)
+
+    objects = AuditedManager()
+
+    class Meta:
+        ordering = ["trial", "code"]
+        constraints = [models.UniqueConstraint(fields=["trial", "code"], name="site_unique_code")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class TrialMembership(models.Model):
+    """A user's single role in one trial. One role per user per trial keeps blinding simple:
+    a reader can never also be the adjudicator or see the manager's view."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="trial_memberships"
+    )
+    role = models.CharField(max_length=20, choices=TrialRole.choices)
+    reader_label = models.CharField(max_length=10, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditedManager()
+
+    class Meta:
+        ordering = ["trial", "role", "reader_label"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "user"], name="membership_one_role_per_trial"),
+            models.UniqueConstraint(
+                fields=["trial", "reader_label"],
+                condition=~Q(reader_label=""),
+                name="membership_unique_reader_label",
+            ),
+            models.CheckConstraint(
+                condition=Q(role=TrialRole.READER) | Q(reader_label=""),
+                name="membership_label_only_for_readers",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.trial_id}:{self.role}"
