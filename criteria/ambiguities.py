@@ -1,0 +1,101 @@
+"""The ambiguity defaults (criteria-rules.md §13, A1-A17) as data, for ``--explain``.
+
+``criteria/AMBIGUITIES.md`` is the prose; this table is what a result says about the
+readings it relied on. Each entry names the :class:`~criteria.types.Settings` field that
+selects the other reading (``None`` where no setting exists) and the criteria it affects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from criteria.types import IMRECIST, IRECIST, RECIST11, Settings
+
+
+@dataclass(frozen=True)
+class Ambiguity:
+    number: str
+    setting: str | None
+    criteria: tuple[str, ...]
+    #: One sentence per value of the setting (``str(value)`` -> sentence); one key "*" for
+    #: entries without a setting.
+    readings: tuple[tuple[str, str], ...]
+    #: True when the reading concerns endpoints (applies to response-level input too);
+    #: False when it concerns timepoint responses computed from measurements.
+    endpoint: bool = False
+
+
+_ALL = (RECIST11, IRECIST, IMRECIST)
+
+AMBIGUITIES: tuple[Ambiguity, ...] = (
+    Ambiguity("A1", "pr_continues_until_pd", _ALL, (
+        ("True", "after PR, later timepoints stay PR until PD (EORTC FAQ 'Managing PR')"),
+        ("False", "every timepoint is judged against baseline literally (RECIST 1.1 §4.3.1)"))),
+    Ambiguity("A2", "reappearance_after_cr_is_pd", _ALL, (
+        ("True", "a target lesion reappearing after an overall CR (node >= 10 mm) is PD (FAQ-ABN-NODE)"),
+        ("False", "after CR only the sum rule decides progression"))),
+    Ambiguity("A3", "irecist_unconfirmed_iupd", (IRECIST,), (
+        ("event", "an iUPD never confirmed is an iPFS event at the iUPD date"),
+        ("censor", "an iUPD never confirmed is censored at the last adequate assessment before it")),
+        endpoint=True),
+    Ambiguity("A4", "irecist_late_scan_confirms", (IRECIST,), (
+        ("True", "a scan after the confirmation window's upper bound may still confirm iCPD"),
+        ("False", "a scan after the confirmation window is not a confirmatory scan"))),
+    Ambiguity("A6", "imrecist_new_lesion_cap", (IMRECIST,), (
+        ("recist", "at most 5 new measurable lesions, 2 per organ, join the imRECIST sum"),
+        ("irrc", "at most 10 new measurable lesions, 5 per organ, join the imRECIST sum"))),
+    Ambiguity("A7", "imrecist_pd_requires_5mm", (IMRECIST,), (
+        ("True", "imRECIST PD needs +5 mm absolute as well as +20% over nadir"),
+        ("False", "imRECIST PD needs only +20% over nadir"))),
+    Ambiguity("A8", "imrecist_bor_after_pd", (IMRECIST,), (
+        ("True", "imBOR counts responses after a PD that was not negated"),
+        ("False", "imBOR stops at the first PD that was not negated")), endpoint=True),
+    Ambiguity("A9", None, (IRECIST,), (
+        ("*", "iCPD needs a further target SOM increase of >= 5 mm in every Table 2 row (not > 5 mm)"),)),
+    Ambiguity("A11", "equivocal_backdates_response", _ALL, (
+        ("False", "a confirmed equivocal new lesion backdates the PD date only"),
+        ("True", "a confirmed equivocal new lesion also turns the earlier timepoint into PD"))),
+    Ambiguity("A12", "cr_then_pr_confirmed_as", _ALL, (
+        ("sd", "CR followed by PR is no confirmed response (SD, PD or NE by the SD rule, as admiralonco)"),
+        ("pr", "CR followed by PR is a confirmed PR (the CR was doubtful)")), endpoint=True),
+)
+
+
+def _value(settings: Settings, name: str) -> str:
+    return str(getattr(settings, name))
+
+
+def charter_note(settings: Settings, criterion: str) -> str:
+    """A13: the protocol-defined intervals this result used."""
+    note = (f"A13 charter settings: sd_min_days={settings.sd_min_days}, confirm_min_days="
+            f"{settings.confirm_min_days}, max_ne_between_confirmation="
+            f"{settings.max_ne_between_confirmation}, "
+            f"accept_sd_between_pr_confirmation={str(settings.accept_sd_between_pr_confirmation).lower()}")
+    if criterion == IRECIST:
+        low, high = settings.irecist_confirm_window_days
+        note += (f", irecist_confirm_window_days=[{low}, {high}], irecist_early_scan_tolerance_days="
+                 f"{settings.irecist_early_scan_tolerance_days}")
+    if criterion == IMRECIST:
+        note += f", imrecist_negation_min_days={settings.imrecist_negation_min_days}"
+    return note
+
+
+def defaults_used(criterion: str, settings: Settings, response_level: bool = False) -> tuple[str, ...]:
+    """One sentence per ambiguity reading that applies to ``criterion`` under ``settings``,
+    marked "default" or "set" (chosen by the input's settings). At response level only the
+    endpoint readings apply (the timepoint responses were given)."""
+    defaults = Settings()
+    notes: list[str] = []
+    for entry in AMBIGUITIES:
+        if criterion not in entry.criteria or (response_level and not entry.endpoint):
+            continue
+        if entry.setting is None:
+            notes.append(f"{entry.number} (no setting): {entry.readings[0][1]}")
+            continue
+        value = _value(settings, entry.setting)
+        sentence = dict(entry.readings).get(value, value)
+        origin = "default" if value == _value(defaults, entry.setting) else "set"
+        shown = value.lower() if value in ("True", "False") else value
+        notes.append(f"{entry.number} {entry.setting}={shown} ({origin}): {sentence}")
+    notes.append(charter_note(settings, criterion))
+    return tuple(notes)

@@ -1,0 +1,98 @@
+"""The command line (``python -m criteria``), kept exactly to the contract.
+
+``evaluate FILE|- [--criteria recist1.1,irecist,imrecist] [--explain]``: stdout holds only
+the JSON result (one object, or a list in input order); bad input exits 2 with one line on
+stderr, ``<subject>: <field>: <message>``, and nothing on stdout.
+
+``bench --subjects N``: the batch-path benchmark of :mod:`criteria.bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn, TextIO
+
+from criteria.errors import InputError
+from criteria.evaluate import CriteriaSelectionError, evaluate, select_criteria
+from criteria.parse import load_json, parse_payload
+from criteria.serialize import subject_json
+from criteria.types import CRITERIA, Subject
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line on stderr, exit 2, as for bad input.
+        self.exit(EXIT_BAD_INPUT, f"criteria: {message} (see python -m criteria --help)\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m criteria",
+        description="Exact, explainable tumour-response criteria (RECIST 1.1, iRECIST, imRECIST).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser("evaluate", help="evaluate one subject (or a JSON list of subjects)")
+    ev.add_argument("file", metavar="FILE|-", help="contract JSON input; - reads stdin")
+    ev.add_argument("--criteria", default=None,
+                    help=f"comma-separated criteria (default: every criterion the input supports; "
+                         f"known: {','.join(CRITERIA)})")
+    ev.add_argument("--explain", action="store_true",
+                    help="add the 'why' sentences and the ambiguity defaults used")
+    bench = sub.add_parser("bench", help="benchmark the batch path on synthetic subjects")
+    bench.add_argument("--subjects", type=int, default=10000, help="number of synthetic subjects")
+    bench.add_argument("--seed", type=int, default=20241121, help="random seed of the generator")
+    return parser
+
+
+def _read(path: str, stdin: TextIO) -> str:
+    if path == "-":
+        return stdin.read()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise InputError("?", path, f"cannot read input: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError("?", path, "cannot read input: not UTF-8 text") from None
+
+
+def run_evaluate(text: str, criteria: Sequence[str] | None, explain: bool) -> Any:
+    """JSON text -> the JSON-ready output (object or list); raises InputError on bad input."""
+    payload = parse_payload(load_json(text))
+    subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
+    results = [subject_json(evaluate(s, criteria), explain) for s in subjects]
+    return results if isinstance(payload, list) else results[0]
+
+
+def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
+         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    args = _build_parser().parse_args(argv)
+    if args.command == "bench":
+        from criteria.bench import run_bench
+
+        if args.subjects < 1:
+            stderr.write("criteria: bench: --subjects must be at least 1\n")
+            return EXIT_BAD_INPUT
+        stdout.write(json.dumps(run_bench(args.subjects, seed=args.seed)) + "\n")
+        return EXIT_OK
+    try:
+        criteria = select_criteria(args.criteria) if args.criteria is not None else None
+    except CriteriaSelectionError as exc:
+        stderr.write(f"criteria: --criteria: {exc}\n")
+        return EXIT_BAD_INPUT
+    try:
+        output = run_evaluate(_read(args.file, stdin), criteria, args.explain)
+    except InputError as exc:
+        stderr.write(" ".join(str(exc).split()) + "\n")
+        return EXIT_BAD_INPUT
+    stdout.write(json.dumps(output, indent=2, ensure_ascii=False) + "\n")
+    return EXIT_OK

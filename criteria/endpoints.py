@@ -1,0 +1,415 @@
+"""Sequence-level endpoints from timepoint responses: BOR, confirmed BOR, PFS, DoR.
+
+Everything here reads only the ``overall`` codes and dates of a criterion's timepoint
+results, so it serves both measurement-level results (from the engines) and response-level
+input (an investigator's RS data). Each criterion has its vocabulary (CDISC controlled
+terminology) and its own rules:
+
+* RECIST 1.1: R11-BOR, R11-SD-MIN, R11-BOR-CONF (Table 3) as implemented by admiralonco
+  (AO-BOR, AO-CBOR); assessments after the first PD do not count. PFS per R11-PFS.
+* iRECIST: IR-BOR (Table 3, admiralonco AO-IR ranking), iPFS dated at the first iUPD of the
+  block later confirmed as iCPD (IR-PFS / AO-IR-PD-DATE), A3 for unconfirmed iUPD.
+* imRECIST: IM-PFS (a PD negated by the next evaluable assessment >= 4 weeks later showing
+  non-PD is no event), IM-BOR (responses after PD count, A8).
+
+Dates: a timepoint counts at its assessment ``date``; a progression counts from its
+``progression_date`` (earliest scan, or an equivocal new lesion's first scan) when the
+engine set one. Source sections refer to ``reference/criteria-rules.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from criteria.types import (
+    IMRECIST,
+    IRECIST,
+    RECIST11,
+    DurationOfResponse,
+    Pfs,
+    Progression,
+    Settings,
+    TimepointResult,
+)
+
+NE = "NE"
+NA = "NA"
+#: Codes that say nothing about disease: not an adequate assessment.
+NOT_EVALUABLE = frozenset({NE, NA})
+
+PD_NEGATED = "negated"
+PD_CONFIRMED = "confirmed"
+PD_STANDS = "stands"
+
+REASON_PD = "PD"
+REASON_DEATH = "death"
+REASON_LAST_ADEQUATE = "last adequate assessment"
+REASON_NO_ADEQUATE = "no adequate post-baseline assessment"
+REASON_ICPD = "iUPD confirmed as iCPD"
+REASON_UNCONFIRMED_IUPD = "unconfirmed iUPD"
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """One criterion's response codes; ``pd`` is ranked best-first for BOR (iCPD > iUPD)."""
+
+    cr: str
+    pr: str
+    sd: str
+    non_cr_non_pd: str
+    pd: tuple[str, ...]
+
+    @property
+    def stable_codes(self) -> frozenset[str]:
+        """Codes that qualify as SD once the minimum SD duration is met (AO-BOR bor_sd)."""
+        return frozenset({self.cr, self.pr, self.sd})
+
+
+RECIST_VOCABULARY = Vocabulary("CR", "PR", "SD", "NON-CR/NON-PD", ("PD",))
+IRECIST_VOCABULARY = Vocabulary("iCR", "iPR", "iSD", "NON-iCR/NON-iUPD", ("iCPD", "iUPD"))
+
+
+def vocabulary(criterion: str) -> Vocabulary:
+    """The code vocabulary of ``criterion`` (imRECIST uses the RECIST 1.1 codes)."""
+    return IRECIST_VOCABULARY if criterion == IRECIST else RECIST_VOCABULARY
+
+
+@dataclass(frozen=True)
+class Best:
+    """A best-response derivation: the code, the date of the assessment it rests on, and why."""
+
+    code: str | None
+    date: dt.date | None
+    why: str
+
+
+def _days(later: dt.date, earlier: dt.date) -> int:
+    return (later - earlier).days
+
+
+def _pd_date(tp: TimepointResult) -> dt.date:
+    return tp.progression_date or tp.date
+
+
+# --- imRECIST PD status ---------------------------------------------------------------------
+
+def imrecist_pd_status(timepoints: Sequence[TimepointResult], settings: Settings) -> tuple[str | None, ...]:
+    """IM-PFS: the fate of each PD timepoint (``None`` for non-PD timepoints).
+
+    ``negated``: the next evaluable assessment (not NE) is non-PD (CR, PR, SD,
+    NON-CR/NON-PD) and at least ``imrecist_negation_min_days`` after the PD.
+    ``confirmed``: the next evaluable assessment is PD again.
+    ``stands``: no later evaluable assessment, or the next one is non-PD but too early to
+    negate (it neither negates nor confirms; the PD stays an event).
+    """
+    statuses: list[str | None] = []
+    for i, tp in enumerate(timepoints):
+        if tp.overall != "PD":
+            statuses.append(None)
+            continue
+        nxt = next((later for later in timepoints[i + 1:] if later.overall not in NOT_EVALUABLE), None)
+        if nxt is None:
+            statuses.append(PD_STANDS)
+        elif nxt.overall == "PD":
+            statuses.append(PD_CONFIRMED)
+        elif _days(nxt.date, tp.date) >= settings.imrecist_negation_min_days:
+            statuses.append(PD_NEGATED)
+        else:
+            statuses.append(PD_STANDS)
+    return tuple(statuses)
+
+
+def _pd_statuses(timepoints: Sequence[TimepointResult], settings: Settings) -> tuple[str | None, ...]:
+    # Prefer statuses already attached (evaluate.py attaches them); compute otherwise.
+    attached = tuple(tp.extra.get("pd_status") for tp in timepoints)
+    if all((s is None) == (tp.overall != "PD") for s, tp in zip(attached, timepoints, strict=True)):
+        return tuple(s if isinstance(s, str) else None for s in attached)
+    return imrecist_pd_status(timepoints, settings)
+
+
+# --- which assessments count -------------------------------------------------------------
+
+def assessments_for_bor(
+    timepoints: Sequence[TimepointResult], settings: Settings, criterion: str
+) -> tuple[TimepointResult, ...]:
+    """The assessments a criterion's BOR looks at.
+
+    RECIST 1.1: up to and including the first PD (R11-BOR: "assessments after PD do not
+    count"; admiralonco filter_pd). iRECIST: up to and including the first iCPD (Table 3
+    T3-EX6: "iUPD, iCPD, any -> iCPD"). imRECIST: all (IM-BOR), or with
+    ``imrecist_bor_after_pd`` False (A8) up to the first PD that is not negated.
+    """
+    if criterion == RECIST11:
+        stop = next((i for i, tp in enumerate(timepoints) if tp.overall == "PD"), None)
+    elif criterion == IRECIST:
+        stop = next((i for i, tp in enumerate(timepoints) if tp.overall == "iCPD"), None)
+    elif settings.imrecist_bor_after_pd:
+        stop = None
+    else:
+        statuses = _pd_statuses(timepoints, settings)
+        stop = next((i for i, s in enumerate(statuses) if s is not None and s != PD_NEGATED), None)
+    return tuple(timepoints) if stop is None else tuple(timepoints[: stop + 1])
+
+
+# --- BOR ------------------------------------------------------------------------------------
+
+def _stable_fallback(
+    seq: Sequence[TimepointResult], reference_date: dt.date, settings: Settings, voc: Vocabulary,
+    stable: frozenset[str],
+) -> Best:
+    """AO-BOR below the responses: SD (>= sd_min_days), NON-CR/NON-PD, PD, then NE."""
+    def qualifies(tp: TimepointResult) -> bool:
+        return _days(tp.date, reference_date) >= settings.sd_min_days
+
+    sd = next((tp for tp in seq if tp.overall in stable and qualifies(tp)), None)
+    if sd is not None:
+        return Best(voc.sd, sd.date, f"{sd.overall} on {sd.date} is {_days(sd.date, reference_date)} days "
+                                     f"after the reference date: stable disease (needs >= "
+                                     f"{settings.sd_min_days} days, R11-SD-MIN)")
+    non = next((tp for tp in seq if tp.overall == voc.non_cr_non_pd and qualifies(tp)), None)
+    if non is not None:
+        return Best(voc.non_cr_non_pd, non.date,
+                    f"{non.overall} on {non.date} at >= {settings.sd_min_days} days "
+                    "(non-target disease only)")
+    early = [tp for tp in seq if tp.overall in stable or tp.overall == voc.non_cr_non_pd]
+    early_note = (f"; {early[0].overall} on {early[0].date} came before day {settings.sd_min_days} "
+                  "(R11-SD-MIN)") if early else ""
+    for code in voc.pd:
+        pd = next((tp for tp in seq if tp.overall == code), None)
+        if pd is not None:
+            return Best(code, pd.date, f"no response and no stable disease long enough: {code} on "
+                                       f"{pd.date}{early_note}")
+    if seq:
+        first = seq[0]
+        return Best(NE, first.date, f"no evaluable response, stable disease or progression{early_note}")
+    return Best(None, None, "no post-baseline assessment")
+
+
+def derive_bor(
+    timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
+    criterion: str = RECIST11,
+) -> Best:
+    """Best overall response without confirmation (R11-BOR, AO-BOR, IR-BOR, IM-BOR).
+
+    Order: CR > PR > SD (at >= ``sd_min_days`` after ``reference_date``) > NON-CR/NON-PD
+    (same minimum) > PD > NE; iRECIST ranks iCPD above iUPD (AO-IR). An SD too early counts
+    as NE, so "SD too early, then PD" is PD and "SD too early, then nothing" is NE
+    (R11-SD-MIN). The date is that of the first assessment with the best code.
+    """
+    voc = vocabulary(criterion)
+    seq = assessments_for_bor(timepoints, settings, criterion)
+    for code in (voc.cr, voc.pr):
+        hit = next((tp for tp in seq if tp.overall == code), None)
+        if hit is not None:
+            return Best(code, hit.date, f"best response {code} first on {hit.date}")
+    return _stable_fallback(seq, reference_date, settings, voc, frozenset({voc.sd}))
+
+
+def _confirming_index(
+    seq: Sequence[TimepointResult], i: int, settings: Settings, voc: Vocabulary, want_cr: bool,
+) -> int | None:
+    """Index of the assessment confirming ``seq[i]`` (R11-BOR-CONF, AO-CBOR), or None.
+
+    CR: a later CR at >= ``confirm_min_days`` with only CR/NE between. PR: a later CR/PR at
+    >= ``confirm_min_days`` with only CR/PR/NE between (SD too when
+    ``accept_sd_between_pr_confirmation``) and no PR after a CR (unless A12
+    ``cr_then_pr_confirmed_as`` is "pr"). At most ``max_ne_between_confirmation`` NE between.
+    """
+    start = seq[i]
+    confirming = {voc.cr} if want_cr else {voc.cr, voc.pr}
+    between = {voc.cr} if want_cr else {voc.cr, voc.pr}
+    if not want_cr and settings.accept_sd_between_pr_confirmation:
+        between = between | {voc.sd}
+    ne_count = 0
+    seen_cr = start.overall == voc.cr
+    for j in range(i + 1, len(seq)):
+        code = seq[j].overall
+        if not want_cr and code == voc.pr and seen_cr and settings.cr_then_pr_confirmed_as == "sd":
+            return None
+        if code in confirming and _days(seq[j].date, start.date) >= settings.confirm_min_days:
+            return j
+        if code in NOT_EVALUABLE:
+            ne_count += 1
+            if ne_count > settings.max_ne_between_confirmation:
+                return None
+        elif code not in between:
+            return None
+        seen_cr = seen_cr or code == voc.cr
+    return None
+
+
+def derive_confirmed_bor(
+    timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
+    criterion: str = RECIST11,
+) -> Best:
+    """Best overall response with CR/PR confirmation (R11-BOR-CONF Table 3, AO-CBOR).
+
+    A confirmed CR beats a confirmed PR; without either, the subject is SD when any CR, PR
+    or SD assessment falls at >= ``sd_min_days`` (Table 3: "SD if minimum SD duration
+    met"), else NON-CR/NON-PD on the same rule, else PD if progression was seen, else NE.
+    A12: CR followed by PR is not a confirmed response by default
+    (``cr_then_pr_confirmed_as="sd"``, as admiralonco); "pr" reads the CR as doubtful and
+    lets it open a PR confirmation.
+    """
+    voc = vocabulary(criterion)
+    seq = assessments_for_bor(timepoints, settings, criterion)
+    for i, tp in enumerate(seq):
+        if tp.overall == voc.cr:
+            j = _confirming_index(seq, i, settings, voc, want_cr=True)
+            if j is not None:
+                return Best(voc.cr, tp.date, f"{voc.cr} on {tp.date} confirmed by {seq[j].overall} on "
+                                             f"{seq[j].date} ({_days(seq[j].date, tp.date)} days later, "
+                                             f"needs >= {settings.confirm_min_days})")
+    pr_starts = {voc.pr, voc.cr} if settings.cr_then_pr_confirmed_as == "pr" else {voc.pr}
+    for i, tp in enumerate(seq):
+        if tp.overall in pr_starts:
+            j = _confirming_index(seq, i, settings, voc, want_cr=False)
+            if j is not None:
+                return Best(voc.pr, tp.date, f"{tp.overall} on {tp.date} confirmed as {voc.pr} by "
+                                             f"{seq[j].overall} on {seq[j].date} "
+                                             f"({_days(seq[j].date, tp.date)} days later, needs >= "
+                                             f"{settings.confirm_min_days})")
+    fallback = _stable_fallback(seq, reference_date, settings, voc, voc.stable_codes)
+    if any(tp.overall in (voc.cr, voc.pr) for tp in seq):
+        return Best(fallback.code, fallback.date, f"no confirmed response; {fallback.why}")
+    return fallback
+
+
+# --- PFS ------------------------------------------------------------------------------------
+
+def _last_adequate(timepoints: Sequence[TimepointResult]) -> TimepointResult | None:
+    return next((tp for tp in reversed(timepoints) if tp.overall not in NOT_EVALUABLE), None)
+
+
+def _pfs(
+    event_date: dt.date | None, event_reason: str, death_date: dt.date | None,
+    censor_from: Sequence[TimepointResult], reference_date: dt.date,
+) -> Pfs:
+    """Earliest of the progression event and death; otherwise censored at the last adequate
+    assessment of ``censor_from``, or at ``reference_date`` when there is none (R11-PFS,
+    admiralonco lasta_censor / rand_censor)."""
+    if event_date is not None and (death_date is None or event_date <= death_date):
+        return Pfs(event=True, date=event_date, reason=event_reason)
+    if death_date is not None:
+        return Pfs(event=True, date=death_date, reason=REASON_DEATH)
+    last = _last_adequate(censor_from)
+    if last is None:
+        return Pfs(event=False, date=reference_date, reason=REASON_NO_ADEQUATE)
+    return Pfs(event=False, date=last.date, reason=REASON_LAST_ADEQUATE)
+
+
+def recist_pfs(
+    timepoints: Sequence[TimepointResult], reference_date: dt.date, death_date: dt.date | None = None,
+) -> Pfs:
+    """R11-PFS: the first PD (dated at its progression date) or death, whichever first;
+    otherwise censored at the last adequate (not NE) assessment before any PD."""
+    first_pd = next((i for i, tp in enumerate(timepoints) if tp.overall == "PD"), None)
+    if first_pd is None:
+        return _pfs(None, REASON_PD, death_date, timepoints, reference_date)
+    return _pfs(_pd_date(timepoints[first_pd]), REASON_PD, death_date, timepoints[:first_pd], reference_date)
+
+
+def irecist_progression_block(timepoints: Sequence[TimepointResult]) -> tuple[int | None, int | None]:
+    """(index of the iUPD opening the progression block, index of its iCPD).
+
+    A block opens at an iUPD and is reset by iCR, iPR, iSD or NON-iCR/NON-iUPD (IR-RESET);
+    NE and further iUPD keep it open. The first block confirmed by an iCPD is returned; if
+    none is confirmed, a block still open at the end is returned with iCPD ``None``
+    (unconfirmed iUPD, A3). ``(None, None)`` when there is no such block. An iCPD with no
+    open block opens and confirms its own.
+    """
+    start: int | None = None
+    for i, tp in enumerate(timepoints):
+        code = tp.overall
+        if code == "iUPD":
+            if start is None:
+                start = i
+        elif code == "iCPD":
+            return (i if start is None else start), i
+        elif code not in NOT_EVALUABLE:
+            start = None
+    return start, None
+
+
+def irecist_progression(timepoints: Sequence[TimepointResult]) -> Progression:
+    """iRECIST progression dates: the iUPD opening the confirmed (or still open) block and its iCPD."""
+    start, confirm = irecist_progression_block(timepoints)
+    return Progression(
+        iupd_date=None if start is None else _pd_date(timepoints[start]),
+        icpd_date=None if confirm is None else timepoints[confirm].date,
+    )
+
+
+def irecist_pfs(
+    timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
+    death_date: dt.date | None = None,
+) -> Pfs:
+    """iPFS (IR-PFS, AO-IR-PD-DATE): event at the first iUPD of the block later confirmed as
+    iCPD ("SD, SD, iUPD, PR, PR, iUPD, iCPD" -> the second iUPD), or death.
+
+    A3, an iUPD never confirmed (only iUPD / NE / nothing after it, or death first):
+    ``irecist_unconfirmed_iupd="event"`` (default) dates the event at that iUPD;
+    ``"censor"`` censors at the last adequate assessment before it (death stays an event).
+    An iUPD followed by iSD, iPR, iCR or NON-iCR/NON-iUPD was reset and is no event.
+    """
+    start, confirm = irecist_progression_block(timepoints)
+    if start is None:
+        return _pfs(None, REASON_ICPD, death_date, timepoints, reference_date)
+    if confirm is not None:
+        return _pfs(_pd_date(timepoints[start]), REASON_ICPD, death_date, timepoints[:start], reference_date)
+    if settings.irecist_unconfirmed_iupd == "event":
+        return _pfs(_pd_date(timepoints[start]), REASON_UNCONFIRMED_IUPD, death_date,
+                    timepoints[:start], reference_date)
+    return _pfs(None, REASON_UNCONFIRMED_IUPD, death_date, timepoints[:start], reference_date)
+
+
+def imrecist_pfs(
+    timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
+    death_date: dt.date | None = None,
+) -> Pfs:
+    """imPFS (IM-PFS): the first PD that is not negated (its status ``confirmed`` or
+    ``stands``), or death; a negated PD is no event. Otherwise censored at the last
+    adequate assessment."""
+    statuses = _pd_statuses(timepoints, settings)
+    first = next((i for i, s in enumerate(statuses) if s is not None and s != PD_NEGATED), None)
+    if first is None:
+        return _pfs(None, REASON_PD, death_date, timepoints, reference_date)
+    return _pfs(_pd_date(timepoints[first]), REASON_PD, death_date, timepoints[:first], reference_date)
+
+
+def derive_pfs(
+    timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
+    criterion: str = RECIST11, death_date: dt.date | None = None,
+) -> Pfs:
+    """PFS (iPFS, imPFS) of ``criterion``; see :func:`recist_pfs`, :func:`irecist_pfs`,
+    :func:`imrecist_pfs`. Death is an event whenever it is recorded (no "two missed
+    assessments" rule; see AMBIGUITIES.md)."""
+    if criterion == IRECIST:
+        return irecist_pfs(timepoints, reference_date, settings, death_date)
+    if criterion == IMRECIST:
+        return imrecist_pfs(timepoints, reference_date, settings, death_date)
+    return recist_pfs(timepoints, reference_date, death_date)
+
+
+# --- duration of response ------------------------------------------------------------------
+
+def derive_dor(
+    timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
+    criterion: str = RECIST11, death_date: dt.date | None = None,
+) -> DurationOfResponse | None:
+    """Duration of response (RECIST 1.1 §4.6.2; iDOR for iRECIST): from the first CR/PR to
+    the criterion's next progression event (or death), else censored at the last adequate
+    assessment. ``None`` when there is no CR/PR. Unconfirmed responses count; a trial
+    that requires confirmation restricts DoR to confirmed responders downstream."""
+    voc = vocabulary(criterion)
+    seq = assessments_for_bor(timepoints, settings, criterion)
+    start = next((i for i, tp in enumerate(seq) if tp.overall in (voc.cr, voc.pr)), None)
+    if start is None:
+        return None
+    begin = seq[start].date
+    rest = tuple(timepoints[timepoints.index(seq[start]):])
+    pfs = derive_pfs(rest, begin, settings, criterion, death_date)
+    return DurationOfResponse(start=begin, end=pfs.date, days=_days(pfs.date, begin),
+                              event=pfs.event, reason=pfs.reason)

@@ -1,0 +1,167 @@
+"""Orchestration: one :class:`Subject` -> a :class:`SubjectResult` for the requested criteria.
+
+Measurement level: each criterion's engine (``criteria.recist11``, ``criteria.irecist``,
+``criteria.imrecist``: ``timepoint_responses(subject)``) gives the timepoint results, then
+:mod:`criteria.endpoints` derives BOR, confirmed BOR, PFS and DoR. Response level: the
+given ``overall`` codes are the timepoint results, and only the criteria whose vocabulary
+they use can be evaluated (RECIST codes: ``recist1.1``, or ``imrecist`` when asked for;
+iRECIST codes: ``irecist``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import cast
+
+from criteria import endpoints
+from criteria.ambiguities import defaults_used
+from criteria.errors import CriteriaError, InputError
+from criteria.types import (
+    CRITERIA,
+    IMRECIST,
+    IRECIST,
+    RECIST11,
+    CriterionResult,
+    Subject,
+    SubjectResult,
+    TimepointResult,
+)
+from criteria.validate import response_vocabulary
+
+#: Criteria named by the contract that are not implemented yet.
+LATER_CRITERIA: tuple[str, ...] = ("irrecist", "irrc", "itrecist", "percist", "ipercist", "impercist5")
+_ENGINE_MODULES = {RECIST11: "criteria.recist11", IRECIST: "criteria.irecist", IMRECIST: "criteria.imrecist"}
+_PD_CODES = frozenset({"PD", "iUPD", "iCPD"})
+
+Engine = Callable[[Subject], tuple[TimepointResult, ...]]
+_engines: dict[str, Engine] = {}
+
+
+class CriteriaSelectionError(CriteriaError):
+    """An unknown or not yet implemented criterion was requested."""
+
+
+def select_criteria(text: str | Iterable[str]) -> tuple[str, ...]:
+    """``"recist1.1,irecist"`` (or names) -> criterion names in the order given, validated."""
+    names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text)]
+    chosen: list[str] = []
+    for name in names:
+        if name in CRITERIA:
+            if name not in chosen:
+                chosen.append(name)
+        elif name in LATER_CRITERIA:
+            raise CriteriaSelectionError(
+                f"criterion {name!r} is not implemented yet (available: {', '.join(CRITERIA)})")
+        else:
+            raise CriteriaSelectionError(
+                f"unknown criterion {name!r} (available: {', '.join(CRITERIA)}; planned: "
+                f"{', '.join(LATER_CRITERIA)})")
+    if not chosen:
+        raise CriteriaSelectionError("no criterion given")
+    return tuple(chosen)
+
+
+def engine(criterion: str) -> Engine:
+    """The timepoint engine of ``criterion`` (imported on first use)."""
+    found = _engines.get(criterion)
+    if found is None:
+        module = importlib.import_module(_ENGINE_MODULES[criterion])
+        found = cast(Engine, module.timepoint_responses)
+        _engines[criterion] = found
+    return found
+
+
+def supported_criteria(subject: Subject) -> tuple[str, ...]:
+    """The criteria an input supports by default: all three at measurement level; at response
+    level the criterion of the codes' vocabulary (RECIST codes -> recist1.1)."""
+    if not subject.response_level:
+        return CRITERIA
+    if response_vocabulary([tp.overall for tp in subject.timepoints]) == "irecist":
+        return (IRECIST,)
+    return (RECIST11,)
+
+
+def _check_response_level(subject: Subject, criteria: Sequence[str]) -> None:
+    vocab = response_vocabulary([tp.overall for tp in subject.timepoints])
+    for criterion in criteria:
+        if vocab == "irecist" and criterion != IRECIST:
+            raise InputError(subject.subject, "timepoints",
+                             f"response-level codes are iRECIST codes; cannot evaluate {criterion}")
+        if vocab == "recist" and criterion == IRECIST:
+            raise InputError(subject.subject, "timepoints",
+                             "response-level codes are RECIST 1.1 codes; cannot evaluate irecist")
+
+
+def _response_level_timepoints(subject: Subject) -> tuple[TimepointResult, ...]:
+    return tuple(
+        TimepointResult(
+            date=tp.date, target="", non_target="", new_lesions="", overall=tp.overall or "NE",
+            progression_date=tp.earliest_date if tp.overall in _PD_CODES else None, scan=tp.scan)
+        for tp in subject.timepoints)
+
+
+def _with_progression_dates(
+    subject: Subject, results: tuple[TimepointResult, ...]
+) -> tuple[TimepointResult, ...]:
+    # A progression counts from the earliest image of its assessment (types.Timepoint);
+    # the engines may already have set an earlier date (equivocal new lesion, R11-EQUIVOCAL).
+    earliest = {tp.date: tp.earliest_date for tp in subject.timepoints if tp.scan_dates}
+    if not earliest:
+        return results
+    return tuple(
+        dataclasses.replace(r, progression_date=earliest[r.date])
+        if r.overall in _PD_CODES and r.progression_date is None and r.date in earliest else r
+        for r in results)
+
+
+def _with_pd_status(
+    results: tuple[TimepointResult, ...], statuses: Sequence[str | None]
+) -> tuple[TimepointResult, ...]:
+    return tuple(
+        dataclasses.replace(r, extra={**r.extra, "pd_status": status}) if status is not None else r
+        for r, status in zip(results, statuses, strict=True))
+
+
+def evaluate_criterion(subject: Subject, criterion: str,
+                       timepoints: tuple[TimepointResult, ...] | None = None) -> CriterionResult:
+    """One criterion's result: timepoints (from the engine unless given) plus endpoints."""
+    settings = subject.settings
+    if timepoints is None:
+        if subject.response_level:
+            timepoints = _response_level_timepoints(subject)
+        else:
+            timepoints = _with_progression_dates(subject, engine(criterion)(subject))
+    if criterion == IMRECIST:
+        timepoints = _with_pd_status(timepoints, endpoints.imrecist_pd_status(timepoints, settings))
+    ref = subject.reference_date
+    bor = endpoints.derive_bor(timepoints, ref, settings, criterion)
+    confirmed = endpoints.derive_confirmed_bor(timepoints, ref, settings, criterion)
+    pfs = endpoints.derive_pfs(timepoints, ref, settings, criterion, subject.death_date)
+    pfs_why = f"{'event' if pfs.event else 'censored'} on {pfs.date}: {pfs.reason}"
+    return CriterionResult(
+        criterion=criterion,
+        timepoints=timepoints,
+        bor=bor.code,
+        bor_date=bor.date,
+        bor_confirmed=confirmed.code,
+        pfs=pfs,
+        progression=endpoints.irecist_progression(timepoints) if criterion == IRECIST else None,
+        why=(f"BOR: {bor.why}", f"confirmed BOR: {confirmed.why}", f"PFS: {pfs_why}"),
+        bor_confirmed_date=confirmed.date,
+        dor=endpoints.derive_dor(timepoints, ref, settings, criterion, subject.death_date),
+        defaults=defaults_used(criterion, settings, subject.response_level),
+    )
+
+
+def evaluate(subject: Subject, criteria: Sequence[str] | None = None) -> SubjectResult:
+    """Evaluate ``criteria`` (default: every criterion the input supports) for one subject.
+
+    Raises :class:`InputError` when response-level codes cannot serve a requested criterion.
+    """
+    wanted = tuple(criteria) if criteria else supported_criteria(subject)
+    if subject.response_level:
+        _check_response_level(subject, wanted)
+    return SubjectResult(subject=subject.subject,
+                         results={c: evaluate_criterion(subject, c) for c in wanted})

@@ -1,0 +1,89 @@
+"""Results -> the contract's JSON shape (``../shared/contracts/criteria-cli.md``, Output).
+
+Numbers are rounded here and only here, to one decimal half away from zero
+(:func:`criteria.rounding.to_display`), and written as JSON numbers. ``why`` sentences and
+the ambiguity ``defaults`` appear only with ``explain``. Optional fields beyond the
+contract (allowed: "extend it only by adding optional fields"): ``bor_confirmed_date``,
+``dor``, per-timepoint ``progression_date`` (when it differs from ``date``) and the
+engines' ``extra`` fields (imRECIST ``pd_status``, iRECIST ``nlt_sum_mm`` ...).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from criteria.rounding import to_display
+from criteria.types import CriterionResult, SubjectResult, TimepointResult
+
+JsonObject = dict[str, Any]
+
+
+def number(value: Decimal | None) -> float | None:
+    """A Decimal as a JSON number rounded to one decimal (``-0.0`` written as ``0.0``).
+
+    The float carries the exact one-decimal value: ``repr`` of a float gives back the
+    shortest string that round-trips, so 28.6 is written as 28.6.
+    """
+    if value is None:
+        return None
+    shown = to_display(value)
+    return 0.0 if shown == 0 else float(shown)
+
+
+def _date(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def timepoint_json(tp: TimepointResult, explain: bool = False) -> JsonObject:
+    """One timepoint result. Response-level timepoints (no category codes) carry only
+    ``date`` and ``overall`` (plus extras such as ``pd_status``)."""
+    out: JsonObject = {"date": tp.date.isoformat()}
+    if tp.target or tp.non_target or tp.new_lesions:
+        out["target"] = tp.target
+        out["non_target"] = tp.non_target
+        out["new_lesions"] = tp.new_lesions
+        out["overall"] = tp.overall
+        out["sum_mm"] = number(tp.sum_mm)
+        out["nadir_ref_mm"] = number(tp.nadir_ref_mm)
+        out["pct_vs_baseline"] = number(tp.pct_vs_baseline)
+        out["pct_vs_nadir"] = number(tp.pct_vs_nadir)
+    else:
+        out["overall"] = tp.overall
+    if tp.progression_date is not None and tp.progression_date != tp.date:
+        out["progression_date"] = tp.progression_date.isoformat()
+    for key, value in tp.extra.items():
+        out[key] = number(value) if isinstance(value, Decimal) else value
+    if explain:
+        out["why"] = list(tp.why)
+    return out
+
+
+def criterion_json(result: CriterionResult, explain: bool = False) -> JsonObject:
+    """One criterion's block: timepoints, bor, bor_date, bor_confirmed, pfs (+ progression
+    for iRECIST, dor when there was a response)."""
+    out: JsonObject = {
+        "timepoints": [timepoint_json(tp, explain) for tp in result.timepoints],
+        "bor": result.bor,
+        "bor_date": _date(result.bor_date),
+        "bor_confirmed": result.bor_confirmed,
+        "bor_confirmed_date": _date(result.bor_confirmed_date),
+        "pfs": {"event": result.pfs.event, "date": result.pfs.date.isoformat(), "reason": result.pfs.reason},
+    }
+    if result.progression is not None:
+        out["progression"] = {"iupd_date": _date(result.progression.iupd_date),
+                              "icpd_date": _date(result.progression.icpd_date)}
+    if result.dor is not None:
+        out["dor"] = {"start": result.dor.start.isoformat(), "end": result.dor.end.isoformat(),
+                      "days": result.dor.days, "event": result.dor.event, "reason": result.dor.reason}
+    if explain:
+        out["why"] = list(result.why)
+        out["defaults"] = list(result.defaults)
+    return out
+
+
+def subject_json(result: SubjectResult, explain: bool = False) -> JsonObject:
+    """One subject's result object: ``{"subject": ..., "results": {criterion: ...}}``."""
+    return {"subject": result.subject,
+            "results": {name: criterion_json(r, explain) for name, r in result.results.items()}}

@@ -1,0 +1,361 @@
+"""Validity rules for a subject's read history, on the typed inputs of ``criteria.types``.
+
+``criteria.parse`` turns JSON into types and rejects what cannot be typed (a string where a
+number belongs, an unknown status word); the rules here judge typed values, so the Django
+app can run the very same checks on what it builds from the database
+(``validate_baseline_targets(targets)`` before a read is signed, ``validate_subject``
+before an endpoint computation). Each rule returns :class:`Problem` values naming the field
+in the contract's JSON shape (``timepoints[2].targets.T3``); nothing here raises.
+
+Sources: R11-MEAS / R11-NODE (measurability at baseline), R11-TGT-SEL with
+FAQ-PAIRED-ORGANS and FAQ-NODES-ONE-ORGAN (5 targets, 2 per organ), criteria-rules.md §3.1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from criteria.types import (
+    IRECIST_CODES,
+    RECIST_CODES,
+    Baseline,
+    BaselineNonTarget,
+    BaselineTarget,
+    NewLesion,
+    Settings,
+    Subject,
+    TargetKind,
+    Timepoint,
+)
+
+#: R11-TGT-SEL: at most 5 target lesions in total and 2 per organ.
+MAX_TARGETS = 5
+MAX_TARGETS_PER_ORGAN = 2
+#: R11-MEAS: a non-nodal lesion is measurable from 10 mm longest diameter (CT, caliper).
+MIN_MEASURABLE_MM = Decimal(10)
+#: R11-NODE: a node is measurable (target-eligible) from 15 mm short axis.
+MIN_MEASURABLE_NODE_MM = Decimal(15)
+#: Plausibility bound: no human lesion diameter reaches a metre; larger values are typos
+#: (a value entered in micrometres, a missing decimal point).
+MAX_DIAMETER_MM = Decimal(1000)
+
+#: Codes that belong to both vocabularies and say nothing about which one is in use.
+SHARED_CODES = frozenset({"NE", "NA"})
+RECIST_ONLY_CODES = RECIST_CODES - SHARED_CODES
+IRECIST_ONLY_CODES = IRECIST_CODES - SHARED_CODES
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validity problem: the field path in the contract's JSON shape and what is wrong."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+# --- organ grouping ----------------------------------------------------------------
+
+_ORGAN_SIDE_WORDS = ("left ", "right ", "bilateral ", "upper ", "lower ", "middle ")
+
+
+def organ_group(organ: str, node: bool) -> str:
+    """The organ a lesion counts against for the 2-per-organ rule.
+
+    FAQ-PAIRED-ORGANS: lung, kidney and ovaries are one organ whatever their parts
+    ("left lung", "right lower lobe of lung" are both "lung"). FAQ-NODES-ONE-ORGAN: all
+    lymph nodes, in whatever chain, are one organ; every ``node`` lesion counts as
+    "lymph node" whatever organ text it carries.
+    """
+    if node:
+        return "lymph node"
+    text = " ".join(organ.lower().replace("_", " ").replace("-", " ").split())
+    if "lymph" in text or text in {"node", "nodes", "nodal"}:
+        return "lymph node"
+    if "lung" in text or "pulmonary" in text:
+        return "lung"
+    if "kidney" in text or "renal" in text:
+        return "kidney"
+    if "ovar" in text:
+        return "ovaries"
+    for word in _ORGAN_SIDE_WORDS:
+        if text.startswith(word):
+            text = text[len(word):]
+    return text
+
+
+# --- single values -------------------------------------------------------------------
+
+def _fmt(value: Decimal) -> str:
+    return format(value, "f") if value.is_finite() else str(value)
+
+
+def diameter_problem(field: str, value: Decimal | None) -> Problem | None:
+    """A diameter must be a finite, non-negative number of mm no larger than 1000."""
+    if value is None:
+        return None
+    if not value.is_finite():
+        return Problem(field, f"not a finite number: {value}")
+    if value < 0:
+        return Problem(field, f"negative diameter {_fmt(value)}")
+    if value > MAX_DIAMETER_MM:
+        return Problem(field, f"implausible diameter {_fmt(value)} mm (more than {MAX_DIAMETER_MM} mm)")
+    return None
+
+
+def is_measurable_size(mm: Decimal, node: bool) -> bool:
+    """R11-MEAS / R11-NODE: non-nodal >= 10 mm longest diameter, node >= 15 mm short axis."""
+    return mm >= (MIN_MEASURABLE_NODE_MM if node else MIN_MEASURABLE_MM)
+
+
+# --- baseline ------------------------------------------------------------------------
+
+def validate_baseline_targets(
+    targets: Sequence[BaselineTarget], prefix: str = "baseline.targets"
+) -> list[Problem]:
+    """Problems with a set of baseline target lesions (R11-TGT-SEL, R11-MEAS, R11-NODE).
+
+    Checks unique ids, each diameter (finite, >= 0, <= 1000 mm), measurability (non-nodal
+    >= 10 mm, nodal short axis >= 15 mm), at most 5 targets and at most 2 per organ with
+    the paired-organ and one-lymph-node-organ grouping of :func:`organ_group`.
+    """
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, target in enumerate(targets):
+        field = f"{prefix}[{i}]"
+        if not target.id:
+            problems.append(Problem(f"{field}.id", "empty lesion id"))
+        elif target.id in seen:
+            problems.append(Problem(f"{field}.id", f"duplicate target id {target.id}"))
+        seen.add(target.id)
+        size = diameter_problem(f"{field}.mm", target.mm)
+        if size is not None:
+            problems.append(size)
+        elif not is_measurable_size(target.mm, target.node):
+            if target.node:
+                problems.append(Problem(
+                    f"{field}.mm",
+                    f"node target {target.id} short axis {_fmt(target.mm)} mm is not measurable "
+                    f"(needs >= {MIN_MEASURABLE_NODE_MM} mm, R11-NODE)"))
+            else:
+                problems.append(Problem(
+                    f"{field}.mm",
+                    f"target {target.id} longest diameter {_fmt(target.mm)} mm is not measurable "
+                    f"(needs >= {MIN_MEASURABLE_MM} mm, R11-MEAS)"))
+    if len(targets) > MAX_TARGETS:
+        problems.append(Problem(prefix, f"{len(targets)} target lesions: at most {MAX_TARGETS} "
+                                        "(R11-TGT-SEL)"))
+    per_organ: dict[str, list[str]] = {}
+    for target in targets:
+        per_organ.setdefault(organ_group(target.organ, target.node), []).append(target.id)
+    for organ, ids in per_organ.items():
+        if len(ids) > MAX_TARGETS_PER_ORGAN:
+            problems.append(Problem(
+                prefix, f"{len(ids)} target lesions in organ {organ!r} ({', '.join(ids)}): at most "
+                        f"{MAX_TARGETS_PER_ORGAN} per organ (R11-TGT-SEL)"))
+    return problems
+
+
+def validate_baseline_non_targets(
+    non_targets: Sequence[BaselineNonTarget], target_ids: Iterable[str] = (),
+    prefix: str = "baseline.non_targets",
+) -> list[Problem]:
+    """Problems with baseline non-target lesions: empty or duplicate ids, ids reused from targets."""
+    problems: list[Problem] = []
+    targets = set(target_ids)
+    seen: set[str] = set()
+    for i, lesion in enumerate(non_targets):
+        field = f"{prefix}[{i}].id"
+        if not lesion.id:
+            problems.append(Problem(field, "empty lesion id"))
+        elif lesion.id in targets:
+            problems.append(Problem(field, f"id {lesion.id} is already a target lesion id"))
+        elif lesion.id in seen:
+            problems.append(Problem(field, f"duplicate non-target id {lesion.id}"))
+        seen.add(lesion.id)
+    return problems
+
+
+def validate_baseline(baseline: Baseline) -> list[Problem]:
+    """Problems with a whole baseline (targets and non-targets)."""
+    problems = validate_baseline_targets(baseline.targets)
+    problems += validate_baseline_non_targets(baseline.non_targets, (t.id for t in baseline.targets))
+    return problems
+
+
+# --- follow-up -----------------------------------------------------------------------
+
+def _validate_new_lesions(
+    lesions: Sequence[NewLesion], baseline_ids: set[str], prefix: str
+) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, lesion in enumerate(lesions):
+        field = f"{prefix}[{i}]"
+        if not lesion.id:
+            problems.append(Problem(f"{field}.id", "empty lesion id"))
+        elif lesion.id in baseline_ids:
+            problems.append(Problem(f"{field}.id", f"new lesion id {lesion.id} is a baseline lesion id"))
+        elif lesion.id in seen:
+            problems.append(Problem(f"{field}.id", f"duplicate new lesion id {lesion.id}"))
+        seen.add(lesion.id)
+        size = diameter_problem(f"{field}.mm", lesion.mm)
+        if size is not None:
+            problems.append(size)
+    return problems
+
+
+def validate_timepoint_lesions(
+    timepoint: Timepoint, baseline: Baseline, prefix: str = "timepoints[0]"
+) -> list[Problem]:
+    """Problems with one follow-up's lesion values against the baseline.
+
+    Every target and non-target id must be a baseline id of that kind; diameters (also
+    fragments) finite, non-negative and at most 1000 mm; coalescence partners must be
+    targets; new-lesion ids unique and different from every baseline id.
+    """
+    problems: list[Problem] = []
+    target_ids = {t.id for t in baseline.targets}
+    non_target_ids = {n.id for n in baseline.non_targets}
+    for lesion_id, value in timepoint.targets.items():
+        field = f"{prefix}.targets.{lesion_id}"
+        if lesion_id not in target_ids:
+            what = "a non-target id" if lesion_id in non_target_ids else "not a baseline target id"
+            problems.append(Problem(field, f"unknown target lesion {lesion_id} ({what})"))
+            continue
+        size = diameter_problem(field, value.mm)
+        if size is not None:
+            problems.append(size)
+        for k, fragment in enumerate(value.fragments_mm):
+            size = diameter_problem(f"{field}.fragments_mm[{k}]", fragment)
+            if size is not None:
+                problems.append(size)
+        for other in value.coalesced_with:
+            if other not in target_ids or other == lesion_id:
+                problems.append(Problem(f"{field}.coalesced_with",
+                                        f"{other} is not another baseline target id"))
+        if value.kind is TargetKind.COALESCED_INTO and (
+                value.coalesced_into not in target_ids or value.coalesced_into == lesion_id):
+            problems.append(Problem(f"{field}.coalesced_into",
+                                    f"{value.coalesced_into} is not another baseline target id"))
+    for lesion_id in timepoint.non_targets:
+        if lesion_id not in non_target_ids:
+            what = "a target id" if lesion_id in target_ids else "not a baseline non-target id"
+            problems.append(Problem(f"{prefix}.non_targets.{lesion_id}",
+                                    f"unknown non-target lesion {lesion_id} ({what})"))
+    problems += _validate_new_lesions(timepoint.new_lesions, target_ids | non_target_ids,
+                                      f"{prefix}.new_lesions")
+    return problems
+
+
+def validate_dates(subject: Subject) -> list[Problem]:
+    """Follow-ups strictly after the baseline (or, at response level, not before the
+    reference date) and strictly in date order; death not before the last assessment."""
+    problems: list[Problem] = []
+    if subject.baseline is not None:
+        floor, floor_name = subject.baseline.date, "baseline date"
+    else:
+        floor, floor_name = subject.reference_date, "reference_date"
+    previous: dt.date | None = None
+    for i, tp in enumerate(subject.timepoints):
+        field = f"timepoints[{i}].date"
+        if subject.baseline is not None and tp.date <= floor:
+            problems.append(Problem(field, f"follow-up {tp.date} is not after the {floor_name} {floor}"))
+        elif subject.baseline is None and tp.date < floor:
+            problems.append(Problem(field, f"assessment {tp.date} is before the {floor_name} {floor}"))
+        elif previous is not None and tp.date <= previous:
+            problems.append(Problem(field, f"dates out of order: {tp.date} is not after {previous}"))
+        for k, scan_date in enumerate(tp.scan_dates):
+            if scan_date < floor or (subject.baseline is not None and scan_date == floor):
+                problems.append(Problem(f"timepoints[{i}].scan_dates[{k}]",
+                                        f"scan {scan_date} is not after the {floor_name} {floor}"))
+        previous = tp.date
+    if subject.death_date is not None:
+        if subject.death_date < subject.reference_date:
+            problems.append(Problem("death_date", f"death {subject.death_date} is before the "
+                                                  f"reference_date {subject.reference_date}"))
+        elif previous is not None and subject.death_date < previous:
+            problems.append(Problem("death_date", f"death {subject.death_date} is before the last "
+                                                  f"assessment {previous}"))
+    if (subject.last_contact_date is not None
+            and subject.last_contact_date < subject.reference_date):
+        problems.append(Problem("last_contact_date", f"last contact {subject.last_contact_date} is "
+                                                     f"before the reference_date {subject.reference_date}"))
+    return problems
+
+
+def response_vocabulary(codes: Sequence[str | None]) -> str | None:
+    """Which criterion's vocabulary response-level codes belong to.
+
+    ``"recist"`` (RECIST 1.1 / imRECIST codes), ``"irecist"``, or ``None`` when only the
+    shared codes NE / NA occur. Mixed or unknown codes are reported by
+    :func:`validate_response_codes`.
+    """
+    for code in codes:
+        if code in RECIST_ONLY_CODES:
+            return "recist"
+        if code in IRECIST_ONLY_CODES:
+            return "irecist"
+    return None
+
+
+def validate_response_codes(timepoints: Sequence[Timepoint]) -> list[Problem]:
+    """Response-level codes: each known, and all of one vocabulary (RECIST 1.1 or iRECIST)."""
+    problems: list[Problem] = []
+    first: tuple[int, str] | None = None
+    for i, tp in enumerate(timepoints):
+        field = f"timepoints[{i}].overall"
+        code = tp.overall
+        if code is None:
+            problems.append(Problem(field, "missing overall response (response-level input has no baseline)"))
+            continue
+        if code not in RECIST_CODES and code not in IRECIST_CODES:
+            problems.append(Problem(field, f"unknown response code {code!r} (RECIST 1.1: "
+                                           f"{', '.join(sorted(RECIST_CODES))}; iRECIST: "
+                                           f"{', '.join(sorted(IRECIST_CODES))})"))
+            continue
+        if code in SHARED_CODES:
+            continue
+        if first is None:
+            first = (i, code)
+        elif (code in IRECIST_ONLY_CODES) != (first[1] in IRECIST_ONLY_CODES):
+            problems.append(Problem(field, f"code {code} mixes vocabularies: timepoints[{first[0]}] "
+                                           f"is {first[1]} (RECIST 1.1 and iRECIST codes cannot be mixed)"))
+    return problems
+
+
+def validate_settings(settings: Settings) -> list[Problem]:
+    """Charter settings must be sensible: non-negative day counts, an ordered window."""
+    problems: list[Problem] = []
+    for name in ("sd_min_days", "confirm_min_days", "max_ne_between_confirmation",
+                 "imrecist_negation_min_days", "irecist_early_scan_tolerance_days"):
+        value = getattr(settings, name)
+        if value < 0:
+            problems.append(Problem(f"settings.{name}", f"must not be negative, got {value}"))
+    low, high = settings.irecist_confirm_window_days
+    if low < 0 or high < low:
+        problems.append(Problem("settings.irecist_confirm_window_days",
+                                f"needs 0 <= low <= high, got [{low}, {high}]"))
+    return problems
+
+
+def validate_subject(subject: Subject) -> list[Problem]:
+    """Every validity problem of one subject, in input order (settings, baseline, follow-ups)."""
+    problems = validate_settings(subject.settings)
+    if subject.baseline is not None:
+        problems += validate_baseline(subject.baseline)
+        for i, tp in enumerate(subject.timepoints):
+            if tp.overall is not None:
+                problems.append(Problem(f"timepoints[{i}].overall",
+                                        "an overall response is response-level input, which has no "
+                                        "baseline; give lesions or drop the baseline"))
+            problems += validate_timepoint_lesions(tp, subject.baseline, f"timepoints[{i}]")
+    else:
+        problems += validate_response_codes(subject.timepoints)
+    problems += validate_dates(subject)
+    return problems
