@@ -1,0 +1,509 @@
+"""Measurement rules shared by the RECIST-family engines (``recist11``, ``irecist``, ``imrecist``).
+
+Everything here is a pure function of the input types: the value a target contributes to
+the sum, the sum-based category (CR / PR / SD / PD / NE), the non-target category, which new
+lesions count as present at a timepoint, and which new lesions become measured "new targets"
+(iRECIST NLT, imRECIST lesions that join the sum). Rule ids refer to
+``reference/criteria-rules.md``; all arithmetic is exact (CONV-ARITH).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from criteria.rounding import (
+    at_least_pct_above,
+    at_least_pct_below,
+    decimal_sum,
+    pct_change,
+    to_display,
+)
+from criteria.types import (
+    Baseline,
+    NewLesion,
+    NonTargetStatus,
+    ScanKind,
+    Subject,
+    TargetKind,
+    TargetMeasurement,
+    Timepoint,
+)
+
+#: R11-TSTM: a target present but too small to measure counts as 5 mm.
+TSTM_MM = Decimal(5)
+#: R11-PD: the absolute increase that must accompany +20%.
+MIN_INCREASE_MM = Decimal(5)
+#: R11-PR: decrease from the baseline sum.
+PR_DECREASE_PCT = Decimal(30)
+#: R11-PD: increase over the nadir.
+PD_INCREASE_PCT = Decimal(20)
+#: R11-NODE / R11-CR: a node below 10 mm short axis is normal.
+NODE_NORMAL_BELOW_MM = Decimal(10)
+#: R11-MEAS / R11-NODE: measurable sizes (CT).
+LESION_MEASURABLE_MM = Decimal(10)
+NODE_MEASURABLE_MM = Decimal(15)
+#: R11-TGT-SEL: at most 5 measured lesions, 2 per organ.
+RECIST_CAP = (5, 2)
+#: Settings A6 "irrc": 10 in total, 5 per organ.
+IRRC_CAP = (10, 5)
+
+ZERO = Decimal(0)
+
+
+# --- formatting of the explanation sentences ----------------------------------------
+
+def mm_text(value: Decimal) -> str:
+    """``86.0 mm``: a length as shown in explanations (display rounding only)."""
+    return f"{to_display(value)} mm"
+
+
+def pct_text(value: Decimal | None) -> str:
+    """``22.9%`` (unsigned) for explanations; ``n/a`` when the reference is 0."""
+    if value is None:
+        return "n/a"
+    return f"{to_display(abs(value))}%"
+
+
+# --- target lesions ---------------------------------------------------------------
+
+def target_mm(measurement: TargetMeasurement) -> Decimal | None:
+    """The value a target lesion contributes to the sum, or None when not assessed.
+
+    R11-TSTM / FAQ-LT5MM / CDISC-TSTM: "too small to measure" counts 5 mm, while a real
+    measurement below 5 mm is kept as measured. R11-SPLIT: a split lesion contributes the
+    sum of its fragments; of coalesced lesions the ``coalesced`` one carries the diameter of
+    the whole and each ``coalesced_into`` contributes its own value, normally 0 (A15).
+    """
+    kind = measurement.kind
+    if kind is TargetKind.NOT_ASSESSED:
+        return None
+    if kind is TargetKind.TOO_SMALL:
+        return TSTM_MM
+    if kind is TargetKind.SPLIT and measurement.fragments_mm:
+        return decimal_sum(measurement.fragments_mm)
+    if kind is TargetKind.COALESCED_INTO and measurement.mm is None:
+        return ZERO
+    return measurement.mm
+
+
+@dataclass(frozen=True)
+class SumLesion:
+    """One lesion of a sum at one timepoint: baseline target, NLT or imRECIST new lesion."""
+
+    id: str
+    node: bool
+    mm: Decimal | None  # None: not assessed
+
+
+def baseline_sum(baseline: Baseline) -> Decimal:
+    """R11-SUM: longest diameters of non-nodal targets plus short axes of nodal targets."""
+    return decimal_sum(tuple(t.mm for t in baseline.targets))
+
+
+def target_lesions(baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
+    """The baseline targets' values at ``tp`` in baseline order (missing ids: not assessed)."""
+    out = []
+    for t in baseline.targets:
+        m = tp.targets.get(t.id)
+        out.append(SumLesion(t.id, t.node, None if m is None else target_mm(m)))
+    return tuple(out)
+
+
+def lesion_gone(lesion: SumLesion) -> bool:
+    """R11-CR: a non-nodal lesion has disappeared (0 mm); a node is normal (< 10 mm SA)."""
+    if lesion.mm is None:
+        return False
+    if lesion.node:
+        return lesion.mm < NODE_NORMAL_BELOW_MM
+    return lesion.mm == 0
+
+
+def meets_pd(total: Decimal, nadir: Decimal, *, require_5mm: bool = True) -> bool:
+    """R11-PD: the sum is at least 20% above the nadir and (normally) at least 5 mm above it.
+
+    Exact: nadir 25 -> 30 (+20%, +5 mm) is PD; nadir 20 -> 24 (+20%, +4 mm) is not.
+    """
+    if not at_least_pct_above(total, nadir, PD_INCREASE_PCT):
+        return False
+    return not require_5mm or total - nadir >= MIN_INCREASE_MM
+
+
+def meets_pr(total: Decimal, reference: Decimal) -> bool:
+    """R11-PR: the sum is at least 30% below the baseline sum (63 against 90 is PR)."""
+    return reference > 0 and at_least_pct_below(total, reference, PR_DECREASE_PCT)
+
+
+@dataclass(frozen=True)
+class SumAssessment:
+    """The sum-based category of a set of measured lesions at one timepoint.
+
+    ``code`` is one of ``CR PR SD PD NE``. ``available_mm`` adds the assessed lesions only;
+    ``total_mm`` is the sum when every lesion was assessed (None otherwise). Percentages are
+    exact and given for complete sums only.
+    """
+
+    code: str
+    available_mm: Decimal
+    missing: tuple[str, ...]
+    pct_vs_baseline: Decimal | None
+    pct_vs_nadir: Decimal | None
+    why: tuple[str, ...]
+    reappeared: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def total_mm(self) -> Decimal | None:
+        return self.available_mm if self.complete else None
+
+
+def assess_sum(
+    lesions: Sequence[SumLesion],
+    *,
+    baseline_mm: Decimal,
+    nadir_mm: Decimal,
+    require_5mm: bool = True,
+    after_cr: bool = False,
+    label: str = "sum",
+) -> SumAssessment:
+    """Target response from a sum (R11-CR, R11-PR, R11-PD, R11-SD, R11-MISSING, A2).
+
+    * PD (R11-PD): at least +20% and +5 mm over the nadir. An incomplete sum can prove PD
+      already, because missing lesions can only add (R11-MISSING: 50 mm over 3 lesions at
+      baseline, 80 mm from 2 of them at follow-up is PD whatever the third).
+    * PD (A2, FAQ-NEW-LESION-ALWAYS-PD, FAQ-ABN-NODE): with ``after_cr`` (an overall CR at
+      the previous assessment and ``reappearance_after_cr_is_pd``), a lesion that reappears
+      -- a non-nodal lesion above 0 mm, a node at 10 mm SA or more -- is PD.
+    * NE: a lesion is not assessed and the others do not prove PD (R11-MISSING).
+    * CR (R11-CR, R11-NODE-RECORD): every non-nodal lesion 0 mm and every node < 10 mm SA;
+      the sum need not be 0.
+    * PR (R11-PR): at least 30% below the baseline sum.
+    * SD (R11-SD, FAQ-SD-DEF): neither.
+    """
+    available = decimal_sum(tuple(x.mm for x in lesions if x.mm is not None))
+    missing = tuple(x.id for x in lesions if x.mm is None)
+    complete = not missing
+    pct_base = pct_change(available, baseline_mm) if complete else None
+    pct_nadir = pct_change(available, nadir_mm) if complete else None
+    increase = available - nadir_mm
+
+    def result(code: str, *why: str, reappeared: tuple[str, ...] = ()) -> SumAssessment:
+        return SumAssessment(code, available, missing, pct_base, pct_nadir, why, reappeared)
+
+    if meets_pd(available, nadir_mm, require_5mm=require_5mm):
+        above = pct_change(available, nadir_mm)
+        pct = f"{pct_text(above)} and " if above is not None else ""
+        sentence = (
+            f"PD: {label} {mm_text(available)} is {pct}{mm_text(increase)} above the nadir "
+            f"{mm_text(nadir_mm)} (needs +20%" + (" and +5 mm)" if require_5mm else ")")
+        )
+        if not complete:
+            sentence += (
+                f"; {', '.join(missing)} not assessed, but missing lesions can only add (R11-MISSING)"
+            )
+        return result("PD", sentence)
+    reappeared = tuple(x.id for x in lesions if after_cr and x.mm is not None and not lesion_gone(x))
+    if reappeared:
+        return result(
+            "PD",
+            f"PD: {', '.join(reappeared)} reappeared after an overall CR at the previous assessment "
+            "(FAQ-NEW-LESION-ALWAYS-PD, FAQ-ABN-NODE; setting reappearance_after_cr_is_pd)",
+            reappeared=reappeared,
+        )
+    if not complete:
+        return result(
+            "NE",
+            f"NE: {', '.join(missing)} not assessed and the assessed lesions ({mm_text(available)}) "
+            f"do not prove PD against the nadir {mm_text(nadir_mm)} (R11-MISSING)",
+        )
+    if all(lesion_gone(x) for x in lesions):
+        return result(
+            "CR",
+            f"CR: every non-nodal lesion 0 mm and every node below 10 mm short axis "
+            f"({label} {mm_text(available)}) (R11-CR)",
+        )
+    if meets_pr(available, baseline_mm):
+        return result(
+            "PR",
+            f"PR: {label} {mm_text(available)} is {pct_text(pct_base)} below baseline "
+            f"{mm_text(baseline_mm)} (needs 30%)",
+        )
+    vs_base = (
+        f"{pct_text(pct_base)} {'below' if available < baseline_mm else 'above'} baseline "
+        f"{mm_text(baseline_mm)} (PR needs 30% below)"
+        if pct_base is not None
+        else f"baseline {mm_text(baseline_mm)}"
+    )
+    direction = "above" if increase >= 0 else "below"
+    vs_nadir = (
+        f"{pct_text(pct_nadir)} and {mm_text(abs(increase))} {direction} the nadir {mm_text(nadir_mm)}"
+        if pct_nadir is not None
+        else f"{mm_text(abs(increase))} {direction} the nadir {mm_text(nadir_mm)}"
+    )
+    pd_need = "PD needs +20% and +5 mm" if require_5mm else "PD needs +20%"
+    return result("SD", f"SD: {label} {mm_text(available)} is {vs_base}; {vs_nadir} ({pd_need})")
+
+
+# --- non-target lesions -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class NonTargetAssessment:
+    """Non-target category at one timepoint: ``CR NON-CR/NON-PD PD NE NA``.
+
+    ``increased`` lists lesions rated ``further_increase`` or ``unequivocal_progression``
+    (the iRECIST "any increase" of FAQ-IR-NT-DRIVEN); ``unequivocal`` the latter only.
+    """
+
+    code: str
+    unequivocal: tuple[str, ...]
+    increased: tuple[str, ...]
+    not_evaluated: tuple[str, ...]
+    reappeared: tuple[str, ...]
+    why: tuple[str, ...]
+
+
+def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = False) -> NonTargetAssessment:
+    """Non-target category (R11-NT-CR, R11-NT-PD, R11-TPR-T1/T2, A2).
+
+    * PD only on ``unequivocal_progression`` (R11-NT-PD); ``further_increase`` alone is
+      not RECIST progression (contract, FAQ-IR-NT-DRIVEN code INCLA).
+    * With ``after_cr`` (overall CR at the previous assessment, A2 on), a non-nodal
+      non-target seen again is PD (FAQ-NEW-LESION-ALWAYS-PD); a nodal one "reappears" only
+      by unequivocal progression (FAQ-ABN-NODE), so ``present`` is not enough for a node.
+    * NE when a lesion is not evaluated and nothing is PD; CR when every non-target is
+      absent -- for a node "absent" means short axis below 10 mm (R11-NT-CR).
+    * ``NA`` when there were no non-targets at baseline.
+    """
+    if not baseline.non_targets:
+        return NonTargetAssessment("NA", (), (), (), (), ("no non-target lesions at baseline",))
+    status = {
+        nt.id: tp.non_targets.get(nt.id, NonTargetStatus.NOT_EVALUATED) for nt in baseline.non_targets
+    }
+    unequivocal = tuple(i for i, s in status.items() if s is NonTargetStatus.UNEQUIVOCAL_PROGRESSION)
+    increased = tuple(
+        i
+        for i, s in status.items()
+        if s in (NonTargetStatus.UNEQUIVOCAL_PROGRESSION, NonTargetStatus.FURTHER_INCREASE)
+    )
+    not_evaluated = tuple(i for i, s in status.items() if s is NonTargetStatus.NOT_EVALUATED)
+    reappeared = tuple(
+        nt.id
+        for nt in baseline.non_targets
+        if after_cr
+        and not nt.node
+        and status[nt.id] in (NonTargetStatus.PRESENT, NonTargetStatus.FURTHER_INCREASE)
+    )
+    if unequivocal:
+        return NonTargetAssessment(
+            "PD", unequivocal, increased, not_evaluated, reappeared,
+            (f"non-target PD: unequivocal progression of {', '.join(unequivocal)} (R11-NT-PD)",),
+        )
+    if reappeared:
+        return NonTargetAssessment(
+            "PD", unequivocal, increased, not_evaluated, reappeared,
+            (
+                f"non-target PD: {', '.join(reappeared)} reappeared after an overall CR at the previous "
+                "assessment (FAQ-NEW-LESION-ALWAYS-PD; setting reappearance_after_cr_is_pd)",
+            ),
+        )
+    if not_evaluated:
+        return NonTargetAssessment(
+            "NE", unequivocal, increased, not_evaluated, reappeared,
+            (f"non-targets not all evaluated: {', '.join(not_evaluated)}",),
+        )
+    if all(s is NonTargetStatus.ABSENT for s in status.values()):
+        return NonTargetAssessment(
+            "CR", unequivocal, increased, not_evaluated, reappeared,
+            ("non-target CR: every non-target absent (nodes below 10 mm) (R11-NT-CR)",),
+        )
+    why = "non-target NON-CR/NON-PD: non-target disease persists without unequivocal progression"
+    if increased:
+        why += f" ({', '.join(increased)} increased, which is not RECIST 1.1 progression by itself)"
+    return NonTargetAssessment("NON-CR/NON-PD", unequivocal, increased, not_evaluated, reappeared, (why,))
+
+
+# --- new lesions ------------------------------------------------------------------
+
+_SIDE = re.compile(r"\b(left|right|bilateral|l|r)\b")
+_ORGAN_ALIASES = {
+    "lungs": "lung",
+    "kidneys": "kidney",
+    "ovary": "ovaries",
+    "lymph nodes": "lymph node",
+    "node": "lymph node",
+    "nodes": "lymph node",
+}
+
+
+def organ_key(organ: str, node: bool) -> str:
+    """The organ a lesion counts against for the 2-per-organ cap (R11-TGT-SEL).
+
+    FAQ-NODES-ONE-ORGAN: all lymph nodes are one organ. FAQ-PAIRED-ORGANS: lung, kidney
+    and ovaries count as one organ whatever the side ("left lung" and "lung" are the same).
+    """
+    if node:
+        return "lymph node"
+    key = _SIDE.sub(" ", organ.strip().lower())
+    key = " ".join(key.replace("_", " ").replace("-", " ").split())
+    return _ORGAN_ALIASES.get(key, key)
+
+
+def new_lesion_present(lesion: NewLesion) -> bool:
+    """A new lesion is present unless resolved: mm 0 (contract), or a node below 10 mm SA.
+
+    R11-NODE / FAQ-NEW-LN: a node under 10 mm short axis is normal, so a "new node" at that
+    size is not (or no longer) a lesion. ``mm`` None means present but not measured.
+    """
+    if lesion.mm is None:
+        return True
+    if lesion.node:
+        return lesion.mm >= NODE_NORMAL_BELOW_MM
+    return lesion.mm > 0
+
+
+def new_lesion_measurable(lesion: NewLesion) -> bool:
+    """R11-MEAS / IR-NEW / IM-NEW-MEAS: marked measurable and of measurable size.
+
+    Non-nodal >= 10 mm longest diameter, nodal >= 15 mm short axis.
+    """
+    if not lesion.measurable or lesion.mm is None:
+        return False
+    return lesion.mm >= (NODE_MEASURABLE_MM if lesion.node else LESION_MEASURABLE_MM)
+
+
+@dataclass(frozen=True)
+class NewLesionView:
+    """New lesions at one timepoint as the criteria see them.
+
+    ``present``: unequivocal new lesions present now (an equivocal one counts when
+    ``equivocal_backdates_response`` and it is confirmed later, A11). ``equivocal``: the other
+    equivocal lesions present. ``first_seen``: for every lesion present, the earliest scan
+    date at which it was first seen, equivocal or not (R11-EQUIVOCAL).
+    """
+
+    present: tuple[NewLesion, ...]
+    equivocal: tuple[NewLesion, ...]
+    first_seen: Mapping[str, dt.date]
+    assessed: bool = True
+
+    @property
+    def code(self) -> str:
+        """New-lesion category: ``YES NO EQUIVOCAL NE``."""
+        if not self.assessed:
+            return "NE"
+        if self.present:
+            return "YES"
+        return "EQUIVOCAL" if self.equivocal else "NO"
+
+    def backdated_date(self, ids: Sequence[str] | None = None) -> dt.date | None:
+        """Earliest first-seen date among present lesions (``ids`` restricts them)."""
+        dates = [self.first_seen[x.id] for x in self.present if ids is None or x.id in ids]
+        return min(dates) if dates else None
+
+
+def new_lesion_views(subject: Subject) -> tuple[NewLesionView, ...]:
+    """Per timepoint, which new lesions are present, equivocal, and since when (R11-NEW, A11).
+
+    R11-EQUIVOCAL: an equivocal new lesion is not progression; if the same lesion id is
+    later seen unequivocally, progression is dated to the scan where it was first seen.
+    With ``settings.equivocal_backdates_response`` (A11 alternative) the earlier timepoints
+    where it was equivocal also count it as present, so their response becomes PD too.
+    """
+    confirmed_at: dict[str, int] = {}
+    for i, tp in enumerate(subject.timepoints):
+        if tp.scan is ScanKind.NOT_DONE:
+            continue
+        for lesion in tp.new_lesions:
+            if not lesion.equivocal and new_lesion_present(lesion):
+                confirmed_at.setdefault(lesion.id, i)
+    backdate = subject.settings.equivocal_backdates_response
+    first_seen: dict[str, dt.date] = {}
+    views = []
+    for i, tp in enumerate(subject.timepoints):
+        if tp.scan is ScanKind.NOT_DONE:
+            views.append(NewLesionView((), (), {}, assessed=False))
+            continue
+        present: list[NewLesion] = []
+        equivocal: list[NewLesion] = []
+        for lesion in tp.new_lesions:
+            if not new_lesion_present(lesion):
+                continue
+            first_seen.setdefault(lesion.id, tp.earliest_date)
+            counts = not lesion.equivocal or (
+                backdate and lesion.id in confirmed_at and confirmed_at[lesion.id] >= i
+            )
+            (present if counts else equivocal).append(lesion)
+        views.append(
+            NewLesionView(
+                tuple(present),
+                tuple(equivocal),
+                {x.id: first_seen[x.id] for x in (*present, *equivocal)},
+            )
+        )
+    return tuple(views)
+
+
+def allocate_new_targets(
+    subject: Subject,
+    views: Sequence[NewLesionView],
+    *,
+    cap: tuple[int, int] = RECIST_CAP,
+    promote: bool = False,
+) -> dict[str, int]:
+    """Choose the new lesions that are measured: lesion id -> index of its first timepoint.
+
+    IR-NEW (iRECIST NLT) and IM-NEW-MEAS (imRECIST, cap per A6): measurable new lesions, in
+    first-seen order (timepoint order, then input order), up to ``cap`` = (total, per organ)
+    with organs grouped as in R11-TGT-SEL. A lesion is judged when first present; with
+    ``promote`` (imRECIST) a lesion first seen non-measurable may join once it becomes
+    measurable and a place is free, whereas iRECIST keeps it a non-target (NLNT).
+    """
+    total_cap, organ_cap = cap
+    chosen: dict[str, int] = {}
+    judged: set[str] = set()
+    per_organ: dict[str, int] = {}
+    for i, (tp, view) in enumerate(zip(subject.timepoints, views, strict=True)):
+        if not view.assessed:
+            continue
+        by_id = {x.id: x for x in tp.new_lesions}
+        for seen in view.present:
+            lesion = by_id[seen.id]
+            if lesion.id in chosen or (lesion.id in judged and not promote):
+                continue
+            judged.add(lesion.id)
+            organ = organ_key(lesion.organ, lesion.node)
+            if (
+                new_lesion_measurable(lesion)
+                and len(chosen) < total_cap
+                and per_organ.get(organ, 0) < organ_cap
+            ):
+                chosen[lesion.id] = i
+                per_organ[organ] = per_organ.get(organ, 0) + 1
+    return chosen
+
+
+def new_target_lesions(
+    tp: Timepoint, chosen: Mapping[str, int], index: int
+) -> tuple[SumLesion, ...]:
+    """The measured new lesions (chosen at or before ``index``) with their value at ``tp``.
+
+    A chosen lesion missing from the timepoint's list, or listed without mm, is "not
+    assessed"; mm 0 is resolved and adds 0.
+    """
+    by_id = {x.id: x for x in tp.new_lesions}
+    out = []
+    for lesion_id, first in chosen.items():
+        if first > index:
+            continue
+        lesion = by_id.get(lesion_id)
+        if lesion is None:
+            out.append(SumLesion(lesion_id, False, None))
+        else:
+            out.append(SumLesion(lesion_id, lesion.node, lesion.mm))
+    return tuple(out)
