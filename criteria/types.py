@@ -99,6 +99,10 @@ class Settings:
     irecist_late_scan_confirms: bool = True
     # FAQ-IR-EARLY-SCAN: the protocol variance allowed below the window's lower bound.
     irecist_early_scan_tolerance_days: int = 2
+    # A5: after a new-lesion-driven iUPD, targets that shrink further to iPR/iCR while the new
+    # lesions persist unchanged give iPR (iRECIST FAQ scenario B) -- True -- or the
+    # persisting new lesions keep iUPD (Table 2 lists iPR only with "new lesions: no") -- False.
+    irecist_nl_iupd_allows_ipr: bool = True
     # A6: cap on new measurable lesions joining the imRECIST sum: "recist" = 5 total,
     # 2 per organ; "irrc" = 5 per organ, 10 total.
     imrecist_new_lesion_cap: Literal["recist", "irrc"] = "recist"
