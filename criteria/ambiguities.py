@@ -41,6 +41,10 @@ AMBIGUITIES: tuple[Ambiguity, ...] = (
     Ambiguity("A4", "irecist_late_scan_confirms", (IRECIST,), (
         ("True", "a scan after the confirmation window's upper bound may still confirm iCPD"),
         ("False", "a scan after the confirmation window is not a confirmatory scan"))),
+    Ambiguity("A5", "irecist_nl_iupd_allows_ipr", (IRECIST,), (
+        ("True", "after a new-lesion iUPD, targets shrinking further to iPR give iPR while the new lesions "
+                 "persist unchanged (iRECIST FAQ scenario B)"),
+        ("False", "persisting new lesions keep iUPD (Table 2 lists iPR only with 'new lesions: no')"))),
     Ambiguity("A6", "imrecist_new_lesion_cap", (IMRECIST,), (
         ("recist", "at most 5 new measurable lesions, 2 per organ, join the imRECIST sum"),
         ("irrc", "at most 10 new measurable lesions, 5 per organ, join the imRECIST sum"))),
