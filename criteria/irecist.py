@@ -1,0 +1,472 @@
+"""iRECIST timepoint responses from lesion measurements (rules §4: SEY17 and the EORTC FAQ).
+
+The measurement rules are RECIST 1.1 (IR-BASE, :mod:`criteria.lesions`); what iRECIST adds is
+a small state machine over the timepoints:
+
+* **no open progression**: a RECIST 1.1 progression in any category (target sum, unequivocal
+  non-target progression, new lesions) is *unconfirmed* progression, iUPD, and opens a
+  *block* that remembers which categories were progressing and their sizes at that point;
+* **iUPD block open**: the next assessment confirms (iCPD) on a further increase in a
+  category already progressing or on RECIST progression newly met in another (IR-CONF),
+  keeps iUPD while the iUPD criteria still hold, or resets to iSD / iPR / iCR (IR-RESET);
+* **iCPD**: confirmed progression is final: later timepoints stay iCPD (a scan not done is
+  still NE). Treatment normally stops at iCPD; no later response undoes a confirmation.
+
+New lesions: measurable ones (non-nodal >= 10 mm, nodal >= 15 mm SA), up to 5 in total and
+2 per organ in first-seen order, are new-lesion targets (NLT) with their own sum
+(``extra["nlt_sum_mm"]``), never added to the target sum; the rest are NLNT (IR-NEW). A
+lesion is classified when first seen; an NLNT that grows later stays NLNT (its growth is
+"any increase in NLNT" and confirms). NLNT carry only a size in the contract, so "any
+increase" is read from their mm; the "unequivocal progression" of a pre-existing NLNT after
+a reset cannot be expressed and is never assumed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from criteria.lesions import (
+    MIN_INCREASE_MM,
+    RECIST_CAP,
+    NewLesionView,
+    NonTargetAssessment,
+    SumAssessment,
+    allocate_new_targets,
+    assess_nontargets,
+    assess_sum,
+    baseline_sum,
+    meets_pd,
+    mm_text,
+    new_lesion_views,
+    new_target_lesions,
+    target_lesions,
+)
+from criteria.recist11 import new_lesion_sentences, not_done_result, partial_sum_extra
+from criteria.types import Baseline, ScanKind, Subject, Timepoint, TimepointResult
+
+ICR = "iCR"
+IPR = "iPR"
+ISD = "iSD"
+IUPD = "iUPD"
+ICPD = "iCPD"
+NON_ICR_NON_IUPD = "NON-iCR/NON-iUPD"
+NE = "NE"
+NA = "NA"
+
+_TARGET_CODES = {"CR": ICR, "PR": IPR, "SD": ISD, "PD": IUPD, "NE": NE, "NA": NA}
+_NON_TARGET_CODES = {"CR": ICR, "NON-CR/NON-PD": NON_ICR_NON_IUPD, "PD": IUPD, "NE": NE, "NA": NA}
+
+
+@dataclass
+class _Block:
+    """An open iUPD: what was progressing and how big it was at the iUPD (IR-CONF).
+
+    ``start`` is the date of the block's first iUPD (FAQ-IR-EARLY-SCAN counts from it);
+    ``last`` the latest iUPD assessment that counted (the 4-8 week window's upper bound,
+    A4, counts from it). The references stay those of the iUPD that made each category
+    progress, so sequential increases add up (FAQ-IR-NL-PROG: +4 mm then +2 mm confirms).
+    """
+
+    start: dt.date
+    last: dt.date
+    target_ref: Decimal | None
+    nontarget: bool
+    new: bool
+    nlt_ref: Decimal
+    nlnt_ref: dict[str, Decimal | None] = field(default_factory=dict)
+
+
+@dataclass
+class _State:
+    baseline_mm: Decimal
+    nadir: Decimal
+    known_new: set[str] = field(default_factory=set)
+    nlt_nadir: Decimal | None = None
+    nlt_nadir_ids: frozenset[str] = frozenset()
+    block: _Block | None = None
+    confirmed: dt.date | None = None
+    responded: bool = False  # A1: iPR/iCR since the last iUPD
+    previous: str | None = None  # overall at the previous evaluable assessment (A2)
+    last_target_mm: Decimal | None = None  # scenario B: "further shrinkage"
+
+
+@dataclass(frozen=True)
+class _Now:
+    """Everything measured at one evaluable timepoint."""
+
+    tp: Timepoint
+    view: NewLesionView
+    targets: SumAssessment | None
+    non_targets: NonTargetAssessment
+    added: tuple[str, ...]  # unequivocal new lesions not seen before
+    nlt_mm: Decimal | None  # NLT sum of measures (assessed NLT only); None without NLT
+    nlt_ids: frozenset[str]
+    nlt_complete: bool
+    nlnt_mm: dict[str, Decimal | None]  # NLNT present now, with their size
+
+    @property
+    def target_pd(self) -> bool:
+        return self.targets is not None and self.targets.code == "PD"
+
+    @property
+    def non_target_pd(self) -> bool:
+        return self.non_targets.code == "PD"
+
+
+def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
+    """iRECIST responses, one per timepoint (IR-TPR-T2, IR-CONF, IR-RESET; rules §4).
+
+    The walk goes on through every timepoint; see the module docstring for the states.
+    """
+    baseline = subject.baseline
+    if baseline is None:
+        raise ValueError(f"{subject.subject}: response-level input has no measurements to evaluate")
+    views = new_lesion_views(subject)
+    nlt_chosen = allocate_new_targets(subject, views, cap=RECIST_CAP, promote=False)
+    base_mm = baseline_sum(baseline)
+    state = _State(baseline_mm=base_mm, nadir=base_mm)
+    results: list[TimepointResult] = []
+    for i, (tp, view) in enumerate(zip(subject.timepoints, views, strict=True)):
+        if tp.scan is ScanKind.NOT_DONE:
+            results.append(not_done_result(baseline, tp))
+            continue
+        now = _measure(subject, baseline, tp, view, i, nlt_chosen, state)
+        results.append(_step(subject, now, state))
+    return tuple(results)
+
+
+def _measure(
+    subject: Subject,
+    baseline: Baseline,
+    tp: Timepoint,
+    view: NewLesionView,
+    index: int,
+    nlt_chosen: dict[str, int],
+    state: _State,
+) -> _Now:
+    after_cr = subject.settings.reappearance_after_cr_is_pd and state.previous == ICR
+    targets = None
+    if baseline.targets:
+        targets = assess_sum(
+            target_lesions(baseline, tp), baseline_mm=state.baseline_mm, nadir_mm=state.nadir,
+            after_cr=after_cr,
+        )
+    nlt = new_target_lesions(tp, nlt_chosen, index)
+    by_id = {x.id: x for x in tp.new_lesions}
+    return _Now(
+        tp=tp,
+        view=view,
+        targets=targets,
+        non_targets=assess_nontargets(baseline, tp, after_cr=after_cr),
+        added=tuple(x.id for x in view.present if x.id not in state.known_new),
+        nlt_mm=sum((x.mm for x in nlt if x.mm is not None), Decimal(0)) if nlt else None,
+        nlt_ids=frozenset(x.id for x in nlt),
+        nlt_complete=all(x.mm is not None for x in nlt),
+        nlnt_mm={x.id: by_id[x.id].mm for x in view.present if x.id not in nlt_chosen},
+    )
+
+
+def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
+    """Decide one evaluable timepoint and move the state on."""
+    nadir_before = state.nadir
+    why: list[str] = []
+    if now.targets is not None:
+        why.extend(now.targets.why)
+    why.extend(now.non_targets.why)
+    why.extend(new_lesion_sentences(now.view))
+    if now.nlt_mm is not None:
+        nlt = ", ".join(sorted(now.nlt_ids))
+        why.append(f"new-lesion targets {nlt}: sum of measures {mm_text(now.nlt_mm)} "
+                   "(NLT, not in the target sum; IR-NEW)")
+    extra: dict[str, str | Decimal | None] = dict(partial_sum_extra(now.targets))
+    if now.nlt_mm is not None:
+        extra["nlt_sum_mm"] = now.nlt_mm
+    progression_date = None
+    disregarded = False
+
+    if state.confirmed is not None:
+        overall = ICPD
+        why.append(f"iCPD: progression was confirmed on {state.confirmed.isoformat()}; "
+                   "confirmed progression stands at later timepoints")
+    elif state.block is None:
+        fresh = _fresh_progression(now, state)
+        if fresh:
+            overall = IUPD
+            why.extend(fresh)
+            progression_date = _iupd_date(now)
+            state.block = _open_block(now, bool(now.added) or _nlt_pd(now, state))
+            state.responded = False
+        else:
+            overall, sentence = _non_progression(now, state.responded)
+            why.extend(sentence)
+    else:
+        overall, sentences, disregarded = _in_block(subject, now, state, state.block)
+        why.extend(sentences)
+        if overall == ICPD:
+            progression_date = now.tp.earliest_date
+            extra["icpd_reason"] = "; ".join(s for s in sentences if s.startswith("iCPD"))
+            state.confirmed = now.tp.date
+            state.block = None
+        elif overall == IUPD:
+            progression_date = _iupd_date(now)
+
+    _advance(now, state, overall, disregarded)
+    targets = now.targets
+    return TimepointResult(
+        date=now.tp.date,
+        target=_TARGET_CODES[targets.code] if targets is not None else NA,
+        non_target=_NON_TARGET_CODES[now.non_targets.code],
+        new_lesions=now.view.code,
+        overall=overall,
+        sum_mm=None if targets is None else targets.total_mm,
+        nadir_ref_mm=None if targets is None else nadir_before,
+        pct_vs_baseline=None if targets is None else targets.pct_vs_baseline,
+        pct_vs_nadir=None if targets is None else targets.pct_vs_nadir,
+        why=tuple(why),
+        progression_date=progression_date,
+        scan=now.tp.scan,
+        extra=extra,
+    )
+
+
+def _fresh_progression(now: _Now, state: _State) -> list[str]:
+    """iUPD criteria with no iUPD open (IR-BASE: RECIST 1.1 PD; IR-RESET after a reset).
+
+    Target PD against the nadir, unequivocal non-target progression, or new lesions. New
+    lesions already seen before a reset count again only if further new lesions appear
+    or the NLT sum meets RECIST PD against its own nadir (IR-RESET).
+    """
+    out = []
+    if now.target_pd:
+        out.append("iUPD: target sum meets RECIST 1.1 PD against the nadir (IR-BASE)")
+    if now.non_target_pd:
+        out.append("iUPD: non-target progression (IR-BASE)")
+    if now.added:
+        out.append(f"iUPD: new lesion(s) {', '.join(now.added)} (IR-NEW)")
+    elif _nlt_pd(now, state):
+        out.append(
+            f"iUPD: NLT sum {mm_text(now.nlt_mm or Decimal(0))} meets RECIST PD against its nadir "
+            f"{mm_text(state.nlt_nadir or Decimal(0))} (IR-RESET)"
+        )
+    return out
+
+
+def _nlt_pd(now: _Now, state: _State) -> bool:
+    """IR-RESET: pre-existing NLT meet PD (>= 20% and >= 5 mm over their own nadir)."""
+    return (
+        now.nlt_mm is not None
+        and state.nlt_nadir is not None
+        and now.nlt_ids == state.nlt_nadir_ids
+        and meets_pd(now.nlt_mm, state.nlt_nadir)
+    )
+
+
+def _iupd_date(now: _Now) -> dt.date:
+    """R11-EQUIVOCAL via IR-BASE: an equivocal new lesion confirmed now dates the iUPD back."""
+    backdated = now.view.backdated_date(now.added) if now.added else None
+    earliest = now.tp.earliest_date
+    return backdated if backdated is not None and backdated < earliest else earliest
+
+
+def _open_block(now: _Now, new: bool) -> _Block:
+    """Remember what progressed at this iUPD, and how big it was (IR-CONF)."""
+    return _Block(
+        start=now.tp.date,
+        last=now.tp.date,
+        target_ref=now.targets.available_mm if now.target_pd and now.targets is not None else None,
+        nontarget=now.non_target_pd,
+        new=new,
+        nlt_ref=now.nlt_mm or Decimal(0),
+        nlnt_ref=dict(now.nlnt_mm),
+    )
+
+
+def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> tuple[str, list[str], bool]:
+    """The assessment after an iUPD: confirm (iCPD), keep iUPD, or reset (IR-CONF, IR-RESET).
+
+    Returns (overall, sentences, disregarded); ``disregarded`` marks an early scan that
+    neither confirmed nor reset, whose new lesions are not yet "previously identified".
+    """
+    settings = subject.settings
+    why: list[str] = []
+    reasons = _confirming_increases(now, state, block)
+    low, high = settings.irecist_confirm_window_days
+    since_start = (now.tp.date - block.start).days
+    since_last = (now.tp.date - block.last).days
+    early = since_start < low - settings.irecist_early_scan_tolerance_days
+    late = since_last > high
+    if early:
+        symptom = now.tp.scan is ScanKind.UNSCHEDULED_SYMPTOM_DRIVEN
+        can_confirm = symptom and bool(now.added)
+        if can_confirm:
+            reasons = [r for r in reasons if "additional new lesion" in r]
+            why.append(f"scan {since_start} days after the first iUPD is early, but symptom-driven with an "
+                       "additional new lesion: it may confirm (FAQ-IR-EARLY-SCAN)")
+        elif reasons:
+            why.append(f"scan {since_start} days after the first iUPD is earlier than the "
+                       f"{low}-day window less {settings.irecist_early_scan_tolerance_days} days and not a "
+                       "symptom-driven scan with an additional new lesion: it cannot confirm iCPD "
+                       "(FAQ-IR-EARLY-SCAN)")
+    elif late and not settings.irecist_late_scan_confirms:
+        can_confirm = False
+        if reasons:
+            why.append(f"scan {since_last} days after the iUPD is later than the {high}-day window and "
+                       "late scans do not confirm (A4; setting irecist_late_scan_confirms)")
+    else:
+        can_confirm = True
+        if late:
+            why.append(f"scan {since_last} days after the iUPD is later than the {high}-day window; "
+                       "it still confirms (A4 default)")
+    if can_confirm and reasons:
+        return ICPD, [*reasons], False
+
+    holding = list(reasons)
+    unknown = []
+    if block.target_ref is not None:
+        if now.target_pd:
+            holding.append("target sum still meets PD against the nadir")
+        elif now.targets is not None and now.targets.code == "NE":
+            unknown.append("targets")
+    if block.nontarget:
+        code = now.non_targets.code
+        if code == "NE":
+            unknown.append("non-targets")
+        elif code != "CR":
+            # "present" after non-target iUPD is read as "no change from the last
+            # assessment" (FAQ-IR-NT-DRIVEN code NCLA): the progression stands.
+            holding.append("progressed non-target disease persists")
+    if block.new and now.view.present:
+        if not holding and not unknown and _scenario_b(subject, now, state):
+            why.append(
+                "new lesions persist unchanged while the targets shrank further to iPR/iCR: iPR "
+                "(FAQ-IR-SCEN-BDF scenario B; A5, setting irecist_nl_iupd_allows_ipr)"
+            )
+        else:
+            holding.append("new lesions persist without further increase (IR-TPR-T2; scenario F)")
+    if holding:
+        why.append("iUPD remains: " + "; ".join(holding) + " (IR-CONF, IR-TPR-T2)")
+        if not early:
+            block.last = now.tp.date
+        return IUPD, why, early
+    if unknown:
+        why.append(f"NE: {' and '.join(unknown)} not evaluable, so iUPD can be neither confirmed "
+                   "nor reset; iUPD stays open")
+        return NE, why, early
+    overall, sentences = _non_progression(now, responded=False)
+    why.extend(sentences)
+    if overall == NE:
+        why.append("iUPD stays open: the assessment is NE")
+        return NE, why, early
+    why.append(f"reset: {overall} criteria met after iUPD; a later progression needs iUPD again "
+               "against the nadir (IR-RESET)")
+    state.block = None
+    return overall, why, False
+
+
+def _confirming_increases(now: _Now, state: _State, block: _Block) -> list[str]:
+    """IR-CONF: (a) further increase in a category already progressing, (b) RECIST PD newly
+    met in another category, or additional new lesions."""
+    out = []
+    targets = now.targets
+    if block.target_ref is not None and targets is not None:
+        rise = targets.available_mm - block.target_ref
+        if rise >= MIN_INCREASE_MM:
+            out.append(
+                f"iCPD: target sum {mm_text(targets.available_mm)} is {mm_text(rise)} above "
+                f"{mm_text(block.target_ref)} at the iUPD (>= 5 mm, increases add up; IR-CONF a, "
+                "FAQ-IR-NL-PROG, A9)"
+            )
+    elif now.target_pd:
+        out.append("iCPD: target PD newly met in a category not progressing before (IR-CONF b)")
+    if block.nontarget and now.non_targets.increased:
+        out.append(f"iCPD: further increase of non-target {', '.join(now.non_targets.increased)} after a "
+                   "non-target iUPD (IR-CONF a, FAQ-IR-NT-DRIVEN)")
+    elif not block.nontarget and now.non_target_pd:
+        out.append("iCPD: unequivocal non-target progression newly met (IR-CONF b)")
+    if now.added:
+        out.append(f"iCPD: additional new lesion(s) {', '.join(now.added)} (IR-CONF)")
+    if block.new:
+        if now.nlt_mm is not None and now.nlt_mm - block.nlt_ref >= MIN_INCREASE_MM:
+            out.append(f"iCPD: NLT sum {mm_text(now.nlt_mm)} is {mm_text(now.nlt_mm - block.nlt_ref)} "
+                       f"above {mm_text(block.nlt_ref)} at the iUPD (IR-CONF a, FAQ-IR-NL-PROG)")
+        grown = [
+            lesion_id
+            for lesion_id, ref in block.nlnt_ref.items()
+            if ref is not None and (mm := now.nlnt_mm.get(lesion_id)) is not None and mm > ref
+        ]
+        if grown:
+            out.append(f"iCPD: new non-target lesion(s) {', '.join(grown)} increased (IR-CONF a)")
+    elif _nlt_pd(now, state):
+        out.append("iCPD: NLT sum meets RECIST PD against its nadir (IR-CONF b)")
+    return out
+
+
+def _scenario_b(subject: Subject, now: _Now, state: _State) -> bool:
+    """A5 / FAQ-IR-SCEN-BDF scenario B: after a new-lesion iUPD the targets shrink further
+    and meet iPR (or iCR) while the new lesions persist unchanged: iPR.
+
+    Default on (``irecist_nl_iupd_allows_ipr``); off, persisting new lesions keep iUPD
+    (Table 2 lists iPR only with "new lesions: no").
+    """
+    targets = now.targets
+    return (
+        subject.settings.irecist_nl_iupd_allows_ipr
+        and targets is not None
+        and targets.code in ("CR", "PR")
+        and targets.total_mm is not None
+        and state.last_target_mm is not None
+        and targets.total_mm < state.last_target_mm
+    )
+
+
+def _non_progression(now: _Now, responded: bool) -> tuple[str, list[str]]:
+    """iCR / iPR / iSD / NON-iCR/NON-iUPD / NE by Table 2's first rows (IR-TPR-T2, R11-TPR-T1/T2).
+
+    New lesions still present without counting as progression (after a reset, IR-RESET, or
+    scenario B) preclude iCR. A1 continued PR applies as under RECIST 1.1 (FAQ-IR-MANAGING-PR)
+    until the next iUPD.
+    """
+    targets = now.targets
+    nt = now.non_targets.code
+    persisting = bool(now.view.present)
+    if targets is None:
+        if nt == "CR" and not persisting:
+            return ICR, ["overall iCR: non-target iCR, no new lesion (non-target-only disease)"]
+        if nt == "NE":
+            return NE, ["overall NE: non-targets not all evaluated (non-target-only disease)"]
+        return NON_ICR_NON_IUPD, ["overall NON-iCR/NON-iUPD: non-target disease only (T3-NOTE-NT-ONLY)"]
+    code = targets.code
+    if code == "NE":
+        return NE, ["overall NE: targets not all evaluated and no progression"]
+    if code == "CR":
+        if nt in ("CR", "NA") and not persisting:
+            return ICR, ["overall iCR: target and non-target iCR, no new lesion (IR-TPR-T2)"]
+        return IPR, ["overall iPR: target iCR with non-target or new lesions remaining (IR-TPR-T2)"]
+    if code == "PR":
+        return IPR, ["overall iPR: target iPR, no progression (IR-TPR-T2)"]
+    if responded:
+        return IPR, ["iPR continues: iPR was assigned earlier and iUPD is not met (A1, FAQ-IR-MANAGING-PR)"]
+    return ISD, ["overall iSD: target iSD, no progression (IR-TPR-T2)"]
+
+
+def _advance(now: _Now, state: _State, overall: str, disregarded: bool) -> None:
+    """Carry nadir, known new lesions, NLT nadir and response history to the next timepoint."""
+    targets = now.targets
+    if targets is not None and targets.total_mm is not None:
+        state.nadir = min(state.nadir, targets.total_mm)
+        state.last_target_mm = targets.total_mm
+    if not disregarded:
+        # FAQ-IR-EARLY-SCAN: an early scan that was disregarded leaves its new lesions
+        # "additional" for the confirmatory scan.
+        state.known_new.update(x.id for x in now.view.present)
+    if now.nlt_mm is not None and now.nlt_complete:
+        if state.nlt_nadir is None or now.nlt_ids != state.nlt_nadir_ids:
+            state.nlt_nadir, state.nlt_nadir_ids = now.nlt_mm, now.nlt_ids
+        else:
+            state.nlt_nadir = min(state.nlt_nadir, now.nlt_mm)
+    if overall != NE:
+        state.previous = overall
+    if overall in (IPR, ICR):
+        state.responded = True
