@@ -170,6 +170,7 @@ def assess_sum(
     nadir_mm: Decimal,
     require_5mm: bool = True,
     after_cr: bool = False,
+    reappearing: frozenset[str] | None = None,
     label: str = "sum",
 ) -> SumAssessment:
     """Target response from a sum (R11-CR, R11-PR, R11-PD, R11-SD, R11-MISSING, A2).
@@ -179,7 +180,8 @@ def assess_sum(
       baseline, 80 mm from 2 of them at follow-up is PD whatever the third).
     * PD (A2, FAQ-NEW-LESION-ALWAYS-PD, FAQ-ABN-NODE): with ``after_cr`` (an overall CR at
       the previous assessment and ``reappearance_after_cr_is_pd``), a lesion that reappears
-      -- a non-nodal lesion above 0 mm, a node at 10 mm SA or more -- is PD.
+      -- a non-nodal lesion above 0 mm, a node at 10 mm SA or more -- is PD
+      (``reappearing`` limits the lesions that can "reappear"; None: all of them).
     * NE: a lesion is not assessed and the others do not prove PD (R11-MISSING).
     * CR (R11-CR, R11-NODE-RECORD): every non-nodal lesion 0 mm and every node < 10 mm SA;
       the sum need not be 0.
@@ -208,7 +210,14 @@ def assess_sum(
                 f"; {', '.join(missing)} not assessed, but missing lesions can only add (R11-MISSING)"
             )
         return result("PD", sentence)
-    reappeared = tuple(x.id for x in lesions if after_cr and x.mm is not None and not lesion_gone(x))
+    reappeared = tuple(
+        x.id
+        for x in lesions
+        if after_cr
+        and (reappearing is None or x.id in reappearing)
+        and x.mm is not None
+        and not lesion_gone(x)
+    )
     if reappeared:
         return result(
             "PD",

@@ -1,0 +1,179 @@
+"""imRECIST timepoint responses from lesion measurements (rules §5: HOD18 and review tables).
+
+Baseline as RECIST 1.1 (IM-BASE). At follow-up the sum of longest diameters (SLD) is the
+baseline targets plus the measurable new lesions (IM-NEW-MEAS; at most 5 in total and 2 per
+organ by default, or 10 / 5 per organ with ``imrecist_new_lesion_cap="irrc"``, A6, in
+first-seen order). PD is decided on that measurable disease only: SLD at least 20% above
+the nadir of the combined SLD and, by default, at least 5 mm above it (IM-PD, A7). New
+non-measurable lesions and non-target progression never define PD but rule out CR
+(IM-NEW-NONMEAS, IM-NT). PR is the SLD at least 30% below the *baseline target* sum (IM-PR).
+
+Unlike RECIST 1.1 the walk goes on after PD (imRECIST allows response after PD); whether a
+PD is negated, confirmed or stands is derived from the sequence by
+``criteria.endpoints`` (``pd_status``), not here.
+
+A lesion first seen too small to be measurable joins the SLD once it becomes measurable and
+a place is free (it is then a "new measurable lesion"). The PD date is the earliest scan
+date of the PD timepoint: under imRECIST a new lesion alone never makes PD, so the
+equivocal-lesion backdating of R11-EQUIVOCAL does not arise.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from criteria.lesions import (
+    IRRC_CAP,
+    RECIST_CAP,
+    SumAssessment,
+    allocate_new_targets,
+    assess_nontargets,
+    assess_sum,
+    baseline_sum,
+    mm_text,
+    new_lesion_views,
+    new_target_lesions,
+    target_lesions,
+)
+from criteria.recist11 import new_lesion_sentences, not_done_result, partial_sum_extra
+from criteria.types import ScanKind, Subject, TimepointResult
+
+CR = "CR"
+PR = "PR"
+SD = "SD"
+PD = "PD"
+NE = "NE"
+NA = "NA"
+NON_CR_NON_PD = "NON-CR/NON-PD"
+
+
+def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
+    """imRECIST responses, one per timepoint, going on after PD (IM-* rules, rules §5).
+
+    The nadir is the smallest complete SLD so far, baseline target sum included
+    (IM-PD). A1 continued PR and A2 reappearance after CR apply as under RECIST 1.1; the
+    continued PR ends at a PD.
+    """
+    baseline = subject.baseline
+    if baseline is None:
+        raise ValueError(f"{subject.subject}: response-level input has no measurements to evaluate")
+    settings = subject.settings
+    views = new_lesion_views(subject)
+    cap = RECIST_CAP if settings.imrecist_new_lesion_cap == "recist" else IRRC_CAP
+    chosen = allocate_new_targets(subject, views, cap=cap, promote=True)
+    base_mm = baseline_sum(baseline)
+    target_ids = frozenset(t.id for t in baseline.targets)
+    nadir = base_mm
+    responded = False
+    previous: str | None = None
+    results: list[TimepointResult] = []
+    for i, (tp, view) in enumerate(zip(subject.timepoints, views, strict=True)):
+        if tp.scan is ScanKind.NOT_DONE:
+            results.append(not_done_result(baseline, tp))
+            continue
+        why: list[str] = []
+        new_measured = new_target_lesions(tp, chosen, i)
+        lesions = (*target_lesions(baseline, tp), *new_measured)
+        sums: SumAssessment | None = None
+        target = NA
+        if lesions:
+            sums = assess_sum(
+                lesions,
+                baseline_mm=base_mm,
+                nadir_mm=nadir,
+                require_5mm=settings.imrecist_pd_requires_5mm,
+                after_cr=settings.reappearance_after_cr_is_pd and previous == CR,
+                reappearing=target_ids,
+                label="SLD",
+            )
+            target = sums.code
+            why.extend(sums.why)
+            if new_measured:
+                new_sum = sum((x.mm for x in new_measured if x.mm is not None), Decimal(0))
+                why.append(
+                    f"SLD includes new measurable lesion(s) {', '.join(x.id for x in new_measured)} "
+                    f"({mm_text(new_sum)}) (IM-NEW-MEAS)"
+                )
+            if target == SD and settings.pr_continues_until_pd and responded:
+                target = PR
+                why.append("PR continues: PR was assigned earlier and PD is not met (A1, FAQ-MANAGING-PR)")
+        nt = assess_nontargets(baseline, tp)
+        non_target = nt.code
+        if non_target == PD:
+            non_target = NON_CR_NON_PD
+            why.append(
+                f"unequivocal progression of {', '.join(nt.unequivocal)} does not define imRECIST PD; "
+                "it rules out CR (IM-NT)"
+            )
+        else:
+            why.extend(nt.why)
+        why.extend(new_lesion_sentences(view))
+        unmeasured = tuple(x.id for x in view.present if x.id not in {m.id for m in new_measured})
+        overall, sentence = _overall(target, non_target, unmeasured, bool(baseline.targets or new_measured))
+        why.append(sentence)
+        extra: dict[str, str | Decimal | None] = dict(partial_sum_extra(sums))
+        if new_measured:
+            extra["new_measurable_sum_mm"] = sum(
+                (x.mm for x in new_measured if x.mm is not None), Decimal(0)
+            )
+        results.append(
+            TimepointResult(
+                date=tp.date,
+                target=target,
+                non_target=non_target,
+                new_lesions=view.code,
+                overall=overall,
+                sum_mm=None if sums is None else sums.total_mm,
+                nadir_ref_mm=None if sums is None else nadir,
+                pct_vs_baseline=None if sums is None else sums.pct_vs_baseline,
+                pct_vs_nadir=None if sums is None else sums.pct_vs_nadir,
+                why=tuple(why),
+                progression_date=tp.earliest_date if overall == PD else None,
+                scan=tp.scan,
+                extra=extra,
+            )
+        )
+        if sums is not None and sums.total_mm is not None:
+            nadir = min(nadir, sums.total_mm)
+        if overall != NE:
+            previous = overall
+        if overall == PD:
+            responded = False
+        elif overall in (PR, CR):
+            responded = True
+    return tuple(results)
+
+
+def _overall(target: str, non_target: str, unmeasured: tuple[str, ...], measurable: bool) -> tuple[str, str]:
+    """Overall imRECIST response (IM-PD, IM-CR, IM-PR, IM-NT, IM-NEW-NONMEAS).
+
+    PD only from the SLD. CR needs every lesion gone: SLD lesions, non-targets and the new
+    lesions outside the SLD; otherwise a target CR is PR (Table 1's CR / non-CR row).
+    Without measurable disease (non-target-only baseline and no measurable new lesion)
+    Table 2 applies with NON-CR/NON-PD.
+    """
+    blockers = []
+    if non_target not in (CR, NA):
+        blockers.append(f"non-target {non_target}")
+    if unmeasured:
+        blockers.append(f"non-measurable new lesion(s) {', '.join(unmeasured)}")
+    if target == PD:
+        return PD, "overall PD: the SLD meets PD (IM-PD)"
+    if target == NE:
+        return NE, "overall NE: SLD not complete and PD not proven"
+    if not measurable or target == NA:
+        if non_target == NE:
+            return NE, "overall NE: non-targets not all evaluated"
+        if non_target in (CR, NA) and not unmeasured:
+            return CR, "overall CR: every lesion gone (IM-CR)"
+        return NON_CR_NON_PD, "overall NON-CR/NON-PD: no measurable disease, " + "; ".join(blockers)
+    if target == CR:
+        if not blockers:
+            return CR, "overall CR: every lesion gone, nodes below 10 mm (IM-CR)"
+        return PR, f"overall PR: SLD CR but {'; '.join(blockers)} (IM-CR, IM-NEW-NONMEAS)"
+    if target == PR:
+        return PR, "overall PR: SLD at least 30% below the baseline sum; no PD (IM-PR)"
+    if target == SD:
+        return SD, "overall SD: SLD neither PR nor PD (IM-PD)"
+    return target, f"overall {target}"
+
