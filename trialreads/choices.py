@@ -82,6 +82,25 @@ class AuditEventType(models.TextChoices):
     ACCESS_DENIED = "ACCESS_DENIED"
     ADJUDICATION_CREATED = "ADJUDICATION_CREATED"
     ADJUDICATION_DECIDED = "ADJUDICATION_DECIDED"
+    ADJUDICATION_ASSIGNED = "ADJUDICATION_ASSIGNED"
+    ADJUDICATION_VOIDED = "ADJUDICATION_VOIDED"
+    ADJUDICATION_EVALUATION_FAILED = "ADJUDICATION_EVALUATION_FAILED"
+    READ_ACCEPTED = "READ_ACCEPTED"
+    INVESTIGATOR_ASSESSMENTS_IMPORTED = "INVESTIGATOR_ASSESSMENTS_IMPORTED"
     ENDPOINT_COMPUTED = "ENDPOINT_COMPUTED"
     EXPORT_CREATED = "EXPORT_CREATED"
     AUDIT_VERIFIED = "AUDIT_VERIFIED"
+
+
+class AdjudicationStatus(models.TextChoices):
+    OPEN = "OPEN", "Open"
+    DECIDED = "DECIDED", "Decided and signed"
+    VOIDED = "VOIDED", "Voided (reads changed or became concordant)"
+
+
+class AcceptanceBasis(models.TextChoices):
+    """Why a subject's accepted read is the one it is (RSACPTFL provenance)."""
+
+    RULE = "RULE", "Concordant reads: Read 1 accepted by rule"
+    ADJUDICATION = "ADJUDICATION", "Chosen by the adjudicator"
+    PENDING = "PENDING", "Adjudication open: no accepted read yet"

@@ -1,15 +1,19 @@
 """Models of the app, one module per aggregate."""
 
+from .adjudication import AcceptedRead, AdjudicationCase, InvestigatorAssessment
 from .audit import AuditEvent, ChainHead
 from .read import Lesion, Measurement, NonTargetRating, Read, Signature, TimepointRead
 from .subject import ImagingTimepoint, Subject
 from .trial import Charter, Site, Trial, TrialMembership
 
 __all__ = [
+    "AcceptedRead",
+    "AdjudicationCase",
     "AuditEvent",
     "ChainHead",
     "Charter",
     "ImagingTimepoint",
+    "InvestigatorAssessment",
     "Lesion",
     "Measurement",
     "NonTargetRating",
