@@ -1,0 +1,228 @@
+"""Shared fixtures: named personas (docstrings say what each may see) and a trial with two
+assigned reads, built through the services so that the audit trail is real."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from tests.factories import PASSWORD, UserFactory
+from trialreads.choices import TrialRole
+from trialreads.models import ImagingTimepoint, Read, Site, Subject, TimepointRead, Trial
+from trialreads.services import reads as read_services
+from trialreads.services import trials as trial_services
+
+_triggers = importlib.import_module("trialreads.migrations.0002_lock_and_audit_triggers")
+
+
+def install_triggers() -> None:
+    with connection.cursor() as cursor:
+        for sql in _triggers.STATEMENTS[connection.vendor][0]:
+            cursor.execute(sql)
+
+
+def drop_triggers() -> None:
+    with connection.cursor() as cursor:
+        for sql in _triggers.STATEMENTS[connection.vendor][1]:
+            cursor.execute(sql)
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def manager(db: None) -> Any:
+    """Read manager (staff; creates the trial): sees every read, unlocks, reviews the audit
+    trail; never sees the arm."""
+    return UserFactory(username="manager", is_staff=True, first_name="Mina", last_name="Manager")
+
+
+@pytest.fixture
+def reader_a(db: None) -> Any:
+    """Reader R1: sees and edits only their own reads."""
+    return UserFactory(username="reader_a", first_name="Ada", last_name="Reader")
+
+
+@pytest.fixture
+def reader_b(db: None) -> Any:
+    """Reader R2: sees and edits only their own reads; never reader A's."""
+    return UserFactory(username="reader_b", first_name="Ben", last_name="Reader")
+
+
+@pytest.fixture
+def adjudicator(db: None) -> Any:
+    """Adjudicator: sees a timepoint of both reads only after both readers signed it."""
+    return UserFactory(username="adjudicator", first_name="Alex", last_name="Judge")
+
+
+@pytest.fixture
+def sponsor(db: None) -> Any:
+    """Sponsor viewer: endpoints and exports (and the arm); no reads."""
+    return UserFactory(username="sponsor", first_name="Sam", last_name="Sponsor")
+
+
+@pytest.fixture
+def outsider(db: None) -> Any:
+    """Authenticated user with no role in the trial: sees nothing."""
+    return UserFactory(username="outsider")
+
+
+@dataclass
+class TrialWithReads:
+    trial: Trial
+    site: Site
+    subject: Subject
+    timepoints: list[ImagingTimepoint]
+    read_a: Read
+    read_b: Read
+
+    def tr(self, read: Read, index: int) -> TimepointRead:
+        return TimepointRead.objects.get(read=read, timepoint=self.timepoints[index])
+
+
+@pytest.fixture
+def trial(manager: Any, reader_a: Any, reader_b: Any, adjudicator: Any, sponsor: Any) -> Trial:
+    trial = trial_services.trial_create(
+        code="ONC-001",
+        title="Oncology trial 1",
+        actor=manager,
+        charter={"criteria": ["recist1.1", "irecist", "imrecist"]},
+        effective_from=dt.date(2025, 1, 1),
+    )
+    for user, role in (
+        (reader_a, TrialRole.READER),
+        (reader_b, TrialRole.READER),
+        (adjudicator, TrialRole.ADJUDICATOR),
+        (sponsor, TrialRole.SPONSOR_VIEWER),
+    ):
+        trial_services.membership_add(trial_id=trial.pk, user_id=user.pk, role=role, actor=manager)
+    return trial
+
+
+def make_subject_with_reads(
+    trial: Trial, manager: Any, readers: tuple[Any, Any], code: str = "S-001", followups: int = 2
+) -> TrialWithReads:
+    site = Site.objects.filter(trial=trial).first() or trial_services.site_create(
+        trial_id=trial.pk, code="SITE01", name="Site one", actor=manager
+    )
+    subject = trial_services.subject_create(
+        trial_id=trial.pk,
+        site_id=site.pk,
+        subject_code=code,
+        randomisation_date=dt.date(2025, 1, 10),
+        arm="EXPERIMENTAL",
+        actor=manager,
+    )
+    timepoints = [
+        trial_services.timepoint_create(
+            subject_id=subject.pk,
+            visit_label="BASELINE",
+            visit_number=0,
+            scan_date_earliest=dt.date(2025, 1, 5),
+            is_baseline=True,
+            actor=manager,
+        )
+    ]
+    for week in range(1, followups + 1):
+        day = dt.date(2025, 1, 5) + dt.timedelta(weeks=6 * week)
+        timepoints.append(
+            trial_services.timepoint_create(
+                subject_id=subject.pk,
+                visit_label=f"WEEK{6 * week}",
+                visit_number=week,
+                scan_date_earliest=day,
+                scan_date_latest=day + dt.timedelta(days=1),
+                actor=manager,
+            )
+        )
+    read_a, read_b = trial_services.reads_assign(
+        subject_id=subject.pk, reader_ids=[u.pk for u in readers], actor=manager
+    )
+    return TrialWithReads(trial, site, subject, timepoints, read_a, read_b)
+
+
+@pytest.fixture
+def trial_with_reads(trial: Trial, manager: Any, reader_a: Any, reader_b: Any) -> TrialWithReads:
+    """Trial ONC-001, subject S-001 (baseline, week 6, week 12) with reads for A (slot 1) and B."""
+    return make_subject_with_reads(trial, manager, (reader_a, reader_b))
+
+
+# --- content helpers ---------------------------------------------------------------------
+
+BASELINE_TARGETS = (
+    read_services.TargetInput(code="T1", organ="liver", value_mm=Decimal("50.0")),
+    read_services.TargetInput(code="T2", organ="left lung", value_mm=Decimal("30.0")),
+    read_services.TargetInput(
+        code="T3", organ="mediastinal lymph node", value_mm=Decimal("20.0"), is_node=True
+    ),
+)
+BASELINE_NON_TARGETS = (read_services.NonTargetInput(code="NT1", organ="bone"),)
+
+
+def save_baseline(
+    tr: TimepointRead, actor: Any, targets: Any = BASELINE_TARGETS, non_targets: Any = BASELINE_NON_TARGETS
+) -> TimepointRead:
+    tr.refresh_from_db()
+    return read_services.timepoint_read_save_baseline(
+        timepoint_read_id=tr.pk,
+        targets=targets,
+        non_targets=non_targets,
+        expected_version=tr.version,
+        actor=actor,
+    )
+
+
+def followup_values(t1: str = "40.0", t2: str = "25.0", t3: str = "12.0") -> tuple[Any, ...]:
+    return tuple(
+        read_services.TargetValueInput(code=code, value_mm=Decimal(v))
+        for code, v in (("T1", t1), ("T2", t2), ("T3", t3))
+    )
+
+
+def save_followup(
+    tr: TimepointRead, actor: Any, targets: Any = None, non_targets: Any = None, new_lesions: Any = ()
+) -> TimepointRead:
+    tr.refresh_from_db()
+    return read_services.timepoint_read_save_followup(
+        timepoint_read_id=tr.pk,
+        targets=targets if targets is not None else followup_values(),
+        non_targets=non_targets if non_targets is not None else {"NT1": "present"},
+        new_lesions=new_lesions,
+        expected_version=tr.version,
+        actor=actor,
+    )
+
+
+def sign(tr: TimepointRead, actor: Any, password: str = PASSWORD) -> Any:
+    return read_services.timepoint_read_sign(
+        timepoint_read_id=tr.pk, password=password, printed_name=actor.get_full_name(), actor=actor
+    )
+
+
+# --- transactional tests (threads) ----------------------------------------------------------
+
+
+@pytest.fixture
+def _reinstall_triggers_after_flush() -> Iterator[None]:
+    yield
+    if connection.vendor == "sqlite":
+        install_triggers()
+
+
+@pytest.fixture
+def tx_db(_reinstall_triggers_after_flush: None, transactional_db: None) -> Iterator[None]:
+    """``transactional_db`` whose teardown can flush on SQLite: Django's flush DELETEs every
+    row, which the append-only and lock triggers refuse, so they are dropped for the flush
+    and re-created after it. (PostgreSQL flushes with TRUNCATE, which row triggers ignore.)"""
+    yield
+    if connection.vendor == "sqlite":
+        drop_triggers()

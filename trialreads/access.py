@@ -1,0 +1,225 @@
+"""The one access and blinding gate (Zulip ``access_*_for``; EDC fail-closed blinding).
+
+Rules, one per line of :data:`CAPABILITIES` and of the ``visible_*`` querysets:
+
+* a reader sees only their own reads, never the other reader's, never the arm;
+* an adjudicator sees a timepoint read only once *both* readers have signed that timepoint
+  (so neither read can be influenced), and never the arm;
+* a read manager sees every read (to run the workflow and unlock) but not the arm;
+* a sponsor viewer sees no reads at all (endpoints and exports only);
+* someone without a membership sees nothing.
+
+"Does not exist" and "exists but is not yours" raise the same :class:`NotFound`, and every
+denial is written as an ``ACCESS_DENIED`` audit event in its own transaction. Callers must
+not wrap access checks in an outer ``atomic()`` if the denial record is to survive the
+rollback of that outer transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from trialreads.choices import AuditEventType, TrialRole
+from trialreads.errors import NotFound, PermissionDenied
+from trialreads.models import ImagingTimepoint, Read, Subject, TimepointRead, Trial, TrialMembership
+from trialreads.models.audit import GLOBAL_CHAIN
+
+VIEW_OWN_READS = "view_own_reads"
+EDIT_OWN_READ = "edit_own_read"
+SIGN = "sign"
+VIEW_READS_SIGNED = "view_reads_signed"
+VIEW_READS_ALL = "view_reads_all"
+ADJUDICATE = "adjudicate"
+UNLOCK = "unlock"
+MANAGE = "manage"
+EXPORT = "export"
+VIEW_AUDIT = "view_audit"
+VIEW_ENDPOINTS = "view_endpoints"
+VIEW_ARM = "view_arm"
+
+#: Role -> capabilities. Plain data; the functions below read nothing else.
+CAPABILITIES: dict[str, frozenset[str]] = {
+    TrialRole.READER: frozenset({VIEW_OWN_READS, EDIT_OWN_READ, SIGN}),
+    TrialRole.ADJUDICATOR: frozenset({VIEW_READS_SIGNED, ADJUDICATE}),
+    TrialRole.MANAGER: frozenset({VIEW_READS_ALL, UNLOCK, MANAGE, EXPORT, VIEW_AUDIT, VIEW_ENDPOINTS}),
+    TrialRole.SPONSOR_VIEWER: frozenset({VIEW_ENDPOINTS, EXPORT, VIEW_ARM}),
+}
+
+
+def _user_id(user: Any) -> int | None:
+    return user.pk if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def role_in(user: Any, trial_id: int) -> str | None:
+    uid = _user_id(user)
+    if uid is None:
+        return None
+    return (
+        TrialMembership.objects.filter(trial_id=trial_id, user_id=uid).values_list("role", flat=True).first()
+    )
+
+
+def capabilities_for(user: Any, trial_id: int) -> frozenset[str]:
+    role = role_in(user, trial_id)
+    return CAPABILITIES.get(role, frozenset()) if role else frozenset()
+
+
+def has_capability(user: Any, trial_id: int, capability: str) -> bool:
+    return capability in capabilities_for(user, trial_id)
+
+
+def _trials_with(user: Any, *capabilities: str) -> QuerySet[TrialMembership, Any]:
+    """Ids of the trials where ``user``'s role grants any of ``capabilities`` (a subquery)."""
+    uid = _user_id(user)
+    if uid is None:
+        return TrialMembership.objects.none().values("trial_id")
+    roles = [role for role, caps in CAPABILITIES.items() if caps & set(capabilities)]
+    return TrialMembership.objects.filter(user_id=uid, role__in=roles).values("trial_id")
+
+
+def _deny(user: Any, object_type: str, object_id: object, detail: str = "") -> NoReturn:
+    # Own transaction: the denial is recorded even though the caller's request fails. The
+    # global chain is used so the event does not reveal which trial the object is in.
+    from trialreads.services.audit import audit_record
+
+    with transaction.atomic():
+        audit_record(
+            chain_id=GLOBAL_CHAIN,
+            event_type=AuditEventType.ACCESS_DENIED,
+            actor=user if _user_id(user) is not None else None,
+            object_type=object_type,
+            object_id=object_id,
+            after={"detail": detail} if detail else None,
+        )
+    raise NotFound()
+
+
+def deny_permission(user: Any, object_type: str, object_id: object, capability: str) -> NoReturn:
+    """For an actor who may see the object but lacks ``capability``: audited 403."""
+    from trialreads.services.audit import audit_record
+
+    with transaction.atomic():
+        audit_record(
+            chain_id=GLOBAL_CHAIN,
+            event_type=AuditEventType.ACCESS_DENIED,
+            actor=user if _user_id(user) is not None else None,
+            object_type=object_type,
+            object_id=object_id,
+            after={"missing_capability": capability},
+        )
+    raise PermissionDenied(f"Your role in this trial does not allow: {capability}.")
+
+
+# --- visibility (the rules) ---------------------------------------------------------------
+
+
+def visible_trials(user: Any) -> QuerySet[Trial]:
+    return Trial.objects.filter(
+        pk__in=_trials_with(user, *{c for caps in CAPABILITIES.values() for c in caps})
+    )
+
+
+def visible_timepoint_reads(user: Any) -> QuerySet[TimepointRead]:
+    uid = _user_id(user)
+    # Both readers signed this timepoint: the adjudicator may now look at both.
+    other_signed = TimepointRead.objects.filter(timepoint=OuterRef("timepoint"), locked=True).exclude(
+        read=OuterRef("read")
+    )
+    return TimepointRead.objects.filter(
+        Q(read__reader_id=uid, read__subject__trial_id__in=_trials_with(user, VIEW_OWN_READS))
+        | Q(read__subject__trial_id__in=_trials_with(user, VIEW_READS_ALL))
+        | (
+            Q(read__subject__trial_id__in=_trials_with(user, VIEW_READS_SIGNED), locked=True)
+            & Q(Exists(other_signed))
+        )
+    )
+
+
+def visible_reads(user: Any) -> QuerySet[Read]:
+    uid = _user_id(user)
+    paired = visible_timepoint_reads(user).filter(read=OuterRef("pk"))
+    return Read.objects.filter(
+        Q(reader_id=uid, subject__trial_id__in=_trials_with(user, VIEW_OWN_READS))
+        | Q(subject__trial_id__in=_trials_with(user, VIEW_READS_ALL))
+        | Q(subject__trial_id__in=_trials_with(user, VIEW_READS_SIGNED)) & Q(Exists(paired))
+    )
+
+
+def visible_subjects(user: Any) -> QuerySet[Subject]:
+    uid = _user_id(user)
+    own_read = Read.objects.filter(subject=OuterRef("pk"), reader_id=uid)
+    return Subject.objects.filter(
+        (Q(trial_id__in=_trials_with(user, VIEW_OWN_READS)) & Q(Exists(own_read)))
+        | Q(trial_id__in=_trials_with(user, VIEW_READS_ALL, VIEW_READS_SIGNED, VIEW_ENDPOINTS))
+    )
+
+
+def visible_timepoints(user: Any) -> QuerySet[ImagingTimepoint]:
+    return ImagingTimepoint.objects.filter(subject__in=visible_subjects(user).values("pk"))
+
+
+# --- the gate ------------------------------------------------------------------------------
+
+
+def _get(qs: QuerySet[Any], user: Any, object_type: str, object_id: object) -> Any:
+    try:
+        pk = int(str(object_id))
+    except (TypeError, ValueError):
+        _deny(user, object_type, object_id, "malformed id")
+    obj = qs.filter(pk=pk).first()
+    if obj is None:
+        _deny(user, object_type, object_id)
+    return obj
+
+
+def access_trial_for(user: Any, trial_id: object) -> Trial:
+    trial: Trial = _get(visible_trials(user), user, "trial", trial_id)
+    return trial
+
+
+def access_trial_by_code_for(user: Any, code: str) -> Trial:
+    trial = visible_trials(user).filter(code=code).first()
+    if trial is None:
+        _deny(user, "trial", code)
+    return trial
+
+
+def access_subject_for(user: Any, subject_id: object) -> Subject:
+    subject: Subject = _get(
+        visible_subjects(user).select_related("trial", "site"), user, "subject", subject_id
+    )
+    return subject
+
+
+def access_timepoint_for(user: Any, timepoint_id: object) -> ImagingTimepoint:
+    qs = visible_timepoints(user).select_related("subject__trial")
+    timepoint: ImagingTimepoint = _get(qs, user, "timepoint", timepoint_id)
+    return timepoint
+
+
+def access_read_for(user: Any, read_id: object) -> Read:
+    qs = visible_reads(user).select_related("subject__trial", "reader")
+    read: Read = _get(qs, user, "read", read_id)
+    return read
+
+
+def access_timepoint_read_for(user: Any, timepoint_read_id: object) -> TimepointRead:
+    qs = visible_timepoint_reads(user).select_related("read__subject__trial", "read__reader", "timepoint")
+    timepoint_read: TimepointRead = _get(qs, user, "timepoint_read", timepoint_read_id)
+    return timepoint_read
+
+
+def require_capability(
+    user: Any, trial_id: int, capability: str, object_type: str, object_id: object
+) -> None:
+    """Refuse (audited 403) a visible object to an actor whose role lacks ``capability``."""
+    if not has_capability(user, trial_id, capability):
+        deny_permission(user, object_type, object_id, capability)
+
+
+def can_view_arm(user: Any, trial_id: int) -> bool:
+    """Treatment arm: only the sponsor side sees it; the whole review team is blind."""
+    return has_capability(user, trial_id, VIEW_ARM)

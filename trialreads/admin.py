@@ -1,0 +1,104 @@
+"""Admin: read-only by design.
+
+Every change to trial data has to go through a service (validation, locking, audit event in
+the same transaction); the admin's generic forms would bypass all three. So the admin is a
+viewer: no add, change or delete for any model, locked or not (T-LOCK-ADMIN).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from trialreads import models
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(models.Trial)
+class TrialAdmin(ReadOnlyAdmin):
+    list_display = ("code", "title", "created_at")
+    search_fields = ("code", "title")
+
+
+@admin.register(models.Charter)
+class CharterAdmin(ReadOnlyAdmin):
+    list_display = ("trial", "version", "is_current", "primary_criterion", "effective_from")
+    list_filter = ("is_current",)
+
+
+@admin.register(models.Site)
+class SiteAdmin(ReadOnlyAdmin):
+    list_display = ("trial", "code", "name")
+
+
+@admin.register(models.TrialMembership)
+class TrialMembershipAdmin(ReadOnlyAdmin):
+    list_display = ("trial", "user", "role", "reader_label")
+    list_filter = ("role",)
+
+
+@admin.register(models.Subject)
+class SubjectAdmin(ReadOnlyAdmin):
+    # No arm: the admin is used by review staff, who are blinded.
+    list_display = ("trial", "subject_code", "site", "randomisation_date")
+    exclude = ("arm",)
+
+
+@admin.register(models.ImagingTimepoint)
+class ImagingTimepointAdmin(ReadOnlyAdmin):
+    list_display = ("subject", "sequence", "visit_label", "scan_date_earliest", "is_baseline")
+
+
+@admin.register(models.Read)
+class ReadAdmin(ReadOnlyAdmin):
+    list_display = ("subject", "slot", "reader", "status")
+
+
+@admin.register(models.TimepointRead)
+class TimepointReadAdmin(ReadOnlyAdmin):
+    list_display = ("read", "timepoint", "status", "locked", "version")
+    list_filter = ("status", "locked")
+
+
+@admin.register(models.Lesion)
+class LesionAdmin(ReadOnlyAdmin):
+    list_display = ("read", "lesion_code", "kind", "organ", "is_node")
+
+
+@admin.register(models.Measurement)
+class MeasurementAdmin(ReadOnlyAdmin):
+    list_display = ("timepoint_read", "lesion", "state", "value_mm")
+
+
+@admin.register(models.NonTargetRating)
+class NonTargetRatingAdmin(ReadOnlyAdmin):
+    list_display = ("timepoint_read", "lesion", "status")
+
+
+@admin.register(models.Signature)
+class SignatureAdmin(ReadOnlyAdmin):
+    list_display = ("timepoint_read", "printed_name", "signed_at", "voided_at")
+
+
+@admin.register(models.AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("chain_id", "seq", "ts", "actor_username", "event_type", "object_type", "object_id")
+    list_filter = ("event_type",)
+    search_fields = ("object_id", "actor_username")
+
+
+@admin.register(models.ChainHead)
+class ChainHeadAdmin(ReadOnlyAdmin):
+    list_display = ("chain_id", "seq", "hash")

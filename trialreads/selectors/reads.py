@@ -1,0 +1,96 @@
+"""Read-side of a reader's work: reads, timepoint reads with their content, signatures and
+the engine's evaluation of one read. Everything goes through the access gate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from criteria.evaluate import evaluate
+from criteria.types import SubjectResult
+from trialreads import access, mappers
+from trialreads.models import Charter, Measurement, NonTargetRating, Read, Signature, TimepointRead
+
+
+def read_list(
+    *, user: Any, trial_id: object | None = None, subject_id: object | None = None
+) -> QuerySet[Read]:
+    """Reads visible to ``user`` (a reader: only their own), optionally within one trial or subject.
+    Query count does not grow with the number of reads."""
+    qs = access.visible_reads(user).select_related("subject", "subject__trial", "reader")
+    if trial_id is not None:
+        trial = access.access_trial_for(user, trial_id)
+        qs = qs.filter(subject__trial=trial)
+    if subject_id is not None:
+        subject = access.access_subject_for(user, subject_id)
+        qs = qs.filter(subject=subject)
+    return qs.order_by("subject__subject_code", "slot")
+
+
+def read_get(*, user: Any, read_id: object) -> Read:
+    return access.access_read_for(user, read_id)
+
+
+def _with_content(qs: QuerySet[TimepointRead]) -> QuerySet[TimepointRead]:
+    return qs.select_related("timepoint", "read", "read__subject").prefetch_related(  # type: ignore[type-var]
+        Prefetch("measurements", queryset=Measurement.objects.select_related("lesion")),
+        Prefetch("ratings", queryset=NonTargetRating.objects.select_related("lesion")),
+        Prefetch("signatures", queryset=Signature.objects.order_by("signed_at")),
+    )
+
+
+def timepoint_read_list(*, user: Any, read_id: object) -> QuerySet[TimepointRead]:
+    """The timepoint reads of one read the user may see, with lesions, values, ratings and
+    signatures prefetched (a constant number of queries)."""
+    read = access.access_read_for(user, read_id)
+    qs = access.visible_timepoint_reads(user).filter(read=read)
+    return _with_content(qs).order_by("timepoint__sequence")
+
+
+def timepoint_read_get(*, user: Any, timepoint_read_id: object) -> TimepointRead:
+    tr = access.access_timepoint_read_for(user, timepoint_read_id)
+    return _with_content(TimepointRead.objects.filter(pk=tr.pk)).get()
+
+
+def signature_verify(*, user: Any, timepoint_read_id: object) -> dict[str, Any]:
+    """Does the live signature still cover the stored content (T-SIG-LINK)?"""
+    from trialreads.services.reads import content_sha256
+
+    tr = access.access_timepoint_read_for(user, timepoint_read_id)
+    signature = Signature.objects.filter(timepoint_read=tr, voided_at__isnull=True).first()
+    current = content_sha256(tr)
+    return {
+        "signed": signature is not None,
+        "valid": signature is not None and signature.content_sha256 == current,
+        "signature_sha256": signature.content_sha256 if signature else None,
+        "content_sha256": current,
+    }
+
+
+@dataclass(frozen=True)
+class ReadEvaluation:
+    read: Read
+    charter_version: int | None
+    result: SubjectResult | None  # None until the baseline has been saved
+    signed_only: bool
+
+
+def read_evaluate(*, user: Any, read_id: object, signed_only: bool = False) -> ReadEvaluation:
+    """Run the criteria engine on one read as the user may see it: a reader on their own
+    drafts or signed timepoints, an adjudicator on the signed pairs only."""
+    read = access.access_read_for(user, read_id)
+    if not access.has_capability(user, read.subject.trial_id, access.VIEW_OWN_READS):
+        signed_only = True
+    trs = list(_with_content(access.visible_timepoint_reads(user).filter(read=read)))
+    if signed_only:
+        trs = [tr for tr in trs if tr.locked]
+    charter = Charter.objects.filter(trial_id=read.subject.trial_id, is_current=True).first()
+    subject = mappers.subject_for_read(read, trs, charter)
+    if subject.baseline is None:
+        return ReadEvaluation(read, charter.version if charter else None, None, signed_only)
+    criteria = list(charter.criteria) if charter else None
+    return ReadEvaluation(
+        read, charter.version if charter else None, evaluate(subject, criteria), signed_only
+    )

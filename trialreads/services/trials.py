@@ -1,0 +1,440 @@
+"""Setting a trial up: trial + charter, sites, subjects, timepoints, memberships, read assignment.
+
+Access checks run before the transaction opens so that a denial's audit event commits even
+though the service fails (see ``access.py``); everything else happens in one transaction
+together with its audit event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from criteria.types import CRITERIA
+from trialreads import access, conf
+from trialreads.choices import AuditEventType, Modality, ReadStatus, TrialRole
+from trialreads.errors import Conflict, PermissionDenied, ValidationError
+from trialreads.models import (
+    Charter,
+    ImagingTimepoint,
+    Read,
+    Site,
+    Subject,
+    TimepointRead,
+    Trial,
+    TrialMembership,
+)
+from trialreads.services.audit import audit_record
+
+_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+
+#: Charter fields a new version may set, with their validators.
+CHARTER_FIELDS = (
+    "criteria",
+    "primary_criterion",
+    "sd_min_days",
+    "confirm_min_days",
+    "confirmation_required",
+    "irecist_window_min_days",
+    "irecist_window_max_days",
+    "adjudication_rules",
+    "read_paradigm",
+)
+
+
+def _require_code(value: str, field: str) -> str:
+    if not isinstance(value, str) or not _CODE_RE.match(value):
+        raise ValidationError(
+            "use 1-40 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit", field
+        )
+    return value
+
+
+def _manage(actor: Any, trial_id: object) -> Trial:
+    trial = access.access_trial_for(actor, trial_id)
+    access.require_capability(actor, trial.pk, access.MANAGE, "trial", trial.pk)
+    return trial
+
+
+def charter_as_dict(charter: Charter) -> dict[str, Any]:
+    data = {name: getattr(charter, name) for name in CHARTER_FIELDS}
+    data.update(version=charter.version, effective_from=charter.effective_from)
+    return data
+
+
+def _validate_charter(values: Mapping[str, Any]) -> None:
+    unknown = set(values) - set(CHARTER_FIELDS)
+    if unknown:
+        raise ValidationError(f"unknown charter field(s): {', '.join(sorted(unknown))}", "charter")
+    criteria = values.get("criteria")
+    if criteria is not None:
+        if not isinstance(criteria, list) or not criteria or any(c not in CRITERIA for c in criteria):
+            raise ValidationError(f"a non-empty list drawn from {', '.join(CRITERIA)}", "criteria")
+        if len(set(criteria)) != len(criteria):
+            raise ValidationError("duplicate criterion", "criteria")
+    for name in ("sd_min_days", "confirm_min_days", "irecist_window_min_days", "irecist_window_max_days"):
+        if name in values and (type(values[name]) is not int or not 0 <= values[name] <= 365):
+            raise ValidationError("an integer number of days between 0 and 365", name)
+    rules = values.get("adjudication_rules")
+    if rules is not None:
+        if not isinstance(rules, dict) or not isinstance(rules.get("variables", []), list):
+            raise ValidationError("an object with a 'variables' list", "adjudication_rules")
+        tolerance = rules.get("pd_date_tolerance_days", 0)
+        if type(tolerance) is not int or tolerance < 0:
+            raise ValidationError(
+                "pd_date_tolerance_days must be a non-negative integer", "adjudication_rules"
+            )
+
+
+def _check_charter_coherent(charter: Charter) -> None:
+    if charter.primary_criterion not in charter.criteria:
+        raise ValidationError("must be one of the charter's criteria", "primary_criterion")
+    if charter.irecist_window_min_days > charter.irecist_window_max_days:
+        raise ValidationError("must not exceed irecist_window_max_days", "irecist_window_min_days")
+
+
+def trial_create(
+    *,
+    code: str,
+    title: str,
+    actor: Any,
+    charter: Mapping[str, Any] | None = None,
+    effective_from: dt.date | None = None,
+) -> Trial:
+    """Create a trial with charter version 1 and make the creator its read manager.
+
+    Only staff users create trials (the sponsor's study set-up is an administrative act).
+    """
+    if not getattr(actor, "is_staff", False):
+        raise PermissionDenied("Only staff users create trials.")
+    _require_code(code, "code")
+    if not isinstance(title, str) or not title.strip() or len(title) > 200:
+        raise ValidationError("required, at most 200 characters", "title")
+    values = dict(charter or {})
+    _validate_charter(values)
+    with transaction.atomic():
+        if Trial.objects.filter(code=code).exists():
+            raise Conflict(f"A trial with code {code} already exists.")
+        trial = Trial(code=code, title=title.strip())
+        trial.save()
+        first = Charter(
+            trial=trial,
+            version=1,
+            created_by=actor,
+            effective_from=effective_from or timezone.now().date(),
+            **values,
+        )
+        _check_charter_coherent(first)
+        first.save()
+        membership = TrialMembership(trial=trial, user=actor, role=TrialRole.MANAGER)
+        membership.save()
+        chain = trial.chain_id
+        audit_record(
+            chain_id=chain,
+            event_type=AuditEventType.TRIAL_CREATED,
+            actor=actor,
+            object_type="trial",
+            object_id=trial.pk,
+            after={"code": code, "title": trial.title},
+        )
+        audit_record(
+            chain_id=chain,
+            event_type=AuditEventType.CHARTER_PUBLISHED,
+            actor=actor,
+            object_type="charter",
+            object_id=first.pk,
+            after=charter_as_dict(first),
+        )
+        audit_record(
+            chain_id=chain,
+            event_type=AuditEventType.MEMBERSHIP_ADDED,
+            actor=actor,
+            object_type="membership",
+            object_id=membership.pk,
+            after={"user_id": actor.pk, "role": TrialRole.MANAGER},
+        )
+    return trial
+
+
+def charter_publish(
+    *, trial_id: int, changes: Mapping[str, Any], effective_from: dt.date, reason: str = "", actor: Any
+) -> Charter:
+    """Publish a new charter version: the current one with ``changes`` applied."""
+    trial = _manage(actor, trial_id)
+    _validate_charter(changes)
+    if not isinstance(effective_from, dt.date):
+        raise ValidationError("a date", "effective_from")
+    with transaction.atomic():
+        current = Charter.objects.select_for_update().get(trial=trial, is_current=True)
+        if effective_from < current.effective_from:
+            raise ValidationError("cannot precede the current version's effective date", "effective_from")
+        before = charter_as_dict(current)
+        values = {name: getattr(current, name) for name in CHARTER_FIELDS}
+        values.update(changes)
+        new = Charter(
+            trial=trial,
+            version=current.version + 1,
+            created_by=actor,
+            effective_from=effective_from,
+            is_current=True,
+            **values,
+        )
+        _check_charter_coherent(new)
+        current.is_current = False
+        current.save(update_fields=["is_current"])
+        new.save()
+        audit_record(
+            chain_id=trial.chain_id,
+            event_type=AuditEventType.CHARTER_PUBLISHED,
+            actor=actor,
+            object_type="charter",
+            object_id=new.pk,
+            before=before,
+            after=charter_as_dict(new),
+            reason=reason,
+        )
+    return new
+
+
+def site_create(*, trial_id: int, code: str, name: str = "", actor: Any) -> Site:
+    trial = _manage(actor, trial_id)
+    _require_code(code, "code")
+    with transaction.atomic():
+        if Site.objects.filter(trial=trial, code=code).exists():
+            raise Conflict(f"Site {code} already exists in this trial.")
+        site = Site(trial=trial, code=code, name=name)
+        site.save()
+        audit_record(
+            chain_id=trial.chain_id,
+            event_type=AuditEventType.SITE_CREATED,
+            actor=actor,
+            object_type="site",
+            object_id=site.pk,
+            after={"code": code, "name": name},
+        )
+    return site
+
+
+def subject_create(
+    *,
+    trial_id: int,
+    site_id: int,
+    subject_code: str,
+    randomisation_date: dt.date,
+    actor: Any,
+    arm: str = "",
+    death_date: dt.date | None = None,
+    last_contact_date: dt.date | None = None,
+) -> Subject:
+    trial = _manage(actor, trial_id)
+    _require_code(subject_code, "subject_code")
+    if not isinstance(randomisation_date, dt.date):
+        raise ValidationError("a date", "randomisation_date")
+    for name, value in (("death_date", death_date), ("last_contact_date", last_contact_date)):
+        if value is not None and value < randomisation_date:
+            raise ValidationError("cannot precede the randomisation date", name)
+    site = Site.objects.filter(pk=site_id, trial=trial).first()
+    if site is None:
+        raise ValidationError("no such site in this trial", "site_id")
+    with transaction.atomic():
+        if Subject.objects.filter(trial=trial, subject_code=subject_code).exists():
+            raise Conflict(f"Subject {subject_code} already exists in this trial.")
+        subject = Subject(
+            trial=trial,
+            site=site,
+            subject_code=subject_code,
+            randomisation_date=randomisation_date,
+            arm=arm,
+            death_date=death_date,
+            last_contact_date=last_contact_date,
+        )
+        subject.save()
+        # The arm itself stays out of the audit trail, which read managers may review (blinding).
+        audit_record(
+            chain_id=trial.chain_id,
+            event_type=AuditEventType.SUBJECT_CREATED,
+            actor=actor,
+            object_type="subject",
+            object_id=subject.pk,
+            after={
+                "subject_code": subject_code,
+                "site": site.code,
+                "randomisation_date": randomisation_date,
+                "arm_recorded": bool(arm),
+                "death_date": death_date,
+                "last_contact_date": last_contact_date,
+            },
+        )
+    return subject
+
+
+def timepoint_create(
+    *,
+    subject_id: int,
+    visit_label: str,
+    visit_number: Decimal | int,
+    scan_date_earliest: dt.date,
+    scan_date_latest: dt.date | None = None,
+    is_baseline: bool = False,
+    modality: str = Modality.CT,
+    actor: Any,
+) -> ImagingTimepoint:
+    """Add the subject's next imaging timepoint (and a draft timepoint read per assigned read).
+
+    The baseline comes first; each follow-up's scans must start after the previous
+    timepoint's scans ended, and none may lie in the future.
+    """
+    subject = access.access_subject_for(actor, subject_id)
+    access.require_capability(actor, subject.trial_id, access.MANAGE, "subject", subject.pk)
+    if not isinstance(visit_label, str) or not visit_label.strip() or len(visit_label) > 40:
+        raise ValidationError("required, at most 40 characters", "visit_label")
+    if modality not in Modality.values:
+        raise ValidationError(f"one of {', '.join(Modality.values)}", "modality")
+    latest = scan_date_latest or scan_date_earliest
+    if not isinstance(scan_date_earliest, dt.date) or not isinstance(latest, dt.date):
+        raise ValidationError("a date", "scan_date_earliest")
+    if latest < scan_date_earliest:
+        raise ValidationError("cannot precede scan_date_earliest", "scan_date_latest")
+    horizon = timezone.now().date() + dt.timedelta(days=conf.get("SCAN_DATE_FUTURE_TOLERANCE_DAYS"))
+    if latest > horizon:
+        raise ValidationError("scan date in the future", "scan_date_latest")
+    with transaction.atomic():
+        subject = Subject.objects.select_for_update().get(pk=subject.pk)
+        previous = subject.timepoints.order_by("-sequence").first()
+        if is_baseline and previous is not None:
+            raise Conflict("The baseline must be the subject's first timepoint.")
+        if not is_baseline:
+            if previous is None:
+                raise Conflict("Record the baseline timepoint first.")
+            if scan_date_earliest <= previous.scan_date_latest:
+                raise ValidationError(
+                    f"must be after the previous timepoint's scans ({previous.scan_date_latest})",
+                    "scan_date_earliest",
+                )
+        if subject.timepoints.filter(visit_label=visit_label).exists():
+            raise Conflict(f"Visit {visit_label} already exists for this subject.")
+        sequence = (subject.timepoints.aggregate(m=Max("sequence"))["m"] or 0) + 1
+        timepoint = ImagingTimepoint(
+            subject=subject,
+            visit_label=visit_label.strip(),
+            visit_number=Decimal(visit_number),
+            sequence=sequence,
+            modality=modality,
+            scan_date_earliest=scan_date_earliest,
+            scan_date_latest=latest,
+            is_baseline=is_baseline,
+        )
+        timepoint.save()
+        for read in Read.objects.select_for_update().filter(subject=subject):
+            TimepointRead(read=read, timepoint=timepoint).save()
+            if read.status == ReadStatus.COMPLETED:
+                read.status = ReadStatus.IN_PROGRESS
+                read.save(update_fields=["status"])
+        audit_record(
+            chain_id=subject.trial.chain_id,
+            event_type=AuditEventType.TIMEPOINT_CREATED,
+            actor=actor,
+            object_type="timepoint",
+            object_id=timepoint.pk,
+            after={
+                "subject": subject.subject_code,
+                "visit_label": timepoint.visit_label,
+                "visit_number": timepoint.visit_number,
+                "sequence": sequence,
+                "modality": modality,
+                "scan_date_earliest": scan_date_earliest,
+                "scan_date_latest": latest,
+                "is_baseline": is_baseline,
+            },
+        )
+    return timepoint
+
+
+def membership_add(
+    *, trial_id: int, user_id: int, role: str, actor: Any, reader_label: str = ""
+) -> TrialMembership:
+    """Give a user their (single) role in the trial; readers get a label R1, R2, …"""
+    trial = _manage(actor, trial_id)
+    if role not in TrialRole.values:
+        raise ValidationError(f"one of {', '.join(TrialRole.values)}", "role")
+    if reader_label and role != TrialRole.READER:
+        raise ValidationError("only readers have a reader label", "reader_label")
+    if reader_label and not re.match(r"^R[0-9]{1,3}$", reader_label):
+        raise ValidationError("R followed by a number, e.g. R1", "reader_label")
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise ValidationError("no such active user", "user_id")
+    with transaction.atomic():
+        Trial.objects.select_for_update().get(pk=trial.pk)
+        if TrialMembership.objects.filter(trial=trial, user=user).exists():
+            raise Conflict("The user already has a role in this trial.")
+        if role == TrialRole.READER and not reader_label:
+            taken = set(TrialMembership.objects.filter(trial=trial).values_list("reader_label", flat=True))
+            reader_label = next(f"R{n}" for n in range(1, 1000) if f"R{n}" not in taken)
+        try:
+            with transaction.atomic():
+                membership = TrialMembership(trial=trial, user=user, role=role, reader_label=reader_label)
+                membership.save()
+        except IntegrityError as exc:
+            raise Conflict("Reader label already in use in this trial.") from exc
+        audit_record(
+            chain_id=trial.chain_id,
+            event_type=AuditEventType.MEMBERSHIP_ADDED,
+            actor=actor,
+            object_type="membership",
+            object_id=membership.pk,
+            after={
+                "user_id": user.pk,
+                "username": user.get_username(),
+                "role": role,
+                "reader_label": reader_label,
+            },
+        )
+    return membership
+
+
+def reads_assign(*, subject_id: int, reader_ids: Sequence[int], actor: Any) -> list[Read]:
+    """Assign the subject's two independent reads (2+1 paradigm): two distinct readers of
+    the trial, slot 1 and slot 2; the adjudicator can never be one of them (single role)."""
+    subject = access.access_subject_for(actor, subject_id)
+    access.require_capability(actor, subject.trial_id, access.MANAGE, "subject", subject.pk)
+    ids = list(reader_ids)
+    if len(ids) != 2 or len(set(ids)) != 2:
+        raise ValidationError("exactly two distinct readers", "reader_ids")
+    roles = dict(
+        TrialMembership.objects.filter(trial_id=subject.trial_id, user_id__in=ids).values_list(
+            "user_id", "role"
+        )
+    )
+    for i, uid in enumerate(ids):
+        if roles.get(uid) != TrialRole.READER:
+            raise ValidationError("not a reader of this trial", f"reader_ids[{i}]")
+    with transaction.atomic():
+        subject = Subject.objects.select_for_update().select_related("trial").get(pk=subject.pk)
+        if Read.objects.filter(subject=subject).exists():
+            raise Conflict("Reads are already assigned for this subject.")
+        reads = []
+        timepoints = list(subject.timepoints.order_by("sequence"))
+        for slot, uid in enumerate(ids, start=1):
+            read = Read(subject=subject, reader_id=uid, slot=slot)
+            read.save()
+            for timepoint in timepoints:
+                TimepointRead(read=read, timepoint=timepoint).save()
+            reads.append(read)
+        audit_record(
+            chain_id=subject.trial.chain_id,
+            event_type=AuditEventType.READS_ASSIGNED,
+            actor=actor,
+            object_type="subject",
+            object_id=subject.pk,
+            after={"reads": [{"read_id": r.pk, "slot": r.slot, "reader_id": r.reader_id} for r in reads]},
+        )
+    return reads
