@@ -146,6 +146,8 @@ def _measure(
     nlt_chosen: dict[str, int],
     state: _State,
 ) -> _Now:
+    """The RECIST 1.1 categories (IR-BASE) and the new-lesion bookkeeping (IR-NEW) of one
+    evaluable timepoint; A2 applies after an overall iCR at the previous assessment."""
     after_cr = subject.settings.reappearance_after_cr_is_pd and state.previous == ICR
     targets = None
     if baseline.targets:
@@ -169,12 +171,17 @@ def _measure(
 
 
 def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
-    """Decide one evaluable timepoint and move the state on."""
+    """Decide one evaluable timepoint and move the state on (IR-TPR-T2, IR-CONF, IR-RESET).
+
+    With iCPD confirmed the response stays iCPD; with no iUPD open a RECIST 1.1 progression
+    opens one (iUPD, dated at the earliest scan or an equivocal lesion's first scan,
+    R11-EQUIVOCAL); with an iUPD open :func:`_in_block` decides.
+    """
     nadir_before = state.nadir
     why: list[str] = []
     if now.targets is not None:
-        why.extend(now.targets.why)
-    why.extend(now.non_targets.why)
+        why.extend(_i_codes(w) for w in now.targets.why)
+    why.extend(_i_codes(w) for w in now.non_targets.why)
     why.extend(new_lesion_sentences(now.view))
     if now.nlt_mm is not None:
         nlt = ", ".join(sorted(now.nlt_ids))
@@ -229,6 +236,26 @@ def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
         scan=now.tp.scan,
         extra=extra,
     )
+
+
+_I_PREFIXES = (
+    ("PD: ", "target iUPD criteria (RECIST 1.1 PD): "),
+    ("PR: ", "target iPR: "),
+    ("SD: ", "target iSD: "),
+    ("CR: ", "target iCR: "),
+    ("NE: ", "target NE: "),
+    ("non-target PD: ", "non-target iUPD criteria (RECIST 1.1 PD): "),
+    ("non-target CR: ", "non-target iCR: "),
+    ("non-target NON-CR/NON-PD: ", "non-target NON-iCR/NON-iUPD: "),
+)
+
+
+def _i_codes(sentence: str) -> str:
+    """IR-BASE: the shared RECIST 1.1 sentences, with iRECIST's category names."""
+    for old, new in _I_PREFIXES:
+        if sentence.startswith(old):
+            return new + sentence[len(old):]
+    return sentence
 
 
 def _fresh_progression(now: _Now, state: _State) -> list[str]:

@@ -98,7 +98,9 @@ def _assess(
     after_cr: bool,
     continue_pr: bool,
 ) -> TimepointResult:
-    """One evaluable timepoint: the three categories, Table 1 / 2, progression date."""
+    """One evaluable timepoint: target category (R11-CR/PR/SD/PD, R11-MISSING, A1, A2),
+    non-target category (R11-NT-CR/PD), new lesions (R11-NEW, R11-EQUIVOCAL), the overall
+    response of R11-TPR-T1/T2 and the PD date."""
     why: list[str] = []
     sums: SumAssessment | None = None
     if baseline.targets:

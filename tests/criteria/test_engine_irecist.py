@@ -318,3 +318,46 @@ def test_non_target_only_disease(nt: str, new_lesions: list[NewLesion], expected
     (result,) = timepoint_responses(s)
     assert result.target == "NA"
     assert result.overall == expected
+
+
+# --- equivocal new lesions (R11-EQUIVOCAL via IR-BASE, A11) --------------------------
+
+
+def _equivocal(**settings: Any) -> Subject:
+    return _sums(
+        [(42, 60), (84, 60), (126, 60)],
+        {
+            42: [new("N1", 6, measurable=False, equivocal=True)],
+            84: [new("N1", 8, measurable=False)],
+            126: [new("N1", 8, measurable=False)],
+        },
+        **settings,
+    )
+
+
+def test_equivocal_new_lesion_confirmed_later_dates_the_iupd_back() -> None:
+    # day 42 equivocal (iPR, EQUIVOCAL); day 84 unequivocal: iUPD dated day 42; day 126
+    # unchanged: remains iUPD
+    results = timepoint_responses(_equivocal())
+    assert [r.new_lesions for r in results] == ["EQUIVOCAL", "YES", "YES"]
+    assert overall(results) == ["iPR", "iUPD", "iUPD"]
+    assert results[1].progression_date == day(42)
+
+
+def test_equivocal_backdated_response_alternative() -> None:
+    # A11 alternative: day 42 is already iUPD; at day 84 the lesion (NLNT) grew 6 -> 8 mm:
+    # any NLNT increase confirms (42 days later, in the window): iCPD
+    results = timepoint_responses(_equivocal(equivocal_backdates_response=True))
+    assert overall(results) == ["iUPD", "iCPD", "iCPD"]
+    assert results[0].progression_date == day(42)
+
+
+def test_missing_target_proves_iupd_when_the_rest_already_progress() -> None:
+    # R11-MISSING under iRECIST: 20 + 20 + 10 = 50; 40 + 40 with T3 not assessed: iUPD
+    s = subject(
+        [target("T1", 20, "liver"), target("T2", 20, "lung"), target("T3", 10, "spleen")],
+        [visit(56, {"T1": 40, "T2": 40, "T3": None})],
+    )
+    (result,) = timepoint_responses(s)
+    assert (result.target, result.overall, result.sum_mm) == ("iUPD", "iUPD", None)
+    assert result.extra["partial_sum_mm"] == Decimal(80)
