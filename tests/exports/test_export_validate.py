@@ -10,6 +10,7 @@ import pytest
 
 from trialreads.exports.spec import Dataset, Value, Variable, char, date_num, num, parse_format
 from trialreads.exports.validate import Problem, check_all, validate_dataset
+from trialreads.exports.xpt import ieee_to_ibm
 
 
 def dataset(
@@ -187,3 +188,21 @@ def test_all_problems_reported_at_once() -> None:
 
 def test_check_all_names_the_file_after_the_dataset() -> None:
     assert check_all([dataset()]) == []
+
+
+@pytest.mark.parametrize(
+    "value", [2.0**252, math.nextafter(2.0**252, 0.0), 2.0**-260, math.nextafter(2.0**-260, 0.0), 10**400]
+)
+def test_validator_and_writer_agree_at_the_ibm_range_edges(value: float) -> None:
+    ds = dataset(rows=[{"USUBJID": "S", "RSSEQ": value}])
+    problems = validate_dataset(ds)
+    try:
+        ieee_to_ibm(float(value))
+        writable = True
+    except (ValueError, OverflowError):
+        writable = False
+    assert (problems == []) == writable
+
+
+def test_dataset_without_variables_is_caught() -> None:
+    assert codes(validate_dataset(Dataset("RS", "Disease Response", (), []))) == ["DS_VARIABLES"]

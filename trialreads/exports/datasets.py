@@ -19,6 +19,8 @@ Conventions (cdisc-export.md; SDTM RECIST 1.1 supplement):
 * ``--ACPTFL="Y"`` marks every record of the accepted evaluator (``ExportSubject.accepted``).
 * ``RSDTC``: CR/PR are dated at the latest image date of the visit, everything else (PD, SD,
   NE…) at the earliest (§3.3).
+* ADRS ``ANL01FL="Y"``: timepoint responses (``OVR*``) dated on or before the data cut-off,
+  and every ``BOR*``/``CBOR*`` record; ADRS takes the accepted evaluator's records only.
 * ADaM parameter codes: criterion suffix ``""`` (RECIST 1.1), ``I`` (iRECIST), ``IM``
   (imRECIST), e.g. ``OVR``/``OVRI``/``OVRIM``, ``PFS``/``PFSI``/``PFSIM``; ``PARCAT1`` holds
   the criterion as in ``RSCAT``.
@@ -744,12 +746,14 @@ def build_adrs(study: ExportStudy, rs: Dataset) -> Dataset:
                         "SRCSEQ": rec["RSSEQ"],
                     }
                 )
-            # BOR is dated by the engine; CBOR at the first visit with that response.
+            # BOR: the visit the engine dated it at; CBOR: the first visit with that response.
+            # ADT is that visit's RSDTC, so BOR and OVR share one date convention (§3.3).
             bor_rec = _overall_record_at(read, result, overall, result.bor_date)
+            bor_adt = _date(bor_rec["RSDTC"]) if bor_rec else result.bor_date
             cbor_rec = next((r for r in overall if r["RSSTRESC"] == result.bor_confirmed), None)
             cbor_adt = _date(cbor_rec["RSDTC"]) if cbor_rec else None
             derived: tuple[tuple[str, str, str | None, dt.date | None, dict[str, Value] | None], ...] = (
-                (bor, bor_text, result.bor, result.bor_date, bor_rec),
+                (bor, bor_text, result.bor, bor_adt, bor_rec),
                 (cbor, cbor_text, result.bor_confirmed, cbor_adt, cbor_rec),
             )
             for stem, text, value, adt, source in derived:

@@ -34,8 +34,9 @@ NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,7}$")
 MAX_LABEL = 40
 MAX_CHAR_BYTES = 200
 MAX_VARIABLES = 9999
-#: Largest magnitude an IBM double holds (16**63 * (1 - 2**-56)), and the smallest nonzero.
-IBM_MAX = math.ldexp(1.0 - 2.0**-56, 252)
+#: IBM doubles hold magnitudes in [16**-65, 16**63): the bound is exclusive (the largest IBM
+#: value, 16**63 * (1 - 2**-56), rounds to 2**252 as a float, which no longer fits).
+IBM_LIMIT = math.ldexp(1.0, 252)
 IBM_MIN = math.ldexp(1.0, -260)
 DATE_FORMATS = frozenset({"DATE", "E8601DA", "YYMMDD", "MMDDYY", "DDMMYY"})
 
@@ -144,10 +145,13 @@ def _check_num(ds: str, var: Variable, row: int, value: Value) -> list[Problem]:
         return []
     if not isinstance(value, int | float | Decimal):
         return [Problem(ds, "NUM_TYPE", f"{type(value).__name__} value in a numeric variable", var.name, row)]
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
     if math.isnan(number) or math.isinf(number):
         return [Problem(ds, "NUM_RANGE", f"{value!r} is not finite (use None for missing)", var.name, row)]
-    if number != 0.0 and not IBM_MIN <= abs(number) <= IBM_MAX:
+    if number != 0.0 and not IBM_MIN <= abs(number) < IBM_LIMIT:
         return [Problem(ds, "NUM_RANGE", f"{value!r} is outside the IBM double range", var.name, row)]
     return []
 
@@ -164,6 +168,8 @@ def validate_dataset(dataset: Dataset, file_name: str | None = None) -> list[Pro
         path = PurePath(file_name)
         if path.name != f"{ds.lower()}.xpt":
             out.append(Problem(ds, "DS_FILE", f"file name {path.name!r} must be {ds.lower()!r}.xpt"))
+    if not dataset.variables:
+        out.append(Problem(ds, "DS_VARIABLES", "dataset has no variables"))
     if len(dataset.variables) > MAX_VARIABLES:
         out.append(Problem(ds, "DS_VARIABLES", f"{len(dataset.variables)} variables (max {MAX_VARIABLES})"))
     counts = Counter(var.name.upper() for var in dataset.variables)
