@@ -67,14 +67,16 @@ class _Block:
     ``last`` the latest iUPD assessment that counted (the 4-8 week window's upper bound,
     A4, counts from it). The references stay those of the iUPD that made each category
     progress, so sequential increases add up (FAQ-IR-NL-PROG: +4 mm then +2 mm confirms).
+    They are kept per lesion so that a lesion not assessed on one of the two scans cannot
+    pass for growth: the rise is taken over the lesions measured both times.
     """
 
     start: dt.date
     last: dt.date
-    target_ref: Decimal | None
+    target_ref: dict[str, Decimal] | None
     nontarget: bool
     new: bool
-    nlt_ref: Decimal
+    nlt_ref: dict[str, Decimal]
     nlnt_ref: dict[str, Decimal | None] = field(default_factory=dict)
 
 
@@ -102,6 +104,8 @@ class _Now:
     non_targets: NonTargetAssessment
     added: tuple[str, ...]  # unequivocal new lesions not seen before
     nlt_mm: Decimal | None  # NLT sum of measures (assessed NLT only); None without NLT
+    target_values: dict[str, Decimal]  # assessed targets
+    nlt_values: dict[str, Decimal]  # assessed NLT
     nlt_ids: frozenset[str]
     nlt_complete: bool
     nlnt_mm: dict[str, Decimal | None]  # NLNT present now, with their size
@@ -164,6 +168,8 @@ def _measure(
         non_targets=assess_nontargets(baseline, tp, after_cr=after_cr),
         added=tuple(x.id for x in view.present if x.id not in state.known_new),
         nlt_mm=sum((x.mm for x in nlt if x.mm is not None), Decimal(0)) if nlt else None,
+        target_values={x.id: x.mm for x in target_lesions(baseline, tp) if x.mm is not None},
+        nlt_values={x.id: x.mm for x in nlt if x.mm is not None},
         nlt_ids=frozenset(x.id for x in nlt),
         nlt_complete=all(x.mm is not None for x in nlt),
         nlnt_mm={x.id: by_id[x.id].mm for x in view.present if x.id not in nlt_chosen},
@@ -302,10 +308,10 @@ def _open_block(now: _Now, new: bool) -> _Block:
     return _Block(
         start=now.tp.date,
         last=now.tp.date,
-        target_ref=now.targets.available_mm if now.target_pd and now.targets is not None else None,
+        target_ref=dict(now.target_values) if now.target_pd else None,
         nontarget=now.non_target_pd,
         new=new,
-        nlt_ref=now.nlt_mm or Decimal(0),
+        nlt_ref=dict(now.nlt_values),
         nlnt_ref=dict(now.nlnt_mm),
     )
 
@@ -371,7 +377,7 @@ def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> tupl
                 "(FAQ-IR-SCEN-BDF scenario B; A5, setting irecist_nl_iupd_allows_ipr)"
             )
         else:
-            holding.append("new lesions persist without further increase (IR-TPR-T2; scenario F)")
+            holding.append("new lesions persist without further increase (FAQ-IR-SCEN-BDF scenario F)")
     if holding:
         why.append("iUPD remains: " + "; ".join(holding) + " (IR-CONF, IR-TPR-T2)")
         if not early:
@@ -398,11 +404,11 @@ def _confirming_increases(now: _Now, state: _State, block: _Block) -> list[str]:
     out = []
     targets = now.targets
     if block.target_ref is not None and targets is not None:
-        rise = targets.available_mm - block.target_ref
+        rise, ref_sum = _rise(block.target_ref, now.target_values)
         if rise >= MIN_INCREASE_MM:
             out.append(
-                f"iCPD: target sum {mm_text(targets.available_mm)} is {mm_text(rise)} above "
-                f"{mm_text(block.target_ref)} at the iUPD (>= 5 mm, increases add up; IR-CONF a, "
+                f"iCPD: target sum {mm_text(ref_sum + rise)} is {mm_text(rise)} above "
+                f"{mm_text(ref_sum)} at the iUPD (>= 5 mm, increases add up; IR-CONF a, "
                 "FAQ-IR-NL-PROG, A9)"
             )
     elif now.target_pd:
@@ -415,9 +421,10 @@ def _confirming_increases(now: _Now, state: _State, block: _Block) -> list[str]:
     if now.added:
         out.append(f"iCPD: additional new lesion(s) {', '.join(now.added)} (IR-CONF)")
     if block.new:
-        if now.nlt_mm is not None and now.nlt_mm - block.nlt_ref >= MIN_INCREASE_MM:
-            out.append(f"iCPD: NLT sum {mm_text(now.nlt_mm)} is {mm_text(now.nlt_mm - block.nlt_ref)} "
-                       f"above {mm_text(block.nlt_ref)} at the iUPD (IR-CONF a, FAQ-IR-NL-PROG)")
+        nlt_rise, nlt_ref = _rise(block.nlt_ref, now.nlt_values)
+        if nlt_rise >= MIN_INCREASE_MM:
+            out.append(f"iCPD: NLT sum {mm_text(nlt_ref + nlt_rise)} is {mm_text(nlt_rise)} "
+                       f"above {mm_text(nlt_ref)} at the iUPD (IR-CONF a, FAQ-IR-NL-PROG)")
         grown = [
             lesion_id
             for lesion_id, ref in block.nlnt_ref.items()
@@ -428,6 +435,15 @@ def _confirming_increases(now: _Now, state: _State, block: _Block) -> list[str]:
     elif _nlt_pd(now, state):
         out.append("iCPD: NLT sum meets RECIST PD against its nadir (IR-CONF b)")
     return out
+
+
+def _rise(reference: dict[str, Decimal], current: dict[str, Decimal]) -> tuple[Decimal, Decimal]:
+    """Increase of a sum of measures since the iUPD, over the lesions measured both times
+    (IR-CONF; additive per FAQ-IR-NL-PROG). Returns (rise, reference sum of those lesions)."""
+    both = [k for k in reference if k in current]
+    ref_sum = sum((reference[k] for k in both), Decimal(0))
+    now_sum = sum((current[k] for k in both), Decimal(0))
+    return now_sum - ref_sum, ref_sum
 
 
 def _scenario_b(subject: Subject, now: _Now, state: _State) -> bool:

@@ -361,3 +361,17 @@ def test_missing_target_proves_iupd_when_the_rest_already_progress() -> None:
     (result,) = timepoint_responses(s)
     assert (result.target, result.overall, result.sum_mm) == ("iUPD", "iUPD", None)
     assert result.extra["partial_sum_mm"] == Decimal(80)
+
+
+def test_lesion_missing_at_the_iupd_does_not_pass_for_growth() -> None:
+    # 20 + 20 + 10 = 50; day 56: 40 + 40 with T3 not assessed proves iUPD (80 >= 60).
+    # Day 98: 40 + 40 + 10 = 90. T1 and T2 did not grow: no further increase, and 90 is
+    # still PD against the nadir 50 -> iUPD, not iCPD (comparing 90 with the partial 80
+    # would wrongly give +10 mm).
+    s = subject(
+        [target("T1", 20, "liver"), target("T2", 20, "lung"), target("T3", 10, "spleen")],
+        [visit(56, {"T1": 40, "T2": 40, "T3": None}), visit(98, {"T1": 40, "T2": 40, "T3": 10}),
+         visit(140, {"T1": 43, "T2": 42, "T3": 10})],
+    )
+    # day 140: T1 +3, T2 +2 over the iUPD values: +5 mm -> iCPD
+    assert overall(timepoint_responses(s)) == ["iUPD", "iUPD", "iCPD"]
