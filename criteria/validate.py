@@ -79,7 +79,7 @@ def organ_group(organ: str, node: bool) -> str:
         return "lymph node"
     if "lung" in text or "pulmonary" in text:
         return "lung"
-    if "kidney" in text or "renal" in text:
+    if "kidney" in text or "renal" in text.split():  # a word: "adrenal" is not the kidney
         return "kidney"
     if "ovar" in text:
         return "ovaries"

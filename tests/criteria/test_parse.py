@@ -438,7 +438,7 @@ def test_validate_baseline_targets_on_types() -> None:
 @pytest.mark.parametrize(("organ", "node", "group"), [
     ("Left Lung", False, "lung"), ("LUNG", False, "lung"), ("right kidney", False, "kidney"),
     ("ovary", False, "ovaries"), ("LYMPH NODE", False, "lymph node"), ("liver", True, "lymph node"),
-    ("Liver", False, "liver"),
+    ("Liver", False, "liver"), ("ADRENAL GLAND", False, "adrenal gland"), ("renal cortex", False, "kidney"),
 ])
 def test_organ_group(organ: str, node: bool, group: str) -> None:
     assert organ_group(organ, node) == group

@@ -1,0 +1,115 @@
+"""Benchmark of the batch path: ``python -m criteria bench --subjects N``.
+
+Generates N deterministic synthetic measurement-level subjects (seeded; the same seed gives
+the same JSON), then times, in one process, exactly what ``evaluate`` does with a batch:
+JSON text -> :func:`~criteria.parse.load_json` -> :func:`~criteria.parse.parse_payload`
+-> :func:`~criteria.evaluate.evaluate` for RECIST 1.1, iRECIST and imRECIST ->
+:func:`~criteria.serialize.subject_json` -> ``json.dumps``. Generation is not timed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import time
+from decimal import Decimal
+from typing import Any
+
+from criteria.evaluate import evaluate
+from criteria.parse import load_json, parse_payload
+from criteria.serialize import subject_json
+from criteria.types import CRITERIA, Subject
+
+_ORGANS = ("liver", "lung", "adrenal gland", "spleen", "peritoneum", "kidney", "bone", "skin")
+_NT_WORDS = ("present", "present", "present", "absent", "not_evaluated", "unequivocal_progression",
+             "further_increase")
+_START = dt.date(2024, 1, 1)
+
+
+def _mm(value: float) -> Decimal:
+    return Decimal(str(round(value, 1)))
+
+
+def synthetic_subject(rng: random.Random, index: int) -> dict[str, Any]:
+    """One plausible subject: 1-5 targets (at most 2 per organ, nodes >= 15 mm short axis),
+    0-3 non-targets, 2-9 follow-ups 6-8 weeks apart whose sums drift by a random trend with
+    noise (so every response category occurs), occasional missing measurements, TSTM values,
+    new lesions and scans not done."""
+    reference = _START + dt.timedelta(days=rng.randrange(0, 365))
+    targets: list[dict[str, Any]] = []
+    per_organ: dict[str, int] = {}
+    for k in range(rng.randint(1, 5)):
+        node = rng.random() < 0.25
+        organ = "lymph node" if node else rng.choice(_ORGANS)
+        if per_organ.get(organ, 0) >= 2:
+            continue
+        per_organ[organ] = per_organ.get(organ, 0) + 1
+        size = rng.uniform(15, 60) if node else rng.uniform(10, 80)
+        targets.append({"id": f"T{k + 1}", "organ": organ, "node": node, "mm": _mm(size)})
+    non_targets = [{"id": f"NT{k + 1}", "organ": rng.choice(_ORGANS), "node": False}
+                   for k in range(rng.randint(0, 3))]
+    trend = rng.uniform(-0.25, 0.2)
+    sizes = {t["id"]: float(t["mm"]) for t in targets}
+    timepoints: list[dict[str, Any]] = []
+    date = reference
+    for k in range(rng.randint(2, 9)):
+        date += dt.timedelta(days=rng.choice((42, 42, 49, 56)))
+        if rng.random() < 0.03:
+            timepoints.append({"date": date.isoformat(), "scan": "not_done"})
+            continue
+        step = trend + rng.uniform(-0.12, 0.12)
+        values: dict[str, Any] = {}
+        for t in targets:
+            sizes[t["id"]] = max(0.0, sizes[t["id"]] * (1 + step))
+            roll = rng.random()
+            if roll < 0.03:
+                values[t["id"]] = None
+            elif roll < 0.06 or 0 < sizes[t["id"]] < 4:
+                values[t["id"]] = "TSTM"
+            else:
+                values[t["id"]] = _mm(sizes[t["id"]])
+        statuses = {n["id"]: (rng.choice(_NT_WORDS) if rng.random() < 0.2 else "present")
+                    for n in non_targets}
+        new = []
+        if rng.random() < 0.08:
+            new.append({"id": f"N{k + 1}", "organ": rng.choice(_ORGANS), "node": False,
+                        "mm": _mm(rng.uniform(5, 25)), "equivocal": rng.random() < 0.2})
+        timepoints.append({"date": date.isoformat(), "scan": "scheduled", "targets": values,
+                           "non_targets": statuses, "new_lesions": new})
+    return {
+        "subject": f"B{index:06d}",
+        "reference_date": reference.isoformat(),
+        "baseline": {"date": reference.isoformat(), "targets": targets, "non_targets": non_targets},
+        "timepoints": timepoints,
+    }
+
+
+def _decimal_as_number(value: object) -> object:
+    if isinstance(value, Decimal):
+        return float(value)  # one-decimal values: the float's repr is the same text
+    raise TypeError(type(value).__name__)
+
+
+def synthetic_batch_json(subjects: int, seed: int = 20241121) -> str:
+    """The JSON text of ``subjects`` synthetic subjects (deterministic for a seed)."""
+    rng = random.Random(seed)
+    return json.dumps([synthetic_subject(rng, i) for i in range(subjects)], default=_decimal_as_number)
+
+
+def run_batch(text: str) -> str:
+    """The timed path: JSON text in, JSON text out, every criterion."""
+    payload = parse_payload(load_json(text))
+    subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
+    return json.dumps([subject_json(evaluate(s, CRITERIA)) for s in subjects])
+
+
+def run_bench(subjects: int, seed: int = 20241121) -> dict[str, Any]:
+    """Generate, then time :func:`run_batch`; returns the one-line report."""
+    text = synthetic_batch_json(subjects, seed)
+    started = time.perf_counter()
+    run_batch(text)
+    seconds = time.perf_counter() - started
+    evaluations = subjects * len(CRITERIA)
+    return {"subjects": subjects, "criteria": len(CRITERIA), "seconds": round(seconds, 3),
+            "evaluations_per_second": round(evaluations / seconds, 1)}
