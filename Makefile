@@ -41,7 +41,7 @@ test: lint typecheck
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -q -p no:randomly
 	@if [ -n "$$DATABASE_URL" ]; then \
 	  echo "== second pass: $$DATABASE_URL, REDIS_URL=$$REDIS_URL"; \
-	  $(PY) -m pytest -q -m "not criteria_only" tests/trialreads; \
+	  $(PY) -m pytest -q --ignore=tests/criteria --ignore=tests/exports --ignore=tests/e2e tests; \
 	fi
 
 benchmark: $(STAMP)
