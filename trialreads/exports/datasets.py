@@ -90,7 +90,7 @@ class MeasurementStatus(str, Enum):
 TOO_SMALL_MM = Decimal(5)
 TOO_SMALL_TEXT = "TOO SMALL TO MEASURE"
 #: Tumour states for non-target and new lesions (TRTESTCD TUMSTATE).
-TUMOR_STATES = frozenset({"PRESENT", "ABSENT", "UNEQUIVOCAL PROGRESSION", "EQUIVOCAL"})
+TUMOR_STATES = frozenset({"PRESENT", "ABSENT", "UNEQUIVOCAL PROGRESSION", "EQUIVOCAL", "NOT EVALUABLE"})
 
 EVAL = "INDEPENDENT ASSESSOR"
 RSCAT = {RECIST11: "RECIST 1.1", IRECIST: "iRECIST", IMRECIST: "imRECIST"}
@@ -746,12 +746,15 @@ def build_adrs(study: ExportStudy, rs: Dataset) -> Dataset:
                         "SRCSEQ": rec["RSSEQ"],
                     }
                 )
-            # BOR: the visit the engine dated it at; CBOR: the first visit with that response.
-            # ADT is that visit's RSDTC, so BOR and OVR share one date convention (§3.3).
+            # BOR/CBOR: the visit the engine dated them at (CBOR without a date: the first
+            # visit with that response). ADT is that visit's RSDTC, so BOR and OVR share one
+            # date convention (§3.3).
             bor_rec = _overall_record_at(read, result, overall, result.bor_date)
             bor_adt = _date(bor_rec["RSDTC"]) if bor_rec else result.bor_date
-            cbor_rec = next((r for r in overall if r["RSSTRESC"] == result.bor_confirmed), None)
-            cbor_adt = _date(cbor_rec["RSDTC"]) if cbor_rec else None
+            cbor_rec = _overall_record_at(read, result, overall, result.bor_confirmed_date) or next(
+                (r for r in overall if r["RSSTRESC"] == result.bor_confirmed), None
+            )
+            cbor_adt = _date(cbor_rec["RSDTC"]) if cbor_rec else result.bor_confirmed_date
             derived: tuple[tuple[str, str, str | None, dt.date | None, dict[str, Value] | None], ...] = (
                 (bor, bor_text, result.bor, bor_adt, bor_rec),
                 (cbor, cbor_text, result.bor_confirmed, cbor_adt, cbor_rec),

@@ -5,10 +5,10 @@ Why not ``pyreadstat.write_xport`` (which the tests use as the *reading* oracle)
 * **Deterministic bytes.** The header records carry created/modified datetimes; here they come
   from a parameter (the data cut-off or a fixed export timestamp), never from the wall clock,
   so two exports of the same data are byte-identical and a golden SHA-256 can be pinned.
-* **The v5 / FDA limits are enforced, not truncated or let through.** pyreadstat writes a
-  41-character label and a 201-byte value without complaint (reliability-tests §10.8,
-  measured on our machines); :func:`write_xport` runs :mod:`trialreads.exports.validate`
-  first and refuses to write anything when there is a single problem.
+* **The v5 / FDA limits are enforced, not truncated or let through.** pyreadstat's writer
+  lets a 41-character label and a 201-byte value through (reliability-tests §10.8, measured
+  on our machines); :func:`write_xport` runs :mod:`trialreads.exports.validate` first and
+  refuses to write anything when there is a single problem, listing all of them.
 * **No pandas at write time.** Rows are plain dicts; the production image needs neither pandas
   nor polars to produce a sponsor transfer.
 
