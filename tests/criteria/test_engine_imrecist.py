@@ -137,3 +137,15 @@ def test_non_target_only_disease() -> None:
     results = timepoint_responses(s)
     assert overall(results) == ["NON-CR/NON-PD", "PD"]
     assert results[0].target == "NA"
+
+
+@pytest.mark.parametrize(("a2", "expected"), [(True, ["CR", "PD"]), (False, ["CR", "PR"])])
+def test_target_reappearing_after_cr(a2: bool, expected: list[str]) -> None:
+    # liver 0 + node 8 = CR (nadir 8); node 11 next: +3 mm is not PD by the SLD, but a
+    # reappearance after CR under A2; without A2: 11 vs 50 is -78%, PR
+    s = subject(
+        [target("T1", 30, "liver"), target("T2", 20, "lymph node", node=True)],
+        [visit(56, {"T1": 0, "T2": 8}), visit(112, {"T1": 0, "T2": 11})],
+        reappearance_after_cr_is_pd=a2,
+    )
+    assert overall(timepoint_responses(s)) == expected

@@ -375,3 +375,12 @@ def test_lesion_missing_at_the_iupd_does_not_pass_for_growth() -> None:
     )
     # day 140: T1 +3, T2 +2 over the iUPD values: +5 mm -> iCPD
     assert overall(timepoint_responses(s)) == ["iUPD", "iUPD", "iCPD"]
+
+
+def test_node_reappearing_after_icr_is_iupd() -> None:
+    # liver 0 + node 8 = iCR; node 11: reappearance after iCR (A2) -> iUPD
+    s = subject(
+        [target("T1", 30, "liver"), target("T2", 20, "lymph node", node=True)],
+        [visit(56, {"T1": 0, "T2": 8}), visit(112, {"T1": 0, "T2": 11})],
+    )
+    assert overall(timepoint_responses(s)) == ["iCR", "iUPD"]
