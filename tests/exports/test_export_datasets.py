@@ -505,3 +505,11 @@ def test_one_read_per_evaluator() -> None:
     subject = dataclasses.replace(fx.subject(), reads=(fx.reader1(), fx.reader1()))
     with pytest.raises(ExportInputError, match="more than one read"):
         build_tu(fx.study(subject))
+
+
+def test_bestresp_is_dated_like_its_visit(datasets: dict[str, Dataset]) -> None:
+    rs = datasets["RS"]
+    for evalid in ("RADIOLOGIST 1", "RADIOLOGIST 2"):
+        best = one(rs, USUBJID=S1, RSEVALID=evalid, RSCAT="RECIST 1.1", RSTESTCD="BESTRESP")
+        source = one(rs, USUBJID=S1, RSEVALID=evalid, RSCAT="RECIST 1.1", RSTESTCD="OVRLRESP", VISITNUM=2)
+        assert best["RSDTC"] == source["RSDTC"] == fx.WEEK6.isoformat()

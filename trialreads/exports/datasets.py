@@ -664,6 +664,9 @@ def build_rs(study: ExportStudy) -> Dataset:
                             )
                         )
                 if study.include_bestresp and result.bor is not None:
+                    # Dated like the visit it comes from (same convention as its OVRLRESP).
+                    bor_tp = next((tp for tp, tpr in tps if tpr.date == result.bor_date), None)
+                    bor_dtc = response_date(result.bor, bor_tp) if bor_tp else result.bor_date
                     rows.append(
                         _ordered(
                             RS_VARS,
@@ -673,7 +676,7 @@ def build_rs(study: ExportStudy) -> Dataset:
                                 "RSTEST": "Best Overall Response",
                                 "RSORRES": result.bor,
                                 "RSSTRESC": result.bor,
-                                "RSDTC": iso(result.bor_date),
+                                "RSDTC": iso(bor_dtc),
                             },
                         )
                     )
