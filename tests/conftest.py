@@ -212,10 +212,11 @@ def sign(tr: TimepointRead, actor: Any, password: str = PASSWORD) -> Any:
 
 
 @pytest.fixture
-def _reinstall_triggers_after_flush() -> Iterator[None]:
+def _reinstall_triggers_after_flush(django_db_blocker: Any) -> Iterator[None]:
     yield
     if connection.vendor == "sqlite":
-        install_triggers()
+        with django_db_blocker.unblock():
+            install_triggers()
 
 
 @pytest.fixture
