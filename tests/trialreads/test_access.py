@@ -1,0 +1,218 @@
+"""The access and blinding gate (T-BLIND-*, T-AUTHZ-AUDIT) at the service/selector layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from tests.conftest import make_subject_with_reads, save_baseline, save_followup, sign
+from trialreads import access
+from trialreads.choices import AuditEventType
+from trialreads.errors import NotFound, PermissionDenied
+from trialreads.models import AuditEvent
+from trialreads.selectors import reads as read_selectors
+from trialreads.selectors import trials as trial_selectors
+from trialreads.services import reads as svc
+
+pytestmark = pytest.mark.django_db
+
+MISSING = 987_654
+
+
+def _denials() -> int:
+    return AuditEvent.objects.filter(event_type=AuditEventType.ACCESS_DENIED).count()
+
+
+def test_capability_table_is_data() -> None:
+    assert access.CAPABILITIES["READER"] == {"view_own_reads", "edit_own_read", "sign"}
+    assert "view_arm" not in access.CAPABILITIES["MANAGER"] | access.CAPABILITIES["ADJUDICATOR"]
+    assert (
+        not {"view_own_reads", "view_reads_all", "view_reads_signed"} & access.CAPABILITIES["SPONSOR_VIEWER"]
+    )
+
+
+@pytest.mark.parametrize(
+    "gate",
+    [access.access_read_for, access.access_timepoint_read_for],
+    ids=["read", "timepoint_read"],
+)
+def test_other_readers_object_is_indistinguishable_from_missing(
+    trial_with_reads: Any, reader_a: Any, gate: Any
+) -> None:
+    other = (
+        trial_with_reads.read_b
+        if gate is access.access_read_for
+        else trial_with_reads.tr(trial_with_reads.read_b, 0)
+    )
+    before = _denials()
+    with pytest.raises(NotFound) as hidden:
+        gate(reader_a, other.pk)
+    with pytest.raises(NotFound) as missing:
+        gate(reader_a, MISSING)
+    assert type(hidden.value) is type(missing.value)
+    assert (
+        str(hidden.value) == str(missing.value)
+        and hidden.value.status_code == missing.value.status_code == 404
+    )
+    assert _denials() == before + 2  # both denials recorded (T-AUTHZ-AUDIT)
+    denial = AuditEvent.objects.filter(event_type=AuditEventType.ACCESS_DENIED).order_by("-id").first()
+    assert denial is not None and denial.actor_username == "reader_a" and denial.chain_id == "global"
+
+
+def test_reader_sees_only_own_reads(trial_with_reads: Any, reader_a: Any, reader_b: Any) -> None:
+    assert access.access_read_for(reader_a, trial_with_reads.read_a.pk) == trial_with_reads.read_a
+    assert list(read_selectors.read_list(user=reader_a)) == [trial_with_reads.read_a]
+    assert list(read_selectors.read_list(user=reader_b, trial_id=trial_with_reads.trial.pk)) == [
+        trial_with_reads.read_b
+    ]
+    with pytest.raises(NotFound):
+        read_selectors.timepoint_read_list(user=reader_a, read_id=trial_with_reads.read_b.pk)
+
+
+def test_reader_cannot_write_the_other_read(trial_with_reads: Any, reader_b: Any) -> None:
+    tr = trial_with_reads.tr(trial_with_reads.read_a, 0)
+    before = _denials()
+    with pytest.raises(NotFound):
+        save_baseline(tr, reader_b)
+    with pytest.raises(NotFound):
+        sign(tr, reader_b)
+    assert _denials() == before + 2
+    tr.refresh_from_db()
+    assert tr.version == 1
+
+
+def test_manager_sees_all_reads_but_cannot_edit_or_sign(trial_with_reads: Any, manager: Any) -> None:
+    assert set(read_selectors.read_list(user=manager)) == {trial_with_reads.read_a, trial_with_reads.read_b}
+    tr = trial_with_reads.tr(trial_with_reads.read_a, 0)
+    with pytest.raises(PermissionDenied):
+        save_baseline(tr, manager)
+
+
+def test_adjudicator_sees_a_timepoint_only_when_both_readers_signed_it(
+    trial_with_reads: Any, reader_a: Any, reader_b: Any, adjudicator: Any
+) -> None:
+    w = trial_with_reads
+    assert list(read_selectors.read_list(user=adjudicator)) == []
+    save_baseline(w.tr(w.read_a, 0), reader_a)
+    sign(w.tr(w.read_a, 0), reader_a)
+    with pytest.raises(NotFound):  # only one reader has signed
+        access.access_timepoint_read_for(adjudicator, w.tr(w.read_a, 0).pk)
+    save_baseline(w.tr(w.read_b, 0), reader_b)
+    sign(w.tr(w.read_b, 0), reader_b)
+    assert access.access_timepoint_read_for(adjudicator, w.tr(w.read_a, 0).pk)
+    assert set(read_selectors.read_list(user=adjudicator)) == {w.read_a, w.read_b}
+    save_followup(w.tr(w.read_a, 1), reader_a)  # a draft: never visible to the adjudicator
+    visible = list(read_selectors.timepoint_read_list(user=adjudicator, read_id=w.read_a.pk))
+    assert [tr.timepoint.visit_label for tr in visible] == ["BASELINE"]
+    with pytest.raises(NotFound):
+        access.access_timepoint_read_for(adjudicator, w.tr(w.read_a, 1).pk)
+
+
+@pytest.mark.parametrize("persona", ["sponsor", "outsider", "anonymous"])
+def test_no_reads_for_sponsor_outsider_anonymous(
+    trial_with_reads: Any, request: pytest.FixtureRequest, persona: str
+) -> None:
+    user = AnonymousUser() if persona == "anonymous" else request.getfixturevalue(persona)
+    assert list(access.visible_reads(user)) == []
+    assert list(access.visible_timepoint_reads(user)) == []
+    with pytest.raises(NotFound):
+        access.access_read_for(user, trial_with_reads.read_a.pk)
+
+
+def test_outsider_sees_no_trial_or_subject(trial_with_reads: Any, outsider: Any) -> None:
+    assert list(trial_selectors.trial_list(user=outsider)) == []
+    with pytest.raises(NotFound):
+        trial_selectors.trial_get(user=outsider, trial_id=trial_with_reads.trial.pk)
+    with pytest.raises(NotFound):
+        access.access_subject_for(outsider, trial_with_reads.subject.pk)
+    with pytest.raises(NotFound):
+        access.access_trial_for(outsider, "not-a-number")
+
+
+def test_arm_only_for_sponsor(
+    trial_with_reads: Any, reader_a: Any, manager: Any, adjudicator: Any, sponsor: Any
+) -> None:
+    trial_id = trial_with_reads.trial.pk
+    for user in (reader_a, manager, adjudicator):
+        assert not access.can_view_arm(user, trial_id)
+        subjects = trial_selectors.subject_list(user=user, trial_id=trial_id)
+        assert "arm" in subjects.query.deferred_loading[0]
+    assert access.can_view_arm(sponsor, trial_id)
+    assert [s.arm for s in trial_selectors.subject_list(user=sponsor, trial_id=trial_id)] == ["EXPERIMENTAL"]
+    # The audit trail (reviewed by managers) records that an arm was set, never which.
+    created = AuditEvent.objects.get(event_type=AuditEventType.SUBJECT_CREATED)
+    assert "EXPERIMENTAL" not in str(created.after)
+
+
+def test_reader_does_not_learn_who_the_other_reader_is(
+    trial_with_reads: Any, reader_a: Any, manager: Any
+) -> None:
+    mine = list(trial_selectors.membership_list(user=reader_a, trial_id=trial_with_reads.trial.pk))
+    assert [m.user for m in mine] == [reader_a]
+    assert len(trial_selectors.membership_list(user=manager, trial_id=trial_with_reads.trial.pk)) == 5
+
+
+def test_reader_subjects_are_those_with_their_reads(
+    trial: Any, trial_with_reads: Any, manager: Any, reader_a: Any, reader_b: Any, adjudicator: Any
+) -> None:
+    from tests.factories import UserFactory
+    from trialreads.services.trials import membership_add
+
+    reader_c = UserFactory(username="reader_c")
+    membership_add(trial_id=trial.pk, user_id=reader_c.pk, role="READER", actor=manager)
+    make_subject_with_reads(trial, manager, (reader_b, reader_c), code="S-002", followups=0)
+
+    def codes(user):
+        return sorted(s.subject_code for s in trial_selectors.subject_list(user=user, trial_id=trial.pk))
+
+    assert codes(reader_a) == ["S-001"]
+    assert codes(reader_b) == ["S-001", "S-002"]
+    assert codes(manager) == ["S-001", "S-002"]
+
+
+def test_list_queries_do_not_grow_with_rows(trial: Any, manager: Any, reader_a: Any, reader_b: Any) -> None:
+    make_subject_with_reads(trial, manager, (reader_a, reader_b), code="S-100", followups=1)
+
+    def count_list_queries() -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            reads = list(read_selectors.read_list(user=manager, trial_id=trial.pk))
+            for read in reads:
+                _ = (read.subject.subject_code, read.reader.username, read.subject.trial.code)
+            trs = list(read_selectors.timepoint_read_list(user=manager, read_id=reads[0].pk))
+            for tr in trs:
+                _ = [(m.lesion.lesion_code, m.value_mm) for m in tr.measurements.all()]
+                _ = [(r.lesion.lesion_code, r.status) for r in tr.ratings.all()]
+                _ = [s.printed_name for s in tr.signatures.all()]
+        return len(ctx.captured_queries)
+
+    small = count_list_queries()
+    for i in range(4):
+        world = make_subject_with_reads(trial, manager, (reader_a, reader_b), code=f"S-2{i:02d}", followups=1)
+        save_baseline(world.tr(world.read_a, 0), reader_a)
+    tr = trial_with_reads_first_tr(trial)
+    save_baseline(tr, reader_a)
+    sign(tr, reader_a)
+    save_followup(trial_with_reads_first_tr(trial, 1), reader_a)
+    assert count_list_queries() == small
+
+
+def trial_with_reads_first_tr(trial: Any, index: int = 0) -> Any:
+    from trialreads.models import TimepointRead
+
+    return TimepointRead.objects.filter(
+        read__subject__trial=trial, read__subject__subject_code="S-100", read__slot=1
+    ).order_by("timepoint__sequence")[index]
+
+
+def test_signature_link_verifier(trial_with_reads: Any, reader_a: Any) -> None:
+    tr = trial_with_reads.tr(trial_with_reads.read_a, 0)
+    save_baseline(tr, reader_a)
+    assert read_selectors.signature_verify(user=reader_a, timepoint_read_id=tr.pk)["signed"] is False
+    sign(tr, reader_a)
+    report = read_selectors.signature_verify(user=reader_a, timepoint_read_id=tr.pk)
+    assert report["valid"] and report["signature_sha256"] == svc.content_sha256(tr)
