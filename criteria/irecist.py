@@ -215,11 +215,12 @@ def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
             overall, sentence = _non_progression(now, state.responded)
             why.extend(sentence)
     else:
-        overall, sentences, disregarded = _in_block(subject, now, state, state.block)
-        why.extend(sentences)
+        decision = _in_block(subject, now, state, state.block)
+        overall, disregarded = decision.overall, decision.disregarded
+        why.extend(decision.why)
         if overall == ICPD:
             progression_date = now.tp.earliest_date
-            extra["icpd_reason"] = "; ".join(s for s in sentences if s.startswith("iCPD"))
+            extra["icpd_reason"] = decision.icpd_reason
             state.confirmed = now.tp.date
             state.block = None
         elif overall == IUPD:
@@ -316,11 +317,19 @@ def _open_block(now: _Now, new: bool) -> _Block:
     )
 
 
-def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> tuple[str, list[str], bool]:
+@dataclass(frozen=True)
+class _Decision:
+    overall: str
+    why: list[str]
+    disregarded: bool = False  # an early scan that neither confirmed nor reset
+    icpd_reason: str | None = None  # comma-separated codes of what confirmed
+
+
+def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> _Decision:
     """The assessment after an iUPD: confirm (iCPD), keep iUPD, or reset (IR-CONF, IR-RESET).
 
-    Returns (overall, sentences, disregarded); ``disregarded`` marks an early scan that
-    neither confirmed nor reset, whose new lesions are not yet "previously identified".
+    An early scan that neither confirms nor resets is ``disregarded``: its new lesions are
+    not yet "previously identified" for the confirmatory scan (FAQ-IR-EARLY-SCAN).
     """
     settings = subject.settings
     why: list[str] = []
@@ -334,7 +343,7 @@ def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> tupl
         symptom = now.tp.scan is ScanKind.UNSCHEDULED_SYMPTOM_DRIVEN
         can_confirm = symptom and bool(now.added)
         if can_confirm:
-            reasons = [r for r in reasons if "additional new lesion" in r]
+            reasons = [r for r in reasons if r[0] == "new_lesions_added"]
             why.append(f"scan {since_start} days after the first iUPD is early, but symptom-driven with an "
                        "additional new lesion: it may confirm (FAQ-IR-EARLY-SCAN)")
         elif reasons:
@@ -353,9 +362,12 @@ def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> tupl
             why.append(f"scan {since_last} days after the iUPD is later than the {high}-day window; "
                        "it still confirms (A4 default)")
     if can_confirm and reasons:
-        return ICPD, [*reasons], False
+        return _Decision(
+            ICPD, [*why, *(sentence for _, sentence in reasons)],
+            icpd_reason=",".join(code for code, _ in reasons),
+        )
 
-    holding = list(reasons)
+    holding = [sentence for _, sentence in reasons]
     unknown = []
     if block.target_ref is not None:
         if now.target_pd:
@@ -382,58 +394,70 @@ def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> tupl
         why.append("iUPD remains: " + "; ".join(holding) + " (IR-CONF, IR-TPR-T2)")
         if not early:
             block.last = now.tp.date
-        return IUPD, why, early
+        return _Decision(IUPD, why, disregarded=early)
     if unknown:
         why.append(f"NE: {' and '.join(unknown)} not evaluable, so iUPD can be neither confirmed "
                    "nor reset; iUPD stays open")
-        return NE, why, early
+        return _Decision(NE, why, disregarded=early)
     overall, sentences = _non_progression(now, responded=False)
     why.extend(sentences)
     if overall == NE:
         why.append("iUPD stays open: the assessment is NE")
-        return NE, why, early
+        return _Decision(NE, why, disregarded=early)
     why.append(f"reset: {overall} criteria met after iUPD; a later progression needs iUPD again "
                "against the nadir (IR-RESET)")
     state.block = None
-    return overall, why, False
+    return _Decision(overall, why)
 
 
-def _confirming_increases(now: _Now, state: _State, block: _Block) -> list[str]:
+def _confirming_increases(now: _Now, state: _State, block: _Block) -> list[tuple[str, str]]:
     """IR-CONF: (a) further increase in a category already progressing, (b) RECIST PD newly
-    met in another category, or additional new lesions."""
-    out = []
+    met in another category, or additional new lesions. Returns (code, sentence) pairs; the
+    codes, free of lesion ids, make ``extra["icpd_reason"]``."""
+    out: list[tuple[str, str]] = []
     targets = now.targets
     if block.target_ref is not None and targets is not None:
         rise, ref_sum = _rise(block.target_ref, now.target_values)
         if rise >= MIN_INCREASE_MM:
-            out.append(
+            out.append((
+                "target_increase",
                 f"iCPD: target sum {mm_text(ref_sum + rise)} is {mm_text(rise)} above "
                 f"{mm_text(ref_sum)} at the iUPD (>= 5 mm, increases add up; IR-CONF a, "
-                "FAQ-IR-NL-PROG, A9)"
-            )
+                "FAQ-IR-NL-PROG, A9)",
+            ))
     elif now.target_pd:
-        out.append("iCPD: target PD newly met in a category not progressing before (IR-CONF b)")
+        out.append(("target_pd", "iCPD: target PD newly met in a category not progressing before "
+                                 "(IR-CONF b)"))
     if block.nontarget and now.non_targets.increased:
-        out.append(f"iCPD: further increase of non-target {', '.join(now.non_targets.increased)} after a "
-                   "non-target iUPD (IR-CONF a, FAQ-IR-NT-DRIVEN)")
+        increased = ", ".join(now.non_targets.increased)
+        out.append((
+            "non_target_increase",
+            f"iCPD: further increase of non-target {increased} after a non-target iUPD "
+            "(IR-CONF a, FAQ-IR-NT-DRIVEN)",
+        ))
     elif not block.nontarget and now.non_target_pd:
-        out.append("iCPD: unequivocal non-target progression newly met (IR-CONF b)")
+        out.append(("non_target_pd", "iCPD: unequivocal non-target progression newly met (IR-CONF b)"))
     if now.added:
-        out.append(f"iCPD: additional new lesion(s) {', '.join(now.added)} (IR-CONF)")
+        out.append(("new_lesions_added", f"iCPD: additional new lesion(s) {', '.join(now.added)} (IR-CONF)"))
     if block.new:
         nlt_rise, nlt_ref = _rise(block.nlt_ref, now.nlt_values)
         if nlt_rise >= MIN_INCREASE_MM:
-            out.append(f"iCPD: NLT sum {mm_text(nlt_ref + nlt_rise)} is {mm_text(nlt_rise)} "
-                       f"above {mm_text(nlt_ref)} at the iUPD (IR-CONF a, FAQ-IR-NL-PROG)")
+            out.append((
+                "nlt_increase",
+                f"iCPD: NLT sum {mm_text(nlt_ref + nlt_rise)} is {mm_text(nlt_rise)} "
+                f"above {mm_text(nlt_ref)} at the iUPD (IR-CONF a, FAQ-IR-NL-PROG)",
+            ))
         grown = [
             lesion_id
             for lesion_id, ref in block.nlnt_ref.items()
             if ref is not None and (mm := now.nlnt_mm.get(lesion_id)) is not None and mm > ref
         ]
         if grown:
-            out.append(f"iCPD: new non-target lesion(s) {', '.join(grown)} increased (IR-CONF a)")
+            out.append((
+                "nlnt_increase", f"iCPD: new non-target lesion(s) {', '.join(grown)} increased (IR-CONF a)"
+            ))
     elif _nlt_pd(now, state):
-        out.append("iCPD: NLT sum meets RECIST PD against its nadir (IR-CONF b)")
+        out.append(("nlt_pd", "iCPD: NLT sum meets RECIST PD against its nadir (IR-CONF b)"))
     return out
 
 

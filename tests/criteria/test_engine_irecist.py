@@ -58,7 +58,7 @@ def test_contract_example() -> None:
     assert results[2].target == "iUPD"
     assert results[0].non_target == "NON-iCR/NON-iUPD"
     assert results[4].nadir_ref_mm == Decimal(37)
-    assert "icpd_reason" in results[4].extra
+    assert results[4].extra["icpd_reason"] == "target_increase"
     assert overall(recist11.timepoint_responses(s)) == ["PR", "PR", "PD"]
 
 
@@ -276,7 +276,9 @@ def test_early_symptom_driven_scan_with_new_lesion_confirms() -> None:
     early = visit(98, {"T1": 90}, new_lesions=[new("N1", 8, measurable=False)],
                   scan=ScanKind.UNSCHEDULED_SYMPTOM_DRIVEN)
     s = subject([target("T1", 100, "liver")], [*s.timepoints, early])
-    assert overall(timepoint_responses(s)) == ["iPR", "iUPD", "iCPD"]
+    results = timepoint_responses(s)
+    assert overall(results) == ["iPR", "iUPD", "iCPD"]
+    assert results[2].extra["icpd_reason"] == "new_lesions_added"
 
 
 def test_early_scheduled_scan_with_new_lesion_is_disregarded_then_confirmed_in_window() -> None:
