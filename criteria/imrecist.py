@@ -33,6 +33,7 @@ from criteria.lesions import (
     mm_text,
     new_lesion_views,
     new_target_lesions,
+    require_baseline,
     target_lesions,
 )
 from criteria.recist11 import new_lesion_sentences, not_done_result, partial_sum_extra
@@ -54,9 +55,7 @@ def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
     (IM-PD). A1 continued PR and A2 reappearance after CR apply as under RECIST 1.1; the
     continued PR ends at a PD.
     """
-    baseline = subject.baseline
-    if baseline is None:
-        raise ValueError(f"{subject.subject}: response-level input has no measurements to evaluate")
+    baseline = require_baseline(subject)
     settings = subject.settings
     views = new_lesion_views(subject)
     cap = RECIST_CAP if settings.imrecist_new_lesion_cap == "recist" else IRRC_CAP

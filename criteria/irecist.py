@@ -41,6 +41,7 @@ from criteria.lesions import (
     mm_text,
     new_lesion_views,
     new_target_lesions,
+    require_baseline,
     target_lesions,
 )
 from criteria.recist11 import new_lesion_sentences, not_done_result, partial_sum_extra
@@ -124,9 +125,7 @@ def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
 
     The walk goes on through every timepoint; see the module docstring for the states.
     """
-    baseline = subject.baseline
-    if baseline is None:
-        raise ValueError(f"{subject.subject}: response-level input has no measurements to evaluate")
+    baseline = require_baseline(subject)
     views = new_lesion_views(subject)
     nlt_chosen = allocate_new_targets(subject, views, cap=RECIST_CAP, promote=False)
     base_mm = baseline_sum(baseline)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from criteria.errors import InputError
 from criteria.rounding import (
     at_least_pct_above,
     at_least_pct_below,
@@ -97,6 +98,16 @@ class SumLesion:
     id: str
     node: bool
     mm: Decimal | None  # None: not assessed
+
+
+def require_baseline(subject: Subject) -> Baseline:
+    """The measured baseline the engines start from (IM-BASE / IR-BASE: RECIST 1.1 baseline).
+
+    Response-level input (no baseline) has no measurements to evaluate: ``InputError``.
+    """
+    if subject.baseline is None:
+        raise InputError(subject.subject, "baseline", "measurement-level criteria need a baseline")
+    return subject.baseline
 
 
 def baseline_sum(baseline: Baseline) -> Decimal:

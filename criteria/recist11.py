@@ -19,6 +19,7 @@ from criteria.lesions import (
     assess_sum,
     baseline_sum,
     new_lesion_views,
+    require_baseline,
     target_lesions,
 )
 from criteria.types import Baseline, ScanKind, Subject, Timepoint, TimepointResult
@@ -40,7 +41,7 @@ def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
     A1 (``pr_continues_until_pd``) and A2 (``reappearance_after_cr_is_pd``) need the
     previous overall responses, so the walk carries them along.
     """
-    baseline = _baseline(subject)
+    baseline = require_baseline(subject)
     settings = subject.settings
     base_mm = baseline_sum(baseline)
     nadir = base_mm
@@ -67,12 +68,6 @@ def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
             previous = result.overall
         responded = responded or result.overall in (PR, CR)
     return tuple(results)
-
-
-def _baseline(subject: Subject) -> Baseline:
-    if subject.baseline is None:
-        raise ValueError(f"{subject.subject}: response-level input has no measurements to evaluate")
-    return subject.baseline
 
 
 def not_done_result(baseline: Baseline, tp: Timepoint, ne: str = NE, na: str = NA) -> TimepointResult:

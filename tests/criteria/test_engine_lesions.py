@@ -104,3 +104,15 @@ def test_assess_sum_incomplete_pd_from_zero_nadir() -> None:
     assert result.code == "PD"
     assert result.pct_vs_nadir is None
     assert "6.0 mm above the nadir 0.0 mm" in result.why[0]
+
+
+def test_response_level_subject_is_refused_by_every_engine() -> None:
+    import dataclasses
+
+    from criteria import imrecist, irecist, recist11
+    from criteria.errors import InputError
+
+    s = dataclasses.replace(subject([target("T1", 50)], []), baseline=None)
+    for engine in (recist11, irecist, imrecist):
+        with pytest.raises(InputError, match="baseline"):
+            engine.timepoint_responses(s)
