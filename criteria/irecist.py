@@ -19,6 +19,23 @@ lesion is classified when first seen; an NLNT that grows later stays NLNT (its g
 "any increase in NLNT" and confirms). NLNT carry only a size in the contract, so "any
 increase" is read from their mm; the "unequivocal progression" of a pre-existing NLNT after
 a reset cannot be expressed and is never assumed.
+
+Readings chosen where the sources leave room (each stated in ``why`` when it decides):
+
+* A non-target rated ``present`` after a non-target-driven iUPD means "no change since the
+  last assessment" (FAQ-IR-NT-DRIVEN code NCLA): the progression stands (iUPD) until the
+  non-targets are absent; ``further_increase`` or ``unequivocal_progression`` confirm.
+* An early scan (FAQ-IR-EARLY-SCAN) cannot confirm unless symptom-driven with an additional
+  new lesion; it can still reset the iUPD when iSD / iPR / iCR criteria are met (the FAQ
+  only bars it from defining iCPD). An early scan that does neither is disregarded: its new
+  lesions stay "additional" for the confirmatory scan, and the window counts on from the
+  first iUPD.
+* The 4-8 week window's upper bound counts from the latest iUPD assessment of the block, so
+  iUPD, iUPD, iCPD at 6-week intervals is in time; later scans confirm by default (A4).
+* A5: after a new-lesion iUPD, targets that shrink further (below the previous sum) to iPR
+  or iCR with the new lesions unchanged give iPR (scenario B); unchanged measurements keep
+  iUPD (scenario F). ``irecist_nl_iupd_allows_ipr=False`` keeps iUPD in both.
+* A1 continued PR ends at an iUPD: after a reset a new iPR is needed for it to apply again.
 """
 
 from __future__ import annotations
