@@ -386,3 +386,11 @@ def test_node_reappearing_after_icr_is_iupd() -> None:
         [visit(56, {"T1": 0, "T2": 8}), visit(112, {"T1": 0, "T2": 11})],
     )
     assert overall(timepoint_responses(s)) == ["iCR", "iUPD"]
+
+
+def test_early_scan_can_reset() -> None:
+    # iUPD at day 84 (90 over nadir 70); day 98 (early) 72: +2.9% over 70, not PD, and
+    # -28% vs baseline -> iSD, a reset (the FAQ only bars early scans from defining iCPD);
+    # day 140 back at 90: a new iUPD, not iCPD
+    results = timepoint_responses(_sums([(42, 70), (84, 90), (98, 72), (140, 90)]))
+    assert overall(results) == ["iPR", "iUPD", "iSD", "iUPD"]
