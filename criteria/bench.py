@@ -61,15 +61,20 @@ def synthetic_subject(rng: random.Random, index: int) -> dict[str, Any]:
         step = trend + rng.uniform(-0.12, 0.12)
         values: dict[str, Any] = {}
         for t in targets:
-            sizes[t["id"]] = max(0.0, sizes[t["id"]] * (1 + step))
+            size = sizes[t["id"]] * (1 + step)
+            # a shrinking lesion disappears (0 mm; a node returns to normal size)
+            size = (min(size, 8.0) if t["node"] else 0.0) if size < (12 if t["node"] else 4) else size
+            sizes[t["id"]] = size
             roll = rng.random()
             if roll < 0.03:
                 values[t["id"]] = None
-            elif roll < 0.06 or 0 < sizes[t["id"]] < 4:
+            elif roll < 0.05 and size > 0:
                 values[t["id"]] = "TSTM"
             else:
-                values[t["id"]] = _mm(sizes[t["id"]])
-        statuses = {n["id"]: (rng.choice(_NT_WORDS) if rng.random() < 0.2 else "present")
+                values[t["id"]] = _mm(size)
+        gone = all(sizes[t["id"]] < 10 for t in targets)
+        statuses = {n["id"]: ("absent" if gone and rng.random() < 0.8
+                              else rng.choice(_NT_WORDS) if rng.random() < 0.2 else "present")
                     for n in non_targets}
         new = []
         if rng.random() < 0.08:
