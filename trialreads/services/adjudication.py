@@ -1,0 +1,577 @@
+"""Adjudication (2+1 paradigm): compare the two reads, open a case when they disagree on a
+charter adjudication variable, assign it, let the adjudicator decide and sign, and keep
+the subject's accepted read (RSACPTFL) up to date.
+
+Triggering. :func:`adjudication_evaluate` runs inside the transaction that signs a
+timepoint read (``services.reads.timepoint_read_sign`` calls
+:func:`adjudication_evaluate_after_sign`). It compares only when both reads have signed
+exactly the same set of timepoints, and it first locks the subject row: when both readers
+sign at the same instant, the second evaluation waits for the first to commit and then sees
+both signatures (PostgreSQL READ COMMITTED takes a fresh snapshot per statement; SQLite's
+IMMEDIATE transactions serialise writers anyway). The evaluation that finds the compared
+state already recorded (same timepoints, same content hashes) does nothing, so the race
+yields exactly one case; the partial unique constraint "one OPEN case per subject" is the
+backstop.
+
+Re-evaluation. A compared state records every compared timepoint's content hash. When a
+signed read is unlocked, changed and re-signed, the next comparison sees a different
+hash: an open case or a decision resting on the old content is voided (audited) and the
+reads are compared afresh. Re-signing unchanged content leaves everything as it was. While
+a read is unlocked, a decision is refused (its snapshot no longer matches).
+
+Blinding. The case shows the reads as "Read A" / "Read B"; which slot is A is drawn at
+random per case. Events written by the evaluation are attributed to
+``system:adjudication`` rather than to the signing reader, and nothing about the
+evaluation reaches the reader's response: an engine failure is logged and audited for the
+read manager, and the signature stands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DatabaseError, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from criteria.evaluate import evaluate
+from criteria.types import CriterionResult
+from trialreads import access, conf, mappers
+from trialreads.adjudication_rules import (
+    AdjudicationRules,
+    Disagreement,
+    compare_results,
+    first_progression_date,
+    variables_of,
+)
+from trialreads.canonical import canonical_json, sha256_hex
+from trialreads.choices import AcceptanceBasis, AdjudicationStatus, AuditEventType, TrialRole
+from trialreads.errors import Conflict, PermissionDenied, ValidationError
+from trialreads.models import (
+    AcceptedRead,
+    AdjudicationCase,
+    AuditEvent,
+    Charter,
+    InvestigatorAssessment,
+    Read,
+    Subject,
+    TimepointRead,
+    TrialMembership,
+)
+from trialreads.services.audit import audit_context, audit_record
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "system:adjudication"
+#: Read accepted by rule when the two reads are concordant (either would do; slot 1 is
+#: the documented convention, so the choice never depends on timing).
+RULE_SLOT = 1
+
+Snapshot = list[list[Any]]  # [[timepoint_id, sha256 of slot 1, sha256 of slot 2], ...] by sequence
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One comparison of a subject's two reads (both signed the same timepoints)."""
+
+    snapshot: Snapshot
+    results: dict[int, dict[str, CriterionResult]]  # slot -> criterion -> result
+    disagreements: list[Disagreement]  # slot 1 as "a", slot 2 as "b"
+    primary_criterion: str
+    rules: AdjudicationRules
+
+    def disagreements_for(self, a_slot: int) -> list[dict[str, Any]]:
+        """The disagreements as the case shows them: the ``a_slot`` read as "Read A"."""
+        a, b = self.results[a_slot], self.results[3 - a_slot]
+        return [d.as_json() for d in compare_results(a, b, self.rules)]
+
+
+# --- loading and comparing -----------------------------------------------------------------
+
+
+def _current_charter(trial_id: int) -> Charter:
+    return Charter.objects.get(trial_id=trial_id, is_current=True)
+
+
+def _rules(charter: Charter) -> AdjudicationRules:
+    return AdjudicationRules.from_json(
+        charter.adjudication_rules, bor_confirmed_default=charter.confirmation_required
+    )
+
+
+def _signed_state(reads: Sequence[Read]) -> tuple[Snapshot, dict[int, list[TimepointRead]]] | None:
+    """The signed timepoint reads of both reads, or ``None`` unless both signed the same
+    (non-empty) set of timepoints."""
+    # The selectors' prefetch of lesions, values and ratings (one query each), reused.
+    from trialreads.selectors.reads import _with_content
+
+    signed = TimepointRead.objects.filter(read__in=reads, locked=True)
+    trs = list(_with_content(signed).order_by("timepoint__sequence"))
+    by_slot: dict[int, list[TimepointRead]] = {r.slot: [] for r in reads}
+    slot_of = {r.pk: r.slot for r in reads}
+    for tr in trs:
+        by_slot[slot_of[tr.read_id]].append(tr)
+    tps1 = [tr.timepoint_id for tr in by_slot[1]]
+    tps2 = [tr.timepoint_id for tr in by_slot[2]]
+    if not tps1 or tps1 != tps2:
+        return None
+    snapshot = [
+        [t1.timepoint_id, t1.content_sha256, t2.content_sha256]
+        for t1, t2 in zip(by_slot[1], by_slot[2], strict=True)
+    ]
+    return snapshot, by_slot
+
+
+def _compare(subject: Subject, reads: Sequence[Read], charter: Charter) -> Comparison | None:
+    state = _signed_state(reads)
+    if state is None:
+        return None
+    snapshot, by_slot = state
+    rules = _rules(charter)
+    criteria = list(dict.fromkeys([*charter.criteria, *rules.criteria]))
+    results: dict[int, dict[str, CriterionResult]] = {}
+    for read in reads:
+        engine_subject = mappers.subject_for_read(read, by_slot[read.slot], charter)
+        if engine_subject.baseline is None:
+            return None
+        results[read.slot] = dict(evaluate(engine_subject, criteria).results)
+    return Comparison(
+        snapshot=snapshot,
+        results=results,
+        disagreements=compare_results(results[1], results[2], rules),
+        primary_criterion=charter.primary_criterion,
+        rules=rules,
+    )
+
+
+def _summary(comparison: Comparison) -> dict[str, Any]:
+    """Each slot's primary-criterion values for the reader metrics."""
+    out: dict[str, Any] = {"criterion": comparison.primary_criterion}
+    for slot, results in comparison.results.items():
+        result = results.get(comparison.primary_criterion)
+        pd_date = first_progression_date(result) if result else None
+        out[str(slot)] = {
+            "bor": result.bor if result else None,
+            "bor_confirmed": result.bor_confirmed if result else None,
+            "pd_date": pd_date.isoformat() if pd_date else None,
+        }
+    return out
+
+
+def _slot_key(rows: Sequence[dict[str, Any]], a_slot: int) -> list[tuple[Any, ...]]:
+    """Orientation-free identity of a disagreement list (slot 1 value, slot 2 value)."""
+    key = []
+    for row in rows:
+        v1, v2 = (row["value_a"], row["value_b"]) if a_slot == 1 else (row["value_b"], row["value_a"])
+        key.append((row["criterion"], row["variable"], v1, v2))
+    return key
+
+
+def _snapshot_still_holds(case_snapshot: Snapshot, current: Snapshot) -> bool:
+    """Every timepoint the case compared is still signed with the same content on both reads."""
+    now = {row[0]: row for row in current}
+    return all(now.get(row[0]) == row for row in case_snapshot)
+
+
+# --- the trigger ------------------------------------------------------------------------------
+
+
+def _void(case: AdjudicationCase, reason: str, actor: Any) -> None:
+    before = {"status": case.status, "chosen_slot": case.chosen_slot}
+    case.status, case.voided_at, case.void_reason = AdjudicationStatus.VOIDED, timezone.now(), reason
+    case.save(update_fields=["status", "voided_at", "void_reason"])
+    audit_record(
+        chain_id=case.subject.trial.chain_id,
+        event_type=AuditEventType.ADJUDICATION_VOIDED,
+        actor=actor,
+        object_type="adjudication_case",
+        object_id=case.pk,
+        before=before,
+        after={"status": case.status},
+        reason=reason,
+    )
+
+
+def _accept(
+    state: AcceptedRead, subject: Subject, reads_by_slot: dict[int, Read], basis: str,
+    slot: int | None, case: AdjudicationCase | None, actor: Any,
+) -> None:
+    before = {"read_id": state.read_id, "basis": state.basis, "case_id": state.case_id} if state.pk else None
+    state.read = reads_by_slot[slot] if slot is not None else None
+    state.basis, state.case = basis, case
+    after = {"read_id": state.read_id, "basis": basis, "case_id": case.pk if case else None}
+    state.save()
+    if before != after:
+        audit_record(
+            chain_id=subject.trial.chain_id,
+            event_type=AuditEventType.READ_ACCEPTED,
+            actor=actor,
+            object_type="subject",
+            object_id=subject.pk,
+            before=before,
+            after=after,
+        )
+
+
+def _open_case(subject: Subject, comparison: Comparison, actor: Any) -> AdjudicationCase:
+    last = AdjudicationCase.objects.filter(subject=subject).order_by("-cycle").values_list("cycle", flat=True)
+    a_slot = secrets.randbelow(2) + 1  # the label must not reveal the slot (or the reader)
+    case = AdjudicationCase(
+        subject=subject,
+        cycle=(last.first() or 0) + 1,
+        a_slot=a_slot,
+        disagreements=comparison.disagreements_for(a_slot),
+        variables=variables_of(comparison.disagreements),
+        snapshot=comparison.snapshot,
+    )
+    case.save()
+    audit_record(
+        chain_id=subject.trial.chain_id,
+        event_type=AuditEventType.ADJUDICATION_CREATED,
+        actor=actor,
+        object_type="adjudication_case",
+        object_id=case.pk,
+        after={
+            "subject_id": subject.pk,
+            "cycle": case.cycle,
+            "a_slot": a_slot,
+            "variables": case.variables,
+            "disagreements": case.disagreements,
+            "timepoints": [row[0] for row in comparison.snapshot],
+        },
+    )
+    _auto_assign(case, actor)
+    return case
+
+
+def adjudication_evaluate(*, subject_id: int, actor: Any = None) -> AcceptedRead | None:
+    """Compare the subject's two reads if both signed the same timepoints; open, keep or
+    void adjudication cases and set the accepted read. Idempotent for an unchanged state.
+
+    Must run inside the transaction that changed the reads (or its own); locks the subject.
+    Returns the subject's :class:`AcceptedRead`, or ``None`` when there is nothing to compare.
+    """
+    with transaction.atomic():
+        subject = Subject.objects.select_for_update().select_related("trial").get(pk=subject_id)
+        reads = list(Read.objects.filter(subject=subject).select_related("subject").order_by("slot"))
+        if len(reads) != 2:
+            return None
+        charter = _current_charter(subject.trial_id)
+        comparison = _compare(subject, reads, charter)
+        if comparison is None:
+            return None
+        state = AcceptedRead.objects.filter(subject=subject).first()
+        if state is not None and state.snapshot == comparison.snapshot:
+            return state  # this exact state was already evaluated (e.g. the simultaneous signer)
+        now = timezone.now()
+        if state is None:
+            state = AcceptedRead(subject=subject, first_compared_at=now, basis=AcceptanceBasis.PENDING)
+        state.snapshot, state.summary, state.evaluated_at = comparison.snapshot, _summary(comparison), now
+        reads_by_slot = {r.slot: r for r in reads}
+
+        # Cases resting on content that has since changed are void.
+        live = list(
+            AdjudicationCase.objects.filter(
+                subject=subject, status__in=[AdjudicationStatus.OPEN, AdjudicationStatus.DECIDED]
+            ).select_related("subject__trial").order_by("cycle")
+        )
+        for case in live:
+            if not _snapshot_still_holds(case.snapshot, comparison.snapshot):
+                _void(case, "a compared read was unlocked and changed", actor)
+        live = [c for c in live if c.status != AdjudicationStatus.VOIDED]
+        open_case = next((c for c in live if c.status == AdjudicationStatus.OPEN), None)
+        decided = next((c for c in reversed(live) if c.status == AdjudicationStatus.DECIDED), None)
+        new_key = [
+            (d.criterion, d.variable, d.value_a, d.value_b) for d in comparison.disagreements
+        ]
+
+        if not comparison.disagreements:
+            if open_case is not None:
+                _void(open_case, "the reads are now concordant", actor)
+            adjudicated = decided is not None and state.case_id == decided.pk
+            if adjudicated and state.basis == AcceptanceBasis.ADJUDICATION:
+                state.save()  # the adjudicator's choice stands
+            else:
+                _accept(state, subject, reads_by_slot, AcceptanceBasis.RULE, RULE_SLOT, None, actor)
+            return state
+
+        if open_case is not None:
+            if _slot_key(open_case.disagreements, open_case.a_slot) == new_key:
+                state.save()  # same disagreement, still waiting for the adjudicator
+                return state
+            _void(open_case, "superseded: the points of disagreement changed", actor)
+        elif decided is not None and _slot_key(decided.disagreements, decided.a_slot) == new_key:
+            state.save()  # already adjudicated exactly this disagreement; the decision stands
+            return state
+        case = _open_case(subject, comparison, actor)
+        _accept(state, subject, reads_by_slot, AcceptanceBasis.PENDING, None, case, actor)
+        return state
+
+
+def adjudication_evaluate_after_sign(*, subject_id: int, actor: Any) -> AcceptedRead | None:
+    """The hook the sign service calls inside its transaction.
+
+    A failure of the criteria engine must not fail (or inform) the signing reader: it is
+    logged and audited for the read manager, who can re-run :func:`adjudication_evaluate`.
+    Database errors (lock timeouts, serialisation failures) still abort the signing
+    transaction, because a signature without its evaluation would lose the trigger.
+    """
+    with audit_context(actor_label=SYSTEM_ACTOR, triggered_by=getattr(actor, "pk", None)):
+        try:
+            with transaction.atomic():
+                return adjudication_evaluate(subject_id=subject_id, actor=None)
+        except DatabaseError:
+            raise
+        except Exception as exc:
+            logger.exception("adjudication evaluation failed for subject %s", subject_id)
+            subject = Subject.objects.select_related("trial").get(pk=subject_id)
+            audit_record(
+                chain_id=subject.trial.chain_id,
+                event_type=AuditEventType.ADJUDICATION_EVALUATION_FAILED,
+                actor=None,
+                object_type="subject",
+                object_id=subject_id,
+                after={"error": type(exc).__name__, "message": str(exc)[:500]},
+            )
+            return None
+
+
+def adjudication_reevaluate(*, subject_id: int, actor: Any) -> AcceptedRead | None:
+    """Read manager: run the evaluation again (after an engine failure, or a charter change)."""
+    subject = access.access_subject_for(actor, subject_id)
+    access.require_capability(actor, subject.trial_id, access.MANAGE, "subject", subject.pk)
+    with audit_context(actor_label=SYSTEM_ACTOR, requested_by=actor.pk):
+        return adjudication_evaluate(subject_id=subject.pk, actor=actor)
+
+
+# --- assignment ------------------------------------------------------------------------------
+
+
+def _adjudicator_candidates(case: AdjudicationCase) -> list[int]:
+    """Adjudicators of the trial who do not read this subject, least loaded first (open
+    cases across all trials), then by id: a deterministic round robin under equal load."""
+    readers = Read.objects.filter(subject_id=case.subject_id).values("reader_id")
+    ids = list(
+        TrialMembership.objects.filter(trial_id=case.subject.trial_id, role=TrialRole.ADJUDICATOR)
+        .exclude(user_id__in=readers)
+        .values_list("user_id", flat=True)
+    )
+    load = dict(
+        AdjudicationCase.objects.filter(status=AdjudicationStatus.OPEN, adjudicator_id__in=ids)
+        .exclude(pk=case.pk)
+        .values("adjudicator_id")
+        .annotate(n=Count("id"))
+        .values_list("adjudicator_id", "n")
+    )
+    return sorted(ids, key=lambda uid: (load.get(uid, 0), uid))
+
+
+def _set_adjudicator(case: AdjudicationCase, user_id: int, actor: Any, how: str) -> None:
+    before = {"adjudicator_id": case.adjudicator_id}
+    case.adjudicator_id, case.assigned_at = user_id, timezone.now()
+    case.save(update_fields=["adjudicator", "assigned_at"])
+    audit_record(
+        chain_id=case.subject.trial.chain_id,
+        event_type=AuditEventType.ADJUDICATION_ASSIGNED,
+        actor=actor,
+        object_type="adjudication_case",
+        object_id=case.pk,
+        before=before,
+        after={"adjudicator_id": user_id, "how": how},
+    )
+
+
+def _auto_assign(case: AdjudicationCase, actor: Any) -> None:
+    """Least-loaded adjudicator of the trial (fewest OPEN cases, then lowest id), never a
+    reader of the subject. Unassigned when the trial has no adjudicator yet; the read
+    manager assigns later."""
+    candidates = _adjudicator_candidates(case)
+    if candidates:
+        _set_adjudicator(case, candidates[0], actor, "automatic (least loaded)")
+
+
+def adjudication_assign(*, case_id: object, adjudicator_id: int, actor: Any) -> AdjudicationCase:
+    """Read manager: (re)assign an open case to an adjudicator of the trial who is not a
+    reader of the subject."""
+    case = access.access_adjudication_for(actor, case_id)
+    access.require_capability(actor, case.subject.trial_id, access.MANAGE, "adjudication_case", case.pk)
+    with transaction.atomic():
+        case = AdjudicationCase.objects.select_for_update().select_related("subject__trial").get(pk=case.pk)
+        if case.status != AdjudicationStatus.OPEN:
+            raise Conflict("Only an open adjudication can be assigned.")
+        if adjudicator_id not in _adjudicator_candidates(case):
+            raise ValidationError(
+                "not an adjudicator of this trial, or a reader of this subject", "adjudicator_id"
+            )
+        _set_adjudicator(case, adjudicator_id, actor, "manual")
+    return case
+
+
+# --- decision ----------------------------------------------------------------------------------
+
+
+def _recent_sign_failures(actor: Any) -> int:
+    since = timezone.now() - dt.timedelta(minutes=conf.get("SIGN_LOCKOUT_MINUTES"))
+    return AuditEvent.objects.filter(
+        actor_id=actor.pk, event_type=AuditEventType.SIGN_FAILED, ts__gte=since
+    ).count()
+
+
+def _sign_failed(actor: Any, case: AdjudicationCase, why: str) -> None:
+    # Own transaction: the failure stays recorded although the request fails.
+    with transaction.atomic():
+        audit_record(
+            chain_id=case.subject.trial.chain_id,
+            event_type=AuditEventType.SIGN_FAILED,
+            actor=actor,
+            object_type="adjudication_case",
+            object_id=case.pk,
+            reason=why,
+        )
+
+
+def decision_content(case: AdjudicationCase) -> dict[str, Any]:
+    """What the adjudicator's signature covers."""
+    return {
+        "adjudication_case": case.pk,
+        "subject": case.subject_id,
+        "cycle": case.cycle,
+        "chosen": case.label_for_slot(case.chosen_slot) if case.chosen_slot else None,
+        "chosen_slot": case.chosen_slot,
+        "rationale": case.rationale,
+        "disagreements": case.disagreements,
+        "snapshot": case.snapshot,
+    }
+
+
+def adjudication_decide(
+    *,
+    case_id: object,
+    chosen: str,
+    rationale: str,
+    password: str,
+    printed_name: str,
+    actor: Any,
+    meaning: str = "",
+) -> AdjudicationCase:
+    """The assigned adjudicator chooses Read A or Read B, gives a rationale and signs
+    (password re-entry, printed name, meaning; same lockout as read signing). The chosen
+    read becomes the subject's accepted read."""
+    case = access.access_adjudication_for(actor, case_id)
+    access.require_capability(actor, case.subject.trial_id, access.ADJUDICATE, "adjudication_case", case.pk)
+    if case.adjudicator_id != actor.pk:
+        access.deny_permission(actor, "adjudication_case", case.pk, "assigned adjudicator")
+    errors: dict[str, list[str]] = {}
+    if chosen not in ("A", "B"):
+        errors["chosen"] = ['"A" or "B"']
+    if not isinstance(rationale, str) or not rationale.strip():
+        errors["rationale"] = ["a rationale is required"]
+    elif len(rationale) > 5000:
+        errors["rationale"] = ["at most 5000 characters"]
+    if not isinstance(printed_name, str) or not printed_name.strip() or len(printed_name) > 200:
+        errors["printed_name"] = ["1-200 characters"]
+    meaning = meaning.strip() if isinstance(meaning, str) else ""
+    if len(meaning) > 300:
+        errors["meaning"] = ["at most 300 characters"]
+    if errors:
+        raise ValidationError(errors)
+    if _recent_sign_failures(actor) >= conf.get("SIGN_MAX_FAILURES"):
+        _sign_failed(actor, case, "locked out after repeated failures")
+        raise PermissionDenied("Signing is locked after repeated failed attempts; try again later.")
+    if not isinstance(password, str) or not actor.check_password(password):
+        _sign_failed(actor, case, "wrong password")
+        raise PermissionDenied("Re-authentication failed.")
+    with transaction.atomic():
+        subject = Subject.objects.select_for_update().select_related("trial").get(pk=case.subject_id)
+        case = AdjudicationCase.objects.select_for_update().select_related("subject__trial").get(pk=case.pk)
+        if case.status != AdjudicationStatus.OPEN:
+            raise Conflict("This adjudication is no longer open.")
+        reads = list(Read.objects.filter(subject=subject).order_by("slot"))
+        state = _signed_state(reads)
+        if state is None or not _snapshot_still_holds(case.snapshot, state[0]):
+            raise Conflict("A read of this subject was reopened; decide once it has been signed again.")
+        case.chosen_slot = case.slot_for_label(chosen)
+        case.rationale = rationale.strip()
+        case.printed_name = printed_name.strip()
+        case.meaning = meaning or "I am the adjudicator of this subject and approve this decision."
+        case.signed_at = timezone.now()
+        case.content_sha256 = sha256_hex(canonical_json(decision_content(case)))
+        case.status = AdjudicationStatus.DECIDED
+        case.save(update_fields=[
+            "chosen_slot", "rationale", "printed_name", "meaning", "signed_at", "content_sha256", "status",
+        ])
+        audit_record(
+            chain_id=subject.trial.chain_id,
+            event_type=AuditEventType.ADJUDICATION_DECIDED,
+            actor=actor,
+            object_type="adjudication_case",
+            object_id=case.pk,
+            before={"status": AdjudicationStatus.OPEN},
+            after={
+                "status": case.status,
+                "chosen": chosen,
+                "chosen_slot": case.chosen_slot,
+                "rationale": case.rationale,
+                "printed_name": case.printed_name,
+                "meaning": case.meaning,
+                "signed_at": case.signed_at,
+                "content_sha256": case.content_sha256,
+            },
+        )
+        accepted = AcceptedRead.objects.get(subject=subject)
+        _accept(accepted, subject, {r.slot: r for r in reads}, AcceptanceBasis.ADJUDICATION,
+                case.chosen_slot, case, actor)
+    return case
+
+
+# --- investigator (site) assessments -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvestigatorRow:
+    subject_code: str
+    pd_date: dt.date | None
+    bor: str = ""
+
+
+def investigator_assessments_import(
+    *, trial_id: object, rows: Sequence[InvestigatorRow], source: str, actor: Any,
+) -> int:
+    """Read manager: store the sites' own progression dates (from the EDC) for the
+    site-vs-central discrepancy metrics. Re-importing a subject replaces its row."""
+    trial = access.access_trial_for(actor, trial_id)
+    access.require_capability(actor, trial.pk, access.MANAGE, "trial", trial.pk)
+    subjects = dict(Subject.objects.filter(trial=trial).values_list("subject_code", "pk"))
+    errors: dict[str, list[str]] = {}
+    for i, row in enumerate(rows):
+        if row.subject_code not in subjects:
+            errors[f"rows[{i}].subject_code"] = ["unknown subject of this trial"]
+        if row.pd_date is not None and not isinstance(row.pd_date, dt.date):
+            errors[f"rows[{i}].pd_date"] = ["a date or null"]
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    with transaction.atomic():
+        existing = {a.subject_id: a for a in InvestigatorAssessment.objects.filter(subject__trial=trial)}
+        for row in rows:
+            sid = subjects[row.subject_code]
+            obj = existing.get(sid) or InvestigatorAssessment(subject_id=sid)
+            obj.pd_date, obj.bor, obj.imported_at, obj.source = row.pd_date, row.bor, now, source[:200]
+            obj.save()
+        audit_record(
+            chain_id=trial.chain_id,
+            event_type=AuditEventType.INVESTIGATOR_ASSESSMENTS_IMPORTED,
+            actor=actor,
+            object_type="trial",
+            object_id=trial.pk,
+            after={
+                "source": source[:200],
+                "rows": [{"subject": r.subject_code, "pd_date": r.pd_date, "bor": r.bor} for r in rows],
+            },
+        )
+    return len(rows)
