@@ -24,7 +24,15 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from trialreads.choices import AuditEventType, TrialRole
 from trialreads.errors import NotFound, PermissionDenied
-from trialreads.models import ImagingTimepoint, Read, Subject, TimepointRead, Trial, TrialMembership
+from trialreads.models import (
+    AdjudicationCase,
+    ImagingTimepoint,
+    Read,
+    Subject,
+    TimepointRead,
+    Trial,
+    TrialMembership,
+)
 from trialreads.models.audit import GLOBAL_CHAIN
 
 VIEW_OWN_READS = "view_own_reads"
@@ -223,3 +231,25 @@ def require_capability(
 def can_view_arm(user: Any, trial_id: int) -> bool:
     """Treatment arm: only the sponsor side sees it; the whole review team is blind."""
     return has_capability(user, trial_id, VIEW_ARM)
+
+
+# --- adjudication ---------------------------------------------------------------------------
+
+
+def visible_adjudication_cases(user: Any) -> QuerySet[AdjudicationCase]:
+    """Read managers: every case of their trials. Adjudicators: the cases assigned to them.
+    Readers, sponsor viewers, outsiders: none (a case reveals that the reads disagree and
+    what the other read says)."""
+    uid = _user_id(user)
+    if uid is None:
+        return AdjudicationCase.objects.none()
+    return AdjudicationCase.objects.filter(
+        Q(subject__trial_id__in=_trials_with(user, VIEW_READS_ALL))
+        | Q(adjudicator_id=uid, subject__trial_id__in=_trials_with(user, ADJUDICATE))
+    )
+
+
+def access_adjudication_for(user: Any, case_id: object) -> AdjudicationCase:
+    qs = visible_adjudication_cases(user).select_related("subject__trial")
+    case: AdjudicationCase = _get(qs, user, "adjudication_case", case_id)
+    return case

@@ -591,6 +591,12 @@ def timepoint_read_sign(
                 "version": tr.version,
             },
         )
+        # Adjudication trigger (2+1): compare the two reads once both have signed the same
+        # timepoints, in this transaction so that a signature never exists without its
+        # evaluation (see services.adjudication for the simultaneous-signing race).
+        from trialreads.services.adjudication import adjudication_evaluate_after_sign
+
+        adjudication_evaluate_after_sign(subject_id=read.subject_id, actor=actor)
     return signature
 
 

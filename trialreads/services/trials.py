@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from criteria.types import CRITERIA
 from trialreads import access, conf
+from trialreads.adjudication_rules import AdjudicationRules, RulesError
 from trialreads.choices import AuditEventType, Modality, ReadStatus, TrialRole
 from trialreads.errors import Conflict, PermissionDenied, ValidationError
 from trialreads.models import (
@@ -85,13 +86,11 @@ def _validate_charter(values: Mapping[str, Any]) -> None:
             raise ValidationError("an integer number of days between 0 and 365", name)
     rules = values.get("adjudication_rules")
     if rules is not None:
-        if not isinstance(rules, dict) or not isinstance(rules.get("variables", []), list):
-            raise ValidationError("an object with a 'variables' list", "adjudication_rules")
-        tolerance = rules.get("pd_date_tolerance_days", 0)
-        if type(tolerance) is not int or tolerance < 0:
-            raise ValidationError(
-                "pd_date_tolerance_days must be a non-negative integer", "adjudication_rules"
-            )
+        # The trigger's own parser is the validator, so a published charter always evaluates.
+        try:
+            AdjudicationRules.from_json(rules)
+        except RulesError as exc:
+            raise ValidationError(str(exc), "adjudication_rules") from exc
 
 
 def _check_charter_coherent(charter: Charter) -> None:
