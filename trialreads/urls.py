@@ -1,3 +1,7 @@
 """URLs of the trialreads app (API under /api/, pages at the root)."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns: list = [
+    path("api/", include("trialreads.api.urls")),
+]

@@ -1,0 +1,47 @@
+"""A strict JSON parser: exact decimals, no NaN/Infinity, bounded size and depth."""
+
+from __future__ import annotations
+
+import codecs
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+from .exceptions import PayloadTooLarge
+
+#: Largest request body accepted (a full 5-target follow-up is about 2 KB).
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class StrictJSONParser(JSONParser):
+    """JSON numbers with a fraction or exponent become ``Decimal`` (``50.1`` stays exactly
+    50.1 on its way to the services, ``1e309`` becomes a huge Decimal that the services
+    reject instead of ``inf``); ``NaN``/``Infinity`` literals are refused; bodies over
+    :data:`MAX_BODY_BYTES` are answered 413 before they are read into memory."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        parser_context = parser_context or {}
+        request = parser_context.get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        try:
+            if declared and int(declared) > MAX_BODY_BYTES:
+                raise PayloadTooLarge()
+        except ValueError:
+            raise ParseError("Invalid Content-Length.") from None
+        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        raw = stream.read(MAX_BODY_BYTES + 1) if stream is not None else b""
+        if len(raw) > MAX_BODY_BYTES:
+            raise PayloadTooLarge()
+        try:
+            text = codecs.decode(raw, encoding)
+            return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+            raise ParseError(f"JSON parse error - {exc}"[:200]) from None

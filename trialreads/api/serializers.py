@@ -1,0 +1,490 @@
+"""Serializers: shapes only. Input serializers check *types* (a diameter is a JSON number,
+a flag is a JSON boolean, no unknown keys) and hand plain values to the services, which own
+every clinical rule (ranges, decimals, RECIST limits, lesion identity) and report them with
+the same field paths. Output serializers hide fields by role through :class:`Viewer`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from trialreads.choices import LesionKind, MeasurementState, Modality, NonTargetStatus
+from trialreads.models import TimepointRead
+
+from .permissions import Viewer
+
+MAX_LIST = 50
+
+
+# --- strict scalar fields ------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.NUMBER)
+class StrictDecimalField(serializers.Field):  # type: ignore[type-arg]
+    """A JSON number (never a string or boolean), passed on as an exact ``Decimal``. The
+    range, sign and precision rules are the services' (one place, one message)."""
+
+    default_error_messages = {"invalid": "must be a JSON number of millimetres"}
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool) or not isinstance(data, int | Decimal):
+            self.fail("invalid")
+        return data if isinstance(data, Decimal) else Decimal(data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """``true``/``false`` only: ``"yes"``, ``1`` or ``"true"`` are type errors here."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string, not trimmed (the services judge whitespace and characters)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("max_length", 200)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Unknown keys are refused, so that ``reader_id``, ``status``, ``signed_by`` or a
+    ``unit`` sent by a client is an error rather than silently ignored (T-AUTHZ-ESCALATE)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["unknown field"] for key in unknown})
+        return super().to_internal_value(data)
+
+
+def _lesion_code() -> StrictCharField:
+    return StrictCharField(max_length=200)
+
+
+# --- inputs: baseline -------------------------------------------------------------------------
+
+
+class BaselineTargetIn(StrictSerializer):
+    code = _lesion_code()
+    organ = StrictCharField()
+    value_mm = StrictDecimalField(help_text="Longest diameter (short axis for a node), mm, 0.1 mm steps.")
+    is_node = StrictBooleanField(default=False)
+    injected = StrictBooleanField(default=False)
+
+
+class BaselineNonTargetIn(StrictSerializer):
+    code = _lesion_code()
+    organ = StrictCharField()
+    is_node = StrictBooleanField(default=False)
+    injected = StrictBooleanField(default=False)
+
+
+class BaselineIn(StrictSerializer):
+    targets: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=BaselineTargetIn(), max_length=MAX_LIST
+    )
+    non_targets: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=BaselineNonTargetIn(), max_length=MAX_LIST, required=False, default=list
+    )
+
+
+# --- inputs: follow-up ------------------------------------------------------------------------
+
+
+class FollowupTargetIn(StrictSerializer):
+    code = _lesion_code()
+    state = serializers.ChoiceField(choices=MeasurementState.choices, default=MeasurementState.MEASURED)
+    value_mm = StrictDecimalField(required=False, allow_null=True, default=None)
+    fragments_mm = serializers.ListField(
+        child=StrictDecimalField(), max_length=10, required=False, default=list
+    )
+    coalesced_with = serializers.ListField(child=_lesion_code(), max_length=10, required=False, default=list)
+    coalesced_into = StrictCharField(max_length=200, allow_blank=True, required=False, default="")
+
+
+class FollowupNonTargetIn(StrictSerializer):
+    code = _lesion_code()
+    status = serializers.ChoiceField(choices=NonTargetStatus.choices)
+
+
+class NewLesionIn(StrictSerializer):
+    code = _lesion_code()
+    organ = StrictCharField()
+    value_mm = StrictDecimalField(required=False, allow_null=True, default=None)
+    is_node = StrictBooleanField(default=False)
+    measurable = StrictBooleanField(default=True)
+    equivocal = StrictBooleanField(default=False)
+
+
+class FollowupIn(StrictSerializer):
+    targets: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=FollowupTargetIn(), max_length=MAX_LIST
+    )
+    non_targets: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=FollowupNonTargetIn(), max_length=MAX_LIST, required=False, default=list
+    )
+    new_lesions: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=NewLesionIn(), max_length=MAX_LIST, required=False, default=list
+    )
+
+    def validate_non_targets(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # The service takes a code -> status mapping; a repeated code would silently collapse.
+        seen: set[str] = set()
+        errors: list[dict[str, list[str]]] = []
+        for item in value:
+            errors.append({"code": [f"duplicate lesion code {item['code']}"]} if item["code"] in seen else {})
+            seen.add(item["code"])
+        if any(errors):
+            raise serializers.ValidationError(errors)
+        return value
+
+
+# --- inputs: signing, unlocking, timepoints ---------------------------------------------------------
+
+
+class SignIn(StrictSerializer):
+    password = StrictCharField(write_only=True, max_length=200, style={"input_type": "password"})
+    printed_name = StrictCharField(max_length=200)
+    meaning = StrictCharField(max_length=300, allow_blank=True, required=False, default="")
+
+
+class UnlockIn(StrictSerializer):
+    reason = StrictCharField(max_length=2000)
+
+
+class TimepointIn(StrictSerializer):
+    visit_label = StrictCharField(max_length=40)
+    visit_number = StrictDecimalField()
+    scan_date_earliest = serializers.DateField()
+    scan_date_latest = serializers.DateField(required=False, allow_null=True, default=None)
+    is_baseline = StrictBooleanField(default=False)
+    modality = serializers.ChoiceField(choices=Modality.choices, default=Modality.CT)
+
+
+# --- outputs ------------------------------------------------------------------------------------------
+
+
+def viewer_of(serializer: serializers.BaseSerializer) -> Viewer:  # type: ignore[type-arg]
+    viewer = serializer.context.get("viewer")
+    if viewer is None:
+        viewer = Viewer.load(serializer.context["request"].user)
+        serializer.context["viewer"] = viewer
+    return viewer
+
+
+class TrialOut(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    title = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    my_role = serializers.SerializerMethodField()
+
+    def get_my_role(self, obj: Any) -> str | None:
+        return viewer_of(self).roles.get(obj.pk)
+
+
+class CharterOut(serializers.Serializer):  # type: ignore[type-arg]
+    version = serializers.IntegerField()
+    is_current = serializers.BooleanField()
+    criteria = serializers.ListField(child=serializers.CharField())
+    primary_criterion = serializers.CharField()
+    sd_min_days = serializers.IntegerField()
+    confirm_min_days = serializers.IntegerField()
+    confirmation_required = serializers.BooleanField()
+    irecist_window_min_days = serializers.IntegerField()
+    irecist_window_max_days = serializers.IntegerField()
+    adjudication_rules = serializers.DictField()
+    read_paradigm = serializers.CharField()
+    effective_from = serializers.DateField()
+    created_at = serializers.DateTimeField()
+
+
+class MembershipOut(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    user_id = serializers.IntegerField()
+    username = serializers.CharField(source="user.username")
+    role = serializers.CharField()
+    reader_label = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class SubjectOut(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    trial_id = serializers.IntegerField()
+    site_code = serializers.CharField(source="site.code")
+    subject_code = serializers.CharField()
+    randomisation_date = serializers.DateField()
+    arm = serializers.SerializerMethodField(help_text="Only for roles that may see the arm; otherwise null.")
+
+    def get_arm(self, obj: Any) -> str | None:
+        # Blinding: the arm is read only when access allows it (the selector defers it otherwise).
+        return obj.arm if viewer_of(self).sees_arm(obj.trial_id) else None
+
+
+class TimepointOut(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    subject_id = serializers.IntegerField()
+    visit_label = serializers.CharField()
+    visit_number = serializers.DecimalField(max_digits=6, decimal_places=1)
+    sequence = serializers.IntegerField()
+    modality = serializers.CharField()
+    scan_date_earliest = serializers.DateField()
+    scan_date_latest = serializers.DateField()
+    is_baseline = serializers.BooleanField()
+
+
+class ReadOut(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    subject_id = serializers.IntegerField()
+    subject_code = serializers.CharField(source="subject.subject_code")
+    trial_id = serializers.IntegerField(source="subject.trial_id")
+    status = serializers.CharField()
+    slot = serializers.SerializerMethodField()
+    reader = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def _identified(self, obj: Any) -> bool:
+        return viewer_of(self).sees_reader_identity(obj.subject.trial_id, obj.reader_id)
+
+    def get_slot(self, obj: Any) -> int | None:
+        return obj.slot if self._identified(obj) else None
+
+    def get_reader(self, obj: Any) -> str | None:
+        return obj.reader.username if self._identified(obj) else None
+
+
+class TimepointReadSummaryOut(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    read_id = serializers.IntegerField()
+    timepoint = TimepointOut()
+    form = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    version = serializers.IntegerField()
+    locked = serializers.BooleanField()
+    saved_at = serializers.DateTimeField(allow_null=True)
+    content_sha256 = serializers.CharField()
+
+    def get_form(self, obj: TimepointRead) -> str:
+        return "baseline" if obj.timepoint.is_baseline else "followup"
+
+
+class SignatureOut(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    printed_name = serializers.SerializerMethodField()
+    meaning = serializers.CharField()
+    signed_at = serializers.DateTimeField()
+    content_sha256 = serializers.CharField()
+    voided_at = serializers.DateTimeField(allow_null=True)
+    void_reason = serializers.CharField()
+
+    def get_printed_name(self, obj: Any) -> str | None:
+        tr = self.context["timepoint_read"]
+        visible = viewer_of(self).sees_reader_identity(tr.read.subject.trial_id, tr.read.reader_id)
+        return obj.printed_name if visible else None
+
+
+class BaselineTargetOut(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.CharField()
+    organ = serializers.CharField()
+    value_mm = StrictDecimalField(allow_null=True)
+    is_node = serializers.BooleanField()
+    injected = serializers.BooleanField()
+
+
+class BaselineNonTargetOut(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.CharField()
+    organ = serializers.CharField()
+    is_node = serializers.BooleanField()
+    injected = serializers.BooleanField()
+
+
+class BaselineContentOut(serializers.Serializer):  # type: ignore[type-arg]
+    targets = BaselineTargetOut(many=True)
+    non_targets = BaselineNonTargetOut(many=True)
+
+
+class FollowupTargetOut(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.CharField()
+    state = serializers.CharField()
+    value_mm = StrictDecimalField(allow_null=True)
+    fragments_mm = serializers.ListField(child=StrictDecimalField())
+    coalesced_with = serializers.ListField(child=serializers.CharField())
+    coalesced_into = serializers.CharField()
+
+
+class FollowupNonTargetOut(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.CharField()
+    status = serializers.CharField()
+
+
+class NewLesionOut(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.CharField()
+    organ = serializers.CharField()
+    value_mm = StrictDecimalField(allow_null=True)
+    is_node = serializers.BooleanField()
+    measurable = serializers.BooleanField()
+    equivocal = serializers.BooleanField()
+
+
+class FollowupContentOut(serializers.Serializer):  # type: ignore[type-arg]
+    targets = FollowupTargetOut(many=True)
+    non_targets = FollowupNonTargetOut(many=True)
+    new_lesions = NewLesionOut(many=True)
+
+
+def baseline_content(tr: TimepointRead) -> dict[str, Any]:
+    """The stored baseline in the PUT shape (so GET -> edit -> PUT round-trips)."""
+    targets = [
+        {
+            "code": m.lesion.lesion_code,
+            "organ": m.lesion.organ,
+            "value_mm": m.value_mm,
+            "is_node": m.lesion.is_node,
+            "injected": m.lesion.injected,
+        }
+        for m in tr.measurements.all()
+        if m.lesion.kind == LesionKind.TARGET
+    ]
+    non_targets = [
+        {
+            "code": r.lesion.lesion_code,
+            "organ": r.lesion.organ,
+            "is_node": r.lesion.is_node,
+            "injected": r.lesion.injected,
+        }
+        for r in tr.ratings.all()
+        if r.lesion.kind == LesionKind.NON_TARGET
+    ]
+    return {
+        "targets": sorted(targets, key=lambda d: d["code"]),
+        "non_targets": sorted(non_targets, key=lambda d: d["code"]),
+    }
+
+
+def followup_content(tr: TimepointRead) -> dict[str, Any]:
+    """The stored follow-up in the PUT shape."""
+    targets, new_lesions = [], []
+    for m in tr.measurements.all():
+        if m.lesion.kind == LesionKind.TARGET:
+            targets.append(
+                {
+                    "code": m.lesion.lesion_code,
+                    "state": m.state,
+                    # Too-small-to-measure is stored as 5 mm but entered without a value.
+                    "value_mm": None if m.state == MeasurementState.TOO_SMALL else m.value_mm,
+                    "fragments_mm": [Decimal(str(f)) for f in m.fragments_mm],
+                    "coalesced_with": list(m.coalesced_with),
+                    "coalesced_into": m.coalesced_into,
+                }
+            )
+            if m.state == MeasurementState.SPLIT:
+                targets[-1]["value_mm"] = None
+        elif m.lesion.kind == LesionKind.NEW:
+            new_lesions.append(
+                {
+                    "code": m.lesion.lesion_code,
+                    "organ": m.lesion.organ,
+                    "value_mm": m.value_mm,
+                    "is_node": m.lesion.is_node,
+                    "measurable": m.lesion.measurable,
+                    "equivocal": m.equivocal,
+                }
+            )
+    non_targets = [
+        {"code": r.lesion.lesion_code, "status": r.status}
+        for r in tr.ratings.all()
+        if r.lesion.kind == LesionKind.NON_TARGET
+    ]
+    return {
+        "targets": sorted(targets, key=lambda d: d["code"]),
+        "non_targets": sorted(non_targets, key=lambda d: d["code"]),
+        "new_lesions": sorted(new_lesions, key=lambda d: d["code"]),
+    }
+
+
+class TimepointReadOut(TimepointReadSummaryOut):
+    baseline = serializers.SerializerMethodField()
+    followup = serializers.SerializerMethodField()
+    signatures = serializers.SerializerMethodField()
+    responses = serializers.SerializerMethodField(
+        help_text="Per criterion: the engine's response at this timepoint for this read, with the "
+        "sentences behind it (null before the baseline is saved)."
+    )
+
+    @extend_schema_field(BaselineContentOut(allow_null=True))
+    def get_baseline(self, obj: TimepointRead) -> dict[str, Any] | None:
+        return BaselineContentOut(baseline_content(obj)).data if obj.timepoint.is_baseline else None
+
+    @extend_schema_field(FollowupContentOut(allow_null=True))
+    def get_followup(self, obj: TimepointRead) -> dict[str, Any] | None:
+        return None if obj.timepoint.is_baseline else FollowupContentOut(followup_content(obj)).data
+
+    @extend_schema_field(SignatureOut(many=True))
+    def get_signatures(self, obj: TimepointRead) -> Any:
+        context = {**self.context, "timepoint_read": obj}
+        return SignatureOut(obj.signatures.all(), many=True, context=context).data
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_responses(self, obj: TimepointRead) -> dict[str, Any] | None:
+        responses: dict[str, Any] | None = self.context.get("responses")
+        return responses
+
+
+class VerificationOut(serializers.Serializer):  # type: ignore[type-arg]
+    signed = serializers.BooleanField()
+    valid = serializers.BooleanField()
+    signature_sha256 = serializers.CharField(allow_null=True)
+    content_sha256 = serializers.CharField()
+
+
+class EvaluationOut(serializers.Serializer):  # type: ignore[type-arg]
+    read_id = serializers.IntegerField()
+    charter_version = serializers.IntegerField(allow_null=True)
+    signed_only = serializers.BooleanField()
+    result = serializers.DictField(allow_null=True, help_text="criteria engine output with explanations")
+
+
+class AuditEventOut(serializers.Serializer):  # type: ignore[type-arg]
+    seq = serializers.IntegerField()
+    ts = serializers.DateTimeField()
+    actor_id = serializers.IntegerField(allow_null=True)
+    actor_username = serializers.CharField()
+    event_type = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+    reason = serializers.CharField()
+    request_id = serializers.CharField()
+    hash = serializers.CharField()
+
+
+class TokenIn(StrictSerializer):
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=200, write_only=True, style={"input_type": "password"})
+
+
+class TokenOut(serializers.Serializer):  # type: ignore[type-arg]
+    token = serializers.CharField()
+
+
+class DetailOut(serializers.Serializer):  # type: ignore[type-arg]
+    detail = serializers.CharField()

@@ -1,0 +1,50 @@
+"""``/api/``: names are ``api:<resource>-<list|detail|action>``; the blinding matrix test
+(tests/api/test_blinding_matrix.py) needs an entry for every one of them."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="auth-token"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("trials/", views.TrialList.as_view(), name="trial-list"),
+    path("trials/<int:pk>/", views.TrialDetail.as_view(), name="trial-detail"),
+    path("trials/<int:pk>/charter/", views.CharterCurrent.as_view(), name="trial-charter"),
+    path("trials/<int:pk>/charters/", views.CharterList.as_view(), name="trial-charters"),
+    path("trials/<int:pk>/memberships/", views.MembershipList.as_view(), name="trial-memberships"),
+    path("trials/<int:pk>/subjects/", views.SubjectList.as_view(), name="trial-subjects"),
+    path("trials/<int:pk>/audit/", views.AuditList.as_view(), name="trial-audit"),
+    path("subjects/<int:pk>/", views.SubjectDetail.as_view(), name="subject-detail"),
+    path("subjects/<int:pk>/timepoints/", views.TimepointList.as_view(), name="subject-timepoints"),
+    path("reads/", views.ReadList.as_view(), name="read-list"),
+    path("reads/<int:pk>/", views.ReadDetail.as_view(), name="read-detail"),
+    path("reads/<int:pk>/timepoint-reads/", views.ReadTimepointReads.as_view(), name="read-timepoint-reads"),
+    path("reads/<int:pk>/evaluation/", views.ReadEvaluation.as_view(), name="read-evaluation"),
+    path("timepoint-reads/<int:pk>/", views.TimepointReadDetail.as_view(), name="timepoint-read-detail"),
+    path(
+        "timepoint-reads/<int:pk>/baseline/",
+        views.TimepointReadBaseline.as_view(),
+        name="timepoint-read-baseline",
+    ),
+    path(
+        "timepoint-reads/<int:pk>/followup/",
+        views.TimepointReadFollowup.as_view(),
+        name="timepoint-read-followup",
+    ),
+    path("timepoint-reads/<int:pk>/sign/", views.TimepointReadSign.as_view(), name="timepoint-read-sign"),
+    path(
+        "timepoint-reads/<int:pk>/unlock/", views.TimepointReadUnlock.as_view(), name="timepoint-read-unlock"
+    ),
+    path(
+        "timepoint-reads/<int:pk>/signature/verify/",
+        views.SignatureVerify.as_view(),
+        name="timepoint-read-verify",
+    ),
+]
