@@ -43,7 +43,8 @@ def test_simultaneous_signing_creates_exactly_one_case_or_none(
     a: tuple[str, str, str], b: tuple[str, str, str], expected_cases: int,
 ) -> None:
     readers = (reader_a, reader_b)
-    trial = make_trial(manager, readers, [adjudicator], {"variables": ["bor", "pd_date"], "bor_confirmed": False})
+    rules = {"variables": ["bor", "pd_date"], "bor_confirmed": False}
+    trial = make_trial(manager, readers, [adjudicator], rules)
     for i in range(ROUNDS):
         tw = _prepare(trial, manager, readers, f"S-{i}", a, b)
         results = _sign_together(tw, readers)

@@ -36,17 +36,18 @@ PD = ("70.0", "35.0", "20.0")
 PD2 = ("75.0", "40.0", "20.0")
 
 
-def make_trial(manager: Any, readers: tuple[Any, Any], adjudicators: list[Any], rules: dict[str, Any],
-               code: str = "ADJ-001", criteria: tuple[str, ...] = ("recist1.1", "irecist", "imrecist")) -> Trial:
+def make_trial(
+    manager: Any, readers: tuple[Any, Any], adjudicators: list[Any], rules: dict[str, Any],
+    code: str = "ADJ-001", criteria: tuple[str, ...] = ("recist1.1", "irecist", "imrecist"),
+) -> Trial:
     trial = trial_services.trial_create(
         code=code, title="Adjudication trial", actor=manager,
         charter={"criteria": list(criteria), "adjudication_rules": rules},
         effective_from=dt.date(2025, 1, 1),
     )
-    for user in readers:
-        trial_services.membership_add(trial_id=trial.pk, user_id=user.pk, role=TrialRole.READER, actor=manager)
-    for user in adjudicators:
-        trial_services.membership_add(trial_id=trial.pk, user_id=user.pk, role=TrialRole.ADJUDICATOR, actor=manager)
+    for role, users in ((TrialRole.READER, readers), (TrialRole.ADJUDICATOR, adjudicators)):
+        for user in users:
+            trial_services.membership_add(trial_id=trial.pk, user_id=user.pk, role=role, actor=manager)
     return trial
 
 
@@ -267,7 +268,7 @@ def test_decide_signs_and_sets_the_accepted_read(open_case: Any, adjudicator: An
 
 
 def test_decide_wrong_password_is_refused_and_audited(open_case: Any, adjudicator: Any) -> None:
-    tw, case = open_case
+    _, case = open_case
     with pytest.raises(PermissionDenied):
         decide(case, adjudicator, password="wrong")
     failed = AuditEvent.objects.get(event_type=AuditEventType.SIGN_FAILED)
