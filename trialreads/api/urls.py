@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
 
@@ -12,8 +11,8 @@ app_name = "api"
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="auth-token"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("schema/", views.SchemaView.as_view(), name="schema"),
+    path("docs/", views.DocsView.as_view(url_name="api:schema"), name="docs"),
     path("trials/", views.TrialList.as_view(), name="trial-list"),
     path("trials/<int:pk>/", views.TrialDetail.as_view(), name="trial-detail"),
     path("trials/<int:pk>/charter/", views.CharterCurrent.as_view(), name="trial-charter"),

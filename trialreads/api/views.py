@@ -17,6 +17,7 @@ from django.db.models import Model, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import mixins, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -24,6 +25,7 @@ from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -85,6 +87,8 @@ class ApiView(GenericAPIView):  # type: ignore[type-arg]
     parser_classes = [StrictJSONParser]
     pagination_class = Pagination
     filter_backends: list[Any] = []
+    # No OPTIONS metadata: DRF's would describe (and probe) write endpoints per object.
+    metadata_class = None
 
     def get_exception_handler(self) -> Callable[..., Any]:
         return api_exception_handler
@@ -142,6 +146,24 @@ class TokenView(ApiView):
             raise errors.ValidationError("unable to log in with these credentials")
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document (public: it describes the API, not the data)."""
+
+    metadata_class = None
+
+
+class DocsView(SpectacularSwaggerView):
+    """Swagger UI. Anything but GET is answered 405 in JSON: the HTML renderer has no
+    template for errors and would fail with a 500."""
+
+    metadata_class = None
+
+    def get_renderers(self) -> list[Any]:
+        if self.request is not None and self.request.method not in {"GET", "HEAD"}:
+            return [JSONRenderer()]
+        return list(super().get_renderers())
 
 
 # --- trials -----------------------------------------------------------------------------------

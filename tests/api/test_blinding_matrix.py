@@ -1,0 +1,378 @@
+"""T-BLIND-MATRIX, T-BLIND-SIDECHANNEL, T-AUTHZ-AUDIT over HTTP.
+
+Every URL pattern is enumerated from ``get_resolver()``; each one must be classified here
+(an API route: expected status per method and role; anything else: a namespace with its own
+check). A new endpoint without an entry fails :func:`test_every_route_is_classified`.
+
+Each request of the matrix runs inside a savepoint that is rolled back, so a successful
+write (reader B saving their follow-up, the manager unlocking) does not change what the
+next request sees: every cell is judged against the same fixture state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.test import APIClient
+
+from tests.api.conftest import BASELINE_BODY, FOLLOWUP_BODY, client_for
+from tests.conftest import PASSWORD, TrialWithReads, save_baseline, save_followup, sign
+from trialreads.choices import AuditEventType
+from trialreads.models import AuditEvent, TimepointRead
+from trialreads.services import trials as trial_services
+
+ROLES = ("reader_a", "reader_b", "adjudicator", "manager", "sponsor", "outsider", "anonymous")
+METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
+NONEXISTENT = 987654
+
+#: Not an allowed method: 405 once authenticated (authentication is checked first).
+NA = (405, 405, 405, 405, 405, 405, 401)
+#: Public (schema, docs): everyone, including anonymous.
+PUBLIC_NA = (405,) * 7
+
+
+def row(*statuses: int) -> tuple[int, ...]:
+    assert len(statuses) == len(ROLES)
+    return statuses
+
+
+@dataclass(frozen=True)
+class Route:
+    """Expected statuses for one API route: ``target`` names the fixture object whose id
+    fills ``<pk>``; ``body`` builds the request body for writes (per role)."""
+
+    target: str | None
+    methods: dict[str, tuple[int, ...]]
+    public: bool = False
+
+    def expected(self, method: str) -> tuple[int, ...]:
+        if method in self.methods:
+            return self.methods[method]
+        if method == "HEAD" and "GET" in self.methods:
+            return self.methods["GET"]
+        return PUBLIC_NA if self.public else NA
+
+
+#   reader_a, reader_b, adjudicator, manager, sponsor, outsider, anonymous
+ALL_MEMBERS = row(200, 200, 200, 200, 200, 404, 401)
+
+#: The matrix. Fixture state: subject S-001 with reads A (slot 1) and B (slot 2); both
+#: readers signed the baseline; B saved (not signed) week 6. Targets are B's objects so that
+#: every reader-A cell is the "not yours" case.
+API_ROUTES: dict[str, Route] = {
+    "api:auth-token": Route(None, {"POST": row(200, 200, 200, 200, 200, 200, 400)}, public=True),
+    "api:schema": Route(None, {"GET": (200,) * 7}, public=True),
+    "api:docs": Route(None, {"GET": (200,) * 7}, public=True),
+    "api:trial-list": Route(None, {"GET": row(200, 200, 200, 200, 200, 200, 401)}),
+    "api:trial-detail": Route("trial", {"GET": ALL_MEMBERS}),
+    "api:trial-charter": Route("trial", {"GET": ALL_MEMBERS}),
+    "api:trial-charters": Route("trial", {"GET": ALL_MEMBERS}),
+    "api:trial-memberships": Route("trial", {"GET": ALL_MEMBERS}),
+    "api:trial-subjects": Route("trial", {"GET": ALL_MEMBERS}),
+    "api:trial-audit": Route("trial", {"GET": row(403, 403, 403, 200, 403, 404, 401)}),
+    "api:subject-detail": Route("subject", {"GET": ALL_MEMBERS}),
+    "api:subject-timepoints": Route(
+        "subject",
+        {"GET": ALL_MEMBERS, "POST": row(403, 403, 403, 201, 403, 404, 401)},
+    ),
+    "api:read-list": Route(None, {"GET": row(200, 200, 200, 200, 200, 200, 401)}),
+    "api:read-detail": Route("read_b", {"GET": row(404, 200, 200, 200, 404, 404, 401)}),
+    "api:read-timepoint-reads": Route("read_b", {"GET": row(404, 200, 200, 200, 404, 404, 401)}),
+    "api:read-evaluation": Route("read_b", {"GET": row(404, 200, 200, 200, 404, 404, 401)}),
+    "api:timepoint-read-detail": Route("tr_b0", {"GET": row(404, 200, 200, 200, 404, 404, 401)}),
+    # B's signed baseline: B is refused by the lock (409), the others by role (403) or blinding (404).
+    "api:timepoint-read-baseline": Route(
+        "tr_b0",
+        {"PUT": row(404, 409, 403, 403, 404, 404, 401), "PATCH": row(404, 409, 403, 403, 404, 404, 401)},
+    ),
+    # B's draft week 6: invisible to the adjudicator until both readers sign it.
+    "api:timepoint-read-followup": Route(
+        "tr_b1",
+        {"PUT": row(404, 200, 404, 403, 404, 404, 401), "PATCH": row(404, 200, 404, 403, 404, 404, 401)},
+    ),
+    "api:timepoint-read-sign": Route("tr_b1", {"POST": row(404, 200, 404, 403, 404, 404, 401)}),
+    "api:timepoint-read-unlock": Route("tr_b0", {"POST": row(404, 403, 403, 200, 404, 404, 401)}),
+    "api:timepoint-read-verify": Route("tr_b0", {"GET": row(404, 200, 200, 200, 404, 404, 401)}),
+}
+
+#: Non-API namespaces, each with its own check below.
+OTHER_NAMESPACES = {"admin"}
+
+
+def _walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str, str]]:
+    """(namespace, qualified name or "", pattern) of every URL pattern, recursively."""
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            ns = namespace
+            if p.namespace:
+                ns = f"{namespace}:{p.namespace}" if namespace else p.namespace
+            yield from _walk(p.url_patterns, prefix + str(p.pattern), ns)
+        elif isinstance(p, URLPattern):
+            name = f"{namespace}:{p.name}" if namespace and p.name else (p.name or "")
+            yield namespace, name, prefix + str(p.pattern)
+
+
+def all_routes() -> list[tuple[str, str, str]]:
+    return list(_walk(get_resolver().url_patterns))
+
+
+def test_every_route_is_classified() -> None:
+    unclassified = []
+    for namespace, name, pattern in all_routes():
+        if name in API_ROUTES:
+            continue
+        if namespace in OTHER_NAMESPACES and not pattern.startswith("api/"):
+            continue
+        unclassified.append((name or "<unnamed>", pattern))
+    assert not unclassified, f"routes without a blinding-matrix entry: {unclassified}"
+
+
+def test_enumeration_sees_the_api() -> None:
+    """Guard against a walker that finds nothing (which would make the test above pass)."""
+    patterns = {pattern for _, _, pattern in all_routes()}
+    assert "api/timepoint-reads/<int:pk>/sign/" in patterns
+    assert len([p for p in patterns if p.startswith("api/")]) == len(API_ROUTES)
+
+
+def test_matrix_has_no_stale_entries() -> None:
+    names = {name for _, name, _ in all_routes()}
+    assert set(API_ROUTES) <= names
+
+
+@pytest.fixture
+def world(trial_with_reads: TrialWithReads, reader_a: Any, reader_b: Any) -> dict[str, Any]:
+    twr = trial_with_reads
+    for read, user in ((twr.read_a, reader_a), (twr.read_b, reader_b)):
+        tr = twr.tr(read, 0)
+        save_baseline(tr, user)
+        sign(tr, user)
+    save_followup(twr.tr(twr.read_b, 1), reader_b)
+    return {
+        "trial": twr.trial,
+        "subject": twr.subject,
+        "read_a": twr.read_a,
+        "read_b": twr.read_b,
+        "tr_a0": twr.tr(twr.read_a, 0),
+        "tr_b0": twr.tr(twr.read_b, 0),
+        "tr_a1": twr.tr(twr.read_a, 1),
+        "tr_b1": twr.tr(twr.read_b, 1),
+        "twr": twr,
+    }
+
+
+def _body(route: str, role: str, users: dict[str, Any]) -> dict[str, Any] | None:
+    if route == "api:auth-token":
+        user = users.get(role)
+        return {"username": user.username if user else "nobody", "password": PASSWORD}
+    if route == "api:timepoint-read-baseline":
+        return BASELINE_BODY
+    if route == "api:timepoint-read-followup":
+        return FOLLOWUP_BODY
+    if route == "api:timepoint-read-sign":
+        user = users.get(role)
+        return {"password": PASSWORD, "printed_name": user.get_full_name() if user else "x"}
+    if route == "api:timepoint-read-unlock":
+        return {"reason": "transcription error in T2"}
+    if route == "api:subject-timepoints":
+        return {"visit_label": "WEEK18", "visit_number": 3, "scan_date_earliest": "2025-05-10"}
+    return None
+
+
+def _current_etag(obj: Any) -> str | None:
+    if isinstance(obj, TimepointRead):
+        obj.refresh_from_db()
+        return f'"tr{obj.pk}-v{obj.version}"'
+    return None
+
+
+def request(client: APIClient, method: str, url: str, body: Any = None, if_match: str | None = None) -> Any:
+    extra = {"HTTP_IF_MATCH": if_match} if if_match else {}
+    call: Callable[..., Any] = getattr(client, method.lower())
+    if body is None:
+        return call(url, **extra)
+    return call(url, body, format="json", **extra)
+
+
+def _url(route: str, target: Any) -> str:
+    return reverse(route, kwargs={"pk": target} if target is not None else None)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_blinding_matrix(
+    role: str,
+    world: dict[str, Any],
+    reader_a: Any,
+    reader_b: Any,
+    adjudicator: Any,
+    manager: Any,
+    sponsor: Any,
+    outsider: Any,
+) -> None:
+    users = {
+        "reader_a": reader_a,
+        "reader_b": reader_b,
+        "adjudicator": adjudicator,
+        "manager": manager,
+        "sponsor": sponsor,
+        "outsider": outsider,
+    }
+    client = client_for(users.get(role))
+    col = ROLES.index(role)
+    failures = []
+    for name, route in API_ROUTES.items():
+        target = world[route.target] if route.target else None
+        url = _url(name, target.pk if target is not None else None)
+        for method in METHODS:
+            expected = route.expected(method)[col]
+            body = _body(name, role, users) if method in {"POST", "PUT", "PATCH"} else None
+            with transaction.atomic():
+                response = request(client, method, url, body, _current_etag(target))
+                transaction.set_rollback(True)
+            if response.status_code != expected:
+                failures.append(f"{method} {name} as {role}: {response.status_code} != {expected}")
+            assert response.status_code < 500
+    assert not failures, "\n".join(failures)
+
+
+def test_admin_needs_staff(client: Any, manager: Any, reader_a: Any) -> None:
+    """The admin (read-only) is for staff only; a reader is sent to the login page."""
+    url = reverse("admin:index")
+    assert client.get(url).status_code == 302
+    client.force_login(reader_a)
+    assert client.get(url).status_code == 302
+    client.force_login(manager)
+    assert client.get(url).status_code == 200
+
+
+# --- side channels --------------------------------------------------------------------------
+
+
+OBJECT_ROUTES = [name for name, route in API_ROUTES.items() if route.target and route.target != "trial"]
+
+
+@pytest.mark.parametrize("name", OBJECT_ROUTES)
+def test_not_yours_is_byte_identical_to_missing(
+    name: str, world: dict[str, Any], reader_a: Any, manager: Any, api: Any
+) -> None:
+    """Reader A on B's object and on an id that does not exist: same status, same bytes,
+    same headers, for every method the route allows (T-BLIND-SIDECHANNEL)."""
+    route = API_ROUTES[name]
+    target = world[route.target]  # type: ignore[index]
+    if route.target == "subject":
+        # A has a read of S-001, so that subject is visible to A; use one without A's read.
+        target = trial_services.subject_create(
+            trial_id=world["trial"].pk,
+            site_id=world["twr"].site.pk,
+            subject_code="S-002",
+            randomisation_date=dt.date(2025, 2, 1),
+            actor=manager,
+        )
+    client = api["reader_a"]
+    for method in route.methods:
+        body = _body(name, "reader_a", {"reader_a": reader_a})
+        tag = _current_etag(target)
+        mine = request(client, method, _url(name, target.pk), body, tag)
+        missing = request(client, method, _url(name, NONEXISTENT), body, tag)
+        assert mine.status_code == missing.status_code == 404, (method, mine.status_code, missing.status_code)
+        assert mine.content == missing.content == b'{"detail":"Not found."}'
+        assert dict(mine.headers) == dict(missing.headers)
+
+
+def test_denials_are_audited(world: dict[str, Any], api: Any, reader_a: Any) -> None:
+    """T-AUTHZ-AUDIT: a 404-for-authz and a 403 each write ACCESS_DENIED."""
+    before = AuditEvent.objects.filter(event_type=AuditEventType.ACCESS_DENIED, actor_id=reader_a.pk).count()
+    assert api["reader_a"].get(f"/api/reads/{world['read_b'].pk}/").status_code == 404
+    assert api["reader_a"].get(f"/api/trials/{world['trial'].pk}/audit/").status_code == 403
+    after = AuditEvent.objects.filter(event_type=AuditEventType.ACCESS_DENIED, actor_id=reader_a.pk).count()
+    assert after == before + 2
+
+
+# --- lists ------------------------------------------------------------------------------------
+
+
+def _ids(response: Any) -> list[int]:
+    assert response.status_code == 200, response.content
+    return [item["id"] for item in response.json()["results"]]
+
+
+LIST_QUERIES = [
+    "",
+    "?search=S-001",
+    "?search=reader_b",
+    "?ordering=-created_at",
+    "?ordering=subject__subject_code",
+    "?status=IN_PROGRESS",
+    "?limit=1&offset=0",
+    "?limit=1&offset=1",
+    "?trial={trial}",
+    "?subject={subject}",
+    "?subject={subject}&ordering=-status&limit=5&offset=0&search=S",
+]
+
+
+def test_reader_lists_only_own_reads(world: dict[str, Any], api: Any) -> None:
+    for query in LIST_QUERIES:
+        url = "/api/reads/" + query.format(trial=world["trial"].pk, subject=world["subject"].pk)
+        response = api["reader_a"].get(url)
+        ids = _ids(response)
+        assert world["read_b"].pk not in ids, query
+        assert set(ids) <= {world["read_a"].pk}, query
+        assert response.json()["count"] <= 1, query
+
+
+def test_reader_filter_does_not_reveal_other_reader(
+    world: dict[str, Any], api: Any, reader_b: Any, reader_a: Any
+) -> None:
+    """``?reader=<B>`` answers exactly like ``?reader=<nobody>``, for reader A and for the
+    adjudicator (who must not learn which read is whose)."""
+    for role, other in (("reader_a", reader_b), ("adjudicator", reader_a), ("adjudicator", reader_b)):
+        client = api[role]
+        real = client.get(f"/api/reads/?reader={other.pk}")
+        fake = client.get(f"/api/reads/?reader={NONEXISTENT}")
+        assert real.status_code == fake.status_code == 200
+        assert real.content == fake.content, role
+    # The manager may filter by reader.
+    assert _ids(api["manager"].get(f"/api/reads/?reader={reader_b.pk}")) == [world["read_b"].pk]
+
+
+def test_adjudicator_sees_reads_without_identity(world: dict[str, Any], api: Any) -> None:
+    body = api["adjudicator"].get("/api/reads/").json()
+    assert {item["id"] for item in body["results"]} == {world["read_a"].pk, world["read_b"].pk}
+    assert all(item["reader"] is None and item["slot"] is None for item in body["results"])
+    detail = api["adjudicator"].get(f"/api/timepoint-reads/{world['tr_b0'].pk}/").json()
+    assert all(sig["printed_name"] is None for sig in detail["signatures"])
+    # The week-6 pair is not signed by both: neither timepoint read is listed.
+    listed = _ids(api["adjudicator"].get(f"/api/reads/{world['read_b'].pk}/timepoint-reads/"))
+    assert listed == [world["tr_b0"].pk]
+
+
+def test_adjudicator_sees_nothing_before_both_sign(
+    trial_with_reads: TrialWithReads, api: Any, reader_a: Any
+) -> None:
+    tr = trial_with_reads.tr(trial_with_reads.read_a, 0)
+    save_baseline(tr, reader_a)
+    sign(tr, reader_a)
+    assert _ids(api["adjudicator"].get("/api/reads/")) == []
+    assert api["adjudicator"].get(f"/api/timepoint-reads/{tr.pk}/").status_code == 404
+
+
+def test_arm_only_for_sponsor(world: dict[str, Any], api: Any) -> None:
+    url = f"/api/trials/{world['trial'].pk}/subjects/"
+    for role in ("reader_a", "reader_b", "adjudicator", "manager"):
+        results = api[role].get(url).json()["results"]
+        assert results and all(item["arm"] is None for item in results), role
+        assert b"EXPERIMENTAL" not in api[role].get(f"/api/subjects/{world['subject'].pk}/").content
+    assert [s["arm"] for s in api["sponsor"].get(url).json()["results"]] == ["EXPERIMENTAL"]
+
+
+def test_reader_sees_only_own_membership(world: dict[str, Any], api: Any, reader_a: Any) -> None:
+    url = f"/api/trials/{world['trial'].pk}/memberships/"
+    assert [m["user_id"] for m in api["reader_a"].get(url).json()["results"]] == [reader_a.pk]
+    assert api["manager"].get(url).json()["count"] == 5
