@@ -2,6 +2,7 @@
 
 from .adjudication import AcceptedRead, AdjudicationCase, InvestigatorAssessment
 from .audit import AuditEvent, ChainHead
+from .endpoint import EndpointJob, EndpointRun, ExportBatch
 from .read import Lesion, Measurement, NonTargetRating, Read, Signature, TimepointRead
 from .subject import ImagingTimepoint, Subject
 from .trial import Charter, Site, Trial, TrialMembership
@@ -12,6 +13,9 @@ __all__ = [
     "AuditEvent",
     "ChainHead",
     "Charter",
+    "EndpointJob",
+    "EndpointRun",
+    "ExportBatch",
     "ImagingTimepoint",
     "InvestigatorAssessment",
     "Lesion",

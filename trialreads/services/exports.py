@@ -1,0 +1,433 @@
+"""Sponsor exports: the ORM and the endpoint results of a finished job -> the exports
+package's input dataclasses -> SDTM TU/TR/RS + ADaM ADRS/ADTTE as XPT, CSV and a manifest
+under ``MEDIA_ROOT/exports/<batch id>/``.
+
+Deterministic: the same data gives the same bytes (reliability-tests T-CEL-DETERMINISM,
+§10.8). The transfer's timestamp is therefore derived from the data (midnight UTC after
+the latest scan date, "data as of"), not from the wall clock; the wall-clock time of the
+request is on the :class:`~trialreads.models.ExportBatch` row and in the audit trail. The
+audit chain head (which changes with every event) is recorded in the batch's audit event
+and, unless ``include_chain_head=False``, in ``manifest.json``.
+
+Only subjects with an accepted read (concordant by rule, or chosen by the adjudicator)
+and no failed run are exported; the others are listed in the batch's ``reason``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from collections import defaultdict
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from criteria.types import CriterionResult
+from trialreads import access
+from trialreads.choices import AuditEventType, LesionKind, MeasurementState, Modality, TimepointReadStatus
+from trialreads.errors import Conflict, NotFound
+from trialreads.exports.datasets import (
+    Evaluator,
+    ExportLesion,
+    ExportStudy,
+    ExportSubject,
+    LesionResult,
+    LesionRole,
+    MeasurementStatus,
+    ReaderRead,
+    ReaderTimepoint,
+    build_all,
+)
+from trialreads.exports.package import MANIFEST_NAME, render_package
+from trialreads.exports.spec import Dataset
+from trialreads.models import ImagingTimepoint, Lesion, Measurement, NonTargetRating, Read, TimepointRead
+from trialreads.models.audit import ChainHead
+from trialreads.models.endpoint import EndpointJob, ExportBatch, JobStatus
+from trialreads.services.audit import audit_record
+from trialreads.services.endpoints import (
+    EVALUATOR_BY_SLOT,
+    LeaseLost,
+    job_claim,
+    job_runs,
+    latest_done_job,
+    result_from_json,
+    worker_identity,
+)
+
+#: Version of this mapping; part of an export batch's key.
+EXPORT_MAPPING_VERSION = "1"
+
+_DEFAULTS: dict[str, Any] = {
+    # Protocol imaging interval and visit window, for "two or more missed assessments".
+    "EXPORT_ASSESSMENT_INTERVAL_DAYS": 56,
+    "EXPORT_WINDOW_DAYS": 7,
+}
+
+_EVALUATOR = {e.value: e for e in Evaluator}
+_ROLE = {
+    LesionKind.TARGET: LesionRole.TARGET,
+    LesionKind.NON_TARGET: LesionRole.NON_TARGET,
+    LesionKind.NEW: LesionRole.NEW,
+}
+_METHOD = {
+    Modality.CT: "CT SCAN",
+    Modality.MRI: "MRI",
+    Modality.PET_CT: "PET/CT SCAN",
+    Modality.XR: "X-RAY",
+    Modality.OTHER: "OTHER",
+}
+#: Non-target ratings -> TUMSTATE (further increase has no state of its own; the iRECIST
+#: response in RS carries it).
+_NT_STATE = {
+    "present": "PRESENT",
+    "absent": "ABSENT",
+    "unequivocal_progression": "UNEQUIVOCAL PROGRESSION",
+    "further_increase": "PRESENT",
+}
+
+
+def _setting(name: str) -> Any:
+    overrides: Mapping[str, Any] = getattr(django_settings, "TRIALREADS", {}) or {}
+    return overrides.get(name, _DEFAULTS[name])
+
+
+def exports_root() -> Path:
+    return Path(django_settings.MEDIA_ROOT) / "exports"
+
+
+# --- ORM -> export dataclasses -------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyBuild:
+    study: ExportStudy
+    excluded: tuple[str, ...]  # "<subject>: why"
+    as_of: dt.datetime
+
+
+def _target_result(code: str, state: str, value: Decimal | None) -> LesionResult:
+    if state == MeasurementState.NOT_ASSESSED:
+        return LesionResult(code, MeasurementStatus.NOT_DONE, reason_not_done="NOT ASSESSED")
+    if state == MeasurementState.TOO_SMALL:
+        return LesionResult(code, MeasurementStatus.TOO_SMALL)
+    return LesionResult(code, MeasurementStatus.MEASURED, mm=value)
+
+
+def _new_lesion_result(code: str, value: Decimal | None, equivocal: bool) -> LesionResult:
+    state = "EQUIVOCAL" if equivocal else ("ABSENT" if value is not None and value == 0 else "PRESENT")
+    return LesionResult(code, MeasurementStatus.MEASURED, mm=value, state=state)
+
+
+def _rating_result(code: str, status: str) -> LesionResult:
+    if status not in _NT_STATE:
+        return LesionResult(code, MeasurementStatus.NOT_DONE, reason_not_done="NOT EVALUATED")
+    return LesionResult(code, MeasurementStatus.MEASURED, state=_NT_STATE[status])
+
+
+def build_study(job: EndpointJob) -> StudyBuild:
+    """The export input of a DONE endpoint job: signed reads + the job's results.
+
+    A constant number of queries (joins on the trial, value rows), like the computation.
+    """
+    trial_id = job.trial_id
+    runs = job_runs(job)
+    signed = TimepointReadStatus.SIGNED
+    reads = {
+        rid: (sid, slot)
+        for rid, sid, slot in Read.objects.filter(subject__trial_id=trial_id).values_list(
+            "id", "subject_id", "slot"
+        )
+    }
+    tps: dict[int, tuple[Any, ...]] = {
+        tpid: tuple(row)
+        for tpid, *row in ImagingTimepoint.objects.filter(subject__trial_id=trial_id).values_list(
+            "id", "visit_number", "visit_label", "scan_date_latest", "is_baseline", "modality"
+        )
+    }
+    trs: dict[int, list[tuple[int, int]]] = defaultdict(list)  # read -> [(tr id, timepoint id)]
+    for tr_id, rid, tpid in TimepointRead.objects.filter(
+        read__subject__trial_id=trial_id, status=signed, saved_at__isnull=False
+    ).values_list("id", "read_id", "timepoint_id"):
+        trs[rid].append((tr_id, tpid))
+    lesions: dict[int, list[tuple[Any, ...]]] = defaultdict(list)  # read -> lesions
+    lesion_code: dict[int, tuple[str, str]] = {}
+    for lid, rid, code, kind, organ, node, first_tp in Lesion.objects.filter(
+        read__subject__trial_id=trial_id
+    ).values_list("id", "read_id", "lesion_code", "kind", "organ", "is_node", "first_timepoint_id"):
+        lesions[rid].append((code, kind, organ, node, first_tp))
+        lesion_code[lid] = (code, kind)
+    results: dict[int, list[LesionResult]] = defaultdict(list)  # timepoint read -> results
+    for tr_id, lid, state, value, equivocal in Measurement.objects.filter(
+        timepoint_read__read__subject__trial_id=trial_id, timepoint_read__status=signed
+    ).values_list("timepoint_read_id", "lesion_id", "state", "value_mm", "equivocal"):
+        code, kind = lesion_code[lid]
+        if kind == LesionKind.TARGET:
+            results[tr_id].append(_target_result(code, state, value))
+        elif kind == LesionKind.NEW:
+            results[tr_id].append(_new_lesion_result(code, value, equivocal))
+    for tr_id, lid, status in NonTargetRating.objects.filter(
+        timepoint_read__read__subject__trial_id=trial_id, timepoint_read__status=signed
+    ).values_list("timepoint_read_id", "lesion_id", "status"):
+        code, kind = lesion_code[lid]
+        if kind == LesionKind.NON_TARGET:
+            results[tr_id].append(_rating_result(code, status))
+
+    by_subject: dict[int, list[Any]] = defaultdict(list)
+    for run in runs:
+        by_subject[run.subject_id].append(run)
+    reads_of: dict[int, dict[int, int]] = defaultdict(dict)
+    for rid, (sid, slot) in reads.items():
+        reads_of[sid][slot] = rid
+
+    subjects: list[ExportSubject] = []
+    excluded: list[str] = []
+    for sid, subject_runs in by_subject.items():
+        subject = subject_runs[0].subject
+        failed = [r for r in subject_runs if r.status != JobStatus.DONE]
+        accepted = subject_runs[0].accepted_evaluator
+        if failed:
+            excluded.append(f"{subject.subject_code}: endpoint run failed ({failed[0].reason})")
+            continue
+        if not accepted:
+            excluded.append(f"{subject.subject_code}: no accepted read yet")
+            continue
+        export_reads: list[ReaderRead] = []
+        for slot, rid in sorted(reads_of[sid].items()):
+            evaluator = _EVALUATOR.get(EVALUATOR_BY_SLOT.get(slot, ""))
+            criteria_results: dict[str, CriterionResult] = {
+                run.criterion: result_from_json(run.result[evaluator.value])
+                for run in subject_runs
+                if evaluator is not None and evaluator.value in run.result
+            }
+            if evaluator is None or not criteria_results:
+                continue  # this read has nothing signed yet
+            export_reads.append(
+                ReaderRead(
+                    evaluator=evaluator,
+                    lesions=tuple(
+                        ExportLesion(
+                            lesion_id=code,
+                            role=_ROLE[LesionKind(kind)],
+                            location=organ.upper(),
+                            nodal=node,
+                            method=_METHOD.get(tps[first_tp][4], "OTHER"),
+                        )
+                        for code, kind, organ, node, first_tp in lesions[rid]
+                    ),
+                    timepoints=tuple(
+                        ReaderTimepoint(
+                            visitnum=tps[tpid][0],
+                            visit=tps[tpid][1],
+                            date=tps[tpid][2],
+                            results=tuple(results.get(tr_id, ())),
+                            baseline=tps[tpid][3],
+                        )
+                        for tr_id, tpid in trs[rid]
+                    ),
+                    criteria=criteria_results,
+                )
+            )
+        subjects.append(
+            ExportSubject(
+                usubjid=subject.subject_code,
+                randomisation_date=subject.randomisation_date,
+                reads=tuple(export_reads),
+                accepted=_EVALUATOR[accepted],
+                death_date=subject.death_date,
+            )
+        )
+    latest = ImagingTimepoint.objects.filter(subject__trial_id=trial_id).aggregate(m=Max("scan_date_latest"))[
+        "m"
+    ]
+    as_of = dt.datetime.combine(latest or dt.date(1970, 1, 1), dt.time.min, tzinfo=dt.UTC) + dt.timedelta(
+        days=1
+    )
+    study = ExportStudy(
+        studyid=job.trial.code,
+        subjects=tuple(sorted(subjects, key=lambda s: s.usubjid)),
+        assessment_interval_days=int(_setting("EXPORT_ASSESSMENT_INTERVAL_DAYS")),
+        window_days=int(_setting("EXPORT_WINDOW_DAYS")),
+    )
+    return StudyBuild(study, tuple(sorted(excluded)), as_of)
+
+
+def build_datasets(study: ExportStudy) -> tuple[Dataset, ...]:
+    """TU, TR, RS, ADRS, ADTTE of the study, built one subject at a time.
+
+    Same rows as ``build_all(study)`` (every builder sorts by USUBJID and numbers ``--SEQ``
+    per USUBJID, so per-subject datasets concatenate to the whole), but linear in the number
+    of subjects: the ADaM builders look up each subject's RS records by scanning the RS
+    rows, which on the whole study is quadratic (minutes at 2000 subjects).
+    """
+    if not study.subjects:
+        return build_all(study)
+    parts = [build_all(dataclasses.replace(study, subjects=(subject,))) for subject in study.subjects]
+    return tuple(
+        Dataset(first.name, first.label, first.variables, [row for part in parts for row in part[i].rows])
+        for i, first in enumerate(parts[0])
+    )
+
+
+def export_write(
+    job: EndpointJob, directory: Path, *, chain_head: str | None = None
+) -> tuple[dict[str, Any], StudyBuild]:
+    """Write the transfer of ``job`` into the empty (or missing) ``directory``; returns the
+    manifest. Everything is rendered and validated in memory first (``render_package``)."""
+    build = build_study(job)
+    files = render_package(
+        build_datasets(build.study),
+        created=build.as_of,
+        criteria_version=job.algorithm_version,
+        charter_version=str(job.charter.version),
+        studyid=build.study.studyid,
+        data_cutoff=build.study.data_cutoff,
+        audit_chain_head=chain_head,
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    if any(directory.iterdir()):
+        raise FileExistsError(f"{directory} is not empty")
+    for name, content in sorted(files.items()):
+        (directory / name).write_bytes(content)
+    manifest: dict[str, Any] = json.loads(files[MANIFEST_NAME])
+    return manifest, build
+
+
+# --- batches: request, build, download --------------------------------------------------------
+
+
+def _batch_key(job: EndpointJob, include_chain_head: bool) -> str:
+    text = f"{EXPORT_MAPPING_VERSION}|{job.pk}|{job.input_sha256}|head={include_chain_head}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def export_request(*, trial_id: int, actor: Any, include_chain_head: bool = True) -> ExportBatch:
+    """Ask for the transfer of the trial's latest computed endpoints (idempotent: the same
+    results give the same batch). The build runs in ``trialreads.build_export`` after commit."""
+    from trialreads.tasks import enqueue_export
+
+    trial = access.access_trial_for(actor, trial_id)
+    access.require_capability(actor, trial.pk, access.EXPORT, "trial", trial.pk)
+    job = latest_done_job(trial.pk)
+    if job is None:
+        raise Conflict("No computed endpoints yet: compute them first.")
+    with transaction.atomic():
+        batch, created = ExportBatch.objects.get_or_create(
+            trial=trial,
+            input_sha256=_batch_key(job, include_chain_head),
+            defaults={
+                "job": job,
+                "requested_by": actor.get_username(),
+                "total": 1,
+                "include_chain_head": include_chain_head,
+            },
+        )
+        if created or batch.status == JobStatus.PENDING:
+            enqueue_export(batch.pk)
+    return batch
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOutcome:
+    batch: ExportBatch
+    built: bool
+    retry_in: float | None = None
+
+
+def _chain_head(trial_chain: str) -> str | None:
+    head = ChainHead.objects.filter(chain_id=trial_chain).values_list("seq", "hash").first()
+    return f"{head[0]}:{head[1]}" if head else None
+
+
+def export_build(*, batch_id: int, task_id: str = "") -> ExportOutcome:
+    """Build the batch's files (claimed under a lease like an endpoint job; the files are
+    written to a temporary directory and moved into place, then the batch is finished in
+    one transaction with its audit event, conditional on the lease)."""
+    owner = worker_identity(task_id)
+    claim = job_claim(batch_id, owner, model=ExportBatch)
+    batch = ExportBatch.objects.select_related("job__charter", "job__trial", "trial").get(pk=batch_id)
+    if not claim.claimed:
+        return ExportOutcome(batch, False, claim.retry_in)
+    head = _chain_head(batch.trial.chain_id) if batch.include_chain_head else None
+    root = exports_root()
+    final = root / str(batch.pk)
+    staging = root / f".staging-{batch.pk}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    manifest, build = export_write(batch.job, staging, chain_head=head)
+    manifest_bytes = (staging / MANIFEST_NAME).read_bytes()
+    files = [
+        *manifest["files"],
+        {
+            "path": MANIFEST_NAME,
+            "sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+            "bytes": len(manifest_bytes),
+        },
+    ]
+    with transaction.atomic():
+        updated = ExportBatch.objects.filter(pk=batch.pk, lease_owner=owner, status=JobStatus.RUNNING).update(
+            status=JobStatus.DONE,
+            done=1,
+            finished_at=timezone.now(),
+            lease_owner="",
+            lease_expires_at=None,
+            directory=f"exports/{batch.pk}",
+            files=files,
+            manifest_sha256=files[-1]["sha256"],
+            reason="; ".join(f"excluded {line}" for line in build.excluded),
+        )
+        if updated != 1:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise LeaseLost(f"export batch {batch.pk}: lease lost before finishing")
+        # A previous attempt that died after moving its files left identical bytes; replace.
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(staging, final)
+        audit_record(
+            chain_id=batch.trial.chain_id,
+            event_type=AuditEventType.EXPORT_CREATED,
+            actor=None,
+            object_type="export_batch",
+            object_id=batch.pk,
+            after={
+                "endpoint_job": batch.job_id,
+                "files": files,
+                "subjects": len(build.study.subjects),
+                "excluded": list(build.excluded),
+                "audit_chain_head": head,
+            },
+        )
+    batch.refresh_from_db()
+    return ExportOutcome(batch, True)
+
+
+def export_file_path(*, batch_id: int, name: str, actor: Any) -> Path:
+    """The path of one file of a finished batch, for a user allowed to export the trial
+    (sponsor viewers, read managers). Every download is audited."""
+    batch = ExportBatch.objects.filter(pk=batch_id).select_related("trial").first()
+    if batch is None:
+        raise NotFound()
+    trial = access.access_trial_for(actor, batch.trial_id)
+    access.require_capability(actor, trial.pk, access.EXPORT, "export_batch", batch.pk)
+    entry = next((f for f in batch.files if f["path"] == name), None)
+    if batch.status != JobStatus.DONE or entry is None:
+        raise NotFound()
+    path = Path(django_settings.MEDIA_ROOT) / batch.directory / str(entry["path"])
+    with transaction.atomic():
+        audit_record(
+            chain_id=trial.chain_id,
+            # Not yet in AuditEventType (core vocabulary); the column accepts the string.
+            event_type="EXPORT_DOWNLOADED",
+            actor=actor,
+            object_type="export_batch",
+            object_id=batch.pk,
+            after={"file": entry["path"], "sha256": entry["sha256"]},
+        )
+    return path

@@ -1,0 +1,88 @@
+"""Celery entry points: thin adapters (ids in, one service call, idempotent).
+
+Both tasks are ``acks_late`` with ``reject_on_worker_lost`` (celery-concurrency-ci §6.3):
+a worker killed mid-task gets the message redelivered instead of losing it. That is safe
+only because the services are idempotent: the endpoint job and the export batch are keyed
+by their inputs, claimed under a lease and finished conditionally on still holding it.
+
+Enqueue with :func:`enqueue_compute_endpoints` / :func:`enqueue_export` (``delay_on_commit``)
+so a task never runs for a transaction that rolled back, and never before its data is
+visible to the worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from celery import Task, shared_task
+from celery.contrib.django.task import DjangoTask
+from django.db import OperationalError
+
+from trialreads.services import endpoints as endpoint_services
+from trialreads.services import exports as export_services
+from trialreads.services.audit import audit_context
+
+#: Called before each subject is evaluated by ``compute_endpoints`` in this process. ``None``
+#: in production; the worker-kill tests install one that pauses or crashes mid-computation.
+SUBJECT_HOOK: Callable[[endpoint_services.SubjectInputs], None] | None = None
+
+#: Longest wait before a task whose job is leased by a live worker looks again.
+MAX_RETRY_WAIT_SECONDS = 30
+
+
+class AuditedTask(DjangoTask):  # type: ignore[misc]
+    """Runs the task inside an audit context: actor ``system:<task name>``, request id =
+    the Celery task id, so every audit event a task writes is attributed to it."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with audit_context(actor_label=f"system:{self.name}", request_id=str(self.request.id or "")):
+            return super().__call__(*args, **kwargs)
+
+
+_COMMON: dict[str, Any] = {
+    "bind": True,
+    "base": AuditedTask,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(name="trialreads.compute_endpoints", **_COMMON)  # type: ignore[untyped-decorator]
+def compute_endpoints(self: Task, trial_id: int, requested_by: str = "") -> dict[str, Any]:
+    """Endpoints of every subject x criterion of the trial's current inputs."""
+    outcome = endpoint_services.endpoints_compute(
+        trial_id=trial_id,
+        task_id=str(self.request.id or ""),
+        requested_by=requested_by,
+        on_subject=SUBJECT_HOOK,
+    )
+    if outcome.retry_in is not None:
+        # Leased by a live worker. Do not ack-and-forget: if this is Redis redelivering the
+        # holder's own message (visibility timeout), acking it would lose the work should
+        # the holder die later. Look again once the lease could have run out.
+        raise self.retry(countdown=min(max(outcome.retry_in, 1.0), MAX_RETRY_WAIT_SECONDS))
+    return {"job": outcome.job.pk, "status": outcome.job.status, "computed": outcome.computed}
+
+
+@shared_task(name="trialreads.build_export", **_COMMON)  # type: ignore[untyped-decorator]
+def build_export(self: Task, batch_id: int) -> dict[str, Any]:
+    """Write the sponsor transfer of an :class:`~trialreads.models.ExportBatch`."""
+    outcome = export_services.export_build(batch_id=batch_id, task_id=str(self.request.id or ""))
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=min(max(outcome.retry_in, 1.0), MAX_RETRY_WAIT_SECONDS))
+    return {"batch": outcome.batch.pk, "status": outcome.batch.status, "built": outcome.built}
+
+
+def enqueue_compute_endpoints(trial_id: int, requested_by: str = "") -> None:
+    """Compute the trial's endpoints once the current transaction commits (nothing if it
+    rolls back). Call after reads are signed or adjudicated, or on demand."""
+    compute_endpoints.delay_on_commit(trial_id, requested_by)
+
+
+def enqueue_export(batch_id: int) -> None:
+    build_export.delay_on_commit(batch_id)
