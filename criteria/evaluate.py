@@ -36,6 +36,7 @@ from criteria.validate import response_vocabulary
 LATER_CRITERIA: tuple[str, ...] = ("irrecist", "irrc", "itrecist", "percist", "ipercist", "impercist5")
 _ENGINE_MODULES = {RECIST11: "criteria.recist11", IRECIST: "criteria.irecist", IMRECIST: "criteria.imrecist"}
 _PD_CODES = frozenset({"PD", "iUPD", "iCPD"})
+_GIVEN = "overall response given as input (response level): endpoints only"
 
 Engine = Callable[[Subject], tuple[TimepointResult, ...]]
 _engines: dict[str, Engine] = {}
@@ -100,7 +101,8 @@ def _response_level_timepoints(subject: Subject) -> tuple[TimepointResult, ...]:
     return tuple(
         TimepointResult(
             date=tp.date, target="", non_target="", new_lesions="", overall=tp.overall or "NE",
-            progression_date=tp.earliest_date if tp.overall in _PD_CODES else None, scan=tp.scan)
+            progression_date=tp.earliest_date if tp.overall in _PD_CODES else None, scan=tp.scan,
+            why=(_GIVEN,))
         for tp in subject.timepoints)
 
 

@@ -60,13 +60,33 @@ def _reject_constant(name: str) -> Decimal:
     return Decimal(name)
 
 
+class _Object(dict[str, Any]):
+    """A JSON object that remembers keys given twice (json keeps only the last value)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = _Object(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        repeated: list[str] = []
+        for key, _ in pairs:
+            if key in seen:
+                repeated.append(key)
+            seen.add(key)
+        obj.duplicates = tuple(repeated)
+    return obj
+
+
 def load_json(text: str) -> Any:
     """Parse JSON text with every number as an exact ``Decimal``.
 
     Raises :class:`InputError` with subject ``"?"`` and the line/column for invalid JSON.
     """
     try:
-        return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
+        return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant,
+                          object_pairs_hook=_object)
     except json.JSONDecodeError as exc:
         raise InputError("?", f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}") from None
     except RecursionError:
@@ -84,9 +104,16 @@ class _Reader:
     def fail(self, field: str, message: str) -> InputError:
         return InputError(self.subject, field, message)
 
+    def no_duplicates(self, value: Mapping[str, Any], field: str) -> None:
+        duplicates = getattr(value, "duplicates", ())
+        if duplicates:
+            key = duplicates[0]
+            raise self.fail(f"{field}.{key}" if field else key, f"key {key!r} given more than once")
+
     def obj(self, value: Any, field: str, keys: frozenset[str]) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
             raise self.fail(field, f"expected an object, got {_describe(value)}")
+        self.no_duplicates(value, field)
         if keys.issuperset(value):
             return value
         for key in value:
@@ -327,6 +354,7 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
     if not isinstance(raw_targets, Mapping):
         raise r.fail(f"{field}.targets",
                      f"expected an object of lesion id -> mm, got {_describe(raw_targets)}")
+    r.no_duplicates(raw_targets, f"{field}.targets")
     for lesion_id, raw in raw_targets.items():
         targets[lesion_id] = _parse_target_value(r, raw, f"{field}.targets.{lesion_id}")
     non_targets: dict[str, NonTargetStatus] = {}
@@ -334,6 +362,7 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
     if not isinstance(raw_nt, Mapping):
         raise r.fail(f"{field}.non_targets",
                      f"expected an object of lesion id -> status, got {_describe(raw_nt)}")
+    r.no_duplicates(raw_nt, f"{field}.non_targets")
     for lesion_id, word in raw_nt.items():
         if not isinstance(word, str) or word not in _STATUS_WORDS:
             raise r.fail(f"{field}.non_targets.{lesion_id}",

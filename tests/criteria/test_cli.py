@@ -110,6 +110,29 @@ def test_bad_input_subprocess_exit_2_one_line_nothing_on_stdout() -> None:
     assert r.stderr.startswith("R1: timepoints[0].overall: unknown response code 'XX'")
 
 
+MEASURED: dict[str, Any] = {
+    "subject": "S7", "reference_date": "2024-01-01",
+    "baseline": {"date": "2024-01-01", "targets": [{"id": "T1", "organ": "liver", "node": False, "mm": 42}],
+                 "non_targets": []},
+    "timepoints": [{"date": "2024-02-26", "targets": {"T1": 30}},
+                   {"date": "2024-04-22", "targets": {"T1": 28}},
+                   {"date": "2024-06-17", "targets": {"T1": 25}}],
+}
+LAST = '"T1": 25'
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    (json.dumps(MEASURED).replace(LAST, '"T1": -4'), "S7: timepoints[2].targets.T1: negative diameter -4"),
+    (json.dumps(MEASURED).replace(LAST, '"T1": NaN'), "S7: timepoints[2].targets.T1: not a finite number"),
+    (json.dumps({**MEASURED, "settings": {"sd_min": 42}}), "S7: settings.sd_min: unknown field"),
+    (json.dumps(MEASURED).replace('"mm": 42', '"mm": 8'), "S7: baseline.targets[0].mm: target T1 longest"),
+])
+def test_bad_input_cases_subprocess(text: str, line: str) -> None:
+    r = run("evaluate", "-", text=text)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr.startswith(line) and r.stderr.count("\n") == 1, r.stderr
+
+
 def test_bad_json_names_unknown_subject() -> None:
     r = run("evaluate", "-", text='{"subject": "S1", "timepoints": [')
     assert (r.returncode, r.stdout) == (2, "")

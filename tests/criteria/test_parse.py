@@ -152,6 +152,11 @@ def test_negative_diameter() -> None:
     assert str(err) == "S7: timepoints[2].targets.T3: negative diameter -4"
 
 
+def test_duplicate_key_rejected() -> None:
+    text = json.dumps(BASE).replace('"T1": 35', '"T1": 35, "T1": 36')
+    assert_error(text, "timepoints[2].targets.T1", "given more than once")
+
+
 def test_nan_rejected() -> None:
     text = json.dumps(BASE).replace('"T1": 35', '"T1": NaN')
     assert_error(text, "timepoints[2].targets.T1", "not a finite number")
