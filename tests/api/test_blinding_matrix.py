@@ -12,7 +12,6 @@ next request sees: every cell is judged against the same fixture state.
 from __future__ import annotations
 
 import datetime as dt
-
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
