@@ -214,7 +214,7 @@ def _confirming_index(
     """Index of the assessment confirming ``seq[i]`` (R11-BOR-CONF, AO-CBOR), or None.
 
     CR: a later CR at >= ``confirm_min_days`` with only CR/NE between. PR: a later CR/PR at
-    >= ``confirm_min_days`` with only CR/PR/NE between (SD too when
+    >= ``confirm_min_days`` with only CR/PR/NE between (and one SD when
     ``accept_sd_between_pr_confirmation``) and no PR after a CR (unless A12
     ``cr_then_pr_confirmed_as`` is "pr"). At most ``max_ne_between_confirmation`` NE between.
     """
@@ -223,7 +223,7 @@ def _confirming_index(
     between = {voc.cr} if want_cr else {voc.cr, voc.pr}
     if not want_cr and settings.accept_sd_between_pr_confirmation:
         between = between | {voc.sd}
-    ne_count = 0
+    ne_count = sd_count = 0
     seen_cr = start.overall == voc.cr
     for j in range(i + 1, len(seq)):
         code = seq[j].overall
@@ -237,6 +237,10 @@ def _confirming_index(
                 return None
         elif code not in between:
             return None
+        elif code == voc.sd:
+            sd_count += 1  # admiralonco accept_sd: one SD assessment is accepted, not more
+            if sd_count > 1:
+                return None
         seen_cr = seen_cr or code == voc.cr
     return None
 

@@ -120,6 +120,59 @@ def test_confirmed_bor_date_is_the_first_of_the_pair() -> None:
     assert (result.code, result.date) == ("PR", day(84))
 
 
+# --- admiralonco tests/testthat/test-derive_param_confirmed_bor.R, as data -----------------------
+# (USUBJID, reference date TRTSDT, [(ADT, AVALC)], expected code, expected date). NON-CR/NON-PD
+# next to target codes is admiralonco's test data, kept as is.
+
+AO_ADRS = {
+    "1": ("2020-01-01", [("2020-01-01", "PR"), ("2020-02-01", "CR"), ("2020-02-16", "NE"),
+                         ("2020-03-01", "CR"), ("2020-04-01", "SD")]),
+    "2": ("2019-12-12", [("2020-01-01", "SD"), ("2020-02-01", "PR"), ("2020-03-01", "SD"),
+                         ("2020-03-13", "CR")]),
+    "3": ("2019-11-11", [("2019-11-12", "CR"), ("2019-12-02", "CR"), ("2020-01-01", "SD")]),
+    "4": ("2019-12-30", [("2020-01-01", "PR"), ("2020-03-01", "SD"), ("2020-04-01", "SD"),
+                         ("2020-05-01", "PR"), ("2020-05-15", "NON-CR/NON-PD")]),
+    "5": ("2020-01-01", [("2020-01-01", "PR"), ("2020-01-10", "SD"), ("2020-01-20", "PR"),
+                         ("2020-05-15", "NON-CR/NON-PD")]),
+    "6": ("2020-02-02", [("2020-02-06", "PR"), ("2020-02-16", "CR"), ("2020-03-30", "PR")]),
+    "7": ("2020-02-02", [("2020-02-06", "PR"), ("2020-02-16", "CR"), ("2020-04-01", "NE")]),
+    "8": ("2020-04-01", []),
+    "9": ("2020-02-01", [("2020-02-16", "PD"), ("2020-03-06", "SD")]),
+}
+AO_TEST1 = {  # ref_start_window 28, ref_confirm 28 (max_nr_ne 1, accept_sd FALSE)
+    "1": ("CR", "2020-02-01"), "2": ("SD", "2020-02-01"), "3": ("SD", "2020-01-01"),
+    "4": ("SD", "2020-03-01"), "5": ("NON-CR/NON-PD", "2020-05-15"), "6": ("SD", "2020-03-30"),
+    "7": ("NE", "2020-02-06"), "8": (None, None), "9": ("PD", "2020-02-16"),
+}
+AO_TEST2 = {  # ref_start_window 28, ref_confirm 14, max_nr_ne 0, accept_sd TRUE (7: ND, 8: missing as NE)
+    "1": ("PR", "2020-01-01"), "2": ("PR", "2020-02-01"), "3": ("CR", "2019-11-12"),
+    "4": ("SD", "2020-03-01"), "5": ("PR", "2020-01-01"), "6": ("SD", "2020-03-30"),
+    "9": ("PD", "2020-02-16"),
+}
+
+
+@pytest.mark.parametrize(("expected", "settings"), [
+    (AO_TEST1, Settings(sd_min_days=28, confirm_min_days=28)),
+    (AO_TEST2, Settings(sd_min_days=28, confirm_min_days=14, max_ne_between_confirmation=0,
+                        accept_sd_between_pr_confirmation=True)),
+], ids=["test1-default", "test2-accept-sd"])
+def test_admiralonco_confirmed_bor_cases(expected: dict[str, tuple[str | None, str | None]],
+                                         settings: Settings) -> None:
+    for usubjid, (code, date) in expected.items():
+        ref_text, rows = AO_ADRS[usubjid]
+        tps = tuple(TimepointResult(date=dt.date.fromisoformat(d), target="", non_target="", new_lesions="",
+                                    overall=c) for d, c in rows)
+        result = endpoints.derive_confirmed_bor(tps, dt.date.fromisoformat(ref_text), settings)
+        got_date = None if result.date is None else result.date.isoformat()
+        assert (result.code, got_date) == (code, date), usubjid
+
+
+def test_accept_sd_allows_one_sd_only() -> None:
+    accept = Settings(accept_sd_between_pr_confirmation=True)
+    assert cbor(((56, "PR"), (70, "SD"), (98, "PR")), settings=accept) == "PR"
+    assert cbor(((56, "PR"), (70, "SD"), (84, "SD"), (112, "PR")), settings=accept) == "SD"
+
+
 # --- R11-BOR / R11-SD-MIN / AO-BOR (no confirmation) -----------------------------------------
 
 UNCONFIRMED = [
