@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from criteria.evaluate import evaluate
 from criteria.serialize import criterion_json
 from trialreads import access, mappers
+from trialreads.adjudication_rules import AdjudicationRules
 from trialreads.choices import AdjudicationStatus, LesionKind, TrialRole
 from trialreads.models import (
     AcceptedRead,
@@ -188,7 +189,7 @@ def reader_metrics(
     in the calendar month of its first comparison. It counts as adjudicated if it has an
     open or decided case (its latest one decides "chosen"); voided cases do not count.
     BOR and first-progression dates are the charter's primary criterion at the latest
-    comparison (confirmed BOR when the charter requires confirmation).
+    comparison (confirmed BOR when the adjudication rules compare it).
 
     Six queries whatever the trial size (trial, capability, states, reads, cases, team),
     plus one for investigator assessments.
@@ -208,7 +209,11 @@ def reader_metrics(
         status=AdjudicationStatus.VOIDED
     ).order_by("subject_id", "cycle"):
         latest_case[case.subject_id] = case
-    bor_field = "bor_confirmed" if charter.confirmation_required else "bor"
+    # The same BOR the trigger compares (confirmed or not), so kappa and cases agree.
+    rules = AdjudicationRules.from_json(
+        charter.adjudication_rules, bor_confirmed_default=charter.confirmation_required
+    )
+    bor_field = "bor_confirmed" if rules.bor_confirmed else "bor"
     pairs: list[SubjectPair] = []
     for state in states:
         slots = readers.get(state.subject_id, {})
