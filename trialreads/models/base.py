@@ -40,6 +40,6 @@ class AuditedQuerySet(models.QuerySet[_M]):
         self._refuse("update_or_create")
 
 
-class AuditedManager(models.Manager.from_queryset(AuditedQuerySet)):  # type: ignore[misc]
-    """Default manager of audited models. ``_base_manager`` stays Django's plain manager,
-    which the deletion collector and related-object access use internally."""
+#: Default manager of audited models. ``_base_manager`` stays Django's plain manager, which
+#: the deletion collector and related-object access use internally.
+AuditedManager = models.Manager.from_queryset(AuditedQuerySet)

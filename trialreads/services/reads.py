@@ -1,9 +1,12 @@
 """A reader's work: saving baseline and follow-up assessments, signing, and unlocking.
 
-Lock order (every service here): Read row, then the TimepointRead row, both FOR UPDATE
-(PostgreSQL; SQLite IMMEDIATE serialises anyway). Locking the read serialises the
-sequential-signing checks of its timepoints (sign of visit 2 vs unlock of visit 1).
-Access is checked before the transaction opens so that denials stay recorded.
+Lock order (PostgreSQL; SQLite's IMMEDIATE transactions serialise every writer anyway):
+Subject, then Read, then TimepointRead, all FOR UPDATE, and the audit ChainHead last (taken
+by ``audit_record``). ``timepoint_create`` and the adjudication trigger (run inside
+``timepoint_read_sign``) lock the Subject first as well, so no two services wait on each
+other in opposite orders. Locking the read serialises the sequential-signing checks of its
+timepoints (sign of visit 2 vs unlock of visit 1). Access is checked before the
+transaction opens so that denials stay recorded.
 """
 
 from __future__ import annotations
@@ -31,7 +34,16 @@ from trialreads.choices import (
     TimepointReadStatus,
 )
 from trialreads.errors import Conflict, PermissionDenied, ValidationError
-from trialreads.models import AuditEvent, Lesion, Measurement, NonTargetRating, Read, Signature, TimepointRead
+from trialreads.models import (
+    AuditEvent,
+    Lesion,
+    Measurement,
+    NonTargetRating,
+    Read,
+    Signature,
+    Subject,
+    TimepointRead,
+)
 
 _LESION_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 _ONE_DP = Decimal("0.1")
@@ -217,8 +229,11 @@ def _own_timepoint_read(actor: Any, timepoint_read_id: int, capability: str) -> 
 
 
 def _lock(timepoint_read_id: int) -> tuple[Read, TimepointRead]:
-    tr_read_id = TimepointRead.objects.filter(pk=timepoint_read_id).values_list("read_id", flat=True).get()
-    read = Read.objects.select_for_update().select_related("subject__trial").get(pk=tr_read_id)
+    read_id, subject_id = (
+        TimepointRead.objects.filter(pk=timepoint_read_id).values_list("read_id", "read__subject_id").get()
+    )
+    Subject.objects.select_for_update().values_list("pk", flat=True).get(pk=subject_id)
+    read = Read.objects.select_for_update().select_related("subject__trial").get(pk=read_id)
     tr = TimepointRead.objects.select_for_update().select_related("timepoint").get(pk=timepoint_read_id)
     return read, tr
 
