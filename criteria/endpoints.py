@@ -419,3 +419,28 @@ def derive_dor(
     pfs = derive_pfs(rest, begin, settings, criterion, death_date)
     return DurationOfResponse(start=begin, end=pfs.date, days=_days(pfs.date, begin),
                               event=pfs.event, reason=pfs.reason)
+
+
+# --- criterion-named entry points (the names the SAP and admiralonco use) ------------------
+
+def derive_ibor(timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings) -> Best:
+    """iBOR (IR-BOR, iRECIST Table 3): :func:`derive_bor` with the iRECIST ranking
+    iCR > iPR > iSD > NON-iCR/NON-iUPD > iCPD > iUPD > NE, up to the first iCPD."""
+    return derive_bor(timepoints, reference_date, settings, IRECIST)
+
+
+def derive_ipfs(timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
+                death_date: dt.date | None = None) -> Pfs:
+    """iPFS: :func:`irecist_pfs`."""
+    return irecist_pfs(timepoints, reference_date, settings, death_date)
+
+
+def derive_imbor(timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings) -> Best:
+    """imBOR (IM-BOR): :func:`derive_bor` over all assessments, responses after PD included (A8)."""
+    return derive_bor(timepoints, reference_date, settings, IMRECIST)
+
+
+def derive_impfs(timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
+                 death_date: dt.date | None = None) -> Pfs:
+    """imPFS: :func:`imrecist_pfs`."""
+    return imrecist_pfs(timepoints, reference_date, settings, death_date)

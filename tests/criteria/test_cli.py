@@ -173,3 +173,14 @@ def test_numbers_rounded_half_away_from_zero() -> None:
     assert number(Decimal("-28.65")) == -28.7
     assert number(Decimal("-0.04")) == 0.0 and str(number(Decimal("-0.04"))) == "0.0"
     assert json.dumps(number(Decimal("30"))) == "30.0"
+
+
+def test_measurement_level_explain_lists_engine_readings() -> None:
+    code, out, _ = run_inline("evaluate", "-", "--explain", payload=MEASURED)
+    results = json.loads(out)["results"]
+    assert code == 0 and list(results) == ["recist1.1", "irecist", "imrecist"]
+    notes = {c: " | ".join(r["defaults"]) for c, r in results.items()}
+    assert "A1 pr_continues_until_pd=true (default)" in notes["recist1.1"]
+    assert "A3 irecist_unconfirmed_iupd=event (default)" in notes["irecist"]
+    assert "A7 imrecist_pd_requires_5mm=true (default)" in notes["imrecist"]
+    assert all(tp["why"] for r in results.values() for tp in r["timepoints"])

@@ -417,3 +417,12 @@ def test_attached_pd_status_is_used() -> None:
     tagged = tuple(dataclasses.replace(r, extra={"pd_status": "negated"}) if r.overall == "PD" else r
                    for r in results)
     assert endpoints.derive_pfs(tagged, REF, DEFAULT, IMRECIST).event is False
+
+
+def test_criterion_named_entry_points() -> None:
+    irecist = seq((42, "iSD"), (84, "iUPD"), (126, "iCPD"))
+    assert endpoints.derive_ibor(irecist, REF, DEFAULT).code == "iSD"
+    assert endpoints.derive_ipfs(irecist, REF, DEFAULT).date == day(84)
+    imrecist = seq((30, "SD"), (84, "PD"), (126, "PR"))
+    assert endpoints.derive_imbor(imrecist, REF, DEFAULT).code == "PR"
+    assert endpoints.derive_impfs(imrecist, REF, DEFAULT).event is False
