@@ -1,0 +1,57 @@
+"""System checks (``manage.py check``): ids ``trialreads.E001``… and ``trialreads.W001``…"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+from django.db import connections
+
+from trialreads.conf import DEFAULTS
+
+SUPPORTED_VENDORS = ("sqlite", "postgresql")
+
+
+@register("database")
+def check_database(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Any]:
+    """The lock and audit triggers exist for SQLite and PostgreSQL only; SQLite needs
+    IMMEDIATE transactions, or concurrent writers fail with ``database is locked``."""
+    problems: list[Any] = []
+    for alias in databases or []:
+        connection = connections[alias]
+        if connection.vendor not in SUPPORTED_VENDORS:
+            problems.append(
+                Error(
+                    f"Database {alias!r} is {connection.vendor}; "
+                    f"trialreads supports {', '.join(SUPPORTED_VENDORS)}.",
+                    hint="The append-only audit and lock triggers (migration 0002) exist only for those.",
+                    id="trialreads.E001",
+                )
+            )
+        elif connection.vendor == "sqlite":
+            mode = (connection.settings_dict.get("OPTIONS") or {}).get("transaction_mode")
+            if mode != "IMMEDIATE":
+                problems.append(
+                    Warning(
+                        f"SQLite database {alias!r} does not use transaction_mode='IMMEDIATE'.",
+                        hint="Concurrent signing and saving then fail with 'database is locked' (§7).",
+                        id="trialreads.W001",
+                    )
+                )
+    return problems
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    configured = getattr(settings, "TRIALREADS", {}) or {}
+    problems: list[Any] = []
+    if not isinstance(configured, dict):
+        return [Error("settings.TRIALREADS must be a dict.", id="trialreads.E002")]
+    for key in sorted(set(configured) - set(DEFAULTS)):
+        problems.append(Error(f"Unknown TRIALREADS setting {key!r}.", id="trialreads.E002"))
+    for key in ("SIGN_MAX_FAILURES", "SIGN_LOCKOUT_MINUTES", "SCAN_DATE_FUTURE_TOLERANCE_DAYS"):
+        value = configured.get(key, DEFAULTS[key])
+        if type(value) is not int or value < 0 or (key != "SCAN_DATE_FUTURE_TOLERANCE_DAYS" and value == 0):
+            problems.append(Error(f"TRIALREADS[{key!r}] must be a positive integer.", id="trialreads.E003"))
+    return problems
