@@ -234,14 +234,18 @@ def parse_settings(value: Any, subject: str = "?") -> Settings:
 
 # --- lesions ---------------------------------------------------------------------------
 
+_NOT_ASSESSED = TargetMeasurement(kind=TargetKind.NOT_ASSESSED, mm=None)
+_TOO_SMALL = TargetMeasurement(kind=TargetKind.TOO_SMALL, mm=TSTM_MM, raw=TSTM)
+
+
 def _parse_target_value(r: _Reader, value: Any, field: str) -> TargetMeasurement:
     if type(value) is Decimal and value.is_finite():  # the common case, first
         return TargetMeasurement(kind=TargetKind.MEASURED, mm=value)
     if value is None:
-        return TargetMeasurement(kind=TargetKind.NOT_ASSESSED, mm=None)
+        return _NOT_ASSESSED  # frozen: one shared instance is safe
     if isinstance(value, str):
         if value == TSTM:
-            return TargetMeasurement(kind=TargetKind.TOO_SMALL, mm=TSTM_MM, raw=TSTM)
+            return _TOO_SMALL
         raise r.fail(field, f"expected a number of mm, null, \"TSTM\" or an object, got {_describe(value)}")
     if isinstance(value, Mapping):
         if "fragments_mm" in value:
