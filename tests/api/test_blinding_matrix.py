@@ -12,6 +12,7 @@ next request sees: every cell is judged against the same fixture state.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -101,8 +102,33 @@ API_ROUTES: dict[str, Route] = {
     "api:timepoint-read-verify": Route("tr_b0", {"GET": row(404, 200, 200, 200, 404, 404, 401)}),
 }
 
-#: Non-API namespaces, each with its own check below.
+#: Non-API namespaces checked as a whole (the admin: staff only, read-only by design).
 OTHER_NAMESPACES = {"admin"}
+
+#: Pages of the web UI: URL kwargs (fixture object per argument) and the anonymous answer
+#: (302 = sent to the login page). Blinding of the pages' content is tested with the UI;
+#: here every page must be classified and must refuse an anonymous visitor.
+WEB_ROUTES: dict[str, tuple[dict[str, str], int]] = {
+    "web:login": ({}, 200),
+    "web:logout": ({}, 405),
+    "web:worklist": ({}, 302),
+    "web:read": ({"read_id": "read_b"}, 302),
+    "web:timepoint-read": ({"tr_id": "tr_b0"}, 302),
+    "web:timepoint-read-check": ({"tr_id": "tr_b1"}, 302),
+    "web:timepoint-read-sign": ({"tr_id": "tr_b1"}, 405),  # POST only
+    "web:adjudication": ({"case_id": "missing"}, 302),
+    "web:dashboard": ({"trial_id": "trial"}, 302),
+    "web:endpoints-compute": ({"trial_id": "trial"}, 405),  # POST only
+    "web:endpoints-progress": ({"trial_id": "trial"}, 302),
+    "web:export-start": ({"trial_id": "trial"}, 405),  # POST only
+    "web:audit": ({"trial_id": "trial"}, 302),
+    "web:subject": ({"subject_id": "subject"}, 302),
+    "web:export-progress": ({"batch_id": "missing"}, 302),
+    "web:export-download": ({"batch_id": "missing", "name": "ADRS.xpt"}, 302),
+}
+#: Web pages showing one reader's work: reader A on B's object == a missing id.
+_CSRF = re.compile(rb'"X-CSRFToken": "[A-Za-z0-9]+"|name="csrfmiddlewaretoken" value="[A-Za-z0-9]+"')
+WEB_OBJECT_PAGES = {"web:read": "read_b", "web:timepoint-read": "tr_b0"}
 
 
 def _walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str, str]]:
@@ -125,7 +151,7 @@ def all_routes() -> list[tuple[str, str, str]]:
 def test_every_route_is_classified() -> None:
     unclassified = []
     for namespace, name, pattern in all_routes():
-        if name in API_ROUTES:
+        if name in API_ROUTES or name in WEB_ROUTES:
             continue
         if namespace in OTHER_NAMESPACES and not pattern.startswith("api/"):
             continue
@@ -143,6 +169,7 @@ def test_enumeration_sees_the_api() -> None:
 def test_matrix_has_no_stale_entries() -> None:
     names = {name for _, name, _ in all_routes()}
     assert set(API_ROUTES) <= names
+    assert set(WEB_ROUTES) <= names
 
 
 @pytest.fixture
@@ -248,6 +275,39 @@ def test_admin_needs_staff(client: Any, manager: Any, reader_a: Any) -> None:
     assert client.get(url).status_code == 302
     client.force_login(manager)
     assert client.get(url).status_code == 200
+
+
+def _web_kwargs(spec: dict[str, str], world: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for arg, key in spec.items():
+        out[arg] = key if arg == "name" else (NONEXISTENT if key == "missing" else world[key].pk)
+    return out
+
+
+def test_web_pages_refuse_anonymous(client: Any, world: dict[str, Any]) -> None:
+    for name, (spec, expected) in WEB_ROUTES.items():
+        url = reverse(name, kwargs=_web_kwargs(spec, world) or None)
+        response = client.get(url)
+        assert response.status_code == expected, (name, response.status_code)
+        if expected == 405 and name != "web:logout":
+            response = client.post(url)  # the POST-only pages: anonymous goes to the login page
+            expected = 302
+            assert response.status_code == 302, (name, response.status_code)
+        if expected == 302:
+            assert reverse("web:login") in response["Location"], name
+
+
+@pytest.mark.parametrize("name", sorted(WEB_OBJECT_PAGES))
+def test_web_not_yours_is_identical_to_missing(
+    name: str, client: Any, world: dict[str, Any], reader_a: Any
+) -> None:
+    client.force_login(reader_a)
+    arg = next(iter(WEB_ROUTES[name][0]))
+    mine = client.get(reverse(name, kwargs={arg: world[WEB_OBJECT_PAGES[name]].pk}))
+    missing = client.get(reverse(name, kwargs={arg: NONEXISTENT}))
+    assert mine.status_code == missing.status_code == 404
+    # The page carries a fresh (masked) CSRF token on every request; everything else is equal.
+    assert _CSRF.sub(b"<csrf>", mine.content) == _CSRF.sub(b"<csrf>", missing.content)
 
 
 # --- side channels --------------------------------------------------------------------------
