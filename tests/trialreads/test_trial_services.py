@@ -257,3 +257,39 @@ def test_subject_rules(trial: Any, manager: Any) -> None:
             actor=manager,
         )
     assert exc.value.field == "site_id"
+
+
+def test_subject_update_records_old_and_new(trial_with_reads: Any, manager: Any, reader_a: Any) -> None:
+    subject = trial_with_reads.subject
+    with pytest.raises(ValidationError) as exc:
+        svc.subject_update(subject_id=subject.pk, changes={"arm": "B"}, reason="x", actor=manager)
+    assert exc.value.field == "changes"
+    with pytest.raises(ValidationError) as exc:
+        svc.subject_update(
+            subject_id=subject.pk, changes={"death_date": dt.date(2025, 3, 1)}, reason=" ", actor=manager
+        )
+    assert exc.value.field == "reason"
+    with pytest.raises(PermissionDenied):
+        svc.subject_update(
+            subject_id=subject.pk, changes={"death_date": dt.date(2025, 3, 1)}, reason="x", actor=reader_a
+        )
+    svc.subject_update(
+        subject_id=subject.pk,
+        changes={"death_date": dt.date(2025, 3, 1)},
+        reason="site report 2025-03-02",
+        actor=manager,
+    )
+    subject.refresh_from_db()
+    assert subject.death_date == dt.date(2025, 3, 1)
+    event = AuditEvent.objects.get(event_type=AuditEventType.SUBJECT_UPDATED)
+    assert event.before == {"death_date": None} and event.after == {"death_date": "2025-03-01"}
+    assert verify_chain(trial_with_reads.trial.chain_id).ok
+
+
+def test_hostile_ids_are_denied_not_crashing(outsider: Any) -> None:
+    from trialreads import access
+
+    with pytest.raises(NotFound):
+        access.access_read_for(outsider, "x" * 500)
+    denial = AuditEvent.objects.filter(event_type=AuditEventType.ACCESS_DENIED).get()
+    assert denial.object_id == "x" * 60

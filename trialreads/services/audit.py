@@ -118,15 +118,17 @@ def audit_record(
             seq=head.seq + 1,
             ts=timezone.now(),
             actor_id=actor.pk if is_user else None,
-            actor_username=username,
+            # Clipped to the column sizes: a hostile id in a denied URL must not turn the
+            # denial into a database error (and the clipped value is what gets hashed).
+            actor_username=username[:150],
             event_type=str(event_type),
-            object_type=object_type,
-            object_id=str(object_id),
+            object_type=object_type[:60],
+            object_id=str(object_id)[:60],
             # Stored exactly as hashed (no floats, decimals as strings), so it re-hashes.
             before=to_jsonable(before),
             after=to_jsonable(after),
             reason=reason,
-            request_id=ctx.request_id,
+            request_id=ctx.request_id[:100],
             context=to_jsonable(dict(ctx.extra)),
             prev_hash=head.hash,
         )

@@ -275,6 +275,45 @@ def subject_create(
     return subject
 
 
+#: Subject fields that may change after creation (survival follow-up feeds PFS censoring).
+SUBJECT_UPDATABLE = ("death_date", "last_contact_date")
+
+
+def subject_update(*, subject_id: int, changes: Mapping[str, Any], reason: str, actor: Any) -> Subject:
+    """Record a death or last-contact date (read manager, with a reason; audited old/new)."""
+    subject = access.access_subject_for(actor, subject_id)
+    access.require_capability(actor, subject.trial_id, access.MANAGE, "subject", subject.pk)
+    unknown = set(changes) - set(SUBJECT_UPDATABLE)
+    if unknown:
+        raise ValidationError(f"cannot change: {', '.join(sorted(unknown))}", "changes")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError("a reason is required to change subject data", "reason")
+    for name, value in changes.items():
+        if value is not None and not isinstance(value, dt.date):
+            raise ValidationError("a date or null", name)
+        if value is not None and value < subject.randomisation_date:
+            raise ValidationError("cannot precede the randomisation date", name)
+        if value is not None and value > timezone.now().date():
+            raise ValidationError("cannot be in the future", name)
+    with transaction.atomic():
+        subject = Subject.objects.select_for_update().select_related("trial").get(pk=subject.pk)
+        before = {name: getattr(subject, name) for name in changes}
+        for name, value in changes.items():
+            setattr(subject, name, value)
+        subject.save(update_fields=list(changes))
+        audit_record(
+            chain_id=subject.trial.chain_id,
+            event_type=AuditEventType.SUBJECT_UPDATED,
+            actor=actor,
+            object_type="subject",
+            object_id=subject.pk,
+            before=before,
+            after=dict(changes),
+            reason=reason.strip(),
+        )
+    return subject
+
+
 def timepoint_create(
     *,
     subject_id: int,
