@@ -98,26 +98,30 @@ def _pd_date(tp: TimepointResult) -> dt.date:
 def imrecist_pd_status(timepoints: Sequence[TimepointResult], settings: Settings) -> tuple[str | None, ...]:
     """IM-PFS: the fate of each PD timepoint (``None`` for non-PD timepoints).
 
-    ``negated``: the next evaluable assessment (not NE) is non-PD (CR, PR, SD,
-    NON-CR/NON-PD) and at least ``imrecist_negation_min_days`` after the PD.
-    ``confirmed``: the next evaluable assessment is PD again.
-    ``stands``: no later evaluable assessment, or the next one is non-PD but too early to
-    negate (it neither negates nor confirms; the PD stays an event).
+    "An imPD is not an event if the next assessment >= 4 weeks later shows non-PD": the
+    later evaluable (not NE) assessments are read in order, and the first that decides wins.
+    ``confirmed``: a PD comes first. ``negated``: a non-PD (CR, PR, SD, NON-CR/NON-PD) at
+    least ``imrecist_negation_min_days`` after the PD comes first. A non-PD earlier than
+    that decides nothing and is passed over (an extra reassuring scan must not turn a
+    non-event into an event). ``stands``: nothing decides (no later evaluable assessment,
+    or only early non-PD ones); the PD is an event.
     """
     statuses: list[str | None] = []
     for i, tp in enumerate(timepoints):
         if tp.overall != "PD":
             statuses.append(None)
             continue
-        nxt = next((later for later in timepoints[i + 1:] if later.overall not in NOT_EVALUABLE), None)
-        if nxt is None:
-            statuses.append(PD_STANDS)
-        elif nxt.overall == "PD":
-            statuses.append(PD_CONFIRMED)
-        elif _days(nxt.date, tp.date) >= settings.imrecist_negation_min_days:
-            statuses.append(PD_NEGATED)
-        else:
-            statuses.append(PD_STANDS)
+        status = PD_STANDS
+        for later in timepoints[i + 1:]:
+            if later.overall in NOT_EVALUABLE:
+                continue
+            if later.overall == "PD":
+                status = PD_CONFIRMED
+                break
+            if _days(later.date, tp.date) >= settings.imrecist_negation_min_days:
+                status = PD_NEGATED
+                break
+        statuses.append(status)
     return tuple(statuses)
 
 

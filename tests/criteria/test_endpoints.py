@@ -342,6 +342,10 @@ IM_STATUS = [
      "negated"),
     ("only NE after: stands", ((42, "SD"), (84, "PD"), (126, "NE")), "stands"),
     ("NON-CR/NON-PD negates", ((42, "SD"), (84, "PD"), (126, "NON-CR/NON-PD")), "negated"),
+    ("early non-PD passed over, later non-PD negates", ((42, "SD"), (84, "PD"), (98, "SD"), (126, "SD")),
+     "negated"),
+    ("early non-PD passed over, later PD confirms", ((42, "SD"), (84, "PD"), (98, "SD"), (126, "PD")),
+     "confirmed"),
 ]
 
 
