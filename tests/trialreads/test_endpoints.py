@@ -224,8 +224,20 @@ def test_finish_without_the_lease_writes_nothing(trial: Any, manager: Any, reade
 # --- the task, eager and on commit -----------------------------------------------------------
 
 
+@pytest.fixture
+def celery_eager() -> Any:
+    """Run tasks in-process even when REDIS_URL names a broker (the PostgreSQL pass): these
+    tests are about on-commit enqueueing and the audit context, not about delivery."""
+    from config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
 def test_enqueue_runs_after_commit_as_the_system_actor(
-    trial: Any, manager: Any, readers: Any, django_capture_on_commit_callbacks: Any
+    trial: Any, manager: Any, readers: Any, django_capture_on_commit_callbacks: Any, celery_eager: None
 ) -> None:
     signed_subject(trial, manager, readers, "S-001")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -238,7 +250,7 @@ def test_enqueue_runs_after_commit_as_the_system_actor(
 
 
 def test_enqueue_in_a_rolled_back_transaction_never_runs(
-    trial: Any, manager: Any, readers: Any, django_capture_on_commit_callbacks: Any
+    trial: Any, manager: Any, readers: Any, django_capture_on_commit_callbacks: Any, celery_eager: None
 ) -> None:
     signed_subject(trial, manager, readers, "S-001")
     with (

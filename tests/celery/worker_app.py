@@ -1,0 +1,54 @@
+"""The Celery app of the worker-kill tests: the production app (``config.celery``) plus two
+test-only switches read from the environment of the worker process.
+
+* ``TRIALREADS_TEST_SUBJECT_HOOK``: ``sleep:<seconds>`` pauses before each subject is
+  evaluated, so a test can kill the worker mid-computation; ``exit`` kills the pool process
+  (``os._exit``) at the first subject, a poison message.
+* ``TRIALREADS_TEST_EARLY_ACK=1``: Celery's default early acknowledgement, for the control
+  test that shows why the production settings exist (T-CEL-CONTROL).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from celery.signals import worker_init, worker_process_init
+
+from config.celery import app
+
+__all__ = ["app"]
+
+
+def _hook_from_env() -> Any:
+    spec = os.environ.get("TRIALREADS_TEST_SUBJECT_HOOK", "")
+    if spec.startswith("sleep:"):
+        seconds = float(spec.partition(":")[2])
+        return lambda subject: time.sleep(seconds)
+    if spec == "exit":
+
+        def crash(subject: Any) -> None:
+            os._exit(3)
+
+        return crash
+    return None
+
+
+@worker_init.connect
+def _configure_main_process(**kwargs: Any) -> None:
+    # The main process decides when a message is acknowledged, so the control switch is
+    # set here, before the pool forks.
+    if os.environ.get("TRIALREADS_TEST_EARLY_ACK") == "1":
+        from trialreads import tasks
+
+        for task in (tasks.compute_endpoints, tasks.build_export):
+            task.acks_late = False
+            task.reject_on_worker_lost = False
+
+
+@worker_process_init.connect
+def _install_hook(**kwargs: Any) -> None:
+    from trialreads import tasks
+
+    tasks.SUBJECT_HOOK = _hook_from_env()
