@@ -171,3 +171,41 @@ def test_recist_pr_needs_a_30_percent_decrease(data: dict[str, Any], literal: bo
             assert tp.sum_mm is not None
             assert at_least_pct_below(tp.sum_mm, baseline_sum, Decimal(30)), (tp.sum_mm, baseline_sum)
         first = False
+
+
+JUNK = [None, True, False, 0, -1, Decimal("1e400"), Decimal("-0"), "", "x", "TSTM", "2024-02-30",
+        "2024-01-01", [], {}, [1], {"a": 1}, "present", "PD", "iUPD", 3.5, 10**30, {"fragments_mm": []},
+        {"coalesced_into": "T1"}, {"coalesced_with": "T1", "mm": 3}]
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*path, index))
+    return found
+
+
+@PROPERTY_SETTINGS
+@given(histories(), st.data())
+def test_corrupted_input_is_rejected_cleanly_or_evaluated(data: dict[str, Any], draw: st.DataObject) -> None:
+    """Any corruption of a valid subject is either an InputError (exit 2 with subject and field)
+    or still evaluates: never another exception (a traceback, exit 1)."""
+    from criteria.errors import InputError
+
+    corrupted = copy.deepcopy(data)
+    for _ in range(draw.draw(st.integers(1, 3))):
+        path = draw.draw(st.sampled_from(_paths(corrupted)[1:]))
+        parent = corrupted
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = draw.draw(st.sampled_from(JUNK))
+    try:
+        subject = parse_subject(corrupted)
+    except InputError as err:
+        assert err.subject in ("P1", "?") and err.field
+        return
+    subject_json(evaluate(subject, CRITERIA), explain=True)
