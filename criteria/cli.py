@@ -50,15 +50,20 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _read(path: str, stdin: TextIO) -> str:
-    if path == "-":
-        return stdin.read()
+    # JSON is UTF-8 (RFC 8259) whatever the locale: read bytes and decode them ourselves.
+    where = "stdin" if path == "-" else path
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        if path == "-":
+            buffer = getattr(stdin, "buffer", None)
+            data = buffer.read() if buffer is not None else stdin.read().encode("utf-8")
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        return bytes(data).decode("utf-8-sig")
     except OSError as exc:
-        raise InputError("?", path, f"cannot read input: {exc.strerror or exc}") from None
+        raise InputError("?", where, f"cannot read input: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise InputError("?", path, "cannot read input: not UTF-8 text") from None
+        raise InputError("?", where, "cannot read input: not UTF-8 text") from None
 
 
 def run_evaluate(text: str, criteria: Sequence[str] | None, explain: bool) -> Any:
@@ -95,5 +100,6 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
     except InputError as exc:
         stderr.write(" ".join(str(exc).split()) + "\n")
         return EXIT_BAD_INPUT
-    stdout.write(json.dumps(output, indent=2, ensure_ascii=False) + "\n")
+    # ASCII-only JSON (non-ASCII escaped): valid whatever the locale of the consuming pipe.
+    stdout.write(json.dumps(output, indent=2) + "\n")
     return EXIT_OK

@@ -184,3 +184,19 @@ def test_measurement_level_explain_lists_engine_readings() -> None:
     assert "A3 irecist_unconfirmed_iupd=event (default)" in notes["irecist"]
     assert "A7 imrecist_pd_requires_5mm=true (default)" in notes["imrecist"]
     assert all(tp["why"] for r in results.values() for tp in r["timepoints"])
+
+
+def test_utf8_input_and_ascii_output_whatever_the_locale() -> None:
+    payload = json.dumps({**RESPONSE_LEVEL, "subject": "Sü1"}, ensure_ascii=False).encode("utf-8")
+    env = {"PYTHONIOENCODING": "ascii", "LC_ALL": "C", "PATH": "/usr/bin:/bin"}
+    r = subprocess.run([sys.executable, "-m", "criteria", "evaluate", "-"], input=payload,
+                       capture_output=True, cwd=ROOT, timeout=120, check=False, env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["subject"] == "Sü1"
+
+
+def test_not_utf8_is_bad_input() -> None:
+    r = subprocess.run([sys.executable, "-m", "criteria", "evaluate", "-"], input=b"\xff\xfe{}",
+                       capture_output=True, cwd=ROOT, timeout=120, check=False)
+    assert (r.returncode, r.stdout) == (2, b"")
+    assert r.stderr.startswith(b"?: stdin: cannot read input: not UTF-8 text")
