@@ -35,7 +35,9 @@ class AdjudicationCase(models.Model):
 
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="adjudication_cases")
     cycle = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, choices=AdjudicationStatus.choices, default=AdjudicationStatus.OPEN)
+    status = models.CharField(
+        max_length=10, choices=AdjudicationStatus.choices, default=AdjudicationStatus.OPEN
+    )
     a_slot = models.PositiveSmallIntegerField()
     disagreements = models.JSONField(default=list)
     variables = models.JSONField(default=list)
