@@ -102,3 +102,22 @@ class AuditEventAdmin(ReadOnlyAdmin):
 @admin.register(models.ChainHead)
 class ChainHeadAdmin(ReadOnlyAdmin):
     list_display = ("chain_id", "seq", "hash")
+
+
+# Adjudication: model view permission needed as for everything here; reader accounts are not
+# staff, and the admin, like the API, names slots rather than showing the side-by-side view.
+@admin.register(models.AdjudicationCase)
+class AdjudicationCaseAdmin(ReadOnlyAdmin):
+    list_display = ("subject", "cycle", "status", "adjudicator", "chosen_slot", "signed_at", "created_at")
+    list_filter = ("status",)
+
+
+@admin.register(models.AcceptedRead)
+class AcceptedReadAdmin(ReadOnlyAdmin):
+    list_display = ("subject", "read", "basis", "case", "evaluated_at")
+    list_filter = ("basis",)
+
+
+@admin.register(models.InvestigatorAssessment)
+class InvestigatorAssessmentAdmin(ReadOnlyAdmin):
+    list_display = ("subject", "pd_date", "bor", "imported_at", "source")
