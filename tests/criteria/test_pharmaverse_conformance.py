@@ -14,6 +14,7 @@ either direction.
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,43 @@ def test_partial_date_imputed_at_the_nominal_visit_day() -> None:
     assert data["_imputed_dates"] == {"WEEK 6": "2014-02 -> 2014-02-13"}
     assert impute_date("2014-02", dt.date(2014, 3, 1), dt.date(2014, 1, 23)) == (dt.date(2014, 2, 1), True)
     assert impute_date("2014-01", None, dt.date(2014, 1, 23)) == (dt.date(2014, 1, 24), True)
+
+
+def _tu(lesion: str, role: str, loc: str, reader: str = "RADIOLOGIST 1") -> dict[str, str]:
+    return {"USUBJID": "X-1", "TULNKID": lesion, "TUSTRESC": role, "TULOC": loc, "TUEVALID": reader}
+
+
+def _tr(visitnum: int, visit: str, date: str, lesion: str, test: str, orres: str, stresc: str | None = None,
+        reader: str = "RADIOLOGIST 1") -> dict[str, str]:
+    return {"USUBJID": "X-1", "VISITNUM": str(visitnum), "VISIT": visit, "TRDTC": date, "TRLNKID": lesion,
+            "TRTESTCD": test, "TRORRES": orres, "TRSTRESC": orres if stresc is None else stresc,
+            "TREVALID": reader}
+
+
+def test_sdtm_conversion_rules() -> None:
+    tu = [_tu("T01", "TARGET", "LIVER"), _tu("T02", "TARGET", "LYMPH NODE"),
+          _tu("NT01", "NON-TARGET", "BONE"), _tu("NEW01", "NEW", "LUNG"),
+          _tu("T01", "TARGET", "LIVER", reader="RADIOLOGIST 2")]
+    tr = [
+        _tr(1, "SCREENING", "2024-01-02", "T01", "LDIAM", "40"),
+        _tr(1, "SCREENING", "2024-01-02", "T01", "LPERP", "30"),       # the other diameter: ignored
+        _tr(1, "SCREENING", "2024-01-02", "T02", "LDIAM", "25"),
+        _tr(1, "SCREENING", "2024-01-02", "T02", "LPERP", "18.5"),     # node: short axis
+        _tr(1, "SCREENING", "2024-01-02", "T01", "SUMDIAM", "58.5"),   # sums are the engine's job
+        _tr(1, "SCREENING", "2024-01-02", "NT01", "TUMSTATE", "PRESENT"),
+        _tr(2, "WEEK 6", "2024-02", "T01", "LDIAM", "TOO SMALL TO MEASURE", "5"),
+        _tr(2, "WEEK 6", "2024-02", "NT01", "TUMSTATE", "UNEQUIVOCAL PROGRESSION"),
+        _tr(2, "WEEK 6", "2024-02", "NEW01", "LDIAM", "12"),
+        _tr(2, "WEEK 6", "2024-02", "T01", "LDIAM", "99", reader="RADIOLOGIST 2"),
+    ]
+    (data,) = subjects_from_sdtm(tu, tr, "RADIOLOGIST 1")
+    assert data["baseline"]["targets"] == [
+        {"id": "T01", "organ": "LIVER", "node": False, "mm": Decimal("40")},
+        {"id": "T02", "organ": "LYMPH NODE", "node": True, "mm": Decimal("18.5")}]
+    (tp,) = data["timepoints"]
+    assert tp["date"] == "2024-02-13"  # WEEK 6 = baseline + 42 days, inside 2024-02
+    assert tp["targets"] == {"T01": "TSTM", "T02": None}
+    assert tp["non_targets"] == {"NT01": "unequivocal_progression"}
+    assert tp["new_lesions"] == [{"id": "NEW01", "organ": "LUNG", "node": False, "mm": Decimal("12")}]
+    subject = parse_subject(data)
+    assert evaluate_criterion(subject, RECIST11).timepoints[0].overall == "PD"
