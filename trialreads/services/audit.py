@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
+import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from trialreads.canonical import canonical_json, sha256_hex, to_jsonable, utc_iso
 from trialreads.choices import AuditEventType
@@ -61,23 +64,29 @@ def current_audit_context() -> AuditContext:
     return _context.get() or _EMPTY_CONTEXT
 
 
+#: The hashed columns: every column except ``id``, ``prev_hash`` and ``hash``.
+_BODY_FIELDS = (
+    "chain_id",
+    "seq",
+    "ts",
+    "actor_id",
+    "actor_username",
+    "event_type",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+    "reason",
+    "request_id",
+    "context",
+)
+
+
 def event_body(event: AuditEvent) -> dict[str, Any]:
-    """The hashed content of an event: every column except ``id``, ``prev_hash``, ``hash``."""
-    return {
-        "chain_id": event.chain_id,
-        "seq": event.seq,
-        "ts": utc_iso(event.ts),
-        "actor_id": event.actor_id,
-        "actor_username": event.actor_username,
-        "event_type": event.event_type,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "before": event.before,
-        "after": event.after,
-        "reason": event.reason,
-        "request_id": event.request_id,
-        "context": event.context,
-    }
+    """The hashed content of an event (``ts`` as UTC ISO text with microseconds)."""
+    body = {name: getattr(event, name) for name in _BODY_FIELDS}
+    body["ts"] = utc_iso(event.ts)
+    return body
 
 
 def event_hash(prev_hash: str, event: AuditEvent) -> str:
@@ -153,6 +162,46 @@ class ChainReport:
     problem: str = ""
 
 
+_JSON_FIELDS = ("before", "after", "context")
+_SQLITE_TS = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{6})?$")
+
+
+def _ts_text(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return utc_iso(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
+    text = str(value)
+    if _SQLITE_TS.match(text):  # SQLite keeps naive UTC text; microseconds omitted when zero
+        return text.replace(" ", "T") + ("" if "." in text else ".000000") + "Z"
+    parsed = parse_datetime(text)
+    if parsed is None:
+        return text  # unparseable: cannot match the hash, which is the point
+    return _ts_text(parsed)
+
+
+def _chain_rows(chain_id: str) -> Iterator[tuple[Any, ...]]:
+    """One chain's rows in ``seq`` order as plain tuples (body fields, prev_hash, hash).
+
+    Raw SQL rather than the ORM: model instances and per-value field converters make
+    verification several times slower, and 100k events must verify in seconds (T-CHAIN-PERF).
+    """
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(name) for name in (*_BODY_FIELDS, "prev_hash", "hash"))  # columns = field names
+    table = quote(AuditEvent._meta.db_table)
+    sql = f"SELECT {columns} FROM {table} WHERE chain_id = %s ORDER BY seq"  # noqa: S608 (constant names)
+    json_at = [_BODY_FIELDS.index(f) for f in _JSON_FIELDS]
+    ts_at = _BODY_FIELDS.index("ts")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [chain_id])
+        while batch := cursor.fetchmany(5000):
+            for raw in batch:
+                row = list(raw)
+                for i in json_at:
+                    if isinstance(row[i], str):
+                        row[i] = json.loads(row[i])
+                row[ts_at] = _ts_text(row[ts_at])
+                yield tuple(row)
+
+
 def verify_chain(chain_id: str, anchor: Mapping[str, Any] | None = None) -> ChainReport:
     """Recompute ``chain_id`` from its first event and name the first broken ``seq``.
 
@@ -162,19 +211,25 @@ def verify_chain(chain_id: str, anchor: Mapping[str, Any] | None = None) -> Chai
     kept outside the database.
     """
     expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
-    events = AuditEvent.objects.filter(chain_id=chain_id).order_by("seq")
-    for event in events.iterator(chunk_size=2000):
+    rows = _chain_rows(chain_id)
+    for row in rows:
         count += 1
+        body = dict(zip(_BODY_FIELDS, row[:-2], strict=True))
+        seq, stored_prev, stored_hash = int(body["seq"]), row[-2], row[-1]
         failure: tuple[int, str] | None = None
-        if event.seq != expected_seq:
-            failure = (expected_seq, f"seq {expected_seq} is missing (next stored seq is {event.seq})")
-        elif event.prev_hash != prev_hash:
-            failure = (event.seq, f"seq {event.seq} does not link to seq {event.seq - 1} (prev_hash differs)")
-        elif event_hash(prev_hash, event) != event.hash:
-            failure = (event.seq, f"seq {event.seq} content does not match its hash (edited)")
+        if seq != expected_seq:
+            failure = (expected_seq, f"seq {expected_seq} is missing (next stored seq is {seq})")
+        elif stored_prev != prev_hash:
+            failure = (seq, f"seq {seq} does not link to seq {seq - 1} (prev_hash differs)")
+        else:
+            body["seq"] = seq
+            # Stored JSON is already plain JSON; a float smuggled in by SQL simply mismatches.
+            text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+            if sha256_hex(prev_hash + text) != stored_hash:
+                failure = (seq, f"seq {seq} content does not match its hash (edited)")
         if failure is not None:
             return ChainReport(chain_id, False, count, expected_seq - 1, prev_hash, failure[0], failure[1])
-        prev_hash, expected_seq = event.hash, expected_seq + 1
+        prev_hash, expected_seq = stored_hash, expected_seq + 1
     last_seq = expected_seq - 1
     head = ChainHead.objects.filter(chain_id=chain_id).first()
     if head is not None and (head.seq != last_seq or head.hash != prev_hash):
