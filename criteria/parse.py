@@ -54,7 +54,7 @@ _SCAN_WORDS = {kind.value: kind for kind in ScanKind}
 _STATUS_WORDS = {status.value: status for status in NonTargetStatus}
 
 
-def _reject_constant(name: str) -> Decimal:
+def _non_finite(name: str) -> Decimal:
     # NaN / Infinity are not JSON; Python's json accepts them. Keep them as non-finite
     # Decimals so the error can name the subject and the field (criteria.validate).
     return Decimal(name)
@@ -85,7 +85,7 @@ def load_json(text: str) -> Any:
     Raises :class:`InputError` with subject ``"?"`` and the line/column for invalid JSON.
     """
     try:
-        return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant,
+        return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_non_finite,
                           object_pairs_hook=_object)
     except json.JSONDecodeError as exc:
         raise InputError("?", f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}") from None
