@@ -1,0 +1,323 @@
+"""``python manage.py import_sdtm --dir DIR [--trial CODE] [--compute] [--export-dir DIR]``
+
+Loads SDTM TU/TR files (``tu*.csv``, ``tr*.csv``; the pharmaversesdtm example study in
+``../shared/data/pharmaversesdtm`` is the first customer) into a new trial with its two
+independent readers, entirely through the services, so the result is what the same reads
+entered by hand would be: audited, signed, locked, compared for adjudication.
+
+Mapping (lesion and visit rules are ``criteria.sdtm``'s, shared with the criteria
+conformance test):
+
+* ``TUEVALID``/``TREVALID`` ``RADIOLOGIST 1`` and ``RADIOLOGIST 2`` become the reads in slots
+  1 and 2 (reader accounts ``<trial>-r1``/``-r2``); rows without an evaluator (the
+  investigator) are not BICR reads and are skipped.
+* Every ``USUBJID`` becomes a subject of the site named by its middle part (``01-701-1015``
+  -> site ``701``); the randomisation date is the baseline date (TU/TR carry none).
+* Visits: one imaging timepoint per ``VISIT`` in ``VISITNUM`` order, its scan dates spanning
+  both readers' (imputed, for partial ``TRDTC``) dates.
+* Values are stored on the 0.1 mm quantum of the system (ROUND_HALF_UP; the source has
+  values like 32.32 mm); the command reports how many were rounded.
+* Each timepoint read is signed with the reader's import account; the signature meaning
+  says it is an import of the named file and not the original reader's own signature.
+* The accepted read: concordant subjects are accepted by the charter rule (read 1); for
+  discordant ones the import adjudicator chooses the evaluator the source flags accepted
+  (``TRACPTFL="Y"``), with that as the rationale.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import re
+import secrets
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from criteria.sdtm import SdtmError, subjects_from_sdtm
+from trialreads.choices import AdjudicationStatus, MeasurementState, TrialRole
+from trialreads.models import AdjudicationCase, ImagingTimepoint, Read, TimepointRead, Trial
+from trialreads.services import adjudication as adjudication_services
+from trialreads.services import reads as read_services
+from trialreads.services import trials as trial_services
+
+READERS = ("RADIOLOGIST 1", "RADIOLOGIST 2")
+QUANTUM = Decimal("0.1")
+_SITE = re.compile(r"^[^-]+-([^-]+)-")
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _find(directory: Path, prefix: str) -> Path:
+    found = sorted(directory.glob(f"{prefix}*.csv"))
+    if len(found) != 1:
+        raise CommandError(f"expected one {prefix}*.csv in {directory}, found {[p.name for p in found]}")
+    return found[0]
+
+
+class _Counter:
+    rounded = 0
+
+    def mm(self, value: Any) -> Decimal | None:
+        if value is None:
+            return None
+        exact = Decimal(value)
+        stored = exact.quantize(QUANTUM, rounding=ROUND_HALF_UP)
+        if stored != exact:
+            self.rounded += 1
+        return stored
+
+
+def _user(username: str, password: str, *, staff: bool = False, name: str = "") -> Any:
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=username).first()
+    if user is None:
+        user = user_model.objects.create_user(username=username, password=password, is_staff=staff)
+    else:
+        user.set_password(password)
+    first, _, last = name.partition(" ")
+    user.first_name, user.last_name, user.is_staff = first, last, staff or user.is_staff
+    user.save()
+    return user
+
+
+def import_sdtm(
+    directory: Path, *, trial_code: str | None = None, stdout: Any = None
+) -> tuple[Trial, dict[str, Any]]:
+    """Import the TU/TR files of ``directory`` into a new trial; returns it and a summary."""
+    tu_path, tr_path = _find(directory, "tu"), _find(directory, "tr")
+    tu, tr = _rows(tu_path), _rows(tr_path)
+    source = f"{tr_path.name} (SHA-256 {hashlib.sha256(tr_path.read_bytes()).hexdigest()[:16]})"
+    studyids = sorted({row["STUDYID"] for row in tu})
+    code = trial_code or (studyids[0] if len(studyids) == 1 else "")
+    if not code:
+        raise CommandError(f"several STUDYIDs {studyids}: name the trial with --trial")
+    if Trial.objects.filter(code=code).exists():
+        raise CommandError(f"trial {code} already exists")
+    try:
+        per_reader = {
+            reader: {s["subject"]: s for s in subjects_from_sdtm(tu, tr, reader)} for reader in READERS
+        }
+    except SdtmError as exc:
+        raise CommandError(f"SDTM input: {exc}") from exc
+    visitnum = {(r["USUBJID"], r["VISIT"]): Decimal(r["VISITNUM"]) for r in tr if r.get("VISITNUM")}
+    first_visit: dict[str, tuple[Decimal, str]] = {}
+    for (usubjid, visit), number in visitnum.items():
+        if usubjid not in first_visit or number < first_visit[usubjid][0]:
+            first_visit[usubjid] = (number, visit)
+    accepted: dict[str, str] = {}
+    for row in tr:
+        if row.get("TRACPTFL") == "Y" and row.get("TREVALID") in READERS:
+            accepted.setdefault(row["USUBJID"], row["TREVALID"])
+
+    passwords = {key: secrets.token_urlsafe(24) for key in ("manager", "r1", "r2", "adj")}
+    prefix = code.lower()[:30]
+    manager = _user(f"{prefix}-import", passwords["manager"], staff=True, name="SDTM Import")
+    r1 = _user(f"{prefix}-r1", passwords["r1"], name="Radiologist 1")
+    r2 = _user(f"{prefix}-r2", passwords["r2"], name="Radiologist 2")
+    adjudicator = _user(f"{prefix}-adj", passwords["adj"], name="Import Adjudicator")
+    reader_users = {READERS[0]: (r1, passwords["r1"]), READERS[1]: (r2, passwords["r2"])}
+    counter = _Counter()
+    subjects = sorted(set(per_reader[READERS[0]]) | set(per_reader[READERS[1]]))
+    baseline_dates = [
+        dt.date.fromisoformat(per_reader[r][s]["baseline"]["date"]) for r in READERS for s in per_reader[r]
+    ]
+    with transaction.atomic():
+        trial = trial_services.trial_create(
+            code=code,
+            title=f"{code} (imported from SDTM TU/TR)",
+            actor=manager,
+            charter={"criteria": ["recist1.1", "irecist", "imrecist"]},
+            effective_from=min(baseline_dates),
+        )
+        for user, role, label in ((r1, TrialRole.READER, "R1"), (r2, TrialRole.READER, "R2")):
+            trial_services.membership_add(
+                trial_id=trial.pk, user_id=user.pk, role=role, reader_label=label, actor=manager
+            )
+        trial_services.membership_add(
+            trial_id=trial.pk, user_id=adjudicator.pk, role=TrialRole.ADJUDICATOR, actor=manager
+        )
+        sites: dict[str, int] = {}
+        for usubjid in subjects:
+            match = _SITE.match(usubjid)
+            site_code = match.group(1) if match else "SITE01"
+            if site_code not in sites:
+                sites[site_code] = trial_services.site_create(
+                    trial_id=trial.pk, code=site_code, actor=manager
+                ).pk
+            reads = {r: per_reader[r].get(usubjid) for r in READERS}
+            _import_subject(
+                trial, sites[site_code], usubjid, reads, visitnum, first_visit[usubjid][1],
+                manager, reader_users, counter, source,
+            )  # fmt: skip
+        decided = _settle_adjudications(trial, accepted, manager, adjudicator, passwords["adj"])
+    summary = {
+        "trial": trial.code,
+        "subjects": len(subjects),
+        "readers": list(READERS),
+        "values_rounded_to_0.1_mm": counter.rounded,
+        "adjudications_decided": decided,
+        "source": source,
+    }
+    return trial, summary
+
+
+def _import_subject(
+    trial: Trial,
+    site_id: int,
+    usubjid: str,
+    reads: Mapping[str, dict[str, Any] | None],
+    visitnum: Mapping[tuple[str, str], Decimal],
+    baseline_visit: str,
+    manager: Any,
+    reader_users: Mapping[str, tuple[Any, str]],
+    counter: _Counter,
+    source: str,
+) -> None:
+    present = {r: data for r, data in reads.items() if data is not None}
+    reference = min(dt.date.fromisoformat(d["reference_date"]) for d in present.values())
+    subject = trial_services.subject_create(
+        trial_id=trial.pk, site_id=site_id, subject_code=usubjid, randomisation_date=reference, actor=manager
+    )
+    # visit -> dates seen by the readers
+    dates: dict[str, list[dt.date]] = defaultdict(list)
+    for read_data in present.values():
+        dates[baseline_visit].append(dt.date.fromisoformat(read_data["baseline"]["date"]))
+        for visit, tp in zip(read_data["_visits"], read_data["timepoints"], strict=True):
+            dates[visit].append(dt.date.fromisoformat(tp["date"]))
+    order = sorted(dates, key=lambda v: visitnum[(usubjid, v)])
+    timepoints: dict[str, ImagingTimepoint] = {}
+    for visit in order:
+        timepoints[visit] = trial_services.timepoint_create(
+            subject_id=subject.pk,
+            visit_label=visit,
+            visit_number=visitnum[(usubjid, visit)],
+            scan_date_earliest=min(dates[visit]),
+            scan_date_latest=max(dates[visit]),
+            is_baseline=visit == baseline_visit,
+            actor=manager,
+        )
+    users = [reader_users[r][0] for r in READERS]
+    trial_services.reads_assign(subject_id=subject.pk, reader_ids=[u.pk for u in users], actor=manager)
+    for slot, reader in enumerate(READERS, start=1):
+        if reader not in present:
+            continue
+        data = present[reader]
+        user, password = reader_users[reader]
+        read = Read.objects.get(subject=subject, slot=slot)
+        sign_as = {"password": password, "printed_name": f"{reader} (SDTM import)", "actor": user}
+        meaning = f"Imported from {source}; transcribed by the import, not signed by the original reader."
+        base = data["baseline"]
+        tr = TimepointRead.objects.get(read=read, timepoint=timepoints[baseline_visit])
+        read_services.timepoint_read_save_baseline(
+            timepoint_read_id=tr.pk,
+            targets=[
+                read_services.TargetInput(
+                    code=t["id"],
+                    organ=t["organ"],
+                    value_mm=counter.mm(t["mm"]) or Decimal(0),
+                    is_node=t["node"],
+                )
+                for t in base["targets"]
+            ],
+            non_targets=[
+                read_services.NonTargetInput(code=n["id"], organ=n["organ"], is_node=n["node"])
+                for n in base["non_targets"]
+            ],
+            expected_version=None,
+            actor=user,
+        )
+        read_services.timepoint_read_sign(timepoint_read_id=tr.pk, meaning=meaning, **sign_as)
+        for visit, tp in zip(data["_visits"], data["timepoints"], strict=True):
+            tr = TimepointRead.objects.get(read=read, timepoint=timepoints[visit])
+            read_services.timepoint_read_save_followup(
+                timepoint_read_id=tr.pk,
+                targets=[_target_value(lesion, value, counter) for lesion, value in tp["targets"].items()],
+                non_targets=dict(tp["non_targets"]),
+                new_lesions=[
+                    read_services.NewLesionInput(
+                        code=n["id"],
+                        organ=n["organ"],
+                        value_mm=counter.mm(n["mm"]),
+                        is_node=n["node"],
+                        measurable=n["mm"] is not None,
+                    )
+                    for n in tp["new_lesions"]
+                ],
+                expected_version=None,
+                actor=user,
+            )
+            read_services.timepoint_read_sign(timepoint_read_id=tr.pk, meaning=meaning, **sign_as)
+
+
+def _target_value(lesion: str, value: Any, counter: _Counter) -> read_services.TargetValueInput:
+    if value is None:
+        return read_services.TargetValueInput(code=lesion, state=MeasurementState.NOT_ASSESSED)
+    if value == "TSTM":
+        return read_services.TargetValueInput(code=lesion, state=MeasurementState.TOO_SMALL)
+    return read_services.TargetValueInput(code=lesion, value_mm=counter.mm(value))
+
+
+def _settle_adjudications(
+    trial: Trial, accepted: Mapping[str, str], manager: Any, adjudicator: Any, password: str
+) -> int:
+    """Decide every open case for the evaluator the source flags accepted."""
+    decided = 0
+    cases = AdjudicationCase.objects.filter(subject__trial=trial, status=AdjudicationStatus.OPEN)
+    for case in cases.select_related("subject").order_by("subject__subject_code"):
+        reader = accepted.get(case.subject.subject_code)
+        if reader is None:
+            continue
+        if case.adjudicator_id != adjudicator.pk:
+            adjudication_services.adjudication_assign(
+                case_id=case.pk, adjudicator_id=adjudicator.pk, actor=manager
+            )
+        adjudication_services.adjudication_decide(
+            case_id=case.pk,
+            chosen=case.label_for_slot(READERS.index(reader) + 1),
+            rationale=f"Accepted read of the source data transfer (TRACPTFL='Y' on {reader}).",
+            password=password,
+            printed_name="Import Adjudicator (SDTM import)",
+            actor=adjudicator,
+        )
+        decided += 1
+    return decided
+
+
+class Command(BaseCommand):
+    help = "Import SDTM TU/TR files (two independent readers) into a new trial."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dir", type=Path, required=True, help="directory with tu*.csv and tr*.csv")
+        parser.add_argument("--trial", default=None, help="trial code (default: the STUDYID)")
+        parser.add_argument("--compute", action="store_true", help="compute the endpoints afterwards")
+        parser.add_argument("--export-dir", type=Path, default=None, help="then write the export here")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        import json
+
+        from trialreads.services.endpoints import endpoints_compute
+        from trialreads.services.exports import export_write
+
+        trial, summary = import_sdtm(options["dir"], trial_code=options["trial"])
+        if options["compute"] or options["export_dir"]:
+            job = endpoints_compute(trial_id=trial.pk, requested_by="import_sdtm").job
+            summary["endpoint_job"] = job.pk
+            if options["export_dir"]:
+                manifest, build = export_write(job, options["export_dir"])
+                summary["export"] = {d["name"]: d["rows"] for d in manifest["datasets"]}
+                summary["excluded"] = list(build.excluded)
+        self.stdout.write(json.dumps(summary, sort_keys=True))
+
+
+__all__: Sequence[str] = ("import_sdtm",)
