@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -831,9 +832,9 @@ def endpoints_compute(
     skipped = len(inputs.subjects) - len(todo)
     # A fixed number of progress steps (not "every k subjects") keeps the query count of a
     # computation independent of the trial's size.
-    steps = max(1, int(app_setting("ENDPOINT_PROGRESS_STEPS")))
-    size = max(1, -(-len(todo) // steps))
-    chunks = [(start, min(start + size, len(todo))) for start in range(0, len(todo), size)]
+    steps = min(len(todo), max(1, int(app_setting("ENDPOINT_PROGRESS_STEPS"))))
+    bounds = [len(todo) * i // steps for i in range(steps + 1)] if todo else [0]
+    chunks = list(itertools.pairwise(bounds))
     runs: list[RunValues] = []
     for done_subjects, part in _evaluate_chunks(todo, inputs.criteria, chunks, on_subject):
         runs += part
