@@ -438,6 +438,24 @@ def test_recist_table3_confirmed_bor(case: tuple[Any, ...]) -> None:
     assert out["bor_confirmed"] == expected
 
 
+@engine_bug("endpoints.derive_confirmed_bor: CR then SD with the SD minimum not met gives NE "
+            "(admiralonco fallback); RECIST 1.1 Table 3 row 'CR | SD' says 'otherwise PD'")
+def test_table3_cr_then_sd_min_not_met_is_pd() -> None:
+    # R11-BOR-CONF Table 3 row "CR | SD | SD if minimum SD duration met, otherwise PD":
+    # CR at day 14, SD at day 28 (both before the 42-day SD minimum), nothing later -> PD.
+    # (A true CR followed by SD is disease reappearing: footnote a.)
+    assert one(response_subject(["CR", "SD"], 14, 14), "recist1.1")["bor_confirmed"] == "PD"
+
+
+def test_response_level_imrecist_negation() -> None:
+    # IM-PFS at response level (RECIST codes, --criteria imrecist): PD day 28, SD day 56 (28 d)
+    # -> negated, no event, censored at day 56; BOR SD (A8: assessments after PD count).
+    out = one(response_subject(["PD", "SD"], 28, 28), "imrecist")
+    assert out["timepoints"][0]["pd_status"] == "negated"
+    assert (out["pfs"]["event"], out["pfs"]["date"]) == (False, day(56))
+    assert out["bor"] == "SD"
+
+
 def test_table3_unconfirmed_bor_is_best_code() -> None:
     # R11-BOR without confirmation: CR, PR -> CR.
     assert one(response_subject(["CR", "PR"]), "recist1.1")["bor"] == "CR"
@@ -579,6 +597,21 @@ def test_irecist_nlt_confirmation_with_nlt_missing_is_not_icpd() -> None:
     visits = [tp_(56, 45, new=[nl("N1", 12), nl("N2", 20, "liver")]),
               tp_(98, 45, new=[nl("N1", 18), nl("N2", None, "liver")])]
     assert overall(subject(T80, visits, NT1), "irecist")[1] != "iCPD"
+
+
+@engine_bug("irecist._in_block treats an NLT omitted from the follow-up list as resolved and "
+            "resets the iUPD to iSD, while lesions.new_target_lesions (and imRECIST) treat it as "
+            "not assessed (NE)")
+def test_irecist_nlt_omitted_after_nl_iupd_is_not_a_reset() -> None:
+    # NL-driven iUPD (N1 12 mm, NLT). Next visit: targets unchanged, N1 not listed at all. The
+    # engine's own convention (new_target_lesions: "a chosen lesion missing from the timepoint's
+    # list ... is not assessed"; imRECIST gives NE here) means the new lesion's status is
+    # unknown: the iUPD can be neither confirmed nor reset -> NE, not iSD (IR-RESET needs the
+    # iSD criteria to be *met*).
+    visits = [tp_(56, 45, new=[nl("N1", 12)]), tp_(98, 45)]
+    data = subject(T80, visits, NT1)
+    assert overall(data, "imrecist")[1] == "NE"
+    assert overall(data, "irecist") == ["iUPD", "NE"]
 
 
 # --- FAQ-IR-EARLY-SCAN ------------------------------------------------------------------------
@@ -769,13 +802,11 @@ def test_imrecist_bor_after_pd_a8() -> None:
     assert out["bor"] == "PR"
 
 
-@engine_bug("endpoints.imrecist_pd_status: an early non-PD scan (<28 d) makes the PD 'stand' even "
-            "when the next assessment >= 4 weeks later is non-PD (IM-PFS)")
 def test_imrecist_negation_by_next_assessment_at_4_weeks() -> None:
     # IM-PFS: "an imPD is not an event if the next assessment >= 4 weeks later shows non-PD".
     # PD day 56; SD at day 70 (14 d, too early to count); SD at day 98 (42 d): the next
-    # assessment >= 4 weeks later is non-PD -> negated, no event. (The engine's reading makes
-    # an *extra* reassuring scan turn a non-event into an event.)
+    # assessment >= 4 weeks later is non-PD -> negated, no event. (Engine fixed in 5a2987d
+    # during this review: an extra reassuring scan must not turn a non-event into an event.)
     out = one(subject(T50, [PD_VISIT, SD_AFTER(70), SD_AFTER(98)], NTB), "imrecist")
     assert out["timepoints"][0]["pd_status"] == "negated"
     assert out["pfs"]["event"] is False
