@@ -8,6 +8,7 @@ each subject, so the computation is still running when the kill arrives.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -185,3 +186,22 @@ def test_task_enqueued_in_a_rolled_back_transaction_never_runs(
     wait_for(lambda: _done(other))
     time.sleep(1)
     assert not EndpointJob.objects.filter(trial=trial).exists()
+
+
+def test_task_outliving_the_visibility_timeout_computes_once(
+    trial_with_subjects: Any, start_worker: Callable[..., Worker], tmp_path: Path
+) -> None:
+    """T-CEL-LONGTASK: the task runs longer than the visibility timeout (4 s), so Redis hands
+    the same message to the second worker while the first still computes. The duplicate
+    starts, finds the lease held by a live worker and backs off; one result, one claim."""
+    first = start_worker(hook="sleep:4", visibility=4, restore=1)
+    second = start_worker(hook="sleep:4", visibility=4, restore=1)
+    compute_endpoints.delay(trial_with_subjects.pk)
+
+    wait_for(lambda: _done(trial_with_subjects), timeout=SUBJECTS * 4 + 15)
+
+    job = _assert_exactly_one_result(trial_with_subjects, tmp_path)
+    assert job.attempts == 1  # the duplicate never claimed the job
+    pattern = re.compile(r"compute_endpoints\[[^\]]+\] received")
+    received = [w for w in (first, second) if pattern.search(w.log_text())]
+    assert len(received) == 2, "the message should have been delivered to both workers"
