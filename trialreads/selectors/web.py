@@ -1,0 +1,553 @@
+"""Reads the web pages need beyond the shared selectors (owned by the web application).
+
+Every function takes the requesting user and goes through ``trialreads.access`` first, as
+the other selectors do; nothing here writes except the audited denials of the gate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from criteria import validate as rules
+from criteria.errors import CriteriaError
+from criteria.evaluate import evaluate
+from criteria.types import Baseline, CriterionResult, TimepointResult
+from trialreads import access, mappers
+from trialreads.choices import AdjudicationStatus, LesionKind, MeasurementState, TrialRole
+from trialreads.models import (
+    AcceptedRead,
+    AdjudicationCase,
+    AuditEvent,
+    Charter,
+    ImagingTimepoint,
+    Lesion,
+    Measurement,
+    Read,
+    Subject,
+    TimepointRead,
+    Trial,
+    TrialMembership,
+)
+from trialreads.models.endpoint import EndpointJob, EndpointRun, ExportBatch, JobStatus
+from trialreads.selectors.reads import _with_content
+
+# --- worklists ------------------------------------------------------------------------------
+
+
+@dataclass
+class ReaderWorkItem:
+    read: Read
+    timepoint_reads: list[TimepointRead]
+
+    @property
+    def next_timepoint_read(self) -> TimepointRead | None:
+        """The first unsigned timepoint (reading is sequential)."""
+        return next((tr for tr in self.timepoint_reads if not tr.locked), None)
+
+    @property
+    def signed(self) -> int:
+        return sum(1 for tr in self.timepoint_reads if tr.locked)
+
+
+def reader_worklist(*, user: Any) -> list[ReaderWorkItem]:
+    """A reader's own reads (every trial where they read) with their timepoint reads."""
+    reads = list(
+        access.visible_reads(user)
+        .filter(reader_id=user.pk, subject__trial_id__in=_trial_ids(user, TrialRole.READER))
+        .select_related("subject", "subject__trial")
+        .order_by("subject__trial__code", "subject__subject_code")
+    )
+    trs: dict[int, list[TimepointRead]] = defaultdict(list)
+    for tr in (
+        access.visible_timepoint_reads(user)
+        .filter(read__in=reads)
+        .select_related("timepoint")
+        .order_by("timepoint__sequence")
+    ):
+        trs[tr.read_id].append(tr)
+    return [ReaderWorkItem(read, trs[read.pk]) for read in reads]
+
+
+def _trial_ids(user: Any, role: str) -> list[int]:
+    return list(TrialMembership.objects.filter(user_id=user.pk, role=role).values_list("trial_id", flat=True))
+
+
+def roles_of(user: Any) -> set[str]:
+    """The roles the user holds in any trial (chooses the worklist sections)."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    return set(TrialMembership.objects.filter(user_id=user.pk).values_list("role", flat=True))
+
+
+def adjudicator_worklist(*, user: Any) -> QuerySet[AdjudicationCase]:
+    """The open cases assigned to the user (a manager's cases appear on the dashboard)."""
+    return (
+        access.visible_adjudication_cases(user)
+        .filter(adjudicator_id=user.pk, status=AdjudicationStatus.OPEN)
+        .select_related("subject", "subject__trial")
+        .order_by("created_at", "pk")
+    )
+
+
+def adjudicator_decided(*, user: Any) -> QuerySet[AdjudicationCase]:
+    return (
+        access.visible_adjudication_cases(user)
+        .filter(adjudicator_id=user.pk, status=AdjudicationStatus.DECIDED)
+        .select_related("subject", "subject__trial")
+        .order_by("-signed_at")[:20]
+    )
+
+
+@dataclass
+class TrialOverview:
+    trial: Trial
+    subjects: int
+    timepoint_reads: int
+    signed: int
+    open_cases: int
+    decided_cases: int
+
+    @property
+    def percent_signed(self) -> int:
+        return round(100 * self.signed / self.timepoint_reads) if self.timepoint_reads else 0
+
+
+def manager_trials(*, user: Any) -> list[TrialOverview]:
+    """Read progress of every trial the user manages (a fixed number of queries per trial)."""
+    trials = access.visible_trials(user).filter(pk__in=_trial_ids(user, TrialRole.MANAGER)).order_by("code")
+    out = []
+    for trial in trials:
+        trs = TimepointRead.objects.filter(read__subject__trial=trial)
+        cases = Counter(
+            AdjudicationCase.objects.filter(subject__trial=trial).values_list("status", flat=True)
+        )
+        out.append(
+            TrialOverview(
+                trial=trial,
+                subjects=Subject.objects.filter(trial=trial).count(),
+                timepoint_reads=trs.count(),
+                signed=trs.filter(locked=True).count(),
+                open_cases=cases[AdjudicationStatus.OPEN],
+                decided_cases=cases[AdjudicationStatus.DECIDED],
+            )
+        )
+    return out
+
+
+def sponsor_trials(*, user: Any) -> QuerySet[Trial]:
+    return (
+        access.visible_trials(user).filter(pk__in=_trial_ids(user, TrialRole.SPONSOR_VIEWER)).order_by("code")
+    )
+
+
+# --- the read pages -------------------------------------------------------------------------
+
+
+def read_page_get(*, user: Any, read_id: object) -> Read:
+    """A read as its own reader or a read manager sees it. Adjudicators work only on the
+    blinded side-by-side view (labels A/B, no reader identity), so the named read page is
+    refused to them (audited 403) even where the gate lets them see the signed content."""
+    read = access.access_read_for(user, read_id)
+    caps = access.capabilities_for(user, read.subject.trial_id)
+    if not caps & {access.VIEW_OWN_READS, access.VIEW_READS_ALL}:
+        access.deny_permission(user, "read", read.pk, access.VIEW_READS_ALL)
+    return read
+
+
+def read_page_timepoint_reads(*, user: Any, read: Read) -> list[TimepointRead]:
+    qs = access.visible_timepoint_reads(user).filter(read=read)
+    return list(_with_content(qs).order_by("timepoint__sequence"))
+
+
+def timepoint_read_page_get(*, user: Any, timepoint_read_id: object) -> TimepointRead:
+    """One timepoint read for the read form, same rule as :func:`read_page_get`."""
+    tr = access.access_timepoint_read_for(user, timepoint_read_id)
+    read_page_get(user=user, read_id=tr.read_id)
+    return _with_content(TimepointRead.objects.filter(pk=tr.pk)).get()
+
+
+def can_edit(user: Any, tr: TimepointRead) -> bool:
+    return (
+        tr.read.reader_id == user.pk
+        and not tr.locked
+        and access.has_capability(user, tr.read.subject.trial_id, access.EDIT_OWN_READ)
+    )
+
+
+@dataclass
+class LesionRow:
+    """A baseline lesion on the follow-up form with the values it had before."""
+
+    lesion: Lesion
+    baseline_mm: Any = None
+    previous_mm: Any = None
+    previous_state: str = ""
+    previous_status: str = ""
+
+
+@dataclass
+class FormContext:
+    timepoint_read: TimepointRead
+    earlier: list[TimepointRead]
+    previous: TimepointRead | None
+    targets: list[LesionRow] = field(default_factory=list)
+    non_targets: list[LesionRow] = field(default_factory=list)
+    earlier_unsigned: bool = False
+
+
+def timepoint_read_form_context(*, user: Any, tr: TimepointRead) -> FormContext:
+    """What the read form shows beside the inputs: the baseline lesions with their baseline
+    and previous values (the reader's own read only: ``tr`` came through the gate)."""
+    earlier = list(
+        _with_content(
+            access.visible_timepoint_reads(user).filter(
+                read_id=tr.read_id, timepoint__sequence__lt=tr.timepoint.sequence
+            )
+        ).order_by("timepoint__sequence")
+    )
+    ctx = FormContext(
+        timepoint_read=tr,
+        earlier=earlier,
+        previous=earlier[-1] if earlier else None,
+        earlier_unsigned=any(not t.locked for t in earlier),
+    )
+    if tr.timepoint.is_baseline:
+        return ctx
+    baseline = next((t for t in earlier if t.timepoint.is_baseline), None)
+    base_values = {m.lesion_id: m.value_mm for m in baseline.measurements.all()} if baseline else {}
+    prev_values: dict[int, Measurement] = (
+        {m.lesion_id: m for m in ctx.previous.measurements.all()} if ctx.previous else {}
+    )
+    prev_status = {r.lesion_id: r.status for r in ctx.previous.ratings.all()} if ctx.previous else {}
+    lesions = Lesion.objects.filter(read_id=tr.read_id, kind__in=[LesionKind.TARGET, LesionKind.NON_TARGET])
+    for lesion in lesions.order_by("lesion_code"):
+        prev = prev_values.get(lesion.pk)
+        row = LesionRow(
+            lesion=lesion,
+            baseline_mm=base_values.get(lesion.pk),
+            previous_mm=prev.value_mm if prev else None,
+            previous_state=prev.get_state_display() if prev else "",
+            previous_status=prev_status.get(lesion.pk, ""),
+        )
+        (ctx.targets if lesion.kind == LesionKind.TARGET else ctx.non_targets).append(row)
+    return ctx
+
+
+# --- live check of an unsaved form ------------------------------------------------------------
+
+
+@dataclass
+class Preview:
+    """The engine's view of the form as typed: problems by field, the target sum, and per
+    criterion the response of this timepoint with the engine's explanation."""
+
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    sum_mm: Any = None
+    target_count: int = 0
+    per_organ: dict[str, int] = field(default_factory=dict)
+    responses: list[tuple[str, TimepointResult]] = field(default_factory=list)
+    engine_error: str = ""
+
+
+def baseline_preview(
+    *, user: Any, tr: TimepointRead, targets: Sequence[Any], non_targets: Sequence[Any]
+) -> Preview:
+    """The criteria package's baseline rules (measurability, 5 targets, 2 per organ) on the
+    typed values; the save service runs the same rules again."""
+    preview = Preview()
+    baseline = Baseline(
+        date=tr.timepoint.scan_date_latest,
+        targets=mappers.baseline_targets_from_input(targets),
+        non_targets=mappers.baseline_non_targets_from_input(non_targets),
+    )
+    for problem in rules.validate_baseline(baseline):
+        preview.problems.setdefault(problem.field, []).append(problem.message)
+    preview.target_count = len(baseline.targets)
+    preview.sum_mm = (
+        sum((t.mm for t in baseline.targets), start=Decimal(0)).quantize(Decimal("0.1"))
+        if baseline.targets
+        else None
+    )
+    preview.per_organ = dict(Counter(rules.organ_group(t.organ, t.node) for t in baseline.targets))
+    return preview
+
+
+def followup_preview(
+    *,
+    user: Any,
+    ctx: FormContext,
+    targets: Sequence[Any],
+    non_targets: Mapping[str, str],
+    new_lesions: Sequence[Any],
+) -> Preview:
+    """Evaluate the read with this follow-up as typed (earlier timepoints as saved)."""
+    preview = Preview()
+    tr = ctx.timepoint_read
+    baseline_tr = next((t for t in ctx.earlier if t.timepoint.is_baseline and t.saved_at), None)
+    if baseline_tr is None:
+        preview.engine_error = "Save the baseline first."
+        return preview
+    baseline = mappers.baseline_from_timepoint_read(baseline_tr)
+    # Too small to measure counts as 5 mm (R11-TSTM), as the save service stores it.
+    targets = [
+        dataclasses.replace(t, value_mm=Decimal("5.0"))
+        if t.state == MeasurementState.TOO_SMALL and t.value_mm is None
+        else t
+        for t in targets
+    ]
+    timepoint = mappers.timepoint_from_input(tr.timepoint.scan_date_latest, targets, non_targets, new_lesions)
+    for problem in rules.validate_timepoint_lesions(timepoint, baseline, prefix="@"):
+        preview.problems.setdefault(problem.field, []).append(problem.message)
+    if preview.problems:
+        return preview
+    charter = Charter.objects.filter(trial_id=tr.read.subject.trial_id, is_current=True).first()
+    subject = mappers.subject_for_read(tr.read, ctx.earlier, charter)
+    subject = dataclasses.replace(subject, timepoints=(*subject.timepoints, timepoint))
+    try:
+        result = evaluate(subject, list(charter.criteria) if charter else None)
+    except CriteriaError as exc:
+        preview.engine_error = str(exc)
+        return preview
+    for name, crit in result.results.items():
+        if crit.timepoints:
+            preview.responses.append((name, crit.timepoints[-1]))
+    if preview.responses:
+        preview.sum_mm = preview.responses[0][1].sum_mm
+    return preview
+
+
+def read_results(*, user: Any, read: Read) -> dict[str, CriterionResult]:
+    """The engine on the read as the user may see it (drafts included for its reader)."""
+    from trialreads.selectors.reads import read_evaluate
+
+    evaluation = read_evaluate(user=user, read_id=read.pk)
+    return dict(evaluation.result.results) if evaluation.result else {}
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
+
+def dashboard_trial_get(*, user: Any, trial_id: object) -> Trial:
+    """The trial dashboard: read managers and sponsor viewers (endpoints); readers and
+    adjudicators are refused (it shows results of both reads and the adjudication rate)."""
+    trial = access.access_trial_for(user, trial_id)
+    access.require_capability(user, trial.pk, access.VIEW_ENDPOINTS, "trial", trial.pk)
+    return trial
+
+
+@dataclass
+class ReaderProgress:
+    label: str
+    username: str
+    signed: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.signed / self.total) if self.total else 0
+
+
+@dataclass
+class TrialProgress:
+    readers: list[ReaderProgress]
+    subjects_total: int
+    subjects_compared: int
+    subjects_pending: int
+    open_cases: int
+    decided_cases: int
+    status_counts: dict[str, int]
+
+    @property
+    def percent_compared(self) -> int:
+        return round(100 * self.subjects_compared / self.subjects_total) if self.subjects_total else 0
+
+
+def trial_progress(*, user: Any, trial_id: object) -> TrialProgress:
+    """Read progress per reader and adjudication counts (read managers only)."""
+    trial = access.access_trial_for(user, trial_id)
+    access.require_capability(user, trial.pk, access.MANAGE, "trial", trial.pk)
+    members = {
+        m.user_id: m
+        for m in TrialMembership.objects.filter(trial=trial, role=TrialRole.READER).select_related("user")
+    }
+    signed: Counter[int] = Counter()
+    total: Counter[int] = Counter()
+    for reader_id, locked in TimepointRead.objects.filter(read__subject__trial=trial).values_list(
+        "read__reader_id", "locked"
+    ):
+        total[reader_id] += 1
+        signed[reader_id] += int(locked)
+    readers = [
+        ReaderProgress(
+            label=members[uid].reader_label if uid in members else "?",
+            username=members[uid].user.get_username() if uid in members else str(uid),
+            signed=signed[uid],
+            total=total[uid],
+        )
+        for uid in sorted(total, key=lambda u: members[u].reader_label if u in members else "")
+    ]
+    accepted = Counter(AcceptedRead.objects.filter(subject__trial=trial).values_list("basis", flat=True))
+    cases = Counter(AdjudicationCase.objects.filter(subject__trial=trial).values_list("status", flat=True))
+    status_counts = Counter(Read.objects.filter(subject__trial=trial).values_list("status", flat=True))
+    return TrialProgress(
+        readers=readers,
+        subjects_total=Subject.objects.filter(trial=trial).count(),
+        subjects_compared=sum(accepted.values()),
+        subjects_pending=accepted.get("PENDING", 0),
+        open_cases=cases[AdjudicationStatus.OPEN],
+        decided_cases=cases[AdjudicationStatus.DECIDED],
+        status_counts=dict(status_counts),
+    )
+
+
+def subject_list_for_dashboard(*, user: Any, trial: Trial) -> list[tuple[Subject, str]]:
+    """Subjects with their acceptance basis (managers) for the dashboard's subject table."""
+    basis = dict(AcceptedRead.objects.filter(subject__trial=trial).values_list("subject_id", "basis"))
+    subjects = access.visible_subjects(user).filter(trial=trial).defer("arm").order_by("subject_code")
+    return [(s, basis.get(s.pk, "")) for s in subjects]
+
+
+def endpoint_job_latest(*, user: Any, trial_id: object) -> EndpointJob | None:
+    """The trial's most recent endpoint computation, whatever its state (progress display)."""
+    trial = dashboard_trial_get(user=user, trial_id=trial_id)
+    return EndpointJob.objects.filter(trial=trial).order_by("-created_at", "-pk").first()
+
+
+def _latest_done_job(trial: Trial) -> EndpointJob | None:
+    return (
+        EndpointJob.objects.filter(trial=trial, status=JobStatus.DONE)
+        .select_related("charter")
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class AcceptedResult:
+    subject: Subject
+    criterion: str
+    result: CriterionResult
+    evaluator: str
+
+
+def accepted_results(
+    *, user: Any, trial_id: object, subject_id: object | None = None
+) -> list[AcceptedResult]:
+    """The accepted (BICR) result of every subject x criterion of the latest finished
+    endpoint computation; subjects without an accepted read (adjudication open) are left out."""
+    from trialreads.services.endpoints import job_runs, result_from_json
+
+    trial = dashboard_trial_get(user=user, trial_id=trial_id)
+    job = _latest_done_job(trial)
+    if job is None:
+        return []
+    runs: list[EndpointRun] = job_runs(job)
+    out = []
+    for run in runs:
+        if subject_id is not None and str(run.subject_id) != str(subject_id):
+            continue
+        data = run.result.get(run.accepted_evaluator) if run.accepted_evaluator else None
+        if run.status != JobStatus.DONE or not data:
+            continue
+        out.append(AcceptedResult(run.subject, run.criterion, result_from_json(data), run.accepted_evaluator))
+    return out
+
+
+def dashboard_subject_get(*, user: Any, subject_id: object) -> Subject:
+    subject = access.access_subject_for(user, subject_id)
+    dashboard_trial_get(user=user, trial_id=subject.trial_id)
+    return subject
+
+
+def subject_timepoints(*, user: Any, subject: Subject) -> list[ImagingTimepoint]:
+    return list(access.visible_timepoints(user).filter(subject=subject).order_by("sequence"))
+
+
+def export_batch_list(*, user: Any, trial_id: object) -> list[ExportBatch]:
+    trial = access.access_trial_for(user, trial_id)
+    if not access.has_capability(user, trial.pk, access.EXPORT):
+        return []
+    return list(ExportBatch.objects.filter(trial=trial).order_by("-created_at", "-pk")[:10])
+
+
+def export_batch_get(*, user: Any, batch_id: object) -> ExportBatch:
+    """One export batch, for a user allowed to export its trial (same 404 otherwise)."""
+    try:
+        pk = int(str(batch_id))
+    except ValueError:
+        pk = -1
+    trial_id = ExportBatch.objects.filter(pk=pk).values_list("trial_id", flat=True).first()
+    trial = access.access_trial_for(user, trial_id if trial_id is not None else -1)
+    access.require_capability(user, trial.pk, access.EXPORT, "export_batch", pk)
+    return ExportBatch.objects.get(pk=pk)
+
+
+# --- audit review ---------------------------------------------------------------------------------
+
+
+def audit_events_filtered(
+    *,
+    user: Any,
+    trial_id: object,
+    subject_id: int | None = None,
+    username: str = "",
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    limit: int = 500,
+) -> list[AuditEvent]:
+    """The trial's audit trail filtered by subject (every object of that subject: the
+    subject, its timepoints, reads, timepoint reads and adjudication cases), by user and by
+    date (inclusive calendar days, UTC)."""
+    from trialreads.selectors.audit import audit_event_list
+
+    start = dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC) if since else None
+    end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC) if until else None
+    qs = audit_event_list(user=user, trial_id=trial_id, since=start, until=end)
+    if username:
+        qs = qs.filter(actor_username=username)
+    if subject_id is not None:
+        qs = qs.filter(_subject_objects(subject_id))
+    return list(qs.order_by("-seq")[:limit])
+
+
+def _subject_objects(subject_id: int) -> Q:
+    ids: dict[str, list[str]] = {
+        "subject": [str(subject_id)],
+        "timepoint": [
+            str(i)
+            for i in ImagingTimepoint.objects.filter(subject_id=subject_id).values_list("pk", flat=True)
+        ],
+        "read": [str(i) for i in Read.objects.filter(subject_id=subject_id).values_list("pk", flat=True)],
+        "timepoint_read": [
+            str(i)
+            for i in TimepointRead.objects.filter(read__subject_id=subject_id).values_list("pk", flat=True)
+        ],
+        "adjudication_case": [
+            str(i)
+            for i in AdjudicationCase.objects.filter(subject_id=subject_id).values_list("pk", flat=True)
+        ],
+    }
+    q = Q(pk__in=[])
+    for object_type, object_ids in ids.items():
+        if object_ids:
+            q |= Q(object_type=object_type, object_id__in=object_ids)
+    return q
+
+
+def audit_filter_choices(*, user: Any, trial: Trial) -> tuple[list[tuple[int, str]], list[str]]:
+    """Subjects and usernames for the audit filter (the caller already passed the audit gate)."""
+    subjects = list(
+        Subject.objects.filter(trial=trial).order_by("subject_code").values_list("pk", "subject_code")
+    )
+    users = sorted(
+        set(AuditEvent.objects.filter(chain_id=trial.chain_id).values_list("actor_username", flat=True))
+    )
+    return subjects, users

@@ -1,0 +1,453 @@
+"""Forms of the web pages.
+
+The read forms are plain classes rather than Django ``Form``s: their rows are the lesions
+of the read, and their job is only to turn POSTed strings into the services' input
+dataclasses and to put every error (the form's own parse errors, the services'
+``ValidationError`` paths such as ``targets[2].value_mm``, the criteria rules' paths such
+as ``baseline.targets[2].mm``) next to the input it concerns. Business rules stay in the
+services and in ``criteria``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from trialreads.choices import MeasurementState, NonTargetStatus
+from trialreads.services.reads import NewLesionInput, NonTargetInput, TargetInput, TargetValueInput
+
+BASELINE_TARGET_ROWS = 5  # R11-TGT-SEL: at most five targets, so five rows always suffice
+BASELINE_NON_TARGET_ROWS = 6
+NEW_LESION_ROWS = 3
+NON_FIELD = "form"
+_ONE_DP = Decimal("0.1")
+
+#: Follow-up target states offered on the form (split/coalescence are entered via the API).
+FOLLOWUP_STATES: tuple[tuple[str, str], ...] = (
+    (MeasurementState.MEASURED, "Measured"),
+    (MeasurementState.TOO_SMALL, "Too small to measure (5 mm)"),
+    (MeasurementState.NOT_ASSESSED, "Not assessed"),
+)
+
+
+def parse_mm(raw: str) -> Decimal | None:
+    """A diameter as typed: empty -> None; a decimal point or comma; else ``ValueError``."""
+    text = raw.strip().replace(",", ".")
+    if not text:
+        return None
+    if not re.fullmatch(r"\d{1,4}(\.\d+)?", text):
+        raise ValueError("enter a diameter in mm, e.g. 23.5")
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only decimals
+        raise ValueError("enter a diameter in mm, e.g. 23.5") from exc
+    # "50" means 50.0 mm (exact); more than one decimal is left for the service to refuse.
+    return value.quantize(_ONE_DP) if "." not in text else value
+
+
+def _checked(data: Mapping[str, Any], name: str) -> bool:
+    return str(data.get(name, "")).lower() in {"on", "1", "true", "yes"}
+
+
+@dataclass
+class _Form:
+    data: Mapping[str, Any]
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    # (group, index in the submitted list) -> form row, to place service errors.
+    rows: dict[str, list[int]] = field(default_factory=dict)
+    codes: dict[str, int] = field(default_factory=dict)
+
+    def value(self, name: str) -> str:
+        return str(self.data.get(name, ""))
+
+    def checked(self, name: str) -> bool:
+        return _checked(self.data, name)
+
+    def add(self, field_id: str, message: str) -> None:
+        bucket = self.errors.setdefault(field_id, [])
+        if message not in bucket:
+            bucket.append(message)
+
+    def field_ids(self) -> set[str]:
+        raise NotImplementedError
+
+    def place(self, errors: Mapping[str, Sequence[str]]) -> None:
+        """Put service or criteria errors (by path) next to their inputs."""
+        known = self.field_ids()
+        for path, messages in errors.items():
+            target = self.field_id(path)
+            if target not in known:
+                target = NON_FIELD if path in ("", "non_field_errors") else target
+            for message in messages:
+                if target in known or target == NON_FIELD:
+                    self.add(target, message)
+                else:
+                    self.add(NON_FIELD, f"{path}: {message}")
+
+    def field_id(self, path: str) -> str:
+        path = re.sub(r"^(baseline\.|@\.)", "", path)
+        path = re.sub(r"\.mm(?=$|[.\[])", ".value_mm", path)
+        path = re.sub(r"\.id$", ".code", path)
+        m = re.match(r"^(targets|non_targets|new_lesions)\[(\d+)\]\.?(.*)$", path)
+        if m:
+            group, index, rest = m.group(1), int(m.group(2)), m.group(3)
+            rows = self.rows.get(group, [])
+            row = rows[index] if index < len(rows) else index
+            rest = re.sub(r"\[(\d+)\]", "", rest) or "code"
+            return f"{group}-{row}-{rest.split('.')[0]}"
+        m = re.match(r"^targets\.([A-Za-z0-9_-]+)(?:\.(.*))?$", path)
+        if m and m.group(1) in self.codes:
+            rest = (m.group(2) or "value_mm").split(".")[0].split("[")[0]
+            return f"targets-{self.codes[m.group(1)]}-{rest}"
+        m = re.match(r"^non_targets\.([A-Za-z0-9_-]+)$", path)
+        if m:
+            return f"non_targets-{m.group(1)}"
+        return path
+
+
+class BaselineForm(_Form):
+    """Five target rows (code, organ, node, longest diameter / short axis) and non-target
+    rows (code, organ, node). Blank rows are ignored."""
+
+    def field_ids(self) -> set[str]:
+        ids = {NON_FIELD, "targets", "non_targets"}
+        for i in range(BASELINE_TARGET_ROWS):
+            ids |= {f"targets-{i}-{f}" for f in ("code", "organ", "is_node", "value_mm")}
+        for j in range(BASELINE_NON_TARGET_ROWS):
+            ids |= {f"non_targets-{j}-{f}" for f in ("code", "organ", "is_node")}
+        return ids
+
+    @classmethod
+    def initial(cls, measurements: Sequence[Any], ratings: Sequence[Any]) -> BaselineForm:
+        data: dict[str, str] = {}
+        for i, m in enumerate(
+            sorted(measurements, key=lambda m: m.lesion.lesion_code)[:BASELINE_TARGET_ROWS]
+        ):
+            data |= {
+                f"targets-{i}-code": m.lesion.lesion_code,
+                f"targets-{i}-organ": m.lesion.organ,
+                f"targets-{i}-value_mm": "" if m.value_mm is None else str(m.value_mm),
+            }
+            if m.lesion.is_node:
+                data[f"targets-{i}-is_node"] = "on"
+        for j, r in enumerate(sorted(ratings, key=lambda r: r.lesion.lesion_code)[:BASELINE_NON_TARGET_ROWS]):
+            data |= {f"non_targets-{j}-code": r.lesion.lesion_code, f"non_targets-{j}-organ": r.lesion.organ}
+            if r.lesion.is_node:
+                data[f"non_targets-{j}-is_node"] = "on"
+        return cls(data)
+
+    def target_rows(self) -> list[int]:
+        return list(range(BASELINE_TARGET_ROWS))
+
+    def non_target_rows(self) -> list[int]:
+        return list(range(BASELINE_NON_TARGET_ROWS))
+
+    def parse(self) -> tuple[list[TargetInput], list[NonTargetInput]]:
+        targets: list[TargetInput] = []
+        non_targets: list[NonTargetInput] = []
+        self.rows = {"targets": [], "non_targets": []}
+        for i in range(BASELINE_TARGET_ROWS):
+            p = f"targets-{i}-"
+            code, organ, raw = (
+                self.value(p + "code").strip(),
+                self.value(p + "organ").strip(),
+                self.value(p + "value_mm"),
+            )
+            if not (code or organ or raw.strip()):
+                continue
+            if not code:
+                self.add(p + "code", "required")
+            if not organ:
+                self.add(p + "organ", "required")
+            try:
+                mm = parse_mm(raw)
+            except ValueError as exc:
+                self.add(p + "value_mm", str(exc))
+                continue
+            if mm is None:
+                self.add(p + "value_mm", "required")
+                continue
+            self.rows["targets"].append(i)
+            targets.append(
+                TargetInput(code=code, organ=organ, value_mm=mm, is_node=self.checked(p + "is_node"))
+            )
+        for j in range(BASELINE_NON_TARGET_ROWS):
+            p = f"non_targets-{j}-"
+            code, organ = self.value(p + "code").strip(), self.value(p + "organ").strip()
+            if not (code or organ):
+                continue
+            if not code:
+                self.add(p + "code", "required")
+            if not organ:
+                self.add(p + "organ", "required")
+            self.rows["non_targets"].append(j)
+            non_targets.append(NonTargetInput(code=code, organ=organ, is_node=self.checked(p + "is_node")))
+        return targets, non_targets
+
+
+class FollowupForm(_Form):
+    """A value (or state) for every baseline target, a rating for every baseline
+    non-target, and up to three new lesions."""
+
+    def __init__(self, data: Mapping[str, Any], target_codes: Sequence[str], non_target_codes: Sequence[str]):
+        super().__init__(data)
+        self.target_codes = list(target_codes)
+        self.non_target_codes = list(non_target_codes)
+        self.codes = {code: i for i, code in enumerate(self.target_codes)}
+
+    def field_ids(self) -> set[str]:
+        ids = {NON_FIELD, "targets", "non_targets", "new_lesions"}
+        for i in range(len(self.target_codes)):
+            ids |= {f"targets-{i}-{f}" for f in ("state", "value_mm", "code")}
+        ids |= {f"non_targets-{code}" for code in self.non_target_codes}
+        for k in range(NEW_LESION_ROWS):
+            ids |= {
+                f"new_lesions-{k}-{f}"
+                for f in ("code", "organ", "is_node", "measurable", "equivocal", "value_mm")
+            }
+        return ids
+
+    @classmethod
+    def initial(
+        cls,
+        target_codes: Sequence[str],
+        non_target_codes: Sequence[str],
+        measurements: Sequence[Any],
+        ratings: Sequence[Any],
+    ) -> FollowupForm:
+        by_code = {m.lesion.lesion_code: m for m in measurements}
+        data: dict[str, str] = {}
+        for i, code in enumerate(target_codes):
+            m = by_code.get(code)
+            data[f"targets-{i}-state"] = m.state if m else MeasurementState.MEASURED
+            data[f"targets-{i}-value_mm"] = (
+                str(m.value_mm)
+                if m and m.value_mm is not None and m.state == MeasurementState.MEASURED
+                else ""
+            )
+        status = {r.lesion.lesion_code: r.status for r in ratings}
+        for code in non_target_codes:
+            data[f"non_targets-{code}"] = status.get(code, NonTargetStatus.PRESENT)
+        new = [m for m in measurements if m.lesion.kind == "NEW"]
+        for k, m in enumerate(sorted(new, key=lambda m: m.lesion.lesion_code)[:NEW_LESION_ROWS]):
+            data |= {
+                f"new_lesions-{k}-code": m.lesion.lesion_code,
+                f"new_lesions-{k}-organ": m.lesion.organ,
+                f"new_lesions-{k}-value_mm": "" if m.value_mm is None else str(m.value_mm),
+            }
+            for flag, on in (
+                ("is_node", m.lesion.is_node),
+                ("measurable", m.lesion.measurable),
+                ("equivocal", m.equivocal),
+            ):
+                if on:
+                    data[f"new_lesions-{k}-{flag}"] = "on"
+        for k in range(len(new), NEW_LESION_ROWS):
+            data[f"new_lesions-{k}-measurable"] = "on"
+        return cls(data, target_codes, non_target_codes)
+
+    def new_lesion_rows(self) -> list[int]:
+        return list(range(NEW_LESION_ROWS))
+
+    def parse(self) -> tuple[list[TargetValueInput], dict[str, str], list[NewLesionInput]]:
+        targets: list[TargetValueInput] = []
+        for i, code in enumerate(self.target_codes):
+            p = f"targets-{i}-"
+            state = self.value(p + "state") or MeasurementState.MEASURED
+            if state not in dict(FOLLOWUP_STATES):
+                self.add(p + "state", "choose a state")
+                state = MeasurementState.MEASURED
+            try:
+                mm = parse_mm(self.value(p + "value_mm"))
+            except ValueError as exc:
+                self.add(p + "value_mm", str(exc))
+                mm = None
+            if state == MeasurementState.MEASURED and mm is None and p + "value_mm" not in self.errors:
+                self.add(p + "value_mm", "required (or choose another state)")
+            if state != MeasurementState.MEASURED:
+                mm = None
+            targets.append(TargetValueInput(code=code, state=state, value_mm=mm))
+        non_targets: dict[str, str] = {}
+        for code in self.non_target_codes:
+            status = self.value(f"non_targets-{code}")
+            if status not in NonTargetStatus.values:
+                self.add(f"non_targets-{code}", "choose a rating")
+            else:
+                non_targets[code] = status
+        new: list[NewLesionInput] = []
+        self.rows = {"new_lesions": []}
+        for k in range(NEW_LESION_ROWS):
+            p = f"new_lesions-{k}-"
+            code, organ, raw = (
+                self.value(p + "code").strip(),
+                self.value(p + "organ").strip(),
+                self.value(p + "value_mm"),
+            )
+            if not (code or organ or raw.strip()):
+                continue
+            if not code:
+                self.add(p + "code", "required")
+            if not organ:
+                self.add(p + "organ", "required")
+            try:
+                mm = parse_mm(raw)
+            except ValueError as exc:
+                self.add(p + "value_mm", str(exc))
+                continue
+            self.rows["new_lesions"].append(k)
+            new.append(
+                NewLesionInput(
+                    code=code,
+                    organ=organ,
+                    value_mm=mm,
+                    is_node=self.checked(p + "is_node"),
+                    measurable=self.checked(p + "measurable"),
+                    equivocal=self.checked(p + "equivocal"),
+                )
+            )
+        return targets, non_targets, new
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form with autocomplete hints (password managers, accessibility)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs.update({"autocomplete": "username", "autofocus": True})
+        self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
+
+
+class SignForm(forms.Form):
+    """Electronic signature (21 CFR 11.50/11.200): printed name, meaning, password re-entry."""
+
+    printed_name = forms.CharField(label="Printed name", max_length=200)
+    password = forms.CharField(
+        label="Password (re-enter to sign)",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+        strip=False,
+    )
+
+
+class DecisionForm(SignForm):
+    chosen = forms.ChoiceField(
+        label="Accepted read", choices=(("A", "Read A"), ("B", "Read B")), widget=forms.RadioSelect
+    )
+    rationale = forms.CharField(label="Rationale", widget=forms.Textarea(attrs={"rows": 4}), max_length=5000)
+
+    field_order = ["chosen", "rationale", "printed_name", "password"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # On the adjudication page the form is not in a dialog: do not jump to the password.
+        self.fields["password"].widget.attrs.pop("autofocus", None)
+
+
+class UnlockForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for unlocking", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
+    )
+
+
+class AuditFilterForm(forms.Form):
+    subject = forms.TypedChoiceField(label="Subject", required=False, coerce=int, empty_value=None)
+    user = forms.ChoiceField(label="User", required=False)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, subjects: Sequence[tuple[int, str]], users: Sequence[str], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["subject"].choices = [("", "All subjects"), *subjects]  # type: ignore[attr-defined]
+        self.fields["user"].choices = [("", "All users"), *((u, u) for u in users)]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since: dt.date | None = data.get("since")
+        until: dt.date | None = data.get("until")
+        if since and until and until < since:
+            self.add_error("until", "must not be before From")
+        return data
+
+
+# --- view models of the read form's inputs -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input as the template renders it: name = id, its label, value and errors."""
+
+    name: str
+    label: str
+    value: str
+    checked: bool
+    errors: tuple[str, ...]
+
+
+def input_field(form: _Form, name: str, label: str) -> Field:
+    return Field(name, label, form.value(name), form.checked(name), tuple(form.errors.get(name, ())))
+
+
+def baseline_rows(form: BaselineForm) -> dict[str, Any]:
+    targets = [
+        {
+            "n": i + 1,
+            "code": input_field(form, f"targets-{i}-code", f"Target {i + 1} lesion code"),
+            "organ": input_field(form, f"targets-{i}-organ", f"Target {i + 1} organ"),
+            "is_node": input_field(form, f"targets-{i}-is_node", f"Target {i + 1} is a lymph node"),
+            "value_mm": input_field(form, f"targets-{i}-value_mm", f"Target {i + 1} diameter (mm)"),
+        }
+        for i in form.target_rows()
+    ]
+    non_targets = [
+        {
+            "n": j + 1,
+            "code": input_field(form, f"non_targets-{j}-code", f"Non-target {j + 1} lesion code"),
+            "organ": input_field(form, f"non_targets-{j}-organ", f"Non-target {j + 1} organ"),
+            "is_node": input_field(form, f"non_targets-{j}-is_node", f"Non-target {j + 1} is a lymph node"),
+        }
+        for j in form.non_target_rows()
+    ]
+    return {"targets": targets, "non_targets": non_targets}
+
+
+def followup_rows(
+    form: FollowupForm, target_rows: Sequence[Any], non_target_rows: Sequence[Any]
+) -> dict[str, Any]:
+    targets = [
+        {
+            "row": row,
+            "state": input_field(form, f"targets-{i}-state", f"{row.lesion.lesion_code} state"),
+            "value_mm": input_field(form, f"targets-{i}-value_mm", f"{row.lesion.lesion_code} diameter (mm)"),
+            "code_name": f"targets-{i}-code",
+            "errors": tuple(form.errors.get(f"targets-{i}-code", ())),
+        }
+        for i, row in enumerate(target_rows)
+    ]
+    non_targets = [
+        {
+            "row": row,
+            "status": input_field(
+                form, f"non_targets-{row.lesion.lesion_code}", f"{row.lesion.lesion_code} rating"
+            ),
+        }
+        for row in non_target_rows
+    ]
+    new = [
+        {
+            "n": k + 1,
+            "code": input_field(form, f"new_lesions-{k}-code", f"New lesion {k + 1} code"),
+            "organ": input_field(form, f"new_lesions-{k}-organ", f"New lesion {k + 1} organ"),
+            "is_node": input_field(form, f"new_lesions-{k}-is_node", f"New lesion {k + 1} is a lymph node"),
+            "measurable": input_field(form, f"new_lesions-{k}-measurable", f"New lesion {k + 1} measurable"),
+            "equivocal": input_field(form, f"new_lesions-{k}-equivocal", f"New lesion {k + 1} equivocal"),
+            "value_mm": input_field(form, f"new_lesions-{k}-value_mm", f"New lesion {k + 1} diameter (mm)"),
+        }
+        for k in form.new_lesion_rows()
+    ]
+    return {"targets": targets, "non_targets": non_targets, "new_lesions": new}

@@ -1,0 +1,719 @@
+"""Server-rendered pages and htmx fragments: presentation only.
+
+Every GET goes through a selector (and so through ``trialreads.access``); every POST calls
+one service. Domain errors map to HTTP as in the API: ``NotFound`` -> 404 (identical for
+"not yours" and "does not exist", which is what keeps reader B off reader A's read),
+``PermissionDenied`` -> 403, ``ValidationError`` -> the form again with each message next
+to its field, ``Conflict`` -> the page again with the message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from criteria.serialize import criterion_json
+from trialreads import access, conf
+from trialreads.choices import AcceptanceBasis, AdjudicationStatus, NonTargetStatus, TrialRole
+from trialreads.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from trialreads.models import TimepointRead
+from trialreads.selectors import adjudication as adjudication_selectors
+from trialreads.selectors import web as web_selectors
+from trialreads.services import adjudication as adjudication_services
+from trialreads.services import reads as read_services
+
+from . import forms, plots
+
+HttpView = Callable[..., HttpResponseBase]
+CRITERIA_LABELS = {"recist1.1": "RECIST 1.1", "irecist": "iRECIST", "imrecist": "imRECIST"}
+
+
+def _svg(markup: str) -> SafeString:
+    """Plots from ``plots`` are safe to embed: every text they contain is escaped there."""
+    return mark_safe(markup)  # noqa: S308
+
+
+def _htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _full_name(request: HttpRequest) -> str:
+    return str(getattr(request.user, "get_full_name", str)())
+
+
+def domain_errors(view: HttpView) -> HttpView:
+    """Map the gate's errors to Django's 404/403 pages (the 404 carries no detail)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as exc:
+            raise Http404() from exc
+        except PermissionDenied as exc:
+            raise DjangoPermissionDenied(exc.message) from exc
+
+    return wrapper
+
+
+def page(view: HttpView) -> HttpView:
+    return login_required(domain_errors(view))
+
+
+# --- worklist ------------------------------------------------------------------------------------
+
+
+@require_GET
+@page
+def worklist(request: HttpRequest) -> HttpResponse:
+    """One page per person: each section appears for a role the user holds in some trial."""
+    user = request.user
+    roles = web_selectors.roles_of(user)
+    context: dict[str, Any] = {"roles": roles}
+    if TrialRole.READER in roles:
+        context["reads"] = web_selectors.reader_worklist(user=user)
+    if TrialRole.ADJUDICATOR in roles:
+        context["cases"] = list(web_selectors.adjudicator_worklist(user=user))
+        context["decided_cases"] = list(web_selectors.adjudicator_decided(user=user))
+    if TrialRole.MANAGER in roles:
+        context["managed"] = web_selectors.manager_trials(user=user)
+    if TrialRole.SPONSOR_VIEWER in roles:
+        context["sponsored"] = list(web_selectors.sponsor_trials(user=user))
+    return render(request, "web/worklist.html", context)
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+
+@require_GET
+@page
+def read_detail(request: HttpRequest, read_id: int) -> HttpResponse:
+    read = web_selectors.read_page_get(user=request.user, read_id=read_id)
+    trs = web_selectors.read_page_timepoint_reads(user=request.user, read=read)
+    results = web_selectors.read_results(user=request.user, read=read)
+    rows = _response_rows(trs, results)
+    spider = _read_spider(results, read.subject.subject_code, f"spider-read-{read.pk}", trs)
+    return render(
+        request,
+        "web/read_detail.html",
+        {
+            "read": read,
+            "timepoint_reads": trs,
+            "rows": rows,
+            "criteria": [(c, CRITERIA_LABELS.get(c, c)) for c in results],
+            "spider": spider,
+            "criteria_labels": CRITERIA_LABELS,
+        },
+    )
+
+
+def _response_rows(trs: list[TimepointRead], results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Timepoint by timepoint: each criterion's overall response, sum and explanation."""
+    by_date: dict[dt.date, dict[str, Any]] = defaultdict(dict)
+    for name, result in results.items():
+        for tp in result.timepoints:
+            by_date[tp.date][name] = tp
+    return [
+        {"tr": tr, "per_criterion": [by_date.get(tr.timepoint.scan_date_latest, {}).get(n) for n in results]}
+        for tr in trs
+    ]
+
+
+def _read_spider(results: dict[str, Any], subject: str, uid: str, trs: list[TimepointRead]) -> str:
+    baseline = next((tr.timepoint for tr in trs if tr.timepoint.is_baseline), None)
+    result = results.get("recist1.1") or next(iter(results.values()), None)
+    if result is None or baseline is None:
+        return ""
+    points = tuple(
+        ((tp.date - baseline.scan_date_latest).days, tp.pct_vs_baseline)
+        for tp in result.timepoints
+        if tp.pct_vs_baseline is not None
+    )
+    series = plots.SpiderSeries(subject, points, result.bor)
+    return _svg(
+        plots.spider_svg(
+            [series],
+            uid=uid,
+            title=f"{CRITERIA_LABELS.get(result.criterion, result.criterion)}: "
+            "change of the target sum from baseline",
+        )
+    )
+
+
+def _form_for(
+    tr: TimepointRead, ctx: web_selectors.FormContext, data: Any | None
+) -> forms.BaselineForm | forms.FollowupForm:
+    if tr.timepoint.is_baseline:
+        if data is None:
+            return forms.BaselineForm.initial(list(tr.measurements.all()), list(tr.ratings.all()))
+        return forms.BaselineForm(data)
+    target_codes = [row.lesion.lesion_code for row in ctx.targets]
+    non_target_codes = [row.lesion.lesion_code for row in ctx.non_targets]
+    if data is None:
+        return forms.FollowupForm.initial(
+            target_codes, non_target_codes, list(tr.measurements.all()), list(tr.ratings.all())
+        )
+    return forms.FollowupForm(data, target_codes, non_target_codes)
+
+
+def _form_page(
+    request: HttpRequest,
+    tr: TimepointRead,
+    ctx: web_selectors.FormContext,
+    form: forms.BaselineForm | forms.FollowupForm,
+    *,
+    sign_form: forms.SignForm | None = None,
+    sign_open: bool = False,
+    status: int = 200,
+) -> HttpResponse:
+    editable = web_selectors.can_edit(request.user, tr)
+    if isinstance(form, forms.BaselineForm):
+        rows = forms.baseline_rows(form)
+    else:
+        rows = forms.followup_rows(form, ctx.targets, ctx.non_targets)
+    signature = next((s for s in tr.signatures.all() if s.voided_at is None), None)
+    if sign_form is None:
+        sign_form = forms.SignForm(initial={"printed_name": _full_name(request)})
+    preview = _preview(request, tr, ctx, form) if editable else None
+    return render(
+        request,
+        "web/timepoint_read.html",
+        {
+            "tr": tr,
+            "read": tr.read,
+            "ctx": ctx,
+            "form": form,
+            "rows": rows,
+            "non_field_errors": form.errors.get(forms.NON_FIELD, []),
+            "editable": editable,
+            "signable": editable and tr.saved_at is not None and not ctx.earlier_unsigned,
+            "signature": signature,
+            "sign_form": sign_form,
+            "sign_open": sign_open,
+            "meaning": conf.get("DEFAULT_SIGNATURE_MEANING"),
+            "nt_statuses": NonTargetStatus.choices,
+            "states": forms.FOLLOWUP_STATES,
+            "preview": preview,
+            "criteria_labels": CRITERIA_LABELS,
+        },
+        status=status,
+    )
+
+
+def _preview(
+    request: HttpRequest,
+    tr: TimepointRead,
+    ctx: web_selectors.FormContext,
+    form: forms.BaselineForm | forms.FollowupForm,
+) -> web_selectors.Preview:
+    """Parse the form as typed and ask the criteria rules and engine about it; their
+    problems join the form's own errors next to the fields."""
+    if isinstance(form, forms.BaselineForm):
+        targets, non_targets = form.parse()
+        preview = web_selectors.baseline_preview(
+            user=request.user, tr=tr, targets=targets, non_targets=non_targets
+        )
+    else:
+        values, ratings, new = form.parse()
+        if form.errors:
+            return web_selectors.Preview()
+        preview = web_selectors.followup_preview(
+            user=request.user, ctx=ctx, targets=values, non_targets=ratings, new_lesions=new
+        )
+    form.place(preview.problems)
+    return preview
+
+
+@require_http_methods(["GET", "POST"])
+@page
+def timepoint_read_form(request: HttpRequest, tr_id: int) -> HttpResponse:
+    """The read form: baseline selection or follow-up measurement, saved by the services."""
+    tr = web_selectors.timepoint_read_page_get(user=request.user, timepoint_read_id=tr_id)
+    ctx = web_selectors.timepoint_read_form_context(user=request.user, tr=tr)
+    if request.method == "GET":
+        return _form_page(request, tr, ctx, _form_for(tr, ctx, None))
+    form = _form_for(tr, ctx, request.POST)
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        version = None
+    try:
+        if isinstance(form, forms.BaselineForm):
+            targets, non_targets = form.parse()
+            if form.errors:
+                raise ValidationError({})
+            read_services.timepoint_read_save_baseline(
+                timepoint_read_id=tr.pk,
+                targets=targets,
+                non_targets=non_targets,
+                expected_version=version,
+                actor=request.user,
+            )
+        else:
+            values, ratings, new = form.parse()
+            if form.errors:
+                raise ValidationError({})
+            read_services.timepoint_read_save_followup(
+                timepoint_read_id=tr.pk,
+                targets=values,
+                non_targets=ratings,
+                new_lesions=new,
+                expected_version=version,
+                actor=request.user,
+            )
+    except ValidationError as exc:
+        form.place(exc.errors)
+        return _form_page(request, tr, ctx, form, status=422 if not _htmx(request) else 200)
+    except Conflict as exc:
+        form.add(forms.NON_FIELD, exc.message)
+        return _form_page(request, tr, ctx, form, status=409)
+    messages.success(request, f"{tr.timepoint.visit_label} saved. Review the responses, then sign.")
+    return redirect("web:timepoint-read", tr_id=tr.pk)
+
+
+@require_GET
+@page
+def timepoint_read_check(request: HttpRequest, tr_id: int) -> HttpResponse:
+    """htmx: the live panel (sum, limits, responses, explanations) and every field's error
+    slot (out-of-band), for the values as typed. Nothing is saved."""
+    tr = web_selectors.timepoint_read_page_get(user=request.user, timepoint_read_id=tr_id)
+    if not web_selectors.can_edit(request.user, tr):
+        raise Http404()
+    ctx = web_selectors.timepoint_read_form_context(user=request.user, tr=tr)
+    form = _form_for(tr, ctx, request.GET)
+    preview = _preview(request, tr, ctx, form)
+    return render(
+        request,
+        "web/_live.html",
+        {
+            "tr": tr,
+            "preview": preview,
+            "form_errors": [(fid, form.errors.get(fid, [])) for fid in sorted(form.field_ids())],
+            "oob": True,
+            "criteria_labels": CRITERIA_LABELS,
+        },
+    )
+
+
+@require_POST
+@page
+def timepoint_read_sign(request: HttpRequest, tr_id: int) -> HttpResponse:
+    tr = web_selectors.timepoint_read_page_get(user=request.user, timepoint_read_id=tr_id)
+    ctx = web_selectors.timepoint_read_form_context(user=request.user, tr=tr)
+    sign_form = forms.SignForm(request.POST)
+    if sign_form.is_valid():
+        try:
+            read_services.timepoint_read_sign(
+                timepoint_read_id=tr.pk,
+                password=sign_form.cleaned_data["password"],
+                printed_name=sign_form.cleaned_data["printed_name"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            for name, errs in exc.errors.items():
+                sign_form.add_error(name if name in sign_form.fields else None, errs)
+        except PermissionDenied as exc:
+            # Wrong password or locked out: the message belongs to the password field.
+            sign_form.add_error("password", exc.message)
+        except Conflict as exc:
+            sign_form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"{tr.timepoint.visit_label} signed and locked.")
+            nxt = TimepointRead.objects.filter(read_id=tr.read_id, locked=False).order_by(
+                "timepoint__sequence"
+            )
+            following = nxt.values_list("pk", flat=True).first()
+            if following is not None:
+                return redirect("web:timepoint-read", tr_id=following)
+            return redirect("web:read", read_id=tr.read_id)
+    return _form_page(
+        request, tr, ctx, _form_for(tr, ctx, None), sign_form=sign_form, sign_open=True, status=422
+    )
+
+
+# --- adjudication ------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@page
+def adjudication_detail(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Read A and Read B side by side (no reader identity), disagreements highlighted, a
+    spider plot per read, and the signed decision."""
+    data = adjudication_selectors.adjudication_side_by_side(user=request.user, case_id=case_id)
+    case = adjudication_selectors.adjudication_case_get(user=request.user, case_id=case_id)
+    form = forms.DecisionForm(
+        request.POST if request.method == "POST" else None,
+        initial={"printed_name": _full_name(request)},
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                adjudication_services.adjudication_decide(
+                    case_id=case.pk,
+                    chosen=form.cleaned_data["chosen"],
+                    rationale=form.cleaned_data["rationale"],
+                    password=form.cleaned_data["password"],
+                    printed_name=form.cleaned_data["printed_name"],
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                for name, errs in exc.errors.items():
+                    form.add_error(name if name in form.fields else None, errs)
+            except PermissionDenied as exc:
+                form.add_error("password", exc.message)
+            except Conflict as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"Adjudication of {case.subject.subject_code} signed.")
+                return redirect("web:adjudication", case_id=case.pk)
+        status = 422
+    return render(
+        request,
+        "web/adjudication.html",
+        {
+            **_side_by_side(data, case),
+            "form": form,
+            "decidable": case.status == AdjudicationStatus.OPEN and case.adjudicator_id == request.user.pk,
+            "meaning": "I am the adjudicator of this subject and approve this decision.",
+        },
+        status=status,
+    )
+
+
+def _side_by_side(data: dict[str, Any], case: Any) -> dict[str, Any]:
+    disagreements = data["case"]["disagreements"]
+    flagged = {(d["criterion"], d["variable"]) for d in disagreements}
+    reads = []
+    for i, read in enumerate(data["reads"]):
+        results = read["results"]
+        visits = {tp["visit"]: tp for tp in read["timepoints"]}
+        baseline = next((tp for tp in read["timepoints"] if tp["baseline"]), None)
+        rows = []
+        for tp in read["timepoints"]:
+            cells = []
+            for name, res in results.items():
+                match = next(
+                    (t for t in res["timepoints"] if t["date"] == tp["scan_date_latest"].isoformat()), None
+                )
+                cells.append((name, match))
+            rows.append({"tp": tp, "cells": cells})
+        spider = ""
+        recist = results.get("recist1.1") or next(iter(results.values()), None)
+        if recist is not None and baseline is not None:
+            points = tuple(
+                (
+                    (dt.date.fromisoformat(t["date"]) - baseline["scan_date_latest"]).days,
+                    _dec(t.get("pct_vs_baseline")),
+                )
+                for t in recist["timepoints"]
+                if t.get("pct_vs_baseline") is not None
+            )
+            spider = _svg(
+                plots.spider_svg(
+                    [plots.SpiderSeries(read["label"], points, recist.get("bor"))],
+                    uid=f"spider-{i}",
+                    title=f"{read['label']}: change of the target sum from baseline",
+                )
+            )
+        summary = [
+            {
+                "criterion": name,
+                "bor": res.get("bor"),
+                "bor_confirmed": res.get("bor_confirmed"),
+                "pfs": res.get("pfs"),
+                "flag_bor": (name, "bor") in flagged,
+                "flag_pd": (name, "pd_date") in flagged,
+            }
+            for name, res in results.items()
+        ]
+        reads.append(
+            {
+                "label": read["label"],
+                "rows": rows,
+                "visits": visits,
+                "summary": summary,
+                "spider": spider,
+                "criteria": list(results),
+            }
+        )
+    return {
+        "case": case,
+        "case_data": data["case"],
+        "disagreements": disagreements,
+        "reads": reads,
+        "criteria_labels": CRITERIA_LABELS,
+    }
+
+
+def _dec(value: Any) -> Any:
+    from decimal import Decimal
+
+    return Decimal(str(value))
+
+
+# --- trial dashboard ------------------------------------------------------------------------------
+
+
+def _plot_data(user: Any, trial_id: int, criterion: str) -> dict[str, Any]:
+    results = [
+        r for r in web_selectors.accepted_results(user=user, trial_id=trial_id) if r.criterion == criterion
+    ]
+    bars, series, lanes = [], [], []
+    for r in results:
+        code = r.subject.subject_code
+        bor = r.result.bor_confirmed or r.result.bor
+        pcts = [tp.pct_vs_baseline for tp in r.result.timepoints if tp.pct_vs_baseline is not None]
+        baseline_date = _baseline_date(r)
+        if pcts:
+            bars.append(plots.WaterfallBar(code, min(pcts), bor))
+        points = tuple(
+            ((tp.date - baseline_date).days, tp.pct_vs_baseline)
+            for tp in r.result.timepoints
+            if tp.pct_vs_baseline is not None
+        )
+        series.append(plots.SpiderSeries(code, points, bor))
+        if r.result.timepoints:
+            events = tuple(((tp.date - baseline_date).days, tp.overall) for tp in r.result.timepoints)
+            lanes.append(plots.SwimmerLane(code, events[-1][0], not r.result.pfs.event, events))
+    label = CRITERIA_LABELS.get(criterion, criterion)
+    return {
+        "criterion": criterion,
+        "count": len(results),
+        "waterfall": _svg(
+            plots.waterfall_svg(
+                bars, uid=f"wf-{criterion}", title=f"{label}: best change of the target sum from baseline"
+            )
+        ),
+        "spider": _svg(
+            plots.spider_svg(
+                series, uid=f"sp-{criterion}", title=f"{label}: change of the target sum over time"
+            )
+        ),
+        "swimmer": _svg(
+            plots.swimmer_svg(lanes, uid=f"sw-{criterion}", title=f"{label}: time on study and responses")
+        ),
+    }
+
+
+def _baseline_date(r: web_selectors.AcceptedResult) -> dt.date:
+    """Day 0 of the plots: the baseline scan (the randomisation date if none is visible)."""
+    baseline = (
+        r.subject.timepoints.filter(is_baseline=True).values_list("scan_date_latest", flat=True).first()
+    )
+    return baseline or r.subject.randomisation_date
+
+
+def _dashboard_context(request: HttpRequest, trial_id: int) -> dict[str, Any]:
+    user = request.user
+    trial = web_selectors.dashboard_trial_get(user=user, trial_id=trial_id)
+    manage = access.has_capability(user, trial.pk, access.MANAGE)
+    charter_criteria = list(trial.charters.get(is_current=True).criteria)
+    criterion = request.GET.get("criterion") or charter_criteria[0]
+    if criterion not in charter_criteria:
+        raise Http404()
+    context: dict[str, Any] = {
+        "trial": trial,
+        "manage": manage,
+        "can_export": access.has_capability(user, trial.pk, access.EXPORT),
+        "criteria": [(c, CRITERIA_LABELS.get(c, c)) for c in charter_criteria],
+        "plots": _plot_data(user, trial.pk, criterion),
+        "job": web_selectors.endpoint_job_latest(user=user, trial_id=trial.pk),
+        "batches": web_selectors.export_batch_list(user=user, trial_id=trial.pk),
+    }
+    if manage:
+        context["progress"] = web_selectors.trial_progress(user=user, trial_id=trial.pk)
+        context["metrics"] = adjudication_selectors.reader_metrics(user=user, trial_id=trial.pk)
+        context["subjects"] = web_selectors.subject_list_for_dashboard(user=user, trial=trial)
+        context["open_cases"] = list(
+            adjudication_selectors.adjudication_case_list(user=user, trial_id=trial.pk, status="OPEN")
+        )
+    else:
+        context["subjects"] = web_selectors.subject_list_for_dashboard(user=user, trial=trial)
+    return context
+
+
+@require_GET
+@page
+def dashboard(request: HttpRequest, trial_id: int) -> HttpResponse:
+    context = _dashboard_context(request, trial_id)
+    if request.headers.get("HX-Target") == "plots":
+        return render(request, "web/_plots.html", context)
+    return render(request, "web/dashboard.html", context)
+
+
+@require_POST
+@page
+def endpoints_compute(request: HttpRequest, trial_id: int) -> HttpResponse:
+    """Start the endpoint computation (read managers). The Celery task is the service
+    entry point for this write; the page only checks the capability and enqueues it after
+    commit, as ``services.exports.export_request`` does for exports."""
+    from trialreads.tasks import enqueue_compute_endpoints
+
+    trial = web_selectors.dashboard_trial_get(user=request.user, trial_id=trial_id)
+    access.require_capability(request.user, trial.pk, access.MANAGE, "trial", trial.pk)
+    with transaction.atomic():
+        enqueue_compute_endpoints(trial.pk, request.user.get_username())
+    if _htmx(request):
+        return _job_fragment(request, trial)
+    return redirect("web:dashboard", trial_id=trial.pk)
+
+
+def _job_fragment(request: HttpRequest, trial: Any) -> HttpResponse:
+    return render(
+        request,
+        "web/_job_progress.html",
+        {
+            "trial": trial,
+            "job": web_selectors.endpoint_job_latest(user=request.user, trial_id=trial.pk),
+            "manage": access.has_capability(request.user, trial.pk, access.MANAGE),
+        },
+    )
+
+
+@require_GET
+@page
+def endpoints_progress(request: HttpRequest, trial_id: int) -> HttpResponse:
+    trial = web_selectors.dashboard_trial_get(user=request.user, trial_id=trial_id)
+    return _job_fragment(request, trial)
+
+
+@require_POST
+@page
+def export_start(request: HttpRequest, trial_id: int) -> HttpResponse:
+    from trialreads.services import exports as export_services
+
+    trial = web_selectors.dashboard_trial_get(user=request.user, trial_id=trial_id)
+    error = ""
+    batch = None
+    try:
+        batch = export_services.export_request(trial_id=trial.pk, actor=request.user)
+    except Conflict as exc:
+        error = exc.message
+    if _htmx(request):
+        return render(
+            request, "web/_export_progress.html", {"trial": trial, "batch": _fresh(batch), "error": error}
+        )
+    if error:
+        messages.error(request, error)
+    return redirect("web:dashboard", trial_id=trial.pk)
+
+
+def _fresh(batch: Any) -> Any:
+    if batch is not None:
+        batch.refresh_from_db()
+    return batch
+
+
+@require_GET
+@page
+def export_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
+    batch = web_selectors.export_batch_get(user=request.user, batch_id=batch_id)
+    return render(request, "web/_export_progress.html", {"trial": batch.trial, "batch": batch, "error": ""})
+
+
+@require_GET
+@page
+def export_download(request: HttpRequest, batch_id: int, name: str) -> HttpResponseBase:
+    from trialreads.services import exports as export_services
+
+    path = export_services.export_file_path(batch_id=batch_id, name=name, actor=request.user)
+    if not path.is_file():
+        raise Http404()
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+
+
+@require_GET
+@page
+def subject_detail(request: HttpRequest, subject_id: int) -> HttpResponse:
+    """One subject, the three criteria side by side, timepoint by timepoint (accepted read)."""
+    subject = web_selectors.dashboard_subject_get(user=request.user, subject_id=subject_id)
+    results = {
+        r.criterion: r
+        for r in web_selectors.accepted_results(
+            user=request.user, trial_id=subject.trial_id, subject_id=subject.pk
+        )
+    }
+    criteria = [c for c in subject.trial.charters.get(is_current=True).criteria if c in results]
+    dates: dict[dt.date, dict[str, Any]] = defaultdict(dict)
+    for name in criteria:
+        for tp in results[name].result.timepoints:
+            dates[tp.date][name] = tp
+    timepoints = web_selectors.subject_timepoints(user=request.user, subject=subject)
+    rows = [
+        {"tp": tp, "cells": [dates.get(tp.scan_date_latest, {}).get(c) for c in criteria]}
+        for tp in timepoints
+    ]
+    summary = [
+        {
+            "criterion": c,
+            "label": CRITERIA_LABELS.get(c, c),
+            "json": criterion_json(results[c].result),
+            "evaluator": results[c].evaluator,
+        }
+        for c in criteria
+    ]
+    accepted = (
+        getattr(subject, "accepted_read", None)
+        if access.has_capability(request.user, subject.trial_id, access.MANAGE)
+        else None
+    )
+    return render(
+        request,
+        "web/subject.html",
+        {
+            "subject": subject,
+            "trial": subject.trial,
+            "criteria": [(c, CRITERIA_LABELS.get(c, c)) for c in criteria],
+            "rows": rows,
+            "summary": summary,
+            "accepted": accepted,
+            "AcceptanceBasis": AcceptanceBasis,
+        },
+    )
+
+
+# --- audit review --------------------------------------------------------------------------------------
+
+
+@require_GET
+@page
+def audit_review(request: HttpRequest, trial_id: int) -> HttpResponse:
+    """The trial's audit trail for the read manager: filter by subject, user and dates;
+    printable (the print stylesheet drops navigation and filters)."""
+    trial = access.access_trial_for(request.user, trial_id)
+    access.require_capability(request.user, trial.pk, access.VIEW_AUDIT, "trial", trial.pk)
+    subjects, users = web_selectors.audit_filter_choices(user=request.user, trial=trial)
+    form = forms.AuditFilterForm(request.GET or None, subjects=subjects, users=users)
+    filters: dict[str, Any] = {}
+    if form.is_bound and form.is_valid():
+        filters = {
+            "subject_id": form.cleaned_data["subject"],
+            "username": form.cleaned_data["user"] or "",
+            "since": form.cleaned_data["since"],
+            "until": form.cleaned_data["until"],
+        }
+    events = web_selectors.audit_events_filtered(user=request.user, trial_id=trial.pk, **filters)
+    return render(
+        request,
+        "web/audit.html",
+        {
+            "trial": trial,
+            "form": form,
+            "events": events,
+            "printed_at": dt.datetime.now(tz=dt.UTC),
+            "printed_by": request.user.get_username(),
+        },
+    )
