@@ -14,6 +14,8 @@ import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("TRIALREADS_VAR_DIR", BASE_DIR / "var"))
+# The embedded database, media and exports live here; a fresh clone has no such folder yet.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def env_bool(name: str, default: bool) -> bool:

@@ -12,7 +12,6 @@ import os
 from .base import *  # noqa: F403
 from .base import VAR_DIR
 
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 if not os.environ.get("DATABASE_URL"):
     DATABASES["default"]["NAME"] = str(VAR_DIR / "test.sqlite3")  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405

@@ -309,6 +309,30 @@ def test_check_links_catches_broken_links(datasets: dict[str, Dataset]) -> None:
     assert problems and all("0 records" in p.message for p in problems)
 
 
+def test_check_links_allows_no_accepted_record_after_the_accepted_reader_progressed(
+    datasets: dict[str, Dataset],
+) -> None:
+    # RECIST 1.1 assessment ends at the first PD: when the accepted reader progressed earlier,
+    # the other reader's later records have no accepted counterpart and carry no flag. Take
+    # the accepted reader's last visit away: its group keeps only unflagged rows of the other.
+    rs = datasets["RS"]
+    accepted_reader = next(r["RSEVALID"] for r in rs.rows if r["RSACPTFL"] == "Y")
+    last_visit = max(
+        r["VISITNUM"] for r in rs.rows if r["RSEVALID"] == accepted_reader and r["VISITNUM"] is not None
+    )
+    ended = dataclasses.replace(
+        rs,
+        rows=[r for r in rs.rows if not (r["RSEVALID"] == accepted_reader and r["VISITNUM"] == last_visit)],
+    )
+    assert [p for p in check_links(datasets["TU"], datasets["TR"], ended) if p.code == "ACCEPTED_FLAG"] == []
+    # ... but an accepted reader's record left unflagged is still caught.
+    dropped = next(i for i, r in enumerate(rs.rows) if r["RSACPTFL"] == "Y")
+    unflagged_one = dataclasses.replace(
+        rs, rows=[{**r, "RSACPTFL": None} if i == dropped else r for i, r in enumerate(rs.rows)]
+    )
+    assert {p.code for p in check_links(datasets["TU"], datasets["TR"], unflagged_one)} == {"ACCEPTED_FLAG"}
+
+
 def test_rs_skips_not_applicable_components_and_links_only_to_existing_tr() -> None:
     # A reader with non-target disease only: no TRGRESP (NA) and no SUMDIAM; a visit
     # without any TR record gets no RSLNKGRP.

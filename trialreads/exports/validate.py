@@ -211,8 +211,12 @@ def check_links(tu: Dataset, tr: Dataset, rs: Dataset) -> list[Problem]:
 
     * every ``TRLNKID`` has a ``TULNKID`` for the same subject (and evaluator);
     * every ``RSLNKGRP`` has TR records with that ``TRLNKGRP`` for the same subject;
-    * exactly one ``RSACPTFL="Y"`` per subject × visit × ``RSTESTCD`` × ``RSCAT``
-      (the accepted record of a multi-reader BICR, SDTM RECIST supplement Example 4).
+    * exactly one ``RSACPTFL="Y"`` per subject × visit × ``RSTESTCD`` × ``RSCAT`` where the
+      accepted evaluator has a record (the accepted record of a multi-reader BICR, SDTM
+      RECIST supplement Example 4), and none where it has not: a RECIST 1.1 assessment ends at
+      the first PD, so when the accepted reader progressed earlier than the other reader,
+      the other reader's later records stand with no accepted counterpart. The accepted
+      evaluator of a subject and category is the ``RSEVALID`` of its flagged records.
     """
     out: list[Problem] = []
     tu_ids = {(row["USUBJID"], row["TULNKID"]) for _, row in _rows(tu)}
@@ -227,14 +231,22 @@ def check_links(tu: Dataset, tr: Dataset, rs: Dataset) -> list[Problem]:
             why = f"RSLNKGRP {group!r} has no TR records"
             out.append(Problem("RS", "LINK_RSLNKGRP", why, "RSLNKGRP", index))
     accepted: defaultdict[tuple[Value, Value, Value, Value], list[int]] = defaultdict(list)
+    evaluators: defaultdict[tuple[Value, Value, Value, Value], set[Value]] = defaultdict(set)
+    accepted_evaluators: defaultdict[tuple[Value, Value], set[Value]] = defaultdict(set)
     for index, row in _rows(rs):
         key = (row["USUBJID"], row.get("VISITNUM"), row["RSTESTCD"], row.get("RSCAT"))
         flagged_rows = accepted[key]  # create the key even when nothing is flagged
+        evaluators[key].add(row.get("RSEVALID"))
         if row.get("RSACPTFL") == "Y":
             flagged_rows.append(index)
+            accepted_evaluators[(row["USUBJID"], row.get("RSCAT"))].add(row.get("RSEVALID"))
     for key, flagged in sorted(accepted.items(), key=lambda item: repr(item[0])):
-        if len(flagged) != 1:
-            usubjid, visitnum, testcd, cat = key
+        usubjid, visitnum, testcd, cat = key
+        chosen = accepted_evaluators.get((usubjid, cat), set())
+        # No flag is right only where the subject has an accepted evaluator and it has no
+        # record in this group (its assessment ended earlier, at PD).
+        unflagged_ok = not flagged and bool(chosen) and not (chosen & evaluators[key])
+        if len(flagged) != 1 and not unflagged_ok:
             out.append(
                 Problem(
                     "RS",
