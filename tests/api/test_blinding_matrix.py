@@ -23,9 +23,17 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from tests.api.conftest import BASELINE_BODY, FOLLOWUP_BODY, client_for
-from tests.conftest import PASSWORD, TrialWithReads, save_baseline, save_followup, sign
+from tests.conftest import (
+    PASSWORD,
+    TrialWithReads,
+    make_subject_with_reads,
+    save_baseline,
+    save_followup,
+    sign,
+)
+from tests.trialreads.test_adjudication_service import PD, PR, both
 from trialreads.choices import AuditEventType
-from trialreads.models import AuditEvent, TimepointRead
+from trialreads.models import AdjudicationCase, AuditEvent, TimepointRead
 from trialreads.services import trials as trial_services
 
 ROLES = ("reader_a", "reader_b", "adjudicator", "manager", "sponsor", "outsider", "anonymous")
@@ -100,6 +108,17 @@ API_ROUTES: dict[str, Route] = {
     "api:timepoint-read-sign": Route("tr_b1", {"POST": row(404, 200, 404, 403, 404, 404, 401)}),
     "api:timepoint-read-unlock": Route("tr_b0", {"POST": row(404, 403, 403, 200, 404, 404, 401)}),
     "api:timepoint-read-verify": Route("tr_b0", {"GET": row(404, 200, 200, 200, 404, 404, 401)}),
+    # Adjudication (subject S-ADJ: both readers signed baseline and week 6, PR vs PD -> an
+    # open case assigned to the adjudicator). A case reveals that the reads disagree: no reader,
+    # no sponsor.
+    "api:adjudication-list": Route(None, {"GET": row(200, 200, 200, 200, 200, 200, 401)}),
+    "api:adjudication-detail": Route("case", {"GET": row(404, 404, 200, 200, 404, 404, 401)}),
+    "api:adjudication-decide": Route("case", {"POST": row(404, 404, 200, 403, 404, 404, 401)}),
+    "api:adjudication-assign": Route("case", {"POST": row(404, 404, 403, 200, 404, 404, 401)}),
+    "api:subject-adjudication-evaluate": Route("subject", {"POST": row(403, 403, 403, 200, 403, 404, 401)}),
+    "api:trial-accepted-reads": Route("trial", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
+    "api:trial-reader-metrics": Route("trial", {"GET": row(403, 403, 403, 200, 403, 404, 401)}),
+    "api:trial-investigator-assessments": Route("trial", {"POST": row(403, 403, 403, 200, 403, 404, 401)}),
 }
 
 #: Non-API namespaces checked as a whole (the admin: staff only, read-only by design).
@@ -173,7 +192,8 @@ def test_matrix_has_no_stale_entries() -> None:
 
 
 @pytest.fixture
-def world(trial_with_reads: TrialWithReads, reader_a: Any, reader_b: Any) -> dict[str, Any]:
+def base(trial_with_reads: TrialWithReads, reader_a: Any, reader_b: Any) -> dict[str, Any]:
+    """S-001: both readers signed the baseline; B saved (not signed) week 6."""
     twr = trial_with_reads
     for read, user in ((twr.read_a, reader_a), (twr.read_b, reader_b)):
         tr = twr.tr(read, 0)
@@ -193,6 +213,16 @@ def world(trial_with_reads: TrialWithReads, reader_a: Any, reader_b: Any) -> dic
     }
 
 
+@pytest.fixture
+def world(base: dict[str, Any], reader_a: Any, reader_b: Any, manager: Any) -> dict[str, Any]:
+    """``base`` plus S-ADJ: both readers signed baseline and week 6 (PR vs PD), so an
+    adjudication case is open and assigned to the adjudicator."""
+    adj = make_subject_with_reads(base["trial"], manager, (reader_a, reader_b), code="S-ADJ", followups=1)
+    both(adj, (reader_a, reader_b), 0)
+    both(adj, (reader_a, reader_b), 1, PR, PD)
+    return {**base, "case": AdjudicationCase.objects.get(subject=adj.subject)}
+
+
 def _body(route: str, role: str, users: dict[str, Any]) -> dict[str, Any] | None:
     if route == "api:auth-token":
         user = users.get(role)
@@ -206,6 +236,18 @@ def _body(route: str, role: str, users: dict[str, Any]) -> dict[str, Any] | None
         return {"password": PASSWORD, "printed_name": user.get_full_name() if user else "x"}
     if route == "api:timepoint-read-unlock":
         return {"reason": "transcription error in T2"}
+    if route == "api:adjudication-decide":
+        user = users.get(role)
+        return {
+            "chosen": "A",
+            "rationale": "Read A measured T1 on the portal-venous phase.",
+            "password": PASSWORD,
+            "printed_name": user.get_full_name() if user else "x",
+        }
+    if route == "api:adjudication-assign":
+        return {"adjudicator_id": users["adjudicator"].pk}
+    if route == "api:trial-investigator-assessments":
+        return {"data_source": "EDC extract 2025-06-01", "rows": []}
     if route == "api:subject-timepoints":
         return {"visit_label": "WEEK18", "visit_number": 3, "scan_date_earliest": "2025-05-10"}
     return None
@@ -230,9 +272,7 @@ def _url(route: str, target: Any) -> str:
     return reverse(route, kwargs={"pk": target} if target is not None else None)
 
 
-@pytest.mark.parametrize("role", ROLES)
 def test_blinding_matrix(
-    role: str,
     world: dict[str, Any],
     reader_a: Any,
     reader_b: Any,
@@ -241,6 +281,8 @@ def test_blinding_matrix(
     sponsor: Any,
     outsider: Any,
 ) -> None:
+    """Every API route x every method x every role against the expected status (one fixture
+    for all roles; every cell in its own rolled-back savepoint)."""
     users = {
         "reader_a": reader_a,
         "reader_b": reader_b,
@@ -249,22 +291,23 @@ def test_blinding_matrix(
         "sponsor": sponsor,
         "outsider": outsider,
     }
-    client = client_for(users.get(role))
-    col = ROLES.index(role)
-    failures = []
-    for name, route in API_ROUTES.items():
-        target = world[route.target] if route.target else None
-        url = _url(name, target.pk if target is not None else None)
-        for method in METHODS:
-            expected = route.expected(method)[col]
-            body = _body(name, role, users) if method in {"POST", "PUT", "PATCH"} else None
-            with transaction.atomic():
-                response = request(client, method, url, body, _current_etag(target))
-                transaction.set_rollback(True)
-            if response.status_code != expected:
-                failures.append(f"{method} {name} as {role}: {response.status_code} != {expected}")
-            assert response.status_code < 500
+    failures, cells = [], 0
+    for col, role in enumerate(ROLES):
+        client = client_for(users.get(role))
+        for name, route in API_ROUTES.items():
+            target = world[route.target] if route.target else None
+            url = _url(name, target.pk if target is not None else None)
+            for method in METHODS:
+                expected = route.expected(method)[col]
+                body = _body(name, role, users) if method in {"POST", "PUT", "PATCH"} else None
+                with transaction.atomic():
+                    response = request(client, method, url, body, _current_etag(target))
+                    transaction.set_rollback(True)
+                cells += 1
+                if response.status_code != expected:
+                    failures.append(f"{method} {name} as {role}: {response.status_code} != {expected}")
     assert not failures, "\n".join(failures)
+    assert cells == len(ROLES) * len(METHODS) * len(API_ROUTES)
 
 
 def test_admin_needs_staff(client: Any, manager: Any, reader_a: Any) -> None:
@@ -284,9 +327,9 @@ def _web_kwargs(spec: dict[str, str], world: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def test_web_pages_refuse_anonymous(client: Any, world: dict[str, Any]) -> None:
+def test_web_pages_refuse_anonymous(client: Any, base: dict[str, Any]) -> None:
     for name, (spec, expected) in WEB_ROUTES.items():
-        url = reverse(name, kwargs=_web_kwargs(spec, world) or None)
+        url = reverse(name, kwargs=_web_kwargs(spec, base) or None)
         response = client.get(url)
         assert response.status_code == expected, (name, response.status_code)
         if expected == 405 and name != "web:logout":
@@ -299,11 +342,11 @@ def test_web_pages_refuse_anonymous(client: Any, world: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("name", sorted(WEB_OBJECT_PAGES))
 def test_web_not_yours_is_identical_to_missing(
-    name: str, client: Any, world: dict[str, Any], reader_a: Any
+    name: str, client: Any, base: dict[str, Any], reader_a: Any
 ) -> None:
     client.force_login(reader_a)
     arg = next(iter(WEB_ROUTES[name][0]))
-    mine = client.get(reverse(name, kwargs={arg: world[WEB_OBJECT_PAGES[name]].pk}))
+    mine = client.get(reverse(name, kwargs={arg: base[WEB_OBJECT_PAGES[name]].pk}))
     missing = client.get(reverse(name, kwargs={arg: NONEXISTENT}))
     assert mine.status_code == missing.status_code == 404
     # The page carries a fresh (masked) CSRF token on every request; everything else is equal.
@@ -316,39 +359,42 @@ def test_web_not_yours_is_identical_to_missing(
 OBJECT_ROUTES = [name for name, route in API_ROUTES.items() if route.target and route.target != "trial"]
 
 
-@pytest.mark.parametrize("name", OBJECT_ROUTES)
 def test_not_yours_is_byte_identical_to_missing(
-    name: str, world: dict[str, Any], reader_a: Any, manager: Any, api: Any
+    world: dict[str, Any], reader_a: Any, manager: Any, adjudicator: Any, api: Any
 ) -> None:
-    """Reader A on B's object and on an id that does not exist: same status, same bytes,
-    same headers, for every method the route allows (T-BLIND-SIDECHANNEL)."""
-    route = API_ROUTES[name]
-    target = world[route.target]  # type: ignore[index]
-    if route.target == "subject":
-        # A has a read of S-001, so that subject is visible to A; use one without A's read.
-        target = trial_services.subject_create(
-            trial_id=world["trial"].pk,
-            site_id=world["twr"].site.pk,
-            subject_code="S-002",
-            randomisation_date=dt.date(2025, 2, 1),
-            actor=manager,
-        )
+    """Reader A on an object A may not see and on an id that does not exist: same status,
+    same bytes, same headers, for every method each route allows (T-BLIND-SIDECHANNEL)."""
+    # A has a read of S-001 and S-ADJ, so those subjects are visible to A; use one without.
+    hidden_subject = trial_services.subject_create(
+        trial_id=world["trial"].pk,
+        site_id=world["twr"].site.pk,
+        subject_code="S-002",
+        randomisation_date=dt.date(2025, 2, 1),
+        actor=manager,
+    )
+    users = {"reader_a": reader_a, "adjudicator": adjudicator}
     client = api["reader_a"]
-    for method in route.methods:
-        body = _body(name, "reader_a", {"reader_a": reader_a})
-        tag = _current_etag(target)
-        mine = request(client, method, _url(name, target.pk), body, tag)
-        missing = request(client, method, _url(name, NONEXISTENT), body, tag)
-        assert mine.status_code == missing.status_code == 404, (method, mine.status_code, missing.status_code)
-        assert mine.content == missing.content == b'{"detail":"Not found."}'
-        assert dict(mine.headers) == dict(missing.headers)
+    checked = 0
+    for name in OBJECT_ROUTES:
+        route = API_ROUTES[name]
+        target = hidden_subject if route.target == "subject" else world[route.target]  # type: ignore[index]
+        for method in route.methods:
+            body = _body(name, "reader_a", users)
+            tag = _current_etag(target)
+            mine = request(client, method, _url(name, target.pk), body, tag)
+            missing = request(client, method, _url(name, NONEXISTENT), body, tag)
+            assert mine.status_code == missing.status_code == 404, (name, method, mine.status_code)
+            assert mine.content == missing.content == b'{"detail":"Not found."}', (name, method)
+            assert dict(mine.headers) == dict(missing.headers), (name, method)
+            checked += 1
+    assert checked >= 15
 
 
-def test_denials_are_audited(world: dict[str, Any], api: Any, reader_a: Any) -> None:
+def test_denials_are_audited(base: dict[str, Any], api: Any, reader_a: Any) -> None:
     """T-AUTHZ-AUDIT: a 404-for-authz and a 403 each write ACCESS_DENIED."""
     before = AuditEvent.objects.filter(event_type=AuditEventType.ACCESS_DENIED, actor_id=reader_a.pk).count()
-    assert api["reader_a"].get(f"/api/reads/{world['read_b'].pk}/").status_code == 404
-    assert api["reader_a"].get(f"/api/trials/{world['trial'].pk}/audit/").status_code == 403
+    assert api["reader_a"].get(f"/api/reads/{base['read_b'].pk}/").status_code == 404
+    assert api["reader_a"].get(f"/api/trials/{base['trial'].pk}/audit/").status_code == 403
     after = AuditEvent.objects.filter(event_type=AuditEventType.ACCESS_DENIED, actor_id=reader_a.pk).count()
     assert after == before + 2
 
@@ -376,18 +422,18 @@ LIST_QUERIES = [
 ]
 
 
-def test_reader_lists_only_own_reads(world: dict[str, Any], api: Any) -> None:
+def test_reader_lists_only_own_reads(base: dict[str, Any], api: Any) -> None:
     for query in LIST_QUERIES:
-        url = "/api/reads/" + query.format(trial=world["trial"].pk, subject=world["subject"].pk)
+        url = "/api/reads/" + query.format(trial=base["trial"].pk, subject=base["subject"].pk)
         response = api["reader_a"].get(url)
         ids = _ids(response)
-        assert world["read_b"].pk not in ids, query
-        assert set(ids) <= {world["read_a"].pk}, query
+        assert base["read_b"].pk not in ids, query
+        assert set(ids) <= {base["read_a"].pk}, query
         assert response.json()["count"] <= 1, query
 
 
 def test_reader_filter_does_not_reveal_other_reader(
-    world: dict[str, Any], api: Any, reader_b: Any, reader_a: Any
+    base: dict[str, Any], api: Any, reader_b: Any, reader_a: Any
 ) -> None:
     """``?reader=<B>`` answers exactly like ``?reader=<nobody>``, for reader A and for the
     adjudicator (who must not learn which read is whose)."""
@@ -398,18 +444,18 @@ def test_reader_filter_does_not_reveal_other_reader(
         assert real.status_code == fake.status_code == 200
         assert real.content == fake.content, role
     # The manager may filter by reader.
-    assert _ids(api["manager"].get(f"/api/reads/?reader={reader_b.pk}")) == [world["read_b"].pk]
+    assert _ids(api["manager"].get(f"/api/reads/?reader={reader_b.pk}")) == [base["read_b"].pk]
 
 
-def test_adjudicator_sees_reads_without_identity(world: dict[str, Any], api: Any) -> None:
+def test_adjudicator_sees_reads_without_identity(base: dict[str, Any], api: Any) -> None:
     body = api["adjudicator"].get("/api/reads/").json()
-    assert {item["id"] for item in body["results"]} == {world["read_a"].pk, world["read_b"].pk}
+    assert {item["id"] for item in body["results"]} == {base["read_a"].pk, base["read_b"].pk}
     assert all(item["reader"] is None and item["slot"] is None for item in body["results"])
-    detail = api["adjudicator"].get(f"/api/timepoint-reads/{world['tr_b0'].pk}/").json()
+    detail = api["adjudicator"].get(f"/api/timepoint-reads/{base['tr_b0'].pk}/").json()
     assert all(sig["printed_name"] is None for sig in detail["signatures"])
     # The week-6 pair is not signed by both: neither timepoint read is listed.
-    listed = _ids(api["adjudicator"].get(f"/api/reads/{world['read_b'].pk}/timepoint-reads/"))
-    assert listed == [world["tr_b0"].pk]
+    listed = _ids(api["adjudicator"].get(f"/api/reads/{base['read_b'].pk}/timepoint-reads/"))
+    assert listed == [base["tr_b0"].pk]
 
 
 def test_adjudicator_sees_nothing_before_both_sign(
@@ -422,16 +468,16 @@ def test_adjudicator_sees_nothing_before_both_sign(
     assert api["adjudicator"].get(f"/api/timepoint-reads/{tr.pk}/").status_code == 404
 
 
-def test_arm_only_for_sponsor(world: dict[str, Any], api: Any) -> None:
-    url = f"/api/trials/{world['trial'].pk}/subjects/"
+def test_arm_only_for_sponsor(base: dict[str, Any], api: Any) -> None:
+    url = f"/api/trials/{base['trial'].pk}/subjects/"
     for role in ("reader_a", "reader_b", "adjudicator", "manager"):
         results = api[role].get(url).json()["results"]
         assert results and all(item["arm"] is None for item in results), role
-        assert b"EXPERIMENTAL" not in api[role].get(f"/api/subjects/{world['subject'].pk}/").content
+        assert b"EXPERIMENTAL" not in api[role].get(f"/api/subjects/{base['subject'].pk}/").content
     assert [s["arm"] for s in api["sponsor"].get(url).json()["results"]] == ["EXPERIMENTAL"]
 
 
-def test_reader_sees_only_own_membership(world: dict[str, Any], api: Any, reader_a: Any) -> None:
-    url = f"/api/trials/{world['trial'].pk}/memberships/"
+def test_reader_sees_only_own_membership(base: dict[str, Any], api: Any, reader_a: Any) -> None:
+    url = f"/api/trials/{base['trial'].pk}/memberships/"
     assert [m["user_id"] for m in api["reader_a"].get(url).json()["results"]] == [reader_a.pk]
     assert api["manager"].get(url).json()["count"] == 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import adjudication, views
 
 app_name = "api"
 
@@ -47,3 +47,6 @@ urlpatterns = [
         name="timepoint-read-verify",
     ),
 ]
+
+# Issue 4: adjudication queue, side-by-side, decide, assign, accepted reads, reader metrics.
+urlpatterns += adjudication.urlpatterns
