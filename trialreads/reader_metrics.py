@@ -6,11 +6,12 @@ calls these functions, and the tests check them against hand-computed values.
 
 Definitions (per trial, per reader, per calendar month):
 
-* **Adjudication rate** (Ford et al. 2016, "adjudication fraction"): subjects with an
-  adjudication case / subjects whose two reads were compared.
-* **Adjudicator agreement rate** of a reader (a.k.a. "endorsement rate", Beaumont et al.
-  2021): decided cases in which the adjudicator chose this reader's read / decided cases
-  involving the reader.
+* **Adjudication rate** ("adjudication fraction" in "Adjudication rates between readers in
+  blinded independent central review of oncology studies", J Clin Trials 2016;6(5)):
+  subjects with an adjudication case / subjects whose two reads were compared.
+* **Adjudicator agreement rate** of a reader (the "endorsement rate" of Beaumont et al.
+  2021, Cancers 13:4533): decided cases in which the adjudicator chose this reader's read /
+  decided cases involving the reader.
 * **Reader disagreement index** of a reader: decided cases in which the adjudicator chose
   the *other* read / subjects the reader read (compared subjects). Unlike the agreement
   rate, its denominator includes the concordant subjects, so a reader who is rarely
@@ -32,9 +33,12 @@ Definitions (per trial, per reader, per calendar month):
   - ``LDR = (c + a2) / (b + c + a2 + a3)``: investigator progressions missed or dated
     later than BICR, among all discrepancies.
 
-  Note the LDR denominator is *all discrepancies*, not "cases where both declared PD" --
-  a paraphrase sometimes seen; the four counts are returned so either reading can be
-  recomputed. "Same timing" is the same date here, or within ``tolerance_days``.
+  Note the LDR denominator is *all discrepancies*, not "cases where both declared PD", and
+  EDR also counts investigator progressions that BICR dated *later* (a3), not only those it
+  did not confirm (b) -- paraphrases sometimes seen. The formulas above are those of the
+  FDA audit-methods restatement (Zhang et al. 2013); the counts a1..d are returned so any
+  variant can be recomputed. "Same timing" is the same date here, or within
+  ``tolerance_days``.
 
 Rates are returned as :class:`Rate` (numerator, denominator, value) so that a 0/0 shows as
 "no data" (``value`` ``None``) rather than 0 %.

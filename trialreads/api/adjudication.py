@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,10 +26,13 @@ from trialreads.models import AcceptedRead, AdjudicationCase
 from trialreads.selectors import adjudication as selectors
 from trialreads.services import adjudication as services
 
-from .serializers import StrictCharField, StrictSerializer
+from .serializers import DetailOut, StrictCharField, StrictSerializer
 from .views import ERRORS, ApiView, ListView
 
-WRITE_ERRORS = {**ERRORS, 409: ERRORS[404]}
+WRITE_ERRORS = {
+    **ERRORS,
+    409: OpenApiResponse(DetailOut, description="The case is no longer open, or a read was reopened."),
+}
 
 
 # --- serializers --------------------------------------------------------------------------------

@@ -31,10 +31,8 @@ from trialreads.models import (
 )
 from trialreads.reader_metrics import (
     DiscrepancyRates,
-    Kappa,
     MonthBucket,
     ProgressionPair,
-    Rate,
     SubjectPair,
     discrepancy_rates,
     summarise,
@@ -114,31 +112,35 @@ def _timepoint_json(tr: TimepointRead) -> dict[str, Any]:
     }
 
 
+def signed_by_slot(reads: Sequence[Read]) -> dict[int, list[TimepointRead]]:
+    """The signed timepoint reads of a subject's two reads, by slot, in visit order, with
+    lesions, values and ratings prefetched (a constant number of queries). No access check:
+    callers are the gatekept view below and the adjudication service."""
+    from trialreads.selectors.reads import _with_content
+
+    signed = TimepointRead.objects.filter(read__in=reads, locked=True)
+    slot_of = {r.pk: r.slot for r in reads}
+    by_slot: dict[int, list[TimepointRead]] = {1: [], 2: []}
+    for tr in _with_content(signed).order_by("timepoint__sequence"):
+        by_slot[slot_of[tr.read_id]].append(tr)
+    return by_slot
+
+
 def adjudication_side_by_side(*, user: Any, case_id: object) -> dict[str, Any]:
     """Both reads of the case's subject, over the timepoints both readers signed, with the
     engine's sums, timepoint responses and explanations for every charter criterion, and
     the points of disagreement. Read A first."""
-    from trialreads.selectors.reads import _with_content
-
     case = access.access_adjudication_for(user, case_id)
     reads = {r.slot: r for r in Read.objects.filter(subject_id=case.subject_id).select_related("subject")}
-    signed = list(
-        _with_content(TimepointRead.objects.filter(read__in=reads.values(), locked=True)).order_by(
-            "timepoint__sequence"
-        )
-    )
+    by_slot = signed_by_slot(list(reads.values()))
     # Only timepoints both readers signed: a half-signed timepoint is not comparable and
     # the adjudicator must not see a read before its author signed it.
-    by_slot: dict[int, list[TimepointRead]] = {1: [], 2: []}
-    slot_of = {r.pk: slot for slot, r in reads.items()}
-    for tr in signed:
-        by_slot[slot_of[tr.read_id]].append(tr)
     common = {tr.timepoint_id for tr in by_slot[1]} & {tr.timepoint_id for tr in by_slot[2]}
     charter = Charter.objects.get(trial_id=case.subject.trial_id, is_current=True)
     out_reads = []
     for label in ("A", "B"):
         slot = case.slot_for_label(label)
-        trs = [tr for tr in by_slot.get(slot, []) if tr.timepoint_id in common]
+        trs = [tr for tr in by_slot[slot] if tr.timepoint_id in common]
         engine_subject = mappers.subject_for_read(reads[slot], trs, charter)
         results = (
             evaluate(engine_subject, list(charter.criteria)).results if engine_subject.baseline else {}
@@ -166,14 +168,6 @@ def accepted_read_list(*, user: Any, trial_id: object) -> QuerySet[AcceptedRead]
 
 def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
-
-
-def _rate(rate: Rate | None) -> dict[str, Any] | None:
-    return None if rate is None else rate.as_json()
-
-
-def _kappa(k: Kappa) -> dict[str, Any]:
-    return k.as_json()
 
 
 def _drift(buckets: Sequence[MonthBucket]) -> list[dict[str, object]]:
@@ -241,8 +235,8 @@ def reader_metrics(
         "criterion": charter.primary_criterion,
         "bor_field": bor_field,
         "compared_subjects": summary.compared,
-        "adjudication_rate": _rate(summary.adjudication_rate),
-        "kappa_bor": _kappa(summary.kappa),
+        "adjudication_rate": summary.adjudication_rate.as_json(),
+        "kappa_bor": summary.kappa.as_json(),
         "median_abs_pd_date_difference_days": summary.median_abs_pd_date_difference_days,
         "drift": _drift(summary.drift),
         "readers": [
@@ -250,9 +244,9 @@ def reader_metrics(
                 **team.get(r.reader, {"user_id": r.reader, "username": "", "reader_label": ""}),
                 "subjects_read": r.subjects_read,
                 "adjudicated": r.adjudicated,
-                "adjudicator_agreement_rate": _rate(r.adjudicator_agreement_rate),
-                "reader_disagreement_index": _rate(r.reader_disagreement_index),
-                "kappa_bor": _kappa(r.kappa),
+                "adjudicator_agreement_rate": r.adjudicator_agreement_rate.as_json(),
+                "reader_disagreement_index": r.reader_disagreement_index.as_json(),
+                "kappa_bor": r.kappa.as_json(),
                 "median_abs_pd_date_difference_days": r.median_abs_pd_date_difference_days,
                 "drift": _drift(r.drift),
             }

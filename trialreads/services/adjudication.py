@@ -55,7 +55,6 @@ from trialreads.errors import Conflict, PermissionDenied, ValidationError
 from trialreads.models import (
     AcceptedRead,
     AdjudicationCase,
-    AuditEvent,
     Charter,
     InvestigatorAssessment,
     Read,
@@ -107,15 +106,9 @@ def _rules(charter: Charter) -> AdjudicationRules:
 def _signed_state(reads: Sequence[Read]) -> tuple[Snapshot, dict[int, list[TimepointRead]]] | None:
     """The signed timepoint reads of both reads, or ``None`` unless both signed the same
     (non-empty) set of timepoints."""
-    # The selectors' prefetch of lesions, values and ratings (one query each), reused.
-    from trialreads.selectors.reads import _with_content
+    from trialreads.selectors.adjudication import signed_by_slot
 
-    signed = TimepointRead.objects.filter(read__in=reads, locked=True)
-    trs = list(_with_content(signed).order_by("timepoint__sequence"))
-    by_slot: dict[int, list[TimepointRead]] = {r.slot: [] for r in reads}
-    slot_of = {r.pk: r.slot for r in reads}
-    for tr in trs:
-        by_slot[slot_of[tr.read_id]].append(tr)
+    by_slot = signed_by_slot(reads)
     tps1 = [tr.timepoint_id for tr in by_slot[1]]
     tps2 = [tr.timepoint_id for tr in by_slot[2]]
     if not tps1 or tps1 != tps2:
@@ -415,13 +408,6 @@ def adjudication_assign(*, case_id: object, adjudicator_id: int, actor: Any) -> 
 # --- decision ----------------------------------------------------------------------------------
 
 
-def _recent_sign_failures(actor: Any) -> int:
-    since = timezone.now() - dt.timedelta(minutes=conf.get("SIGN_LOCKOUT_MINUTES"))
-    return AuditEvent.objects.filter(
-        actor_id=actor.pk, event_type=AuditEventType.SIGN_FAILED, ts__gte=since
-    ).count()
-
-
 def _sign_failed(actor: Any, case: AdjudicationCase, why: str) -> None:
     # Own transaction: the failure stays recorded although the request fails.
     with transaction.atomic():
@@ -480,6 +466,9 @@ def adjudication_decide(
         errors["meaning"] = ["at most 300 characters"]
     if errors:
         raise ValidationError(errors)
+    # One lockout counter for every e-signature of the actor (reads and decisions).
+    from trialreads.services.reads import _recent_sign_failures
+
     if _recent_sign_failures(actor) >= conf.get("SIGN_MAX_FAILURES"):
         _sign_failed(actor, case, "locked out after repeated failures")
         raise PermissionDenied("Signing is locked after repeated failed attempts; try again later.")
