@@ -379,8 +379,10 @@ def _validate_followup_shapes(
         if state == MeasurementState.MEASURED:
             _check_mm(errors, f"{field}.value_mm", t.value_mm)
         elif state == MeasurementState.TOO_SMALL:
-            if t.value_mm is not None and t.value_mm != TOO_SMALL_MM:
-                errors.add(f"{field}.value_mm", "too small to measure counts as 5 mm; leave it empty")
+            if t.value_mm is not None:
+                value = _check_mm(errors, f"{field}.value_mm", t.value_mm)
+                if value is not None and value != TOO_SMALL_MM:
+                    errors.add(f"{field}.value_mm", "too small to measure counts as 5 mm; leave it empty")
         elif state == MeasurementState.NOT_ASSESSED:
             if t.value_mm is not None:
                 errors.add(f"{field}.value_mm", "must be empty when not assessed")
