@@ -55,12 +55,16 @@ _COMMON: dict[str, Any] = {
 @shared_task(name="trialreads.compute_endpoints", **_COMMON)  # type: ignore[untyped-decorator]
 def compute_endpoints(self: Task, trial_id: int, requested_by: str = "") -> dict[str, Any]:
     """Endpoints of every subject x criterion of the trial's current inputs."""
-    outcome = endpoint_services.endpoints_compute(
-        trial_id=trial_id,
-        task_id=str(self.request.id or ""),
-        requested_by=requested_by,
-        on_subject=SUBJECT_HOOK,
-    )
+    try:
+        outcome = endpoint_services.endpoints_compute(
+            trial_id=trial_id,
+            task_id=str(self.request.id or ""),
+            requested_by=requested_by,
+            on_subject=SUBJECT_HOOK,
+        )
+    except endpoint_services.LeaseLost:
+        # Another worker took the job over after our lease ran out; it writes the result.
+        return {"trial": trial_id, "status": "lease lost"}
     if outcome.retry_in is not None:
         # Leased by a live worker. Do not ack-and-forget: if this is Redis redelivering the
         # holder's own message (visibility timeout), acking it would lose the work should
@@ -72,7 +76,10 @@ def compute_endpoints(self: Task, trial_id: int, requested_by: str = "") -> dict
 @shared_task(name="trialreads.build_export", **_COMMON)  # type: ignore[untyped-decorator]
 def build_export(self: Task, batch_id: int) -> dict[str, Any]:
     """Write the sponsor transfer of an :class:`~trialreads.models.ExportBatch`."""
-    outcome = export_services.export_build(batch_id=batch_id, task_id=str(self.request.id or ""))
+    try:
+        outcome = export_services.export_build(batch_id=batch_id, task_id=str(self.request.id or ""))
+    except endpoint_services.LeaseLost:
+        return {"batch": batch_id, "status": "lease lost"}
     if outcome.retry_in is not None:
         raise self.retry(countdown=min(max(outcome.retry_in, 1.0), MAX_RETRY_WAIT_SECONDS))
     return {"batch": outcome.batch.pk, "status": outcome.batch.status, "built": outcome.built}

@@ -35,6 +35,7 @@ import json
 import multiprocessing
 import os
 import socket
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -538,8 +539,9 @@ def _dumps(value: Any) -> str:
 
 
 def worker_identity(task_id: str = "") -> str:
-    """``host:pid:task`` -- enough to tell whether a lease holder on this host is alive."""
-    return f"{socket.gethostname()}:{os.getpid()}:{task_id}"
+    """``host:pid:task`` -- enough to tell whether a lease holder on this host is alive.
+    Without a task id (in-process calls) a random token keeps two callers apart."""
+    return f"{socket.gethostname()}:{os.getpid()}:{task_id or uuid.uuid4().hex}"
 
 
 def _holder_is_dead(owner: str) -> bool:
@@ -611,7 +613,9 @@ def job_claim(job_id: int, owner: str, model: type[ClaimableJob] = EndpointJob) 
             job.save(update_fields=["status", "finished_at", "reason", "lease_owner", "lease_expires_at"])
             audit_record(
                 chain_id=job.trial.chain_id,
-                event_type=AuditEventType.ENDPOINT_COMPUTED,
+                event_type=AuditEventType.EXPORT_CREATED
+                if isinstance(job, ExportBatch)
+                else AuditEventType.ENDPOINT_COMPUTED,
                 actor=None,
                 object_type=_object_type(job),
                 object_id=job.pk,
