@@ -340,3 +340,23 @@ def test_unlock_only_latest_signed_timepoint(trial_with_reads: Any, reader_a: An
         svc.timepoint_read_unlock(
             timepoint_read_id=trial_with_reads.tr(read, 2).pk, reason="x", actor=manager
         )
+
+
+def test_every_stored_datetime_is_aware_utc(trial_with_reads: Any, reader_a: Any, manager: Any) -> None:
+    """T-UTC over the core models after a save, a signature and an unlock."""
+    from django.apps import apps
+    from django.db import models
+
+    tr = trial_with_reads.tr(trial_with_reads.read_a, 0)
+    save_baseline(tr, reader_a)
+    sign(tr, reader_a)
+    svc.timepoint_read_unlock(timepoint_read_id=tr.pk, reason="check", actor=manager)
+    checked = 0
+    for model in apps.get_app_config("trialreads").get_models():
+        fields = [f.name for f in model._meta.get_fields() if isinstance(f, models.DateTimeField)]
+        for row in model._base_manager.values(*fields) if fields else ():
+            for value in row.values():
+                if value is not None:
+                    assert value.utcoffset() is not None and value.utcoffset().total_seconds() == 0
+                    checked += 1
+    assert checked > 20
