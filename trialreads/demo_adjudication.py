@@ -17,7 +17,16 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from trialreads.choices import TrialRole
-from trialreads.models import AdjudicationCase, Read, Site, Subject, TimepointRead, Trial, TrialMembership
+from trialreads.models import (
+    AdjudicationCase,
+    InvestigatorAssessment,
+    Read,
+    Site,
+    Subject,
+    TimepointRead,
+    Trial,
+    TrialMembership,
+)
 from trialreads.selectors.adjudication import reader_metrics
 from trialreads.services import adjudication as adj
 from trialreads.services import reads as read_services
@@ -159,13 +168,14 @@ def populate(*, trial_code: str = "DEMO-ADJ", stdout: Any = None) -> dict[str, A
                                     printed_name=adjudicator.get_full_name(), actor=adjudicator)
     # The sites' own assessment (EDC extract) for the site-vs-central discrepancy rates.
     on = {n: start + dt.timedelta(weeks=n) for n in (6, 12)}
-    adj.investigator_assessments_import(
-        trial_id=trial.pk, actor=manager, source="Demo EDC extract",
-        rows=[adj.InvestigatorRow("D-101", None, "SD"), adj.InvestigatorRow("D-102", on[12], "PD"),
-              adj.InvestigatorRow("D-103", on[6], "PD"), adj.InvestigatorRow("D-104", None, "PR"),
-              adj.InvestigatorRow("D-105", on[12], "PD"), adj.InvestigatorRow("D-106", on[6], "PD"),
-              adj.InvestigatorRow("D-108", None, "PR")],
-    )
+    if not InvestigatorAssessment.objects.filter(subject__trial=trial).exists():
+        adj.investigator_assessments_import(
+            trial_id=trial.pk, actor=manager, source="Demo EDC extract",
+            rows=[adj.InvestigatorRow("D-101", None, "SD"), adj.InvestigatorRow("D-102", on[12], "PD"),
+                  adj.InvestigatorRow("D-103", on[6], "PD"), adj.InvestigatorRow("D-104", None, "PR"),
+                  adj.InvestigatorRow("D-105", on[12], "PD"), adj.InvestigatorRow("D-106", on[6], "PD"),
+                  adj.InvestigatorRow("D-108", None, "PR")],
+        )
     metrics = reader_metrics(user=manager, trial_id=trial.pk, pd_tolerance_days=7)
     if stdout is not None:
         _print(stdout, trial, metrics)
