@@ -148,7 +148,8 @@ def test_recist_table1(case: tuple[Any, ...]) -> None:
     _, targets, status, new, e_target, e_nt, e_new, e_overall = case
     data = subject(T80, [(56, {"targets": targets, "non_targets": {"NT1": status}, "new_lesions": new})], NT1)
     tp = one(data, "recist1.1")["timepoints"][0]
-    assert (tp["target"], tp["non_target"], tp["new_lesions"], tp["overall"]) == (e_target, e_nt, e_new, e_overall)
+    got = (tp["target"], tp["non_target"], tp["new_lesions"], tp["overall"])
+    assert got == (e_target, e_nt, e_new, e_overall)
 
 
 # --- RECIST 1.1 Table 2 (R11-TPR-T2): non-target disease only ------------------------------
@@ -237,7 +238,8 @@ def test_faq_sd_def_165_63_65_continued_pr() -> None:
     assert out["timepoints"][1]["nadir_ref_mm"] == 63.0
 
 
-MANAGING_PR = [(56 * (k + 1), {"targets": {"T1": s - 40, "T2": 40}}) for k, s in enumerate((70, 70, 80, 80, 80))]
+MANAGING_PR = [(56 * (k + 1), {"targets": {"T1": s - 40, "T2": 40}})
+               for k, s in enumerate((70, 70, 80, 80, 80))]
 T100 = [("T1", 60, "liver", False), ("T2", 40, "lung", False)]
 
 
@@ -278,7 +280,8 @@ def test_node_cr_rule(node_mm: Any, target: str, total: float) -> None:
 
 def test_non_target_node_absent_allows_cr() -> None:
     # R11-NT-CR: a non-target node "absent" (SA < 10 mm) with all else gone -> CR.
-    data = subject([("T1", 30, "liver", False)], [(56, {"targets": {"T1": 0}, "non_targets": {"NTN": "absent"}})],
+    data = subject([("T1", 30, "liver", False)],
+                   [(56, {"targets": {"T1": 0}, "non_targets": {"NTN": "absent"}})],
                    [("NTN", "hilar lymph node", True)])
     assert overall(data, "recist1.1") == ["CR"]
 
@@ -347,7 +350,8 @@ def test_node_regrowth_after_cr_default_pd() -> None:
 def test_equivocal_new_lesion_backdates_pd() -> None:
     # R11-EQUIVOCAL: equivocal at day 56 (SD stays, A11 default), confirmed at day 112 -> PD
     # dated day 56 for PFS.
-    data = subject(T80, [(56, {"targets": {"T1": 40, "T2": 30}, "new_lesions": [nl("N1", 8, equivocal=True)]}),
+    data = subject(T80, [(56, {"targets": {"T1": 40, "T2": 30},
+                               "new_lesions": [nl("N1", 8, equivocal=True)]}),
                          (112, {"targets": {"T1": 40, "T2": 30}, "new_lesions": [nl("N1", 12)]})])
     out = one(data, "recist1.1")
     assert [tp["overall"] for tp in out["timepoints"]] == ["SD", "PD"]
@@ -485,7 +489,8 @@ def test_irecist_table2_first_rows(case: tuple[Any, ...]) -> None:
 IUPD_T = (56, {"targets": {"T1": 70, "T2": 30}, "non_targets": {"NT1": "present"}})
 
 
-def tp_(n: int, t1: Any = 70, t2: Any = 30, nt: str = "present", new: list[Any] = (), scan: str = "scheduled"):
+def tp_(n: int, t1: Any = 70, t2: Any = 30, nt: str = "present", new: list[Any] = (),
+        scan: str = "scheduled") -> tuple[int, dict[str, Any]]:
     return (n, {"targets": {"T1": t1, "T2": t2}, "non_targets": {"NT1": nt}, "new_lesions": list(new),
                 "scan": scan})
 
@@ -554,7 +559,8 @@ IR_CONF = [
                            tp_(140, 25, 15, new=[nl("N1", 18)])], ["iUPD", "iPR", "iUPD"]),
     # IR-RESET: after a reset, a further new lesion is a new iUPD
     ("reset-then-new", [tp_(56, 30, 20, new=[nl("N1", 12)]), tp_(98, 25, 15, new=[nl("N1", 12)]),
-                        tp_(140, 25, 15, new=[nl("N1", 12), nl("N4", 11, "brain")])], ["iUPD", "iPR", "iUPD"]),
+                        tp_(140, 25, 15, new=[nl("N1", 12), nl("N4", 11, "brain")])],
+     ["iUPD", "iPR", "iUPD"]),
 ]
 
 
@@ -853,7 +859,7 @@ def test_cli_published_r11_missing_and_table3() -> None:
 
 # --- robustness (hypothesis) ------------------------------------------------------------------
 
-PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ORGANS = ("liver", "lung", "spleen", "adrenal gland", "brain")
 NEW_POOL = (  # one organ each (or 2 nodes): the 5-total / 2-per-organ NLT cap never binds
     ("N1", "liver", False), ("N2", "bone", False), ("N3", "brain", False),
@@ -873,7 +879,8 @@ def histories(draw: st.DrawFn) -> dict[str, Any]:
         node = k < 2 and draw(st.booleans())
         low = 15 if node else 10
         targets.append({"id": f"T{k + 1}", "organ": "lymph node" if node else ORGANS[k], "node": node,
-                        "mm": draw(st.one_of(st.integers(low, 90), st.decimals(min_value=low, max_value=90, places=1)))})
+                        "mm": draw(st.one_of(st.integers(low, 90),
+                                             st.decimals(min_value=low, max_value=90, places=1)))})
     n_nt = draw(st.integers(1 if n_targets == 0 else 0, 3))
     non_targets = [{"id": f"NT{k + 1}", "organ": "bone", "node": draw(st.booleans())} for k in range(n_nt)]
     timepoints = []
@@ -882,6 +889,8 @@ def histories(draw: st.DrawFn) -> dict[str, Any]:
         t += draw(st.integers(5, 80))
         scan = draw(st.sampled_from(SCANS))
         tp: dict[str, Any] = {"date": day(t), "scan": scan}
+        if draw(st.integers(0, 5)) == 0:  # images on several days (CDISC: PD at the earliest)
+            tp["scan_dates"] = [day(max(1, t - draw(st.integers(0, 4)))), day(t)]
         if scan != "not_done":
             values: dict[str, Any] = {}
             for tg in targets:
@@ -1037,3 +1046,87 @@ def test_new_lesion_selection_does_not_depend_on_input_order() -> None:
     b = list(reversed(a))
     make = lambda lst: subject(base, [(56, {"targets": {"T1": 20}, "new_lesions": lst})])  # noqa: E731
     assert run(make(a)) == run(make(b))
+
+
+MAP_I = {"CR": "iCR", "PR": "iPR", "SD": "iSD", "NON-CR/NON-PD": "NON-iCR/NON-iUPD", "PD": "iUPD",
+         "NE": "NE", "NA": "NA"}
+
+
+def _results(data: dict[str, Any]) -> dict[str, Any]:
+    return subject_json(evaluate(parse(_jsonable(data))))["results"]
+
+
+@PROPS
+@given(histories())
+def test_irecist_equals_recist_up_to_first_pd(data: dict[str, Any]) -> None:
+    # IR-BASE: before any iUPD, iRECIST is RECIST 1.1 with the "i" prefix, category by
+    # category, and the first RECIST PD is an iUPD.
+    out = _results(data)
+    rec = out["recist1.1"]["timepoints"]
+    ir = out["irecist"]["timepoints"][: len(rec)]
+    for a, b in zip(rec, ir, strict=True):
+        assert (MAP_I[a["target"]], MAP_I[a["non_target"]], a["new_lesions"], MAP_I[a["overall"]]) == (
+            b["target"], b["non_target"], b["new_lesions"], b["overall"])
+
+
+@PROPS
+@given(histories())
+def test_imrecist_equals_recist_without_new_lesions_or_nt_progression(data: dict[str, Any]) -> None:
+    # IM-BASE: without new lesions and without non-target progression, imRECIST is RECIST 1.1
+    # (A2 off: imRECIST lets non-targets decide only CR).
+    data = copy.deepcopy(data)
+    data["settings"] = {**data.get("settings", {}), "reappearance_after_cr_is_pd": False}
+    for tp in data["timepoints"]:
+        tp.pop("new_lesions", None)
+        if "non_targets" in tp:
+            tp["non_targets"] = {k: "present" if v == "unequivocal_progression" else v
+                                 for k, v in tp["non_targets"].items()}
+    out = _results(data)
+    rec = out["recist1.1"]["timepoints"]
+    im_ = out["imrecist"]["timepoints"][: len(rec)]
+    keys = ("target", "non_target", "overall", "sum_mm", "nadir_ref_mm")
+    assert [[a[k] for k in keys] for a in rec] == [[b[k] for k in keys] for b in im_]
+
+
+@PROPS
+@given(histories(), st.integers(0, 7))
+def test_timepoint_results_never_depend_on_later_assessments(data: dict[str, Any], k: int) -> None:
+    # Causality: a timepoint response uses only that and earlier assessments (A11 default:
+    # a later confirmation backdates the PD date, not the earlier response).
+    data = copy.deepcopy(data)
+    data["settings"] = {**data.get("settings", {}), "equivocal_backdates_response": False}
+    data.pop("death_date", None)
+    full = _results(data)
+    prefix = copy.deepcopy(data)
+    prefix["timepoints"] = prefix["timepoints"][:k]
+    part = _results(prefix)
+    for crit, res in part.items():
+        strip = lambda tps: [{f: v for f, v in tp.items() if f != "pd_status"} for tp in tps]  # noqa: E731
+        assert strip(full[crit]["timepoints"][: len(res["timepoints"])]) == strip(res["timepoints"]), crit
+
+
+@PROPS
+@given(histories(), st.integers(0, 7), st.integers(1, 30))
+def test_a_scan_not_done_changes_no_other_response_and_never_advances_pfs(
+        data: dict[str, Any], where: int, offset: int) -> None:
+    # R11-MISSING: a scan not done is NE; it must not change any other timepoint response
+    # (iRECIST windows count days, not scans), nor create or advance a PFS event.
+    tps = data["timepoints"]
+    where = min(where, len(tps))
+    prev = dt.date.fromisoformat(tps[where - 1]["date"]) if where else START
+    new_date = prev + dt.timedelta(days=offset)
+    if where < len(tps) and new_date >= dt.date.fromisoformat(tps[where]["date"]):
+        return
+    if "death_date" in data and new_date > dt.date.fromisoformat(data["death_date"]):
+        return
+    extended = copy.deepcopy(data)
+    extended["timepoints"].insert(where, {"date": new_date.isoformat(), "scan": "not_done"})
+    before, after = _results(data), _results(extended)
+    for crit in before:
+        codes_before = [tp["overall"] for tp in before[crit]["timepoints"]]
+        codes_after = [tp["overall"] for tp in after[crit]["timepoints"]
+                       if tp["date"] != new_date.isoformat()]
+        assert codes_after == codes_before, crit
+        pb, pa = before[crit]["pfs"], after[crit]["pfs"]
+        if pa["event"]:
+            assert pb["event"] and pa["date"] >= pb["date"], crit
