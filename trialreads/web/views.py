@@ -179,6 +179,8 @@ def _form_page(
     status: int = 200,
 ) -> HttpResponse:
     editable = web_selectors.can_edit(request.user, tr)
+    # The engine's problems join the form's errors before the inputs are rendered.
+    preview = _preview(request, tr, ctx, form) if editable else None
     if isinstance(form, forms.BaselineForm):
         rows = forms.baseline_rows(form)
     else:
@@ -186,7 +188,6 @@ def _form_page(
     signature = next((s for s in tr.signatures.all() if s.voided_at is None), None)
     if sign_form is None:
         sign_form = forms.SignForm(initial={"printed_name": _full_name(request)})
-    preview = _preview(request, tr, ctx, form) if editable else None
     return render(
         request,
         "web/timepoint_read.html",
@@ -253,7 +254,7 @@ def timepoint_read_form(request: HttpRequest, tr_id: int) -> HttpResponse:
         if isinstance(form, forms.BaselineForm):
             targets, non_targets = form.parse()
             if form.errors:
-                raise ValidationError({})
+                return _form_page(request, tr, ctx, form, status=422)
             read_services.timepoint_read_save_baseline(
                 timepoint_read_id=tr.pk,
                 targets=targets,
@@ -264,7 +265,7 @@ def timepoint_read_form(request: HttpRequest, tr_id: int) -> HttpResponse:
         else:
             values, ratings, new = form.parse()
             if form.errors:
-                raise ValidationError({})
+                return _form_page(request, tr, ctx, form, status=422)
             read_services.timepoint_read_save_followup(
                 timepoint_read_id=tr.pk,
                 targets=values,
@@ -275,7 +276,7 @@ def timepoint_read_form(request: HttpRequest, tr_id: int) -> HttpResponse:
             )
     except ValidationError as exc:
         form.place(exc.errors)
-        return _form_page(request, tr, ctx, form, status=422 if not _htmx(request) else 200)
+        return _form_page(request, tr, ctx, form, status=422)
     except Conflict as exc:
         form.add(forms.NON_FIELD, exc.message)
         return _form_page(request, tr, ctx, form, status=409)
