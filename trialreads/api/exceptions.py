@@ -48,8 +48,8 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(detail, Mapping):
         for key, value in detail.items():
-            name = "non_field_errors" if key == "non_field_errors" and not prefix else str(key)
-            path = f"{prefix}.{name}" if prefix else name
+            # DRF reports list items as {index: errors}.
+            path = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
             out.update(flatten_errors(value, path))
     elif isinstance(detail, list) and any(isinstance(v, Mapping | list) for v in detail):
         for i, value in enumerate(detail):
@@ -73,6 +73,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return _validation_response(exc.errors)
     if isinstance(exc, drf.ValidationError):
         return _validation_response(flatten_errors(exc.detail))
+    if isinstance(exc, drf.ParseError):
+        # Not JSON at all (NaN/Infinity literals, truncated, too deep): no field to name.
+        return _validation_response({"non_field_errors": [str(exc.detail)]})
     if isinstance(exc, errors.PermissionDenied):
         return Response({"detail": exc.message}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, errors.Conflict):

@@ -6,6 +6,8 @@ the same field paths. Output serializers hide fields by role through :class:`Vie
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -61,6 +63,19 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return str(super().to_internal_value(data))
+
+
+class StrictDateField(serializers.DateField):
+    """A calendar date written ``YYYY-MM-DD`` exactly. Python's ``fromisoformat`` (which
+    Django's ``parse_date`` tries first) also accepts ``2025-W19``, ``20250510`` and
+    ``2025-130``: week and ordinal dates are refused here, as are partial dates and datetimes."""
+
+    _FORMAT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+    def to_internal_value(self, value: Any) -> dt.date:
+        if not isinstance(value, str) or not self._FORMAT.match(value):
+            self.fail("invalid", format="YYYY-MM-DD")
+        return super().to_internal_value(value)
 
 
 class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -173,8 +188,8 @@ class UnlockIn(StrictSerializer):
 class TimepointIn(StrictSerializer):
     visit_label = StrictCharField(max_length=40)
     visit_number = StrictDecimalField()
-    scan_date_earliest = serializers.DateField()
-    scan_date_latest = serializers.DateField(required=False, allow_null=True, default=None)
+    scan_date_earliest = StrictDateField()
+    scan_date_latest = StrictDateField(required=False, allow_null=True, default=None)
     is_baseline = StrictBooleanField(default=False)
     modality = serializers.ChoiceField(choices=Modality.choices, default=Modality.CT)
 
