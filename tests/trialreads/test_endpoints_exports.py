@@ -155,3 +155,37 @@ def test_per_subject_build_equals_whole_study_build(computed: Any) -> None:
     study = svc.build_study(computed).study
     whole = build_all(study)
     assert [(d.name, d.rows) for d in svc.build_datasets(study)] == [(d.name, d.rows) for d in whole]
+
+
+def test_package_when_the_accepted_reader_progresses_first(
+    trial: Any, manager: Any, reader_a: Any, reader_b: Any, adjudicator: Any, password: str, tmp_path: Path
+) -> None:
+    from trialreads.models import AdjudicationCase
+    from trialreads.services import adjudication as adjudication_services
+
+    """RECIST 1.1 assessments of the accepted read end at its PD while the other reader reads
+    on: the later visits have no accepted RS record, and the package is still valid."""
+    # Reader 1 sees a new lesion at week 6 (PD); reader 2 reads on to week 12 (PR).
+    case = signed_subject(trial, manager, (reader_a, reader_b), "S-001", new_lesion_at=1)
+    adjudication = AdjudicationCase.objects.get(subject=case.subject, status="OPEN")
+    if adjudication.adjudicator_id is None:
+        adjudication_services.adjudication_assign(
+            case_id=adjudication.pk, adjudicator_id=adjudicator.pk, actor=manager
+        )
+    adjudication_services.adjudication_decide(
+        case_id=adjudication.pk,
+        chosen=adjudication.label_for_slot(1),
+        rationale="The new liver lesion is unequivocal.",
+        password=password,
+        printed_name="Alex Judge",
+        actor=adjudicator,
+    )
+    job = endpoint_services.endpoints_compute(trial_id=trial.pk).job
+
+    manifest, build = svc.export_write(job, tmp_path / "out")
+
+    assert {d["name"]: d["rows"] for d in manifest["datasets"]}["ADTTE"] == 3
+    assert build.study.subjects[0].accepted.value == "RADIOLOGIST 1"
+    rs = (tmp_path / "out" / "rs.csv").read_text().splitlines()
+    week12 = [line for line in rs if "RECIST 1.1" in line and ",OVRLRESP," in line and "WEEK12" in line]
+    assert len(week12) == 1 and ",RADIOLOGIST 2,," in week12[0]  # reader 2 only, not accepted
