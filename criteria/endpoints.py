@@ -260,7 +260,9 @@ def derive_confirmed_bor(
     met"), else NON-CR/NON-PD on the same rule, else PD if progression was seen, else NE.
     A12: CR followed by PR is not a confirmed response by default
     (``cr_then_pr_confirmed_as="sd"``, as admiralonco); "pr" reads the CR as doubtful and
-    lets it open a PR confirmation.
+    lets it open a PR confirmation. Under the default the CR is taken as real, so (Table 3
+    footnote a) disease seen after it, PR or SD, "makes the disease PD at that point": when
+    the SD minimum is not met either, the rows "CR | PR" and "CR | SD" give PD, not NE.
     """
     voc = vocabulary(criterion)
     seq = assessments if assessments is not None else assessments_for_bor(timepoints, settings, criterion)
@@ -281,9 +283,34 @@ def derive_confirmed_bor(
                                              f"({_days(seq[j].date, tp.date)} days later, needs >= "
                                              f"{settings.confirm_min_days})")
     fallback = _stable_fallback(seq, reference_date, settings, voc, voc.stable_codes)
+    if fallback.code == NE:  # with a recorded PD the answer is PD already (dated at that PD)
+        reappeared = _disease_after_cr(seq, settings, criterion)
+        if reappeared is not None:
+            return Best(voc.pd[0], reappeared.date,
+                        f"no confirmed response and no stable disease long enough; {reappeared.overall} "
+                        f"on {reappeared.date} after a CR is disease reappearing: PD at that point "
+                        "(R11-BOR-CONF Table 3, footnote a; A12)")
     if any(tp.overall in (voc.cr, voc.pr) for tp in seq):
         return Best(fallback.code, fallback.date, f"no confirmed response; {fallback.why}")
     return fallback
+
+
+def _disease_after_cr(
+    seq: Sequence[TimepointResult], settings: Settings, criterion: str
+) -> TimepointResult | None:
+    """The first PR or SD after an (unconfirmed) CR, under A12's "the CR was real" reading.
+
+    RECIST 1.1 only: Table 3 is RECIST's, and iRECIST/imRECIST codes after an iCR/CR are
+    governed by their own progression rules.
+    """
+    if criterion != RECIST11 or settings.cr_then_pr_confirmed_as != "sd":
+        return None
+    seen_cr = False
+    for tp in seq:
+        if seen_cr and tp.overall in ("PR", "SD"):
+            return tp
+        seen_cr = seen_cr or tp.overall == "CR"
+    return None
 
 
 # --- PFS ------------------------------------------------------------------------------------

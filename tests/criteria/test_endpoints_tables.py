@@ -52,6 +52,8 @@ TABLE3 = [
     ("CR PR (A12 default: minimum not met, then PD)", ((28, "CR"), (35, "PR"), (70, "PD")), "PD"),
     ("CR SD, minimum met", ((56, "CR"), (112, "SD")), "SD"),
     ("CR SD, minimum not met, then PD", ((28, "CR"), (35, "SD"), (70, "PD")), "PD"),
+    ("CR SD, minimum not met, nothing after (footnote a)", ((14, "CR"), (28, "SD")), "PD"),
+    ("CR PR, minimum not met, nothing after (footnote a)", ((14, "CR"), (28, "PR")), "PD"),
     ("CR PD, minimum met", ((56, "CR"), (112, "PD")), "SD"),
     ("CR PD, minimum not met", ((28, "CR"), (56, "PD")), "PD"),
     ("CR NE, minimum met", ((56, "CR"), (112, "NE")), "SD"),
@@ -75,6 +77,18 @@ def test_recist_confirmed_bor_table3(label: str, pairs: Pairs, expected: str) ->
 def test_a12_cr_then_pr_read_as_confirmed_pr() -> None:
     pairs = ((56, "CR"), (112, "PR"))
     assert cbor(pairs, settings=Settings(cr_then_pr_confirmed_as="pr")) == "PR"
+    # the CR read as doubtful: no reappearance PD either
+    assert cbor(((14, "CR"), (28, "SD")), settings=Settings(cr_then_pr_confirmed_as="pr")) == "NE"
+
+
+def test_reappearance_pd_dated_at_the_disease_after_cr() -> None:
+    result = endpoints.derive_confirmed_bor(seq((14, "CR"), (21, "NE"), (28, "SD")), REF, DEFAULT)
+    assert (result.code, result.date) == ("PD", day(28))
+    # with a recorded PD the answer is that PD (the date PFS uses too)
+    result = endpoints.derive_confirmed_bor(seq((14, "CR"), (21, "SD"), (35, "PD")), REF, DEFAULT)
+    assert (result.code, result.date) == ("PD", day(35))
+    # iRECIST keeps its own progression rules
+    assert cbor(((14, "iCR"), (28, "iSD")), IRECIST) == "NE"
 
 
 CONFIRMATION = [
