@@ -61,7 +61,8 @@ AMBIGUITIES: tuple[Ambiguity, ...] = (
         ("False", "a confirmed equivocal new lesion backdates the PD date only"),
         ("True", "a confirmed equivocal new lesion also turns the earlier timepoint into PD"))),
     Ambiguity("A12", "cr_then_pr_confirmed_as", _ALL, (
-        ("sd", "CR followed by PR is no confirmed response (SD, PD or NE by the SD rule, as admiralonco)"),
+        ("sd", "the CR was real: CR followed by PR is no confirmed response; SD if the SD minimum is met, "
+               "otherwise PD (Table 3 footnote a)"),
         ("pr", "CR followed by PR is a confirmed PR (the CR was doubtful)")), endpoint=True),
 )
 
