@@ -98,7 +98,8 @@ def test_racing_signatures_of_the_same_timepoint_read(
 def test_many_readers_saving_distinct_reads_lose_nothing(
     tx_db: None, trial: Any, manager: Any, reader_a: Any, reader_b: Any
 ) -> None:
-    """16 writers on 16 different timepoint reads (8 subjects x 2 readers): all persist once."""
+    """16 writers on 16 different timepoint reads (8 subjects x 2 readers), each saving
+    twice and signing: every write persists exactly once, in order, and is audited once."""
     worlds = [
         make_subject_with_reads(trial, manager, (reader_a, reader_b), code=f"S-{i:03d}", followups=0)
         for i in range(THREADS // 2)
@@ -106,19 +107,35 @@ def test_many_readers_saving_distinct_reads_lose_nothing(
     trs = [
         (w.tr(read, 0), user) for w in worlds for read, user in ((w.read_a, reader_a), (w.read_b, reader_b))
     ]
-    events_before = AuditEvent.objects.count()
+    saved_before = AuditEvent.objects.filter(event_type=AuditEventType.TIMEPOINT_READ_SAVED).count()
 
     def job(tr: TimepointRead, user: Any, n: int) -> Callable[[], Any]:
-        targets = (svc.TargetInput(code="T1", organ="liver", value_mm=Decimal(30 + n)),)
-        return lambda: svc.timepoint_read_save_baseline(
-            timepoint_read_id=tr.pk, targets=targets, non_targets=(), expected_version=1, actor=user
-        )
+        def work() -> Any:
+            for version, mm in ((1, 30 + n), (2, 130 + n)):
+                targets = (svc.TargetInput(code="T1", organ="liver", value_mm=Decimal(mm)),)
+                svc.timepoint_read_save_baseline(
+                    timepoint_read_id=tr.pk,
+                    targets=targets,
+                    non_targets=(),
+                    expected_version=version,
+                    actor=user,
+                )
+            return svc.timepoint_read_sign(
+                timepoint_read_id=tr.pk, password=PASSWORD, printed_name=user.get_full_name(), actor=user
+            )
+
+        return work
 
     results = race([job(tr, user, n) for n, (tr, user) in enumerate(trs)])
     assert outcome(results) == Counter({"ok": THREADS}), results
     for n, (tr, _user) in enumerate(trs):
-        assert Measurement.objects.get(timepoint_read=tr).value_mm == Decimal(30 + n)
-    assert AuditEvent.objects.count() == events_before + THREADS
+        tr.refresh_from_db()
+        assert tr.locked and tr.version == 4
+        assert Measurement.objects.get(timepoint_read=tr).value_mm == Decimal(130 + n)
+        assert Signature.objects.get(timepoint_read=tr).content_sha256 == svc.content_sha256(tr)
+    saved = AuditEvent.objects.filter(event_type=AuditEventType.TIMEPOINT_READ_SAVED).count()
+    assert saved == saved_before + 2 * THREADS
+    assert AuditEvent.objects.filter(event_type=AuditEventType.TIMEPOINT_READ_SIGNED).count() == THREADS
     _all_chains_verify()
 
 
