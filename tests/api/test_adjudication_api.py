@@ -15,7 +15,7 @@ from trialreads.choices import AcceptanceBasis, AdjudicationStatus, AuditEventTy
 from trialreads.models import AcceptedRead, AuditEvent
 from trialreads.services import trials as trial_services
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.adjudication_urls")]
+pytestmark = pytest.mark.django_db
 
 RULES = {"variables": ["bor", "pd_date"], "bor_confirmed": False, "criteria": ["recist1.1"]}
 NONEXISTENT = 987654
