@@ -28,8 +28,7 @@ def number(value: Decimal | None) -> float | None:
     """
     if value is None:
         return None
-    shown = to_display(value)
-    return 0.0 if shown == 0 else float(shown)
+    return float(to_display(value)) or 0.0  # -0.0 is falsy: written as 0.0
 
 
 def _date(value: dt.date | None) -> str | None:

@@ -223,12 +223,17 @@ def validate_timepoint_lesions(
     target_ids = {t.id for t in baseline.targets}
     non_target_ids = {n.id for n in baseline.non_targets}
     for lesion_id, value in timepoint.targets.items():
+        mm = value.mm
+        if (lesion_id in target_ids and not value.fragments_mm and not value.coalesced_with
+                and value.coalesced_into is None
+                and (mm is None or (mm.is_finite() and 0 <= mm <= MAX_DIAMETER_MM))):
+            continue  # the common case, without building field paths
         field = f"{prefix}.targets.{lesion_id}"
         if lesion_id not in target_ids:
             what = "a non-target id" if lesion_id in non_target_ids else "not a baseline target id"
             problems.append(Problem(field, f"unknown target lesion {lesion_id} ({what})"))
             continue
-        size = diameter_problem(field, value.mm)
+        size = diameter_problem(field, mm)
         if size is not None:
             problems.append(size)
         for k, fragment in enumerate(value.fragments_mm):
