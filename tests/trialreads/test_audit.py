@@ -263,3 +263,18 @@ def test_verify_is_fast_and_exact_at_scale() -> None:
     finally:
         install_triggers()
     assert verify_chain("perf").first_bad_seq == 4321
+
+
+def test_verify_audit_reports_signatures_that_no_longer_cover_the_content(
+    chain: str, trial_with_reads: Any
+) -> None:
+    """T-SIG-LINK: content changed behind the services' back (triggers dropped by a DBA)."""
+    assert _verify("--trial", trial_with_reads.trial.code)[0] == 0
+    tr = trial_with_reads.tr(trial_with_reads.read_a, 0)
+    drop_triggers()
+    try:
+        _raw("UPDATE trialreads_measurement SET value_mm = 99.0 WHERE timepoint_read_id = %s", [tr.pk])
+    finally:
+        install_triggers()
+    code, output = _verify("--trial", trial_with_reads.trial.code)
+    assert code == 1 and f"timepoint read {tr.pk}" in output and "no longer cover" in output
