@@ -100,9 +100,7 @@ def _seed_trial(trial: Trial, manager: Any, reader_a: Any, reader_b: Any, adjudi
         tw = make_subject_with_reads(trial, manager, (reader_a, reader_b), code=code)
         read_through(tw, tw.read_a, reader_a, *for_a)
         read_through(tw, tw.read_b, reader_b, *for_b)
-    # Reader 1's read is accepted (the label is random per case): the export builder
-    # currently refuses a transfer where the accepted read is slot 2's here (S-005, no
-    # RSACPTFL='Y' at visit 2; reported to the exports owner).
+    # Reader 1's read is accepted whatever label it drew, so every run exports the same data.
     for case in AdjudicationCase.objects.filter(status=AdjudicationStatus.OPEN):
         adjudication_services.adjudication_decide(
             case_id=case.pk,

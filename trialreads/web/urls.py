@@ -7,7 +7,7 @@ from django.urls import path
 
 from . import forms, views
 
-app_name = "web"
+app_name = "trialreads-web"
 
 urlpatterns = [
     path(
@@ -19,7 +19,7 @@ urlpatterns = [
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(next_page="web:login"), name="logout"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="trialreads-web:login"), name="logout"),
     path("", views.worklist, name="worklist"),
     path("reads/<int:read_id>/", views.read_detail, name="read"),
     path("timepoint-reads/<int:tr_id>/", views.timepoint_read_form, name="timepoint-read"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
+from decimal import Decimal
 from functools import wraps
 from typing import Any
 
@@ -133,7 +134,12 @@ def _response_rows(trs: list[TimepointRead], results: dict[str, Any]) -> list[di
 
 def _read_spider(results: dict[str, Any], subject: str, uid: str, trs: list[TimepointRead]) -> str:
     baseline = next((tr.timepoint for tr in trs if tr.timepoint.is_baseline), None)
-    result = results.get("recist1.1") or next(iter(results.values()), None)
+    # RECIST 1.1 stops at PD while iRECIST goes on: plot the criterion with most changes.
+    result = max(
+        results.values(),
+        key=lambda r: sum(1 for tp in r.timepoints if tp.pct_vs_baseline is not None),
+        default=None,
+    )
     if result is None or baseline is None:
         return ""
     points = tuple(
@@ -281,7 +287,7 @@ def timepoint_read_form(request: HttpRequest, tr_id: int) -> HttpResponse:
         form.add(forms.NON_FIELD, exc.message)
         return _form_page(request, tr, ctx, form, status=409)
     messages.success(request, f"{tr.timepoint.visit_label} saved. Review the responses, then sign.")
-    return redirect("web:timepoint-read", tr_id=tr.pk)
+    return redirect("trialreads-web:timepoint-read", tr_id=tr.pk)
 
 
 @require_GET
@@ -337,8 +343,8 @@ def timepoint_read_sign(request: HttpRequest, tr_id: int) -> HttpResponse:
             )
             following = nxt.values_list("pk", flat=True).first()
             if following is not None:
-                return redirect("web:timepoint-read", tr_id=following)
-            return redirect("web:read", read_id=tr.read_id)
+                return redirect("trialreads-web:timepoint-read", tr_id=following)
+            return redirect("trialreads-web:read", read_id=tr.read_id)
     return _form_page(
         request, tr, ctx, _form_for(tr, ctx, None), sign_form=sign_form, sign_open=True, status=422
     )
@@ -379,7 +385,7 @@ def adjudication_detail(request: HttpRequest, case_id: int) -> HttpResponse:
                 form.add_error(None, exc.message)
             else:
                 messages.success(request, f"Adjudication of {case.subject.subject_code} signed.")
-                return redirect("web:adjudication", case_id=case.pk)
+                return redirect("trialreads-web:adjudication", case_id=case.pk)
         status = 422
     return render(
         request,
@@ -394,39 +400,74 @@ def adjudication_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     )
 
 
+def _spider_source(results: dict[str, Any]) -> tuple[str, Any] | None:
+    """The criterion whose timepoints carry the most target-sum changes (RECIST 1.1 stops at
+    PD while iRECIST goes on), first in charter order on ties."""
+    best: tuple[str, Any] | None = None
+    best_count = -1
+    for name, res in results.items():
+        count = sum(1 for t in res["timepoints"] if t.get("pct_vs_baseline") is not None)
+        if count > best_count:
+            best, best_count = (name, res), count
+    return best
+
+
 def _side_by_side(data: dict[str, Any], case: Any) -> dict[str, Any]:
+    """Rows of both reads, with every cell where the two reads' responses differ flagged."""
     disagreements = data["case"]["disagreements"]
     flagged = {(d["criterion"], d["variable"]) for d in disagreements}
-    reads = []
-    for i, read in enumerate(data["reads"]):
-        results = read["results"]
-        visits = {tp["visit"]: tp for tp in read["timepoints"]}
-        baseline = next((tp for tp in read["timepoints"] if tp["baseline"]), None)
+    overall: list[dict[tuple[str, str], str | None]] = []
+    matched: list[list[dict[str, Any]]] = []
+    for read in data["reads"]:
+        by_key: dict[tuple[str, str], str | None] = {}
         rows = []
         for tp in read["timepoints"]:
             cells = []
-            for name, res in results.items():
-                match = next(
-                    (t for t in res["timepoints"] if t["date"] == tp["scan_date_latest"].isoformat()), None
-                )
+            for name, res in read["results"].items():
+                date = tp["scan_date_latest"].isoformat()
+                match = next((t for t in res["timepoints"] if t["date"] == date), None)
+                by_key[(tp["visit"], name)] = match.get("overall") if match else None
                 cells.append((name, match))
             rows.append({"tp": tp, "cells": cells})
+        overall.append(by_key)
+        matched.append(rows)
+    reads = []
+    for i, read in enumerate(data["reads"]):
+        other = overall[1 - i] if len(overall) == 2 else {}
+        rows = [
+            {
+                "tp": row["tp"],
+                "cells": [
+                    (
+                        name,
+                        m,
+                        (row["tp"]["visit"], name) in other
+                        and other[(row["tp"]["visit"], name)] != overall[i][(row["tp"]["visit"], name)],
+                    )
+                    for name, m in row["cells"]
+                ],
+            }
+            for row in matched[i]
+        ]
+        baseline = next((tp for tp in read["timepoints"] if tp["baseline"]), None)
+        source = _spider_source(read["results"])
         spider = ""
-        recist = results.get("recist1.1") or next(iter(results.values()), None)
-        if recist is not None and baseline is not None:
+        if source is not None and baseline is not None:
+            name, res = source
             points = tuple(
                 (
                     (dt.date.fromisoformat(t["date"]) - baseline["scan_date_latest"]).days,
-                    _dec(t.get("pct_vs_baseline")),
+                    Decimal(str(t["pct_vs_baseline"])),
                 )
-                for t in recist["timepoints"]
+                for t in res["timepoints"]
                 if t.get("pct_vs_baseline") is not None
             )
             spider = _svg(
                 plots.spider_svg(
-                    [plots.SpiderSeries(read["label"], points, recist.get("bor"))],
+                    [plots.SpiderSeries(read["label"], points, res.get("bor"))],
                     uid=f"spider-{i}",
-                    title=f"{read['label']}: change of the target sum from baseline",
+                    title=f"{read['label']}: change of the target sum from baseline "
+                    f"({CRITERIA_LABELS.get(name, name)})",
                 )
             )
         summary = [
@@ -436,18 +477,17 @@ def _side_by_side(data: dict[str, Any], case: Any) -> dict[str, Any]:
                 "bor_confirmed": res.get("bor_confirmed"),
                 "pfs": res.get("pfs"),
                 "flag_bor": (name, "bor") in flagged,
-                "flag_pd": (name, "pd_date") in flagged,
+                "flag_pd": any((name, v) in flagged for v in ("pd_date", "icpd_date", "impfs_event")),
             }
-            for name, res in results.items()
+            for name, res in read["results"].items()
         ]
         reads.append(
             {
                 "label": read["label"],
                 "rows": rows,
-                "visits": visits,
                 "summary": summary,
                 "spider": spider,
-                "criteria": list(results),
+                "criteria": list(read["results"]),
             }
         )
     return {
@@ -457,12 +497,6 @@ def _side_by_side(data: dict[str, Any], case: Any) -> dict[str, Any]:
         "reads": reads,
         "criteria_labels": CRITERIA_LABELS,
     }
-
-
-def _dec(value: Any) -> Any:
-    from decimal import Decimal
-
-    return Decimal(str(value))
 
 
 # --- trial dashboard ------------------------------------------------------------------------------
@@ -569,7 +603,7 @@ def endpoints_compute(request: HttpRequest, trial_id: int) -> HttpResponse:
         enqueue_compute_endpoints(trial.pk, request.user.get_username())
     if _htmx(request):
         return _job_fragment(request, trial)
-    return redirect("web:dashboard", trial_id=trial.pk)
+    return redirect("trialreads-web:dashboard", trial_id=trial.pk)
 
 
 def _job_fragment(request: HttpRequest, trial: Any) -> HttpResponse:
@@ -609,7 +643,7 @@ def export_start(request: HttpRequest, trial_id: int) -> HttpResponse:
         )
     if error:
         messages.error(request, error)
-    return redirect("web:dashboard", trial_id=trial.pk)
+    return redirect("trialreads-web:dashboard", trial_id=trial.pk)
 
 
 def _fresh(batch: Any) -> Any:
