@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -526,6 +526,39 @@ class InvestigatorRow:
     subject_code: str
     pd_date: dt.date | None
     bor: str = ""
+
+
+#: Best-first order of RECIST 1.1 overall responses for the investigator's (unconfirmed) BOR.
+_BOR_RANK = ("CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE")
+
+
+def investigator_rows_from_rs(rows: Iterable[Mapping[str, str]]) -> list[InvestigatorRow]:
+    """SDTM RS records of the investigator (``RSEVAL="INVESTIGATOR"``, ``RSTESTCD="OVRLRESP"``)
+    -> one row per subject: the date of the first ``PD`` and the best response recorded
+    (unconfirmed; only the progression date enters EDR/LDR). A partial ``RSDTC`` on a PD
+    record is imputed to the first day of its month (or year): the earliest date it can be,
+    the usual imputation for a progression date."""
+    by_subject: dict[str, list[tuple[str, str]]] = {}
+    for row in rows:
+        if row.get("RSEVAL") != "INVESTIGATOR" or row.get("RSTESTCD") != "OVRLRESP":
+            continue
+        by_subject.setdefault(row["USUBJID"], []).append((row.get("RSDTC", ""), row.get("RSSTRESC", "")))
+    out = []
+    for usubjid in sorted(by_subject):
+        records = sorted(by_subject[usubjid])
+        pd_dtc = next((dtc for dtc, code in records if code == "PD"), None)
+        codes = {code for _, code in records}
+        bor = next((code for code in _BOR_RANK if code in codes), "")
+        out.append(InvestigatorRow(usubjid, _imputed_date(pd_dtc) if pd_dtc else None, bor))
+    return out
+
+
+def _imputed_date(dtc: str) -> dt.date:
+    parts = [*dtc[:10].split("-"), "01", "01"][:3]  # "2014-02" -> 2014-02-01
+    try:
+        return dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
+    except ValueError as exc:
+        raise ValidationError(f"not an ISO 8601 date: {dtc!r}", "RSDTC") from exc
 
 
 def investigator_assessments_import(
