@@ -365,7 +365,10 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
                      f"expected an object of lesion id -> mm, got {_describe(raw_targets)}")
     r.no_duplicates(raw_targets, f"{field}.targets")
     for lesion_id, raw in raw_targets.items():
-        targets[lesion_id] = _parse_target_value(r, raw, f"{field}.targets.{lesion_id}")
+        if type(raw) is Decimal and raw.is_finite():  # the common case, without a field path
+            targets[lesion_id] = TargetMeasurement(kind=TargetKind.MEASURED, mm=raw)
+        else:
+            targets[lesion_id] = _parse_target_value(r, raw, f"{field}.targets.{lesion_id}")
     non_targets: dict[str, NonTargetStatus] = {}
     raw_nt = data.get("non_targets", {})
     if not _is_object(raw_nt):
@@ -373,11 +376,12 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
                      f"expected an object of lesion id -> status, got {_describe(raw_nt)}")
     r.no_duplicates(raw_nt, f"{field}.non_targets")
     for lesion_id, word in raw_nt.items():
-        if not isinstance(word, str) or word not in _STATUS_WORDS:
+        status = _STATUS_WORDS.get(word) if isinstance(word, str) else None
+        if status is None:
             raise r.fail(f"{field}.non_targets.{lesion_id}",
                          f"unknown non-target status {_describe(word)} "
                          f"(expected one of {', '.join(_STATUS_WORDS)})")
-        non_targets[lesion_id] = _STATUS_WORDS[word]
+        non_targets[lesion_id] = status
     new_lesions = tuple(
         _parse_new_lesion(r, raw, f"{field}.new_lesions[{k}]")
         for k, raw in enumerate(r.list(data.get("new_lesions", []) or [], f"{field}.new_lesions")))
