@@ -163,9 +163,10 @@ def evaluate_criterion(subject: Subject, criterion: str,
 def evaluate(subject: Subject, criteria: Sequence[str] | None = None) -> SubjectResult:
     """Evaluate ``criteria`` (default: every criterion the input supports) for one subject.
 
-    Raises :class:`InputError` when response-level codes cannot serve a requested criterion.
+    Raises :class:`InputError` when response-level codes cannot serve a requested criterion,
+    :class:`CriteriaSelectionError` for an unknown or not yet implemented criterion.
     """
-    wanted = tuple(criteria) if criteria else supported_criteria(subject)
+    wanted = select_criteria(criteria) if criteria else supported_criteria(subject)
     if subject.response_level:
         _check_response_level(subject, wanted)
     return SubjectResult(subject=subject.subject,

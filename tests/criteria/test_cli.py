@@ -200,3 +200,13 @@ def test_not_utf8_is_bad_input() -> None:
                        capture_output=True, cwd=ROOT, timeout=120, check=False)
     assert (r.returncode, r.stdout) == (2, b"")
     assert r.stderr.startswith(b"?: stdin: cannot read input: not UTF-8 text")
+
+
+def test_python_api_rejects_unknown_criteria() -> None:
+    from criteria.evaluate import CriteriaSelectionError, evaluate
+    from criteria.parse import parse_subject
+
+    subject = parse_subject(RESPONSE_LEVEL)
+    with pytest.raises(CriteriaSelectionError, match="not implemented yet"):
+        evaluate(subject, ["percist"])
+    assert list(evaluate(subject, ["recist1.1", "recist1.1"]).results) == ["recist1.1"]
