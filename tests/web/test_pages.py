@@ -7,9 +7,11 @@ import re
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import TrialWithReads, save_baseline, sign
+from tests.conftest import TrialWithReads, make_subject_with_reads, save_baseline, sign
 from tests.factories import PASSWORD
 from tests.web.conftest import PR, duplicate_ids, read_to_week6, unlabelled_controls
 from trialreads.choices import AdjudicationStatus, AuditEventType
@@ -489,3 +491,41 @@ def test_audit_review_filters_and_prints(
     bad = web["manager"].get(url, {"since": "2026-02-01", "until": "2026-01-01"}).content.decode()
     assert "must not be before From" in bad
     assert "Printed" in page and "print-only" in page
+
+
+# --- query budgets ------------------------------------------------------------------------------
+
+
+def _queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_worklist_and_dashboard_queries_do_not_grow_with_subjects(
+    web: dict[str, Client],
+    trial_with_reads: TrialWithReads,
+    manager: Any,
+    reader_a: Any,
+    reader_b: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    tw = trial_with_reads
+    _concordant(tw, reader_a, reader_b)
+    with django_capture_on_commit_callbacks(execute=True):
+        web["manager"].post(f"/trials/{tw.trial.pk}/endpoints/")
+    dashboard = f"/trials/{tw.trial.pk}/"
+    before = {"reader": _queries(web["reader_a"], "/"), "dashboard": _queries(web["manager"], dashboard)}
+    for code in ("S-002", "S-003"):
+        more = make_subject_with_reads(tw.trial, manager, (reader_a, reader_b), code=code)
+        _concordant(more, reader_a, reader_b)
+    with django_capture_on_commit_callbacks(execute=True):
+        web["manager"].post(f"/trials/{tw.trial.pk}/endpoints/")
+    assert "S-003: -40.0% (" in web["manager"].get(dashboard).content.decode()
+    after = {"reader": _queries(web["reader_a"], "/"), "dashboard": _queries(web["manager"], dashboard)}
+    assert after == before
+
+
+def test_sponsor_gets_no_compute_button(web: dict[str, Client], trial_with_reads: TrialWithReads) -> None:
+    page = web["sponsor"].get(f"/trials/{trial_with_reads.trial.pk}/").content.decode()
+    assert "Compute endpoints" not in page and "Start export" in page

@@ -174,6 +174,17 @@ def timepoint_read_page_get(*, user: Any, timepoint_read_id: object) -> Timepoin
     return _with_content(TimepointRead.objects.filter(pk=tr.pk)).get()
 
 
+def next_unsigned_timepoint_read(*, user: Any, read_id: int) -> int | None:
+    """The id of the read's first unsigned timepoint read the user may see (reading is sequential)."""
+    return (
+        access.visible_timepoint_reads(user)
+        .filter(read_id=read_id, locked=False)
+        .order_by("timepoint__sequence")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def can_edit(user: Any, tr: TimepointRead) -> bool:
     return (
         tr.read.reader_id == user.pk
@@ -411,7 +422,13 @@ def trial_progress(*, user: Any, trial_id: object) -> TrialProgress:
 def subject_list_for_dashboard(*, user: Any, trial: Trial) -> list[tuple[Subject, str]]:
     """Subjects with their acceptance basis (managers) for the dashboard's subject table."""
     basis = dict(AcceptedRead.objects.filter(subject__trial=trial).values_list("subject_id", "basis"))
-    subjects = access.visible_subjects(user).filter(trial=trial).defer("arm").order_by("subject_code")
+    subjects = (
+        access.visible_subjects(user)
+        .filter(trial=trial)
+        .select_related("site")
+        .defer("arm")
+        .order_by("subject_code")
+    )
     return [(s, basis.get(s.pk, "")) for s in subjects]
 
 
@@ -436,6 +453,14 @@ class AcceptedResult:
     criterion: str
     result: CriterionResult
     evaluator: str
+    baseline_date: dt.date  # day 0 of the plots (randomisation date if no baseline scan)
+
+
+def charter_criteria(*, user: Any, trial_id: object) -> list[str]:
+    """The criteria of the trial's current charter, in charter order."""
+    from trialreads.selectors.trials import charter_current
+
+    return list(charter_current(user=user, trial_id=trial_id).criteria)
 
 
 def accepted_results(
@@ -450,6 +475,11 @@ def accepted_results(
     if job is None:
         return []
     runs: list[EndpointRun] = job_runs(job)
+    baseline_dates = dict(
+        ImagingTimepoint.objects.filter(subject__trial=trial, is_baseline=True).values_list(
+            "subject_id", "scan_date_latest"
+        )
+    )
     out = []
     for run in runs:
         if subject_id is not None and str(run.subject_id) != str(subject_id):
@@ -457,7 +487,15 @@ def accepted_results(
         data = run.result.get(run.accepted_evaluator) if run.accepted_evaluator else None
         if run.status != JobStatus.DONE or not data:
             continue
-        out.append(AcceptedResult(run.subject, run.criterion, result_from_json(data), run.accepted_evaluator))
+        out.append(
+            AcceptedResult(
+                run.subject,
+                run.criterion,
+                result_from_json(data),
+                run.accepted_evaluator,
+                baseline_dates.get(run.subject_id, run.subject.randomisation_date),
+            )
+        )
     return out
 
 

@@ -338,10 +338,7 @@ def timepoint_read_sign(request: HttpRequest, tr_id: int) -> HttpResponse:
             sign_form.add_error(None, exc.message)
         else:
             messages.success(request, f"{tr.timepoint.visit_label} signed and locked.")
-            nxt = TimepointRead.objects.filter(read_id=tr.read_id, locked=False).order_by(
-                "timepoint__sequence"
-            )
-            following = nxt.values_list("pk", flat=True).first()
+            following = web_selectors.next_unsigned_timepoint_read(user=request.user, read_id=tr.read_id)
             if following is not None:
                 return redirect("trialreads-web:timepoint-read", tr_id=following)
             return redirect("trialreads-web:read", read_id=tr.read_id)
@@ -511,7 +508,7 @@ def _plot_data(user: Any, trial_id: int, criterion: str) -> dict[str, Any]:
         code = r.subject.subject_code
         bor = r.result.bor_confirmed or r.result.bor
         pcts = [tp.pct_vs_baseline for tp in r.result.timepoints if tp.pct_vs_baseline is not None]
-        baseline_date = _baseline_date(r)
+        baseline_date = r.baseline_date
         if pcts:
             bars.append(plots.WaterfallBar(code, min(pcts), bor))
         points = tuple(
@@ -543,19 +540,11 @@ def _plot_data(user: Any, trial_id: int, criterion: str) -> dict[str, Any]:
     }
 
 
-def _baseline_date(r: web_selectors.AcceptedResult) -> dt.date:
-    """Day 0 of the plots: the baseline scan (the randomisation date if none is visible)."""
-    baseline = (
-        r.subject.timepoints.filter(is_baseline=True).values_list("scan_date_latest", flat=True).first()
-    )
-    return baseline or r.subject.randomisation_date
-
-
 def _dashboard_context(request: HttpRequest, trial_id: int) -> dict[str, Any]:
     user = request.user
     trial = web_selectors.dashboard_trial_get(user=user, trial_id=trial_id)
     manage = access.has_capability(user, trial.pk, access.MANAGE)
-    charter_criteria = list(trial.charters.get(is_current=True).criteria)
+    charter_criteria = web_selectors.charter_criteria(user=user, trial_id=trial.pk)
     criterion = request.GET.get("criterion") or charter_criteria[0]
     if criterion not in charter_criteria:
         raise Http404()
@@ -681,7 +670,11 @@ def subject_detail(request: HttpRequest, subject_id: int) -> HttpResponse:
             user=request.user, trial_id=subject.trial_id, subject_id=subject.pk
         )
     }
-    criteria = [c for c in subject.trial.charters.get(is_current=True).criteria if c in results]
+    criteria = [
+        c
+        for c in web_selectors.charter_criteria(user=request.user, trial_id=subject.trial_id)
+        if c in results
+    ]
     dates: dict[dt.date, dict[str, Any]] = defaultdict(dict)
     for name in criteria:
         for tp in results[name].result.timepoints:
