@@ -529,3 +529,36 @@ def test_worklist_and_dashboard_queries_do_not_grow_with_subjects(
 def test_sponsor_gets_no_compute_button(web: dict[str, Client], trial_with_reads: TrialWithReads) -> None:
     page = web["sponsor"].get(f"/trials/{trial_with_reads.trial.pk}/").content.decode()
     assert "Compute endpoints" not in page and "Start export" in page
+
+
+def test_read_manager_unlocks_a_signed_timepoint_with_a_reason(
+    web: dict[str, Client], trial_with_reads: TrialWithReads, reader_a: Any
+) -> None:
+    tw = trial_with_reads
+    read_to_week6(tw, tw.read_a, reader_a, PR)
+    baseline, week6 = tw.tr(tw.read_a, 0), tw.tr(tw.read_a, 1)
+    page = web["manager"].get(f"/timepoint-reads/{week6.pk}/").content.decode()
+    assert "Unlock this timepoint read" in page and unlabelled_controls(page) == []
+    assert (
+        "Unlock this timepoint read"
+        not in web["reader_a"].get(f"/timepoint-reads/{week6.pk}/").content.decode()
+    )
+    # A reason is required; an earlier timepoint cannot be reopened before the later one.
+    response = web["manager"].post(f"/timepoint-reads/{week6.pk}/unlock/", {"reason": ""})
+    assert response.status_code == 422 and "This field is required." in err(
+        response.content.decode(), "unlock-reason"
+    )
+    response = web["manager"].post(f"/timepoint-reads/{baseline.pk}/unlock/", {"reason": "wrong series"})
+    assert response.status_code == 422 and "unlock that one first" in response.content.decode()
+    assert web["reader_a"].post(f"/timepoint-reads/{week6.pk}/unlock/", {"reason": "mine"}).status_code == 403
+    assert web["reader_b"].post(f"/timepoint-reads/{week6.pk}/unlock/", {"reason": "x"}).status_code == 404
+    response = web["manager"].post(
+        f"/timepoint-reads/{week6.pk}/unlock/", {"reason": "Measured on the wrong series."}
+    )
+    assert response.status_code == 302
+    week6.refresh_from_db()
+    assert not week6.locked
+    signature = Signature.objects.get(timepoint_read=week6)
+    assert signature.voided_at is not None and signature.void_reason == "Measured on the wrong series."
+    # The reader can edit and sign again.
+    assert "Save draft" in web["reader_a"].get(f"/timepoint-reads/{week6.pk}/").content.decode()

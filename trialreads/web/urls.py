@@ -25,6 +25,7 @@ urlpatterns = [
     path("timepoint-reads/<int:tr_id>/", views.timepoint_read_form, name="timepoint-read"),
     path("timepoint-reads/<int:tr_id>/check/", views.timepoint_read_check, name="timepoint-read-check"),
     path("timepoint-reads/<int:tr_id>/sign/", views.timepoint_read_sign, name="timepoint-read-sign"),
+    path("timepoint-reads/<int:tr_id>/unlock/", views.timepoint_read_unlock, name="timepoint-read-unlock"),
     path("adjudication/<int:case_id>/", views.adjudication_detail, name="adjudication"),
     path("trials/<int:trial_id>/", views.dashboard, name="dashboard"),
     path("trials/<int:trial_id>/endpoints/", views.endpoints_compute, name="endpoints-compute"),

@@ -182,6 +182,7 @@ def _form_page(
     *,
     sign_form: forms.SignForm | None = None,
     sign_open: bool = False,
+    unlock_form: forms.UnlockForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     editable = web_selectors.can_edit(request.user, tr)
@@ -209,6 +210,9 @@ def _form_page(
             "signature": signature,
             "sign_form": sign_form,
             "sign_open": sign_open,
+            "can_unlock": tr.locked
+            and access.has_capability(request.user, tr.read.subject.trial_id, access.UNLOCK),
+            "unlock_form": unlock_form or forms.UnlockForm(),
             "meaning": conf.get("DEFAULT_SIGNATURE_MEANING"),
             "nt_statuses": NonTargetStatus.choices,
             "states": forms.FOLLOWUP_STATES,
@@ -345,6 +349,29 @@ def timepoint_read_sign(request: HttpRequest, tr_id: int) -> HttpResponse:
     return _form_page(
         request, tr, ctx, _form_for(tr, ctx, None), sign_form=sign_form, sign_open=True, status=422
     )
+
+
+@require_POST
+@page
+def timepoint_read_unlock(request: HttpRequest, tr_id: int) -> HttpResponse:
+    """Read manager: reopen a signed timepoint read with a reason (the signature is voided)."""
+    tr = web_selectors.timepoint_read_page_get(user=request.user, timepoint_read_id=tr_id)
+    form = forms.UnlockForm(request.POST)
+    if form.is_valid():
+        try:
+            read_services.timepoint_read_unlock(
+                timepoint_read_id=tr.pk, reason=form.cleaned_data["reason"], actor=request.user
+            )
+        except ValidationError as exc:
+            for errs in exc.errors.values():
+                form.add_error("reason", errs)
+        except Conflict as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"{tr.timepoint.visit_label} unlocked; its signature is void.")
+            return redirect("trialreads-web:timepoint-read", tr_id=tr.pk)
+    ctx = web_selectors.timepoint_read_form_context(user=request.user, tr=tr)
+    return _form_page(request, tr, ctx, _form_for(tr, ctx, None), unlock_form=form, status=422)
 
 
 # --- adjudication ------------------------------------------------------------------------------------
