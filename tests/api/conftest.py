@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.conftest import TrialWithReads, save_baseline, sign
-from trialreads.models import AuditEvent, Lesion, Measurement, NonTargetRating, Signature, TimepointRead
+from tests.conftest import TrialWithReads, make_subject_with_reads, save_baseline, save_followup, sign
+from tests.trialreads.test_adjudication_service import PD, PR, both
+from trialreads.models import (
+    AdjudicationCase,
+    AuditEvent,
+    Lesion,
+    Measurement,
+    NonTargetRating,
+    Signature,
+    TimepointRead,
+)
 
 API = "/api"
+COMMITTED_SCHEMA = Path(__file__).resolve().parents[2] / "trialreads" / "api" / "openapi.yaml"
 
 
 def client_for(user: Any | None) -> APIClient:
@@ -83,3 +94,35 @@ def signed_baselines(twr: TrialWithReads, reader_a: Any, reader_b: Any) -> None:
         tr = twr.tr(read, 0)
         save_baseline(tr, user)
         sign(tr, user)
+
+
+@pytest.fixture
+def base(trial_with_reads: TrialWithReads, reader_a: Any, reader_b: Any) -> dict[str, Any]:
+    """S-001: both readers signed the baseline; B saved (not signed) week 6."""
+    twr = trial_with_reads
+    for read, user in ((twr.read_a, reader_a), (twr.read_b, reader_b)):
+        tr = twr.tr(read, 0)
+        save_baseline(tr, user)
+        sign(tr, user)
+    save_followup(twr.tr(twr.read_b, 1), reader_b)
+    return {
+        "trial": twr.trial,
+        "subject": twr.subject,
+        "read_a": twr.read_a,
+        "read_b": twr.read_b,
+        "tr_a0": twr.tr(twr.read_a, 0),
+        "tr_b0": twr.tr(twr.read_b, 0),
+        "tr_a1": twr.tr(twr.read_a, 1),
+        "tr_b1": twr.tr(twr.read_b, 1),
+        "twr": twr,
+    }
+
+
+@pytest.fixture
+def world(base: dict[str, Any], reader_a: Any, reader_b: Any, manager: Any) -> dict[str, Any]:
+    """``base`` plus S-ADJ: both readers signed baseline and week 6 (PR vs PD), so an
+    adjudication case is open and assigned to the adjudicator."""
+    adj = make_subject_with_reads(base["trial"], manager, (reader_a, reader_b), code="S-ADJ", followups=1)
+    both(adj, (reader_a, reader_b), 0)
+    both(adj, (reader_a, reader_b), 1, PR, PD)
+    return {**base, "case": AdjudicationCase.objects.get(subject=adj.subject)}

@@ -457,7 +457,7 @@ class TimepointReadOut(TimepointReadSummaryOut):
         context = {**self.context, "timepoint_read": obj}
         return SignatureOut(obj.signatures.all(), many=True, context=context).data
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": {}})
     def get_responses(self, obj: TimepointRead) -> dict[str, Any] | None:
         responses: dict[str, Any] | None = self.context.get("responses")
         return responses
