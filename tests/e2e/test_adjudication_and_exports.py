@@ -137,6 +137,7 @@ def test_manager_dashboard_export_and_audit(
     tab.get_by_role("link", name="iRECIST").click()
     expect(tab.locator("#wf-irecist-title")).to_be_attached()
     expect(tab).to_have_url(re.compile(r"criterion=irecist"))
+    expect(tab.get_by_role("link", name="iRECIST")).to_have_attribute("aria-current", "page")
     shot(tab, "14-dashboard-irecist-plots")
 
     # Export: start, live progress, download links.

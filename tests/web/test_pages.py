@@ -404,6 +404,7 @@ def test_dashboard_progress_metrics_and_plots(
     )
     body = fragment.content.decode()
     assert 'id="wf-imrecist-title"' in body and "<html" not in body
+    assert 'hx-push-url="true" aria-current="page">imRECIST</a>' in body
     assert web["manager"].get(url, {"criterion": "nope"}).status_code == 404
     # The sponsor sees the plots and exports but not the read progress or reader metrics.
     sponsor = web["sponsor"].get(url).content.decode()
