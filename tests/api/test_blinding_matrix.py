@@ -124,27 +124,29 @@ OTHER_NAMESPACES = {"admin"}
 #: Pages of the web UI: URL kwargs (fixture object per argument) and the anonymous answer
 #: (302 = sent to the login page). Blinding of the pages' content is tested with the UI;
 #: here every page must be classified and must refuse an anonymous visitor.
+WEB = "trialreads-web"
 WEB_ROUTES: dict[str, tuple[dict[str, str], int]] = {
-    "web:login": ({}, 200),
-    "web:logout": ({}, 405),
-    "web:worklist": ({}, 302),
-    "web:read": ({"read_id": "read_b"}, 302),
-    "web:timepoint-read": ({"tr_id": "tr_b0"}, 302),
-    "web:timepoint-read-check": ({"tr_id": "tr_b1"}, 302),
-    "web:timepoint-read-sign": ({"tr_id": "tr_b1"}, 405),  # POST only
-    "web:adjudication": ({"case_id": "missing"}, 302),
-    "web:dashboard": ({"trial_id": "trial"}, 302),
-    "web:endpoints-compute": ({"trial_id": "trial"}, 405),  # POST only
-    "web:endpoints-progress": ({"trial_id": "trial"}, 302),
-    "web:export-start": ({"trial_id": "trial"}, 405),  # POST only
-    "web:audit": ({"trial_id": "trial"}, 302),
-    "web:subject": ({"subject_id": "subject"}, 302),
-    "web:export-progress": ({"batch_id": "missing"}, 302),
-    "web:export-download": ({"batch_id": "missing", "name": "ADRS.xpt"}, 302),
+    f"{WEB}:login": ({}, 200),
+    f"{WEB}:logout": ({}, 405),
+    f"{WEB}:worklist": ({}, 302),
+    f"{WEB}:read": ({"read_id": "read_b"}, 302),
+    f"{WEB}:timepoint-read": ({"tr_id": "tr_b0"}, 302),
+    f"{WEB}:timepoint-read-check": ({"tr_id": "tr_b1"}, 302),
+    f"{WEB}:timepoint-read-sign": ({"tr_id": "tr_b1"}, 405),  # POST only
+    f"{WEB}:timepoint-read-unlock": ({"tr_id": "tr_b0"}, 405),  # POST only
+    f"{WEB}:adjudication": ({"case_id": "missing"}, 302),
+    f"{WEB}:dashboard": ({"trial_id": "trial"}, 302),
+    f"{WEB}:endpoints-compute": ({"trial_id": "trial"}, 405),  # POST only
+    f"{WEB}:endpoints-progress": ({"trial_id": "trial"}, 302),
+    f"{WEB}:export-start": ({"trial_id": "trial"}, 405),  # POST only
+    f"{WEB}:audit": ({"trial_id": "trial"}, 302),
+    f"{WEB}:subject": ({"subject_id": "subject"}, 302),
+    f"{WEB}:export-progress": ({"batch_id": "missing"}, 302),
+    f"{WEB}:export-download": ({"batch_id": "missing", "name": "ADRS.xpt"}, 302),
 }
 #: Web pages showing one reader's work: reader A on B's object == a missing id.
 _CSRF = re.compile(rb'"X-CSRFToken": "[A-Za-z0-9]+"|name="csrfmiddlewaretoken" value="[A-Za-z0-9]+"')
-WEB_OBJECT_PAGES = {"web:read": "read_b", "web:timepoint-read": "tr_b0"}
+WEB_OBJECT_PAGES = {f"{WEB}:read": "read_b", f"{WEB}:timepoint-read": "tr_b0"}
 
 
 def _walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str, str]]:
@@ -297,12 +299,12 @@ def test_web_pages_refuse_anonymous(client: Any, base: dict[str, Any]) -> None:
         url = reverse(name, kwargs=_web_kwargs(spec, base) or None)
         response = client.get(url)
         assert response.status_code == expected, (name, response.status_code)
-        if expected == 405 and name != "web:logout":
+        if expected == 405 and name != f"{WEB}:logout":
             response = client.post(url)  # the POST-only pages: anonymous goes to the login page
             expected = 302
             assert response.status_code == 302, (name, response.status_code)
         if expected == 302:
-            assert reverse("web:login") in response["Location"], name
+            assert reverse(f"{WEB}:login") in response["Location"], name
 
 
 @pytest.mark.parametrize("name", sorted(WEB_OBJECT_PAGES))
