@@ -65,9 +65,16 @@ def test_reader_reads_baseline_and_followup_and_signs(
     expect(tab.get_by_test_id("sum")).to_have_text("100.0 mm")
     tab.locator("#non_targets-0-code").fill("NT1")
     tab.locator("#non_targets-0-organ").fill("bone")
+    # Six non-target rows are shown; "Add a non-target row" appends one and focuses it.
+    tab.get_by_role("button", name="Add a non-target row").click()
+    expect(tab.locator("#non_targets-6-code")).to_be_focused()
+    tab.keyboard.type("NT2")
+    tab.keyboard.press("Tab")
+    tab.keyboard.type("peritoneum")
     # Enter in a field submits the form (the first submit button is "Save draft").
     tab.locator("#non_targets-0-organ").press("Enter")
     expect(tab.get_by_role("status")).to_contain_text("BASELINE saved")
+    expect(tab.locator("#non_targets-1-code")).to_have_value("NT2")  # saved, shown sorted
     shot(tab, "04-baseline-saved")
 
     # The signing dialog: opened from the keyboard, focus on the password, meaning shown,
@@ -141,5 +148,6 @@ def test_second_reader_cannot_reach_first_readers_read(
         response = tab.goto(f"{base}{path}")
         assert response.status == 404, path
         expect(tab.get_by_role("heading", name="Not found")).to_be_visible()
-        assert "T1" not in tab.content() and "liver" not in tab.content()
+        shown = tab.locator("main").inner_text()
+        assert "T1" not in shown and "liver" not in shown
     shot(tab, "09-reader-b-blinded-404")

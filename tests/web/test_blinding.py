@@ -47,7 +47,7 @@ def test_reader_b_gets_404_on_every_page_and_fragment_of_reader_as_read(
         assert response.status_code == 404, url
         # Byte-identical to a read that does not exist: nothing tells B that A's read exists.
         assert body(response) == body(not_found), url
-        assert b"T1" not in response.content and b"liver" not in response.content
+        assert b"T1" not in body(response) and b"liver" not in body(response)
     tr = tw.tr(tw.read_a, 0)
     assert web["reader_b"].post(f"/timepoint-reads/{tr.pk}/", BASELINE_POST_MINIMAL).status_code == 404
     assert (

@@ -563,3 +563,41 @@ def test_read_manager_unlocks_a_signed_timepoint_with_a_reason(
     assert signature.voided_at is not None and signature.void_reason == "Measured on the wrong series."
     # The reader can edit and sign again.
     assert "Save draft" in web["reader_a"].get(f"/timepoint-reads/{week6.pk}/").content.decode()
+
+
+def test_add_a_row_fragment_and_saving_beyond_the_default_rows(
+    web: dict[str, Client], trial_with_reads: TrialWithReads, reader_a: Any
+) -> None:
+    tw = trial_with_reads
+    tr = tw.tr(tw.read_a, 0)
+    url = f"/timepoint-reads/{tr.pk}/row/"
+    response = web["reader_a"].get(
+        url, {"group": "non_targets", "non_targets-TOTAL": "6"}, HTTP_HX_REQUEST="true"
+    )
+    page = response.content.decode()
+    assert response.status_code == 200 and page.lstrip().startswith("<tr>")
+    assert 'id="non_targets-6-code"' in page and "autofocus" in page
+    assert 'id="non_targets-TOTAL" name="non_targets-TOTAL" value="7" hx-swap-oob="true"' in page
+    assert unlabelled_controls(page) == []
+    for params in (
+        {"group": "new_lesions", "new_lesions-TOTAL": "3"},  # baseline: no new lesions
+        {"group": "non_targets", "non_targets-TOTAL": "40"},
+        {"group": "non_targets", "non_targets-TOTAL": "x"},
+    ):
+        assert web["reader_a"].get(url, params).status_code == 404
+    assert web["reader_b"].get(url, {"group": "non_targets", "non_targets-TOTAL": "6"}).status_code == 404
+    data = {**BASELINE_POST, "version": tr.version, "non_targets-TOTAL": "8"}
+    data |= {"non_targets-7-code": "NT8", "non_targets-7-organ": "peritoneum"}
+    assert web["reader_a"].post(f"/timepoint-reads/{tr.pk}/", data).status_code == 302
+    assert Lesion.objects.filter(read=tw.read_a, lesion_code="NT8", kind="NON_TARGET").exists()
+    page = web["reader_a"].get(f"/timepoint-reads/{tr.pk}/").content.decode()
+    assert 'name="non_targets-TOTAL" value="6"' in page  # 2 saved + 1 spare, at least 6
+    # Follow-up: a new-lesion row comes with "measurable" ticked.
+    sign(tr, reader_a)
+    week6 = tw.tr(tw.read_a, 1)
+    row = (
+        web["reader_a"]
+        .get(f"/timepoint-reads/{week6.pk}/row/", {"group": "new_lesions", "new_lesions-TOTAL": "3"})
+        .content.decode()
+    )
+    assert 'id="new_lesions-3-measurable" checked' in row.replace('name="new_lesions-3-measurable" ', "")

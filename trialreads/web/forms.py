@@ -26,6 +26,7 @@ from trialreads.services.reads import NewLesionInput, NonTargetInput, TargetInpu
 BASELINE_TARGET_ROWS = 5  # R11-TGT-SEL: at most five targets, so five rows always suffice
 BASELINE_NON_TARGET_ROWS = 6
 NEW_LESION_ROWS = 3
+MAX_ROWS = 40  # "Add a row" stops here (a bound on what one POST may carry)
 NON_FIELD = "form"
 _ONE_DP = Decimal("0.1")
 
@@ -66,6 +67,13 @@ class _Form:
 
     def value(self, name: str) -> str:
         return str(self.data.get(name, ""))
+
+    def total(self, group: str, default: int) -> int:
+        """Rows of a growable group: ``<group>-TOTAL`` as posted (within bounds)."""
+        try:
+            return min(MAX_ROWS, max(default, int(self.value(f"{group}-TOTAL") or default)))
+        except ValueError:
+            return default
 
     def checked(self, name: str) -> bool:
         return _checked(self.data, name)
@@ -112,6 +120,13 @@ class _Form:
         return path
 
 
+class RowForm(_Form):
+    """A single blank row of a growable group ("Add a row")."""
+
+    def field_ids(self) -> set[str]:
+        return set()
+
+
 class BaselineForm(_Form):
     """Five target rows (code, organ, node, longest diameter / short axis) and non-target
     rows (code, organ, node). Blank rows are ignored."""
@@ -120,7 +135,7 @@ class BaselineForm(_Form):
         ids = {NON_FIELD, "targets", "non_targets"}
         for i in range(BASELINE_TARGET_ROWS):
             ids |= {f"targets-{i}-{f}" for f in ("code", "organ", "is_node", "value_mm")}
-        for j in range(BASELINE_NON_TARGET_ROWS):
+        for j in self.non_target_rows():
             ids |= {f"non_targets-{j}-{f}" for f in ("code", "organ", "is_node")}
         return ids
 
@@ -137,7 +152,8 @@ class BaselineForm(_Form):
             }
             if m.lesion.is_node:
                 data[f"targets-{i}-is_node"] = "on"
-        for j, r in enumerate(sorted(ratings, key=lambda r: r.lesion.lesion_code)[:BASELINE_NON_TARGET_ROWS]):
+        data["non_targets-TOTAL"] = str(max(BASELINE_NON_TARGET_ROWS, len(ratings) + 1))
+        for j, r in enumerate(sorted(ratings, key=lambda r: r.lesion.lesion_code)[:MAX_ROWS]):
             data |= {f"non_targets-{j}-code": r.lesion.lesion_code, f"non_targets-{j}-organ": r.lesion.organ}
             if r.lesion.is_node:
                 data[f"non_targets-{j}-is_node"] = "on"
@@ -147,7 +163,7 @@ class BaselineForm(_Form):
         return list(range(BASELINE_TARGET_ROWS))
 
     def non_target_rows(self) -> list[int]:
-        return list(range(BASELINE_NON_TARGET_ROWS))
+        return list(range(self.total("non_targets", BASELINE_NON_TARGET_ROWS)))
 
     def parse(self) -> tuple[list[TargetInput], list[NonTargetInput]]:
         targets: list[TargetInput] = []
@@ -178,7 +194,7 @@ class BaselineForm(_Form):
             targets.append(
                 TargetInput(code=code, organ=organ, value_mm=mm, is_node=self.checked(p + "is_node"))
             )
-        for j in range(BASELINE_NON_TARGET_ROWS):
+        for j in self.non_target_rows():
             p = f"non_targets-{j}-"
             code, organ = self.value(p + "code").strip(), self.value(p + "organ").strip()
             if not (code or organ):
@@ -207,7 +223,7 @@ class FollowupForm(_Form):
         for i in range(len(self.target_codes)):
             ids |= {f"targets-{i}-{f}" for f in ("state", "value_mm", "code")}
         ids |= {f"non_targets-{code}" for code in self.non_target_codes}
-        for k in range(NEW_LESION_ROWS):
+        for k in self.new_lesion_rows():
             ids |= {
                 f"new_lesions-{k}-{f}"
                 for f in ("code", "organ", "is_node", "measurable", "equivocal", "value_mm")
@@ -236,7 +252,9 @@ class FollowupForm(_Form):
         for code in non_target_codes:
             data[f"non_targets-{code}"] = status.get(code, NonTargetStatus.PRESENT)
         new = [m for m in measurements if m.lesion.kind == "NEW"]
-        for k, m in enumerate(sorted(new, key=lambda m: m.lesion.lesion_code)[:NEW_LESION_ROWS]):
+        total = max(NEW_LESION_ROWS, len(new) + 1)
+        data["new_lesions-TOTAL"] = str(total)
+        for k, m in enumerate(sorted(new, key=lambda m: m.lesion.lesion_code)[:MAX_ROWS]):
             data |= {
                 f"new_lesions-{k}-code": m.lesion.lesion_code,
                 f"new_lesions-{k}-organ": m.lesion.organ,
@@ -249,12 +267,12 @@ class FollowupForm(_Form):
             ):
                 if on:
                     data[f"new_lesions-{k}-{flag}"] = "on"
-        for k in range(len(new), NEW_LESION_ROWS):
+        for k in range(len(new), total):
             data[f"new_lesions-{k}-measurable"] = "on"
         return cls(data, target_codes, non_target_codes)
 
     def new_lesion_rows(self) -> list[int]:
-        return list(range(NEW_LESION_ROWS))
+        return list(range(self.total("new_lesions", NEW_LESION_ROWS)))
 
     def parse(self) -> tuple[list[TargetValueInput], dict[str, str], list[NewLesionInput]]:
         targets: list[TargetValueInput] = []
@@ -283,7 +301,7 @@ class FollowupForm(_Form):
                 non_targets[code] = status
         new: list[NewLesionInput] = []
         self.rows = {"new_lesions": []}
-        for k in range(NEW_LESION_ROWS):
+        for k in self.new_lesion_rows():
             p = f"new_lesions-{k}-"
             code, organ, raw = (
                 self.value(p + "code").strip(),
@@ -404,16 +422,17 @@ def baseline_rows(form: BaselineForm) -> dict[str, Any]:
         }
         for i in form.target_rows()
     ]
-    non_targets = [
-        {
-            "n": j + 1,
-            "code": input_field(form, f"non_targets-{j}-code", f"Non-target {j + 1} lesion code"),
-            "organ": input_field(form, f"non_targets-{j}-organ", f"Non-target {j + 1} organ"),
-            "is_node": input_field(form, f"non_targets-{j}-is_node", f"Non-target {j + 1} is a lymph node"),
-        }
-        for j in form.non_target_rows()
-    ]
-    return {"targets": targets, "non_targets": non_targets}
+    non_targets = [non_target_row(form, j) for j in form.non_target_rows()]
+    return {"targets": targets, "non_targets": non_targets, "non_target_total": len(non_targets)}
+
+
+def non_target_row(form: _Form, j: int) -> dict[str, Any]:
+    return {
+        "n": j + 1,
+        "code": input_field(form, f"non_targets-{j}-code", f"Non-target {j + 1} lesion code"),
+        "organ": input_field(form, f"non_targets-{j}-organ", f"Non-target {j + 1} organ"),
+        "is_node": input_field(form, f"non_targets-{j}-is_node", f"Non-target {j + 1} is a lymph node"),
+    }
 
 
 def followup_rows(
@@ -438,16 +457,17 @@ def followup_rows(
         }
         for row in non_target_rows
     ]
-    new = [
-        {
-            "n": k + 1,
-            "code": input_field(form, f"new_lesions-{k}-code", f"New lesion {k + 1} code"),
-            "organ": input_field(form, f"new_lesions-{k}-organ", f"New lesion {k + 1} organ"),
-            "is_node": input_field(form, f"new_lesions-{k}-is_node", f"New lesion {k + 1} is a lymph node"),
-            "measurable": input_field(form, f"new_lesions-{k}-measurable", f"New lesion {k + 1} measurable"),
-            "equivocal": input_field(form, f"new_lesions-{k}-equivocal", f"New lesion {k + 1} equivocal"),
-            "value_mm": input_field(form, f"new_lesions-{k}-value_mm", f"New lesion {k + 1} diameter (mm)"),
-        }
-        for k in form.new_lesion_rows()
-    ]
-    return {"targets": targets, "non_targets": non_targets, "new_lesions": new}
+    new = [new_lesion_row(form, k) for k in form.new_lesion_rows()]
+    return {"targets": targets, "non_targets": non_targets, "new_lesions": new, "new_lesion_total": len(new)}
+
+
+def new_lesion_row(form: _Form, k: int) -> dict[str, Any]:
+    return {
+        "n": k + 1,
+        "code": input_field(form, f"new_lesions-{k}-code", f"New lesion {k + 1} code"),
+        "organ": input_field(form, f"new_lesions-{k}-organ", f"New lesion {k + 1} organ"),
+        "is_node": input_field(form, f"new_lesions-{k}-is_node", f"New lesion {k + 1} is a lymph node"),
+        "measurable": input_field(form, f"new_lesions-{k}-measurable", f"New lesion {k + 1} measurable"),
+        "equivocal": input_field(form, f"new_lesions-{k}-equivocal", f"New lesion {k + 1} equivocal"),
+        "value_mm": input_field(form, f"new_lesions-{k}-value_mm", f"New lesion {k + 1} diameter (mm)"),
+    }

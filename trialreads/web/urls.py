@@ -24,6 +24,7 @@ urlpatterns = [
     path("reads/<int:read_id>/", views.read_detail, name="read"),
     path("timepoint-reads/<int:tr_id>/", views.timepoint_read_form, name="timepoint-read"),
     path("timepoint-reads/<int:tr_id>/check/", views.timepoint_read_check, name="timepoint-read-check"),
+    path("timepoint-reads/<int:tr_id>/row/", views.timepoint_read_row, name="timepoint-read-row"),
     path("timepoint-reads/<int:tr_id>/sign/", views.timepoint_read_sign, name="timepoint-read-sign"),
     path("timepoint-reads/<int:tr_id>/unlock/", views.timepoint_read_unlock, name="timepoint-read-unlock"),
     path("adjudication/<int:case_id>/", views.adjudication_detail, name="adjudication"),

@@ -318,6 +318,31 @@ def timepoint_read_check(request: HttpRequest, tr_id: int) -> HttpResponse:
     )
 
 
+@require_GET
+@page
+def timepoint_read_row(request: HttpRequest, tr_id: int) -> HttpResponse:
+    """htmx: one more blank non-target (baseline) or new-lesion (follow-up) row, focused,
+    and the group's row count out of band."""
+    tr = web_selectors.timepoint_read_page_get(user=request.user, timepoint_read_id=tr_id)
+    group = request.GET.get("group", "")
+    expected = "non_targets" if tr.timepoint.is_baseline else "new_lesions"
+    try:
+        index = int(request.GET.get(f"{group}-TOTAL", ""))
+    except ValueError:
+        index = -1
+    if not web_selectors.can_edit(request.user, tr) or group != expected or not 0 <= index < forms.MAX_ROWS:
+        raise Http404()
+    if group == "non_targets":
+        row = forms.non_target_row(forms.RowForm({}), index)
+    else:
+        row = forms.new_lesion_row(forms.RowForm({f"new_lesions-{index}-measurable": "on"}), index)
+    return render(
+        request,
+        "web/_row.html",
+        {"r": row, "group": group, "total": index + 1, "focus": row["code"].name},
+    )
+
+
 @require_POST
 @page
 def timepoint_read_sign(request: HttpRequest, tr_id: int) -> HttpResponse:
