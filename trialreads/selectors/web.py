@@ -36,7 +36,7 @@ from trialreads.models import (
     Trial,
     TrialMembership,
 )
-from trialreads.models.endpoint import EndpointJob, EndpointRun, ExportBatch, JobStatus
+from trialreads.models.endpoint import EndpointJob, EndpointRun, JobStatus
 from trialreads.selectors.reads import _with_content
 
 # --- worklists ------------------------------------------------------------------------------
@@ -507,25 +507,6 @@ def dashboard_subject_get(*, user: Any, subject_id: object) -> Subject:
 
 def subject_timepoints(*, user: Any, subject: Subject) -> list[ImagingTimepoint]:
     return list(access.visible_timepoints(user).filter(subject=subject).order_by("sequence"))
-
-
-def export_batch_list(*, user: Any, trial_id: object) -> list[ExportBatch]:
-    trial = access.access_trial_for(user, trial_id)
-    if not access.has_capability(user, trial.pk, access.EXPORT):
-        return []
-    return list(ExportBatch.objects.filter(trial=trial).order_by("-created_at", "-pk")[:10])
-
-
-def export_batch_get(*, user: Any, batch_id: object) -> ExportBatch:
-    """One export batch, for a user allowed to export its trial (same 404 otherwise)."""
-    try:
-        pk = int(str(batch_id))
-    except ValueError:
-        pk = -1
-    trial_id = ExportBatch.objects.filter(pk=pk).values_list("trial_id", flat=True).first()
-    trial = access.access_trial_for(user, trial_id if trial_id is not None else -1)
-    access.require_capability(user, trial.pk, access.EXPORT, "export_batch", pk)
-    return ExportBatch.objects.get(pk=pk)
 
 
 # --- audit review ---------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.safestring import SafeString, mark_safe
@@ -31,8 +30,10 @@ from trialreads.choices import AcceptanceBasis, AdjudicationStatus, NonTargetSta
 from trialreads.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from trialreads.models import TimepointRead
 from trialreads.selectors import adjudication as adjudication_selectors
+from trialreads.selectors import endpoints as endpoint_selectors
 from trialreads.selectors import web as web_selectors
 from trialreads.services import adjudication as adjudication_services
+from trialreads.services import endpoint_requests as endpoint_request_services
 from trialreads.services import reads as read_services
 
 from . import forms, plots
@@ -596,6 +597,7 @@ def _dashboard_context(request: HttpRequest, trial_id: int) -> dict[str, Any]:
     user = request.user
     trial = web_selectors.dashboard_trial_get(user=user, trial_id=trial_id)
     manage = access.has_capability(user, trial.pk, access.MANAGE)
+    can_export = access.has_capability(user, trial.pk, access.EXPORT)
     charter_criteria = web_selectors.charter_criteria(user=user, trial_id=trial.pk)
     criterion = request.GET.get("criterion") or charter_criteria[0]
     if criterion not in charter_criteria:
@@ -603,11 +605,13 @@ def _dashboard_context(request: HttpRequest, trial_id: int) -> dict[str, Any]:
     context: dict[str, Any] = {
         "trial": trial,
         "manage": manage,
-        "can_export": access.has_capability(user, trial.pk, access.EXPORT),
+        "can_export": can_export,
         "criteria": [(c, CRITERIA_LABELS.get(c, c)) for c in charter_criteria],
         "plots": _plot_data(user, trial.pk, criterion),
         "job": web_selectors.endpoint_job_latest(user=user, trial_id=trial.pk),
-        "batches": web_selectors.export_batch_list(user=user, trial_id=trial.pk),
+        "batches": list(endpoint_selectors.export_batch_list(user=user, trial_id=trial.pk)[:10])
+        if can_export
+        else [],
     }
     if manage:
         context["progress"] = web_selectors.trial_progress(user=user, trial_id=trial.pk)
@@ -633,15 +637,9 @@ def dashboard(request: HttpRequest, trial_id: int) -> HttpResponse:
 @require_POST
 @page
 def endpoints_compute(request: HttpRequest, trial_id: int) -> HttpResponse:
-    """Start the endpoint computation (read managers). The Celery task is the service
-    entry point for this write; the page only checks the capability and enqueues it after
-    commit, as ``services.exports.export_request`` does for exports."""
-    from trialreads.tasks import enqueue_compute_endpoints
-
+    """Start the endpoint computation (read managers); progress is polled by the fragment."""
     trial = web_selectors.dashboard_trial_get(user=request.user, trial_id=trial_id)
-    access.require_capability(request.user, trial.pk, access.MANAGE, "trial", trial.pk)
-    with transaction.atomic():
-        enqueue_compute_endpoints(trial.pk, request.user.get_username())
+    endpoint_request_services.endpoints_request(trial_id=trial.pk, actor=request.user)
     if _htmx(request):
         return _job_fragment(request, trial)
     return redirect("trialreads-web:dashboard", trial_id=trial.pk)
@@ -696,7 +694,7 @@ def _fresh(batch: Any) -> Any:
 @require_GET
 @page
 def export_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
-    batch = web_selectors.export_batch_get(user=request.user, batch_id=batch_id)
+    batch = endpoint_selectors.export_batch_get(user=request.user, batch_id=batch_id)
     return render(request, "web/_export_progress.html", {"trial": batch.trial, "batch": batch, "error": ""})
 
 
