@@ -203,3 +203,14 @@ def test_investigator_import_validation(team: dict[str, Any], manager: Any, read
     assert "rows[0].subject_code" in err.value.errors
     with pytest.raises(PermissionDenied):
         adj.investigator_assessments_import(trial_id=team["trial"].pk, rows=[], source="x", actor=reader_a)
+
+
+def test_anonymous_sees_no_case(team: dict[str, Any], manager: Any) -> None:
+    from django.contrib.auth.models import AnonymousUser
+
+    from trialreads import access
+
+    subject(team, manager, "S-1", PR, PD)
+    assert AdjudicationCase.objects.count() == 1
+    assert not access.visible_adjudication_cases(AnonymousUser()).exists()
+    assert not access.visible_adjudication_cases(None).exists()
