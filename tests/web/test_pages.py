@@ -12,11 +12,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import TrialWithReads, make_subject_with_reads, save_baseline, sign
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, UserFactory
 from tests.web.conftest import PR, duplicate_ids, read_to_week6, unlabelled_controls
-from trialreads.choices import AdjudicationStatus, AuditEventType
+from trialreads.choices import AdjudicationStatus, AuditEventType, TrialRole
 from trialreads.models import AdjudicationCase, AuditEvent, ExportBatch, Lesion, Signature, TimepointRead
 from trialreads.models.endpoint import EndpointJob, JobStatus
+from trialreads.services import trials as trial_services
 
 pytestmark = pytest.mark.django_db
 
@@ -601,3 +602,25 @@ def test_add_a_row_fragment_and_saving_beyond_the_default_rows(
         .content.decode()
     )
     assert 'id="new_lesions-3-measurable" checked' in row.replace('name="new_lesions-3-measurable" ', "")
+
+
+def test_read_manager_reassigns_an_open_adjudication(
+    web: dict[str, Client], trial_with_reads: TrialWithReads, disagreement: AdjudicationCase, manager: Any
+) -> None:
+    other = UserFactory(username="adjudicator_2", first_name="Ari", last_name="Second")
+    trial_services.membership_add(
+        trial_id=trial_with_reads.trial.pk, user_id=other.pk, role=TrialRole.ADJUDICATOR, actor=manager
+    )
+    dashboard = web["manager"].get(f"/trials/{trial_with_reads.trial.pk}/").content.decode()
+    assert f'id="assign-{disagreement.pk}"' in dashboard and "Ari Second" in dashboard
+    assert unlabelled_controls(dashboard) == []
+    url = f"/adjudication/{disagreement.pk}/assign/"
+    assert web["adjudicator"].post(url, {"adjudicator": other.pk}).status_code == 403
+    assert web["reader_a"].post(url, {"adjudicator": other.pk}).status_code == 404
+    response = web["manager"].post(url, {"adjudicator": "x"}, follow=True)
+    assert "not an adjudicator of this trial" in response.content.decode()
+    response = web["manager"].post(url, {"adjudicator": other.pk})
+    assert response.status_code == 302
+    disagreement.refresh_from_db()
+    assert disagreement.adjudicator_id == other.pk
+    assert web["adjudicator"].get(f"/adjudication/{disagreement.pk}/").status_code == 404

@@ -28,6 +28,7 @@ urlpatterns = [
     path("timepoint-reads/<int:tr_id>/sign/", views.timepoint_read_sign, name="timepoint-read-sign"),
     path("timepoint-reads/<int:tr_id>/unlock/", views.timepoint_read_unlock, name="timepoint-read-unlock"),
     path("adjudication/<int:case_id>/", views.adjudication_detail, name="adjudication"),
+    path("adjudication/<int:case_id>/assign/", views.adjudication_assign, name="adjudication-assign"),
     path("trials/<int:trial_id>/", views.dashboard, name="dashboard"),
     path("trials/<int:trial_id>/endpoints/", views.endpoints_compute, name="endpoints-compute"),
     path("trials/<int:trial_id>/endpoints/progress/", views.endpoints_progress, name="endpoints-progress"),

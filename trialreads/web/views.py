@@ -31,6 +31,7 @@ from trialreads.errors import Conflict, NotFound, PermissionDenied, ValidationEr
 from trialreads.models import TimepointRead
 from trialreads.selectors import adjudication as adjudication_selectors
 from trialreads.selectors import endpoints as endpoint_selectors
+from trialreads.selectors import trials as trial_selectors
 from trialreads.selectors import web as web_selectors
 from trialreads.services import adjudication as adjudication_services
 from trialreads.services import endpoint_requests as endpoint_request_services
@@ -450,6 +451,26 @@ def adjudication_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     )
 
 
+@require_POST
+@page
+def adjudication_assign(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Read manager: (re)assign an open case to one of the trial's adjudicators."""
+    case = adjudication_selectors.adjudication_case_get(user=request.user, case_id=case_id)
+    try:
+        adjudicator_id = int(request.POST.get("adjudicator", ""))
+    except ValueError:
+        adjudicator_id = -1
+    try:
+        adjudication_services.adjudication_assign(
+            case_id=case.pk, adjudicator_id=adjudicator_id, actor=request.user
+        )
+    except (ValidationError, Conflict) as exc:
+        messages.error(request, f"{case.subject.subject_code}: {exc.message}")
+    else:
+        messages.success(request, f"Adjudication of {case.subject.subject_code} assigned.")
+    return redirect("trialreads-web:dashboard", trial_id=case.subject.trial_id)
+
+
 def _spider_source(results: dict[str, Any]) -> tuple[str, Any] | None:
     """The criterion whose timepoints carry the most target-sum changes (RECIST 1.1 stops at
     PD while iRECIST goes on), first in charter order on ties."""
@@ -617,6 +638,11 @@ def _dashboard_context(request: HttpRequest, trial_id: int) -> dict[str, Any]:
         context["progress"] = web_selectors.trial_progress(user=user, trial_id=trial.pk)
         context["metrics"] = adjudication_selectors.reader_metrics(user=user, trial_id=trial.pk)
         context["subjects"] = web_selectors.subject_list_for_dashboard(user=user, trial=trial)
+        context["adjudicators"] = [
+            m
+            for m in trial_selectors.membership_list(user=user, trial_id=trial.pk)
+            if m.role == TrialRole.ADJUDICATOR
+        ]
         context["open_cases"] = list(
             adjudication_selectors.adjudication_case_list(user=user, trial_id=trial.pk, status="OPEN")
         )
