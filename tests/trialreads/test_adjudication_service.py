@@ -451,3 +451,23 @@ def test_engine_failure_does_not_fail_the_signature(
     assert state is not None and state.basis == AcceptanceBasis.RULE
     with pytest.raises(PermissionDenied):
         adj.adjudication_reevaluate(subject_id=tw.subject.pk, actor=adjudicator)
+
+
+def test_charter_change_then_reevaluation_applies_the_new_rules(
+    open_case: Any, manager: Any
+) -> None:
+    tw, case = open_case  # PR vs NE on BOR
+    trial_services.charter_publish(
+        trial_id=tw.trial.pk, changes={"adjudication_rules": {"variables": ["pd_date"]}},
+        effective_from=dt.date(2025, 6, 1), reason="BOR no longer adjudicated", actor=manager,
+    )
+    state = adj.adjudication_reevaluate(subject_id=tw.subject.pk, actor=manager)
+    assert state is not None and state.basis == AcceptanceBasis.RULE
+    case.refresh_from_db()
+    assert case.status == AdjudicationStatus.VOIDED and case.void_reason == "the reads are now concordant"
+    voided = AuditEvent.objects.get(event_type=AuditEventType.ADJUDICATION_VOIDED)
+    assert voided.actor_id == manager.pk
+    # Re-running on the same state and charter changes nothing.
+    events = AuditEvent.objects.count()
+    adj.adjudication_reevaluate(subject_id=tw.subject.pk, actor=manager)
+    assert AuditEvent.objects.count() == events

@@ -83,6 +83,7 @@ class Comparison:
     disagreements: list[Disagreement]  # slot 1 as "a", slot 2 as "b"
     primary_criterion: str
     rules: AdjudicationRules
+    charter_version: int
 
     def disagreements_for(self, a_slot: int) -> list[dict[str, Any]]:
         """The disagreements as the case shows them: the ``a_slot`` read as "Read A"."""
@@ -139,12 +140,15 @@ def _compare(subject: Subject, reads: Sequence[Read], charter: Charter) -> Compa
         disagreements=compare_results(results[1], results[2], rules),
         primary_criterion=charter.primary_criterion,
         rules=rules,
+        charter_version=charter.version,
     )
 
 
 def _summary(comparison: Comparison) -> dict[str, Any]:
     """Each slot's primary-criterion values for the reader metrics."""
-    out: dict[str, Any] = {"criterion": comparison.primary_criterion}
+    out: dict[str, Any] = {
+        "criterion": comparison.primary_criterion, "charter_version": comparison.charter_version,
+    }
     for slot, results in comparison.results.items():
         result = results.get(comparison.primary_criterion)
         pd_date = first_progression_date(result) if result else None
@@ -259,7 +263,11 @@ def adjudication_evaluate(*, subject_id: int, actor: Any = None) -> AcceptedRead
         if comparison is None:
             return None
         state = AcceptedRead.objects.filter(subject=subject).first()
-        if state is not None and state.snapshot == comparison.snapshot:
+        if (
+            state is not None
+            and state.snapshot == comparison.snapshot
+            and state.summary.get("charter_version") == comparison.charter_version
+        ):
             return state  # this exact state was already evaluated (e.g. the simultaneous signer)
         now = timezone.now()
         if state is None:
