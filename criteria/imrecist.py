@@ -2,9 +2,10 @@
 
 Baseline as RECIST 1.1 (IM-BASE). At follow-up the sum of longest diameters (SLD) is the
 baseline targets plus the measurable new lesions (IM-NEW-MEAS; at most 5 in total and 2 per
-organ by default, or 10 / 5 per organ with ``imrecist_new_lesion_cap="irrc"``, A6, in
-first-seen order). PD is decided on that measurable disease only: SLD at least 20% above
-the nadir of the combined SLD and, by default, at least 5 mm above it (IM-PD, A7). New
+organ by default, or 10 / 5 per organ with ``imrecist_new_lesion_cap="irrc"``, A6, taken
+timepoint by timepoint, largest first: R11-TGT-SEL "selection is by size"). PD is decided
+on that measurable disease only: SLD at least 20% above the nadir of the combined SLD and,
+by default, at least 5 mm above it (IM-PD, A7). New
 non-measurable lesions and non-target progression never define PD but rule out CR
 (IM-NEW-NONMEAS, IM-NT). PR is the SLD at least 30% below the *baseline target* sum (IM-PR).
 

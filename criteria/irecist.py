@@ -13,7 +13,8 @@ a small state machine over the timepoints:
   still NE). Treatment normally stops at iCPD; no later response undoes a confirmation.
 
 New lesions: measurable ones (non-nodal >= 10 mm, nodal >= 15 mm SA), up to 5 in total and
-2 per organ in first-seen order, are new-lesion targets (NLT) with their own sum
+2 per organ, taken timepoint by timepoint and largest first (R11-TGT-SEL "selection is by
+size"; never by input order or id), are new-lesion targets (NLT) with their own sum
 (``extra["nlt_sum_mm"]``), never added to the target sum; the rest are NLNT (IR-NEW). A
 lesion is classified when first seen; an NLNT that grows later stays NLNT (its growth is
 "any increase in NLNT" and confirms). NLNT carry only a size in the contract, so "any

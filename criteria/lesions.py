@@ -469,6 +469,27 @@ def new_lesion_views(subject: Subject) -> tuple[NewLesionView, ...]:
     return tuple(views)
 
 
+def _lesion_signature(
+    subject: Subject, lesion_id: str
+) -> tuple[tuple[int, str, int, int, int, int, Decimal], ...]:
+    """Everything the input says about a new lesion except its id: its entry at every
+    timepoint (absent, or organ, node, measurable, equivocal and mm). Invariant under
+    renaming ids and reordering lists, it breaks size ties in :func:`allocate_new_targets`;
+    two lesions with equal signatures are interchangeable, so either choice gives the same
+    results."""
+    out = []
+    for tp in subject.timepoints:
+        lesion = next((x for x in tp.new_lesions if x.id == lesion_id), None)
+        if lesion is None:
+            out.append((0, "", 0, 0, 0, 0, ZERO))
+        else:
+            out.append((
+                1, lesion.organ, int(lesion.node), int(lesion.measurable), int(lesion.equivocal),
+                int(lesion.mm is not None), ZERO if lesion.mm is None else lesion.mm,
+            ))
+    return tuple(out)
+
+
 def allocate_new_targets(
     subject: Subject,
     views: Sequence[NewLesionView],
@@ -478,31 +499,51 @@ def allocate_new_targets(
 ) -> dict[str, int]:
     """Choose the new lesions that are measured: lesion id -> index of its first timepoint.
 
-    IR-NEW (iRECIST NLT) and IM-NEW-MEAS (imRECIST, cap per A6): measurable new lesions, in
-    first-seen order (timepoint order, then input order), up to ``cap`` = (total, per organ)
-    with organs grouped as in R11-TGT-SEL. A lesion is judged when first present; with
-    ``promote`` (imRECIST) a lesion first seen non-measurable may join once it becomes
-    measurable and a place is free, whereas iRECIST keeps it a non-target (NLNT).
+    IR-NEW (iRECIST NLT) and IM-NEW-MEAS (imRECIST, cap per A6): measurable new lesions, up
+    to ``cap`` = (total, per organ) with organs grouped as in R11-TGT-SEL, chosen timepoint by
+    timepoint. Within a timepoint the candidates are taken largest first (R11-TGT-SEL:
+    "selection is by size", applied to new lesions by IR-NEW / IM-NEW-MEAS), never by their
+    order in the input or by their ids. Equal sizes are broken by organ, then [C] by the
+    rest of what the input says about each lesion over the whole follow-up
+    (:func:`_lesion_signature`), so renaming or reordering lesions never changes a result.
+
+    A lesion is judged when first present; with ``promote`` (imRECIST) a lesion first seen
+    non-measurable may join once it becomes measurable and a place is free, whereas iRECIST
+    keeps it a non-target (NLNT).
     """
     total_cap, organ_cap = cap
     chosen: dict[str, int] = {}
     judged: set[str] = set()
     per_organ: dict[str, int] = {}
+    signatures: dict[str, tuple[tuple[int, str, int, int, int, int, Decimal], ...]] = {}
+
+    def size_order(lesion: NewLesion) -> tuple[Decimal, str, str, int]:
+        mm = lesion.mm if lesion.mm is not None else ZERO
+        return (-mm, organ_key(lesion.organ, lesion.node), lesion.organ, int(lesion.node))
+
     for i, (tp, view) in enumerate(zip(subject.timepoints, views, strict=True)):
-        if not view.assessed:
+        if not view.assessed or len(chosen) >= total_cap:
             continue
         by_id = {x.id: x for x in tp.new_lesions}
-        for seen in view.present:
-            lesion = by_id[seen.id]
-            if lesion.id in chosen or (lesion.id in judged and not promote):
-                continue
-            judged.add(lesion.id)
+        candidates = [
+            by_id[seen.id]
+            for seen in view.present
+            if seen.id not in chosen and (promote or seen.id not in judged)
+        ]
+        judged.update(x.id for x in candidates)
+        measurable = [x for x in candidates if new_lesion_measurable(x)]
+        if len(measurable) > 1:
+            keys = {x.id: size_order(x) for x in measurable}
+            if len(set(keys.values())) < len(keys):  # a tie: decide on the whole signature
+                for x in measurable:
+                    if x.id not in signatures:
+                        signatures[x.id] = _lesion_signature(subject, x.id)
+                measurable.sort(key=lambda x: (keys[x.id], signatures[x.id]))
+            else:
+                measurable.sort(key=lambda x: keys[x.id])
+        for lesion in measurable:
             organ = organ_key(lesion.organ, lesion.node)
-            if (
-                new_lesion_measurable(lesion)
-                and len(chosen) < total_cap
-                and per_organ.get(organ, 0) < organ_cap
-            ):
+            if len(chosen) < total_cap and per_organ.get(organ, 0) < organ_cap:
                 chosen[lesion.id] = i
                 per_organ[organ] = per_organ.get(organ, 0) + 1
     return chosen

@@ -96,9 +96,10 @@ def test_goes_on_after_pd() -> None:
     assert overall(timepoint_responses(sums_subject(100, [130, 60]))) == ["PD", "PR"]
 
 
-@pytest.mark.parametrize(("cap", "sld", "new_sum"), [("recist", 86, 26), ("irrc", 106, 46)])
+@pytest.mark.parametrize(("cap", "sld", "new_sum"), [("recist", 94, 34), ("irrc", 106, 46)])
 def test_new_lesion_cap(cap: str, sld: int, new_sum: int) -> None:
-    # 60 + lung N1 12, N2 14, N3 20: "recist" keeps 2 per organ (12 + 14), "irrc" all three
+    # 60 + lung N1 12, N2 14, N3 20: "recist" keeps 2 per organ, the largest (20 + 14;
+    # R11-TGT-SEL selection by size), "irrc" all three
     s = _with_new([(56, 60, [new("N1", 12), new("N2", 14), new("N3", 20)])], baseline=100,
                   imrecist_new_lesion_cap=cap)
     (result,) = timepoint_responses(s)

@@ -177,12 +177,12 @@ def test_nlnt_any_increase_confirms() -> None:
 
 
 def test_nlt_cap_two_per_organ() -> None:
-    # three measurable lung lesions at once: the first two (12 + 14 = 26) are NLT, the
-    # third is NLNT (2 per organ, IR-NEW)
+    # three measurable lung lesions at once: the two largest (20 + 14 = 34) are NLT, the
+    # smallest is NLNT (2 per organ, IR-NEW; selection by size, R11-TGT-SEL)
     s = _sums([(42, 60)], {42: [new("N1", 12), new("N2", 14), new("N3", 20)]})
     (result,) = timepoint_responses(s)
     assert result.overall == "iUPD"
-    assert result.extra["nlt_sum_mm"] == Decimal(26)
+    assert result.extra["nlt_sum_mm"] == Decimal(34)
 
 
 # --- scenarios B and F (A5) ---------------------------------------------------------

@@ -70,8 +70,10 @@ def test_new_lesion_presence_and_measurability(lesion: NewLesion, present: bool,
 
 
 def test_allocation_caps_per_organ_with_paired_organs_grouped() -> None:
-    # left and right lung are one organ: N1, N2 chosen, N3 not; N4 (liver) chosen at the
-    # next visit; in first-seen order
+    # left and right lung are one organ (2 per organ): largest first (R11-TGT-SEL), so N3
+    # (30) is chosen, then one of the tied N1 / N2 (12): equal sizes go by organ text
+    # ("left lung" < "right lung"), never by input order or id; N4 (liver) chosen at the
+    # next visit
     s = subject(
         [target("T1", 50, "liver")],
         [
@@ -81,7 +83,7 @@ def test_allocation_caps_per_organ_with_paired_organs_grouped() -> None:
         ],
     )
     views = new_lesion_views(s)
-    assert allocate_new_targets(s, views) == {"N1": 0, "N2": 0, "N4": 1}
+    assert allocate_new_targets(s, views) == {"N3": 0, "N1": 0, "N4": 1}
     assert allocate_new_targets(s, views, cap=(10, 5)) == {"N1": 0, "N2": 0, "N3": 0, "N4": 1}
 
 
@@ -116,3 +118,30 @@ def test_response_level_subject_is_refused_by_every_engine() -> None:
     for engine in (recist11, irecist, imrecist):
         with pytest.raises(InputError, match="baseline"):
             engine.timepoint_responses(s)
+
+
+def test_allocation_size_ties_do_not_depend_on_order_or_ids() -> None:
+    # Three lung lesions tied at 20 mm when first seen, 2 places (R11-TGT-SEL / IR-NEW): the
+    # tie is broken on what the input says about the lesions later, never on list order or
+    # ids, so every ordering and naming of the same lesions gives the same sums.
+    from itertools import permutations
+
+    from criteria import imrecist, irecist
+
+    sizes = {"a": (20, 25), "b": (20, 20), "c": (20, 10)}
+    outcomes = set()
+    for names in permutations(["N1", "N2", "N3"]):
+        for order in permutations("abc"):
+            rename = dict(zip("abc", names, strict=True))
+            s = subject(
+                [target("T1", 50, "liver")],
+                [visit(n, {"T1": 30}, new_lesions=[new(rename[k], sizes[k][j]) for k in order])
+                 for j, n in enumerate((56, 112))],
+            )
+            chosen = allocate_new_targets(s, new_lesion_views(s))
+            outcomes.add((
+                frozenset(k for k in "abc" if rename[k] in chosen),
+                tuple(r.extra.get("nlt_sum_mm") for r in irecist.timepoint_responses(s)),
+                tuple(r.sum_mm for r in imrecist.timepoint_responses(s)),
+            ))
+    assert len(outcomes) == 1

@@ -1036,8 +1036,6 @@ def test_results_invariant_under_permutation_and_renaming(data: dict[str, Any], 
     assert after == before
 
 
-@engine_bug("lesions.allocate_new_targets picks NLT / imRECIST new measurable lesions in input "
-            "order, not by size (R11-TGT-SEL 'selection is by size'): results depend on list order")
 def test_new_lesion_selection_does_not_depend_on_input_order() -> None:
     # 3 measurable new lesions in the lung (cap 2 per organ, R11-TGT-SEL / IR-NEW / A6): the two
     # largest (30, 20) should be measured, whatever the order they are listed in.
