@@ -486,6 +486,7 @@ def test_audit_review_filters_and_prints(
     by_user = web["manager"].get(url, {"user": "reader_a"}).content.decode()
     assert "TIMEPOINT_READ_SAVED" in by_user and "TRIAL_CREATED" not in by_user
     by_subject = web["manager"].get(url, {"subject": tw.subject.pk}).content.decode()
+    assert 'data-testid="filter-summary">subject S-001<' in by_subject
     assert "TIMEPOINT_READ_SAVED" in by_subject and "MEMBERSHIP_ADDED" not in by_subject
     assert "SUBJECT_CREATED" in by_subject and "READS_ASSIGNED" in by_subject
     future = web["manager"].get(url, {"since": "2999-01-01"}).content.decode()

@@ -810,6 +810,17 @@ def audit_review(request: HttpRequest, trial_id: int) -> HttpResponse:
             "until": form.cleaned_data["until"],
         }
     events = web_selectors.audit_events_filtered(user=request.user, trial_id=trial.pk, **filters)
+    codes = dict(subjects)
+    summary = "; ".join(
+        f"{label} {value}"
+        for label, value in (
+            ("subject", codes.get(filters.get("subject_id") or -1, "")),
+            ("user", filters.get("username", "")),
+            ("from", filters.get("since") or ""),
+            ("to", filters.get("until") or ""),
+        )
+        if value
+    )
     return render(
         request,
         "web/audit.html",
@@ -819,5 +830,6 @@ def audit_review(request: HttpRequest, trial_id: int) -> HttpResponse:
             "events": events,
             "printed_at": dt.datetime.now(tz=dt.UTC),
             "printed_by": request.user.get_username(),
+            "filter_summary": summary or "none",
         },
     )
