@@ -20,6 +20,9 @@ from trialreads.models import (
     Signature,
     TimepointRead,
 )
+from trialreads.models.endpoint import EndpointJob
+from trialreads.services import endpoints as endpoint_services
+from trialreads.services import exports as export_services
 
 API = "/api"
 COMMITTED_SCHEMA = Path(__file__).resolve().parents[2] / "trialreads" / "api" / "openapi.yaml"
@@ -119,10 +122,23 @@ def base(trial_with_reads: TrialWithReads, reader_a: Any, reader_b: Any) -> dict
 
 
 @pytest.fixture
-def world(base: dict[str, Any], reader_a: Any, reader_b: Any, manager: Any) -> dict[str, Any]:
+def world(
+    base: dict[str, Any], reader_a: Any, reader_b: Any, manager: Any, settings: Any, tmp_path: Path
+) -> dict[str, Any]:
     """``base`` plus S-ADJ: both readers signed baseline and week 6 (PR vs PD), so an
     adjudication case is open and assigned to the adjudicator."""
+    settings.MEDIA_ROOT = str(tmp_path)
     adj = make_subject_with_reads(base["trial"], manager, (reader_a, reader_b), code="S-ADJ", followups=1)
     both(adj, (reader_a, reader_b), 0)
     both(adj, (reader_a, reader_b), 1, PR, PD)
-    return {**base, "case": AdjudicationCase.objects.get(subject=adj.subject)}
+    # A finished endpoint computation and a built export batch (run in-process: the test
+    # transaction never commits, so on-commit enqueueing would not fire).
+    endpoint_services.endpoints_compute(trial_id=base["trial"].pk, task_id="fixture")
+    batch = export_services.export_request(trial_id=base["trial"].pk, actor=manager)
+    export_services.export_build(batch_id=batch.pk, task_id="fixture")
+    return {
+        **base,
+        "case": AdjudicationCase.objects.get(subject=adj.subject),
+        "job": EndpointJob.objects.get(trial=base["trial"]),
+        "batch": batch,
+    }

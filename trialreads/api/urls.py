@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import adjudication, views
+from . import adjudication, endpoints, views
 
 app_name = "api"
 
@@ -50,3 +50,6 @@ urlpatterns = [
 
 # Issue 4: adjudication queue, side-by-side, decide, assign, accepted reads, reader metrics.
 urlpatterns += adjudication.urlpatterns
+
+# Issue 5: endpoint computations (trigger, progress, accepted results) and sponsor exports.
+urlpatterns += endpoints.urlpatterns
