@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import subprocess
@@ -210,3 +211,17 @@ def test_python_api_rejects_unknown_criteria() -> None:
     with pytest.raises(CriteriaSelectionError, match="not implemented yet"):
         evaluate(subject, ["percist"])
     assert list(evaluate(subject, ["recist1.1", "recist1.1"]).results) == ["recist1.1"]
+
+
+def test_scan_dates_date_the_progression_at_the_earliest_image() -> None:
+    payload = copy.deepcopy(MEASURED)
+    payload["timepoints"][2]["targets"]["T1"] = 40  # 40 vs nadir 28: +42.9%, +12 mm -> PD
+    payload["timepoints"][2]["scan_dates"] = ["2024-06-10", "2024-06-17"]
+    code, out, _ = run_inline("evaluate", "-", "--criteria", "recist1.1,irecist", payload=payload)
+    results = json.loads(out)["results"]
+    assert code == 0
+    recist = results["recist1.1"]
+    assert recist["timepoints"][2]["overall"] == "PD"
+    assert recist["timepoints"][2]["progression_date"] == "2024-06-10"
+    assert recist["pfs"] == {"event": True, "date": "2024-06-10", "reason": "PD"}
+    assert results["irecist"]["progression"]["iupd_date"] == "2024-06-10"
