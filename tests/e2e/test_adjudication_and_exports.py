@@ -51,6 +51,7 @@ def test_adjudicator_resolves_disagreement(
 
     login(tab, base, "adjudicator", PASSWORD)
     expect(tab.get_by_role("heading", name="Open adjudications")).to_be_visible()
+    shot(tab, "10-adjudicator-worklist")
     tab.get_by_role("link", name="S-001").click()
     expect(tab.get_by_role("heading", name="Read A", exact=True)).to_be_visible()
     expect(tab.get_by_role("heading", name="Read B", exact=True)).to_be_visible()
@@ -61,7 +62,7 @@ def test_adjudicator_resolves_disagreement(
         assert secret not in html
     expect(tab.locator("svg.plot")).to_have_count(2)
     assert unlabelled(tab) == []
-    shot(tab, "10-adjudication-side-by-side")
+    shot(tab, "11-adjudication-side-by-side")
 
     # Choose with the keyboard: focus the first radio, arrow keys move within the group.
     tab.get_by_role("radio", name="Read A").focus()
@@ -76,7 +77,7 @@ def test_adjudicator_resolves_disagreement(
     tab.get_by_label("Password (re-enter to sign)").press("Enter")
     expect(tab.get_by_test_id("decision")).to_contain_text("Read A accepted")
     expect(tab.get_by_test_id("case-status")).to_contain_text("Decided")
-    shot(tab, "11-adjudication-decided")
+    shot(tab, "11b-adjudication-decided")
     case.refresh_from_db()
     assert case.status == AdjudicationStatus.DECIDED
     assert case.label_for_slot(case.chosen_slot) == "A"

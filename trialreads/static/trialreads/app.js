@@ -21,6 +21,16 @@
     var dialog = event.target;
     if (dialog.returnFocusTo) dialog.returnFocusTo.focus();
   }, true);
+  // The live check replaces only the error slots (out of band, so typing is never
+  // interrupted); keep each input's aria-invalid in step with its slot.
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("span.err[id^='err-']").forEach(function (slot) {
+      var input = document.getElementById(slot.id.slice(4));
+      if (!input || input.type === "checkbox") return;
+      if (slot.textContent.trim()) input.setAttribute("aria-invalid", "true");
+      else input.removeAttribute("aria-invalid");
+    });
+  });
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("dialog[data-open-on-load]").forEach(openDialog);
   });
