@@ -86,8 +86,8 @@ class _Block:
     ``last`` the latest iUPD assessment that counted (the 4-8 week window's upper bound,
     A4, counts from it). The references stay those of the iUPD that made each category
     progress, so sequential increases add up (FAQ-IR-NL-PROG: +4 mm then +2 mm confirms).
-    They are kept per lesion so that a lesion not assessed on one of the two scans cannot
-    pass for growth: the rise is taken over the lesions measured both times.
+    They are kept per lesion (the lesions assessed at the iUPD) so that a lesion not
+    assessed on one of the two scans cannot pass for growth (:func:`_rise`).
     """
 
     start: dt.date
@@ -350,7 +350,8 @@ def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> _Dec
     """
     settings = subject.settings
     why: list[str] = []
-    reasons = _confirming_increases(now, state, block)
+    notes: list[str] = []
+    reasons = _confirming_increases(now, state, block, notes)
     low, high = settings.irecist_confirm_window_days
     since_start = (now.tp.date - block.start).days
     since_last = (now.tp.date - block.last).days
@@ -383,6 +384,7 @@ def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> _Dec
             ICPD, [*why, *(sentence for _, sentence in reasons)],
             icpd_reason=",".join(code for code, _ in reasons),
         )
+    why.extend(notes)
 
     holding = [sentence for _, sentence in reasons]
     unknown = []
@@ -427,21 +429,28 @@ def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> _Dec
     return _Decision(overall, why)
 
 
-def _confirming_increases(now: _Now, state: _State, block: _Block) -> list[tuple[str, str]]:
+def _confirming_increases(
+    now: _Now, state: _State, block: _Block, notes: list[str] | None = None
+) -> list[tuple[str, str]]:
     """IR-CONF: (a) further increase in a category already progressing, (b) RECIST PD newly
     met in another category, or additional new lesions. Returns (code, sentence) pairs; the
-    codes, free of lesion ids, make ``extra["icpd_reason"]``."""
+    codes, free of lesion ids, make ``extra["icpd_reason"]``.
+
+    A sum of measures (target SOM, NLT SOM) confirms only if its rise is *proven* to be at
+    least 5 mm (:func:`_rise`, R11-MISSING); ``notes`` collects why a rise seen on some
+    lesions does not count."""
     out: list[tuple[str, str]] = []
     targets = now.targets
     if block.target_ref is not None and targets is not None:
-        rise, ref_sum = _rise(block.target_ref, now.target_values)
-        if rise >= MIN_INCREASE_MM:
+        rise = _rise(block.target_ref, now.target_values)
+        if rise.proves(MIN_INCREASE_MM):
             out.append((
                 "target_increase",
-                f"iCPD: target sum {mm_text(ref_sum + rise)} is {mm_text(rise)} above "
-                f"{mm_text(ref_sum)} at the iUPD (>= 5 mm, increases add up; IR-CONF a, "
+                f"iCPD: {rise.text('target sum')} (>= 5 mm, increases add up; IR-CONF a, "
                 "FAQ-IR-NL-PROG, A9)",
             ))
+        elif notes is not None and (note := rise.unproven_note("target sum")):
+            notes.append(note)
     elif now.target_pd:
         out.append(("target_pd", "iCPD: target PD newly met in a category not progressing before "
                                  "(IR-CONF b)"))
@@ -457,13 +466,14 @@ def _confirming_increases(now: _Now, state: _State, block: _Block) -> list[tuple
     if now.added:
         out.append(("new_lesions_added", f"iCPD: additional new lesion(s) {', '.join(now.added)} (IR-CONF)"))
     if block.new:
-        nlt_rise, nlt_ref = _rise(block.nlt_ref, now.nlt_values)
-        if nlt_rise >= MIN_INCREASE_MM:
+        nlt_rise = _rise(block.nlt_ref, now.nlt_values)
+        if nlt_rise.proves(MIN_INCREASE_MM):
             out.append((
                 "nlt_increase",
-                f"iCPD: NLT sum {mm_text(nlt_ref + nlt_rise)} is {mm_text(nlt_rise)} "
-                f"above {mm_text(nlt_ref)} at the iUPD (IR-CONF a, FAQ-IR-NL-PROG)",
+                f"iCPD: {nlt_rise.text('NLT sum')} (>= 5 mm; IR-CONF a, FAQ-IR-NL-PROG)",
             ))
+        elif notes is not None and (note := nlt_rise.unproven_note("NLT sum")):
+            notes.append(note)
         grown = [
             lesion_id
             for lesion_id, ref in block.nlnt_ref.items()
@@ -478,13 +488,62 @@ def _confirming_increases(now: _Now, state: _State, block: _Block) -> list[tuple
     return out
 
 
-def _rise(reference: dict[str, Decimal], current: dict[str, Decimal]) -> tuple[Decimal, Decimal]:
-    """Increase of a sum of measures since the iUPD, over the lesions measured both times
-    (IR-CONF; additive per FAQ-IR-NL-PROG). Returns (rise, reference sum of those lesions)."""
-    both = [k for k in reference if k in current]
-    ref_sum = sum((reference[k] for k in both), Decimal(0))
-    now_sum = sum((current[k] for k in both), Decimal(0))
-    return now_sum - ref_sum, ref_sum
+@dataclass(frozen=True)
+class _Rise:
+    """How much a sum of measures rose since the iUPD, as far as the scans prove it.
+
+    ``ref_sum`` adds the iUPD values of the reference lesions, ``now_known`` the current
+    values of those assessed now; ``missing_now`` are the reference lesions not assessed now.
+    """
+
+    ref_sum: Decimal
+    now_known: Decimal
+    missing_now: tuple[str, ...]
+
+    @property
+    def lower(self) -> Decimal:
+        """The smallest rise the scans allow (R11-MISSING): a lesion not assessed now may
+        have shrunk to 0 mm, so it counts 0 -- the changes of the lesions measured at both
+        scans minus the iUPD values of the missing ones."""
+        return self.now_known - self.ref_sum
+
+    def proves(self, threshold: Decimal) -> bool:
+        return self.lower >= threshold
+
+    def text(self, label: str) -> str:
+        """The sentence for a proven rise."""
+        if not self.missing_now:
+            return (f"{label} {mm_text(self.now_known)} is {mm_text(self.lower)} above "
+                    f"{mm_text(self.ref_sum)} at the iUPD")
+        return (f"{label} at least {mm_text(self.now_known)} ({', '.join(self.missing_now)} not "
+                f"assessed, counted as 0 mm: R11-MISSING) is at least {mm_text(self.lower)} above "
+                f"{mm_text(self.ref_sum)} at the iUPD")
+
+    def unproven_note(self, label: str) -> str | None:
+        """Why a rise is not proven when reference lesions are not assessed now (else None)."""
+        if not self.missing_now:
+            return None
+        return (f"{label} rise since the iUPD not proven: {', '.join(self.missing_now)} not "
+                f"assessed now and may have shrunk to 0 mm, so the sum is at least "
+                f"{mm_text(self.now_known)} against {mm_text(self.ref_sum)} at the iUPD "
+                "(IR-CONF a needs +5 mm; R11-MISSING)")
+
+
+def _rise(reference: dict[str, Decimal], current: dict[str, Decimal]) -> _Rise:
+    """The rise of a sum of measures since the iUPD (IR-CONF a: target SOM / NLT SOM up
+    >= 5 mm over the iUPD assessment; additive per FAQ-IR-NL-PROG).
+
+    ``reference`` holds the lesions assessed at the iUPD. R11-MISSING logic: a rise confirms
+    only if proven, so its lower bound is taken -- the changes of the lesions measured at
+    both scans minus the iUPD values of those not assessed now (they may have shrunk to
+    0 mm). T1 40 + T2 40 at the iUPD, then T1 46 with T2 not assessed: at least 46 against
+    80, not "+6 mm". A lesion not assessed at the iUPD has no reference value and is left
+    out; lesions first measured after the iUPD (new NLT) are "additional new lesions", not
+    growth of the iUPD's sum."""
+    missing_now = tuple(k for k in reference if k not in current)
+    ref_sum = sum(reference.values(), Decimal(0))
+    now_known = sum((current[k] for k in reference if k in current), Decimal(0))
+    return _Rise(ref_sum, now_known, missing_now)
 
 
 def _scenario_b(subject: Subject, now: _Now, state: _State) -> bool:

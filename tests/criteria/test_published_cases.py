@@ -584,8 +584,6 @@ def test_irecist_nlt_sum_is_separate() -> None:
     assert tp["sum_mm"] == 75.0 and tp["nlt_sum_mm"] == 26.0
 
 
-@engine_bug("irecist._rise drops lesions not assessed now, so iCPD is claimed on an unknown SOM "
-            "(T2 missing; 46 vs 40 for T1 alone) -- must be NE/iUPD per R11-MISSING logic")
 def test_irecist_confirmation_with_target_missing_is_not_icpd() -> None:
     # IR-CONF a needs target SOM +5 mm over the iUPD SOM. iUPD: 40 + 40 = 80 (+33% over 60).
     # Next: T1 46, T2 not assessed. SOM = 46 + T2 >= 46 but could be 46 (T2 gone): the rise
@@ -596,7 +594,6 @@ def test_irecist_confirmation_with_target_missing_is_not_icpd() -> None:
     assert overall(data, "irecist") == ["iUPD", "NE"]
 
 
-@engine_bug("irecist._rise drops NLT not listed now: NLT SOM rise claimed on a subset")
 def test_irecist_nlt_confirmation_with_nlt_missing_is_not_icpd() -> None:
     # NL-driven iUPD with NLT N1 12 and N2 20 (liver) -> NLT SOM 32. Next: N1 18, N2 not
     # listed (not assessed). NLT SOM = 18 + N2 >= 18: the +5 mm over 32 is not proven.
