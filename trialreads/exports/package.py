@@ -29,7 +29,7 @@ from trialreads.exports.censoring import describe_rules
 from trialreads.exports.datasets import ExportStudy, build_all, decimal_text
 from trialreads.exports.spec import Dataset, Value
 from trialreads.exports.validate import check_all
-from trialreads.exports.xpt import XportError, write_xport
+from trialreads.exports.xpt import XportError, encode_validated
 
 MANIFEST_FORMAT = "trialreads-sponsor-export/1"
 MANIFEST_NAME = "manifest.json"
@@ -96,7 +96,7 @@ def render_package(
     entries: list[dict[str, Any]] = []
     for ds in datasets:
         xpt_name, csv_name = f"{ds.file_stem}.xpt", f"{ds.file_stem}.csv"
-        files[xpt_name] = write_xport(ds, stamp)
+        files[xpt_name] = encode_validated(ds, stamp)  # check_all above validated it
         files[csv_name] = write_csv(ds)
         entries.append(
             {

@@ -62,6 +62,10 @@ class Problem:
 
 def _ascii_problem(text: str) -> str | None:
     """Why ``text`` is not printable ASCII, or ``None`` when it is."""
+    # Fast path for the common case (exports hold hundreds of thousands of values):
+    # isascii() and isprintable() together mean exactly U+0020..U+007E.
+    if text.isascii() and text.isprintable():
+        return None
     for ch in text:
         if ord(ch) > 0x7E:
             return f"non-ASCII character {ch!r} (U+{ord(ch):04X})"
