@@ -97,6 +97,7 @@ class _Block:
     new: bool
     nlt_ref: dict[str, Decimal]
     nlnt_ref: dict[str, Decimal | None] = field(default_factory=dict)
+    new_ids: frozenset[str] = frozenset()  # new lesions present at a new-lesion iUPD
 
 
 @dataclass
@@ -331,6 +332,7 @@ def _open_block(now: _Now, new: bool) -> _Block:
         new=new,
         nlt_ref=dict(now.nlt_values),
         nlnt_ref=dict(now.nlnt_mm),
+        new_ids=frozenset(x.id for x in now.view.present) if new else frozenset(),
     )
 
 
@@ -347,6 +349,12 @@ def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> _Dec
 
     An early scan that neither confirms nor resets is ``disregarded``: its new lesions are
     not yet "previously identified" for the confirmatory scan (FAQ-IR-EARLY-SCAN).
+
+    Not confirmed, the iUPD remains while a progressing category still meets the iUPD
+    criteria (IR-CONF, IR-TPR-T2); a category that cannot be evaluated -- targets NE,
+    non-targets NE, a new lesion of a new-lesion iUPD missing from the list -- makes the
+    assessment NE with the iUPD still open rather than a reset, since IR-RESET needs the
+    iSD / iPR / iCR criteria to be met (R11-MISSING).
     """
     settings = subject.settings
     why: list[str] = []
@@ -401,6 +409,16 @@ def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> _Dec
             # "present" after non-target iUPD is read as "no change from the last
             # assessment" (FAQ-IR-NT-DRIVEN code NCLA): the progression stands.
             holding.append("progressed non-target disease persists")
+    if block.new:
+        # A new lesion of the iUPD left off this scan's list is not assessed (as for NLT in
+        # lesions.new_target_lesions, and under imRECIST), not resolved: resolution is mm 0
+        # (or a node < 10 mm). The new-lesion progression is then neither shown to persist
+        # nor shown to be gone, so it cannot reset (IR-RESET needs iSD/iPR/iCR criteria met;
+        # R11-MISSING): NE unless something else holds or confirms the iUPD.
+        listed = {x.id for x in now.tp.new_lesions}
+        omitted = sorted(i for i in block.new_ids if i not in listed)
+        if omitted:
+            unknown.append(f"new lesion(s) {', '.join(omitted)} (not on this scan's list)")
     if block.new and now.view.present:
         if not holding and not unknown and _scenario_b(subject, now, state):
             why.append(

@@ -394,3 +394,20 @@ def test_early_scan_can_reset() -> None:
     # day 140 back at 90: a new iUPD, not iCPD
     results = timepoint_responses(_sums([(42, 70), (84, 90), (98, 72), (140, 90)]))
     assert overall(results) == ["iPR", "iUPD", "iSD", "iUPD"]
+
+
+def test_new_lesion_omitted_after_new_lesion_iupd() -> None:
+    # NL-driven iUPD (N1 12 NLT, N2 6 NLNT). Next: N1 left off the list (not assessed, not
+    # resolved). With N2 still there the iUPD holds; with N2 resolved (0) nothing shows the
+    # progression gone either: NE, iUPD open, not a reset (IR-RESET, R11-MISSING). Listing
+    # N1 at 0 mm (resolved) as well does reset.
+    n1, n2 = new("N1", 12), new("N2", 6, measurable=False)
+    assert overall(timepoint_responses(_sums([(42, 90), (84, 90)], {42: [n1, n2], 84: [n2]}))) == [
+        "iUPD", "iUPD"]
+    gone = new("N2", 0, measurable=False)
+    results = timepoint_responses(_sums([(42, 90), (84, 90)], {42: [n1, n2], 84: [gone]}))
+    assert overall(results) == ["iUPD", "NE"]
+    assert any("N1" in w and "not on this scan's list" in w for w in results[1].why)
+    both_gone = [new("N1", 0), gone]
+    assert overall(timepoint_responses(_sums([(42, 90), (84, 90)], {42: [n1, n2], 84: both_gone}))) == [
+        "iUPD", "iSD"]

@@ -602,9 +602,6 @@ def test_irecist_nlt_confirmation_with_nlt_missing_is_not_icpd() -> None:
     assert overall(subject(T80, visits, NT1), "irecist")[1] != "iCPD"
 
 
-@engine_bug("irecist._in_block treats an NLT omitted from the follow-up list as resolved and "
-            "resets the iUPD to iSD, while lesions.new_target_lesions (and imRECIST) treat it as "
-            "not assessed (NE)")
 def test_irecist_nlt_omitted_after_nl_iupd_is_not_a_reset() -> None:
     # NL-driven iUPD (N1 12 mm, NLT). Next visit: targets unchanged, N1 not listed at all. The
     # engine's own convention (new_target_lesions: "a chosen lesion missing from the timepoint's
