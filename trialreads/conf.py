@@ -13,6 +13,10 @@ DEFAULTS: dict[str, Any] = {
     # Scan dates may be at most this many days after today (clock skew between sites).
     "SCAN_DATE_FUTURE_TOLERANCE_DAYS": 1,
     "DEFAULT_SIGNATURE_MEANING": "I am the author of this assessment and approve its content.",
+    # Recompute the trial's endpoints (Celery, on commit) after a read is signed or an
+    # adjudication decided. The task is idempotent on the inputs' hash, so a burst of
+    # signatures costs one computation per distinct input state.
+    "AUTO_COMPUTE_ENDPOINTS": True,
 }
 
 

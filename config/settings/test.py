@@ -19,3 +19,6 @@ if not os.environ.get("DATABASE_URL"):
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECRET_KEY = "test-secret-key-not-for-production-" + "y" * 30
 DEBUG = False
+# Tests that commit (transaction=True) would otherwise run a whole-trial recompute eagerly
+# after every signature; the tests of that hook switch it on.
+TRIALREADS = {"AUTO_COMPUTE_ENDPOINTS": False}

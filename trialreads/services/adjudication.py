@@ -523,6 +523,10 @@ def adjudication_decide(
         accepted = AcceptedRead.objects.get(subject=subject)
         _accept(accepted, subject, {r.slot: r for r in reads}, AcceptanceBasis.ADJUDICATION,
                 case.chosen_slot, case, actor)
+        # The accepted read drives the endpoints: recompute them once this commits.
+        from trialreads.services.reads import endpoints_recompute_on_commit
+
+        endpoints_recompute_on_commit(trial_id=subject.trial_id, actor=actor)
     return case
 
 

@@ -424,7 +424,7 @@ def export_file_path(*, batch_id: int, name: str, actor: Any) -> Path:
         audit_record(
             chain_id=trial.chain_id,
             # Not yet in AuditEventType (core vocabulary); the column accepts the string.
-            event_type="EXPORT_DOWNLOADED",
+            event_type=AuditEventType.EXPORT_DOWNLOADED,
             actor=actor,
             object_type="export_batch",
             object_id=batch.pk,

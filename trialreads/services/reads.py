@@ -614,7 +614,18 @@ def timepoint_read_sign(
         from trialreads.services.adjudication import adjudication_evaluate_after_sign
 
         adjudication_evaluate_after_sign(subject_id=read.subject_id, actor=actor)
+        endpoints_recompute_on_commit(trial_id=read.subject.trial_id, actor=actor)
     return signature
+
+
+def endpoints_recompute_on_commit(*, trial_id: int, actor: Any) -> None:
+    """Enqueue the trial's endpoint computation once the current transaction commits (never
+    when it rolls back), unless ``TRIALREADS["AUTO_COMPUTE_ENDPOINTS"]`` is off."""
+    if not conf.get("AUTO_COMPUTE_ENDPOINTS"):
+        return
+    from trialreads.tasks import enqueue_compute_endpoints
+
+    enqueue_compute_endpoints(trial_id, getattr(actor, "username", "") or "system")
 
 
 def timepoint_read_unlock(*, timepoint_read_id: int, reason: str, actor: Any) -> TimepointRead:
