@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -12,12 +13,19 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 
 from tests.factories import PASSWORD, UserFactory
 from trialreads.choices import TrialRole
 from trialreads.models import ImagingTimepoint, Read, Site, Subject, TimepointRead, Trial
 from trialreads.services import reads as read_services
 from trialreads.services import trials as trial_services
+
+# Hypothesis: random search on developers' machines (finds new bugs), a derandomised and
+# therefore repeatable search in CI (a run's time and verdict do not depend on luck).
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("dev", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 _triggers = importlib.import_module("trialreads.migrations.0002_lock_and_audit_triggers")
 
