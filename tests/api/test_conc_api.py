@@ -109,3 +109,37 @@ def test_distinct_submissions_all_persist(
     saved = AuditEvent.objects.filter(event_type=AuditEventType.TIMEPOINT_READ_SAVED)
     assert sorted(int(i) for i in saved.values_list("object_id", flat=True)) == sorted(ids)
     _chains_verify()
+
+
+def test_sign_versus_edit_race(tx_db: None, trial_with_reads: Any, reader_a: Any, password: str) -> None:
+    """T-CONC-SIGN over HTTP: one session signs while another saves, both from the same
+    ETag. Exactly one wins; a signature, if any, covers exactly the stored content."""
+    tr = trial_with_reads.tr(trial_with_reads.read_a, 0)
+    save_baseline(tr, reader_a)
+    signer, editor = client_for(reader_a), client_for(reader_a)
+    tag = etag_of(signer, tr.pk)
+    edited = {**BASELINE_BODY, "targets": [{"code": "T1", "organ": "liver", "value_mm": 44.4}]}
+    statuses = race(
+        [
+            lambda: signer.post(
+                f"{API}/timepoint-reads/{tr.pk}/sign/",
+                {"password": password, "printed_name": "Ada Reader"},
+                format="json",
+                HTTP_IF_MATCH=tag,
+            ),
+            lambda: editor.put(
+                f"{API}/timepoint-reads/{tr.pk}/baseline/", edited, format="json", HTTP_IF_MATCH=tag
+            ),
+        ]
+    )
+    assert sorted(statuses) in ([200, 409], [200, 412]), statuses
+    tr.refresh_from_db()
+    signature = Signature.objects.filter(timepoint_read=tr).first()
+    if statuses[0] == 200:
+        assert signature is not None and tr.locked
+        assert signature.content_sha256 == tr.content_sha256
+        verify = signer.get(f"{API}/timepoint-reads/{tr.pk}/signature/verify/").json()
+        assert verify["valid"] is True
+    else:
+        assert signature is None and not tr.locked
+    _chains_verify()
