@@ -43,8 +43,15 @@ def at_least_pct_below(value: Decimal, reference: Decimal, pct: Decimal) -> bool
 
 
 def at_least_pct_above(value: Decimal, reference: Decimal, pct: Decimal) -> bool:
-    """True when ``value`` is at least ``pct`` percent above ``reference``, decided exactly."""
+    """True when ``value`` is at least ``pct`` percent above ``reference``, decided exactly.
+
+    An increase is required (R11-PD: "an increase of at least 20%"): against a reference of
+    0 mm (a nadir after CR) 0 mm is no increase, although 0 >= 0 x 1.2. For a positive
+    reference and pct the strict comparison is implied by the percentage test.
+    """
     ctx = _CONTEXT
+    if value <= reference:
+        return False
     return ctx.multiply(value, HUNDRED) >= ctx.multiply(reference, ctx.add(HUNDRED, pct))
 
 

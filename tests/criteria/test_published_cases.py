@@ -442,8 +442,6 @@ def test_recist_table3_confirmed_bor(case: tuple[Any, ...]) -> None:
     assert out["bor_confirmed"] == expected
 
 
-@engine_bug("endpoints.derive_confirmed_bor: CR then SD with the SD minimum not met gives NE "
-            "(admiralonco fallback); RECIST 1.1 Table 3 row 'CR | SD' says 'otherwise PD'")
 def test_table3_cr_then_sd_min_not_met_is_pd() -> None:
     # R11-BOR-CONF Table 3 row "CR | SD | SD if minimum SD duration met, otherwise PD":
     # CR at day 14, SD at day 28 (both before the 42-day SD minimum), nothing later -> PD.
@@ -1065,9 +1063,11 @@ def test_irecist_equals_recist_up_to_first_pd(data: dict[str, Any]) -> None:
 @given(histories())
 def test_imrecist_equals_recist_without_new_lesions_or_nt_progression(data: dict[str, Any]) -> None:
     # IM-BASE: without new lesions and without non-target progression, imRECIST is RECIST 1.1
-    # (A2 off: imRECIST lets non-targets decide only CR).
+    # (A2 off: imRECIST lets non-targets decide only CR; A7 on: without the 5 mm rule imRECIST
+    # PD legitimately differs from RECIST 1.1 PD).
     data = copy.deepcopy(data)
-    data["settings"] = {**data.get("settings", {}), "reappearance_after_cr_is_pd": False}
+    data["settings"] = {**data.get("settings", {}), "reappearance_after_cr_is_pd": False,
+                        "imrecist_pd_requires_5mm": True}
     for tp in data["timepoints"]:
         tp.pop("new_lesions", None)
         if "non_targets" in tp:
@@ -1122,3 +1122,23 @@ def test_a_scan_not_done_changes_no_other_response_and_never_advances_pfs(
         pb, pa = before[crit]["pfs"], after[crit]["pfs"]
         if pa["event"]:
             assert pb["event"] and pa["date"] >= pb["date"], crit
+
+
+def test_imrecist_no_5mm_rule_zero_against_zero_nadir_is_not_pd() -> None:
+    # Found by hypothesis (test_imrecist_equals_recist_without_new_lesions_or_nt_progression):
+    # with A7 off (imrecist_pd_requires_5mm False) and a nadir of 0 mm after CR, a partial sum of
+    # 0 mm was PD because 0 >= 0 x 1.2. R11-PD / IM-PD need an increase of at least 20%: 0 mm
+    # against 0 mm is no increase, and with T1 not assessed the timepoint is NE (R11-MISSING).
+    data = {
+        "subject": "Z0", "reference_date": "2024-01-01",
+        "settings": {"imrecist_pd_requires_5mm": False},
+        "baseline": {"date": "2024-01-01", "non_targets": [],
+                     "targets": [{"id": "T1", "organ": "liver", "node": False, "mm": 10}]},
+        "timepoints": [
+            {"date": "2024-03-01", "targets": {"T1": 0}, "non_targets": {}},
+            {"date": "2024-05-01", "targets": {}, "non_targets": {}},
+            {"date": "2024-07-01", "targets": {"T1": 0}, "non_targets": {}},
+        ],
+    }
+    im = _results(data)["imrecist"]["timepoints"]
+    assert [tp["overall"] for tp in im] == ["CR", "NE", "CR"]
