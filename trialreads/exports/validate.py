@@ -136,6 +136,24 @@ def _check_char(ds: str, var: Variable, row: int, value: Value) -> list[Problem]
     return out
 
 
+def _char_column_clean(rows: Sequence[dict[str, Value]], name: str) -> bool:
+    """True when every value of the column passes :func:`_check_char` (decided in bulk):
+    strings or None, printable ASCII (so bytes = characters), at most 200 bytes, no
+    trailing blank. Rows without the column are left to the row checks."""
+    values: list[str] = []
+    for row in rows:
+        value = row.get(name)
+        if value is None:
+            continue
+        if type(value) is not str:
+            return False
+        values.append(value)
+    text = "".join(values)
+    if not (text.isascii() and text.isprintable()):
+        return False
+    return not any(len(v) > MAX_CHAR_BYTES or v.endswith(" ") for v in values)
+
+
 def _check_num(ds: str, var: Variable, row: int, value: Value) -> list[Problem]:
     if value is None:
         return []
@@ -185,17 +203,24 @@ def validate_dataset(dataset: Dataset, file_name: str | None = None) -> list[Pro
     names = [var.name for var in dataset.variables]
     expected = set(names)
     all_char = all(var.type == "char" for var in dataset.variables)
+    # Cell checks only for the columns that fail the column-wise fast path (an export holds
+    # hundreds of thousands of cells; the per-cell pass is what names the offending rows).
+    checks = [
+        (var, _check_num if var.type == "num" else _check_char)
+        for var in dataset.variables
+        if not (var.type == "char" and _char_column_clean(dataset.rows, var.name))
+    ]
     for index, row in enumerate(dataset.rows, start=1):
-        keys = set(row)
-        for missing in sorted(expected - keys):
-            out.append(Problem(ds, "ROW_MISSING", "row has no value for this variable", missing, index))
-        for extra in sorted(keys - expected):
-            out.append(Problem(ds, "ROW_EXTRA", "row has a value for an undeclared variable", extra, index))
-        for var in dataset.variables:
-            if var.name not in row:
-                continue
-            check = _check_num if var.type == "num" else _check_char
-            out += check(ds, var, index, row[var.name])
+        if row.keys() != expected:
+            keys = set(row)
+            for missing in sorted(expected - keys):
+                out.append(Problem(ds, "ROW_MISSING", "row has no value for this variable", missing, index))
+            for extra in sorted(keys - expected):
+                why = "row has a value for an undeclared variable"
+                out.append(Problem(ds, "ROW_EXTRA", why, extra, index))
+        for var, check in checks:
+            if var.name in row:
+                out += check(ds, var, index, row[var.name])
         if all_char and all(row.get(name) in (None, "") for name in names):
             # Only blanks: XPORT pads its last record with blanks, so readers cannot tell
             # such a row from padding and drop it (observed with pyreadstat/ReadStat).

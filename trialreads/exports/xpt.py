@@ -160,8 +160,9 @@ def variable_lengths(dataset: Dataset) -> list[int]:
         if var.type == "num":
             lengths.append(8)
         else:
+            # Validated values are printable ASCII strings: characters = bytes.
             values = (row[var.name] for row in dataset.rows)
-            longest = max((len(str(v).encode("ascii")) for v in values if v is not None), default=0)
+            longest = max((len(str(v)) for v in values if v is not None), default=0)
             lengths.append(max(longest, 1))
     return lengths
 
@@ -187,11 +188,22 @@ def _namestr(var: Variable, number: int, length: int, position: int) -> bytes:
 
 
 def _observations(dataset: Dataset, lengths: Sequence[int]) -> bytes:
+    # Values repeat a lot (evaluators, test codes, dates): encode each distinct value of a
+    # column once. Keys carry the type so that 1, 1.0 and True never share a cache entry.
     out = bytearray()
+    columns: list[tuple[str, bool, int, dict[tuple[type, Value], bytes]]] = [
+        (var.name, var.type == "num", length, {})
+        for var, length in zip(dataset.variables, lengths, strict=True)
+    ]
     for row in dataset.rows:
-        for var, length in zip(dataset.variables, lengths, strict=True):
-            value = row[var.name]
-            out += encode_numeric(value) if var.type == "num" else encode_char(value, length)
+        for name, numeric, length, cache in columns:
+            value = row[name]
+            key = (type(value), value)
+            encoded = cache.get(key)
+            if encoded is None:
+                encoded = encode_numeric(value) if numeric else encode_char(value, length)
+                cache[key] = encoded
+            out += encoded
     return bytes(out)
 
 
