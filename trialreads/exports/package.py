@@ -56,8 +56,10 @@ def write_csv(dataset: Dataset) -> bytes:
     writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     names = [var.name for var in dataset.variables]
     writer.writerow(names)
-    for row in dataset.rows:
-        writer.writerow([csv_cell(row[name]) for name in names])
+    # Strings (most cells) pass through; only other types go through csv_cell.
+    writer.writerows(
+        [v if type(v) is str else csv_cell(v) for v in [row[name] for name in names]] for row in dataset.rows
+    )
     return buffer.getvalue().encode("ascii")
 
 

@@ -140,18 +140,34 @@ def _char_column_clean(rows: Sequence[dict[str, Value]], name: str) -> bool:
     """True when every value of the column passes :func:`_check_char` (decided in bulk):
     strings or None, printable ASCII (so bytes = characters), at most 200 bytes, no
     trailing blank. Rows without the column are left to the row checks."""
-    values: list[str] = []
-    for row in rows:
-        value = row.get(name)
-        if value is None:
-            continue
-        if type(value) is not str:
-            return False
-        values.append(value)
-    text = "".join(values)
+    values = [v for v in [row.get(name) for row in rows] if v is not None]
+    try:
+        text = "".join(values)  # type: ignore[arg-type]  # TypeError: a non-string value
+    except TypeError:
+        return False
     if not (text.isascii() and text.isprintable()):
         return False
-    return not any(len(v) > MAX_CHAR_BYTES or v.endswith(" ") for v in values)
+    # "\n" is not printable, so it cannot occur inside a value: " \n" marks a trailing blank.
+    return max(map(len, values), default=0) <= MAX_CHAR_BYTES and " \n" not in "\n".join(values) + "\n"  # type: ignore[arg-type]
+
+
+def _num_column_clean(rows: Sequence[dict[str, Value]], var: Variable) -> bool:
+    """True when every value of the numeric column passes :func:`_check_num` (in bulk):
+    finite int/float/Decimal numbers in the IBM range, or dates under a date format."""
+    values = [v for v in [row.get(var.name) for row in rows] if v is not None]
+    types = set(map(type, values))
+    if types == {dt.date}:
+        fmt = parse_format(var.format)
+        return fmt is not None and fmt.name in DATE_FORMATS
+    if not types <= {int, float, Decimal}:
+        return False  # bool, str, datetime ...: the cell checks name them
+    try:
+        magnitudes = [abs(f) for f in map(float, values) if f]  # type: ignore[arg-type]  # numbers only
+    except OverflowError:
+        return False
+    if any(map(math.isnan, magnitudes)):
+        return False
+    return not magnitudes or (min(magnitudes) >= IBM_MIN and max(magnitudes) < IBM_LIMIT)
 
 
 def _check_num(ds: str, var: Variable, row: int, value: Value) -> list[Problem]:
@@ -208,7 +224,11 @@ def validate_dataset(dataset: Dataset, file_name: str | None = None) -> list[Pro
     checks = [
         (var, _check_num if var.type == "num" else _check_char)
         for var in dataset.variables
-        if not (var.type == "char" and _char_column_clean(dataset.rows, var.name))
+        if not (
+            _char_column_clean(dataset.rows, var.name)
+            if var.type == "char"
+            else _num_column_clean(dataset.rows, var)
+        )
     ]
     for index, row in enumerate(dataset.rows, start=1):
         if row.keys() != expected:

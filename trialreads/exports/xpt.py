@@ -161,8 +161,8 @@ def variable_lengths(dataset: Dataset) -> list[int]:
             lengths.append(8)
         else:
             # Validated values are printable ASCII strings: characters = bytes.
-            values = (row[var.name] for row in dataset.rows)
-            longest = max((len(str(v)) for v in values if v is not None), default=0)
+            values = [v for v in [row[var.name] for row in dataset.rows] if v is not None]
+            longest = max(map(len, map(str, values)), default=0)
             lengths.append(max(longest, 1))
     return lengths
 
