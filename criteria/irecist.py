@@ -172,9 +172,10 @@ def _measure(
     evaluable timepoint; A2 applies after an overall iCR at the previous assessment."""
     after_cr = subject.settings.reappearance_after_cr_is_pd and state.previous == ICR
     targets = None
+    lesions = target_lesions(baseline, tp)
     if baseline.targets:
         targets = assess_sum(
-            target_lesions(baseline, tp), baseline_mm=state.baseline_mm, nadir_mm=state.nadir,
+            lesions, baseline_mm=state.baseline_mm, nadir_mm=state.nadir,
             after_cr=after_cr,
         )
     nlt = new_target_lesions(tp, nlt_chosen, index)
@@ -186,7 +187,7 @@ def _measure(
         non_targets=assess_nontargets(baseline, tp, after_cr=after_cr),
         added=tuple(x.id for x in view.present if x.id not in state.known_new),
         nlt_mm=sum((x.mm for x in nlt if x.mm is not None), Decimal(0)) if nlt else None,
-        target_values={x.id: x.mm for x in target_lesions(baseline, tp) if x.mm is not None},
+        target_values={x.id: x.mm for x in lesions if x.mm is not None},
         nlt_values={x.id: x.mm for x in nlt if x.mm is not None},
         nlt_ids=frozenset(x.id for x in nlt),
         nlt_complete=all(x.mm is not None for x in nlt),

@@ -13,15 +13,17 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from criteria.errors import InputError
 from criteria.rounding import (
+    CONTEXT,
+    QUANTUM,
     at_least_pct_above,
     at_least_pct_below,
     decimal_sum,
     pct_change,
-    to_display,
 )
 from criteria.types import (
     Baseline,
@@ -59,14 +61,15 @@ ZERO = Decimal(0)
 
 def mm_text(value: Decimal) -> str:
     """``86.0 mm``: a length as shown in explanations (display rounding only)."""
-    return f"{to_display(value)} mm"
+    # to_display inlined (the same quantize): this runs several times per timepoint
+    return f"{value.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)} mm"
 
 
 def pct_text(value: Decimal | None) -> str:
     """``22.9%`` (unsigned) for explanations; ``n/a`` when the reference is 0."""
     if value is None:
         return "n/a"
-    return f"{to_display(abs(value))}%"
+    return f"{abs(value).quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)}%"
 
 
 # --- target lesions ---------------------------------------------------------------
@@ -91,9 +94,11 @@ def target_mm(measurement: TargetMeasurement) -> Decimal | None:
     return measurement.mm
 
 
-@dataclass(frozen=True)
-class SumLesion:
-    """One lesion of a sum at one timepoint: baseline target, NLT or imRECIST new lesion."""
+class SumLesion(NamedTuple):
+    """One lesion of a sum at one timepoint: baseline target, NLT or imRECIST new lesion.
+
+    A named tuple (immutable like the frozen dataclass it was, cheaper to build: one per
+    lesion per timepoint per criterion)."""
 
     id: str
     node: bool
@@ -117,10 +122,18 @@ def baseline_sum(baseline: Baseline) -> Decimal:
 
 def target_lesions(baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
     """The baseline targets' values at ``tp`` in baseline order (missing ids: not assessed)."""
+    get = tp.targets.get
+    measured = TargetKind.MEASURED
     out = []
     for t in baseline.targets:
-        m = tp.targets.get(t.id)
-        out.append(SumLesion(t.id, t.node, None if m is None else target_mm(m)))
+        m = get(t.id)
+        if m is None:
+            mm = None
+        elif m.kind is measured:  # the common case of target_mm
+            mm = m.mm
+        else:
+            mm = target_mm(m)
+        out.append(SumLesion(t.id, t.node, mm))
     return tuple(out)
 
 
@@ -199,8 +212,16 @@ def assess_sum(
     * PR (R11-PR): at least 30% below the baseline sum.
     * SD (R11-SD, FAQ-SD-DEF): neither.
     """
-    available = decimal_sum(tuple(x.mm for x in lesions if x.mm is not None))
-    missing = tuple(x.id for x in lesions if x.mm is None)
+    # one pass: the same exact additions as decimal_sum, in the same order
+    add = CONTEXT.add
+    available = Decimal(0)
+    missing_ids: list[str] = []
+    for x in lesions:
+        if x.mm is None:
+            missing_ids.append(x.id)
+        else:
+            available = add(available, x.mm)
+    missing = tuple(missing_ids)
     complete = not missing
     pct_base = pct_change(available, baseline_mm) if complete else None
     pct_nadir = pct_change(available, nadir_mm) if complete else None
@@ -224,11 +245,10 @@ def assess_sum(
     reappeared = tuple(
         x.id
         for x in lesions
-        if after_cr
-        and (reappearing is None or x.id in reappearing)
+        if (reappearing is None or x.id in reappearing)
         and x.mm is not None
         and not lesion_gone(x)
-    )
+    ) if after_cr else ()
     if reappeared:
         return result(
             "PD",
@@ -288,6 +308,13 @@ class NonTargetAssessment:
     why: tuple[str, ...]
 
 
+_ABSENT = NonTargetStatus.ABSENT
+_NOT_EVALUATED = NonTargetStatus.NOT_EVALUATED
+_UNEQUIVOCAL = NonTargetStatus.UNEQUIVOCAL_PROGRESSION
+_FURTHER = NonTargetStatus.FURTHER_INCREASE
+_PRESENT = NonTargetStatus.PRESENT
+
+
 def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = False) -> NonTargetAssessment:
     """Non-target category (R11-NT-CR, R11-NT-PD, R11-TPR-T1/T2, A2).
 
@@ -302,23 +329,33 @@ def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = Fal
     """
     if not baseline.non_targets:
         return NonTargetAssessment("NA", (), (), (), (), ("no non-target lesions at baseline",))
-    status = {
-        nt.id: tp.non_targets.get(nt.id, NonTargetStatus.NOT_EVALUATED) for nt in baseline.non_targets
-    }
-    unequivocal = tuple(i for i, s in status.items() if s is NonTargetStatus.UNEQUIVOCAL_PROGRESSION)
-    increased = tuple(
-        i
-        for i, s in status.items()
-        if s in (NonTargetStatus.UNEQUIVOCAL_PROGRESSION, NonTargetStatus.FURTHER_INCREASE)
-    )
-    not_evaluated = tuple(i for i, s in status.items() if s is NonTargetStatus.NOT_EVALUATED)
-    reappeared = tuple(
-        nt.id
-        for nt in baseline.non_targets
-        if after_cr
-        and not nt.node
-        and status[nt.id] in (NonTargetStatus.PRESENT, NonTargetStatus.FURTHER_INCREASE)
-    )
+    # one pass over the baseline non-targets (same lists, same order as separate filters)
+    get = tp.non_targets.get
+    unequivocal_l: list[str] = []
+    increased_l: list[str] = []
+    not_evaluated_l: list[str] = []
+    reappeared_l: list[str] = []
+    all_absent = True
+    for nt in baseline.non_targets:
+        s = get(nt.id, _NOT_EVALUATED)
+        if s is _ABSENT:
+            continue
+        all_absent = False
+        if s is _NOT_EVALUATED:
+            not_evaluated_l.append(nt.id)
+        elif s is _UNEQUIVOCAL:
+            unequivocal_l.append(nt.id)
+            increased_l.append(nt.id)
+        elif s is _FURTHER:
+            increased_l.append(nt.id)
+            if after_cr and not nt.node:
+                reappeared_l.append(nt.id)
+        elif s is _PRESENT and after_cr and not nt.node:
+            reappeared_l.append(nt.id)
+    unequivocal = tuple(unequivocal_l)
+    increased = tuple(increased_l)
+    not_evaluated = tuple(not_evaluated_l)
+    reappeared = tuple(reappeared_l)
     if unequivocal:
         return NonTargetAssessment(
             "PD", unequivocal, increased, not_evaluated, reappeared,
@@ -337,7 +374,7 @@ def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = Fal
             "NE", unequivocal, increased, not_evaluated, reappeared,
             (f"non-targets not all evaluated: {', '.join(not_evaluated)}",),
         )
-    if all(s is NonTargetStatus.ABSENT for s in status.values()):
+    if all_absent:
         return NonTargetAssessment(
             "CR", unequivocal, increased, not_evaluated, reappeared,
             ("non-target CR: every non-target absent (nodes below 10 mm) (R11-NT-CR)",),

@@ -15,6 +15,8 @@ QUANTUM = Decimal("0.1")
 HUNDRED = Decimal(100)
 #: Precision wide enough that products and quotients of mm values never round.
 _CONTEXT = Context(prec=50)
+#: The same context, for hot loops elsewhere that inline these helpers.
+CONTEXT = _CONTEXT
 
 
 def to_display(value: Decimal) -> Decimal:
