@@ -120,8 +120,27 @@ def baseline_sum(baseline: Baseline) -> Decimal:
     return decimal_sum(tuple(t.mm for t in baseline.targets))
 
 
+#: The last baseline's target_lesions results, per timepoint (the three criteria of one
+#: subject ask for the same ones). Keyed by identity, holding both objects so neither id
+#: can be reused while cached; the inputs are frozen, so a hit is the same result.
+_TARGETS_MEMO: tuple[Baseline, dict[int, tuple[Timepoint, tuple[SumLesion, ...]]]] | None = None
+
+
 def target_lesions(baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
     """The baseline targets' values at ``tp`` in baseline order (missing ids: not assessed)."""
+    global _TARGETS_MEMO
+    memo = _TARGETS_MEMO
+    if memo is None or memo[0] is not baseline:
+        memo = _TARGETS_MEMO = (baseline, {})
+    hit = memo[1].get(id(tp))
+    if hit is not None and hit[0] is tp:
+        return hit[1]
+    lesions = _target_lesions(baseline, tp)
+    memo[1][id(tp)] = (tp, lesions)
+    return lesions
+
+
+def _target_lesions(baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
     get = tp.targets.get
     measured = TargetKind.MEASURED
     out = []
@@ -472,6 +491,20 @@ def new_lesion_views(subject: Subject) -> tuple[NewLesionView, ...]:
     With ``settings.equivocal_backdates_response`` (A11 alternative) the earlier timepoints
     where it was equivocal also count it as present, so their response becomes PD too.
     """
+    global _VIEWS_MEMO
+    memo = _VIEWS_MEMO
+    if memo is not None and memo[0] is subject:
+        return memo[1]
+    views = _new_lesion_views(subject)
+    _VIEWS_MEMO = (subject, views)
+    return views
+
+
+#: The last subject's views (each criterion of a subject asks for them; Subject is frozen).
+_VIEWS_MEMO: tuple[Subject, tuple[NewLesionView, ...]] | None = None
+
+
+def _new_lesion_views(subject: Subject) -> tuple[NewLesionView, ...]:
     confirmed_at: dict[str, int] = {}
     for i, tp in enumerate(subject.timepoints):
         if tp.scan is ScanKind.NOT_DONE:

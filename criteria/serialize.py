@@ -11,10 +11,10 @@ engines' ``extra`` fields (imRECIST ``pd_status``, iRECIST ``nlt_sum_mm`` ...).
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from criteria.rounding import to_display
+from criteria.rounding import CONTEXT, QUANTUM, to_display
 from criteria.types import CriterionResult, SubjectResult, TimepointResult
 
 JsonObject = dict[str, Any]
@@ -44,10 +44,16 @@ def timepoint_json(tp: TimepointResult, explain: bool = False) -> JsonObject:
         out["non_target"] = tp.non_target
         out["new_lesions"] = tp.new_lesions
         out["overall"] = tp.overall
-        out["sum_mm"] = number(tp.sum_mm)
-        out["nadir_ref_mm"] = number(tp.nadir_ref_mm)
-        out["pct_vs_baseline"] = number(tp.pct_vs_baseline)
-        out["pct_vs_nadir"] = number(tp.pct_vs_nadir)
+        # number() inlined (four per timepoint): the same rounding, -0.0 written as 0.0
+        v = tp.sum_mm
+        out["sum_mm"] = None if v is None else float(v.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)) or 0.0
+        v = tp.nadir_ref_mm
+        out["nadir_ref_mm"] = None if v is None else float(v.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)) or 0.0
+        v = tp.pct_vs_baseline
+        out["pct_vs_baseline"] = (
+            None if v is None else float(v.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)) or 0.0)
+        v = tp.pct_vs_nadir
+        out["pct_vs_nadir"] = None if v is None else float(v.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)) or 0.0
     else:
         out["overall"] = tp.overall
     if tp.progression_date is not None and tp.progression_date != tp.date:
