@@ -32,13 +32,27 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls (set-up
-# through the services) are still synchronous and safe, so Django's async guard is relaxed.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_context() -> Iterator[Any]:
+    """One headless Debian Chromium per test module.
+
+    Playwright's sync API runs an event loop in this thread; the test's own ORM calls (set-up
+    through the services) are still synchronous and safe, so Django's async guard is relaxed
+    while the browser runs, and only then: the variable must not leak into the rest of the
+    session (it would hide async-safety bugs and it fails ``check --deploy``).
+    """
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        yield from _chromium()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def _chromium() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests skipped")
     try:
