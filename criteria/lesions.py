@@ -117,7 +117,18 @@ def require_baseline(subject: Subject) -> Baseline:
 
 def baseline_sum(baseline: Baseline) -> Decimal:
     """R11-SUM: longest diameters of non-nodal targets plus short axes of nodal targets."""
-    return decimal_sum(tuple(t.mm for t in baseline.targets))
+    # The same Decimal object for every criterion of a subject, so that assess_sum's memo
+    # (keyed by identity) recognises the same baseline sum and nadir.
+    global _BASELINE_SUM_MEMO
+    memo = _BASELINE_SUM_MEMO
+    if memo is not None and memo[0] is baseline:
+        return memo[1]
+    total = decimal_sum(tuple(t.mm for t in baseline.targets))
+    _BASELINE_SUM_MEMO = (baseline, total)
+    return total
+
+
+_BASELINE_SUM_MEMO: tuple[Baseline, Decimal] | None = None
 
 
 #: The last baseline's target_lesions results, per timepoint (the three criteria of one
@@ -206,6 +217,15 @@ class SumAssessment:
         return self.available_mm if self.complete else None
 
 
+#: Recent assess_sum results keyed by the identity of the lesions sequence: RECIST 1.1 and
+#: iRECIST assess the same target values (the same tuple, from target_lesions' memo) against
+#: the same baseline sum and, mostly, the same nadir object. An entry holds every argument,
+#: so ids cannot be reused while cached, and a hit requires the very same objects: the
+#: inputs are immutable, so the result is the one a fresh call would give.
+_SUM_MEMO: dict[int, tuple[Sequence[SumLesion], Decimal, Decimal, bool, bool,
+                           frozenset[str] | None, str, SumAssessment]] = {}
+
+
 def assess_sum(
     lesions: Sequence[SumLesion],
     *,
@@ -230,7 +250,41 @@ def assess_sum(
       the sum need not be 0.
     * PR (R11-PR): at least 30% below the baseline sum.
     * SD (R11-SD, FAQ-SD-DEF): neither.
+
+    Memoised by identity of the arguments (see the memo above); the body is the
+    private function of the same name.
     """
+    hit = _SUM_MEMO.get(id(lesions))
+    if (
+        hit is not None
+        and hit[0] is lesions
+        and hit[1] is baseline_mm
+        and hit[2] is nadir_mm
+        and hit[3] is require_5mm
+        and hit[4] is after_cr
+        and hit[5] is reappearing
+        and hit[6] == label
+    ):
+        return hit[7]
+    result = _assess_sum(lesions, baseline_mm=baseline_mm, nadir_mm=nadir_mm, require_5mm=require_5mm,
+                         after_cr=after_cr, reappearing=reappearing, label=label)
+    if len(_SUM_MEMO) >= 64:
+        _SUM_MEMO.clear()
+    _SUM_MEMO[id(lesions)] = (lesions, baseline_mm, nadir_mm, require_5mm, after_cr, reappearing, label,
+                              result)
+    return result
+
+
+def _assess_sum(
+    lesions: Sequence[SumLesion],
+    *,
+    baseline_mm: Decimal,
+    nadir_mm: Decimal,
+    require_5mm: bool,
+    after_cr: bool,
+    reappearing: frozenset[str] | None,
+    label: str,
+) -> SumAssessment:
     # one pass: the same exact additions as decimal_sum, in the same order
     add = CONTEXT.add
     available = Decimal(0)
@@ -334,6 +388,11 @@ _FURTHER = NonTargetStatus.FURTHER_INCREASE
 _PRESENT = NonTargetStatus.PRESENT
 
 
+#: Recent assess_nontargets results by (baseline, timepoint, after_cr) identity: the three
+#: criteria of a subject ask for the same ones. Entries hold the objects (no id reuse).
+_NT_MEMO: dict[tuple[int, int, bool], tuple[Baseline, Timepoint, NonTargetAssessment]] = {}
+
+
 def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = False) -> NonTargetAssessment:
     """Non-target category (R11-NT-CR, R11-NT-PD, R11-TPR-T1/T2, A2).
 
@@ -345,7 +404,22 @@ def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = Fal
     * NE when a lesion is not evaluated and nothing is PD; CR when every non-target is
       absent -- for a node "absent" means short axis below 10 mm (R11-NT-CR).
     * ``NA`` when there were no non-targets at baseline.
+
+    Memoised by identity of the arguments (see the memo above); the body is the
+    private function of the same name.
     """
+    key = (id(baseline), id(tp), after_cr)
+    hit = _NT_MEMO.get(key)
+    if hit is not None and hit[0] is baseline and hit[1] is tp:
+        return hit[2]
+    result = _assess_nontargets(baseline, tp, after_cr=after_cr)
+    if len(_NT_MEMO) >= 64:
+        _NT_MEMO.clear()
+    _NT_MEMO[key] = (baseline, tp, result)
+    return result
+
+
+def _assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool) -> NonTargetAssessment:
     if not baseline.non_targets:
         return NonTargetAssessment("NA", (), (), (), (), ("no non-target lesions at baseline",))
     # one pass over the baseline non-targets (same lists, same order as separate filters)
