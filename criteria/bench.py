@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from criteria.evaluate import evaluate, gc_paused
+from criteria.lesions import without_sentences
 from criteria.parse import load_json, parse_payload
 from criteria.serialize import subject_json
 from criteria.types import CRITERIA, Subject
@@ -104,7 +105,7 @@ def synthetic_batch_json(subjects: int, seed: int = 20241121) -> str:
 
 def run_batch(text: str) -> str:
     """The timed path: JSON text in, JSON text out, every criterion."""
-    with gc_paused():
+    with gc_paused(), without_sentences():  # as ``evaluate`` without --explain
         payload = parse_payload(load_json(text))
         subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
         return json.dumps([subject_json(evaluate(s, CRITERIA)) for s in subjects])

@@ -17,6 +17,7 @@ from typing import Any, NoReturn, TextIO
 
 from criteria.errors import InputError
 from criteria.evaluate import CriteriaSelectionError, evaluate, gc_paused, select_criteria
+from criteria.lesions import without_sentences
 from criteria.parse import load_json, parse_payload
 from criteria.serialize import subject_json
 from criteria.types import CRITERIA, Subject
@@ -71,7 +72,11 @@ def run_evaluate(text: str, criteria: Sequence[str] | None, explain: bool) -> An
     with gc_paused():
         payload = parse_payload(load_json(text))
         subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
-        results = [subject_json(evaluate(s, criteria), explain) for s in subjects]
+        if explain:
+            results = [subject_json(evaluate(s, criteria), explain) for s in subjects]
+        else:
+            with without_sentences():  # the sums' sentences would not be written
+                results = [subject_json(evaluate(s, criteria), explain) for s in subjects]
     return results if isinstance(payload, list) else results[0]
 
 

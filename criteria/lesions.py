@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
@@ -55,6 +57,22 @@ RECIST_CAP = (5, 2)
 IRRC_CAP = (10, 5)
 
 ZERO = Decimal(0)
+
+#: Whether the ``why`` sentences of target sums are built. On by default (every result
+#: carries them); the batch command line without ``--explain`` and the benchmark turn it
+#: off with :func:`without_sentences`, since those sentences are then never written. No
+#: decision depends on a sentence, so every code, date and number is the same either way.
+SENTENCES: ContextVar[bool] = ContextVar("criteria_sentences", default=True)
+
+
+@contextmanager
+def without_sentences() -> Iterator[None]:
+    """Skip building the target-sum ``why`` sentences inside the block (see SENTENCES)."""
+    token = SENTENCES.set(False)
+    try:
+        yield
+    finally:
+        SENTENCES.reset(token)
 
 
 # --- formatting of the explanation sentences ----------------------------------------
@@ -223,7 +241,7 @@ class SumAssessment:
 #: so ids cannot be reused while cached, and a hit requires the very same objects: the
 #: inputs are immutable, so the result is the one a fresh call would give.
 _SUM_MEMO: dict[int, tuple[Sequence[SumLesion], Decimal, Decimal, bool, bool,
-                           frozenset[str] | None, str, SumAssessment]] = {}
+                           frozenset[str] | None, str, SumAssessment, bool]] = {}
 
 
 def assess_sum(
@@ -258,6 +276,7 @@ def assess_sum(
     if (
         hit is not None
         and hit[0] is lesions
+        and hit[8] is SENTENCES.get()
         and hit[1] is baseline_mm
         and hit[2] is nadir_mm
         and hit[3] is require_5mm
@@ -271,7 +290,7 @@ def assess_sum(
     if len(_SUM_MEMO) >= 64:
         _SUM_MEMO.clear()
     _SUM_MEMO[id(lesions)] = (lesions, baseline_mm, nadir_mm, require_5mm, after_cr, reappearing, label,
-                              result)
+                              result, SENTENCES.get())
     return result
 
 
@@ -300,21 +319,28 @@ def _assess_sum(
     pct_nadir = pct_change(available, nadir_mm) if complete else None
     increase = available - nadir_mm
 
-    def result(code: str, *why: str, reappeared: tuple[str, ...] = ()) -> SumAssessment:
-        return SumAssessment(code, available, missing, pct_base, pct_nadir, why, reappeared)
+    explain = SENTENCES.get()
+
+    def result(code: str, why: Callable[[], str], reappeared: tuple[str, ...] = ()) -> SumAssessment:
+        # the sentence is built only when sentences are wanted (see SENTENCES)
+        return SumAssessment(code, available, missing, pct_base, pct_nadir,
+                             (why(),) if explain else (), reappeared)
 
     if meets_pd(available, nadir_mm, require_5mm=require_5mm):
-        above = pct_change(available, nadir_mm)
-        pct = f"{pct_text(above)} and " if above is not None else ""
-        sentence = (
-            f"PD: {label} {mm_text(available)} is {pct}{mm_text(increase)} above the nadir "
-            f"{mm_text(nadir_mm)} (needs +20%" + (" and +5 mm)" if require_5mm else ")")
-        )
-        if not complete:
-            sentence += (
-                f"; {', '.join(missing)} not assessed, but missing lesions can only add (R11-MISSING)"
+        def pd_sentence() -> str:
+            above = pct_change(available, nadir_mm)
+            pct = f"{pct_text(above)} and " if above is not None else ""
+            sentence = (
+                f"PD: {label} {mm_text(available)} is {pct}{mm_text(increase)} above the nadir "
+                f"{mm_text(nadir_mm)} (needs +20%" + (" and +5 mm)" if require_5mm else ")")
             )
-        return result("PD", sentence)
+            if not complete:
+                sentence += (
+                    f"; {', '.join(missing)} not assessed, but missing lesions can only add (R11-MISSING)"
+                )
+            return sentence
+
+        return result("PD", pd_sentence)
     reappeared = tuple(
         x.id
         for x in lesions
@@ -325,42 +351,46 @@ def _assess_sum(
     if reappeared:
         return result(
             "PD",
-            f"PD: {', '.join(reappeared)} reappeared after an overall CR at the previous assessment "
+            lambda: f"PD: {', '.join(reappeared)} reappeared after an overall CR at the previous assessment "
             "(FAQ-NEW-LESION-ALWAYS-PD, FAQ-ABN-NODE; setting reappearance_after_cr_is_pd)",
             reappeared=reappeared,
         )
     if not complete:
         return result(
             "NE",
-            f"NE: {', '.join(missing)} not assessed and the assessed lesions ({mm_text(available)}) "
+            lambda: f"NE: {', '.join(missing)} not assessed and the assessed lesions ({mm_text(available)}) "
             f"do not prove PD against the nadir {mm_text(nadir_mm)} (R11-MISSING)",
         )
     if all(lesion_gone(x) for x in lesions):
         return result(
             "CR",
-            f"CR: every non-nodal lesion 0 mm and every node below 10 mm short axis "
+            lambda: f"CR: every non-nodal lesion 0 mm and every node below 10 mm short axis "
             f"({label} {mm_text(available)}) (R11-CR)",
         )
     if meets_pr(available, baseline_mm):
         return result(
             "PR",
-            f"PR: {label} {mm_text(available)} is {pct_text(pct_base)} below baseline "
+            lambda: f"PR: {label} {mm_text(available)} is {pct_text(pct_base)} below baseline "
             f"{mm_text(baseline_mm)} (needs 30%)",
         )
-    vs_base = (
-        f"{pct_text(pct_base)} {'below' if available < baseline_mm else 'above'} baseline "
-        f"{mm_text(baseline_mm)} (PR needs 30% below)"
-        if pct_base is not None
-        else f"baseline {mm_text(baseline_mm)}"
-    )
-    direction = "above" if increase >= 0 else "below"
-    vs_nadir = (
-        f"{pct_text(pct_nadir)} and {mm_text(abs(increase))} {direction} the nadir {mm_text(nadir_mm)}"
-        if pct_nadir is not None
-        else f"{mm_text(abs(increase))} {direction} the nadir {mm_text(nadir_mm)}"
-    )
-    pd_need = "PD needs +20% and +5 mm" if require_5mm else "PD needs +20%"
-    return result("SD", f"SD: {label} {mm_text(available)} is {vs_base}; {vs_nadir} ({pd_need})")
+
+    def sd_sentence() -> str:
+        vs_base = (
+            f"{pct_text(pct_base)} {'below' if available < baseline_mm else 'above'} baseline "
+            f"{mm_text(baseline_mm)} (PR needs 30% below)"
+            if pct_base is not None
+            else f"baseline {mm_text(baseline_mm)}"
+        )
+        direction = "above" if increase >= 0 else "below"
+        vs_nadir = (
+            f"{pct_text(pct_nadir)} and {mm_text(abs(increase))} {direction} the nadir {mm_text(nadir_mm)}"
+            if pct_nadir is not None
+            else f"{mm_text(abs(increase))} {direction} the nadir {mm_text(nadir_mm)}"
+        )
+        pd_need = "PD needs +20% and +5 mm" if require_5mm else "PD needs +20%"
+        return f"SD: {label} {mm_text(available)} is {vs_base}; {vs_nadir} ({pd_need})"
+
+    return result("SD", sd_sentence)
 
 
 # --- non-target lesions -----------------------------------------------------------
