@@ -108,7 +108,11 @@ def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
         else:
             why.extend(nt.why)
         why.extend(new_lesion_sentences(view))
-        unmeasured = tuple(x.id for x in view.present if x.id not in {m.id for m in new_measured})
+        if view.present:
+            measured_ids = {m.id for m in new_measured}
+            unmeasured = tuple(x.id for x in view.present if x.id not in measured_ids)
+        else:
+            unmeasured = ()
         overall, sentence = _overall(target, non_target, unmeasured, bool(baseline.targets or new_measured))
         why.append(sentence)
         extra: dict[str, str | Decimal | None] = dict(partial_sum_extra(sums))

@@ -114,9 +114,10 @@ class _State:
     last_target_mm: Decimal | None = None  # scenario B: "further shrinkage"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Now:
-    """Everything measured at one evaluable timepoint."""
+    """Everything measured at one evaluable timepoint (never changed once built; not frozen
+    only because a frozen dataclass is slower to build, once per timepoint)."""
 
     tp: Timepoint
     view: NewLesionView

@@ -38,24 +38,25 @@ def _date(value: dt.date | None) -> str | None:
 def timepoint_json(tp: TimepointResult, explain: bool = False) -> JsonObject:
     """One timepoint result. Response-level timepoints (no category codes) carry only
     ``date`` and ``overall`` (plus extras such as ``pd_status``)."""
-    out: JsonObject = {"date": tp.date.isoformat()}
+    out: JsonObject
     if tp.target or tp.non_target or tp.new_lesions:
-        out["target"] = tp.target
-        out["non_target"] = tp.non_target
-        out["new_lesions"] = tp.new_lesions
-        out["overall"] = tp.overall
-        # number() inlined (four per timepoint): the same rounding, -0.0 written as 0.0
-        v = tp.sum_mm
-        out["sum_mm"] = None if v is None else float(v.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)) or 0.0
-        v = tp.nadir_ref_mm
-        out["nadir_ref_mm"] = None if v is None else float(v.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)) or 0.0
-        v = tp.pct_vs_baseline
-        out["pct_vs_baseline"] = (
-            None if v is None else float(v.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)) or 0.0)
-        v = tp.pct_vs_nadir
-        out["pct_vs_nadir"] = None if v is None else float(v.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)) or 0.0
+        # number() inlined (four per timepoint): the same rounding, -0.0 written as 0.0;
+        # one dict display, keys in the contract's order
+        s, n, b, p = tp.sum_mm, tp.nadir_ref_mm, tp.pct_vs_baseline, tp.pct_vs_nadir
+        q, up, ctx = QUANTUM, ROUND_HALF_UP, CONTEXT
+        out = {
+            "date": tp.date.isoformat(),
+            "target": tp.target,
+            "non_target": tp.non_target,
+            "new_lesions": tp.new_lesions,
+            "overall": tp.overall,
+            "sum_mm": None if s is None else float(s.quantize(q, up, ctx)) or 0.0,
+            "nadir_ref_mm": None if n is None else float(n.quantize(q, up, ctx)) or 0.0,
+            "pct_vs_baseline": None if b is None else float(b.quantize(q, up, ctx)) or 0.0,
+            "pct_vs_nadir": None if p is None else float(p.quantize(q, up, ctx)) or 0.0,
+        }
     else:
-        out["overall"] = tp.overall
+        out = {"date": tp.date.isoformat(), "overall": tp.overall}
     if tp.progression_date is not None and tp.progression_date != tp.date:
         out["progression_date"] = tp.progression_date.isoformat()
     for key, value in tp.extra.items():
