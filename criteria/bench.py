@@ -108,7 +108,8 @@ def run_batch(text: str) -> str:
     with gc_paused(), without_sentences():  # as ``evaluate`` without --explain
         payload = parse_payload(load_json(text))
         subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
-        return json.dumps([subject_json(evaluate(s, CRITERIA)) for s in subjects])
+        # check_circular off: plain fresh dicts and lists (the same text, no id bookkeeping)
+        return json.dumps([subject_json(evaluate(s, CRITERIA)) for s in subjects], check_circular=False)
 
 
 def run_bench(subjects: int, seed: int = 20241121) -> dict[str, Any]:

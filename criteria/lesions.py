@@ -696,8 +696,8 @@ def allocate_new_targets(
         return (-mm, organ_key(lesion.organ, lesion.node), lesion.organ, int(lesion.node))
 
     for i, (tp, view) in enumerate(zip(subject.timepoints, views, strict=True)):
-        if not view.assessed or len(chosen) >= total_cap:
-            continue
+        if not view.assessed or not view.present or len(chosen) >= total_cap:
+            continue  # (no lesion present: no candidate, nothing judged)
         by_id = {x.id: x for x in tp.new_lesions}
         candidates = [
             by_id[seen.id]
@@ -731,6 +731,8 @@ def new_target_lesions(
     A chosen lesion missing from the timepoint's list, or listed without mm, is "not
     assessed"; mm 0 is resolved and adds 0.
     """
+    if not chosen:
+        return ()
     by_id = {x.id: x for x in tp.new_lesions}
     out = []
     for lesion_id, first in chosen.items():
