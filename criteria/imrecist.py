@@ -73,7 +73,11 @@ def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
             continue
         why: list[str] = []
         new_measured = new_target_lesions(tp, chosen, i)
-        lesions = (*target_lesions(baseline, tp), *new_measured)
+        # the targets' tuple itself when no new lesion is measured (then assess_sum may reuse
+        # the iRECIST result for the same values, see its memo)
+        lesions = target_lesions(baseline, tp)
+        if new_measured:
+            lesions = (*lesions, *new_measured)
         sums: SumAssessment | None = None
         target = NA
         if lesions:

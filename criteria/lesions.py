@@ -237,9 +237,11 @@ class SumAssessment:
 
 #: Recent assess_sum results keyed by the identity of the lesions sequence: RECIST 1.1 and
 #: iRECIST assess the same target values (the same tuple, from target_lesions' memo) against
-#: the same baseline sum and, mostly, the same nadir object. An entry holds every argument,
-#: so ids cannot be reused while cached, and a hit requires the very same objects: the
-#: inputs are immutable, so the result is the one a fresh call would give.
+#: the same baseline sum and, mostly, the same nadir object (so does imRECIST when no new
+#: lesion is measured and the sentences are off: the label only names the sum in the
+#: sentences, ``reappearing`` only matters after a CR). An entry holds every argument, so
+#: ids cannot be reused while cached, and a hit requires the very same objects: the inputs
+#: are immutable, so the result is the one a fresh call would give.
 _SUM_MEMO: dict[int, tuple[Sequence[SumLesion], Decimal, Decimal, bool, bool,
                            frozenset[str] | None, str, SumAssessment, bool]] = {}
 
@@ -272,17 +274,19 @@ def assess_sum(
     Memoised by identity of the arguments (see the memo above); the body is the
     private function of the same name.
     """
+    sentences = SENTENCES.get()
     hit = _SUM_MEMO.get(id(lesions))
     if (
         hit is not None
         and hit[0] is lesions
-        and hit[8] is SENTENCES.get()
+        and hit[8] is sentences
         and hit[1] is baseline_mm
         and hit[2] is nadir_mm
         and hit[3] is require_5mm
         and hit[4] is after_cr
-        and hit[5] is reappearing
-        and hit[6] == label
+        # reappearing matters only after a CR, the label only in the sentences
+        and (hit[5] is reappearing or not after_cr)
+        and (hit[6] == label or not sentences)
     ):
         return hit[7]
     result = _assess_sum(lesions, baseline_mm=baseline_mm, nadir_mm=nadir_mm, require_5mm=require_5mm,
@@ -290,7 +294,7 @@ def assess_sum(
     if len(_SUM_MEMO) >= 64:
         _SUM_MEMO.clear()
     _SUM_MEMO[id(lesions)] = (lesions, baseline_mm, nadir_mm, require_5mm, after_cr, reappearing, label,
-                              result, SENTENCES.get())
+                              result, sentences)
     return result
 
 
