@@ -19,6 +19,10 @@ if not os.environ.get("DATABASE_URL"):
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECRET_KEY = "test-secret-key-not-for-production-" + "y" * 30
 DEBUG = False
+# Tasks run in-process in tests on both passes (with or without REDIS_URL), so a test sees
+# a task's effect when its transaction commits; the real-worker tests (tests/celery) switch
+# eager mode off while they run.
+CELERY_TASK_ALWAYS_EAGER = True
 # Tests that commit (transaction=True) would otherwise run a whole-trial recompute eagerly
 # after every signature; the tests of that hook switch it on.
 TRIALREADS = {"AUTO_COMPUTE_ENDPOINTS": False}

@@ -131,9 +131,21 @@ def _flush_redis() -> None:
 
 @pytest.fixture
 def redis_clean() -> Iterator[None]:
+    """An empty Redis database, and this process's Celery app sending to it for real.
+
+    Test settings run tasks eagerly (in-process) everywhere else; these tests need the
+    messages to reach the real workers, so eager mode is off for their duration.
+    """
+    from config.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
     _flush_redis()
-    yield
-    _flush_redis()
+    try:
+        yield
+    finally:
+        _flush_redis()
+        app.conf.task_always_eager = eager
 
 
 @pytest.fixture
