@@ -277,12 +277,23 @@ _I_PREFIXES = (
 )
 
 
+#: Sentences already renamed (most are the same few fixed non-target sentences); bounded.
+_I_CODES_MEMO: dict[str, str] = {}
+
+
 def _i_codes(sentence: str) -> str:
     """IR-BASE: the shared RECIST 1.1 sentences, with iRECIST's category names."""
+    hit = _I_CODES_MEMO.get(sentence)
+    if hit is not None:
+        return hit
+    renamed = sentence
     for old, new in _I_PREFIXES:
         if sentence.startswith(old):
-            return new + sentence[len(old):]
-    return sentence
+            renamed = new + sentence[len(old):]
+            break
+    if len(_I_CODES_MEMO) < 4096:
+        _I_CODES_MEMO[sentence] = renamed
+    return renamed
 
 
 def _fresh_progression(now: _Now, state: _State) -> list[str]:
