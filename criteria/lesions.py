@@ -232,7 +232,7 @@ class SumAssessment:
 
     @property
     def total_mm(self) -> Decimal | None:
-        return self.available_mm if self.complete else None
+        return None if self.missing else self.available_mm
 
 
 #: Recent assess_sum results keyed by the identity of the lesions sequence: RECIST 1.1 and
