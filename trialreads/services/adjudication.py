@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from criteria.evaluate import evaluate
 from criteria.types import CriterionResult
-from trialreads import access, conf, mappers
+from trialreads import access, mappers
 from trialreads.adjudication_rules import (
     AdjudicationRules,
     Disagreement,
@@ -51,7 +51,7 @@ from trialreads.adjudication_rules import (
 )
 from trialreads.canonical import canonical_json, sha256_hex
 from trialreads.choices import AcceptanceBasis, AdjudicationStatus, AuditEventType, TrialRole
-from trialreads.errors import Conflict, PermissionDenied, ValidationError
+from trialreads.errors import Conflict, ValidationError
 from trialreads.models import (
     AcceptedRead,
     AdjudicationCase,
@@ -416,19 +416,6 @@ def adjudication_assign(*, case_id: object, adjudicator_id: int, actor: Any) -> 
 # --- decision ----------------------------------------------------------------------------------
 
 
-def _sign_failed(actor: Any, case: AdjudicationCase, why: str) -> None:
-    # Own transaction: the failure stays recorded although the request fails.
-    with transaction.atomic():
-        audit_record(
-            chain_id=case.subject.trial.chain_id,
-            event_type=AuditEventType.SIGN_FAILED,
-            actor=actor,
-            object_type="adjudication_case",
-            object_id=case.pk,
-            reason=why,
-        )
-
-
 def decision_content(case: AdjudicationCase) -> dict[str, Any]:
     """What the adjudicator's signature covers."""
     return {
@@ -474,15 +461,16 @@ def adjudication_decide(
         errors["meaning"] = ["at most 300 characters"]
     if errors:
         raise ValidationError(errors)
-    # One lockout counter for every e-signature of the actor (reads and decisions).
-    from trialreads.services.reads import _recent_sign_failures
+    # The same re-authentication and lockout counter as every other e-signature.
+    from trialreads.services.reads import signature_reauthenticate
 
-    if _recent_sign_failures(actor) >= conf.get("SIGN_MAX_FAILURES"):
-        _sign_failed(actor, case, "locked out after repeated failures")
-        raise PermissionDenied("Signing is locked after repeated failed attempts; try again later.")
-    if not isinstance(password, str) or not actor.check_password(password):
-        _sign_failed(actor, case, "wrong password")
-        raise PermissionDenied("Re-authentication failed.")
+    signature_reauthenticate(
+        actor=actor,
+        password=password,
+        chain_id=case.subject.trial.chain_id,
+        object_type="adjudication_case",
+        object_id=case.pk,
+    )
     with transaction.atomic():
         subject = Subject.objects.select_for_update().select_related("trial").get(pk=case.subject_id)
         case = AdjudicationCase.objects.select_for_update().select_related("subject__trial").get(pk=case.pk)

@@ -527,19 +527,32 @@ def _recent_sign_failures(actor: Any) -> int:
     ).count()
 
 
-def _sign_failed(actor: Any, tr: TimepointRead, why: str) -> None:
+def signature_reauthenticate(
+    *, actor: Any, password: object, chain_id: str, object_type: str, object_id: int
+) -> None:
+    """The re-authentication of every e-signature (reads and adjudication decisions;
+    21 CFR 11.200): one lockout counter per user, the password checked again, and every
+    failure audited as SIGN_FAILED in its own transaction, so that it stays recorded although
+    the request fails. Raises PermissionDenied on failure."""
     from trialreads.services.audit import audit_record
 
-    # Own transaction: the failure must stay recorded although the request fails.
-    with transaction.atomic():
-        audit_record(
-            chain_id=tr.read.subject.trial.chain_id,
-            event_type=AuditEventType.SIGN_FAILED,
-            actor=actor,
-            object_type="timepoint_read",
-            object_id=tr.pk,
-            reason=why,
-        )
+    def failed(why: str) -> None:
+        with transaction.atomic():
+            audit_record(
+                chain_id=chain_id,
+                event_type=AuditEventType.SIGN_FAILED,
+                actor=actor,
+                object_type=object_type,
+                object_id=object_id,
+                reason=why,
+            )
+
+    if _recent_sign_failures(actor) >= conf.get("SIGN_MAX_FAILURES"):
+        failed("locked out after repeated failures")
+        raise PermissionDenied("Signing is locked after repeated failed attempts; try again later.")
+    if not isinstance(password, str) or not actor.check_password(password):
+        failed("wrong password")
+        raise PermissionDenied("Re-authentication failed.")
 
 
 def timepoint_read_sign(
@@ -561,12 +574,13 @@ def timepoint_read_sign(
     if len(meaning) > 300:
         errors.add("meaning", "at most 300 characters")
     errors.raise_if_any()
-    if _recent_sign_failures(actor) >= conf.get("SIGN_MAX_FAILURES"):
-        _sign_failed(actor, tr, "locked out after repeated failures")
-        raise PermissionDenied("Signing is locked after repeated failed attempts; try again later.")
-    if not isinstance(password, str) or not actor.check_password(password):
-        _sign_failed(actor, tr, "wrong password")
-        raise PermissionDenied("Re-authentication failed.")
+    signature_reauthenticate(
+        actor=actor,
+        password=password,
+        chain_id=tr.read.subject.trial.chain_id,
+        object_type="timepoint_read",
+        object_id=tr.pk,
+    )
     with transaction.atomic():
         read, tr = _lock(timepoint_read_id)
         _check_editable(read, tr, expected_version)
