@@ -83,6 +83,27 @@ class _Form:
         if message not in bucket:
             bucket.append(message)
 
+    def measured_row(self, p: str) -> tuple[str, str, Decimal | None] | None:
+        """Code, organ and mm of the measured lesion row with prefix ``p`` (baseline targets,
+        new lesions). ``None`` for a blank row, or when the mm does not parse (the error is
+        placed next to it); a missing code or organ is flagged but the row still counts."""
+        code, organ, raw = (
+            self.value(p + "code").strip(),
+            self.value(p + "organ").strip(),
+            self.value(p + "value_mm"),
+        )
+        if not (code or organ or raw.strip()):
+            return None
+        if not code:
+            self.add(p + "code", "required")
+        if not organ:
+            self.add(p + "organ", "required")
+        try:
+            return code, organ, parse_mm(raw)
+        except ValueError as exc:
+            self.add(p + "value_mm", str(exc))
+            return None
+
     def field_ids(self) -> set[str]:
         raise NotImplementedError
 
@@ -171,22 +192,10 @@ class BaselineForm(_Form):
         self.rows = {"targets": [], "non_targets": []}
         for i in range(BASELINE_TARGET_ROWS):
             p = f"targets-{i}-"
-            code, organ, raw = (
-                self.value(p + "code").strip(),
-                self.value(p + "organ").strip(),
-                self.value(p + "value_mm"),
-            )
-            if not (code or organ or raw.strip()):
+            row = self.measured_row(p)
+            if row is None:
                 continue
-            if not code:
-                self.add(p + "code", "required")
-            if not organ:
-                self.add(p + "organ", "required")
-            try:
-                mm = parse_mm(raw)
-            except ValueError as exc:
-                self.add(p + "value_mm", str(exc))
-                continue
+            code, organ, mm = row
             if mm is None:
                 self.add(p + "value_mm", "required")
                 continue
@@ -303,22 +312,10 @@ class FollowupForm(_Form):
         self.rows = {"new_lesions": []}
         for k in self.new_lesion_rows():
             p = f"new_lesions-{k}-"
-            code, organ, raw = (
-                self.value(p + "code").strip(),
-                self.value(p + "organ").strip(),
-                self.value(p + "value_mm"),
-            )
-            if not (code or organ or raw.strip()):
+            row = self.measured_row(p)
+            if row is None:
                 continue
-            if not code:
-                self.add(p + "code", "required")
-            if not organ:
-                self.add(p + "organ", "required")
-            try:
-                mm = parse_mm(raw)
-            except ValueError as exc:
-                self.add(p + "value_mm", str(exc))
-                continue
+            code, organ, mm = row
             self.rows["new_lesions"].append(k)
             new.append(
                 NewLesionInput(
