@@ -204,6 +204,8 @@ def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
     R11-EQUIVOCAL); with an iUPD open :func:`_in_block` decides.
     """
     nadir_before = state.nadir
+    # A1 (FAQ-IR-MANAGING-PR): iPR/iCR since the last iUPD, so target iSD reads as iPR.
+    continue_pr = state.responded and subject.settings.pr_continues_until_pd
     why: list[str] = []
     if now.targets is not None:
         why.extend(_i_codes(w) for w in now.targets.why)
@@ -232,7 +234,7 @@ def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
             state.block = _open_block(now, bool(now.added) or _nlt_pd(now, state))
             state.responded = False
         else:
-            overall, sentence = _non_progression(now, state.responded)
+            overall, sentence = _non_progression(now, continue_pr)
             why.extend(sentence)
     else:
         decision = _in_block(subject, now, state, state.block)
@@ -248,9 +250,17 @@ def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
 
     _advance(now, state, overall, disregarded)
     targets = now.targets
+    target = _TARGET_CODES[targets.code] if targets is not None else NA
+    if target == ISD and continue_pr:
+        # As under RECIST 1.1 (A1), the target category carries the continued iPR too,
+        # whatever the overall response (a new lesion can still make it iUPD).
+        target = IPR
+        if overall != IPR:
+            why.append("target iPR continues: iPR was assigned earlier and the target sum does "
+                       "not meet iUPD (A1, FAQ-IR-MANAGING-PR; setting pr_continues_until_pd)")
     return TimepointResult(
         date=now.tp.date,
-        target=_TARGET_CODES[targets.code] if targets is not None else NA,
+        target=target,
         non_target=_NON_TARGET_CODES[now.non_targets.code],
         new_lesions=now.view.code,
         overall=overall,
