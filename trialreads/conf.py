@@ -17,6 +17,10 @@ DEFAULTS: dict[str, Any] = {
     # adjudication decided. The task is idempotent on the inputs' hash, so a burst of
     # signatures costs one computation per distinct input state.
     "AUTO_COMPUTE_ENDPOINTS": True,
+    # Processes for the endpoint recompute and the export (None: one per CPU), and the trial
+    # size from which they are used (smaller trials run in the calling process).
+    "ENDPOINT_PROCESSES": None,
+    "ENDPOINT_PARALLEL_MIN_SUBJECTS": 200,
 }
 
 

@@ -19,16 +19,34 @@ import datetime as dt
 import hashlib
 import io
 import json
-from collections.abc import Sequence
+import multiprocessing
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from trialreads.exports.censoring import describe_rules
-from trialreads.exports.datasets import ExportStudy, build_all, decimal_text
+from trialreads.exports.datasets import (
+    ExportStudy,
+    build_response_domains,
+    build_transfer,
+    build_tumour_domains,
+    decimal_text,
+)
 from trialreads.exports.spec import Dataset, Value
-from trialreads.exports.validate import check_all
+from trialreads.exports.table import Table, tabulate
+from trialreads.exports.validate import (
+    Problem,
+    check_accepted_flags,
+    check_all,
+    check_tumour_links,
+    link_groups,
+)
 from trialreads.exports.xpt import XportError, encode_validated
 
 MANIFEST_FORMAT = "trialreads-sponsor-export/1"
@@ -50,16 +68,59 @@ def csv_cell(value: Value) -> str:
     return str(value)
 
 
-def write_csv(dataset: Dataset) -> bytes:
-    """Header row of variable names, then the rows; ``\\n`` endings, minimal quoting, ASCII."""
+def _csv_column(column: Sequence[Value]) -> Sequence[Value]:
+    """A column ready for ``csv.writer``: strings and ``None`` (written blank) pass through;
+    a column of one other type maps its distinct values through :func:`csv_cell` once
+    (equal values of one type have the same text: ``decimal_text`` is canonical); a mixed
+    column goes cell by cell."""
+    types = set(map(type, column)) - {str, type(None)}
+    if not types:
+        return column
+    if len(types) == 1:
+        text = {value: csv_cell(value) for value in set(column)}
+        return list(map(text.__getitem__, column))
+    return [v if type(v) is str else csv_cell(v) for v in column]
+
+
+def _csv_fields(column: Sequence[Value]) -> Sequence[str] | None:
+    """A column of strings and ``None`` (:func:`_csv_column`) as CSV fields, quoted exactly
+    where ``csv.QUOTE_MINIMAL`` quotes (a comma or a double quote; quotes doubled); ``None``
+    when a value holds a line break, which is left to the ``csv`` module."""
+    fields: dict[Value, str] = {}
+    for value in set(column):
+        text = "" if value is None else str(value)
+        if "\r" in text or "\n" in text:
+            return None
+        fields[value] = '"' + text.replace('"', '""') + '"' if ("," in text or '"' in text) else text
+    if all(key is not None and key == text for key, text in fields.items()):
+        return column  # type: ignore[return-value]  # strings only, none needs quoting
+    return list(map(fields.__getitem__, column))
+
+
+def write_csv(dataset: Dataset, table: Table | None = None) -> bytes:
+    """Header row of variable names, then the rows; ``\\n`` endings, minimal quoting, ASCII.
+
+    With every row complete (a :class:`Table`) and at least two variables, the lines are
+    joined directly from the columns' quoted fields: the same bytes as ``csv.writer`` (a
+    test compares them), about three times faster over the hundreds of thousands of rows of
+    an export. Otherwise, and for a value with a line break, ``csv.writer`` writes them."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     names = [var.name for var in dataset.variables]
     writer.writerow(names)
-    # Strings (most cells) pass through; only other types go through csv_cell.
-    writer.writerows(
-        [v if type(v) is str else csv_cell(v) for v in [row[name] for name in names]] for row in dataset.rows
-    )
+    if table is None:
+        table = tabulate(dataset)
+    if table is None:  # rows with missing or extra keys: missing cells are blank
+        writer.writerows([csv_cell(row.get(name)) for name in names] for row in dataset.rows)
+    elif table.nrows:
+        columns = [_csv_column(column) for column in table.columns]
+        fields = [_csv_fields(column) for column in columns] if len(names) > 1 else [None]
+        if all(f is not None for f in fields):
+            lines = map(",".join, zip(*fields, strict=True))
+            buffer.write("\n".join(lines) + "\n")
+        else:
+            # One empty field alone on a row is written as "" by csv (not a blank line).
+            writer.writerows(zip(*columns, strict=True))
     return buffer.getvalue().encode("ascii")
 
 
@@ -78,34 +139,54 @@ def _file(name: str, content: bytes) -> ExportedFile:
     return ExportedFile(name, hashlib.sha256(content).hexdigest(), len(content))
 
 
-def render_package(
-    datasets: Sequence[Dataset],
+@dataclass(frozen=True)
+class RenderedDataset:
+    """One dataset's files and manifest entry."""
+
+    name: str
+    label: str
+    file_stem: str
+    rows: int
+    variables: int
+    xpt: bytes
+    csv: bytes
+
+
+def _render(ds: Dataset, stamp: dt.datetime, table: Table | None) -> RenderedDataset:
+    """XPT and CSV bytes of a dataset that has been validated."""
+    return RenderedDataset(
+        ds.name,
+        ds.label,
+        ds.file_stem,
+        len(ds.rows),
+        len(ds.variables),
+        encode_validated(ds, stamp, table=table),
+        write_csv(ds, table),
+    )
+
+
+def _assemble(
+    rendered: Sequence[RenderedDataset],
     *,
-    created: dt.datetime,
+    stamp: dt.datetime,
     criteria_version: str,
     charter_version: str,
     studyid: str,
-    data_cutoff: dt.date | None = None,
-    audit_chain_head: str | None = None,
+    data_cutoff: dt.date | None,
+    audit_chain_head: str | None,
 ) -> dict[str, bytes]:
-    """File name -> bytes for the whole transfer (not yet written). Raises :class:`XportError`
-    with every conformance and cross-link problem found."""
-    problems = check_all(datasets)
-    if problems:
-        raise XportError(problems)
-    stamp = _utc_naive(created)
     files: dict[str, bytes] = {}
     entries: list[dict[str, Any]] = []
-    for ds in datasets:
+    for ds in rendered:
         xpt_name, csv_name = f"{ds.file_stem}.xpt", f"{ds.file_stem}.csv"
-        files[xpt_name] = encode_validated(ds, stamp)  # check_all above validated it
-        files[csv_name] = write_csv(ds)
+        files[xpt_name] = ds.xpt
+        files[csv_name] = ds.csv
         entries.append(
             {
                 "name": ds.name,
                 "label": ds.label,
-                "rows": len(ds.rows),
-                "variables": len(ds.variables),
+                "rows": ds.rows,
+                "variables": ds.variables,
                 "files": [xpt_name, csv_name],
             }
         )
@@ -126,6 +207,152 @@ def render_package(
     return files
 
 
+def render_package(
+    datasets: Sequence[Dataset],
+    *,
+    created: dt.datetime,
+    criteria_version: str,
+    charter_version: str,
+    studyid: str,
+    data_cutoff: dt.date | None = None,
+    audit_chain_head: str | None = None,
+) -> dict[str, bytes]:
+    """File name -> bytes for the whole transfer (not yet written). Raises :class:`XportError`
+    with every conformance and cross-link problem found."""
+    tables = {ds.name: tabulate(ds) for ds in datasets}
+    problems = check_all(datasets, tables)
+    if problems:
+        raise XportError(problems)
+    stamp = _utc_naive(created)
+    return _assemble(
+        [_render(ds, stamp, tables[ds.name]) for ds in datasets],
+        stamp=stamp,
+        criteria_version=criteria_version,
+        charter_version=charter_version,
+        studyid=studyid,
+        data_cutoff=data_cutoff,
+        audit_chain_head=audit_chain_head,
+    )
+
+
+# --- one study on two cores ----------------------------------------------------------
+
+#: The study a forked half reads (inherited through ``fork``, never pickled).
+_FORK_STUDY: tuple[ExportStudy, dt.datetime] | None = None
+
+
+@dataclass(frozen=True)
+class _Half:
+    """What a half of the transfer hands back: its files, its own problems, and the link
+    groups the other half needs (RS groups must exist in TR)."""
+
+    rendered: tuple[RenderedDataset, ...]
+    problems: tuple[Problem, ...]
+    groups: frozenset[tuple[Value, Value]]
+
+
+def _tumour_half(study: ExportStudy, stamp: dt.datetime) -> _Half:
+    tu, tr = build_tumour_domains(study)
+    tables = {ds.name: tabulate(ds) for ds in (tu, tr)}
+    problems = check_all((tu, tr), tables) + check_tumour_links(tu, tr, tables)
+    rendered = () if problems else tuple(_render(ds, stamp, tables[ds.name]) for ds in (tu, tr))
+    return _Half(rendered, tuple(problems), frozenset(link_groups(tr, "TRLNKGRP", tables)))
+
+
+def _response_half(study: ExportStudy, stamp: dt.datetime) -> _Half:
+    datasets = build_response_domains(study)
+    rs = datasets[0]
+    tables = {ds.name: tabulate(ds) for ds in datasets}
+    problems = check_all(datasets, tables) + check_accepted_flags(rs, tables)
+    rendered = () if problems else tuple(_render(ds, stamp, tables[ds.name]) for ds in datasets)
+    return _Half(rendered, tuple(problems), frozenset(link_groups(rs, "RSLNKGRP", tables)))
+
+
+def _forked_tumour_half() -> str:
+    """Run in the forked process: the tumour half, pickled to a temporary file whose path
+    is returned. Handing 100+ MB back through the pool's result pipe was measured at about
+    0.8 s at 2000 subjects, with the parent's receiving thread competing for the GIL; a
+    file in the page cache is written and read back in about a tenth of that."""
+    assert _FORK_STUDY is not None
+    half = _tumour_half(*_FORK_STUDY)
+    with tempfile.NamedTemporaryFile("wb", prefix="trialreads-", suffix=".pickle", delete=False) as out:
+        pickle.dump(half, out, protocol=pickle.HIGHEST_PROTOCOL)
+    return out.name
+
+
+def _load_half(path: str) -> _Half:
+    try:
+        with open(path, "rb") as stream:
+            half = pickle.load(stream)  # noqa: S301 - our own forked process wrote it just now
+    finally:
+        os.unlink(path)
+    assert isinstance(half, _Half)
+    return half
+
+
+def render_study(
+    study: ExportStudy,
+    *,
+    created: dt.datetime,
+    criteria_version: str,
+    charter_version: str,
+    audit_chain_head: str | None = None,
+    parallel: bool = False,
+) -> dict[str, bytes]:
+    """:func:`render_package` of the study's datasets (:func:`build_transfer`), the same bytes.
+
+    With ``parallel`` (where ``fork`` exists) the transfer is made in two halves at once:
+    a forked process builds, checks and encodes TU and TR while this one does RS, ADRS and
+    ADTTE (the ADaM datasets derive from RS). Each half checks its own datasets and links;
+    the one link between them (every RS link group has TR records) is checked here. When
+    anything is wrong, the whole transfer is rendered again in one process so that the
+    :class:`XportError` lists every problem with its row, exactly as :func:`render_package`.
+    """
+    global _FORK_STUDY
+    stamp = _utc_naive(created)
+    common: dict[str, Any] = {
+        "criteria_version": criteria_version,
+        "charter_version": charter_version,
+        "studyid": study.studyid,
+        "data_cutoff": study.data_cutoff,
+        "audit_chain_head": audit_chain_head,
+    }
+    if not parallel or "fork" not in multiprocessing.get_all_start_methods():
+        return render_package(build_transfer(study), created=created, **common)
+    _FORK_STUDY = (study, stamp)
+    try:
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            pending = pool.apply_async(_forked_tumour_half)
+            try:
+                responses = _response_half(study, stamp)
+            finally:  # wait for the child even when this half failed, to remove its file
+                tumours = _load_half(pending.get())
+    finally:
+        _FORK_STUDY = None
+    if tumours.problems or responses.problems or not responses.groups <= tumours.groups:
+        return render_package(build_transfer(study), created=created, **common)
+    return _assemble((*tumours.rendered, *responses.rendered), stamp=stamp, **common)
+
+
+def write_files(directory: Path, files: Mapping[str, bytes]) -> None:
+    """Write ``files`` into ``directory`` (created if missing; must be empty, so no stale file
+    rides along) all or nothing: they go to a hidden sibling folder that is renamed into
+    place once every file is on disk, and a failure removes it."""
+    if directory.exists() and any(directory.iterdir()):
+        raise FileExistsError(f"{directory} is not empty")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
+    try:
+        for name, content in sorted(files.items()):
+            (staging / name).write_bytes(content)
+        if directory.exists():
+            directory.rmdir()  # empty (checked above); os.replace cannot replace a directory
+        os.replace(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def write_package(
     directory: Path,
     study: ExportStudy,
@@ -134,22 +361,18 @@ def write_package(
     criteria_version: str,
     charter_version: str,
     audit_chain_head: str | None = None,
+    parallel: bool = False,
 ) -> dict[str, Any]:
     """Build TU, TR, RS, ADRS, ADTTE from ``study`` and write the transfer into ``directory``
-    (created if missing; must be empty so no stale file rides along). Returns the manifest."""
-    files = render_package(
-        build_all(study),
+    (:func:`write_files`: all files or none). Returns the manifest."""
+    files = render_study(
+        study,
         created=created,
         criteria_version=criteria_version,
         charter_version=charter_version,
-        studyid=study.studyid,
-        data_cutoff=study.data_cutoff,
         audit_chain_head=audit_chain_head,
+        parallel=parallel,
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    if any(directory.iterdir()):
-        raise FileExistsError(f"{directory} is not empty")
-    for name, content in sorted(files.items()):
-        (directory / name).write_bytes(content)
+    write_files(directory, files)
     manifest: dict[str, Any] = json.loads(files[MANIFEST_NAME])
     return manifest

@@ -23,12 +23,15 @@ import datetime as dt
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import compress
 from pathlib import PurePath
 
 from trialreads.exports.spec import Dataset, Value, Variable, parse_format
+from trialreads.exports.table import Table, tabulate
 
 NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,7}$")
 MAX_LABEL = 40
@@ -136,38 +139,60 @@ def _check_char(ds: str, var: Variable, row: int, value: Value) -> list[Problem]
     return out
 
 
-def _char_column_clean(rows: Sequence[dict[str, Value]], name: str) -> bool:
-    """True when every value of the column passes :func:`_check_char` (decided in bulk):
-    strings or None, printable ASCII (so bytes = characters), at most 200 bytes, no
-    trailing blank. Rows without the column are left to the row checks."""
-    values = [v for v in [row.get(name) for row in rows] if v is not None]
-    try:
-        text = "".join(values)  # type: ignore[arg-type]  # TypeError: a non-string value
-    except TypeError:
+def _char_column_clean(types: AbstractSet[type], distinct: AbstractSet[Value]) -> bool:
+    """True when every value of a character column passes :func:`_check_char`, decided on
+    its distinct values: strings or None, printable ASCII (so bytes = characters), at most
+    200 bytes, no trailing blank."""
+    if not types <= {str, type(None)}:
         return False
+    values: list[str] = [v for v in distinct if isinstance(v, str)]
+    text = "".join(values)
     if not (text.isascii() and text.isprintable()):
         return False
     # "\n" is not printable, so it cannot occur inside a value: " \n" marks a trailing blank.
-    return max(map(len, values), default=0) <= MAX_CHAR_BYTES and " \n" not in "\n".join(values) + "\n"  # type: ignore[arg-type]
+    return max(map(len, values), default=0) <= MAX_CHAR_BYTES and " \n" not in "\n".join(values) + "\n"
 
 
-def _num_column_clean(rows: Sequence[dict[str, Value]], var: Variable) -> bool:
-    """True when every value of the numeric column passes :func:`_check_num` (in bulk):
-    finite int/float/Decimal numbers in the IBM range, or dates under a date format."""
-    values = [v for v in [row.get(var.name) for row in rows] if v is not None]
-    types = set(map(type, values))
+def _num_column_clean(types: AbstractSet[type], distinct: AbstractSet[Value], var: Variable) -> bool:
+    """True when every value of a numeric column passes :func:`_check_num`, decided on its
+    distinct values: finite int/float/Decimal numbers in the IBM range, or dates under a
+    date format. ``types`` comes from every cell, since a set of values keeps one of ``1``
+    and ``True``."""
+    types = types - {type(None)}
+    if not types:
+        return True
     if types == {dt.date}:
         fmt = parse_format(var.format)
         return fmt is not None and fmt.name in DATE_FORMATS
     if not types <= {int, float, Decimal}:
         return False  # bool, str, datetime ...: the cell checks name them
+    numbers = [v for v in distinct if v is not None]
     try:
-        magnitudes = [abs(f) for f in map(float, values) if f]  # type: ignore[arg-type]  # numbers only
-    except OverflowError:
+        magnitudes = [abs(f) for f in map(float, numbers) if f]  # type: ignore[arg-type]  # numbers only
+    except (OverflowError, ValueError):
         return False
     if any(map(math.isnan, magnitudes)):
         return False
     return not magnitudes or (min(magnitudes) >= IBM_MIN and max(magnitudes) < IBM_LIMIT)
+
+
+def clean_columns(dataset: Dataset, table: Table | None) -> list[bool]:
+    """Per variable: does every cell of its column pass the cell checks (column-wise)?
+    Without a table (rows with missing or extra keys) the columns are read with ``get``."""
+    out = []
+    for index, var in enumerate(dataset.variables):
+        column = table.columns[index] if table is not None else [row.get(var.name) for row in dataset.rows]
+        types: AbstractSet[type] = table.types(index) if table is not None else set(map(type, column))
+        try:
+            distinct: AbstractSet[Value] = table.distinct(index) if table is not None else set(column)
+        except TypeError:  # an unhashable cell (or a signalling NaN): the cell checks name it
+            out.append(False)
+            continue
+        if var.type == "char":
+            out.append(_char_column_clean(types, distinct))
+        else:
+            out.append(_num_column_clean(types, distinct, var))
+    return out
 
 
 def _check_num(ds: str, var: Variable, row: int, value: Value) -> list[Problem]:
@@ -187,6 +212,8 @@ def _check_num(ds: str, var: Variable, row: int, value: Value) -> list[Problem]:
         number = float(value)
     except OverflowError:
         number = math.inf
+    except ValueError:  # Decimal("sNaN") refuses float()
+        number = math.nan
     if math.isnan(number) or math.isinf(number):
         return [Problem(ds, "NUM_RANGE", f"{value!r} is not finite (use None for missing)", var.name, row)]
     if number != 0.0 and not IBM_MIN <= abs(number) < IBM_LIMIT:
@@ -194,10 +221,13 @@ def _check_num(ds: str, var: Variable, row: int, value: Value) -> list[Problem]:
     return []
 
 
-def validate_dataset(dataset: Dataset, file_name: str | None = None) -> list[Problem]:
+def validate_dataset(
+    dataset: Dataset, file_name: str | None = None, *, table: Table | None = None
+) -> list[Problem]:
     """Every v5 / FDA TCG problem of ``dataset`` (empty list = conformant).
 
     ``file_name``, when given, must be ``<name lower>.xpt`` (dataset name = file name).
+    ``table``: the dataset's :func:`~trialreads.exports.table.tabulate`, when the caller has it.
     """
     ds = dataset.name
     out = _check_name(ds, "DS", ds, None)
@@ -217,18 +247,19 @@ def validate_dataset(dataset: Dataset, file_name: str | None = None) -> list[Pro
     for var in dataset.variables:
         out += _check_variable(ds, var)
     names = [var.name for var in dataset.variables]
-    expected = set(names)
     all_char = all(var.type == "char" for var in dataset.variables)
-    # Cell checks only for the columns that fail the column-wise fast path (an export holds
-    # hundreds of thousands of cells; the per-cell pass is what names the offending rows).
+    if table is None:
+        table = tabulate(dataset)
+    clean = clean_columns(dataset, table)
+    if table is not None and not all_char and all(clean):
+        return out  # every row has exactly the declared variables and every column is clean
+    # Row by row, naming the offending rows: cell checks only for the columns that fail the
+    # column-wise checks (an export holds millions of cells).
+    expected = set(names)
     checks = [
         (var, _check_num if var.type == "num" else _check_char)
-        for var in dataset.variables
-        if not (
-            _char_column_clean(dataset.rows, var.name)
-            if var.type == "char"
-            else _num_column_clean(dataset.rows, var)
-        )
+        for var, ok in zip(dataset.variables, clean, strict=True)
+        if not ok
     ]
     for index, row in enumerate(dataset.rows, start=1):
         if row.keys() != expected:
@@ -251,11 +282,9 @@ def validate_dataset(dataset: Dataset, file_name: str | None = None) -> list[Pro
 # --- TU / TR / RS cross-links (reliability-tests §10.8) ----------------------------
 
 
-def _rows(dataset: Dataset) -> Iterable[tuple[int, dict[str, Value]]]:
-    return enumerate(dataset.rows, start=1)
-
-
-def check_links(tu: Dataset, tr: Dataset, rs: Dataset) -> list[Problem]:
+def check_links(
+    tu: Dataset, tr: Dataset, rs: Dataset, tables: Mapping[str, Table | None] | None = None
+) -> list[Problem]:
     """Referential checks between the SDTM tumour domains.
 
     * every ``TRLNKID`` has a ``TULNKID`` for the same subject (and evaluator);
@@ -267,53 +296,130 @@ def check_links(tu: Dataset, tr: Dataset, rs: Dataset) -> list[Problem]:
       the other reader's later records stand with no accepted counterpart. The accepted
       evaluator of a subject and category is the ``RSEVALID`` of its flagged records.
     """
-    out: list[Problem] = []
-    tu_ids = {(row["USUBJID"], row["TULNKID"]) for _, row in _rows(tu)}
-    for index, row in _rows(tr):
-        link = row.get("TRLNKID")
-        if link and (row["USUBJID"], link) not in tu_ids:
-            out.append(Problem("TR", "LINK_TRLNKID", f"TRLNKID {link!r} has no TU record", "TRLNKID", index))
-    tr_groups = {(row["USUBJID"], row["TRLNKGRP"]) for _, row in _rows(tr) if row.get("TRLNKGRP")}
-    for index, row in _rows(rs):
-        group = row.get("RSLNKGRP")
-        if group and (row["USUBJID"], group) not in tr_groups:
-            why = f"RSLNKGRP {group!r} has no TR records"
-            out.append(Problem("RS", "LINK_RSLNKGRP", why, "RSLNKGRP", index))
-    accepted: defaultdict[tuple[Value, Value, Value, Value], list[int]] = defaultdict(list)
-    evaluators: defaultdict[tuple[Value, Value, Value, Value], set[Value]] = defaultdict(set)
-    accepted_evaluators: defaultdict[tuple[Value, Value], set[Value]] = defaultdict(set)
-    for index, row in _rows(rs):
-        key = (row["USUBJID"], row.get("VISITNUM"), row["RSTESTCD"], row.get("RSCAT"))
-        flagged_rows = accepted[key]  # create the key even when nothing is flagged
-        evaluators[key].add(row.get("RSEVALID"))
-        if row.get("RSACPTFL") == "Y":
-            flagged_rows.append(index)
-            accepted_evaluators[(row["USUBJID"], row.get("RSCAT"))].add(row.get("RSEVALID"))
-    for key, flagged in sorted(accepted.items(), key=lambda item: repr(item[0])):
-        usubjid, visitnum, testcd, cat = key
-        chosen = accepted_evaluators.get((usubjid, cat), set())
-        # No flag is right only where the subject has an accepted evaluator and it has no
-        # record in this group (its assessment ended earlier, at PD).
-        unflagged_ok = not flagged and bool(chosen) and not (chosen & evaluators[key])
-        if len(flagged) != 1 and not unflagged_ok:
-            out.append(
-                Problem(
-                    "RS",
-                    "ACCEPTED_FLAG",
-                    f"{usubjid} visit {visitnum} {testcd} {cat}: {len(flagged)} records with RSACPTFL='Y' "
-                    f"(rows {list(flagged)}); exactly one expected",
-                    "RSACPTFL",
-                )
-            )
+    out = check_tumour_links(tu, tr, tables)
+    out += check_group_links(rs, link_groups(tr, "TRLNKGRP", tables), tables)
+    out += check_accepted_flags(rs, tables)
     return out
 
 
-def check_all(datasets: Sequence[Dataset]) -> list[Problem]:
-    """:func:`validate_dataset` over all, plus :func:`check_links` when TU, TR and RS are present."""
+def _column_reader(tables: Mapping[str, Table | None] | None) -> Callable[[Dataset, str], Sequence[Value]]:
+    """Read a column from the dataset's table when there is one, else row by row."""
+    known = tables or {}
+
+    def column(ds: Dataset, name: str) -> Sequence[Value]:
+        table = known.get(ds.name)
+        if table is not None and name in table.names:
+            return table.columns[table.names.index(name)]
+        return ds.column(name)
+
+    return column
+
+
+def check_tumour_links(
+    tu: Dataset, tr: Dataset, tables: Mapping[str, Table | None] | None = None
+) -> list[Problem]:
+    """Every ``TRLNKID`` has a ``TULNKID`` for the same subject (part of :func:`check_links`)."""
+    column = _column_reader(tables)
+    tu_ids = set(zip(column(tu, "USUBJID"), column(tu, "TULNKID"), strict=True))
+    subjects, links = column(tr, "USUBJID"), column(tr, "TRLNKID")
+    out: list[Problem] = []
+    if set(compress(zip(subjects, links, strict=True), links)) - tu_ids:
+        for index, (usubjid, link) in enumerate(zip(subjects, links, strict=True), start=1):
+            if link and (usubjid, link) not in tu_ids:
+                why = f"TRLNKID {link!r} has no TU record"
+                out.append(Problem("TR", "LINK_TRLNKID", why, "TRLNKID", index))
+    return out
+
+
+def link_groups(
+    ds: Dataset, variable: str, tables: Mapping[str, Table | None] | None = None
+) -> set[tuple[Value, Value]]:
+    """(USUBJID, link group) of every record with a group in ``variable``."""
+    column = _column_reader(tables)
+    groups = column(ds, variable)
+    return set(compress(zip(column(ds, "USUBJID"), groups, strict=True), groups))
+
+
+def check_group_links(
+    rs: Dataset, tr_groups: set[tuple[Value, Value]], tables: Mapping[str, Table | None] | None = None
+) -> list[Problem]:
+    """Every ``RSLNKGRP`` has TR records with that ``TRLNKGRP`` for the same subject."""
+    out: list[Problem] = []
+    if link_groups(rs, "RSLNKGRP", tables) <= tr_groups:
+        return out
+    column = _column_reader(tables)
+    pairs = zip(column(rs, "USUBJID"), column(rs, "RSLNKGRP"), strict=True)
+    for index, (usubjid, group) in enumerate(pairs, start=1):
+        if group and (usubjid, group) not in tr_groups:
+            why = f"RSLNKGRP {group!r} has no TR records"
+            out.append(Problem("RS", "LINK_RSLNKGRP", why, "RSLNKGRP", index))
+    return out
+
+
+def check_accepted_flags(rs: Dataset, tables: Mapping[str, Table | None] | None = None) -> list[Problem]:
+    """Exactly one ``RSACPTFL="Y"`` per subject × visit × test × category (see :func:`check_links`)."""
+    column = _column_reader(tables)
+    return _check_accepted_flags(
+        *(column(rs, name) for name in ("USUBJID", "VISITNUM", "RSTESTCD", "RSCAT", "RSEVALID", "RSACPTFL"))
+    )
+
+
+def _check_accepted_flags(
+    subjects: Sequence[Value],
+    visits: Sequence[Value],
+    tests: Sequence[Value],
+    cats: Sequence[Value],
+    evaluators: Sequence[Value],
+    flags: Sequence[Value],
+) -> list[Problem]:
+    """The ``RSACPTFL`` rule of :func:`check_links`, over RS columns. Counted with C-level
+    set and Counter operations; only the groups without a flag are looked at one by one."""
+    keys = list(zip(subjects, visits, tests, cats, strict=True))
+    flagged = [flag == "Y" for flag in flags]
+    counts = Counter(compress(keys, flagged))
+    chosen: defaultdict[tuple[Value, Value], set[Value]] = defaultdict(set)
+    for usubjid, cat, evaluator in set(compress(zip(subjects, cats, evaluators, strict=True), flagged)):
+        chosen[(usubjid, cat)].add(evaluator)
+    records = set(zip(keys, evaluators, strict=True))
+    bad = [key for key, count in counts.items() if count != 1]
+    for key in set(keys) - counts.keys():
+        # No flag is right only where the subject has an accepted evaluator and it has no
+        # record in this group (its assessment ended earlier, at PD).
+        accepted_here = chosen.get((key[0], key[3]), set())
+        if not accepted_here or any((key, evaluator) in records for evaluator in accepted_here):
+            bad.append(key)
+    if not bad:
+        return []
+    rows: defaultdict[tuple[Value, Value, Value, Value], list[int]] = defaultdict(list)
+    wanted = set(bad)
+    for index, (key, flag) in enumerate(zip(keys, flagged, strict=True), start=1):
+        if flag and key in wanted:
+            rows[key].append(index)
+    out = []
+    for key in sorted(bad, key=repr):
+        usubjid, visitnum, testcd, cat = key
+        out.append(
+            Problem(
+                "RS",
+                "ACCEPTED_FLAG",
+                f"{usubjid} visit {visitnum} {testcd} {cat}: {len(rows[key])} records with RSACPTFL='Y' "
+                f"(rows {rows[key]}); exactly one expected",
+                "RSACPTFL",
+            )
+        )
+    return out
+
+
+def check_all(
+    datasets: Sequence[Dataset], tables: Mapping[str, Table | None] | None = None
+) -> list[Problem]:
+    """:func:`validate_dataset` over all, plus :func:`check_links` when TU, TR and RS are present.
+    ``tables``: dataset name -> its :func:`~trialreads.exports.table.tabulate`, when known."""
     out: list[Problem] = []
     by_name = {ds.name: ds for ds in datasets}
     for ds in datasets:
-        out += validate_dataset(ds, f"{ds.file_stem}.xpt")
+        table = tables.get(ds.name) if tables is not None else None
+        out += validate_dataset(ds, f"{ds.file_stem}.xpt", table=table)
     if {"TU", "TR", "RS"} <= by_name.keys():
-        out += check_links(by_name["TU"], by_name["TR"], by_name["RS"])
+        out += check_links(by_name["TU"], by_name["TR"], by_name["RS"], tables)
     return out

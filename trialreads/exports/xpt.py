@@ -31,6 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from trialreads.exports.spec import Dataset, Value, Variable, parse_format
+from trialreads.exports.table import Table, tabulate
 from trialreads.exports.validate import Problem, validate_dataset
 
 RECORD = 80
@@ -153,17 +154,17 @@ def _pad(block: bytes, fill: bytes = b" ") -> bytes:
     return block if remainder == 0 else block + fill * (RECORD - remainder)
 
 
-def variable_lengths(dataset: Dataset) -> list[int]:
+def variable_lengths(dataset: Dataset, table: Table | None = None) -> list[int]:
     """8 for numerics; for characters the longest actual value in bytes, at least 1."""
     lengths = []
-    for var in dataset.variables:
+    for index, var in enumerate(dataset.variables):
         if var.type == "num":
             lengths.append(8)
-        else:
-            # Validated values are printable ASCII strings: characters = bytes.
-            values = [v for v in [row[var.name] for row in dataset.rows] if v is not None]
-            longest = max(map(len, map(str, values)), default=0)
-            lengths.append(max(longest, 1))
+            continue
+        distinct = table.distinct(index) if table is not None else set(dataset.column(var.name))
+        # Validated values are printable ASCII strings: characters = bytes.
+        longest = max((len(str(v)) for v in distinct if v is not None), default=0)
+        lengths.append(max(longest, 1))
     return lengths
 
 
@@ -187,24 +188,24 @@ def _namestr(var: Variable, number: int, length: int, position: int) -> bytes:
     return record
 
 
-def _observations(dataset: Dataset, lengths: Sequence[int]) -> bytes:
-    # Values repeat a lot (evaluators, test codes, dates): encode each distinct value of a
-    # column once. Keys carry the type so that 1, 1.0 and True never share a cache entry.
-    out = bytearray()
-    columns: list[tuple[str, bool, int, dict[tuple[type, Value], bytes]]] = [
-        (var.name, var.type == "num", length, {})
-        for var, length in zip(dataset.variables, lengths, strict=True)
-    ]
-    for row in dataset.rows:
-        for name, numeric, length, cache in columns:
-            value = row[name]
-            key = (type(value), value)
-            encoded = cache.get(key)
-            if encoded is None:
-                encoded = encode_numeric(value) if numeric else encode_char(value, length)
-                cache[key] = encoded
-            out += encoded
-    return bytes(out)
+def _observations(dataset: Dataset, lengths: Sequence[int], table: Table | None = None) -> bytes:
+    """The observation records: each column's distinct values encoded once, mapped over the
+    column, and the fixed-width cells joined row by row (all C-level loops). Numeric keys
+    merge equal values of different types (``1``, ``1.0``, ``Decimal("1")``), which encode to
+    the same IBM bytes; the validator has rejected booleans before we get here."""
+    if table is None:
+        table = tabulate(dataset)
+        if table is None:
+            raise ValueError(f"{dataset.name}: rows do not match the declared variables; validate first")
+    encoded: list[list[bytes]] = []
+    for index, (var, length) in enumerate(zip(dataset.variables, lengths, strict=True)):
+        column, distinct = table.columns[index], table.distinct(index)
+        if var.type == "num":
+            cells = {value: encode_numeric(value) for value in distinct}
+        else:
+            cells = {value: encode_char(value, length) for value in distinct}
+        encoded.append(list(map(cells.__getitem__, column)))
+    return b"".join(map(b"".join, zip(*encoded, strict=True)))
 
 
 def write_xport(dataset: Dataset, created: dt.datetime, modified: dt.datetime | None = None) -> bytes:
@@ -220,12 +221,21 @@ def write_xport(dataset: Dataset, created: dt.datetime, modified: dt.datetime | 
     return encode_validated(dataset, created, modified)
 
 
-def encode_validated(dataset: Dataset, created: dt.datetime, modified: dt.datetime | None = None) -> bytes:
+def encode_validated(
+    dataset: Dataset,
+    created: dt.datetime,
+    modified: dt.datetime | None = None,
+    *,
+    table: Table | None = None,
+) -> bytes:
     """:func:`write_xport` for a dataset the caller has already validated (the package writer
-    runs ``check_all`` over the whole transfer first; validating twice doubled its time)."""
+    runs ``check_all`` over the whole transfer first; validating twice doubled its time).
+    ``table``: the dataset's :func:`~trialreads.exports.table.tabulate`, when the caller has it."""
     stamp_created = sas_datetime(created)
     stamp_modified = sas_datetime(modified or created)
-    lengths = variable_lengths(dataset)
+    if table is None:
+        table = tabulate(dataset)
+    lengths = variable_lengths(dataset, table)
 
     library = (
         _header("LIBRARY")
@@ -245,7 +255,7 @@ def encode_validated(dataset: Dataset, created: dt.datetime, modified: dt.dateti
     namestrs = b"".join(
         _namestr(var, i + 1, lengths[i], positions[i]) for i, var in enumerate(dataset.variables)
     )
-    observations = _observations(dataset, lengths)
+    observations = _observations(dataset, lengths, table)
     out = (
         library
         + member

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from criteria.types import CriterionResult
 from trialreads import access
+from trialreads.bulk import fork_processes, gc_paused
 from trialreads.choices import AuditEventType, LesionKind, MeasurementState, Modality, TimepointReadStatus
 from trialreads.errors import Conflict, NotFound
 from trialreads.exports.datasets import (
@@ -46,9 +47,9 @@ from trialreads.exports.datasets import (
     MeasurementStatus,
     ReaderRead,
     ReaderTimepoint,
-    build_all,
+    build_transfer,
 )
-from trialreads.exports.package import MANIFEST_NAME, render_package
+from trialreads.exports.package import MANIFEST_NAME, render_study, write_files
 from trialreads.exports.spec import Dataset
 from trialreads.models import ImagingTimepoint, Lesion, Measurement, NonTargetRating, Read, TimepointRead
 from trialreads.models.audit import ChainHead
@@ -262,42 +263,28 @@ def build_study(job: EndpointJob) -> StudyBuild:
 
 
 def build_datasets(study: ExportStudy) -> tuple[Dataset, ...]:
-    """TU, TR, RS, ADRS, ADTTE of the study, built one subject at a time.
-
-    Same rows as ``build_all(study)`` (every builder sorts by USUBJID and numbers ``--SEQ``
-    per USUBJID, so per-subject datasets concatenate to the whole), but linear in the number
-    of subjects: the ADaM builders look up each subject's RS records by scanning the RS
-    rows, which on the whole study is quadratic (minutes at 2000 subjects).
-    """
-    if not study.subjects:
-        return build_all(study)
-    parts = [build_all(dataclasses.replace(study, subjects=(subject,))) for subject in study.subjects]
-    return tuple(
-        Dataset(first.name, first.label, first.variables, [row for part in parts for row in part[i].rows])
-        for i, first in enumerate(parts[0])
-    )
+    """TU, TR, RS, ADRS, ADTTE of the study (:func:`~trialreads.exports.datasets.build_transfer`:
+    the same rows as ``build_all``, linear in the number of subjects)."""
+    return build_transfer(study)
 
 
+@gc_paused()
 def export_write(
     job: EndpointJob, directory: Path, *, chain_head: str | None = None
 ) -> tuple[dict[str, Any], StudyBuild]:
-    """Write the transfer of ``job`` into the empty (or missing) ``directory``; returns the
-    manifest. Everything is rendered and validated in memory first (``render_package``)."""
+    """Write the transfer of ``job`` into the empty (or missing) ``directory``, all files or
+    none; returns the manifest. Everything is rendered and validated in memory first
+    (``render_study``), on two processes for large trials."""
     build = build_study(job)
-    files = render_package(
-        build_datasets(build.study),
+    files = render_study(
+        build.study,
         created=build.as_of,
         criteria_version=job.algorithm_version,
         charter_version=str(job.charter.version),
-        studyid=build.study.studyid,
-        data_cutoff=build.study.data_cutoff,
         audit_chain_head=chain_head,
+        parallel=fork_processes(len(build.study.subjects)) > 1,
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    if any(directory.iterdir()):
-        raise FileExistsError(f"{directory} is not empty")
-    for name, content in sorted(files.items()):
-        (directory / name).write_bytes(content)
+    write_files(directory, files)
     manifest: dict[str, Any] = json.loads(files[MANIFEST_NAME])
     return manifest, build
 
