@@ -138,7 +138,9 @@ class ExportBatch(ClaimableJob):
     """One sponsor transfer built from a finished :class:`EndpointJob`.
 
     ``directory`` is relative to ``MEDIA_ROOT``; ``files`` lists name, size and SHA-256 of
-    every file written (the manifest's own list plus the manifest itself).
+    every file written (the manifest's own list plus the manifest itself). ``data_cutoff``
+    is the sponsor's "data as of" date (none: all data); it is part of ``input_sha256``, so
+    each cut-off of the same results is its own batch.
     """
 
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="export_batches")
@@ -148,6 +150,7 @@ class ExportBatch(ClaimableJob):
     files = models.JSONField(default=list, blank=True)
     manifest_sha256 = models.CharField(max_length=64, blank=True, default="")
     include_chain_head = models.BooleanField(default=True)
+    data_cutoff = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["trial", "-created_at"]
