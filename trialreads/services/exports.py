@@ -29,14 +29,14 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from criteria.types import CriterionResult
 from trialreads import access
 from trialreads.bulk import fork_processes, gc_paused
 from trialreads.choices import AuditEventType, LesionKind, MeasurementState, Modality, TimepointReadStatus
-from trialreads.errors import Conflict, NotFound
+from trialreads.errors import Conflict, NotFound, ValidationError
 from trialreads.exports.datasets import (
     Evaluator,
     ExportLesion,
@@ -51,7 +51,15 @@ from trialreads.exports.datasets import (
 )
 from trialreads.exports.package import MANIFEST_NAME, render_study, write_files
 from trialreads.exports.spec import Dataset
-from trialreads.models import ImagingTimepoint, Lesion, Measurement, NonTargetRating, Read, TimepointRead
+from trialreads.models import (
+    ImagingTimepoint,
+    Lesion,
+    Measurement,
+    NonTargetRating,
+    Read,
+    Subject,
+    TimepointRead,
+)
 from trialreads.models.audit import ChainHead
 from trialreads.models.endpoint import EndpointJob, ExportBatch, JobStatus
 from trialreads.services.audit import audit_record
@@ -135,8 +143,9 @@ def _rating_result(code: str, status: str) -> LesionResult:
     return LesionResult(code, MeasurementStatus.MEASURED, state=_NT_STATE[status])
 
 
-def build_study(job: EndpointJob) -> StudyBuild:
-    """The export input of a DONE endpoint job: signed reads + the job's results.
+def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> StudyBuild:
+    """The export input of a DONE endpoint job: signed reads + the job's results, "as of"
+    ``data_cutoff`` when given (ADTTE censoring and ADRS ``ANL01FL`` in the exports package).
 
     A constant number of queries (joins on the trial, value rows), like the computation.
     """
@@ -258,6 +267,7 @@ def build_study(job: EndpointJob) -> StudyBuild:
         subjects=tuple(sorted(subjects, key=lambda s: s.usubjid)),
         assessment_interval_days=int(_setting("EXPORT_ASSESSMENT_INTERVAL_DAYS")),
         window_days=int(_setting("EXPORT_WINDOW_DAYS")),
+        data_cutoff=data_cutoff,
     )
     return StudyBuild(study, tuple(sorted(excluded)), as_of)
 
@@ -270,12 +280,16 @@ def build_datasets(study: ExportStudy) -> tuple[Dataset, ...]:
 
 @gc_paused()
 def export_write(
-    job: EndpointJob, directory: Path, *, chain_head: str | None = None
+    job: EndpointJob,
+    directory: Path,
+    *,
+    chain_head: str | None = None,
+    data_cutoff: dt.date | None = None,
 ) -> tuple[dict[str, Any], StudyBuild]:
-    """Write the transfer of ``job`` into the empty (or missing) ``directory``, all files or
-    none; returns the manifest. Everything is rendered and validated in memory first
-    (``render_study``), on two processes for large trials."""
-    build = build_study(job)
+    """Write the transfer of ``job`` (as of ``data_cutoff``, if any) into the empty (or
+    missing) ``directory``, all files or none; returns the manifest. Everything is rendered
+    and validated in memory first (``render_study``), on two processes for large trials."""
+    build = build_study(job, data_cutoff=data_cutoff)
     files = render_study(
         build.study,
         created=build.as_of,
@@ -292,30 +306,61 @@ def export_write(
 # --- batches: request, build, download --------------------------------------------------------
 
 
-def _batch_key(job: EndpointJob, include_chain_head: bool) -> str:
+def _batch_key(job: EndpointJob, include_chain_head: bool, data_cutoff: dt.date | None = None) -> str:
     text = f"{EXPORT_MAPPING_VERSION}|{job.pk}|{job.input_sha256}|head={include_chain_head}"
+    if data_cutoff is not None:
+        # Appended only when set, so batches requested without a cut-off keep their keys
+        # (a repeated request after this change still finds the existing batch).
+        text += f"|cutoff={data_cutoff.isoformat()}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def export_request(*, trial_id: int, actor: Any, include_chain_head: bool = True) -> ExportBatch:
-    """Ask for the transfer of the trial's latest computed endpoints (idempotent: the same
-    results give the same batch). The build runs in ``trialreads.build_export`` after commit."""
+def _validate_cutoff(trial_id: int, data_cutoff: object) -> dt.date | None:
+    """A data cut-off is a calendar date, not in the future (data "as of" a day that has not
+    ended yet would change under the sponsor) and not before the first randomisation of the
+    trial (every subject would be censored at randomisation: an empty transfer)."""
+    if data_cutoff is None:
+        return None
+    field = "data_cutoff"
+    if isinstance(data_cutoff, dt.datetime) or not isinstance(data_cutoff, dt.date):
+        raise ValidationError("must be a calendar date (YYYY-MM-DD)", field=field)
+    today = timezone.localdate()
+    if data_cutoff > today:
+        raise ValidationError(f"must not be in the future (today is {today.isoformat()})", field=field)
+    first = Subject.objects.filter(trial_id=trial_id).aggregate(m=Min("randomisation_date"))["m"]
+    if first is not None and data_cutoff < first:
+        raise ValidationError(
+            f"must not be before the first randomisation of the trial ({first.isoformat()})", field=field
+        )
+    return data_cutoff
+
+
+def export_request(
+    *, trial_id: int, actor: Any, include_chain_head: bool = True, data_cutoff: dt.date | None = None
+) -> ExportBatch:
+    """Ask for the transfer of the trial's latest computed endpoints, as of ``data_cutoff``
+    when given (idempotent: the same results and cut-off give the same batch; another
+    cut-off is another batch). The build runs in ``trialreads.build_export`` after commit.
+    An invalid cut-off raises :class:`ValidationError` on ``data_cutoff`` before anything
+    is written."""
     from trialreads.tasks import enqueue_export
 
     trial = access.access_trial_for(actor, trial_id)
     access.require_capability(actor, trial.pk, access.EXPORT, "trial", trial.pk)
+    data_cutoff = _validate_cutoff(trial.pk, data_cutoff)
     job = latest_done_job(trial.pk)
     if job is None:
         raise Conflict("No computed endpoints yet: compute them first.")
     with transaction.atomic():
         batch, created = ExportBatch.objects.get_or_create(
             trial=trial,
-            input_sha256=_batch_key(job, include_chain_head),
+            input_sha256=_batch_key(job, include_chain_head, data_cutoff),
             defaults={
                 "job": job,
                 "requested_by": actor.get_username(),
                 "total": 1,
                 "include_chain_head": include_chain_head,
+                "data_cutoff": data_cutoff,
             },
         )
         if created or batch.status == JobStatus.PENDING:
@@ -349,7 +394,7 @@ def export_build(*, batch_id: int, task_id: str = "") -> ExportOutcome:
     final = root / str(batch.pk)
     staging = root / f".staging-{batch.pk}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    manifest, build = export_write(batch.job, staging, chain_head=head)
+    manifest, build = export_write(batch.job, staging, chain_head=head, data_cutoff=batch.data_cutoff)
     manifest_bytes = (staging / MANIFEST_NAME).read_bytes()
     files = [
         *manifest["files"],
@@ -389,6 +434,7 @@ def export_build(*, batch_id: int, task_id: str = "") -> ExportOutcome:
                 "subjects": len(build.study.subjects),
                 "excluded": list(build.excluded),
                 "audit_chain_head": head,
+                "data_cutoff": batch.data_cutoff.isoformat() if batch.data_cutoff else None,
             },
         )
     batch.refresh_from_db()
