@@ -14,8 +14,9 @@ never clinical data; no signatures are created, the timepoint reads are marked s
 locked directly.
 
 Printed keys: ``floor_s`` (fetch every measurement row of the trial with a plain ORM
-query), ``recompute_s`` (a full endpoint recompute of every criterion, through the same
-service the Celery task runs), ``export_s`` (write the full SDTM/ADaM transfer),
+query; the fastest of three runs), ``recompute_s`` (a full endpoint recompute of every
+criterion, through the same service the Celery task runs), ``export_s`` (write the full
+SDTM/ADaM transfer),
 ``recompute_queries``, ``ratio`` (recompute / floor), plus sizes and the backend.
 """
 
@@ -67,6 +68,7 @@ from trialreads.services.endpoints import endpoints_compute
 from trialreads.services.exports import build_datasets, build_study, export_write
 
 FOLLOWUPS = 10
+FLOOR_RUNS = 3
 INTERVAL_DAYS = 56
 _ORGANS = (
     ("liver", False),
@@ -368,9 +370,17 @@ def run_benchmark(subjects: int, *, seed: int = 20261121, export_dir: Path | Non
     trial = build_synthetic_trial(subjects, seed=seed)
     build_s = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    rows = list(Measurement.objects.filter(timepoint_read__read__subject__trial=trial))
-    floor_s = time.perf_counter() - t0
+    # The floor is the fastest of three fetches: one fetch right after the build varied
+    # from 2.0 s to 3.3 s at 2000 subjects on the same machine, and the fastest is the
+    # strictest denominator for the ratio.
+    floors = []
+    for _ in range(FLOOR_RUNS):
+        t0 = time.perf_counter()
+        rows = list(Measurement.objects.filter(timepoint_read__read__subject__trial=trial))
+        floors.append(time.perf_counter() - t0)
+        measurement_rows = len(rows)
+        del rows
+    floor_s = min(floors)
 
     with count_queries() as queries:
         t0 = time.perf_counter()
@@ -398,7 +408,7 @@ def run_benchmark(subjects: int, *, seed: int = 20261121, export_dir: Path | Non
     return {
         "subjects": subjects,
         "backend": connection.vendor,
-        "measurement_rows": len(rows),
+        "measurement_rows": measurement_rows,
         "endpoint_runs": outcome.job.total,
         "export_rows": rows_by_dataset,
         **validation,
