@@ -160,9 +160,11 @@ def test_an_invalid_cutoff_is_refused_and_writes_nothing(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     audit_before = AuditEvent.objects.count()
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(ValidationError) as caught:
-            svc.export_request(trial_id=trial.pk, actor=sponsor, data_cutoff=cutoff())
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(ValidationError) as caught,
+    ):
+        svc.export_request(trial_id=trial.pk, actor=sponsor, data_cutoff=cutoff())
     assert caught.value.field == "data_cutoff" and message in caught.value.errors["data_cutoff"][0]
     assert not ExportBatch.objects.exists() and callbacks == []
     assert AuditEvent.objects.count() == audit_before
