@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from criteria.types import (
     Baseline,
@@ -27,7 +27,7 @@ from criteria.types import (
 from trialreads.choices import LesionKind, MeasurementState
 
 if TYPE_CHECKING:
-    from trialreads.models import Charter, Measurement, NonTargetRating, Read, TimepointRead
+    from trialreads.models import Charter, Lesion, Measurement, NonTargetRating, Read, TimepointRead
     from trialreads.services.reads import NewLesionInput, NonTargetInput, TargetInput, TargetValueInput
 
 
@@ -89,76 +89,137 @@ def new_lesion_from_input(lesion: NewLesionInput) -> NewLesion:
     )
 
 
-# --- ORM rows ---------------------------------------------------------------------------
+# --- value rows: the one mapping from stored lesions, measurements and ratings ----------------
+
+#: A lesion as the engine needs it: (lesion code, kind, organ, is node, measurable).
+LesionRow = tuple[str, str, str, bool, bool]
+#: A measurement: (lesion, state, value mm, fragments mm, coalesced with, coalesced into,
+#: equivocal). Plain values, so the bulk loader (``services.endpoints``) can build them
+#: straight from ``values_list`` rows and the per-read path from model instances.
+MeasurementRow = tuple[LesionRow, str, Decimal | None, Any, Any, str, bool]
+#: A non-target rating: (lesion, status).
+RatingRow = tuple[LesionRow, str]
+
+_TARGET_KIND = {state: TargetKind(state.lower()) for state in MeasurementState.values}
+_simple_targets: dict[tuple[str, Decimal | None], TargetMeasurement] = {}
 
 
-def _target_measurement(m: Measurement) -> TargetMeasurement:
-    return TargetMeasurement(
-        kind=TargetKind(m.state.lower()),
-        mm=m.value_mm,
-        fragments_mm=tuple(Decimal(str(f)) for f in m.fragments_mm),
-        coalesced_with=tuple(m.coalesced_with),
-        coalesced_into=m.coalesced_into or None,
-        raw="TSTM" if m.state == MeasurementState.TOO_SMALL else None,
+def target_measurement_from_row(
+    state: str, value: Decimal | None, fragments: Any, with_: Any, into: str
+) -> TargetMeasurement:
+    """A stored target measurement. The plain cases (no fragments, no coalescence) are
+    frozen values, shared (a bounded memo: a large trial repeats the same few hundred)."""
+    simple = not fragments and not with_ and not into
+    if simple:
+        cached = _simple_targets.get((state, value))
+        if cached is not None:
+            return cached
+    made = TargetMeasurement(
+        kind=_TARGET_KIND[state],
+        mm=value,
+        fragments_mm=tuple(Decimal(str(f)) for f in fragments or ()),
+        coalesced_with=tuple(with_ or ()),
+        coalesced_into=into or None,
+        raw="TSTM" if state == MeasurementState.TOO_SMALL else None,
     )
+    if simple and len(_simple_targets) < 100_000:
+        _simple_targets[(state, value)] = made
+    return made
 
 
-def baseline_from_timepoint_read(tr: TimepointRead) -> Baseline:
-    measurements: Iterable[Measurement] = tr.measurements.all()
-    ratings: Iterable[NonTargetRating] = tr.ratings.all()
-    targets = sorted(
-        (m for m in measurements if m.lesion.kind == LesionKind.TARGET), key=lambda m: m.lesion.lesion_code
-    )
-    non_targets = sorted(
-        (r for r in ratings if r.lesion.kind == LesionKind.NON_TARGET), key=lambda r: r.lesion.lesion_code
-    )
+def baseline_from_rows(
+    date: dt.date, measurements: Iterable[MeasurementRow], ratings: Iterable[RatingRow]
+) -> Baseline:
+    """The baseline: measured targets and rated non-targets, by lesion code."""
+    targets = sorted((m[0], m[2]) for m in measurements if m[0][1] == LesionKind.TARGET)
+    non_targets = sorted(lesion for lesion, _ in ratings if lesion[1] == LesionKind.NON_TARGET)
     return Baseline(
-        date=tr.timepoint.scan_date_latest,
+        date=date,
         targets=tuple(
-            BaselineTarget(
-                id=m.lesion.lesion_code, organ=m.lesion.organ, node=m.lesion.is_node, mm=m.value_mm
-            )
-            for m in targets
-            if m.value_mm is not None
+            BaselineTarget(id=lesion[0], organ=lesion[2], node=lesion[3], mm=value)
+            for lesion, value in targets
+            if value is not None
         ),
         non_targets=tuple(
-            BaselineNonTarget(id=r.lesion.lesion_code, organ=r.lesion.organ, node=r.lesion.is_node)
-            for r in non_targets
+            BaselineNonTarget(id=lesion[0], organ=lesion[2], node=lesion[3]) for lesion in non_targets
         ),
     )
 
 
-def timepoint_from_timepoint_read(tr: TimepointRead) -> Timepoint:
+def _by_code(row: MeasurementRow | RatingRow) -> str:
+    return row[0][0]
+
+
+def timepoint_from_rows(
+    earliest: dt.date,
+    latest: dt.date,
+    measurements: Iterable[MeasurementRow],
+    ratings: Iterable[RatingRow],
+) -> Timepoint:
+    """A follow-up: target measurements, non-target statuses and new lesions, by code."""
     targets: dict[str, TargetMeasurement] = {}
     new_lesions: list[NewLesion] = []
-    for m in sorted(tr.measurements.all(), key=lambda m: m.lesion.lesion_code):
-        if m.lesion.kind == LesionKind.TARGET:
-            targets[m.lesion.lesion_code] = _target_measurement(m)
-        elif m.lesion.kind == LesionKind.NEW:
+    for lesion, state, value, fragments, with_, into, equivocal in sorted(measurements, key=_by_code):
+        code, kind, organ, node, measurable = lesion
+        if kind == LesionKind.TARGET:
+            targets[code] = target_measurement_from_row(state, value, fragments, with_, into)
+        elif kind == LesionKind.NEW:
             new_lesions.append(
                 NewLesion(
-                    id=m.lesion.lesion_code,
-                    organ=m.lesion.organ,
-                    node=m.lesion.is_node,
-                    mm=m.value_mm,
-                    measurable=m.lesion.measurable,
-                    equivocal=m.equivocal,
+                    id=code, organ=organ, node=node, mm=value, measurable=measurable, equivocal=equivocal
                 )
             )
     non_targets = {
-        r.lesion.lesion_code: NonTargetStatus(r.status)
-        for r in sorted(tr.ratings.all(), key=lambda r: r.lesion.lesion_code)
-        if r.lesion.kind == LesionKind.NON_TARGET
+        lesion[0]: NonTargetStatus(status)
+        for lesion, status in sorted(ratings, key=_by_code)
+        if lesion[1] == LesionKind.NON_TARGET
     }
-    tp = tr.timepoint
     return Timepoint(
-        date=tp.scan_date_latest,
+        date=latest,
         scan=ScanKind.SCHEDULED,
         targets=targets,
         non_targets=non_targets,
         new_lesions=tuple(new_lesions),
-        scan_dates=(tp.scan_date_earliest, tp.scan_date_latest),
+        scan_dates=(earliest, latest),
     )
+
+
+# --- ORM instances (one read, prefetched) -------------------------------------------------
+
+
+def _lesion_row(lesion: Lesion) -> LesionRow:
+    return (lesion.lesion_code, lesion.kind, lesion.organ, lesion.is_node, lesion.measurable)
+
+
+def _measurement_rows(tr: TimepointRead) -> list[MeasurementRow]:
+    measurements: Iterable[Measurement] = tr.measurements.all()
+    return [
+        (
+            _lesion_row(m.lesion),
+            m.state,
+            m.value_mm,
+            m.fragments_mm,
+            m.coalesced_with,
+            m.coalesced_into,
+            m.equivocal,
+        )
+        for m in measurements
+    ]
+
+
+def _rating_rows(tr: TimepointRead) -> list[RatingRow]:
+    ratings: Iterable[NonTargetRating] = tr.ratings.all()
+    return [(_lesion_row(r.lesion), r.status) for r in ratings]
+
+
+def baseline_from_timepoint_read(tr: TimepointRead) -> Baseline:
+    return baseline_from_rows(tr.timepoint.scan_date_latest, _measurement_rows(tr), _rating_rows(tr))
+
+
+def timepoint_from_timepoint_read(tr: TimepointRead) -> Timepoint:
+    tp = tr.timepoint
+    measurements, ratings = _measurement_rows(tr), _rating_rows(tr)
+    return timepoint_from_rows(tp.scan_date_earliest, tp.scan_date_latest, measurements, ratings)
 
 
 def subject_for_read(

@@ -50,31 +50,29 @@ from criteria.errors import CriteriaError
 from criteria.evaluate import evaluate
 from criteria.types import (
     CRITERIA,
-    Baseline,
-    BaselineNonTarget,
-    BaselineTarget,
     CriterionResult,
     DurationOfResponse,
-    NewLesion,
-    NonTargetStatus,
     Pfs,
     Progression,
     ScanKind,
     Subject,
-    TargetKind,
-    TargetMeasurement,
-    Timepoint,
     TimepointResult,
 )
 from trialreads.bulk import fork_processes, gc_paused
 from trialreads.choices import (
     AcceptanceBasis,
     AuditEventType,
-    LesionKind,
     MeasurementState,
     TimepointReadStatus,
 )
-from trialreads.mappers import settings_from_charter
+from trialreads.mappers import (
+    LesionRow,
+    MeasurementRow,
+    RatingRow,
+    baseline_from_rows,
+    settings_from_charter,
+    timepoint_from_rows,
+)
 from trialreads.models import (
     AcceptedRead,
     Charter,
@@ -137,33 +135,6 @@ class TrialInputs:
     criteria: tuple[str, ...]
     subjects: tuple[SubjectInputs, ...]  # by subject code
     input_sha256: str
-
-
-_TARGET_KIND = {state: TargetKind(state.lower()) for state in MeasurementState.values}
-_simple_targets: dict[tuple[str, Decimal | None], TargetMeasurement] = {}
-
-
-def _target_measurement(
-    state: str, value: Decimal | None, fragments: Any, with_: Any, into: str
-) -> TargetMeasurement:
-    # Same mapping as trialreads.mappers._target_measurement, on value rows. The plain
-    # cases (no fragments, no coalescence) are frozen values shared across the trial.
-    simple = not fragments and not with_ and not into
-    if simple:
-        cached = _simple_targets.get((state, value))
-        if cached is not None:
-            return cached
-    made = TargetMeasurement(
-        kind=_TARGET_KIND[state],
-        mm=value,
-        fragments_mm=tuple(Decimal(str(f)) for f in fragments or ()),
-        coalesced_with=tuple(with_ or ()),
-        coalesced_into=into or None,
-        raw="TSTM" if state == MeasurementState.TOO_SMALL else None,
-    )
-    if simple and len(_simple_targets) < 100_000:
-        _simple_targets[(state, value)] = made
-    return made
 
 
 def load_trial_inputs(trial_id: int, *, charter: Charter | None = None) -> TrialInputs:
@@ -273,8 +244,12 @@ def load_trial_inputs(trial_id: int, *, charter: Charter | None = None) -> Trial
             engine_inputs[slot] = Subject(
                 subject=code,
                 reference_date=randomised,
-                baseline=_baseline(base, measurements, ratings, lesions),
-                timepoints=tuple(_timepoint(r, measurements, ratings, lesions) for r in rows if not r[3]),
+                baseline=baseline_from_rows(base[5], *_rows_of(base[0], measurements, ratings, lesions)),
+                timepoints=tuple(
+                    timepoint_from_rows(r[4], r[5], *_rows_of(r[0], measurements, ratings, lesions))
+                    for r in rows
+                    if not r[3]
+                ),
                 settings=settings,
                 death_date=death,
                 last_contact_date=last_contact,
@@ -295,61 +270,16 @@ def load_trial_inputs(trial_id: int, *, charter: Charter | None = None) -> Trial
     return TrialInputs(trial, charter, wanted, tuple(out), digest.hexdigest())
 
 
-def _baseline(
-    row: tuple[Any, ...],
+def _rows_of(
+    tr_id: int,
     measurements: Mapping[int, list[tuple[Any, ...]]],
     ratings: Mapping[int, list[tuple[int, str]]],
-    lesions: Mapping[int, tuple[Any, ...]],
-) -> Baseline:
-    tr_id, _, _, _, _, latest = row
-    targets = sorted(
-        (lesions[m[1]], m[3]) for m in measurements.get(tr_id, ()) if lesions[m[1]][1] == LesionKind.TARGET
-    )
-    non_targets = sorted(
-        lesions[lid] for lid, _ in ratings.get(tr_id, ()) if lesions[lid][1] == LesionKind.NON_TARGET
-    )
-    return Baseline(
-        date=latest,
-        targets=tuple(
-            BaselineTarget(id=lesion[0], organ=lesion[2], node=lesion[3], mm=value)
-            for lesion, value in targets
-            if value is not None
-        ),
-        non_targets=tuple(
-            BaselineNonTarget(id=lesion[0], organ=lesion[2], node=lesion[3]) for lesion in non_targets
-        ),
-    )
-
-
-def _timepoint(
-    row: tuple[Any, ...],
-    measurements: Mapping[int, list[tuple[Any, ...]]],
-    ratings: Mapping[int, list[tuple[int, str]]],
-    lesions: Mapping[int, tuple[Any, ...]],
-) -> Timepoint:
-    tr_id, _, _, _, earliest, latest = row
-    targets: dict[str, TargetMeasurement] = {}
-    new_lesions: list[NewLesion] = []
-    for m in sorted(measurements.get(tr_id, ()), key=lambda m: lesions[m[1]][0]):
-        code, kind, organ, node, measurable = lesions[m[1]]
-        if kind == LesionKind.TARGET:
-            targets[code] = _target_measurement(m[2], m[3], m[4], m[5], m[6])
-        elif kind == LesionKind.NEW:
-            new_lesions.append(
-                NewLesion(id=code, organ=organ, node=node, mm=m[3], measurable=measurable, equivocal=m[7])
-            )
-    non_targets = {
-        lesions[lid][0]: NonTargetStatus(status)
-        for lid, status in sorted(ratings.get(tr_id, ()), key=lambda r: lesions[r[0]][0])
-        if lesions[lid][1] == LesionKind.NON_TARGET
-    }
-    return Timepoint(
-        date=latest,
-        scan=ScanKind.SCHEDULED,
-        targets=targets,
-        non_targets=non_targets,
-        new_lesions=tuple(new_lesions),
-        scan_dates=(earliest, latest),
+    lesions: Mapping[int, LesionRow],
+) -> tuple[list[MeasurementRow], list[RatingRow]]:
+    """The timepoint read's value rows in the mapper's shape (lesion ids -> lesion rows)."""
+    return (
+        [(lesions[m[1]], *m[2:]) for m in measurements.get(tr_id, ())],
+        [(lesions[lid], status) for lid, status in ratings.get(tr_id, ())],
     )
 
 
