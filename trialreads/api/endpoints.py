@@ -22,7 +22,7 @@ from trialreads.selectors import endpoints as selectors
 from trialreads.services import endpoint_requests
 from trialreads.services import exports as export_services
 
-from .serializers import DetailOut
+from .serializers import DetailOut, StrictDateField, StrictSerializer
 from .views import ERRORS, ApiView, ListView
 
 WRITE_ERRORS = {**ERRORS, 409: OpenApiResponse(DetailOut, description="Nothing computed yet.")}
@@ -76,6 +76,19 @@ class ExportBatchOut(JobOut):
     files = ExportFileOut(many=True)
     manifest_sha256 = serializers.CharField()
     include_chain_head = serializers.BooleanField()
+    data_cutoff = serializers.DateField(allow_null=True)
+
+
+class ExportRequestIn(StrictSerializer):
+    """The body of an export request; an empty body (or none) exports all data."""
+
+    data_cutoff = StrictDateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Data cut-off date (YYYY-MM-DD): the transfer is made as of this day (ADTTE "
+        "censored at the cut-off, ADRS ANL01FL only on or before it). Not in the future.",
+    )
 
 
 class ComputeOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -136,11 +149,18 @@ class ExportBatchList(ListView):
     def select(self) -> QuerySet[Any]:
         return selectors.export_batch_list(user=self.request.user, trial_id=self.kwargs["pk"])
 
-    @extend_schema(request=None, responses={202: ExportBatchOut, **WRITE_ERRORS})
+    @extend_schema(request=ExportRequestIn, responses={202: ExportBatchOut, **WRITE_ERRORS})
     def post(self, request: Request, pk: int) -> Response:
-        """Request the transfer of the latest computed endpoints (idempotent: same results,
-        same batch). The files are built in the background; follow the batch's progress."""
-        batch = export_services.export_request(trial_id=pk, actor=request.user)
+        """Request the transfer of the latest computed endpoints, optionally as of a data
+        cut-off date (idempotent: same results and cut-off, same batch). The files are built
+        in the background; follow the batch's progress."""
+        # The gate first, so that whoever may not export gets the same 404/403 whatever the body.
+        selectors.export_batch_list(user=request.user, trial_id=pk)
+        data = ExportRequestIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        batch = export_services.export_request(
+            trial_id=pk, actor=request.user, data_cutoff=data.validated_data["data_cutoff"]
+        )
         batch.refresh_from_db()
         return Response(ExportBatchOut(batch).data, status=status.HTTP_202_ACCEPTED)
 
