@@ -19,6 +19,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
 
 from trialreads.choices import MeasurementState, NonTargetStatus
 from trialreads.services.reads import NewLesionInput, NonTargetInput, TargetInput, TargetValueInput
@@ -368,6 +369,27 @@ class UnlockForm(forms.Form):
     reason = forms.CharField(
         label="Reason for unlocking", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
     )
+
+
+class ExportForm(forms.Form):
+    """The optional data cut-off of a sponsor export. The form checks only that it is a date;
+    the service owns the rules (not in the future, not before the first randomisation) and
+    its ``ValidationError`` is put on this field."""
+
+    data_cutoff = forms.DateField(
+        label="Data cut-off",
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": "enter a date as YYYY-MM-DD"},
+        widget=forms.DateInput(
+            format="%Y-%m-%d", attrs={"type": "date", "aria-describedby": "err-data_cutoff hint-data_cutoff"}
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A hint for the date picker only; the server refuses a future date either way.
+        self.fields["data_cutoff"].widget.attrs["max"] = timezone.localdate().isoformat()
 
 
 class AuditFilterForm(forms.Form):

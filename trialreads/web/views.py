@@ -633,6 +633,7 @@ def _dashboard_context(request: HttpRequest, trial_id: int) -> dict[str, Any]:
         "batches": list(endpoint_selectors.export_batch_list(user=user, trial_id=trial.pk)[:10])
         if can_export
         else [],
+        "export_form": forms.ExportForm() if can_export else None,
     }
     if manage:
         context["progress"] = web_selectors.trial_progress(user=user, trial_id=trial.pk)
@@ -693,19 +694,40 @@ def endpoints_progress(request: HttpRequest, trial_id: int) -> HttpResponse:
 @require_POST
 @page
 def export_start(request: HttpRequest, trial_id: int) -> HttpResponse:
+    """Request a sponsor export, optionally as of a data cut-off date; a refused cut-off is
+    shown next to its field and nothing is requested."""
     from trialreads.services import exports as export_services
 
     trial = web_selectors.dashboard_trial_get(user=request.user, trial_id=trial_id)
+    # The gate before the form: whoever may not export gets the 403/404 whatever was posted.
+    endpoint_selectors.export_batch_list(user=request.user, trial_id=trial.pk)
+    form = forms.ExportForm(request.POST)
     error = ""
     batch = None
-    try:
-        batch = export_services.export_request(trial_id=trial.pk, actor=request.user)
-    except Conflict as exc:
-        error = exc.message
+    if form.is_valid():
+        try:
+            batch = export_services.export_request(
+                trial_id=trial.pk, actor=request.user, data_cutoff=form.cleaned_data["data_cutoff"]
+            )
+        except ValidationError as exc:
+            for errs in exc.errors.values():
+                form.add_error("data_cutoff", errs)
+        except Conflict as exc:
+            error = exc.message
     if _htmx(request):
+        # 200 even for a refused cut-off: htmx 2 does not swap 4xx responses by default, and
+        # the point is to show the message next to the field.
+        if form.errors:
+            batch = endpoint_selectors.export_batch_list(user=request.user, trial_id=trial.pk).first()
         return render(
-            request, "web/_export_progress.html", {"trial": trial, "batch": _fresh(batch), "error": error}
+            request,
+            "web/_export_panel.html",
+            {"trial": trial, "batch": _fresh(batch), "error": error, "export_form": form},
         )
+    if form.errors:
+        context = _dashboard_context(request, trial.pk)
+        context["export_form"] = form
+        return render(request, "web/dashboard.html", context, status=422)
     if error:
         messages.error(request, error)
     return redirect("trialreads-web:dashboard", trial_id=trial.pk)
