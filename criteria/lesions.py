@@ -37,6 +37,7 @@ from criteria.types import (
     TargetMeasurement,
     Timepoint,
 )
+from criteria.validate import organ_group
 
 #: R11-TSTM: a target present but too small to measure counts as 5 mm.
 TSTM_MM = Decimal(5)
@@ -515,6 +516,8 @@ def _assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool) -> 
 # --- new lesions ------------------------------------------------------------------
 
 _SIDE = re.compile(r"\b(left|right|bilateral|l|r)\b")
+#: Organs that group several parts or sides (organ_group's answers for them).
+_GROUPED_ORGANS = frozenset({"lymph node", "lung", "kidney", "ovaries"})
 _ORGAN_ALIASES = {
     "lungs": "lung",
     "kidneys": "kidney",
@@ -529,10 +532,15 @@ def organ_key(organ: str, node: bool) -> str:
     """The organ a lesion counts against for the 2-per-organ cap (R11-TGT-SEL).
 
     FAQ-NODES-ONE-ORGAN: all lymph nodes are one organ. FAQ-PAIRED-ORGANS: lung, kidney
-    and ovaries count as one organ whatever the side ("left lung" and "lung" are the same).
+    and ovaries count as one organ whatever the side or part ("left lung", "right lower
+    lobe of lung", "pulmonary nodule" and "lung" are the same). The grouping is the one the
+    baseline validation applies to targets (:func:`criteria.validate.organ_group`), so that
+    new-lesion targets (IR-NEW: "no more than 2 per organ") and imRECIST's new measurable
+    lesions (IM-NEW-MEAS, A6) are capped per organ exactly as baseline targets are.
     """
-    if node:
-        return "lymph node"
+    group = organ_group(organ, node)
+    if group in _GROUPED_ORGANS:
+        return group
     key = _SIDE.sub(" ", organ.strip().lower())
     key = " ".join(key.replace("_", " ").replace("-", " ").split())
     return _ORGAN_ALIASES.get(key, key)
