@@ -202,7 +202,9 @@ def test_corrupted_input_is_rejected_cleanly_or_evaluated(data: dict[str, Any], 
         parent = corrupted
         for key in path[:-1]:
             parent = parent[key]
-        parent[path[-1]] = draw.draw(st.sampled_from(JUNK))
+        # a copy: JUNK holds mutable values, and a later corruption may write into one
+        # (shared between examples it could end up containing itself)
+        parent[path[-1]] = copy.deepcopy(draw.draw(st.sampled_from(JUNK)))
     try:
         subject = parse_subject(corrupted)
     except InputError as err:
