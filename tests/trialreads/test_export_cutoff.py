@@ -81,9 +81,11 @@ def test_progression_after_the_cutoff_is_censored_and_flagged_out_of_analysis(
         event, censored = pfs_full[paramcd], pfs_cut[paramcd]
         assert (event["CNSR"], event["EVNTDESC"], event["ADT"]) == ("0", "DISEASE PROGRESSION", "2025-03-30")
         assert censored["CNSR"] == "3" and censored["EVNTDESC"] == "DATA CUT-OFF"
-        assert censored["ADT"] == "2025-02-17" and censored["ADT"] <= CUTOFF.isoformat()
+        # Week 6 (SD) is dated at its earliest scan, 2025-02-16 (cdisc-export §3.3: SD/PD at
+        # the earliest scan date, CR/PR at the latest).
+        assert censored["ADT"] == "2025-02-16" and censored["ADT"] <= CUTOFF.isoformat()
         assert censored["CNSDTDSC"] == "LAST ADEQUATE ASSESSMENT ON OR BEFORE DATA CUT-OFF"
-        assert censored["AVAL"] == str((dt.date(2025, 2, 17) - dt.date(2025, 1, 10)).days + 1)
+        assert censored["AVAL"] == str((dt.date(2025, 2, 16) - dt.date(2025, 1, 10)).days + 1)
 
     # ADRS: timepoint responses after the cut-off stay in the dataset with ANL01FL blank.
     ovr_full = [r for r in _rows(media, full, "adrs.csv") if r["PARAMCD"].startswith("OVR")]

@@ -152,7 +152,9 @@ class ReaderTimepoint:
 
     ``date`` must equal the ``criteria.types.Timepoint.date`` given to the engine, since the
     engine's :class:`TimepointResult` values are matched on it. ``baseline`` visits have TU/TR
-    records but no responses.
+    records but no responses. ``scan_dates`` are the visit's image dates when they are known
+    for the visit but not per lesion (earliest and latest scan): RS then dates CR/PR at the
+    latest and anything else at the earliest (§3.3), like the engine's progression date.
     """
 
     visitnum: int | Decimal
@@ -160,6 +162,7 @@ class ReaderTimepoint:
     date: dt.date
     results: tuple[LesionResult, ...] = ()
     baseline: bool = False
+    scan_dates: tuple[dt.date, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -435,7 +438,7 @@ def _timepoints(read: ReaderRead) -> list[ReaderTimepoint]:
 
 
 def _image_dates(tp: ReaderTimepoint) -> list[dt.date]:
-    return sorted({r.image_date or tp.date for r in tp.results} or {tp.date})
+    return sorted({r.image_date or tp.date for r in tp.results} | set(tp.scan_dates) or {tp.date})
 
 
 # --- TU ---------------------------------------------------------------------------

@@ -32,7 +32,9 @@ from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from criteria.evaluate import evaluate
 from criteria.types import CriterionResult
+from criteria.types import Subject as EngineSubject
 from trialreads import access
 from trialreads.bulk import fork_processes, gc_paused
 from trialreads.choices import AuditEventType, LesionKind, MeasurementState, Modality, TimepointReadStatus
@@ -69,6 +71,7 @@ from trialreads.services.endpoints import (
     job_claim,
     job_runs,
     latest_done_job,
+    load_trial_inputs,
     result_from_json,
     worker_identity,
 )
@@ -161,7 +164,13 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
     tps: dict[int, tuple[Any, ...]] = {
         tpid: tuple(row)
         for tpid, *row in ImagingTimepoint.objects.filter(subject__trial_id=trial_id).values_list(
-            "id", "visit_number", "visit_label", "scan_date_latest", "is_baseline", "modality"
+            "id",
+            "visit_number",
+            "visit_label",
+            "scan_date_latest",
+            "is_baseline",
+            "modality",
+            "scan_date_earliest",
         )
     }
     trs: dict[int, list[tuple[int, int]]] = defaultdict(list)  # read -> [(tr id, timepoint id)]
@@ -192,6 +201,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
         if kind == LesionKind.NON_TARGET:
             results[tr_id].append(_rating_result(code, status))
 
+    as_of_cutoff = _endpoints_as_of(job, data_cutoff) if data_cutoff is not None else None
     by_subject: dict[int, list[Any]] = defaultdict(list)
     for run in runs:
         by_subject[run.subject_id].append(run)
@@ -211,6 +221,9 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
         if not accepted:
             excluded.append(f"{subject.subject_code}: no accepted read yet")
             continue
+        if as_of_cutoff is not None and accepted not in as_of_cutoff.get(sid, {}):
+            excluded.append(f"{subject.subject_code}: no baseline on or before the data cut-off")
+            continue
         export_reads: list[ReaderRead] = []
         for slot, rid in sorted(reads_of[sid].items()):
             evaluator = _EVALUATOR.get(EVALUATOR_BY_SLOT.get(slot, ""))
@@ -221,6 +234,13 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
             }
             if evaluator is None or not criteria_results:
                 continue  # this read has nothing signed yet
+            if as_of_cutoff is not None:
+                cut = as_of_cutoff.get(sid, {}).get(evaluator.value)
+                if cut is None:
+                    continue  # this read has no baseline on or before the cut-off
+                criteria_results = {
+                    c: _endpoints_from(r, cut[c]) for c, r in criteria_results.items() if c in cut
+                }
             export_reads.append(
                 ReaderRead(
                     evaluator=evaluator,
@@ -241,6 +261,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
                             date=tps[tpid][2],
                             results=tuple(results.get(tr_id, ())),
                             baseline=tps[tpid][3],
+                            scan_dates=(tps[tpid][5], tps[tpid][2]),
                         )
                         for tr_id, tpid in trs[rid]
                     ),
@@ -270,6 +291,65 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
         data_cutoff=data_cutoff,
     )
     return StudyBuild(study, tuple(sorted(excluded)), as_of)
+
+
+def _as_of(subject: EngineSubject, cutoff: dt.date) -> EngineSubject | None:
+    """The engine input as the data stood at the cut-off: the visits whose imaging began on
+    or before it (the earliest scan date, the date a progression counts from, §3.3), a death
+    after it unknown, the last contact no later than it. ``None`` without a baseline then."""
+    if subject.baseline is None or subject.baseline.date > cutoff:
+        return None
+    return dataclasses.replace(
+        subject,
+        timepoints=tuple(tp for tp in subject.timepoints if (tp.scan_dates or (tp.date,))[0] <= cutoff),
+        death_date=subject.death_date if subject.death_date and subject.death_date <= cutoff else None,
+        last_contact_date=min(subject.last_contact_date, cutoff) if subject.last_contact_date else None,
+    )
+
+
+#: subject id -> evaluator -> criterion -> result
+AsOfResults = dict[int, dict[str, Mapping[str, CriterionResult]]]
+
+
+def _endpoints_as_of(job: EndpointJob, cutoff: dt.date) -> AsOfResults:
+    """subject id -> evaluator -> criterion -> the engine's result on the reads as they stood
+    at the cut-off. Best responses, confirmation, PFS/iPFS/imPFS and duration of response
+    look forward (a confirmation scan, an iCPD, the scan that negates an imPD): after the
+    cut-off none of that is known yet, so they are evaluated again on the truncated reads.
+    Timepoint responses look only backward (the engines are causal), so the job's stand.
+
+    The job's inputs must still be the trial's: otherwise the export would mix two states.
+    """
+    inputs = load_trial_inputs(job.trial_id, charter=job.charter)
+    if inputs.input_sha256 != job.input_sha256:
+        raise Conflict(
+            f"The signed reads changed after endpoint job {job.pk}: compute the endpoints again, then export."
+        )
+    out: AsOfResults = {}
+    for subject_inputs in inputs.subjects:
+        per_read: dict[str, Mapping[str, CriterionResult]] = {}
+        for slot, engine_subject in subject_inputs.reads.items():
+            truncated = _as_of(engine_subject, cutoff)
+            if truncated is not None:
+                per_read[EVALUATOR_BY_SLOT[slot]] = evaluate(truncated, inputs.criteria).results
+        out[subject_inputs.subject_id] = per_read
+    return out
+
+
+def _endpoints_from(full: CriterionResult, cut: CriterionResult) -> CriterionResult:
+    """The job's timepoint responses with the subject-level endpoints as of the cut-off."""
+    return dataclasses.replace(
+        full,
+        bor=cut.bor,
+        bor_date=cut.bor_date,
+        bor_confirmed=cut.bor_confirmed,
+        bor_confirmed_date=cut.bor_confirmed_date,
+        pfs=cut.pfs,
+        progression=cut.progression,
+        dor=cut.dor,
+        why=cut.why,
+        defaults=cut.defaults,
+    )
 
 
 def build_datasets(study: ExportStudy) -> tuple[Dataset, ...]:
