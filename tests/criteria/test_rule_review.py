@@ -10,10 +10,14 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from criteria.evaluate import evaluate
+from criteria.lesions import allocate_new_targets, new_lesion_views
 from criteria.parse import parse
 from criteria.serialize import subject_json
+from criteria.validate import organ_group
 
 
 def _run(targets: list[dict[str, Any]], visits: list[dict[str, Any]], criteria: tuple[str, ...],
@@ -62,3 +66,40 @@ def test_new_lesion_cap_groups_organs_as_baseline_targets(case: tuple[Any, ...])
     assert out["imrecist"]["timepoints"][0]["new_measurable_sum_mm"] == expected
     # imRECIST SLD = 50 + the measured new lesions (IM-NEW-MEAS)
     assert out["imrecist"]["timepoints"][0]["sum_mm"] == 50.0 + expected
+
+
+# --- property: the new-lesion cap per organ group (IR-NEW, IM-NEW-MEAS, R11-TGT-SEL) ----------
+
+ORGAN_NAMES = ("lung", "left lung", "right lower lobe of lung", "pulmonary nodule", "kidney",
+               "renal mass", "left ovary", "liver", "liver segment 4", "bone", "axillary lymph node")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(ORGAN_NAMES), st.booleans(), st.integers(8, 40)),
+                min_size=1, max_size=9),
+       st.sampled_from(["recist", "irrc"]))
+def test_measured_new_lesions_respect_the_per_organ_cap(lesions: list[tuple[str, bool, int]],
+                                                         cap: str) -> None:
+    # R11-TGT-SEL (FAQ-PAIRED-ORGANS, FAQ-NODES-ONE-ORGAN) applied to new lesions: iRECIST NLT
+    # at most 5 in total and 2 per organ (IR-NEW); imRECIST the A6 cap (5/2, or 10/5 "irrc"),
+    # organs grouped exactly as for baseline targets.
+    new = [_new(f"N{k}", organ, mm, node) for k, (organ, node, mm) in enumerate(lesions)]
+    data = {"subject": "CAP", "reference_date": "2024-01-01",
+            "settings": {"imrecist_new_lesion_cap": cap},
+            "baseline": {"date": "2024-01-01", "non_targets": [],
+                         "targets": [{"id": "T1", "organ": "liver", "node": False, "mm": 50}]},
+            "timepoints": [{"date": "2024-02-26", "targets": {"T1": 50}, "non_targets": {},
+                            "new_lesions": new}]}
+    subject = parse(json.dumps(data))
+    assert not isinstance(subject, list)
+    views = new_lesion_views(subject)
+    by_id = {x.id: x for x in subject.timepoints[0].new_lesions}
+    for total, per_organ, promote in ((5, 2, False), ((5, 2) if cap == "recist" else (10, 5)) + (True,)):
+        chosen = allocate_new_targets(subject, views, cap=(total, per_organ), promote=promote)
+        assert len(chosen) <= total
+        groups: dict[str, int] = {}
+        for lesion_id in chosen:
+            lesion = by_id[lesion_id]
+            key = organ_group(lesion.organ, lesion.node)
+            groups[key] = groups.get(key, 0) + 1
+        assert all(n <= per_organ for n in groups.values()), groups
