@@ -22,14 +22,14 @@ import json
 import os
 import shutil
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min
 from django.utils import timezone
 
 from criteria.evaluate import evaluate
@@ -69,6 +69,7 @@ from trialreads.services.endpoints import (
     EVALUATOR_BY_SLOT,
     LeaseLost,
     job_claim,
+    job_progress,
     job_runs,
     latest_done_job,
     load_trial_inputs,
@@ -78,6 +79,10 @@ from trialreads.services.endpoints import (
 
 #: Version of this mapping; part of an export batch's key.
 EXPORT_MAPPING_VERSION = "1"
+#: Progress steps of a batch (``done``/``total``): the study loaded; every dataset built,
+#: checked and encoded; the files written and the batch finished. Each step renews the
+#: build's lease.
+EXPORT_STEPS = 3
 
 _DEFAULTS: dict[str, Any] = {
     # Protocol imaging interval and visit window, for "two or more missed assessments".
@@ -365,11 +370,16 @@ def export_write(
     *,
     chain_head: str | None = None,
     data_cutoff: dt.date | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> tuple[dict[str, Any], StudyBuild]:
     """Write the transfer of ``job`` (as of ``data_cutoff``, if any) into the empty (or
     missing) ``directory``, all files or none; returns the manifest. Everything is rendered
-    and validated in memory first (``render_study``), on two processes for large trials."""
+    and validated in memory first (``render_study``), on two processes for large trials.
+    ``on_step(n)`` is called when step n of :data:`EXPORT_STEPS` is done (1: the study is
+    loaded, 2: every dataset is built, checked and encoded); step 3 is the caller's."""
     build = build_study(job, data_cutoff=data_cutoff)
+    if on_step is not None:
+        on_step(1)
     files = render_study(
         build.study,
         created=build.as_of,
@@ -378,6 +388,8 @@ def export_write(
         audit_chain_head=chain_head,
         parallel=fork_processes(len(build.study.subjects)) > 1,
     )
+    if on_step is not None:
+        on_step(2)
     write_files(directory, files)
     manifest: dict[str, Any] = json.loads(files[MANIFEST_NAME])
     return manifest, build
@@ -438,7 +450,7 @@ def export_request(
             defaults={
                 "job": job,
                 "requested_by": actor.get_username(),
-                "total": 1,
+                "total": EXPORT_STEPS,
                 "include_chain_head": include_chain_head,
                 "data_cutoff": data_cutoff,
             },
@@ -474,7 +486,13 @@ def export_build(*, batch_id: int, task_id: str = "") -> ExportOutcome:
     final = root / str(batch.pk)
     staging = root / f".staging-{batch.pk}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    manifest, build = export_write(batch.job, staging, chain_head=head, data_cutoff=batch.data_cutoff)
+    manifest, build = export_write(
+        batch.job,
+        staging,
+        chain_head=head,
+        data_cutoff=batch.data_cutoff,
+        on_step=lambda done: job_progress(batch.pk, owner, done, model=ExportBatch),
+    )
     manifest_bytes = (staging / MANIFEST_NAME).read_bytes()
     files = [
         *manifest["files"],
@@ -487,7 +505,7 @@ def export_build(*, batch_id: int, task_id: str = "") -> ExportOutcome:
     with transaction.atomic():
         updated = ExportBatch.objects.filter(pk=batch.pk, lease_owner=owner, status=JobStatus.RUNNING).update(
             status=JobStatus.DONE,
-            done=1,
+            done=F("total"),
             finished_at=timezone.now(),
             lease_owner="",
             lease_expires_at=None,
