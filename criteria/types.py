@@ -176,9 +176,12 @@ class Timepoint:
     """One follow-up assessment.
 
     Measurement level: ``targets``, ``non_targets``, ``new_lesions``. Response level: only
-    ``overall`` (a code of one criterion's vocabulary). ``scan_dates`` are the image dates
-    of the assessment (optional contract extension; defaults to ``(date,)``): PD and SD are
-    dated at the earliest, CR and PR at the latest (CDISC RECIST supplement, cdisc-export §3.3).
+    ``overall`` (a code of one criterion's vocabulary). ``date`` is the assessment date:
+    results are reported (and matched) on it. ``scan_dates`` are the image dates of the
+    assessment (optional contract extension; defaults to ``(date,)``): the engine dates a
+    progression at the earliest (``progression_date``, PFS); the sponsor export dates RS
+    records of CR and PR at the latest and all others at the earliest (CDISC RECIST
+    supplement, cdisc-export §3.3).
     """
 
     date: dt.date
