@@ -10,7 +10,7 @@ Both hold a whole trial in memory as plain Python objects (hundreds of thousands
   collector runs again afterwards.
 * :func:`fork_processes`: how many processes to use. Work is split across forked children
   (they inherit the inputs; nothing is pickled on the way in), only for large enough
-  trials, and never from a daemonic process, which may not have children.
+  trials; :func:`children_allowed` lets a Celery pool process (daemonic) start them.
 """
 
 from __future__ import annotations
@@ -30,9 +30,33 @@ def fork_processes(subjects: int) -> int:
     wanted = int(conf.get("ENDPOINT_PROCESSES") or os.cpu_count() or 1)
     if subjects < int(conf.get("ENDPOINT_PARALLEL_MIN_SUBJECTS")) or wanted < 2:
         return 1
-    if multiprocessing.current_process().daemon or "fork" not in multiprocessing.get_all_start_methods():
-        return 1  # e.g. inside a daemonic pool process, which may not have children
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
     return wanted
+
+
+@contextmanager
+def children_allowed() -> Iterator[None]:
+    """Let this process start a fork pool even when it is daemonic, as a Celery prefork pool
+    process is (billiard marks it so, and ``multiprocessing`` then refuses it children).
+
+    The rule exists because a daemonic process does not join its children when it exits.
+    Ours never outlive the block: every pool is used as ``with Pool(...)``, which terminates
+    and joins its workers before the task returns; if the pool process is killed outright,
+    its pool workers read end-of-file from their task pipe and exit. Without this, the
+    recompute and the export ran on one core inside every Celery worker (found by
+    ``tests/celery/test_worker_forked.py``). ``_config`` is where ``multiprocessing.Process``
+    keeps the flag (CPython 3.4 onwards).
+    """
+    config = getattr(multiprocessing.current_process(), "_config", None)
+    if not isinstance(config, dict) or not config.get("daemon"):
+        yield
+        return
+    config["daemon"] = False
+    try:
+        yield
+    finally:
+        config["daemon"] = True
 
 
 @contextmanager

@@ -153,7 +153,14 @@ def start_worker(tx_db: None, redis_clean: None, tmp_path: Path) -> Iterator[Cal
     """``start_worker(hook="sleep:2", early_ack=False, visibility=10)`` -> a running worker."""
     workers: list[Worker] = []
 
-    def start(*, hook: str = "", early_ack: bool = False, visibility: int = 10, restore: int = 2) -> Worker:
+    def start(
+        *,
+        hook: str = "",
+        early_ack: bool = False,
+        visibility: int = 10,
+        restore: int = 2,
+        fork_threshold: int | None = None,
+    ) -> Worker:
         if not workers:
             # Whatever the test's set-up enqueued (e.g. on signing) is not part of the
             # scenario; drop it before the first worker can consume it.
@@ -169,6 +176,7 @@ def start_worker(tx_db: None, redis_clean: None, tmp_path: Path) -> Iterator[Cal
             "CELERY_UNACKED_RESTORE_INTERVAL": str(restore),
             "TRIALREADS_TEST_SUBJECT_HOOK": hook,
             "TRIALREADS_TEST_EARLY_ACK": "1" if early_ack else "0",
+            "TRIALREADS_TEST_FORK_THRESHOLD": "" if fork_threshold is None else str(fork_threshold),
         }
         log = tmp_path / f"{name}.log"
         cmd = [

@@ -6,6 +6,8 @@ test-only switches read from the environment of the worker process.
   (``os._exit``) at the first subject, a poison message.
 * ``TRIALREADS_TEST_EARLY_ACK=1``: Celery's default early acknowledgement, for the control
   test that shows why the production settings exist (T-CEL-CONTROL).
+* ``TRIALREADS_TEST_FORK_THRESHOLD=<n>``: ``ENDPOINT_PARALLEL_MIN_SUBJECTS`` of the pool
+  process, so a small trial takes the forked recompute and export inside a real worker.
 """
 
 from __future__ import annotations
@@ -49,6 +51,15 @@ def _configure_main_process(**kwargs: Any) -> None:
 
 @worker_process_init.connect
 def _install_hook(**kwargs: Any) -> None:
+    from django.conf import settings
+
     from trialreads import tasks
 
     tasks.SUBJECT_HOOK = _hook_from_env()
+    threshold = os.environ.get("TRIALREADS_TEST_FORK_THRESHOLD", "")
+    if threshold:
+        settings.TRIALREADS = {
+            **settings.TRIALREADS,
+            "ENDPOINT_PARALLEL_MIN_SUBJECTS": int(threshold),
+            "ENDPOINT_PROCESSES": 2,
+        }

@@ -32,6 +32,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+import logging
 import multiprocessing
 import os
 import socket
@@ -58,7 +59,7 @@ from criteria.types import (
     Subject,
     TimepointResult,
 )
-from trialreads.bulk import fork_processes, gc_paused
+from trialreads.bulk import children_allowed, fork_processes, gc_paused
 from trialreads.choices import (
     AcceptanceBasis,
     AuditEventType,
@@ -91,6 +92,8 @@ ALGORITHM_VERSION = criteria.__version__
 
 #: CDISC evaluator id (``--EVALID``) of each read slot.
 EVALUATOR_BY_SLOT: Mapping[int, str] = {1: "RADIOLOGIST 1", 2: "RADIOLOGIST 2"}
+
+logger = logging.getLogger(__name__)
 
 _DEFAULTS: dict[str, Any] = {
     # Seconds a claim is valid without renewal; renewed after every chunk, so only a dead
@@ -685,9 +688,10 @@ def _evaluate_chunks(
                 part += evaluate_subject(subject, wanted)
             yield end, part
         return
+    logger.info("evaluating %d subjects in %d forked processes", len(subjects), processes)
     _FORK_STATE = (subjects, wanted)
     try:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
+        with children_allowed(), multiprocessing.get_context("fork").Pool(processes) as pool:
             for (_, end), part in zip(chunks, pool.imap(_evaluate_range, chunks), strict=True):
                 yield end, part
     finally:

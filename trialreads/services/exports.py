@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import shutil
 from collections import defaultdict
@@ -36,7 +37,7 @@ from criteria.evaluate import evaluate
 from criteria.types import CriterionResult
 from criteria.types import Subject as EngineSubject
 from trialreads import access
-from trialreads.bulk import fork_processes, gc_paused
+from trialreads.bulk import children_allowed, fork_processes, gc_paused
 from trialreads.choices import AuditEventType, LesionKind, MeasurementState, Modality, TimepointReadStatus
 from trialreads.errors import Conflict, NotFound, ValidationError
 from trialreads.exports.datasets import (
@@ -76,6 +77,8 @@ from trialreads.services.endpoints import (
     result_from_json,
     worker_identity,
 )
+
+logger = logging.getLogger(__name__)
 
 #: Version of this mapping; part of an export batch's key.
 EXPORT_MAPPING_VERSION = "1"
@@ -380,14 +383,22 @@ def export_write(
     build = build_study(job, data_cutoff=data_cutoff)
     if on_step is not None:
         on_step(1)
-    files = render_study(
-        build.study,
-        created=build.as_of,
-        criteria_version=job.algorithm_version,
-        charter_version=str(job.charter.version),
-        audit_chain_head=chain_head,
-        parallel=fork_processes(len(build.study.subjects)) > 1,
+    parallel = fork_processes(len(build.study.subjects)) > 1
+    logger.info(
+        "export of endpoint job %d: %d subjects, %s",
+        job.pk,
+        len(build.study.subjects),
+        "in two forked halves" if parallel else "in one process",
     )
+    with children_allowed():
+        files = render_study(
+            build.study,
+            created=build.as_of,
+            criteria_version=job.algorithm_version,
+            charter_version=str(job.charter.version),
+            audit_chain_head=chain_head,
+            parallel=parallel,
+        )
     if on_step is not None:
         on_step(2)
     write_files(directory, files)
