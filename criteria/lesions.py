@@ -10,7 +10,6 @@ lesions count as present at a timepoint, and which new lesions become measured "
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -515,35 +514,18 @@ def _assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool) -> 
 
 # --- new lesions ------------------------------------------------------------------
 
-_SIDE = re.compile(r"\b(left|right|bilateral|l|r)\b")
-#: Organs that group several parts or sides (organ_group's answers for them).
-_GROUPED_ORGANS = frozenset({"lymph node", "lung", "kidney", "ovaries"})
-_ORGAN_ALIASES = {
-    "lungs": "lung",
-    "kidneys": "kidney",
-    "ovary": "ovaries",
-    "lymph nodes": "lymph node",
-    "node": "lymph node",
-    "nodes": "lymph node",
-}
-
-
 def organ_key(organ: str, node: bool) -> str:
     """The organ a lesion counts against for the 2-per-organ cap (R11-TGT-SEL).
 
     FAQ-NODES-ONE-ORGAN: all lymph nodes are one organ. FAQ-PAIRED-ORGANS: lung, kidney
     and ovaries count as one organ whatever the side or part ("left lung", "right lower
-    lobe of lung", "pulmonary nodule" and "lung" are the same). The grouping is the one the
+    lobe of lung", "pulmonary nodule" and "lung" are the same), and so does any other organ
+    ("liver left lobe" and "liver, segment VII"). The grouping is exactly the one the
     baseline validation applies to targets (:func:`criteria.validate.organ_group`), so that
     new-lesion targets (IR-NEW: "no more than 2 per organ") and imRECIST's new measurable
     lesions (IM-NEW-MEAS, A6) are capped per organ exactly as baseline targets are.
     """
-    group = organ_group(organ, node)
-    if group in _GROUPED_ORGANS:
-        return group
-    key = _SIDE.sub(" ", organ.strip().lower())
-    key = " ".join(key.replace("_", " ").replace("-", " ").split())
-    return _ORGAN_ALIASES.get(key, key)
+    return organ_group(organ, node)
 
 
 def new_lesion_present(lesion: NewLesion) -> bool:

@@ -14,6 +14,7 @@ FAQ-PAIRED-ORGANS and FAQ-NODES-ONE-ORGAN (5 targets, 2 per organ), criteria-rul
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -61,20 +62,30 @@ class Problem:
 
 # --- organ grouping ----------------------------------------------------------------
 
-_ORGAN_SIDE_WORDS = ("left ", "right ", "bilateral ", "upper ", "lower ", "middle ")
+#: Words naming a side or a part of an organ, not another organ ("left lobe of liver",
+#: "liver, right lobe", "adrenal gland, left"): dropped wherever they stand.
+_ORGAN_PART_WORDS = frozenset({"left", "right", "bilateral", "l", "r", "lobe", "lobes", "of", "the"})
+#: "segment 7", "segments ii-iii", "seg s4": the word and the segment ids after it.
+_SEGMENT_WORDS = frozenset({"segment", "segments", "seg"})
+_SEGMENT_ID = re.compile(r"^(?:s?\d+[a-z]?|[ivx]+)$")
+#: Dropped only before the organ ("upper lobe of lung"): elsewhere they can name another
+#: site ("soft tissue of upper limb" is not the lower limb).
+_ORGAN_SIDE_WORDS = ("upper ", "lower ", "middle ")
 
 
 def organ_group(organ: str, node: bool) -> str:
-    """The organ a lesion counts against for the 2-per-organ rule.
+    """The organ a lesion counts against for the 2-per-organ rule (R11-TGT-SEL).
 
     FAQ-PAIRED-ORGANS: lung, kidney and ovaries are one organ whatever their parts
     ("left lung", "right lower lobe of lung" are both "lung"). FAQ-NODES-ONE-ORGAN: all
     lymph nodes, in whatever chain, are one organ; every ``node`` lesion counts as
-    "lymph node" whatever organ text it carries.
+    "lymph node" whatever organ text it carries. Any other organ is one organ whatever its
+    side or part too: "liver left lobe", "left lobe of liver" and "liver, segment VII" are
+    all "liver" (the limit is per organ, not per lobe or segment).
     """
     if node:
         return "lymph node"
-    text = " ".join(organ.lower().replace("_", " ").replace("-", " ").split())
+    text = " ".join(organ.lower().replace("_", " ").replace("-", " ").replace(",", " ").split())
     if "lymph" in text or text in {"node", "nodes", "nodal"}:
         return "lymph node"
     if "lung" in text or "pulmonary" in text:
@@ -83,10 +94,22 @@ def organ_group(organ: str, node: bool) -> str:
         return "kidney"
     if "ovar" in text:
         return "ovaries"
+    words: list[str] = []
+    segment = False
+    for word in text.split():
+        if word in _SEGMENT_WORDS:
+            segment = True
+            continue
+        if segment and _SEGMENT_ID.match(word):
+            continue
+        segment = False
+        if word not in _ORGAN_PART_WORDS:
+            words.append(word)
+    grouped = " ".join(words)
     for word in _ORGAN_SIDE_WORDS:
-        if text.startswith(word):
-            text = text[len(word):]
-    return text
+        if grouped.startswith(word):
+            grouped = grouped[len(word):]
+    return grouped or text
 
 
 # --- single values -------------------------------------------------------------------

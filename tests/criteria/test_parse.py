@@ -444,6 +444,23 @@ def test_validate_baseline_targets_on_types() -> None:
     ("Left Lung", False, "lung"), ("LUNG", False, "lung"), ("right kidney", False, "kidney"),
     ("ovary", False, "ovaries"), ("LYMPH NODE", False, "lymph node"), ("liver", True, "lymph node"),
     ("Liver", False, "liver"), ("ADRENAL GLAND", False, "adrenal gland"), ("renal cortex", False, "kidney"),
+    # Any organ is one organ whatever its side or part (R11-TGT-SEL: "2 per organ").
+    ("liver left lobe", False, "liver"), ("Left lobe of liver", False, "liver"),
+    ("liver, segment VII", False, "liver"), ("LIVER SEGMENTS 4A", False, "liver"),
+    ("adrenal gland, left", False, "adrenal gland"), ("right adrenal gland", False, "adrenal gland"),
+    ("upper lobe of liver", False, "liver"),
+    # ... but "upper"/"lower" inside a site name keep two sites apart.
+    ("soft tissue of upper limb", False, "soft tissue upper limb"),
+    ("soft tissue of lower limb", False, "soft tissue lower limb"),
 ])
 def test_organ_group(organ: str, node: bool, group: str) -> None:
     assert organ_group(organ, node) == group
+
+
+def test_three_targets_in_three_lobes_of_one_liver_break_the_two_per_organ_rule() -> None:
+    targets = [BaselineTarget("T1", "liver left lobe", False, Decimal(20)),
+               BaselineTarget("T2", "liver right lobe", False, Decimal(20)),
+               BaselineTarget("T3", "liver, segment IV", False, Decimal(20))]
+    problems = validate_baseline_targets(targets)
+    assert any(p.field == "baseline.targets" and "organ 'liver'" in p.message for p in problems)
+    assert validate_baseline_targets(targets[:2]) == []
