@@ -235,3 +235,76 @@ def tx_db(_reinstall_triggers_after_flush: None, transactional_db: None) -> Iter
     yield
     if connection.vendor == "sqlite":
         drop_triggers()
+
+
+# --- blinding of the adjudicator ------------------------------------------------------------
+
+#: First primary key of each model whose ids identify a reader's work. Far apart and far from
+#: every other id, so a leaked id is found as a plain substring of any response.
+DISTINCT_ID_BASES = {
+    "trialreads_read": 7_100_000,
+    "trialreads_timepointread": 7_200_000,
+    "trialreads_lesion": 7_300_000,
+    "trialreads_measurement": 7_400_000,
+    "trialreads_nontargetrating": 7_500_000,
+    "trialreads_signature": 7_600_000,
+}
+
+
+@pytest.fixture
+def distinct_ids(db: None) -> None:
+    """Move the id sequences of reads and their content to :data:`DISTINCT_ID_BASES`. Request
+    it before the fixtures that create reads."""
+    with connection.cursor() as cursor:
+        for table, start in DISTINCT_ID_BASES.items():
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s)", [table, start])
+            else:
+                cursor.execute("UPDATE sqlite_sequence SET seq = %s WHERE name = %s", [start, table])
+                if cursor.rowcount == 0:
+                    cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, start])
+
+
+_MICROS = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+def read_identifiers(subject: Subject) -> dict[str, str]:
+    """Everything that tells the adjudicator which read of ``subject`` is whose or which came
+    first: ids of reads, timepoint reads, lesions, values, ratings and signatures (from
+    :func:`distinct_ids`), readers' names, slots, CDISC evaluators, creation and signing
+    times. Maps each needle to what it is."""
+    from trialreads.models import Lesion, Measurement, NonTargetRating, Signature
+
+    reads = list(Read.objects.filter(subject=subject).select_related("reader"))
+    trs = list(TimepointRead.objects.filter(read__in=reads))
+    needles: dict[str, str] = {}
+    for read in reads:
+        needles[str(read.pk)] = f"read id (slot {read.slot})"
+        needles[read.reader.get_username()] = "reader username"
+        needles[read.reader.get_full_name()] = "reader name"
+        needles[read.created_at.strftime(_MICROS)] = "read created_at"
+    for pk in Lesion.objects.filter(read__in=reads).values_list("pk", flat=True):
+        needles[str(pk)] = "lesion id"
+    for model in (Measurement, NonTargetRating):
+        for pk in model.objects.filter(timepoint_read__in=trs).values_list("pk", flat=True):
+            needles[str(pk)] = f"{model.__name__} id"
+    for tr in trs:
+        needles[str(tr.pk)] = "timepoint read id"
+        needles[tr.created_at.strftime(_MICROS)] = "timepoint read created_at"
+        if tr.saved_at is not None:
+            needles[tr.saved_at.strftime(_MICROS)] = "timepoint read saved_at"
+    for sig in Signature.objects.filter(timepoint_read__in=trs):
+        needles[str(sig.pk)] = "signature id"
+        needles[sig.signed_at.strftime(_MICROS)] = "signed_at"
+        needles[sig.printed_name] = "signer's printed name"
+    for word in ("RADIOLOGIST", "slot", "Slot", "reader_id"):
+        needles[word] = "slot or evaluator"
+    for pk in list(needles):
+        if pk.isdigit():
+            assert int(pk) >= min(DISTINCT_ID_BASES.values()), "request distinct_ids before the reads"
+    return needles
+
+
+def leaks(content: bytes | str, needles: dict[str, str]) -> list[str]:
+    text = content.decode() if isinstance(content, bytes) else content
+    return [f"{what}: {needle!r}" for needle, what in needles.items() if needle and needle in text]

@@ -3,8 +3,11 @@
 Rules, one per line of :data:`CAPABILITIES` and of the ``visible_*`` querysets:
 
 * a reader sees only their own reads, never the other reader's, never the arm;
-* an adjudicator sees a timepoint read only once *both* readers have signed that timepoint
-  (so neither read can be influenced), and never the arm;
+* an adjudicator sees no read, timepoint read or lesion through the read routes at all (the
+  same 404 as for an id that does not exist): they see the two reads only through their
+  adjudication case, as "Read A" / "Read B" over the timepoints both readers signed
+  (``selectors.adjudication``), with no id. Read ids are sequential and slot 1's read is
+  created first, so any read id would tell them which label is slot 1; they never see the arm;
 * a read manager sees every read (to run the workflow and unlock) but not the arm;
 * a sponsor viewer sees no reads at all (endpoints and exports only);
 * someone without a membership sees nothing.
@@ -131,28 +134,20 @@ def visible_trials(user: Any) -> QuerySet[Trial]:
 
 
 def visible_timepoint_reads(user: Any) -> QuerySet[TimepointRead]:
+    # No adjudicator line (VIEW_READS_SIGNED): see the module docstring.
     uid = _user_id(user)
-    # Both readers signed this timepoint: the adjudicator may now look at both.
-    other_signed = TimepointRead.objects.filter(timepoint=OuterRef("timepoint"), locked=True).exclude(
-        read=OuterRef("read")
-    )
     return TimepointRead.objects.filter(
         Q(read__reader_id=uid, read__subject__trial_id__in=_trials_with(user, VIEW_OWN_READS))
         | Q(read__subject__trial_id__in=_trials_with(user, VIEW_READS_ALL))
-        | (
-            Q(read__subject__trial_id__in=_trials_with(user, VIEW_READS_SIGNED), locked=True)
-            & Q(Exists(other_signed))
-        )
     )
 
 
 def visible_reads(user: Any) -> QuerySet[Read]:
+    # No adjudicator line (VIEW_READS_SIGNED): see the module docstring.
     uid = _user_id(user)
-    paired = visible_timepoint_reads(user).filter(read=OuterRef("pk"))
     return Read.objects.filter(
         Q(reader_id=uid, subject__trial_id__in=_trials_with(user, VIEW_OWN_READS))
         | Q(subject__trial_id__in=_trials_with(user, VIEW_READS_ALL))
-        | Q(subject__trial_id__in=_trials_with(user, VIEW_READS_SIGNED)) & Q(Exists(paired))
     )
 
 

@@ -26,11 +26,13 @@ from tests.api.conftest import BASELINE_BODY, FOLLOWUP_BODY, client_for
 from tests.conftest import (
     PASSWORD,
     TrialWithReads,
+    leaks,
+    read_identifiers,
     save_baseline,
     sign,
 )
 from trialreads.choices import AuditEventType
-from trialreads.models import AuditEvent, TimepointRead
+from trialreads.models import AuditEvent, Read, TimepointRead
 from trialreads.services import trials as trial_services
 
 ROLES = ("reader_a", "reader_b", "adjudicator", "manager", "sponsor", "outsider", "anonymous")
@@ -89,23 +91,27 @@ API_ROUTES: dict[str, Route] = {
         {"GET": ALL_MEMBERS, "POST": row(403, 403, 403, 201, 403, 404, 401)},
     ),
     "api:read-list": Route(None, {"GET": row(200, 200, 200, 200, 200, 200, 401)}),
-    "api:read-detail": Route("read_b", {"GET": row(404, 200, 200, 200, 404, 404, 401)}),
-    "api:read-timepoint-reads": Route("read_b", {"GET": row(404, 200, 200, 200, 404, 404, 401)}),
-    "api:read-evaluation": Route("read_b", {"GET": row(404, 200, 200, 200, 404, 404, 401)}),
-    "api:timepoint-read-detail": Route("tr_b0", {"GET": row(404, 200, 200, 200, 404, 404, 401)}),
-    # B's signed baseline: B is refused by the lock (409), the others by role (403) or blinding (404).
+    # The adjudicator sees the reads only through their case ("Read A"/"Read B", no ids): the
+    # read routes answer them as for a missing id, signed timepoints included (read ids are
+    # sequential and would tell which label is slot 1).
+    "api:read-detail": Route("read_b", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
+    "api:read-timepoint-reads": Route("read_b", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
+    "api:read-evaluation": Route("read_b", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
+    "api:timepoint-read-detail": Route("tr_b0", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
+    # B's signed baseline: B is refused by the lock (409), the manager by role (403), the
+    # others by blinding (404).
     "api:timepoint-read-baseline": Route(
         "tr_b0",
-        {"PUT": row(404, 409, 403, 403, 404, 404, 401), "PATCH": row(404, 409, 403, 403, 404, 404, 401)},
+        {"PUT": row(404, 409, 404, 403, 404, 404, 401), "PATCH": row(404, 409, 404, 403, 404, 404, 401)},
     ),
-    # B's draft week 6: invisible to the adjudicator until both readers sign it.
+    # B's draft week 6.
     "api:timepoint-read-followup": Route(
         "tr_b1",
         {"PUT": row(404, 200, 404, 403, 404, 404, 401), "PATCH": row(404, 200, 404, 403, 404, 404, 401)},
     ),
     "api:timepoint-read-sign": Route("tr_b1", {"POST": row(404, 200, 404, 403, 404, 404, 401)}),
-    "api:timepoint-read-unlock": Route("tr_b0", {"POST": row(404, 403, 403, 200, 404, 404, 401)}),
-    "api:timepoint-read-verify": Route("tr_b0", {"GET": row(404, 200, 200, 200, 404, 404, 401)}),
+    "api:timepoint-read-unlock": Route("tr_b0", {"POST": row(404, 403, 404, 200, 404, 404, 401)}),
+    "api:timepoint-read-verify": Route("tr_b0", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
     # Adjudication (subject S-ADJ: both readers signed baseline and week 6, PR vs PD -> an
     # open case assigned to the adjudicator). A case reveals that the reads disagree: no reader,
     # no sponsor.
@@ -440,15 +446,87 @@ def test_reader_filter_does_not_reveal_other_reader(
     assert _ids(api["manager"].get(f"/api/reads/?reader={reader_b.pk}")) == [base["read_b"].pk]
 
 
-def test_adjudicator_sees_reads_without_identity(base: dict[str, Any], api: Any) -> None:
-    body = api["adjudicator"].get("/api/reads/").json()
-    assert {item["id"] for item in body["results"]} == {base["read_a"].pk, base["read_b"].pk}
-    assert all(item["reader"] is None and item["slot"] is None for item in body["results"])
-    detail = api["adjudicator"].get(f"/api/timepoint-reads/{base['tr_b0'].pk}/").json()
-    assert all(sig["printed_name"] is None for sig in detail["signatures"])
-    # The week-6 pair is not signed by both: neither timepoint read is listed.
-    listed = _ids(api["adjudicator"].get(f"/api/reads/{base['read_b'].pk}/timepoint-reads/"))
-    assert listed == [base["tr_b0"].pk]
+#: Object routes whose ``<pk>`` is a read or a timepoint read.
+READ_ROUTES = [name for name, route in API_ROUTES.items() if route.target in {"read_b", "tr_b0", "tr_b1"}]
+
+
+def _read_targets(subject: Any) -> dict[str, list[int]]:
+    """The read and timepoint-read ids of ``subject``, by the kind of ``<pk>`` a route takes."""
+    reads = list(Read.objects.filter(subject=subject).values_list("pk", flat=True))
+    trs = list(TimepointRead.objects.filter(read__subject=subject).values_list("pk", flat=True))
+    return {"read_b": reads, "tr_b0": trs, "tr_b1": trs}
+
+
+def test_adjudicator_responses_carry_no_read_identity(
+    distinct_ids: None, world: dict[str, Any], adjudicator: Any, api: Any
+) -> None:
+    """With a case open, nothing the adjudicator can fetch orders or names the two reads:
+    no read, timepoint-read, lesion, value, rating or signature id, no reader's username or
+    name, no slot, no "RADIOLOGIST n", no creation or signing time (ids are moved far apart
+    by ``distinct_ids`` so that any leaked one is a plain substring). Every API route, every
+    method it allows, on the fixture's objects and on every read of both subjects."""
+    case = world["case"]
+    needles = {**read_identifiers(world["subject"]), **read_identifiers(case.subject)}
+    users = {"adjudicator": adjudicator}
+    client = api["adjudicator"]
+    found, seen = [], 0
+
+    def check(method: str, url: str, body: Any = None) -> Any:
+        nonlocal seen
+        with transaction.atomic():
+            response = request(client, method, url, body)
+            transaction.set_rollback(True)
+        headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+        found.extend(
+            f"{method} {url} -> {response.status_code}: {leak}"
+            for leak in leaks(response.content + headers.encode(), needles)
+        )
+        seen += 1
+        return response
+
+    for name, route in API_ROUTES.items():
+        if name in {"api:schema", "api:docs"}:  # the same public document for everyone
+            continue
+        targets: list[int | None] = [world[route.target].pk if route.target else None]
+        if name in READ_ROUTES:
+            targets += _read_targets(case.subject)[route.target]  # type: ignore[index]
+        for target in targets:
+            for method in route.methods:
+                body = _body(name, "adjudicator", users) if method in {"POST", "PUT", "PATCH"} else None
+                check(method, _url(name, target), body)
+    # The case as the adjudicator works on it: list, side by side, refused and accepted decisions.
+    detail = reverse("api:adjudication-detail", kwargs={"pk": case.pk})
+    decide = reverse("api:adjudication-decide", kwargs={"pk": case.pk})
+    assert check("GET", detail).status_code == 200
+    assert check("GET", "/api/adjudications/?status=OPEN").json()["count"] == 1
+    check("POST", decide, {"chosen": "C", "rationale": "", "password": "", "printed_name": ""})
+    check("POST", decide, {**_body("api:adjudication-decide", "adjudicator", users), "password": "wrong"})
+    response = request(client, "POST", decide, _body("api:adjudication-decide", "adjudicator", users))
+    assert response.status_code == 200, response.content
+    assert check("GET", detail).json()["case"]["decision"]["chosen"] == "A"
+    assert not found, "\n".join(found)
+    assert seen > len(API_ROUTES)
+
+
+@pytest.mark.parametrize("name", READ_ROUTES)
+def test_adjudicator_gets_the_missing_404_on_the_reads_they_adjudicate(
+    name: str, world: dict[str, Any], adjudicator: Any, api: Any
+) -> None:
+    """The plain read routes answer the adjudicator exactly as for an id that does not exist
+    (status, bytes, headers), for both reads of the open case, signed timepoints included:
+    the reads reach them only through the case, as "Read A" / "Read B"."""
+    case_subject = world["case"].subject
+    client = api["adjudicator"]
+    route = API_ROUTES[name]
+    for target in _read_targets(case_subject)[route.target]:  # type: ignore[index]
+        for method in route.methods:
+            body = _body(name, "adjudicator", {"adjudicator": adjudicator})
+            mine = request(client, method, _url(name, target), body, f'"tr{target}-v1"')
+            missing = request(client, method, _url(name, NONEXISTENT), body, f'"tr{target}-v1"')
+            assert mine.status_code == missing.status_code == 404, (name, method, mine.status_code)
+            assert mine.content == missing.content == b'{"detail":"Not found."}', (name, method)
+            assert dict(mine.headers) == dict(missing.headers), (name, method)
+    assert _ids(client.get("/api/reads/")) == []
 
 
 def test_adjudicator_sees_nothing_before_both_sign(

@@ -79,7 +79,7 @@ class ReadEvaluation:
 
 def read_evaluate(*, user: Any, read_id: object, signed_only: bool = False) -> ReadEvaluation:
     """Run the criteria engine on one read as the user may see it: a reader on their own
-    drafts or signed timepoints, an adjudicator on the signed pairs only."""
+    drafts or signed timepoints, a read manager on the signed timepoints only."""
     read = access.access_read_for(user, read_id)
     if not access.has_capability(user, read.subject.trial_id, access.VIEW_OWN_READS):
         signed_only = True
