@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.conftest import TrialWithReads, save_baseline
+from tests.conftest import TrialWithReads, leaks, read_identifiers, save_baseline
 from tests.factories import PASSWORD, UserFactory
 from tests.web.conftest import BASELINE_POST_MINIMAL, client_for
 from trialreads.choices import AuditEventType, TrialRole
@@ -102,19 +102,97 @@ def test_an_adjudicator_sees_only_the_cases_assigned_to_them(
     assert f"/adjudication/{disagreement.pk}/" not in client_for(other).get("/").content.decode()
 
 
-def test_adjudicators_use_the_blinded_view_not_the_named_read_pages(
+def _read_pages(tw: TrialWithReads) -> list[str]:
+    """Every page and fragment of both reads (GET)."""
+    urls = []
+    for read in (tw.read_a, tw.read_b):
+        urls.append(f"/reads/{read.pk}/")
+        for index in range(len(tw.timepoints)):
+            tr = tw.tr(read, index)
+            urls += [f"/timepoint-reads/{tr.pk}/", f"/timepoint-reads/{tr.pk}/check/"]
+            urls.append(f"/timepoint-reads/{tr.pk}/row/?group=new_lesions&new_lesions-TOTAL=0")
+    return urls
+
+
+def test_adjudicators_get_the_missing_404_on_the_read_pages(
     web: dict[str, Client], trial_with_reads: TrialWithReads, disagreement: AdjudicationCase
 ) -> None:
+    """The adjudicator works only on the blinded case page: every page of either read, the
+    signed timepoints of the case included, answers byte for byte like a missing id (a 403
+    would confirm that the id is one of the two reads of their case), and is audited."""
     tw = trial_with_reads
-    # Both timepoints were signed by both readers, so the gate lets the adjudicator see the
-    # content; the named read page (reader, slot) is still refused, audited.
-    assert web["adjudicator"].get(f"/reads/{tw.read_a.pk}/").status_code == 403
-    assert web["adjudicator"].get(f"/timepoint-reads/{tw.tr(tw.read_a, 0).pk}/").status_code == 403
-    # Timepoints not signed by both are not even visible to them.
-    assert web["adjudicator"].get(f"/timepoint-reads/{tw.tr(tw.read_a, 2).pk}/").status_code == 404
+    client = web["adjudicator"]
+    missing = {
+        "read": client.get("/reads/999999/"),
+        "tr": client.get("/timepoint-reads/999999/"),
+    }
+    assert missing["read"].status_code == missing["tr"].status_code == 404
+    for url in _read_pages(tw):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert body(response) == body(missing["read"]), url
+    for index in range(len(tw.timepoints)):
+        tr = tw.tr(tw.read_a, index)
+        posts = (
+            ("", BASELINE_POST_MINIMAL),
+            ("sign/", {"printed_name": "x", "password": PASSWORD}),
+            ("unlock/", {"reason": "x"}),
+        )
+        for action, data in posts:
+            response = client.post(f"/timepoint-reads/{tr.pk}/{action}", data)
+            assert response.status_code == 404, (tr.pk, action)
+            assert body(response) == body(missing["tr"])
     assert AuditEvent.objects.filter(
         event_type=AuditEventType.ACCESS_DENIED, actor_username="adjudicator"
-    ).exists()
+    ).count() >= len(_read_pages(tw))
+
+
+def test_adjudicator_pages_carry_no_read_identity(
+    distinct_ids: None,
+    web: dict[str, Client],
+    trial_with_reads: TrialWithReads,
+    disagreement: AdjudicationCase,
+    adjudicator: Any,
+) -> None:
+    """Worklist, case page (open, refused decision, signed decision) and every other page the
+    adjudicator can open: no id of the reads, their timepoint reads, lesions, values or
+    signatures (not in links, htmx attributes or element ids either), no reader name,
+    slot, "RADIOLOGIST n" or creation/signing time."""
+    tw = trial_with_reads
+    needles = read_identifiers(tw.subject)
+    client = web["adjudicator"]
+    case_url = f"/adjudication/{disagreement.pk}/"
+    pages = {
+        "/": client.get("/"),
+        case_url: client.get(case_url),
+        f"{case_url} (refused)": client.post(case_url, {"chosen": "A", "rationale": "", "password": "x"}),
+        f"{case_url} (wrong password)": client.post(
+            case_url,
+            {"chosen": "B", "rationale": "T1 remeasured", "printed_name": "Alex Judge", "password": "nope"},
+        ),
+    }
+    assert pages[case_url].status_code == 200
+    assert b"Read A" in pages[case_url].content and b"Read B" in pages[case_url].content
+    for url in [
+        *_read_pages(tw),
+        f"/trials/{tw.trial.pk}/",
+        f"/trials/{tw.trial.pk}/audit/",
+        f"/trials/{tw.trial.pk}/endpoints/progress/",
+        f"/subjects/{tw.subject.pk}/",
+    ]:
+        pages[url] = client.get(url)
+    decided = client.post(
+        case_url,
+        {"chosen": "B", "rationale": "T1 remeasured", "printed_name": "Alex Judge", "password": PASSWORD},
+    )
+    assert decided.status_code == 302
+    pages[f"{case_url} (decided)"] = client.get(case_url)
+    pages["/ (decided)"] = client.get("/")
+    assert b"Read B accepted" in pages[f"{case_url} (decided)"].content
+    found = [
+        f"{url} -> {r.status_code}: {leak}" for url, r in pages.items() for leak in leaks(body(r), needles)
+    ]
+    assert not found, "\n".join(found)
 
 
 def test_managers_pages_are_refused_to_other_roles(
