@@ -44,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import Enum
+from typing import TypeVar
 
 from criteria.types import CRITERIA, IMRECIST, IRECIST, RECIST11, CriterionResult, TimepointResult
 from trialreads.exports.censoring import Assessment, PfsInput, PfsOutcome, derive_pfs
@@ -329,6 +330,8 @@ ADTTE_PARAM = ("PFS", "Progression-Free Survival by BICR")
 def paramcd(stem: str, criterion: str) -> str:
     return stem + PARAM_SUFFIX[criterion]
 
+
+_T = TypeVar("_T")
 
 # --- helpers ----------------------------------------------------------------------
 
@@ -621,10 +624,15 @@ def build_tr(study: ExportStudy) -> Dataset:
 # --- RS ---------------------------------------------------------------------------
 
 
-def response_date(code: str, tp: ReaderTimepoint) -> dt.date:
+def by_date_convention(code: str, earliest: _T, latest: _T) -> _T:
     """CR/PR at the latest image date of the visit, anything else at the earliest (§3.3)."""
+    return latest if code in LATEST_DATE_CODES else earliest
+
+
+def response_date(code: str, tp: ReaderTimepoint) -> dt.date:
+    """The date of response ``code`` at visit ``tp`` (:func:`by_date_convention`)."""
     dates = _image_dates(tp)
-    return dates[-1] if code in LATEST_DATE_CODES else dates[0]
+    return by_date_convention(code, dates[0], dates[-1])
 
 
 def _match_timepoint(read: ReaderRead, result: TimepointResult, where: str) -> ReaderTimepoint:
@@ -669,7 +677,7 @@ def build_rs(study: ExportStudy) -> Dataset:
                         "OVRLRESP": tpr.overall,
                     }
                     group = _link_group(read, numbers, tp) if tp.visitnum in grouped else None
-                    dates = _image_dates(tp)  # response_date(), once per visit
+                    dates = _image_dates(tp)  # response_date()'s dates, once per visit
                     earliest, latest = iso(dates[0]), iso(dates[-1])
                     for testcd, test in RS_TESTS:
                         code = values[testcd]
@@ -687,7 +695,7 @@ def build_rs(study: ExportStudy) -> Dataset:
                                     "RSSTRESC": code,
                                     "VISITNUM": tp.visitnum,
                                     "VISIT": tp.visit,
-                                    "RSDTC": latest if code in LATEST_DATE_CODES else earliest,
+                                    "RSDTC": by_date_convention(code, earliest, latest),
                                 },
                             )
                         )

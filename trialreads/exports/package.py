@@ -68,16 +68,17 @@ def csv_cell(value: Value) -> str:
     return str(value)
 
 
-def _csv_column(column: Sequence[Value]) -> Sequence[Value]:
-    """A column ready for ``csv.writer``: strings and ``None`` (written blank) pass through;
-    a column of one other type maps its distinct values through :func:`csv_cell` once
-    (equal values of one type have the same text: ``decimal_text`` is canonical); a mixed
-    column goes cell by cell."""
-    types = set(map(type, column)) - {str, type(None)}
+def _csv_column(table: Table, index: int) -> Sequence[Value]:
+    """Column ``index`` ready for ``csv.writer``: strings and ``None`` (written blank) pass
+    through; a column of one other type maps its distinct values (the table's, computed
+    once for the validator too) through :func:`csv_cell` (equal values of one type have the
+    same text: ``decimal_text`` is canonical); a mixed column goes cell by cell."""
+    column = table.columns[index]
+    types = table.types(index) - {str, type(None)}
     if not types:
         return column
     if len(types) == 1:
-        text = {value: csv_cell(value) for value in set(column)}
+        text = {value: csv_cell(value) for value in table.distinct(index)}
         return list(map(text.__getitem__, column))
     return [v if type(v) is str else csv_cell(v) for v in column]
 
@@ -113,7 +114,7 @@ def write_csv(dataset: Dataset, table: Table | None = None) -> bytes:
     if table is None:  # rows with missing or extra keys: missing cells are blank
         writer.writerows([csv_cell(row.get(name)) for name in names] for row in dataset.rows)
     elif table.nrows:
-        columns = [_csv_column(column) for column in table.columns]
+        columns = [_csv_column(table, index) for index in range(len(table.columns))]
         fields = [_csv_fields(column) for column in columns] if len(names) > 1 else [None]
         if all(f is not None for f in fields):
             lines = map(",".join, zip(*fields, strict=True))

@@ -181,10 +181,14 @@ def clean_columns(dataset: Dataset, table: Table | None) -> list[bool]:
     Without a table (rows with missing or extra keys) the columns are read with ``get``."""
     out = []
     for index, var in enumerate(dataset.variables):
-        column = table.columns[index] if table is not None else [row.get(var.name) for row in dataset.rows]
-        types: AbstractSet[type] = table.types(index) if table is not None else set(map(type, column))
+        types: AbstractSet[type]
+        distinct: AbstractSet[Value]
         try:
-            distinct: AbstractSet[Value] = table.distinct(index) if table is not None else set(column)
+            if table is not None:
+                types, distinct = table.types(index), table.distinct(index)
+            else:
+                column = dataset.column(var.name)
+                types, distinct = set(map(type, column)), set(column)
         except TypeError:  # an unhashable cell (or a signalling NaN): the cell checks name it
             out.append(False)
             continue
