@@ -37,7 +37,7 @@ typecheck: $(STAMP)
 ## test: lint, type-check, the contract check, then the whole suite on SQLite and, where
 ## DATABASE_URL / REDIS_URL point at live servers, again on PostgreSQL with real Celery workers.
 test: lint typecheck
-	$(PY) ../shared/contracts/check_contract.py $(PY)
+	$(PY) docs/contract/check_contract.py $(PY)
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -q -p no:randomly
 	@if [ -n "$$DATABASE_URL" ]; then \
 	  echo "== second pass: $$DATABASE_URL, REDIS_URL=$$REDIS_URL"; \

@@ -1,4 +1,4 @@
-"""Contract JSON (``../shared/contracts/criteria-cli.md``) -> validated :class:`Subject` values.
+"""Contract JSON (``docs/criteria-cli.md``) -> validated :class:`Subject` values.
 
 Numbers are read as exact ``Decimal`` (:func:`load_json` parses floats *and* ints that
 way), so ``0.7 x 90`` is exactly 63 downstream (CONV-ARITH). Shape errors (a string where a

@@ -1,4 +1,4 @@
-"""Results -> the contract's JSON shape (``../shared/contracts/criteria-cli.md``, Output).
+"""Results -> the contract's JSON shape (``docs/criteria-cli.md``, Output).
 
 Numbers are rounded here and only here, to one decimal half away from zero
 (:func:`criteria.rounding.to_display`), and written as JSON numbers. ``why`` sentences and

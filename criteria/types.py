@@ -1,6 +1,6 @@
 """Typed, frozen inputs and outputs of the criteria engine.
 
-The JSON of ``../shared/contracts/criteria-cli.md`` is parsed into these types by
+The JSON of ``docs/criteria-cli.md`` is parsed into these types by
 ``criteria.parse`` (which also validates), the engines (``recist11``, ``irecist``,
 ``imrecist``) turn a :class:`Subject` into timepoint results, and ``criteria.endpoints``
 derives BOR, confirmed BOR and PFS from those. Django code builds the same types in

@@ -1,4 +1,4 @@
-"""The shared contract check (../shared/contracts/check_contract.py) must pass against this package."""
+"""The shared contract check (docs/contract/check_contract.py) must pass against this package."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECK = Path("..") / "shared" / "contracts" / "check_contract.py"
+CHECK = Path("docs") / "contract" / "check_contract.py"
 
 
 def test_contract_check_passes() -> None:

@@ -2,7 +2,7 @@
 
 TU/TR rows of each reader are converted by :mod:`criteria.sdtm`, evaluated with RECIST 1.1,
 and compared per visit with that reader's OVRLRESP in ``rs_onco_recist.csv``. The data are
-read from ``../shared/data/pharmaversesdtm`` (relative to the project root) and never
+read from ``tests/data/pharmaversesdtm`` and never
 copied into the repository.
 
 The RS data were derived by a simplified script (``data-raw/rs_onco_recist.R``: sum rule
@@ -25,7 +25,7 @@ from criteria.sdtm import impute_date, readers, subjects_from_sdtm
 from criteria.types import RECIST11, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / ".." / "shared" / "data" / "pharmaversesdtm"
+DATA = ROOT / "tests" / "data" / "pharmaversesdtm"
 
 AFTER_PD = "-- (not assessed: after the first PD)"
 
@@ -45,7 +45,7 @@ DISAGREEMENTS: set[tuple[str, str, str, str, str, str]] = {
 
 def _rows(name: str) -> list[dict[str, str]]:
     path = DATA / name
-    assert path.exists(), f"{path}: the shared pharmaversesdtm data must sit beside the project"
+    assert path.exists(), f"{path}: the pharmaversesdtm fixtures are missing"
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 

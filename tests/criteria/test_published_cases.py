@@ -1,6 +1,6 @@
 """Published and reference cases, table-driven, through the CLI path.
 
-Every case is contract JSON (``../shared/contracts/criteria-cli.md``) serialised to text and
+Every case is contract JSON (``docs/criteria-cli.md``) serialised to text and
 run through ``criteria.parse.parse`` -> ``criteria.evaluate.evaluate`` ->
 ``criteria.serialize.subject_json``: the very path of ``python -m criteria evaluate`` (a few
 cases also go through the subprocess). Each case cites its rule id in
@@ -33,7 +33,7 @@ from criteria.parse import parse
 from criteria.serialize import subject_json
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT.parent / "shared" / "contracts" / "examples"
+EXAMPLES = ROOT / "docs" / "contract" / "examples"
 START = dt.date(2024, 1, 1)
 
 

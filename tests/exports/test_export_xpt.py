@@ -16,6 +16,7 @@ import pyreadstat
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sas_format import format_parts
 
 from trialreads.exports.spec import Dataset, Variable, char, date_num, num
 from trialreads.exports.xpt import (
@@ -222,12 +223,12 @@ def test_round_trip_through_pyreadstat(tmp_path: Path) -> None:
     assert meta.file_label == "Time-to-Event Analysis Dataset"
     assert meta.column_names == [v.name for v in ds.variables]
     assert meta.column_labels == [v.label for v in ds.variables]
-    assert meta.original_variable_types == {
+    assert {name: format_parts(fmt) for name, fmt in meta.original_variable_types.items()} == {
         "USUBJID": None,
         "AVAL": None,
-        "ADT": "DATE9",
+        "ADT": ("DATE", "9", ""),
         "EVNTDESC": None,
-        "PCT": "8.2",
+        "PCT": ("", "8", "2"),
     }
     assert meta.variable_storage_width == {"USUBJID": 6, "AVAL": 8, "ADT": 8, "EVNTDESC": 19, "PCT": 8}
     assert meta.creation_time == STAMP and meta.modification_time == STAMP

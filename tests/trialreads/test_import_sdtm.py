@@ -2,7 +2,7 @@
 
 The exported TU/TR/RS records are compared with the source records. Every difference is
 listed below with its reason; the test fails if the set of differences changes in either
-direction. The data are read from ``../shared/data/pharmaversesdtm`` (never copied).
+direction. The data are the fixtures in ``tests/data/pharmaversesdtm``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from trialreads.services import exports as export_services
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pharmaversesdtm"
+DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "pharmaversesdtm"
 
 NOT_IN_SOURCE = "not in source"
 #: TR: (USUBJID, evaluator, VISIT, lesion, test) -> (source, ours, reason). Only the

@@ -1,6 +1,6 @@
 """Investigator (site) responses from SDTM RS -> InvestigatorAssessment, for EDR/LDR.
 Expected rows read by hand from the pharmaversesdtm ``rs_onco_recist.csv`` INVESTIGATOR
-records (never copied; read from ``../shared``)."""
+records (fixtures in ``tests/data/pharmaversesdtm``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from trialreads.errors import ValidationError
 from trialreads.models import InvestigatorAssessment
 from trialreads.services.adjudication import InvestigatorRow, investigator_rows_from_rs
 
-RS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pharmaversesdtm" / "rs_onco_recist.csv"
+RS = Path(__file__).resolve().parents[2] / "tests" / "data" / "pharmaversesdtm" / "rs_onco_recist.csv"
 
 
 def test_rows_from_pharmaverse_rs() -> None:

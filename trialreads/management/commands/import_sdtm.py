@@ -1,7 +1,7 @@
 """``python manage.py import_sdtm --dir DIR [--trial CODE] [--compute] [--export-dir DIR]``
 
 Loads SDTM TU/TR files (``tu*.csv``, ``tr*.csv``; the pharmaversesdtm example study in
-``../shared/data/pharmaversesdtm`` is the first customer) into a new trial with its two
+``tests/data/pharmaversesdtm`` is the first customer) into a new trial with its two
 independent readers, entirely through the services, so the result is what the same reads
 entered by hand would be: audited, signed, locked, compared for adjudication.
 

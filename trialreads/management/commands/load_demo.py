@@ -102,7 +102,7 @@ class Command(BaseCommand):
             "    demo_adjudicator  adjudicator: open cases, Read A / Read B side by side",
             "    demo_sponsor      sponsor viewer: accepted results and export downloads",
             "  API: http://127.0.0.1:8000/api/docs/   (session or token authentication)",
-            "  Criteria CLI: .venv/bin/python -m criteria evaluate ../shared/contracts/examples/"
+            "  Criteria CLI: .venv/bin/python -m criteria evaluate docs/contract/examples/"
             "measurement-level.json --explain",
             "  Audit check: .venv/bin/python manage.py verify_audit",
         ]
