@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed-stamp
 export PYTHONPATH := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test lint typecheck venv clean pg-test sqlite-test serve benchmark
+.PHONY: demo test lint typecheck venv clean pg-test sqlite-test serve benchmark lock
 
-$(STAMP): requirements/base.txt requirements/dev.txt requirements/prod.txt
+# requirements/lock.txt is the tested set, with hashes (pip-compile --generate-hashes from
+# dev.txt + prod.txt; `make lock` renews it): a fresh install gets exactly what was tested.
+$(STAMP): requirements/lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt -r requirements/prod.txt
+	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements/lock.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -46,6 +47,12 @@ test: lint typecheck
 
 benchmark: $(STAMP)
 	$(PY) -m criteria bench --subjects 10000
+
+## lock: re-resolve the ranges in requirements/*.txt into requirements/lock.txt (needs pip-tools).
+lock:
+	$(PY) -m pip install -q --disable-pip-version-check pip-tools
+	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --output-file requirements/lock.txt requirements/dev.txt requirements/prod.txt
 
 clean:
 	rm -rf var .mypy_cache .ruff_cache .hypothesis .benchmarks
