@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.db import connections
 
-from trialreads.conf import DEFAULTS
+from trialreads.conf import DEFAULTS, POSITIVE_INTEGERS, ZERO_ALLOWED
 
 SUPPORTED_VENDORS = ("sqlite", "postgresql")
 
@@ -50,8 +50,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         return [Error("settings.TRIALREADS must be a dict.", id="trialreads.E002")]
     for key in sorted(set(configured) - set(DEFAULTS)):
         problems.append(Error(f"Unknown TRIALREADS setting {key!r}.", id="trialreads.E002"))
-    for key in ("SIGN_MAX_FAILURES", "SIGN_LOCKOUT_MINUTES", "SCAN_DATE_FUTURE_TOLERANCE_DAYS"):
+    for key in POSITIVE_INTEGERS:
         value = configured.get(key, DEFAULTS[key])
-        if type(value) is not int or value < 0 or (key != "SCAN_DATE_FUTURE_TOLERANCE_DAYS" and value == 0):
+        if type(value) is not int or value < 0 or (key not in ZERO_ALLOWED and value == 0):
             problems.append(Error(f"TRIALREADS[{key!r}] must be a positive integer.", id="trialreads.E003"))
+    processes = configured.get("ENDPOINT_PROCESSES")
+    if processes is not None and (type(processes) is not int or processes < 1):
+        message = "TRIALREADS['ENDPOINT_PROCESSES'] must be None or a positive integer."
+        problems.append(Error(message, id="trialreads.E003"))
+    if type(configured.get("AUTO_COMPUTE_ENDPOINTS", True)) is not bool:
+        message = "TRIALREADS['AUTO_COMPUTE_ENDPOINTS'] must be True or False."
+        problems.append(Error(message, id="trialreads.E003"))
     return problems

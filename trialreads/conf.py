@@ -21,7 +21,32 @@ DEFAULTS: dict[str, Any] = {
     # size from which they are used (smaller trials run in the calling process).
     "ENDPOINT_PROCESSES": None,
     "ENDPOINT_PARALLEL_MIN_SUBJECTS": 200,
+    # Seconds an endpoint or export claim is valid without renewal; renewed after every chunk,
+    # so only a dead holder lets it run out. Keep well below the broker's visibility timeout.
+    "ENDPOINT_LEASE_SECONDS": 120,
+    # Claims of one job before it is declared FAILED (poison-message guard: with
+    # reject_on_worker_lost a task that kills its worker is redelivered forever otherwise).
+    "ENDPOINT_MAX_ATTEMPTS": 5,
+    # Progress/lease updates per computation (the subjects are split into this many chunks).
+    "ENDPOINT_PROGRESS_STEPS": 20,
+    # Protocol imaging interval and visit window, for ADTTE's "two or more missed assessments".
+    "EXPORT_ASSESSMENT_INTERVAL_DAYS": 56,
+    "EXPORT_WINDOW_DAYS": 7,
 }
+
+#: Settings that must be whole numbers of at least 1 (0 allowed for the keys in ZERO_ALLOWED).
+POSITIVE_INTEGERS: tuple[str, ...] = (
+    "SIGN_MAX_FAILURES",
+    "SIGN_LOCKOUT_MINUTES",
+    "SCAN_DATE_FUTURE_TOLERANCE_DAYS",
+    "ENDPOINT_PARALLEL_MIN_SUBJECTS",
+    "ENDPOINT_LEASE_SECONDS",
+    "ENDPOINT_MAX_ATTEMPTS",
+    "ENDPOINT_PROGRESS_STEPS",
+    "EXPORT_ASSESSMENT_INTERVAL_DAYS",
+    "EXPORT_WINDOW_DAYS",
+)
+ZERO_ALLOWED: frozenset[str] = frozenset({"SCAN_DATE_FUTURE_TOLERANCE_DAYS", "EXPORT_WINDOW_DAYS"})
 
 
 def get(name: str) -> Any:

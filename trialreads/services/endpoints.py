@@ -42,7 +42,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -59,6 +58,7 @@ from criteria.types import (
     Subject,
     TimepointResult,
 )
+from trialreads import conf
 from trialreads.bulk import children_allowed, fork_processes, gc_paused
 from trialreads.choices import (
     AcceptanceBasis,
@@ -95,22 +95,9 @@ EVALUATOR_BY_SLOT: Mapping[int, str] = {1: "RADIOLOGIST 1", 2: "RADIOLOGIST 2"}
 
 logger = logging.getLogger(__name__)
 
-_DEFAULTS: dict[str, Any] = {
-    # Seconds a claim is valid without renewal; renewed after every chunk, so only a dead
-    # holder lets it run out. Keep well below the broker's visibility timeout.
-    "ENDPOINT_LEASE_SECONDS": 120,
-    # Claims of one job before it is declared FAILED (poison-message guard: with
-    # reject_on_worker_lost a task that kills its worker is redelivered forever otherwise).
-    "ENDPOINT_MAX_ATTEMPTS": 5,
-    # Progress/lease updates per computation (the subjects are split into this many chunks).
-    "ENDPOINT_PROGRESS_STEPS": 20,
-}
-
-
 def app_setting(name: str) -> Any:
-    """``settings.TRIALREADS[name]`` or this module's default (read at call time)."""
-    overrides: Mapping[str, Any] = getattr(django_settings, "TRIALREADS", {}) or {}
-    return overrides.get(name, _DEFAULTS[name])
+    """``settings.TRIALREADS[name]`` or its default in :mod:`trialreads.conf` (read at call time)."""
+    return conf.get(name)
 
 
 class LeaseLost(Exception):

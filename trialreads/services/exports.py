@@ -36,7 +36,7 @@ from django.utils import timezone
 from criteria.evaluate import evaluate
 from criteria.types import CriterionResult
 from criteria.types import Subject as EngineSubject
-from trialreads import access
+from trialreads import access, conf
 from trialreads.bulk import children_allowed, fork_processes, gc_paused
 from trialreads.choices import AuditEventType, LesionKind, MeasurementState, Modality, TimepointReadStatus
 from trialreads.errors import Conflict, NotFound, ValidationError
@@ -87,12 +87,6 @@ EXPORT_MAPPING_VERSION = "1"
 #: build's lease.
 EXPORT_STEPS = 3
 
-_DEFAULTS: dict[str, Any] = {
-    # Protocol imaging interval and visit window, for "two or more missed assessments".
-    "EXPORT_ASSESSMENT_INTERVAL_DAYS": 56,
-    "EXPORT_WINDOW_DAYS": 7,
-}
-
 _EVALUATOR = {e.value: e for e in Evaluator}
 _ROLE = {
     LesionKind.TARGET: LesionRole.TARGET,
@@ -114,11 +108,6 @@ _NT_STATE = {
     "unequivocal_progression": "UNEQUIVOCAL PROGRESSION",
     "further_increase": "PRESENT",
 }
-
-
-def _setting(name: str) -> Any:
-    overrides: Mapping[str, Any] = getattr(django_settings, "TRIALREADS", {}) or {}
-    return overrides.get(name, _DEFAULTS[name])
 
 
 def exports_root() -> Path:
@@ -294,8 +283,8 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
     study = ExportStudy(
         studyid=job.trial.code,
         subjects=tuple(sorted(subjects, key=lambda s: s.usubjid)),
-        assessment_interval_days=int(_setting("EXPORT_ASSESSMENT_INTERVAL_DAYS")),
-        window_days=int(_setting("EXPORT_WINDOW_DAYS")),
+        assessment_interval_days=int(conf.get("EXPORT_ASSESSMENT_INTERVAL_DAYS")),
+        window_days=int(conf.get("EXPORT_WINDOW_DAYS")),
         data_cutoff=data_cutoff,
     )
     return StudyBuild(study, tuple(sorted(excluded)), as_of)
