@@ -75,68 +75,68 @@ ALL_MEMBERS = row(200, 200, 200, 200, 200, 404, 401)
 #: readers signed the baseline; B saved (not signed) week 6. Targets are B's objects so that
 #: every reader-A cell is the "not yours" case.
 API_ROUTES: dict[str, Route] = {
-    "api:auth-token": Route(None, {"POST": row(200, 200, 200, 200, 200, 200, 400)}, public=True),
-    "api:schema": Route(None, {"GET": (200,) * 7}, public=True),
-    "api:docs": Route(None, {"GET": (200,) * 7}, public=True),
-    "api:trial-list": Route(None, {"GET": row(200, 200, 200, 200, 200, 200, 401)}),
-    "api:trial-detail": Route("trial", {"GET": ALL_MEMBERS}),
-    "api:trial-charter": Route("trial", {"GET": ALL_MEMBERS}),
-    "api:trial-charters": Route("trial", {"GET": ALL_MEMBERS}),
-    "api:trial-memberships": Route("trial", {"GET": ALL_MEMBERS}),
-    "api:trial-subjects": Route("trial", {"GET": ALL_MEMBERS}),
-    "api:trial-audit": Route("trial", {"GET": row(403, 403, 403, 200, 403, 404, 401)}),
-    "api:subject-detail": Route("subject", {"GET": ALL_MEMBERS}),
-    "api:subject-timepoints": Route(
+    "trialreads-api:auth-token": Route(None, {"POST": row(200, 200, 200, 200, 200, 200, 400)}, public=True),
+    "trialreads-api:schema": Route(None, {"GET": (200,) * 7}, public=True),
+    "trialreads-api:docs": Route(None, {"GET": (200,) * 7}, public=True),
+    "trialreads-api:trial-list": Route(None, {"GET": row(200, 200, 200, 200, 200, 200, 401)}),
+    "trialreads-api:trial-detail": Route("trial", {"GET": ALL_MEMBERS}),
+    "trialreads-api:trial-charter": Route("trial", {"GET": ALL_MEMBERS}),
+    "trialreads-api:trial-charters": Route("trial", {"GET": ALL_MEMBERS}),
+    "trialreads-api:trial-memberships": Route("trial", {"GET": ALL_MEMBERS}),
+    "trialreads-api:trial-subjects": Route("trial", {"GET": ALL_MEMBERS}),
+    "trialreads-api:trial-audit": Route("trial", {"GET": row(403, 403, 403, 200, 403, 404, 401)}),
+    "trialreads-api:subject-detail": Route("subject", {"GET": ALL_MEMBERS}),
+    "trialreads-api:subject-timepoints": Route(
         "subject",
         {"GET": ALL_MEMBERS, "POST": row(403, 403, 403, 201, 403, 404, 401)},
     ),
-    "api:read-list": Route(None, {"GET": row(200, 200, 200, 200, 200, 200, 401)}),
+    "trialreads-api:read-list": Route(None, {"GET": row(200, 200, 200, 200, 200, 200, 401)}),
     # The adjudicator sees the reads only through their case ("Read A"/"Read B", no ids): the
     # read routes answer them as for a missing id, signed timepoints included (read ids are
     # sequential and would tell which label is slot 1).
-    "api:read-detail": Route("read_b", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
-    "api:read-timepoint-reads": Route("read_b", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
-    "api:read-evaluation": Route("read_b", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
-    "api:timepoint-read-detail": Route("tr_b0", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
+    "trialreads-api:read-detail": Route("read_b", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
+    "trialreads-api:read-timepoint-reads": Route("read_b", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
+    "trialreads-api:read-evaluation": Route("read_b", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
+    "trialreads-api:timepoint-read-detail": Route("tr_b0", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
     # B's signed baseline: B is refused by the lock (409), the manager by role (403), the
     # others by blinding (404).
-    "api:timepoint-read-baseline": Route(
+    "trialreads-api:timepoint-read-baseline": Route(
         "tr_b0",
         {"PUT": row(404, 409, 404, 403, 404, 404, 401), "PATCH": row(404, 409, 404, 403, 404, 404, 401)},
     ),
     # B's draft week 6.
-    "api:timepoint-read-followup": Route(
+    "trialreads-api:timepoint-read-followup": Route(
         "tr_b1",
         {"PUT": row(404, 200, 404, 403, 404, 404, 401), "PATCH": row(404, 200, 404, 403, 404, 404, 401)},
     ),
-    "api:timepoint-read-sign": Route("tr_b1", {"POST": row(404, 200, 404, 403, 404, 404, 401)}),
-    "api:timepoint-read-unlock": Route("tr_b0", {"POST": row(404, 403, 404, 200, 404, 404, 401)}),
-    "api:timepoint-read-verify": Route("tr_b0", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
+    "trialreads-api:timepoint-read-sign": Route("tr_b1", {"POST": row(404, 200, 404, 403, 404, 404, 401)}),
+    "trialreads-api:timepoint-read-unlock": Route("tr_b0", {"POST": row(404, 403, 404, 200, 404, 404, 401)}),
+    "trialreads-api:timepoint-read-verify": Route("tr_b0", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
     # Adjudication (subject S-ADJ: both readers signed baseline and week 6, PR vs PD -> an
     # open case assigned to the adjudicator). A case reveals that the reads disagree: no reader,
     # no sponsor.
-    "api:adjudication-list": Route(None, {"GET": row(200, 200, 200, 200, 200, 200, 401)}),
-    "api:adjudication-detail": Route("case", {"GET": row(404, 404, 200, 200, 404, 404, 401)}),
-    "api:adjudication-decide": Route("case", {"POST": row(404, 404, 200, 403, 404, 404, 401)}),
-    "api:adjudication-assign": Route("case", {"POST": row(404, 404, 403, 200, 404, 404, 401)}),
-    "api:subject-adjudication-evaluate": Route("subject", {"POST": row(403, 403, 403, 200, 403, 404, 401)}),
-    "api:trial-accepted-reads": Route("trial", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
-    "api:trial-reader-metrics": Route("trial", {"GET": row(403, 403, 403, 200, 403, 404, 401)}),
-    "api:trial-investigator-assessments": Route("trial", {"POST": row(403, 403, 403, 200, 403, 404, 401)}),
+    "trialreads-api:adjudication-list": Route(None, {"GET": row(200, 200, 200, 200, 200, 200, 401)}),
+    "trialreads-api:adjudication-detail": Route("case", {"GET": row(404, 404, 200, 200, 404, 404, 401)}),
+    "trialreads-api:adjudication-decide": Route("case", {"POST": row(404, 404, 200, 403, 404, 404, 401)}),
+    "trialreads-api:adjudication-assign": Route("case", {"POST": row(404, 404, 403, 200, 404, 404, 401)}),
+    "trialreads-api:subject-adjudication-evaluate": Route("subject", {"POST": row(403, 403, 403, 200, 403, 404, 401)}),
+    "trialreads-api:trial-accepted-reads": Route("trial", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
+    "trialreads-api:trial-reader-metrics": Route("trial", {"GET": row(403, 403, 403, 200, 403, 404, 401)}),
+    "trialreads-api:trial-investigator-assessments": Route("trial", {"POST": row(403, 403, 403, 200, 403, 404, 401)}),
     # Endpoints and exports (a finished computation and a built export batch): managers and
     # sponsor viewers; the review team is refused (audited 403), non-members get 404.
-    "api:trial-endpoint-jobs": Route(
+    "trialreads-api:trial-endpoint-jobs": Route(
         "trial",
         {"GET": row(403, 403, 403, 200, 200, 404, 401), "POST": row(403, 403, 403, 202, 403, 404, 401)},
     ),
-    "api:trial-endpoint-results": Route("trial", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
-    "api:endpoint-job-detail": Route("job", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
-    "api:trial-exports": Route(
+    "trialreads-api:trial-endpoint-results": Route("trial", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
+    "trialreads-api:endpoint-job-detail": Route("job", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
+    "trialreads-api:trial-exports": Route(
         "trial",
         {"GET": row(403, 403, 403, 200, 200, 404, 401), "POST": row(403, 403, 403, 202, 202, 404, 401)},
     ),
-    "api:export-detail": Route("batch", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
-    "api:export-file": Route(
+    "trialreads-api:export-detail": Route("batch", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
+    "trialreads-api:export-file": Route(
         "batch", {"GET": row(403, 403, 403, 200, 200, 404, 401)}, extra=(("name", "manifest.json"),)
     ),
 }
@@ -216,19 +216,19 @@ def test_matrix_has_no_stale_entries() -> None:
 
 
 def _body(route: str, role: str, users: dict[str, Any]) -> dict[str, Any] | None:
-    if route == "api:auth-token":
+    if route == "trialreads-api:auth-token":
         user = users.get(role)
         return {"username": user.username if user else "nobody", "password": PASSWORD}
-    if route == "api:timepoint-read-baseline":
+    if route == "trialreads-api:timepoint-read-baseline":
         return BASELINE_BODY
-    if route == "api:timepoint-read-followup":
+    if route == "trialreads-api:timepoint-read-followup":
         return FOLLOWUP_BODY
-    if route == "api:timepoint-read-sign":
+    if route == "trialreads-api:timepoint-read-sign":
         user = users.get(role)
         return {"password": PASSWORD, "printed_name": user.get_full_name() if user else "x"}
-    if route == "api:timepoint-read-unlock":
+    if route == "trialreads-api:timepoint-read-unlock":
         return {"reason": "transcription error in T2"}
-    if route == "api:adjudication-decide":
+    if route == "trialreads-api:adjudication-decide":
         user = users.get(role)
         return {
             "chosen": "A",
@@ -236,11 +236,11 @@ def _body(route: str, role: str, users: dict[str, Any]) -> dict[str, Any] | None
             "password": PASSWORD,
             "printed_name": user.get_full_name() if user else "x",
         }
-    if route == "api:adjudication-assign":
+    if route == "trialreads-api:adjudication-assign":
         return {"adjudicator_id": users["adjudicator"].pk}
-    if route == "api:trial-investigator-assessments":
+    if route == "trialreads-api:trial-investigator-assessments":
         return {"data_source": "EDC extract 2025-06-01", "rows": []}
-    if route == "api:subject-timepoints":
+    if route == "trialreads-api:subject-timepoints":
         return {"visit_label": "WEEK18", "visit_number": 3, "scan_date_earliest": "2025-05-10"}
     return None
 
@@ -485,7 +485,7 @@ def test_adjudicator_responses_carry_no_read_identity(
         return response
 
     for name, route in API_ROUTES.items():
-        if name in {"api:schema", "api:docs"}:  # the same public document for everyone
+        if name in {"trialreads-api:schema", "trialreads-api:docs"}:  # the same public document for everyone
             continue
         targets: list[int | None] = [world[route.target].pk if route.target else None]
         if name in READ_ROUTES:
@@ -495,13 +495,13 @@ def test_adjudicator_responses_carry_no_read_identity(
                 body = _body(name, "adjudicator", users) if method in {"POST", "PUT", "PATCH"} else None
                 check(method, _url(name, target), body)
     # The case as the adjudicator works on it: list, side by side, refused and accepted decisions.
-    detail = reverse("api:adjudication-detail", kwargs={"pk": case.pk})
-    decide = reverse("api:adjudication-decide", kwargs={"pk": case.pk})
+    detail = reverse("trialreads-api:adjudication-detail", kwargs={"pk": case.pk})
+    decide = reverse("trialreads-api:adjudication-decide", kwargs={"pk": case.pk})
     assert check("GET", detail).status_code == 200
     assert check("GET", "/api/adjudications/?status=OPEN").json()["count"] == 1
     check("POST", decide, {"chosen": "C", "rationale": "", "password": "", "printed_name": ""})
-    check("POST", decide, {**_body("api:adjudication-decide", "adjudicator", users), "password": "wrong"})
-    response = request(client, "POST", decide, _body("api:adjudication-decide", "adjudicator", users))
+    check("POST", decide, {**_body("trialreads-api:adjudication-decide", "adjudicator", users), "password": "wrong"})
+    response = request(client, "POST", decide, _body("trialreads-api:adjudication-decide", "adjudicator", users))
     assert response.status_code == 200, response.content
     assert check("GET", detail).json()["case"]["decision"]["chosen"] == "A"
     assert not found, "\n".join(found)

@@ -1,4 +1,4 @@
-"""``/api/``: names are ``api:<resource>-<list|detail|action>``; the blinding matrix test
+"""``/api/``: names are ``trialreads-api:<resource>-<list|detail|action>``; the blinding matrix test
 (tests/api/test_blinding_matrix.py) needs an entry for every one of them."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ from django.urls import path
 
 from . import adjudication, endpoints, views
 
-app_name = "api"
+app_name = "trialreads-api"
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="auth-token"),
     path("schema/", views.SchemaView.as_view(), name="schema"),
-    path("docs/", views.DocsView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", views.DocsView.as_view(url_name="trialreads-api:schema"), name="docs"),
     path("trials/", views.TrialList.as_view(), name="trial-list"),
     path("trials/<int:pk>/", views.TrialDetail.as_view(), name="trial-detail"),
     path("trials/<int:pk>/charter/", views.CharterCurrent.as_view(), name="trial-charter"),

@@ -13,7 +13,7 @@ urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            template_name="registration/login.html",
+            template_name="trialreads/registration/login.html",
             authentication_form=forms.LoginForm,
             redirect_authenticated_user=True,
         ),

@@ -94,7 +94,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
         context["managed"] = web_selectors.manager_trials(user=user)
     if TrialRole.SPONSOR_VIEWER in roles:
         context["sponsored"] = list(web_selectors.sponsor_trials(user=user))
-    return render(request, "web/worklist.html", context)
+    return render(request, "trialreads/web/worklist.html", context)
 
 
 # --- reads ----------------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ def read_detail(request: HttpRequest, read_id: int) -> HttpResponse:
     spider = _read_spider(results, read.subject.subject_code, f"spider-read-{read.pk}", trs)
     return render(
         request,
-        "web/read_detail.html",
+        "trialreads/web/read_detail.html",
         {
             "read": read,
             "timepoint_reads": trs,
@@ -199,7 +199,7 @@ def _form_page(
         sign_form = forms.SignForm(initial={"printed_name": _full_name(request)})
     return render(
         request,
-        "web/timepoint_read.html",
+        "trialreads/web/timepoint_read.html",
         {
             "tr": tr,
             "read": tr.read,
@@ -309,7 +309,7 @@ def timepoint_read_check(request: HttpRequest, tr_id: int) -> HttpResponse:
     preview = _preview(request, tr, ctx, form)
     return render(
         request,
-        "web/_live.html",
+        "trialreads/web/_live.html",
         {
             "tr": tr,
             "preview": preview,
@@ -340,7 +340,7 @@ def timepoint_read_row(request: HttpRequest, tr_id: int) -> HttpResponse:
         row = forms.new_lesion_row(forms.RowForm({f"new_lesions-{index}-measurable": "on"}), index)
     return render(
         request,
-        "web/_row.html",
+        "trialreads/web/_row.html",
         {"r": row, "group": group, "total": index + 1, "focus": row["code"].name},
     )
 
@@ -440,7 +440,7 @@ def adjudication_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         status = 422
     return render(
         request,
-        "web/adjudication.html",
+        "trialreads/web/adjudication.html",
         {
             **_side_by_side(data, case),
             "form": form,
@@ -657,8 +657,8 @@ def _dashboard_context(request: HttpRequest, trial_id: int) -> dict[str, Any]:
 def dashboard(request: HttpRequest, trial_id: int) -> HttpResponse:
     context = _dashboard_context(request, trial_id)
     if request.headers.get("HX-Target") == "plots":
-        return render(request, "web/_plots.html", context)
-    return render(request, "web/dashboard.html", context)
+        return render(request, "trialreads/web/_plots.html", context)
+    return render(request, "trialreads/web/dashboard.html", context)
 
 
 @require_POST
@@ -675,7 +675,7 @@ def endpoints_compute(request: HttpRequest, trial_id: int) -> HttpResponse:
 def _job_fragment(request: HttpRequest, trial: Any) -> HttpResponse:
     return render(
         request,
-        "web/_job_progress.html",
+        "trialreads/web/_job_progress.html",
         {
             "trial": trial,
             "job": web_selectors.endpoint_job_latest(user=request.user, trial_id=trial.pk),
@@ -721,13 +721,13 @@ def export_start(request: HttpRequest, trial_id: int) -> HttpResponse:
             batch = endpoint_selectors.export_batch_list(user=request.user, trial_id=trial.pk).first()
         return render(
             request,
-            "web/_export_panel.html",
+            "trialreads/web/_export_panel.html",
             {"trial": trial, "batch": _fresh(batch), "error": error, "export_form": form},
         )
     if form.errors:
         context = _dashboard_context(request, trial.pk)
         context["export_form"] = form
-        return render(request, "web/dashboard.html", context, status=422)
+        return render(request, "trialreads/web/dashboard.html", context, status=422)
     if error:
         messages.error(request, error)
     return redirect("trialreads-web:dashboard", trial_id=trial.pk)
@@ -743,7 +743,7 @@ def _fresh(batch: Any) -> Any:
 @page
 def export_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = endpoint_selectors.export_batch_get(user=request.user, batch_id=batch_id)
-    return render(request, "web/_export_progress.html", {"trial": batch.trial, "batch": batch, "error": ""})
+    return render(request, "trialreads/web/_export_progress.html", {"trial": batch.trial, "batch": batch, "error": ""})
 
 
 @require_GET
@@ -798,7 +798,7 @@ def subject_detail(request: HttpRequest, subject_id: int) -> HttpResponse:
     )
     return render(
         request,
-        "web/subject.html",
+        "trialreads/web/subject.html",
         {
             "subject": subject,
             "trial": subject.trial,
@@ -845,7 +845,7 @@ def audit_review(request: HttpRequest, trial_id: int) -> HttpResponse:
     )
     return render(
         request,
-        "web/audit.html",
+        "trialreads/web/audit.html",
         {
             "trial": trial,
             "form": form,
