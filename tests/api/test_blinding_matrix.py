@@ -119,10 +119,14 @@ API_ROUTES: dict[str, Route] = {
     "trialreads-api:adjudication-detail": Route("case", {"GET": row(404, 404, 200, 200, 404, 404, 401)}),
     "trialreads-api:adjudication-decide": Route("case", {"POST": row(404, 404, 200, 403, 404, 404, 401)}),
     "trialreads-api:adjudication-assign": Route("case", {"POST": row(404, 404, 403, 200, 404, 404, 401)}),
-    "trialreads-api:subject-adjudication-evaluate": Route("subject", {"POST": row(403, 403, 403, 200, 403, 404, 401)}),
+    "trialreads-api:subject-adjudication-evaluate": Route(
+        "subject", {"POST": row(403, 403, 403, 200, 403, 404, 401)}
+    ),
     "trialreads-api:trial-accepted-reads": Route("trial", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
     "trialreads-api:trial-reader-metrics": Route("trial", {"GET": row(403, 403, 403, 200, 403, 404, 401)}),
-    "trialreads-api:trial-investigator-assessments": Route("trial", {"POST": row(403, 403, 403, 200, 403, 404, 401)}),
+    "trialreads-api:trial-investigator-assessments": Route(
+        "trial", {"POST": row(403, 403, 403, 200, 403, 404, 401)}
+    ),
     # Endpoints and exports (a finished computation and a built export batch): managers and
     # sponsor viewers; the review team is refused (audited 403), non-members get 404.
     "trialreads-api:trial-endpoint-jobs": Route(
@@ -500,8 +504,9 @@ def test_adjudicator_responses_carry_no_read_identity(
     assert check("GET", detail).status_code == 200
     assert check("GET", "/api/adjudications/?status=OPEN").json()["count"] == 1
     check("POST", decide, {"chosen": "C", "rationale": "", "password": "", "printed_name": ""})
-    check("POST", decide, {**_body("trialreads-api:adjudication-decide", "adjudicator", users), "password": "wrong"})
-    response = request(client, "POST", decide, _body("trialreads-api:adjudication-decide", "adjudicator", users))
+    signed_body = _body("trialreads-api:adjudication-decide", "adjudicator", users)
+    check("POST", decide, {**signed_body, "password": "wrong"})
+    response = request(client, "POST", decide, signed_body)
     assert response.status_code == 200, response.content
     assert check("GET", detail).json()["case"]["decision"]["chosen"] == "A"
     assert not found, "\n".join(found)

@@ -743,7 +743,8 @@ def _fresh(batch: Any) -> Any:
 @page
 def export_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = endpoint_selectors.export_batch_get(user=request.user, batch_id=batch_id)
-    return render(request, "trialreads/web/_export_progress.html", {"trial": batch.trial, "batch": batch, "error": ""})
+    context = {"trial": batch.trial, "batch": batch, "error": ""}
+    return render(request, "trialreads/web/_export_progress.html", context)
 
 
 @require_GET
