@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export PYTHONPATH := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test lint typecheck venv clean pg-test sqlite-test serve benchmark lock
+.PHONY: demo test lint typecheck audit venv clean pg-test sqlite-test serve benchmark lock
 
 # requirements/lock.txt is the tested set, with hashes (pip-compile --generate-hashes from
 # dev.txt + prod.txt; `make lock` renews it): a fresh install gets exactly what was tested.
@@ -35,9 +35,14 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy criteria
 	$(VENV)/bin/mypy trialreads config
 
-## test: lint, type-check, the contract check, then the whole suite on SQLite and, where
-## DATABASE_URL / REDIS_URL point at live servers, again on PostgreSQL with real Celery workers.
-test: lint typecheck
+## audit: pip-audit over the lock file; offline it says SKIPPED (never a silent pass).
+audit: $(STAMP)
+	$(PY) scripts/audit_dependencies.py
+
+## test: lint, type-check, the dependency audit, the contract check, then the whole suite on
+## SQLite and, where DATABASE_URL / REDIS_URL point at live servers, again on PostgreSQL with
+## real Celery workers.
+test: lint typecheck audit
 	$(PY) docs/contract/check_contract.py $(PY)
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -q -p no:randomly
 	@if [ -n "$$DATABASE_URL" ]; then \
@@ -51,7 +56,7 @@ benchmark: $(STAMP)
 ## lock: re-resolve the ranges in requirements/*.txt into requirements/lock.txt (needs pip-tools).
 lock:
 	$(PY) -m pip install -q --disable-pip-version-check pip-tools
-	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
 	  --output-file requirements/lock.txt requirements/dev.txt requirements/prod.txt
 
 clean:

@@ -6,7 +6,6 @@ generated requests reach the services and not only the 404 gate."""
 
 from __future__ import annotations
 
-import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,8 +16,6 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.internal.conjecture.utils import many as _hypothesis_many
-from hypothesis_jsonschema import _from_schema
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
@@ -29,30 +26,6 @@ from tests.api.conftest import COMMITTED_SCHEMA
 #: Examples per operation and role: about 31 operations x (10 + 5) requests in CI.
 EXAMPLES = {"manager": 10, "reader_a": 5}
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-class _LegacyMany:
-    """hypothesis-jsonschema 0.23 drives Hypothesis's internal ``many`` with the old
-    ``while elements.more(): ... elements.reject()`` protocol, which Hypothesis 6.1xx
-    replaced with a context manager and a loop. This adapter speaks the old protocol on top
-    of the new one, for object schemas with optional properties. (Pinning an older
-    Hypothesis would affect every other suite in the project.)"""
-
-    def __init__(self, data: Any, **kwargs: Any) -> None:
-        self._many = _hypothesis_many(data, **kwargs)
-        self._many.__enter__()
-        self._iter = iter(self._many)
-
-    def more(self) -> bool:
-        try:
-            next(self._iter)
-        except StopIteration:
-            self._many.__exit__(None, None, None)
-            return False
-        return True
-
-    def reject(self, why: str | None = None) -> None:
-        self._many.reject(why)
 
 
 @pytest.fixture(autouse=True)
@@ -67,12 +40,6 @@ def _keep_test_connection() -> Iterator[None]:
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
-
-
-@pytest.fixture(autouse=True)
-def _legacy_many(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not hasattr(_hypothesis_many, "more"):
-        monkeypatch.setattr(_from_schema, "cu", types.SimpleNamespace(many=_LegacyMany))
 
 
 CHECKS = (not_a_server_error, response_schema_conformance)
