@@ -23,9 +23,12 @@ a reset cannot be expressed and is never assumed.
 
 Readings chosen where the sources leave room (each stated in ``why`` when it decides):
 
-* A non-target rated ``present`` after a non-target-driven iUPD means "no change since the
-  last assessment" (FAQ-IR-NT-DRIVEN code NCLA): the progression stands (iUPD) until the
-  non-targets are absent; ``further_increase`` or ``unequivocal_progression`` confirm.
+* After a non-target-driven iUPD the contract's ratings map to the FAQ's CRF codes
+  (FAQ-IR-NT-DRIVEN): ``unequivocal_progression`` again is "no change since the iUPD"
+  (NCLA: iUPD stands), ``further_increase`` is an increase since the last assessment
+  (INCLA: confirms, iCPD), ``present`` is non-iCR/non-iUPD, an improvement: the non-targets
+  no longer hold the iUPD, and the iUPD is reset when the rest meets iSD / iPR / iCR
+  (IR-RESET, SEY17 "iUPD followed by iSD, iPR or iCR resets the bar").
 * An early scan (FAQ-IR-EARLY-SCAN) cannot confirm unless symptom-driven with an additional
   new lesion; it can still reset the iUPD when iSD / iPR / iCR criteria are met (the FAQ
   only bars it from defining iCPD). An early scan that does neither is disregarded: its new
@@ -428,10 +431,13 @@ def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> _Dec
         code = now.non_targets.code
         if code == "NE":
             unknown.append("non-targets")
-        elif code != "CR":
-            # "present" after non-target iUPD is read as "no change from the last
-            # assessment" (FAQ-IR-NT-DRIVEN code NCLA): the progression stands.
-            holding.append("progressed non-target disease persists")
+        elif now.non_targets.unequivocal:
+            # unequivocal progression rated again: no change since the iUPD (FAQ code NCLA);
+            # "present" is an improvement and "absent" CR: neither holds the iUPD.
+            holding.append(
+                f"non-target {', '.join(now.non_targets.unequivocal)} rated unequivocal progression "
+                "again, no change since the iUPD (NCLA; FAQ-IR-NT-DRIVEN)"
+            )
     if block.new:
         # A new lesion of the iUPD left off this scan's list is not assessed (as for NLT in
         # lesions.new_target_lesions, and under imRECIST), not resolved: resolution is mm 0
@@ -470,6 +476,12 @@ def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> _Dec
     return _Decision(overall, why)
 
 
+def _further_increase(now: _Now) -> tuple[str, ...]:
+    """Non-targets rated ``further_increase`` (an increase since the last assessment, INCLA)."""
+    unequivocal = now.non_targets.unequivocal
+    return tuple(i for i in now.non_targets.increased if i not in unequivocal)
+
+
 def _confirming_increases(
     now: _Now, state: _State, block: _Block, notes: list[str] | None = None
 ) -> list[tuple[str, str]]:
@@ -495,12 +507,12 @@ def _confirming_increases(
     elif now.target_pd:
         out.append(("target_pd", "iCPD: target PD newly met in a category not progressing before "
                                  "(IR-CONF b)"))
-    if block.nontarget and now.non_targets.increased:
-        increased = ", ".join(now.non_targets.increased)
+    further = _further_increase(now)
+    if block.nontarget and further:
         out.append((
             "non_target_increase",
-            f"iCPD: further increase of non-target {increased} after a non-target iUPD "
-            "(IR-CONF a, FAQ-IR-NT-DRIVEN)",
+            f"iCPD: non-target {', '.join(further)} rated further increase since the last "
+            "assessment after a non-target iUPD (INCLA; IR-CONF a, FAQ-IR-NT-DRIVEN)",
         ))
     elif not block.nontarget and now.non_target_pd:
         out.append(("non_target_pd", "iCPD: unequivocal non-target progression newly met (IR-CONF b)"))

@@ -97,9 +97,11 @@ def test_scan_not_done_inside_a_block_keeps_it_open() -> None:
 @pytest.mark.parametrize(
     ("second", "expected"),
     [
-        ("further_increase", "iCPD"),  # any increase confirms; need not be unequivocal
-        ("unequivocal_progression", "iCPD"),
-        ("present", "iUPD"),  # no change since the iUPD (FAQ code NCLA): remains iUPD
+        ("further_increase", "iCPD"),  # increase since the last assessment (INCLA): confirms
+        ("unequivocal_progression", "iUPD"),  # rated again: no change since the iUPD (NCLA)
+        ("present", "iSD"),  # non-iCR/non-iUPD: an improvement, iSD criteria met -> reset
+        ("absent", "iSD"),  # non-target iCR; targets 45 vs 50 are iSD -> reset
+        ("not_evaluated", "NE"),  # cannot be confirmed or reset: NE, iUPD open
     ],
 )
 def test_non_target_driven_confirmation(second: str, expected: str) -> None:
@@ -116,6 +118,32 @@ def test_non_target_driven_confirmation(second: str, expected: str) -> None:
     assert results[0].non_target == "iUPD"
     assert results[0].target == "iSD"
     assert results[1].overall == expected
+
+
+def test_present_after_non_target_iupd_resets_to_ipr_when_the_targets_shrink() -> None:
+    # Issue 12 example: target 40 -> 40 with NT1 unequivocal (iUPD) -> 20 (-50%) with NT1
+    # present: iUPD reset to iPR (SEY17 IR-RESET), not iUPD then iCPD; the explanation says
+    # nothing the reader did not record.
+    s = subject(
+        [target("T1", 40, "liver")],
+        [
+            visit(56, {"T1": 40}, {"NT1": "unequivocal_progression"}),
+            visit(112, {"T1": 20}, {"NT1": "present"}),
+            visit(168, {"T1": 20}, {"NT1": "unequivocal_progression"}),
+            visit(210, {"T1": 20}, {"NT1": "unequivocal_progression"}),
+            visit(252, {"T1": 20}, {"NT1": "further_increase"}),
+        ],
+        non_targets=[non_target("NT1")],
+    )
+    results = timepoint_responses(s)
+    # after the reset a new iUPD needs RECIST progression again (unequivocal), NCLA keeps
+    # it, INCLA confirms
+    assert overall(results) == ["iUPD", "iPR", "iUPD", "iUPD", "iCPD"]
+    assert results[1].non_target == "NON-iCR/NON-iUPD"
+    assert not any("progressed non-target disease persists" in w for w in results[1].why)
+    assert any("IR-RESET" in w for w in results[1].why)
+    assert any("NCLA" in w for w in results[3].why)
+    assert results[4].extra["icpd_reason"] == "non_target_increase"
 
 
 def test_further_increase_without_prior_non_target_iupd_is_not_progression() -> None:

@@ -511,9 +511,13 @@ IR_CONF = [
     ("target-reset-isd", [IUPD_T, tp_(98, 40)], ["iUPD", "iSD"]),
     # reset to iPR: 25 + 20 = 45 (-43.75%)
     ("target-reset-ipr", [IUPD_T, tp_(98, 25, 20)], ["iUPD", "iPR"]),
-    # FAQ-IR-NT-DRIVEN CRF codes: "NC, UNE, NCLA" -> iUPD / iUPD
+    # FAQ-IR-NT-DRIVEN CRF codes: "NC, UNE, NCLA" -> iUPD / iUPD (NCLA: unequivocal
+    # progression rated again, no change since the iUPD)
     ("nt-NC-UNE-NCLA", [tp_(56, 45, nt="present"), tp_(112, 45, nt="unequivocal_progression"),
-                        tp_(154, 45, nt="present")], ["iSD", "iUPD", "iUPD"]),
+                        tp_(154, 45, nt="unequivocal_progression")], ["iSD", "iUPD", "iUPD"]),
+    # "present" after the non-target iUPD is non-iCR/non-iUPD: iSD criteria met -> reset
+    ("nt-UNE-then-present", [tp_(56, 45, nt="present"), tp_(112, 45, nt="unequivocal_progression"),
+                             tp_(154, 45, nt="present")], ["iSD", "iUPD", "iSD"]),
     # "NC, UNE, INCLA" -> iUPD / iCPD
     ("nt-NC-UNE-INCLA", [tp_(56, 45, nt="present"), tp_(112, 45, nt="unequivocal_progression"),
                          tp_(154, 45, nt="further_increase")], ["iSD", "iUPD", "iCPD"]),
