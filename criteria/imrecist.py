@@ -91,7 +91,13 @@ def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
                 label="SLD",
             )
             target = sums.code
-            why.extend(sums.why)
+            if not baseline.targets and target in (PR, SD):
+                # RECIST 1.1 Table 2: without measurable disease at baseline the categories
+                # are CR, NON-CR/NON-PD, PD and NE; PR and SD need a baseline sum.
+                target = NON_CR_NON_PD
+                why.append(_no_baseline_sum_sentence(sums, nadir))
+            else:
+                why.extend(sums.why)
             if new_measured:
                 new_sum = sum((x.mm for x in new_measured if x.mm is not None), Decimal(0))
                 why.append(
@@ -175,6 +181,9 @@ def _overall(target: str, non_target: str, unmeasured: tuple[str, ...], measurab
         if non_target in (CR, NA) and not unmeasured:
             return CR, "overall CR: every lesion gone (IM-CR)"
         return NON_CR_NON_PD, "overall NON-CR/NON-PD: no measurable disease, " + "; ".join(blockers)
+    if target == NON_CR_NON_PD:
+        return NON_CR_NON_PD, ("overall NON-CR/NON-PD: no measurable disease at baseline and the SLD "
+                               "of new measurable lesions does not meet PD (R11-TPR-T2, IM-PD)")
     if target == CR:
         if not blockers:
             return CR, "overall CR: every lesion gone, nodes below 10 mm (IM-CR)"
@@ -185,3 +194,11 @@ def _overall(target: str, non_target: str, unmeasured: tuple[str, ...], measurab
         return SD, "overall SD: SLD neither PR nor PD (IM-PD)"
     return target, f"overall {target}"
 
+
+
+def _no_baseline_sum_sentence(sums: SumAssessment, nadir: Decimal) -> str:
+    """The SLD line for non-target-only baseline disease with new measurable lesions."""
+    total = sums.total_mm if sums.total_mm is not None else Decimal(0)
+    return (f"SLD {mm_text(total)} (new measurable lesions only) is {mm_text(total - nadir)} above "
+            f"the nadir {mm_text(nadir)}: not PD (IM-PD); with no measurable disease at baseline "
+            "PR and SD do not apply, NON-CR/NON-PD (RECIST 1.1 Table 2, R11-TPR-T2)")

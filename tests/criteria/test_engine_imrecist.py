@@ -140,6 +140,29 @@ def test_non_target_only_disease() -> None:
     assert results[0].target == "NA"
 
 
+@pytest.mark.parametrize("later_mm", [4, 12, 1])
+def test_non_target_only_disease_never_gets_pr_or_sd_after_a_new_measurable_lesion(later_mm: int) -> None:
+    # RECIST 1.1 Table 2: without measurable baseline disease the categories are CR,
+    # NON-CR/NON-PD, PD, NE. N1 12 mm (PD over the nadir 0), then N1 4 / 12 / 1 mm: not PD
+    # over the nadir 0 by 5 mm when 4 or 1 (NON-CR/NON-PD, never SD or PR against a baseline
+    # sum of 0); 12 mm is still PD; then gone with NT1 absent: CR.
+    s = subject(
+        [],
+        [
+            visit(56, {}, {"NT1": "present"}, [new("N1", 12)]),
+            visit(112, {}, {"NT1": "present"}, [new("N1", later_mm)]),
+            visit(168, {}, {"NT1": "absent"}, [new("N1", 0)]),
+        ],
+        non_targets=[non_target("NT1")],
+    )
+    results = timepoint_responses(s)
+    middle = "PD" if later_mm >= 5 else "NON-CR/NON-PD"
+    assert overall(results) == ["PD", middle, "CR"]
+    assert results[1].target == middle
+    assert not any("baseline 0.0 mm" in w for w in results[1].why)
+    assert not {r.overall for r in results} & {"PR", "SD"}
+
+
 @pytest.mark.parametrize(("a2", "expected"), [(True, ["CR", "PD"]), (False, ["CR", "PR"])])
 def test_target_reappearing_after_cr(a2: bool, expected: list[str]) -> None:
     # liver 0 + node 8 = CR (nadir 8); node 11 next: +3 mm is not PD by the SLD, but a
