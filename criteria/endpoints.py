@@ -159,24 +159,37 @@ def assessments_for_bor(
 
 # --- BOR ------------------------------------------------------------------------------------
 
+def non_target_only(seq: Sequence[TimepointResult], voc: Vocabulary) -> bool:
+    """Whether a sequence of overall codes shows non-target-only disease: some
+    NON-CR/NON-PD and never PR or SD (those need measurable disease; RECIST 1.1 Table 2)."""
+    codes = {tp.overall for tp in seq}
+    return voc.non_cr_non_pd in codes and not codes & {voc.pr, voc.sd}
+
+
 def _stable_fallback(
     seq: Sequence[TimepointResult], reference_date: dt.date, settings: Settings, voc: Vocabulary,
-    stable: frozenset[str],
+    stable: frozenset[str], nt_only: bool = False,
 ) -> Best:
-    """AO-BOR below the responses: SD (>= sd_min_days), NON-CR/NON-PD, PD, then NE."""
+    """AO-BOR below the responses: SD (>= sd_min_days), NON-CR/NON-PD, PD, then NE.
+
+    With non-target-only disease (``nt_only``) the stable category is NON-CR/NON-PD, never
+    SD (RECIST 1.1 Table 2 and its footnote; T3-NOTE-NT-ONLY): an unconfirmed CR at the SD
+    minimum then counts as NON-CR/NON-PD."""
     def qualifies(tp: TimepointResult) -> bool:
         return _days(tp.date, reference_date) >= settings.sd_min_days
 
-    sd = next((tp for tp in seq if tp.overall in stable and qualifies(tp)), None)
+    sd = None if nt_only else next((tp for tp in seq if tp.overall in stable and qualifies(tp)), None)
     if sd is not None:
         return Best(voc.sd, sd.date, f"{sd.overall} on {sd.date} is {_days(sd.date, reference_date)} days "
                                      f"after the reference date: stable disease (needs >= "
                                      f"{settings.sd_min_days} days, R11-SD-MIN)")
-    non = next((tp for tp in seq if tp.overall == voc.non_cr_non_pd and qualifies(tp)), None)
+    non_codes = (stable | {voc.non_cr_non_pd}) if nt_only else frozenset({voc.non_cr_non_pd})
+    non = next((tp for tp in seq if tp.overall in non_codes and qualifies(tp)), None)
     if non is not None:
         return Best(voc.non_cr_non_pd, non.date,
-                    f"{non.overall} on {non.date} at >= {settings.sd_min_days} days "
-                    "(non-target disease only)")
+                    f"{non.overall} on {non.date} at >= {settings.sd_min_days} days, non-target disease "
+                    f"only: {voc.non_cr_non_pd}, not {voc.sd} (R11-SD-MIN; RECIST 1.1 Table 2, "
+                    "T3-NOTE-NT-ONLY)")
     early = [tp for tp in seq if tp.overall in stable or tp.overall == voc.non_cr_non_pd]
     early_note = (f"; {early[0].overall} on {early[0].date} came before day {settings.sd_min_days} "
                   "(R11-SD-MIN)") if early else ""
@@ -252,6 +265,7 @@ def _confirming_index(
 def derive_confirmed_bor(
     timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
     criterion: str = RECIST11, assessments: Sequence[TimepointResult] | None = None,
+    nt_only: bool | None = None,
 ) -> Best:
     """Best overall response with CR/PR confirmation (R11-BOR-CONF Table 3, AO-CBOR).
 
@@ -263,6 +277,8 @@ def derive_confirmed_bor(
     lets it open a PR confirmation. Under the default the CR is taken as real, so (Table 3
     footnote a) disease seen after it, PR or SD, "makes the disease PD at that point": when
     the SD minimum is not met either, the rows "CR | PR" and "CR | SD" give PD, not NE.
+    Non-target-only disease (``nt_only``; None: read from the codes, :func:`non_target_only`)
+    falls back to NON-CR/NON-PD (NON-iCR/NON-iUPD), not SD.
     """
     voc = vocabulary(criterion)
     seq = assessments if assessments is not None else assessments_for_bor(timepoints, settings, criterion)
@@ -282,7 +298,9 @@ def derive_confirmed_bor(
                                              f"{seq[j].overall} on {seq[j].date} "
                                              f"({_days(seq[j].date, tp.date)} days later, needs >= "
                                              f"{settings.confirm_min_days})")
-    fallback = _stable_fallback(seq, reference_date, settings, voc, voc.stable_codes)
+    if nt_only is None:
+        nt_only = non_target_only(seq, voc)
+    fallback = _stable_fallback(seq, reference_date, settings, voc, voc.stable_codes, nt_only)
     if fallback.code == NE:  # with a recorded PD the answer is PD already (dated at that PD)
         reappeared = _disease_after_cr(seq, settings, criterion)
         if reappeared is not None:

@@ -118,8 +118,31 @@ CONFIRMATION = [
     ("SD-window 28 (admiralonco tests): SD at day 28 qualifies", ((28, "SD"), (56, "PD")),
      Settings(sd_min_days=28), "SD"),
     ("NON-CR/NON-PD at >= 42 days", ((42, "NON-CR/NON-PD"),), DEFAULT, "NON-CR/NON-PD"),
+    # Non-target-only disease (RECIST 1.1 Table 2 footnote): the stable category is
+    # NON-CR/NON-PD, so an unconfirmed CR at the SD minimum is NON-CR/NON-PD, never SD.
+    ("NT only: unconfirmed CR, then NON-CR/NON-PD", ((56, "CR"), (112, "NON-CR/NON-PD")), DEFAULT,
+     "NON-CR/NON-PD"),
+    ("NT only: NON-CR/NON-PD, CR not confirmed", ((42, "NON-CR/NON-PD"), (84, "CR"), (98, "CR")), DEFAULT,
+     "NON-CR/NON-PD"),
+    ("NT only: CR confirmed 28 days later", ((42, "NON-CR/NON-PD"), (84, "CR"), (112, "CR")), DEFAULT, "CR"),
+    ("NT only: early NON-CR/NON-PD, then PD", ((30, "NON-CR/NON-PD"), (70, "PD")), DEFAULT, "PD"),
     ("nothing", (), DEFAULT, None),
 ]
+
+
+@pytest.mark.parametrize(("nt_only", "expected"), [(True, "NON-CR/NON-PD"), (False, "SD"), (None, "SD")])
+def test_confirmed_bor_non_target_only_flag(nt_only: bool | None, expected: str) -> None:
+    # CR, CR 27 days later: not confirmed. The codes alone do not show whether the disease is
+    # non-target only (None reads them: no NON-CR/NON-PD, so not); the engine passes it.
+    result = endpoints.derive_confirmed_bor(seq((56, "CR"), (83, "CR")), REF, DEFAULT, RECIST11,
+                                            nt_only=nt_only)
+    assert result.code == expected
+
+
+def test_irecist_confirmed_bor_non_target_only_is_non_icr_non_iupd() -> None:
+    assert cbor(((56, "iCR"), (112, "NON-iCR/NON-iUPD")), IRECIST) == "NON-iCR/NON-iUPD"
+    assert cbor(((42, "NON-iCR/NON-iUPD"), (84, "iCR"), (98, "iCR")), IRECIST) == "NON-iCR/NON-iUPD"
+    assert cbor(((56, "CR"), (112, "NON-CR/NON-PD")), IMRECIST) == "NON-CR/NON-PD"
 
 
 @pytest.mark.parametrize(("label", "pairs", "settings", "expected"), CONFIRMATION,

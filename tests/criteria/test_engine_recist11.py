@@ -339,3 +339,19 @@ def test_progression_uses_earliest_scan_date() -> None:
     (result,) = timepoint_responses(s)
     assert result.progression_date == day(50)
     assert d(130) == result.sum_mm
+
+
+@pytest.mark.parametrize(("criterion", "expected"), [
+    ("recist1.1", "NON-CR/NON-PD"), ("irecist", "NON-iCR/NON-iUPD"), ("imrecist", "NON-CR/NON-PD"),
+])
+def test_confirmed_bor_of_non_target_only_disease_is_never_sd(criterion: str, expected: str) -> None:
+    # Non-target-only baseline: every non-target gone on day 56 and day 70 (CR, but the
+    # second scan is 14 days later: not confirmed). Measurement level knows there were no
+    # targets, so the fallback is NON-CR/NON-PD (Table 2 footnote), not SD, in each vocabulary.
+    from criteria.evaluate import evaluate
+
+    s = subject([], [visit(56, {}, {"NT1": "absent"}), visit(70, {}, {"NT1": "absent"})],
+                non_targets=[non_target("NT1")])
+    result = evaluate(s, [criterion]).results[criterion]
+    assert result.bor_confirmed == expected
+    assert result.bor in ("CR", "iCR")
