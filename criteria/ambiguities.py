@@ -1,4 +1,4 @@
-"""The ambiguity defaults (criteria-rules.md §13, A1-A17) as data, for ``--explain``.
+"""The ambiguity defaults (criteria-rules.md §13, A1-A17, and our E1-E5) as data, for ``--explain``.
 
 ``criteria/AMBIGUITIES.md`` is the prose; this table is what a result says about the
 readings it relied on. Each entry names the :class:`~criteria.types.Settings` field that
@@ -64,6 +64,27 @@ AMBIGUITIES: tuple[Ambiguity, ...] = (
         ("sd", "the CR was real: CR followed by PR is no confirmed response; SD if the SD minimum is met, "
                "otherwise PD (Table 3 footnote a)"),
         ("pr", "CR followed by PR is a confirmed PR (the CR was doubtful)")), endpoint=True),
+    # E1-E5: readings the sources leave open that are not in criteria-rules.md §13.
+    Ambiguity("E1", "irecist_early_scan_resets", (IRECIST,), (
+        ("True", "an early scan after an iUPD that meets iSD/iPR/iCR resets the iUPD (IR-RESET; "
+                 "FAQ-IR-EARLY-SCAN bars early scans only from defining iCPD)"),
+        ("False", "an early scan after an iUPD that does not confirm is disregarded: the iUPD remains "
+                  "(FAQ-IR-EARLY-SCAN 'otherwise the early scan is disregarded')"))),
+    Ambiguity("E2", "irecist_equivocal_backdates_ipfs", (IRECIST,), (
+        ("True", "an equivocal new lesion confirmed at an iUPD dates the iUPD and iPFS back to its first "
+                 "scan, even before the first iUPD (R11-EQUIVOCAL via IR-BASE)"),
+        ("False", "an iUPD is dated at its own scan; equivocal lesions do not backdate iPFS"))),
+    Ambiguity("E3", "imrecist_equivocal_blocks_cr", (IMRECIST,), (
+        ("False", "an equivocal new lesion does not rule out imRECIST CR (R11-EQUIVOCAL: not yet a lesion)"),
+        ("True", "an equivocal new lesion rules out imRECIST CR like a non-measurable new lesion (IM-CR)"))),
+    Ambiguity("E4", "imrecist_early_pd_confirms", (IMRECIST,), (
+        ("True", "a PD after an imRECIST PD confirms it however soon it follows"),
+        ("False", "a PD fewer than imrecist_negation_min_days after an imRECIST PD decides nothing")),
+        endpoint=True),
+    Ambiguity("E5", "bor_without_assessments", _ALL, (
+        ("missing", "a subject with no post-baseline assessment has no BOR (left missing)"),
+        ("ne", "a subject with no post-baseline assessment has BOR NE (admiralonco missing_as_ne)")),
+        endpoint=True),
 )
 
 

@@ -100,7 +100,8 @@ def imrecist_pd_status(timepoints: Sequence[TimepointResult], settings: Settings
 
     "An imPD is not an event if the next assessment >= 4 weeks later shows non-PD": the
     later evaluable (not NE) assessments are read in order, and the first that decides wins.
-    ``confirmed``: a PD comes first. ``negated``: a non-PD (CR, PR, SD, NON-CR/NON-PD) at
+    ``confirmed``: a PD comes first (E4: with ``imrecist_early_pd_confirms`` False only a PD
+    at least ``imrecist_negation_min_days`` later). ``negated``: a non-PD (CR, PR, SD, NON-CR/NON-PD) at
     least ``imrecist_negation_min_days`` after the PD comes first. A non-PD earlier than
     that decides nothing and is passed over (an extra reassuring scan must not turn a
     non-event into an event). ``stands``: nothing decides (no later evaluable assessment,
@@ -115,10 +116,13 @@ def imrecist_pd_status(timepoints: Sequence[TimepointResult], settings: Settings
         for later in timepoints[i + 1:]:
             if later.overall in NOT_EVALUABLE:
                 continue
+            in_time = _days(later.date, tp.date) >= settings.imrecist_negation_min_days
             if later.overall == "PD":
-                status = PD_CONFIRMED
-                break
-            if _days(later.date, tp.date) >= settings.imrecist_negation_min_days:
+                if in_time or settings.imrecist_early_pd_confirms:
+                    status = PD_CONFIRMED
+                    break
+                continue  # E4 off: an early PD decides nothing, like an early non-PD
+            if in_time:
                 status = PD_NEGATED
                 break
         statuses.append(status)
@@ -201,7 +205,11 @@ def _stable_fallback(
     if seq:
         first = seq[0]
         return Best(NE, first.date, f"no evaluable response, stable disease or progression{early_note}")
-    return Best(None, None, "no post-baseline assessment")
+    if settings.bor_without_assessments == "ne":
+        return Best(NE, None, "no post-baseline assessment: NE (E5, setting bor_without_assessments, "
+                              "admiralonco missing_as_ne)")
+    return Best(None, None, "no post-baseline assessment: no BOR (E5 default; setting "
+                            "bor_without_assessments)")
 
 
 def derive_bor(

@@ -123,7 +123,11 @@ def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
             unmeasured = tuple(x.id for x in view.present if x.id not in measured_ids)
         else:
             unmeasured = ()
-        overall, sentence = _overall(target, non_target, unmeasured, bool(baseline.targets or new_measured))
+        # E3: an equivocal new lesion rules out CR only with imrecist_equivocal_blocks_cr
+        equivocal = tuple(x.id for x in view.equivocal) if settings.imrecist_equivocal_blocks_cr else ()
+        overall, sentence = _overall(
+            target, non_target, unmeasured, bool(baseline.targets or new_measured), equivocal
+        )
         why.append(sentence)
         extra: dict[str, str | Decimal | None] = dict(partial_sum_extra(sums))
         if new_measured:
@@ -158,7 +162,10 @@ def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
     return tuple(results)
 
 
-def _overall(target: str, non_target: str, unmeasured: tuple[str, ...], measurable: bool) -> tuple[str, str]:
+def _overall(
+    target: str, non_target: str, unmeasured: tuple[str, ...], measurable: bool,
+    equivocal: tuple[str, ...] = (),
+) -> tuple[str, str]:
     """Overall imRECIST response (IM-PD, IM-CR, IM-PR, IM-NT, IM-NEW-NONMEAS).
 
     PD only from the SLD. CR needs every lesion gone: SLD lesions, non-targets and the new
@@ -171,6 +178,9 @@ def _overall(target: str, non_target: str, unmeasured: tuple[str, ...], measurab
         blockers.append(f"non-target {non_target}")
     if unmeasured:
         blockers.append(f"non-measurable new lesion(s) {', '.join(unmeasured)}")
+    if equivocal:
+        blockers.append(f"equivocal new lesion(s) {', '.join(equivocal)} (E3, setting "
+                        "imrecist_equivocal_blocks_cr)")
     if target == PD:
         return PD, "overall PD: the SLD meets PD (IM-PD)"
     if target == NE:
@@ -178,7 +188,7 @@ def _overall(target: str, non_target: str, unmeasured: tuple[str, ...], measurab
     if not measurable or target == NA:
         if non_target == NE:
             return NE, "overall NE: non-targets not all evaluated"
-        if non_target in (CR, NA) and not unmeasured:
+        if non_target in (CR, NA) and not unmeasured and not equivocal:
             return CR, "overall CR: every lesion gone (IM-CR)"
         return NON_CR_NON_PD, "overall NON-CR/NON-PD: no measurable disease, " + "; ".join(blockers)
     if target == NON_CR_NON_PD:

@@ -233,7 +233,7 @@ def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
         if fresh:
             overall = IUPD
             why.extend(fresh)
-            progression_date = _iupd_date(now)
+            progression_date = _iupd_date(now, subject.settings.irecist_equivocal_backdates_ipfs)
             state.block = _open_block(now, bool(now.added) or _nlt_pd(now, state))
             state.responded = False
         else:
@@ -249,7 +249,7 @@ def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
             state.confirmed = now.tp.date
             state.block = None
         elif overall == IUPD:
-            progression_date = _iupd_date(now)
+            progression_date = _iupd_date(now, subject.settings.irecist_equivocal_backdates_ipfs)
 
     _advance(now, state, overall, disregarded)
     targets = now.targets
@@ -341,9 +341,10 @@ def _nlt_pd(now: _Now, state: _State) -> bool:
     )
 
 
-def _iupd_date(now: _Now) -> dt.date:
-    """R11-EQUIVOCAL via IR-BASE: an equivocal new lesion confirmed now dates the iUPD back."""
-    backdated = now.view.backdated_date(now.added) if now.added else None
+def _iupd_date(now: _Now, backdate: bool = True) -> dt.date:
+    """R11-EQUIVOCAL via IR-BASE: an equivocal new lesion confirmed now dates the iUPD back
+    (E2: not with ``irecist_equivocal_backdates_ipfs`` False)."""
+    backdated = now.view.backdated_date(now.added) if now.added and backdate else None
     earliest = now.tp.earliest_date
     return backdated if backdated is not None and backdated < earliest else earliest
 
@@ -466,6 +467,11 @@ def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> _Dec
                    "nor reset; iUPD stays open")
         return _Decision(NE, why, disregarded=early)
     overall, sentences = _non_progression(now, responded=False)
+    if early and overall != NE and not settings.irecist_early_scan_resets:
+        why.append(f"scan {since_start} days after the first iUPD is early: disregarded, so its "
+                   f"{overall} criteria do not reset the iUPD, which remains (FAQ-IR-EARLY-SCAN; E1, "
+                   "setting irecist_early_scan_resets)")
+        return _Decision(IUPD, why, disregarded=True)
     why.extend(sentences)
     if overall == NE:
         why.append("iUPD stays open: the assessment is NE")

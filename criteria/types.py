@@ -116,6 +116,25 @@ class Settings:
     # A12: CR followed by PR under confirmation is "sd" (not a confirmed response; SD or PD
     # or NE by the SD rule, as admiralonco) or "pr" (the CR was doubtful: confirmed PR).
     cr_then_pr_confirmed_as: Literal["sd", "pr"] = "sd"
+    # E1: an early scan (before the iRECIST window less the tolerance) that meets iSD/iPR/iCR
+    # resets the iUPD -- True (SEY17: iUPD followed by iSD/iPR/iCR resets; FAQ-IR-EARLY-SCAN
+    # bars early scans only from defining iCPD) -- or is disregarded altogether, the iUPD
+    # standing -- False (FAQ: "otherwise the early scan is disregarded").
+    irecist_early_scan_resets: bool = True
+    # E2: an equivocal new lesion confirmed at an iUPD dates the iUPD (and so iPFS) back to
+    # the scan where it was first seen, even before the first iUPD -- True (R11-EQUIVOCAL via
+    # IR-BASE) -- or the iUPD is dated at its own scan -- False.
+    irecist_equivocal_backdates_ipfs: bool = True
+    # E3: imRECIST CR with an equivocal new lesion present: allowed -- False (an equivocal
+    # lesion is not yet a lesion, R11-EQUIVOCAL read as under RECIST 1.1) -- or the equivocal
+    # lesion rules out CR like a non-measurable new lesion (IM-CR "all lesions gone") -- True.
+    imrecist_equivocal_blocks_cr: bool = False
+    # E4: an imRECIST PD followed by a PD fewer than imrecist_negation_min_days later is
+    # confirmed -- True -- or that early PD decides nothing, like an early non-PD -- False.
+    imrecist_early_pd_confirms: bool = True
+    # E5: BOR and confirmed BOR of a subject with no post-baseline assessment: none
+    # ("missing", admiralonco without missing_as_ne) or "ne" (admiralonco missing_as_ne).
+    bor_without_assessments: Literal["missing", "ne"] = "missing"
 
 
 # --- input ------------------------------------------------------------------------
