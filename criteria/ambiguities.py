@@ -8,7 +8,6 @@ selects the other reading (``None`` where no setting exists) and the criteria it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from criteria.types import IMRECIST, IRECIST, RECIST11, Settings
 
@@ -107,7 +106,6 @@ def charter_note(settings: Settings, criterion: str) -> str:
     return note
 
 
-@lru_cache(maxsize=256)  # Settings is frozen and hashable; a batch usually shares one
 def defaults_used(criterion: str, settings: Settings, response_level: bool = False) -> tuple[str, ...]:
     """One sentence per ambiguity reading that applies to ``criterion`` under ``settings``,
     marked "default" or "set" (chosen by the input's settings). At response level only the

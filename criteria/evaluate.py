@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import importlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import cast
+from types import MappingProxyType
 
-from criteria import endpoints
+from criteria import endpoints, imrecist, irecist, recist11
 from criteria.ambiguities import defaults_used
 from criteria.errors import CriteriaError, InputError
+from criteria.lesions import SubjectCache
 from criteria.types import (
     CRITERIA,
     IMRECIST,
@@ -34,12 +34,15 @@ from criteria.validate import response_vocabulary
 
 #: Criteria named by the contract that are not implemented yet.
 LATER_CRITERIA: tuple[str, ...] = ("irrecist", "irrc", "itrecist", "percist", "ipercist", "impercist5")
-_ENGINE_MODULES = {RECIST11: "criteria.recist11", IRECIST: "criteria.irecist", IMRECIST: "criteria.imrecist"}
 _PD_CODES = frozenset({"PD", "iUPD", "iCPD"})
 _GIVEN = "overall response given as input (response level): endpoints only"
 
-Engine = Callable[[Subject], tuple[TimepointResult, ...]]
-_engines: dict[str, Engine] = {}
+Engine = Callable[[Subject, SubjectCache | None], tuple[TimepointResult, ...]]
+_ENGINES: Mapping[str, Engine] = MappingProxyType({
+    RECIST11: recist11.timepoint_responses,
+    IRECIST: irecist.timepoint_responses,
+    IMRECIST: imrecist.timepoint_responses,
+})
 
 
 class CriteriaSelectionError(CriteriaError):
@@ -67,13 +70,8 @@ def select_criteria(text: str | Iterable[str]) -> tuple[str, ...]:
 
 
 def engine(criterion: str) -> Engine:
-    """The timepoint engine of ``criterion`` (imported on first use)."""
-    found = _engines.get(criterion)
-    if found is None:
-        module = importlib.import_module(_ENGINE_MODULES[criterion])
-        found = cast(Engine, module.timepoint_responses)
-        _engines[criterion] = found
-    return found
+    """The timepoint engine of ``criterion``: ``engine(criterion)(subject, cache)``."""
+    return _ENGINES[criterion]
 
 
 def supported_criteria(subject: Subject) -> tuple[str, ...]:
@@ -129,14 +127,18 @@ def _with_pd_status(
 
 
 def evaluate_criterion(subject: Subject, criterion: str,
-                       timepoints: tuple[TimepointResult, ...] | None = None) -> CriterionResult:
-    """One criterion's result: timepoints (from the engine unless given) plus endpoints."""
+                       timepoints: tuple[TimepointResult, ...] | None = None,
+                       cache: SubjectCache | None = None) -> CriterionResult:
+    """One criterion's result: timepoints (from the engine unless given) plus endpoints.
+
+    ``cache`` is the subject's :class:`~criteria.lesions.SubjectCache` when several criteria
+    of one subject are evaluated (see :func:`evaluate`)."""
     settings = subject.settings
     if timepoints is None:
         if subject.response_level:
             timepoints = _response_level_timepoints(subject)
         else:
-            timepoints = _with_progression_dates(subject, engine(criterion)(subject))
+            timepoints = _with_progression_dates(subject, engine(criterion)(subject, cache))
     if criterion == IMRECIST:
         timepoints = _with_pd_status(timepoints, endpoints.imrecist_pd_status(timepoints, settings))
     ref = subject.reference_date
@@ -171,8 +173,11 @@ def evaluate(subject: Subject, criteria: Sequence[str] | None = None) -> Subject
     wanted = select_criteria(criteria) if criteria else supported_criteria(subject)
     if subject.response_level:
         _check_response_level(subject, wanted)
+    # One cache per subject, shared by its criteria and dropped with this call: the only
+    # state of an evaluation (criteria keeps none at module level).
+    cache = None if subject.response_level else SubjectCache(subject)
     return SubjectResult(subject=subject.subject,
-                         results={c: evaluate_criterion(subject, c) for c in wanted})
+                         results={c: evaluate_criterion(subject, c, cache=cache) for c in wanted})
 
 
 @contextmanager

@@ -26,16 +26,12 @@ from decimal import Decimal
 from criteria.lesions import (
     IRRC_CAP,
     RECIST_CAP,
+    SubjectCache,
     SumAssessment,
     allocate_new_targets,
-    assess_nontargets,
-    assess_sum,
-    baseline_sum,
     mm_text,
-    new_lesion_views,
     new_target_lesions,
     require_baseline,
-    target_lesions,
 )
 from criteria.recist11 import new_lesion_sentences, not_done_result, partial_sum_extra
 from criteria.types import ScanKind, Subject, TimepointResult
@@ -49,7 +45,7 @@ NA = "NA"
 NON_CR_NON_PD = "NON-CR/NON-PD"
 
 
-def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
+def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> tuple[TimepointResult, ...]:
     """imRECIST responses, one per timepoint, going on after PD (IM-* rules, rules §5).
 
     The nadir is the smallest complete SLD so far, baseline target sum included
@@ -58,10 +54,11 @@ def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
     """
     baseline = require_baseline(subject)
     settings = subject.settings
-    views = new_lesion_views(subject)
+    cache = cache or SubjectCache(subject)
+    views = cache.new_lesion_views()
     cap = RECIST_CAP if settings.imrecist_new_lesion_cap == "recist" else IRRC_CAP
     chosen = allocate_new_targets(subject, views, cap=cap, promote=True)
-    base_mm = baseline_sum(baseline)
+    base_mm = cache.baseline_mm(baseline)
     target_ids = frozenset(t.id for t in baseline.targets)
     nadir = base_mm
     responded = False
@@ -73,15 +70,15 @@ def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
             continue
         why: list[str] = []
         new_measured = new_target_lesions(tp, chosen, i)
-        # the targets' tuple itself when no new lesion is measured (then assess_sum may reuse
-        # the iRECIST result for the same values, see its memo)
-        lesions = target_lesions(baseline, tp)
+        # the targets' tuple itself when no new lesion is measured (then the subject cache may
+        # reuse the iRECIST sum assessment of the same values, SubjectCache.assess_sum)
+        lesions = cache.target_lesions(baseline, tp)
         if new_measured:
             lesions = (*lesions, *new_measured)
         sums: SumAssessment | None = None
         target = NA
         if lesions:
-            sums = assess_sum(
+            sums = cache.assess_sum(
                 lesions,
                 baseline_mm=base_mm,
                 nadir_mm=nadir,
@@ -107,7 +104,7 @@ def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
             if target == SD and settings.pr_continues_until_pd and responded:
                 target = PR
                 why.append("PR continues: PR was assigned earlier and PD is not met (A1, FAQ-MANAGING-PR)")
-        nt = assess_nontargets(baseline, tp)
+        nt = cache.assess_nontargets(baseline, tp)
         non_target = nt.code
         if non_target == PD:
             non_target = NON_CR_NON_PD

@@ -47,23 +47,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 
 from criteria.lesions import (
     MIN_INCREASE_MM,
     RECIST_CAP,
     NewLesionView,
     NonTargetAssessment,
+    SubjectCache,
     SumAssessment,
     allocate_new_targets,
-    assess_nontargets,
-    assess_sum,
-    baseline_sum,
     meets_pd,
     mm_text,
-    new_lesion_views,
     new_target_lesions,
     require_baseline,
-    target_lesions,
 )
 from criteria.recist11 import new_lesion_sentences, not_done_result, partial_sum_extra
 from criteria.types import Baseline, ScanKind, Subject, Timepoint, TimepointResult
@@ -77,8 +74,10 @@ NON_ICR_NON_IUPD = "NON-iCR/NON-iUPD"
 NE = "NE"
 NA = "NA"
 
-_TARGET_CODES = {"CR": ICR, "PR": IPR, "SD": ISD, "PD": IUPD, "NE": NE, "NA": NA}
-_NON_TARGET_CODES = {"CR": ICR, "NON-CR/NON-PD": NON_ICR_NON_IUPD, "PD": IUPD, "NE": NE, "NA": NA}
+_TARGET_CODES = MappingProxyType({"CR": ICR, "PR": IPR, "SD": ISD, "PD": IUPD, "NE": NE, "NA": NA})
+_NON_TARGET_CODES = MappingProxyType(
+    {"CR": ICR, "NON-CR/NON-PD": NON_ICR_NON_IUPD, "PD": IUPD, "NE": NE, "NA": NA}
+)
 
 
 @dataclass
@@ -143,27 +142,29 @@ class _Now:
         return self.non_targets.code == "PD"
 
 
-def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
+def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> tuple[TimepointResult, ...]:
     """iRECIST responses, one per timepoint (IR-TPR-T2, IR-CONF, IR-RESET; rules §4).
 
     The walk goes on through every timepoint; see the module docstring for the states.
     """
     baseline = require_baseline(subject)
-    views = new_lesion_views(subject)
+    cache = cache or SubjectCache(subject)
+    views = cache.new_lesion_views()
     nlt_chosen = allocate_new_targets(subject, views, cap=RECIST_CAP, promote=False)
-    base_mm = baseline_sum(baseline)
+    base_mm = cache.baseline_mm(baseline)
     state = _State(baseline_mm=base_mm, nadir=base_mm)
     results: list[TimepointResult] = []
     for i, (tp, view) in enumerate(zip(subject.timepoints, views, strict=True)):
         if tp.scan is ScanKind.NOT_DONE:
             results.append(not_done_result(baseline, tp))
             continue
-        now = _measure(subject, baseline, tp, view, i, nlt_chosen, state)
+        now = _measure(cache, subject, baseline, tp, view, i, nlt_chosen, state)
         results.append(_step(subject, now, state))
     return tuple(results)
 
 
 def _measure(
+    cache: SubjectCache,
     subject: Subject,
     baseline: Baseline,
     tp: Timepoint,
@@ -176,9 +177,9 @@ def _measure(
     evaluable timepoint; A2 applies after an overall iCR at the previous assessment."""
     after_cr = subject.settings.reappearance_after_cr_is_pd and state.previous == ICR
     targets = None
-    lesions = target_lesions(baseline, tp)
+    lesions = cache.target_lesions(baseline, tp)
     if baseline.targets:
-        targets = assess_sum(
+        targets = cache.assess_sum(
             lesions, baseline_mm=state.baseline_mm, nadir_mm=state.nadir,
             after_cr=after_cr,
         )
@@ -188,7 +189,7 @@ def _measure(
         tp=tp,
         view=view,
         targets=targets,
-        non_targets=assess_nontargets(baseline, tp, after_cr=after_cr),
+        non_targets=cache.assess_nontargets(baseline, tp, after_cr=after_cr),
         added=tuple(x.id for x in view.present if x.id not in state.known_new),
         nlt_mm=sum((x.mm for x in nlt if x.mm is not None), Decimal(0)) if nlt else None,
         target_values={x.id: x.mm for x in lesions if x.mm is not None},
@@ -290,23 +291,12 @@ _I_PREFIXES = (
 )
 
 
-#: Sentences already renamed (most are the same few fixed non-target sentences); bounded.
-_I_CODES_MEMO: dict[str, str] = {}
-
-
 def _i_codes(sentence: str) -> str:
     """IR-BASE: the shared RECIST 1.1 sentences, with iRECIST's category names."""
-    hit = _I_CODES_MEMO.get(sentence)
-    if hit is not None:
-        return hit
-    renamed = sentence
     for old, new in _I_PREFIXES:
         if sentence.startswith(old):
-            renamed = new + sentence[len(old):]
-            break
-    if len(_I_CODES_MEMO) < 4096:
-        _I_CODES_MEMO[sentence] = renamed
-    return renamed
+            return new + sentence[len(old):]
+    return sentence
 
 
 def _fresh_progression(now: _Now, state: _State) -> list[str]:

@@ -135,38 +135,12 @@ def require_baseline(subject: Subject) -> Baseline:
 
 def baseline_sum(baseline: Baseline) -> Decimal:
     """R11-SUM: longest diameters of non-nodal targets plus short axes of nodal targets."""
-    # The same Decimal object for every criterion of a subject, so that assess_sum's memo
-    # (keyed by identity) recognises the same baseline sum and nadir.
-    global _BASELINE_SUM_MEMO
-    memo = _BASELINE_SUM_MEMO
-    if memo is not None and memo[0] is baseline:
-        return memo[1]
-    total = decimal_sum(tuple(t.mm for t in baseline.targets))
-    _BASELINE_SUM_MEMO = (baseline, total)
-    return total
-
-
-_BASELINE_SUM_MEMO: tuple[Baseline, Decimal] | None = None
-
-
-#: The last baseline's target_lesions results, per timepoint (the three criteria of one
-#: subject ask for the same ones). Keyed by identity, holding both objects so neither id
-#: can be reused while cached; the inputs are frozen, so a hit is the same result.
-_TARGETS_MEMO: tuple[Baseline, dict[int, tuple[Timepoint, tuple[SumLesion, ...]]]] | None = None
+    return decimal_sum(tuple(t.mm for t in baseline.targets))
 
 
 def target_lesions(baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
     """The baseline targets' values at ``tp`` in baseline order (missing ids: not assessed)."""
-    global _TARGETS_MEMO
-    memo = _TARGETS_MEMO
-    if memo is None or memo[0] is not baseline:
-        memo = _TARGETS_MEMO = (baseline, {})
-    hit = memo[1].get(id(tp))
-    if hit is not None and hit[0] is tp:
-        return hit[1]
-    lesions = _target_lesions(baseline, tp)
-    memo[1][id(tp)] = (tp, lesions)
-    return lesions
+    return _target_lesions(baseline, tp)
 
 
 def _target_lesions(baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
@@ -235,17 +209,6 @@ class SumAssessment:
         return None if self.missing else self.available_mm
 
 
-#: Recent assess_sum results keyed by the identity of the lesions sequence: RECIST 1.1 and
-#: iRECIST assess the same target values (the same tuple, from target_lesions' memo) against
-#: the same baseline sum and, mostly, the same nadir object (so does imRECIST when no new
-#: lesion is measured and the sentences are off: the label only names the sum in the
-#: sentences, ``reappearing`` only matters after a CR). An entry holds every argument, so
-#: ids cannot be reused while cached, and a hit requires the very same objects: the inputs
-#: are immutable, so the result is the one a fresh call would give.
-_SUM_MEMO: dict[int, tuple[Sequence[SumLesion], Decimal, Decimal, bool, bool,
-                           frozenset[str] | None, str, SumAssessment, bool]] = {}
-
-
 def assess_sum(
     lesions: Sequence[SumLesion],
     *,
@@ -271,31 +234,9 @@ def assess_sum(
     * PR (R11-PR): at least 30% below the baseline sum.
     * SD (R11-SD, FAQ-SD-DEF): neither.
 
-    Memoised by identity of the arguments (see the memo above); the body is the
-    private function of the same name.
     """
-    sentences = SENTENCES.get()
-    hit = _SUM_MEMO.get(id(lesions))
-    if (
-        hit is not None
-        and hit[0] is lesions
-        and hit[8] is sentences
-        and hit[1] is baseline_mm
-        and hit[2] is nadir_mm
-        and hit[3] is require_5mm
-        and hit[4] is after_cr
-        # reappearing matters only after a CR, the label only in the sentences
-        and (hit[5] is reappearing or not after_cr)
-        and (hit[6] == label or not sentences)
-    ):
-        return hit[7]
-    result = _assess_sum(lesions, baseline_mm=baseline_mm, nadir_mm=nadir_mm, require_5mm=require_5mm,
-                         after_cr=after_cr, reappearing=reappearing, label=label)
-    if len(_SUM_MEMO) >= 64:
-        _SUM_MEMO.clear()
-    _SUM_MEMO[id(lesions)] = (lesions, baseline_mm, nadir_mm, require_5mm, after_cr, reappearing, label,
-                              result, sentences)
-    return result
+    return _assess_sum(lesions, baseline_mm=baseline_mm, nadir_mm=nadir_mm, require_5mm=require_5mm,
+                       after_cr=after_cr, reappearing=reappearing, label=label)
 
 
 def _assess_sum(
@@ -422,11 +363,6 @@ _FURTHER = NonTargetStatus.FURTHER_INCREASE
 _PRESENT = NonTargetStatus.PRESENT
 
 
-#: Recent assess_nontargets results by (baseline, timepoint, after_cr) identity: the three
-#: criteria of a subject ask for the same ones. Entries hold the objects (no id reuse).
-_NT_MEMO: dict[tuple[int, int, bool], tuple[Baseline, Timepoint, NonTargetAssessment]] = {}
-
-
 def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = False) -> NonTargetAssessment:
     """Non-target category (R11-NT-CR, R11-NT-PD, R11-TPR-T1/T2, A2).
 
@@ -439,18 +375,8 @@ def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = Fal
       absent -- for a node "absent" means short axis below 10 mm (R11-NT-CR).
     * ``NA`` when there were no non-targets at baseline.
 
-    Memoised by identity of the arguments (see the memo above); the body is the
-    private function of the same name.
     """
-    key = (id(baseline), id(tp), after_cr)
-    hit = _NT_MEMO.get(key)
-    if hit is not None and hit[0] is baseline and hit[1] is tp:
-        return hit[2]
-    result = _assess_nontargets(baseline, tp, after_cr=after_cr)
-    if len(_NT_MEMO) >= 64:
-        _NT_MEMO.clear()
-    _NT_MEMO[key] = (baseline, tp, result)
-    return result
+    return _assess_nontargets(baseline, tp, after_cr=after_cr)
 
 
 def _assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool) -> NonTargetAssessment:
@@ -589,17 +515,7 @@ def new_lesion_views(subject: Subject) -> tuple[NewLesionView, ...]:
     With ``settings.equivocal_backdates_response`` (A11 alternative) the earlier timepoints
     where it was equivocal also count it as present, so their response becomes PD too.
     """
-    global _VIEWS_MEMO
-    memo = _VIEWS_MEMO
-    if memo is not None and memo[0] is subject:
-        return memo[1]
-    views = _new_lesion_views(subject)
-    _VIEWS_MEMO = (subject, views)
-    return views
-
-
-#: The last subject's views (each criterion of a subject asks for them; Subject is frozen).
-_VIEWS_MEMO: tuple[Subject, tuple[NewLesionView, ...]] | None = None
+    return _new_lesion_views(subject)
 
 
 def _new_lesion_views(subject: Subject) -> tuple[NewLesionView, ...]:
@@ -738,3 +654,96 @@ def new_target_lesions(
         else:
             out.append(SumLesion(lesion_id, lesion.node, lesion.mm))
     return tuple(out)
+
+
+# --- one subject's shared work --------------------------------------------------------
+
+class SubjectCache:
+    """The work the criteria of one subject share, created per subject and passed down.
+
+    RECIST 1.1, iRECIST and imRECIST read the same target values, non-target categories and
+    new-lesion views of the same timepoints, and mostly assess the same sums against the
+    same baseline sum and nadir. :func:`criteria.evaluate.evaluate` makes one cache per
+    subject and hands it to each engine; it dies with the evaluation, so no state outlives
+    a subject or is shared between subjects or threads (nothing at module level). Every
+    input is frozen, and entries are keyed by identity *and* hold the objects they were
+    computed from, so an id cannot be reused while cached and a hit is exactly the result a
+    fresh call would give. Without a cache (``None``) the engines compute everything.
+    """
+
+    __slots__ = ("_baseline_mm", "_nontargets", "_sums", "_targets", "_views", "subject")
+
+    def __init__(self, subject: Subject) -> None:
+        self.subject = subject
+        self._baseline_mm: Decimal | None = None
+        self._targets: dict[int, tuple[Timepoint, tuple[SumLesion, ...]]] = {}
+        self._sums: dict[int, tuple[Sequence[SumLesion], Decimal, Decimal, bool, bool,
+                                    frozenset[str] | None, str, SumAssessment, bool]] = {}
+        self._nontargets: dict[tuple[int, bool], tuple[Timepoint, NonTargetAssessment]] = {}
+        self._views: tuple[NewLesionView, ...] | None = None
+
+    def baseline_mm(self, baseline: Baseline) -> Decimal:
+        """:func:`baseline_sum`, the same Decimal object for every criterion (so that
+        :meth:`assess_sum` recognises the same baseline sum and nadir by identity)."""
+        if self._baseline_mm is None:
+            self._baseline_mm = baseline_sum(baseline)
+        return self._baseline_mm
+
+    def target_lesions(self, baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
+        """:func:`target_lesions`, the same tuple for every criterion."""
+        hit = self._targets.get(id(tp))
+        if hit is not None and hit[0] is tp:
+            return hit[1]
+        lesions = _target_lesions(baseline, tp)
+        self._targets[id(tp)] = (tp, lesions)
+        return lesions
+
+    def assess_sum(
+        self,
+        lesions: Sequence[SumLesion],
+        *,
+        baseline_mm: Decimal,
+        nadir_mm: Decimal,
+        require_5mm: bool = True,
+        after_cr: bool = False,
+        reappearing: frozenset[str] | None = None,
+        label: str = "sum",
+    ) -> SumAssessment:
+        """:func:`assess_sum`, reused when another criterion asks with the same objects."""
+        sentences = SENTENCES.get()
+        hit = self._sums.get(id(lesions))
+        if (
+            hit is not None
+            and hit[0] is lesions
+            and hit[8] is sentences
+            and hit[1] is baseline_mm
+            and hit[2] is nadir_mm
+            and hit[3] is require_5mm
+            and hit[4] is after_cr
+            # reappearing matters only after a CR, the label only in the sentences
+            and (hit[5] is reappearing or not after_cr)
+            and (hit[6] == label or not sentences)
+        ):
+            return hit[7]
+        result = _assess_sum(lesions, baseline_mm=baseline_mm, nadir_mm=nadir_mm, require_5mm=require_5mm,
+                             after_cr=after_cr, reappearing=reappearing, label=label)
+        self._sums[id(lesions)] = (lesions, baseline_mm, nadir_mm, require_5mm, after_cr, reappearing,
+                                   label, result, sentences)
+        return result
+
+    def assess_nontargets(self, baseline: Baseline, tp: Timepoint, *, after_cr: bool = False
+                          ) -> NonTargetAssessment:
+        """:func:`assess_nontargets`, the same result for every criterion."""
+        key = (id(tp), after_cr)
+        hit = self._nontargets.get(key)
+        if hit is not None and hit[0] is tp:
+            return hit[1]
+        result = _assess_nontargets(baseline, tp, after_cr=after_cr)
+        self._nontargets[key] = (tp, result)
+        return result
+
+    def new_lesion_views(self) -> tuple[NewLesionView, ...]:
+        """:func:`new_lesion_views` of the cache's subject, computed once."""
+        if self._views is None:
+            self._views = _new_lesion_views(self.subject)
+        return self._views

@@ -19,6 +19,7 @@ import re
 import typing
 from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, TypeGuard
 
 from criteria.errors import InputError
@@ -50,8 +51,8 @@ _NON_TARGET_KEYS = frozenset({"id", "organ", "node"})
 _TIMEPOINT_KEYS = frozenset({"date", "scan", "targets", "non_targets", "new_lesions", "overall",
                              "scan_dates"})
 _NEW_LESION_KEYS = frozenset({"id", "organ", "node", "mm", "measurable", "equivocal"})
-_SCAN_WORDS = {kind.value: kind for kind in ScanKind}
-_STATUS_WORDS = {status.value: status for status in NonTargetStatus}
+_SCAN_WORDS = MappingProxyType({kind.value: kind for kind in ScanKind})
+_STATUS_WORDS = MappingProxyType({status.value: status for status in NonTargetStatus})
 
 
 def _non_finite(name: str) -> Decimal:
@@ -192,8 +193,8 @@ def _describe(value: Any) -> str:
 
 # --- settings --------------------------------------------------------------------------
 
-_SETTINGS_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-_SETTINGS_HINTS = typing.get_type_hints(Settings)
+_SETTINGS_FIELDS = MappingProxyType({f.name: f for f in dataclasses.fields(Settings)})
+_SETTINGS_HINTS = MappingProxyType(typing.get_type_hints(Settings))
 _SETTINGS_DEFAULTS = Settings()
 
 

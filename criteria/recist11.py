@@ -14,13 +14,9 @@ from decimal import Decimal
 
 from criteria.lesions import (
     NewLesionView,
+    SubjectCache,
     SumAssessment,
-    assess_nontargets,
-    assess_sum,
-    baseline_sum,
-    new_lesion_views,
     require_baseline,
-    target_lesions,
 )
 from criteria.types import Baseline, ScanKind, Subject, Timepoint, TimepointResult
 
@@ -33,7 +29,7 @@ PD = "PD"
 NON_CR_NON_PD = "NON-CR/NON-PD"
 
 
-def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
+def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> tuple[TimepointResult, ...]:
     """RECIST 1.1 responses, one per timepoint up to and including the first PD.
 
     R11-NADIR: the nadir is the smallest complete sum on study including baseline; a
@@ -43,11 +39,12 @@ def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
     """
     baseline = require_baseline(subject)
     settings = subject.settings
-    base_mm = baseline_sum(baseline)
+    cache = cache or SubjectCache(subject)
+    base_mm = cache.baseline_mm(baseline)
     nadir = base_mm
     responded = False  # A1: PR or CR assigned at an earlier timepoint
     previous = None  # overall response at the previous evaluable assessment (A2)
-    views = new_lesion_views(subject)
+    views = cache.new_lesion_views()
     results: list[TimepointResult] = []
     for tp, view in zip(subject.timepoints, views, strict=True):
         if tp.scan is ScanKind.NOT_DONE:
@@ -55,7 +52,7 @@ def timepoint_responses(subject: Subject) -> tuple[TimepointResult, ...]:
             continue
         after_cr = settings.reappearance_after_cr_is_pd and previous == CR
         result = _assess(
-            baseline, tp, view,
+            cache, baseline, tp, view,
             base_mm=base_mm, nadir=nadir, after_cr=after_cr,
             continue_pr=settings.pr_continues_until_pd and responded,
         )
@@ -84,6 +81,7 @@ def not_done_result(baseline: Baseline, tp: Timepoint, ne: str = NE, na: str = N
 
 
 def _assess(
+    cache: SubjectCache,
     baseline: Baseline,
     tp: Timepoint,
     view: NewLesionView,
@@ -99,8 +97,8 @@ def _assess(
     why: list[str] = []
     sums: SumAssessment | None = None
     if baseline.targets:
-        sums = assess_sum(
-            target_lesions(baseline, tp), baseline_mm=base_mm, nadir_mm=nadir, after_cr=after_cr
+        sums = cache.assess_sum(
+            cache.target_lesions(baseline, tp), baseline_mm=base_mm, nadir_mm=nadir, after_cr=after_cr
         )
         target = sums.code
         why.extend(sums.why)
@@ -112,7 +110,7 @@ def _assess(
             )
     else:
         target = NA
-    nt = assess_nontargets(baseline, tp, after_cr=after_cr)
+    nt = cache.assess_nontargets(baseline, tp, after_cr=after_cr)
     why.extend(nt.why)
     why.extend(new_lesion_sentences(view))
     overall, sentence = overall_response(target, nt.code, view.code)

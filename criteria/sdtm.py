@@ -33,6 +33,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any
 
 Row = Mapping[str, str]
@@ -40,7 +41,7 @@ Row = Mapping[str, str]
 _MISSING = frozenset({"", "NA"})
 _WEEK = re.compile(r"WEEK\s+(\d+)", re.IGNORECASE)
 _TSTM_TEXTS = frozenset({"TSTM", "TOO SMALL TO MEASURE"})
-_NT_STATUS = {
+_NT_STATUS = MappingProxyType({
     "PRESENT": "present",
     "ABSENT": "absent",
     "UNEQUIVOCAL PROGRESSION": "unequivocal_progression",
@@ -48,7 +49,7 @@ _NT_STATUS = {
     "NOT EVALUABLE": "not_evaluated",
     "NOT EVALUATED": "not_evaluated",
     "NE": "not_evaluated",
-}
+})
 
 
 class SdtmError(ValueError):
