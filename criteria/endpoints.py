@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from criteria.types import (
     IMRECIST,
@@ -69,6 +70,15 @@ class Vocabulary:
 
 RECIST_VOCABULARY = Vocabulary("CR", "PR", "SD", "NON-CR/NON-PD", ("PD",))
 IRECIST_VOCABULARY = Vocabulary("iCR", "iPR", "iSD", "NON-iCR/NON-iUPD", ("iCPD", "iUPD"))
+
+
+#: The rule ids a criterion's BOR, confirmed BOR and PFS sentences cite.
+BOR_RULES = MappingProxyType(
+    {RECIST11: "R11-BOR, AO-BOR", IRECIST: "IR-BOR, AO-IR", IMRECIST: "IM-BOR, AO-BOR"})
+CONFIRMED_RULES = MappingProxyType(
+    {RECIST11: "R11-BOR-CONF, AO-CBOR", IRECIST: "R11-BOR-CONF via IR-BASE, AO-CBOR",
+     IMRECIST: "R11-BOR-CONF via IM-BASE, AO-CBOR"})
+PFS_RULES = MappingProxyType({RECIST11: "R11-PFS", IRECIST: "IR-PFS, AO-IR-PD-DATE", IMRECIST: "IM-PFS"})
 
 
 def vocabulary(criterion: str) -> Vocabulary:
@@ -229,8 +239,9 @@ def derive_bor(
     for code in (voc.cr, voc.pr):
         hit = next((tp for tp in seq if tp.overall == code), None)
         if hit is not None:
-            return Best(code, hit.date, f"best response {code} first on {hit.date}")
-    return _stable_fallback(seq, reference_date, settings, voc, frozenset({voc.sd}))
+            return Best(code, hit.date, f"best response {code} first on {hit.date} ({BOR_RULES[criterion]})")
+    fallback = _stable_fallback(seq, reference_date, settings, voc, frozenset({voc.sd}))
+    return Best(fallback.code, fallback.date, f"{fallback.why} ({BOR_RULES[criterion]})")
 
 
 def _confirming_index(
@@ -296,7 +307,8 @@ def derive_confirmed_bor(
             if j is not None:
                 return Best(voc.cr, tp.date, f"{voc.cr} on {tp.date} confirmed by {seq[j].overall} on "
                                              f"{seq[j].date} ({_days(seq[j].date, tp.date)} days later, "
-                                             f"needs >= {settings.confirm_min_days})")
+                                             f"needs >= {settings.confirm_min_days}; "
+                                             f"{CONFIRMED_RULES[criterion]})")
     pr_starts = {voc.pr, voc.cr} if settings.cr_then_pr_confirmed_as == "pr" else {voc.pr}
     for i, tp in enumerate(seq):
         if tp.overall in pr_starts:
@@ -305,7 +317,7 @@ def derive_confirmed_bor(
                 return Best(voc.pr, tp.date, f"{tp.overall} on {tp.date} confirmed as {voc.pr} by "
                                              f"{seq[j].overall} on {seq[j].date} "
                                              f"({_days(seq[j].date, tp.date)} days later, needs >= "
-                                             f"{settings.confirm_min_days})")
+                                             f"{settings.confirm_min_days}; {CONFIRMED_RULES[criterion]})")
     if nt_only is None:
         nt_only = non_target_only(seq, voc)
     fallback = _stable_fallback(seq, reference_date, settings, voc, voc.stable_codes, nt_only)
@@ -316,9 +328,10 @@ def derive_confirmed_bor(
                         f"no confirmed response and no stable disease long enough; {reappeared.overall} "
                         f"on {reappeared.date} after a CR is disease reappearing: PD at that point "
                         "(R11-BOR-CONF Table 3, footnote a; A12)")
+    rules = CONFIRMED_RULES[criterion]
     if any(tp.overall in (voc.cr, voc.pr) for tp in seq):
-        return Best(fallback.code, fallback.date, f"no confirmed response; {fallback.why}")
-    return fallback
+        return Best(fallback.code, fallback.date, f"no confirmed response; {fallback.why} ({rules})")
+    return Best(fallback.code, fallback.date, f"{fallback.why} ({rules})")
 
 
 def _disease_after_cr(

@@ -148,7 +148,8 @@ def evaluate_criterion(subject: Subject, criterion: str,
     nt_only = None if subject.response_level or subject.baseline is None else not subject.baseline.targets
     confirmed = endpoints.derive_confirmed_bor(timepoints, ref, settings, criterion, seq, nt_only)
     pfs = endpoints.derive_pfs(timepoints, ref, settings, criterion, subject.death_date)
-    pfs_why = f"{'event' if pfs.event else 'censored'} on {pfs.date}: {pfs.reason}"
+    pfs_why = (f"{'event' if pfs.event else 'censored'} on {pfs.date}: {pfs.reason} "
+               f"({endpoints.PFS_RULES[criterion]})")
     return CriterionResult(
         criterion=criterion,
         timepoints=timepoints,

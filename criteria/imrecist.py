@@ -181,10 +181,10 @@ def _overall(
     if target == PD:
         return PD, "overall PD: the SLD meets PD (IM-PD)"
     if target == NE:
-        return NE, "overall NE: SLD not complete and PD not proven"
+        return NE, "overall NE: SLD not complete and PD not proven (R11-MISSING, IM-PD)"
     if not measurable or target == NA:
         if non_target == NE:
-            return NE, "overall NE: non-targets not all evaluated"
+            return NE, "overall NE: non-targets not all evaluated (R11-MISSING, R11-TPR-T2)"
         if non_target in (CR, NA) and not unmeasured and not equivocal:
             return CR, "overall CR: every lesion gone (IM-CR)"
         return NON_CR_NON_PD, "overall NON-CR/NON-PD: no measurable disease, " + "; ".join(blockers)

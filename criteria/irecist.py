@@ -228,7 +228,7 @@ def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
     if state.confirmed is not None:
         overall = ICPD
         why.append(f"iCPD: progression was confirmed on {state.confirmed.isoformat()}; "
-                   "confirmed progression stands at later timepoints")
+                   "confirmed progression stands at later timepoints (IR-CONF)")
     elif state.block is None:
         fresh = _fresh_progression(now, state)
         if fresh:
@@ -454,7 +454,7 @@ def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> _Dec
         return _Decision(IUPD, why, disregarded=early)
     if unknown:
         why.append(f"NE: {' and '.join(unknown)} not evaluable, so iUPD can be neither confirmed "
-                   "nor reset; iUPD stays open")
+                   "nor reset; iUPD stays open (IR-CONF, IR-RESET, R11-MISSING)")
         return _Decision(NE, why, disregarded=early)
     overall, sentences = _non_progression(now, responded=False)
     if early and overall != NE and not settings.irecist_early_scan_resets:
@@ -464,7 +464,7 @@ def _in_block(subject: Subject, now: _Now, state: _State, block: _Block) -> _Dec
         return _Decision(IUPD, why, disregarded=True)
     why.extend(sentences)
     if overall == NE:
-        why.append("iUPD stays open: the assessment is NE")
+        why.append("iUPD stays open: the assessment is NE (IR-RESET needs iSD/iPR/iCR met; R11-MISSING)")
         return _Decision(NE, why, disregarded=early)
     why.append(f"reset: {overall} criteria met after iUPD; a later progression needs iUPD again "
                "against the nadir (IR-RESET)")
@@ -627,11 +627,11 @@ def _non_progression(now: _Now, responded: bool) -> tuple[str, list[str]]:
         if nt == "CR" and not persisting:
             return ICR, ["overall iCR: non-target iCR, no new lesion (non-target-only disease)"]
         if nt == "NE":
-            return NE, ["overall NE: non-targets not all evaluated (non-target-only disease)"]
+            return NE, ["overall NE: non-targets not all evaluated (non-target-only disease; R11-MISSING)"]
         return NON_ICR_NON_IUPD, ["overall NON-iCR/NON-iUPD: non-target disease only (T3-NOTE-NT-ONLY)"]
     code = targets.code
     if code == "NE":
-        return NE, ["overall NE: targets not all evaluated and no progression"]
+        return NE, ["overall NE: targets not all evaluated and no progression (R11-MISSING, IR-TPR-T2)"]
     if code == "CR":
         if nt in ("CR", "NA") and not persisting:
             return ICR, ["overall iCR: target and non-target iCR, no new lesion (IR-TPR-T2)"]

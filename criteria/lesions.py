@@ -265,6 +265,11 @@ def _assess_sum(
     increase = available - nadir_mm
 
     explain = SENTENCES.get()
+    # imRECIST's SLD is judged by its own rules (IM-PD, IM-PR); every other sum by RECIST 1.1's
+    if label == "SLD":
+        pd_rule, pr_rule, sd_rule = "IM-PD", "IM-PR", "IM-PD"
+    else:
+        pd_rule, pr_rule, sd_rule = "R11-PD", "R11-PR", "R11-SD"
 
     def result(code: str, why: Callable[[], str], reappeared: tuple[str, ...] = ()) -> SumAssessment:
         # the sentence is built only when sentences are wanted (see SENTENCES)
@@ -277,7 +282,7 @@ def _assess_sum(
             pct = f"{pct_text(above)} and " if above is not None else ""
             sentence = (
                 f"PD: {label} {mm_text(available)} is {pct}{mm_text(increase)} above the nadir "
-                f"{mm_text(nadir_mm)} (needs +20%" + (" and +5 mm)" if require_5mm else ")")
+                f"{mm_text(nadir_mm)} (needs +20%" + (" and +5 mm" if require_5mm else "") + f"; {pd_rule})"
             )
             if not complete:
                 sentence += (
@@ -316,7 +321,7 @@ def _assess_sum(
         return result(
             "PR",
             lambda: f"PR: {label} {mm_text(available)} is {pct_text(pct_base)} below baseline "
-            f"{mm_text(baseline_mm)} (needs 30%)",
+            f"{mm_text(baseline_mm)} (needs 30%; {pr_rule})",
         )
 
     def sd_sentence() -> str:
@@ -333,7 +338,7 @@ def _assess_sum(
             else f"{mm_text(abs(increase))} {direction} the nadir {mm_text(nadir_mm)}"
         )
         pd_need = "PD needs +20% and +5 mm" if require_5mm else "PD needs +20%"
-        return f"SD: {label} {mm_text(available)} is {vs_base}; {vs_nadir} ({pd_need})"
+        return f"SD: {label} {mm_text(available)} is {vs_base}; {vs_nadir} ({pd_need}; {sd_rule})"
 
     return result("SD", sd_sentence)
 
@@ -379,9 +384,14 @@ def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = Fal
     return _assess_nontargets(baseline, tp, after_cr=after_cr)
 
 
+_NO_NON_TARGETS = NonTargetAssessment(
+    "NA", (), (), (), (), ("non-target NA: no non-target lesions at baseline (R11-TPR-T1)",)
+)
+
+
 def _assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool) -> NonTargetAssessment:
     if not baseline.non_targets:
-        return NonTargetAssessment("NA", (), (), (), (), ("no non-target lesions at baseline",))
+        return _NO_NON_TARGETS
     # one pass over the baseline non-targets (same lists, same order as separate filters)
     get = tp.non_targets.get
     unequivocal_l: list[str] = []
@@ -425,16 +435,18 @@ def _assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool) -> 
     if not_evaluated:
         return NonTargetAssessment(
             "NE", unequivocal, increased, not_evaluated, reappeared,
-            (f"non-targets not all evaluated: {', '.join(not_evaluated)}",),
+            (f"non-target NE: {', '.join(not_evaluated)} not evaluated and no non-target PD "
+             "(R11-MISSING)",),
         )
     if all_absent:
         return NonTargetAssessment(
             "CR", unequivocal, increased, not_evaluated, reappeared,
             ("non-target CR: every non-target absent (nodes below 10 mm) (R11-NT-CR)",),
         )
-    why = "non-target NON-CR/NON-PD: non-target disease persists without unequivocal progression"
+    why = "non-target NON-CR/NON-PD: non-target disease present, not all absent, no unequivocal progression"
     if increased:
         why += f" ({', '.join(increased)} increased, which is not RECIST 1.1 progression by itself)"
+    why += " (R11-NT-CR, R11-NT-PD)"
     return NonTargetAssessment("NON-CR/NON-PD", unequivocal, increased, not_evaluated, reappeared, (why,))
 
 
