@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +27,9 @@ from criteria.types import CRITERIA, RECIST11, Subject
 START = dt.date(2024, 1, 1)
 ORGANS = ("liver", "lung", "adrenal gland", "spleen", "bone")
 NT_WORDS = ("present", "absent", "unequivocal_progression", "further_increase", "not_evaluated")
-PROPERTY_SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CRITERIA_PROPERTY_EXAMPLES=5000 runs the same properties at a high example count.
+PROPERTY_SETTINGS = settings(max_examples=int(os.environ.get("CRITERIA_PROPERTY_EXAMPLES", "100")),
+                             deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 mm = st.decimals(min_value=0, max_value=150, places=1)
 
