@@ -125,3 +125,21 @@ def defaults_used(criterion: str, settings: Settings, response_level: bool = Fal
         notes.append(f"{entry.number} {entry.setting}={shown} ({origin}): {sentence}")
     notes.append(charter_note(settings, criterion))
     return tuple(notes)
+
+
+class DefaultsCache:
+    """:func:`defaults_used` results for one batch, owned by the caller (the command line
+    and the benchmark make one per run): a batch usually shares one ``Settings``, and the
+    sentences are the same for every subject with it. Nothing is kept at module level."""
+
+    __slots__ = ("_notes",)
+
+    def __init__(self) -> None:
+        self._notes: dict[tuple[str, Settings, bool], tuple[str, ...]] = {}
+
+    def get(self, criterion: str, settings: Settings, response_level: bool = False) -> tuple[str, ...]:
+        key = (criterion, settings, response_level)
+        notes = self._notes.get(key)
+        if notes is None:
+            notes = self._notes[key] = defaults_used(criterion, settings, response_level)
+        return notes

@@ -16,6 +16,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from criteria.ambiguities import DefaultsCache
 from criteria.evaluate import evaluate, gc_paused
 from criteria.lesions import without_sentences
 from criteria.parse import load_json, parse_payload
@@ -109,7 +110,9 @@ def run_batch(text: str) -> str:
         payload = parse_payload(load_json(text))
         subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
         # check_circular off: plain fresh dicts and lists (the same text, no id bookkeeping)
-        return json.dumps([subject_json(evaluate(s, CRITERIA)) for s in subjects], check_circular=False)
+        notes = DefaultsCache()  # as the command line: one per run
+        return json.dumps([subject_json(evaluate(s, CRITERIA, defaults=notes)) for s in subjects],
+                          check_circular=False)
 
 
 def run_bench(subjects: int, seed: int = 20241121) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
+from criteria.ambiguities import DefaultsCache
 from criteria.errors import InputError
 from criteria.evaluate import CriteriaSelectionError, evaluate, gc_paused, select_criteria
 from criteria.lesions import without_sentences
@@ -72,11 +73,12 @@ def run_evaluate(text: str, criteria: Sequence[str] | None, explain: bool) -> An
     with gc_paused():
         payload = parse_payload(load_json(text))
         subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
+        notes = DefaultsCache()  # this run's: the subjects of a batch mostly share settings
         if explain:
-            results = [subject_json(evaluate(s, criteria), explain) for s in subjects]
+            results = [subject_json(evaluate(s, criteria, defaults=notes), explain) for s in subjects]
         else:
             with without_sentences():  # the sums' sentences would not be written
-                results = [subject_json(evaluate(s, criteria), explain) for s in subjects]
+                results = [subject_json(evaluate(s, criteria, defaults=notes), explain) for s in subjects]
     return results if isinstance(payload, list) else results[0]
 
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from types import MappingProxyType
 
 from criteria import endpoints, imrecist, irecist, recist11
-from criteria.ambiguities import defaults_used
+from criteria.ambiguities import DefaultsCache, defaults_used
 from criteria.errors import CriteriaError, InputError
 from criteria.lesions import SubjectCache
 from criteria.types import (
@@ -128,7 +128,8 @@ def _with_pd_status(
 
 def evaluate_criterion(subject: Subject, criterion: str,
                        timepoints: tuple[TimepointResult, ...] | None = None,
-                       cache: SubjectCache | None = None) -> CriterionResult:
+                       cache: SubjectCache | None = None,
+                       defaults: DefaultsCache | None = None) -> CriterionResult:
     """One criterion's result: timepoints (from the engine unless given) plus endpoints.
 
     ``cache`` is the subject's :class:`~criteria.lesions.SubjectCache` when several criteria
@@ -161,13 +162,16 @@ def evaluate_criterion(subject: Subject, criterion: str,
         why=(f"BOR: {bor.why}", f"confirmed BOR: {confirmed.why}", f"PFS: {pfs_why}"),
         bor_confirmed_date=confirmed.date,
         dor=endpoints.derive_dor(timepoints, ref, settings, criterion, subject.death_date, seq),
-        defaults=defaults_used(criterion, settings, subject.response_level),
+        defaults=(defaults.get(criterion, settings, subject.response_level) if defaults is not None
+                  else defaults_used(criterion, settings, subject.response_level)),
     )
 
 
-def evaluate(subject: Subject, criteria: Sequence[str] | None = None) -> SubjectResult:
+def evaluate(subject: Subject, criteria: Sequence[str] | None = None, *,
+             defaults: DefaultsCache | None = None) -> SubjectResult:
     """Evaluate ``criteria`` (default: every criterion the input supports) for one subject.
 
+    ``defaults`` may carry a batch's :class:`~criteria.ambiguities.DefaultsCache`.
     Raises :class:`InputError` when response-level codes cannot serve a requested criterion,
     :class:`CriteriaSelectionError` for an unknown or not yet implemented criterion.
     """
@@ -178,7 +182,8 @@ def evaluate(subject: Subject, criteria: Sequence[str] | None = None) -> Subject
     # state of an evaluation (criteria keeps none at module level).
     cache = None if subject.response_level else SubjectCache(subject)
     return SubjectResult(subject=subject.subject,
-                         results={c: evaluate_criterion(subject, c, cache=cache) for c in wanted})
+                         results={c: evaluate_criterion(subject, c, cache=cache, defaults=defaults)
+                                  for c in wanted})
 
 
 @contextmanager
