@@ -322,7 +322,14 @@ def broken_timepoint(draw: st.DrawFn) -> tuple[str, str]:
         field = "visit_label"
     elif kind == "visit_number":
         body["visit_number"] = draw(
-            st.one_of(st.sampled_from(["3", True, None, "three"]), st.lists(st.integers()))
+            st.one_of(
+                st.sampled_from(["3", True, None, "three"]),
+                st.lists(st.integers()),
+                # out of DECIMAL(6, 1): the issue-13 case 1e10 answered 500 after committing
+                st.sampled_from([10**10, 1e10, -1, 100000, 3.14159, 99999.95, 1e308]),
+                st.integers(min_value=100000),
+                st.integers(max_value=-1),
+            )
         )
         field = "visit_number"
     elif kind == "baseline_again":
@@ -392,6 +399,20 @@ def test_fuzz_timepoint_dates(trial_with_reads: TrialWithReads, api: Any) -> Non
     before = ImagingTimepoint.objects.count()
     _fuzz(api["manager"], "POST", url, None, broken_timepoint())()
     assert ImagingTimepoint.objects.count() == before
+
+
+@pytest.mark.parametrize("raw", ["1e10", "-1", "100000", "3.14", "99999.95", "1E+400", "-0.0"])
+def test_out_of_range_visit_number_is_a_400_and_writes_nothing(
+    raw: str, trial_with_reads: TrialWithReads, api: Any
+) -> None:
+    # issue 13: "visit_number": 1e10 answered 500 after committing a timepoint, two timepoint
+    # reads and an audit event, and every later read of the subject answered 500.
+    subject = trial_with_reads.subject
+    text = '{"visit_label": "WEEK18", "visit_number": ' + raw + ', "scan_date_earliest": "2025-05-10"}'
+    before = counts()
+    response = _send(api["manager"], "POST", f"{API}/subjects/{subject.pk}/timepoints/", text, None)
+    _assert_rejected(response, "visit_number", before)
+    assert api["manager"].get(f"{API}/subjects/{subject.pk}/").status_code == 200
 
 
 @pytest.mark.parametrize("size", [70 * 1024, 1024 * 1024])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -97,6 +98,44 @@ def test_charter_publish_new_version(trial: Any, manager: Any, reader_a: Any) ->
             effective_from=dt.date(2025, 7, 1),
             actor=manager,
         )
+
+
+@pytest.mark.parametrize(
+    "number",
+    [Decimal("1e10"), Decimal("-1"), Decimal("100000"), Decimal("3.14"), Decimal("NaN"),
+     Decimal("Infinity"), 1.5, True, "3", None],
+)
+def test_timepoint_visit_number_is_bounded_before_anything_is_written(
+    trial_with_reads: Any, manager: Any, number: Any
+) -> None:
+    last = trial_with_reads.timepoints[-1]
+    def rows() -> tuple[int, int, int]:
+        return ImagingTimepoint.objects.count(), TimepointRead.objects.count(), AuditEvent.objects.count()
+
+    before = rows()
+    with pytest.raises(ValidationError) as exc:
+        svc.timepoint_create(
+            subject_id=trial_with_reads.subject.pk,
+            visit_label="W99",
+            visit_number=number,
+            scan_date_earliest=last.scan_date_latest + dt.timedelta(days=30),
+            actor=manager,
+        )
+    assert exc.value.field == "visit_number"
+    assert rows() == before
+
+
+def test_timepoint_visit_number_bounds_are_inclusive(trial_with_reads: Any, manager: Any) -> None:
+    last = trial_with_reads.timepoints[-1]
+    timepoint = svc.timepoint_create(
+        subject_id=trial_with_reads.subject.pk,
+        visit_label="W99",
+        visit_number=Decimal("99999.9"),
+        scan_date_earliest=last.scan_date_latest + dt.timedelta(days=30),
+        actor=manager,
+    )
+    timepoint.refresh_from_db()
+    assert timepoint.visit_number == Decimal("99999.9")
 
 
 def test_timepoint_rules(trial_with_reads: Any, manager: Any) -> None:

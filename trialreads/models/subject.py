@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import F, Q
 
@@ -61,6 +63,10 @@ class ImagingTimepoint(models.Model):
                 name="timepoint_scan_dates_ordered",
             ),
             models.CheckConstraint(condition=Q(sequence__gte=1), name="timepoint_sequence_positive"),
+            models.CheckConstraint(
+                condition=Q(visit_number__gte=0, visit_number__lte=Decimal("99999.9")),
+                name="timepoint_visit_number_range",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -314,6 +314,24 @@ def subject_update(*, subject_id: int, changes: Mapping[str, Any], reason: str, 
     return subject
 
 
+#: ImagingTimepoint.visit_number is DECIMAL(6, 1): 0 to 99999.9 (the CHECK constraint
+#: timepoint_visit_number_range holds the same bounds in the database).
+VISIT_NUMBER_MAX = Decimal("99999.9")
+
+
+def _visit_number(value: object) -> Decimal:
+    """A protocol visit number: a finite number, 0 to 99999.9, at most one decimal place
+    (a JSON number or a Decimal; bool and float are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise ValidationError("a number (for example 3 or 3.1)", "visit_number")
+    number = Decimal(value)
+    if not number.is_finite() or number.is_signed() or number > VISIT_NUMBER_MAX:
+        raise ValidationError(f"between 0 and {VISIT_NUMBER_MAX}", "visit_number")
+    if number != number.quantize(Decimal("0.1")):
+        raise ValidationError("at most one decimal place", "visit_number")
+    return number
+
+
 def timepoint_create(
     *,
     subject_id: int,
@@ -336,6 +354,7 @@ def timepoint_create(
         raise ValidationError("required, at most 40 characters", "visit_label")
     if modality not in Modality.values:
         raise ValidationError(f"one of {', '.join(Modality.values)}", "modality")
+    number = _visit_number(visit_number)
     latest = scan_date_latest or scan_date_earliest
     if not isinstance(scan_date_earliest, dt.date) or not isinstance(latest, dt.date):
         raise ValidationError("a date", "scan_date_earliest")
@@ -363,7 +382,7 @@ def timepoint_create(
         timepoint = ImagingTimepoint(
             subject=subject,
             visit_label=visit_label.strip(),
-            visit_number=Decimal(visit_number),
+            visit_number=number,
             sequence=sequence,
             modality=modality,
             scan_date_earliest=scan_date_earliest,
