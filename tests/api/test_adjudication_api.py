@@ -66,8 +66,14 @@ def test_metrics_and_accepted_reads_are_closed_to_readers(
         client = client_for(user)
         assert client.get(f"/api/trials/{tw.trial.pk}/reader-metrics/").status_code == expected
     assert client_for(reader_a).get(f"/api/trials/{tw.trial.pk}/accepted-reads/").status_code == 403
-    bad = client_for(manager).get(f"/api/trials/{tw.trial.pk}/reader-metrics/?pd_tolerance_days=-3")
-    assert bad.status_code == 400
+    # issue 13: "²" (and other Unicode digits that str.isdigit() accepts) answered 500
+    metrics = f"/api/trials/{tw.trial.pk}/reader-metrics/"
+    for raw in ("-3", "²", "١٢", "366", "7.5", "", "0007"):
+        bad = client_for(manager).get(metrics, {"pd_tolerance_days": raw})
+        assert bad.status_code == 400, raw
+        assert "pd_tolerance_days" in bad.json()["errors"], raw
+    ok = client_for(manager).get(metrics, {"pd_tolerance_days": "14"})
+    assert ok.status_code == 200
 
 
 def test_adjudicator_flow_over_http(

@@ -10,6 +10,7 @@ Wire into ``trialreads/api/urls.py`` with ``urlpatterns += adjudication.urlpatte
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.models import QuerySet
@@ -189,7 +190,8 @@ class ReaderMetrics(ApiView):
     )
     def get(self, request: Request, pk: int) -> Response:
         raw = request.query_params.get("pd_tolerance_days", "0")
-        if not raw.isdigit() or int(raw) > 365:
+        # ASCII digits only: str.isdigit() also accepts "²" and other Unicode digits
+        if not re.fullmatch(r"[0-9]{1,3}", raw) or int(raw) > 365:
             raise ValidationError("an integer number of days between 0 and 365", "pd_tolerance_days")
         return Response(selectors.reader_metrics(user=request.user, trial_id=pk, pd_tolerance_days=int(raw)))
 
