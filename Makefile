@@ -47,7 +47,7 @@ test: lint typecheck audit
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -q -p no:randomly
 	@if [ -n "$$DATABASE_URL" ]; then \
 	  echo "== second pass: $$DATABASE_URL, REDIS_URL=$$REDIS_URL"; \
-	  $(PY) -m pytest -q --ignore=tests/criteria --ignore=tests/exports --ignore=tests/e2e tests; \
+	  $(PY) -m pytest -q --ignore=tests/criteria --ignore=tests/exports --ignore=tests/e2e --ignore=tests/packaging tests; \
 	fi
 
 benchmark: $(STAMP)
