@@ -145,8 +145,8 @@ def evaluate_criterion(subject: Subject, criterion: str,
     ref = subject.reference_date
     seq = endpoints.assessments_for_bor(timepoints, settings, criterion)
     bor = endpoints.derive_bor(timepoints, ref, settings, criterion, seq)
-    # measurement level knows the baseline; response level reads it from the codes
-    nt_only = None if subject.response_level or subject.baseline is None else not subject.baseline.targets
+    # measurement level knows the baseline; response level (no baseline) reads it from the codes
+    nt_only = None if subject.baseline is None else not subject.baseline.targets
     confirmed = endpoints.derive_confirmed_bor(timepoints, ref, settings, criterion, seq, nt_only)
     pfs = endpoints.derive_pfs(timepoints, ref, settings, criterion, subject.death_date)
     pfs_why = (f"{'event' if pfs.event else 'censored'} on {pfs.date}: {pfs.reason} "

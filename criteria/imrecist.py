@@ -58,7 +58,7 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
     views = cache.new_lesion_views()
     cap = RECIST_CAP if settings.imrecist_new_lesion_cap == "recist" else IRRC_CAP
     chosen = allocate_new_targets(subject, views, cap=cap, promote=True)
-    base_mm = cache.baseline_mm(baseline)
+    base_mm = cache.baseline_mm()
     target_ids = frozenset(t.id for t in baseline.targets)
     nadir = base_mm
     responded = False
@@ -72,7 +72,7 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
         new_measured = new_target_lesions(tp, chosen, i)
         # the targets' tuple itself when no new lesion is measured (then the subject cache may
         # reuse the iRECIST sum assessment of the same values, SubjectCache.assess_sum)
-        lesions = cache.target_lesions(baseline, tp)
+        lesions = cache.target_lesions(tp)
         if new_measured:
             lesions = (*lesions, *new_measured)
         sums: SumAssessment | None = None
@@ -104,7 +104,7 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
             if target == SD and settings.pr_continues_until_pd and responded:
                 target = PR
                 why.append("PR continues: PR was assigned earlier and PD is not met (A1, FAQ-MANAGING-PR)")
-        nt = cache.assess_nontargets(baseline, tp)
+        nt = cache.assess_nontargets(tp)
         non_target = nt.code
         if non_target == PD:
             non_target = NON_CR_NON_PD
@@ -200,7 +200,6 @@ def _overall(
     if target == SD:
         return SD, "overall SD: SLD neither PR nor PD (IM-PD)"
     return target, f"overall {target}"
-
 
 
 def _no_baseline_sum_sentence(sums: SumAssessment, nadir: Decimal) -> str:

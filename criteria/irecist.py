@@ -151,7 +151,7 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
     cache = cache or SubjectCache(subject)
     views = cache.new_lesion_views()
     nlt_chosen = allocate_new_targets(subject, views, cap=RECIST_CAP, promote=False)
-    base_mm = cache.baseline_mm(baseline)
+    base_mm = cache.baseline_mm()
     state = _State(baseline_mm=base_mm, nadir=base_mm)
     results: list[TimepointResult] = []
     for i, (tp, view) in enumerate(zip(subject.timepoints, views, strict=True)):
@@ -177,7 +177,7 @@ def _measure(
     evaluable timepoint; A2 applies after an overall iCR at the previous assessment."""
     after_cr = subject.settings.reappearance_after_cr_is_pd and state.previous == ICR
     targets = None
-    lesions = cache.target_lesions(baseline, tp)
+    lesions = cache.target_lesions(tp)
     if baseline.targets:
         targets = cache.assess_sum(
             lesions, baseline_mm=state.baseline_mm, nadir_mm=state.nadir,
@@ -189,7 +189,7 @@ def _measure(
         tp=tp,
         view=view,
         targets=targets,
-        non_targets=cache.assess_nontargets(baseline, tp, after_cr=after_cr),
+        non_targets=cache.assess_nontargets(tp, after_cr=after_cr),
         added=tuple(x.id for x in view.present if x.id not in state.known_new),
         nlt_mm=sum((x.mm for x in nlt if x.mm is not None), Decimal(0)) if nlt else None,
         target_values={x.id: x.mm for x in lesions if x.mm is not None},

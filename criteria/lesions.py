@@ -140,10 +140,6 @@ def baseline_sum(baseline: Baseline) -> Decimal:
 
 def target_lesions(baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
     """The baseline targets' values at ``tp`` in baseline order (missing ids: not assessed)."""
-    return _target_lesions(baseline, tp)
-
-
-def _target_lesions(baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
     get = tp.targets.get
     measured = TargetKind.MEASURED
     out = []
@@ -233,22 +229,7 @@ def assess_sum(
       the sum need not be 0.
     * PR (R11-PR): at least 30% below the baseline sum.
     * SD (R11-SD, FAQ-SD-DEF): neither.
-
     """
-    return _assess_sum(lesions, baseline_mm=baseline_mm, nadir_mm=nadir_mm, require_5mm=require_5mm,
-                       after_cr=after_cr, reappearing=reappearing, label=label)
-
-
-def _assess_sum(
-    lesions: Sequence[SumLesion],
-    *,
-    baseline_mm: Decimal,
-    nadir_mm: Decimal,
-    require_5mm: bool,
-    after_cr: bool,
-    reappearing: frozenset[str] | None,
-    label: str,
-) -> SumAssessment:
     # one pass: the same exact additions as decimal_sum, in the same order
     add = CONTEXT.add
     available = Decimal(0)
@@ -368,6 +349,11 @@ _FURTHER = NonTargetStatus.FURTHER_INCREASE
 _PRESENT = NonTargetStatus.PRESENT
 
 
+_NO_NON_TARGETS = NonTargetAssessment(
+    "NA", (), (), (), (), ("non-target NA: no non-target lesions at baseline (R11-TPR-T1)",)
+)
+
+
 def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = False) -> NonTargetAssessment:
     """Non-target category (R11-NT-CR, R11-NT-PD, R11-TPR-T1/T2, A2).
 
@@ -379,17 +365,7 @@ def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = Fal
     * NE when a lesion is not evaluated and nothing is PD; CR when every non-target is
       absent -- for a node "absent" means short axis below 10 mm (R11-NT-CR).
     * ``NA`` when there were no non-targets at baseline.
-
     """
-    return _assess_nontargets(baseline, tp, after_cr=after_cr)
-
-
-_NO_NON_TARGETS = NonTargetAssessment(
-    "NA", (), (), (), (), ("non-target NA: no non-target lesions at baseline (R11-TPR-T1)",)
-)
-
-
-def _assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool) -> NonTargetAssessment:
     if not baseline.non_targets:
         return _NO_NON_TARGETS
     # one pass over the baseline non-targets (same lists, same order as separate filters)
@@ -527,10 +503,6 @@ def new_lesion_views(subject: Subject) -> tuple[NewLesionView, ...]:
     With ``settings.equivocal_backdates_response`` (A11 alternative) the earlier timepoints
     where it was equivocal also count it as present, so their response becomes PD too.
     """
-    return _new_lesion_views(subject)
-
-
-def _new_lesion_views(subject: Subject) -> tuple[NewLesionView, ...]:
     confirmed_at: dict[str, int] = {}
     for i, tp in enumerate(subject.timepoints):
         if tp.scan is ScanKind.NOT_DONE:
@@ -683,10 +655,11 @@ class SubjectCache:
     fresh call would give. Without a cache (``None``) the engines compute everything.
     """
 
-    __slots__ = ("_baseline_mm", "_nontargets", "_sums", "_targets", "_views", "subject")
+    __slots__ = ("_baseline_mm", "_nontargets", "_sums", "_targets", "_views", "baseline", "subject")
 
     def __init__(self, subject: Subject) -> None:
         self.subject = subject
+        self.baseline = require_baseline(subject)  # measurement level only
         self._baseline_mm: Decimal | None = None
         self._targets: dict[int, tuple[Timepoint, tuple[SumLesion, ...]]] = {}
         self._sums: dict[int, tuple[Sequence[SumLesion], Decimal, Decimal, bool, bool,
@@ -694,19 +667,19 @@ class SubjectCache:
         self._nontargets: dict[tuple[int, bool], tuple[Timepoint, NonTargetAssessment]] = {}
         self._views: tuple[NewLesionView, ...] | None = None
 
-    def baseline_mm(self, baseline: Baseline) -> Decimal:
+    def baseline_mm(self) -> Decimal:
         """:func:`baseline_sum`, the same Decimal object for every criterion (so that
         :meth:`assess_sum` recognises the same baseline sum and nadir by identity)."""
         if self._baseline_mm is None:
-            self._baseline_mm = baseline_sum(baseline)
+            self._baseline_mm = baseline_sum(self.baseline)
         return self._baseline_mm
 
-    def target_lesions(self, baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
+    def target_lesions(self, tp: Timepoint) -> tuple[SumLesion, ...]:
         """:func:`target_lesions`, the same tuple for every criterion."""
         hit = self._targets.get(id(tp))
         if hit is not None and hit[0] is tp:
             return hit[1]
-        lesions = _target_lesions(baseline, tp)
+        lesions = target_lesions(self.baseline, tp)
         self._targets[id(tp)] = (tp, lesions)
         return lesions
 
@@ -737,25 +710,24 @@ class SubjectCache:
             and (hit[6] == label or not sentences)
         ):
             return hit[7]
-        result = _assess_sum(lesions, baseline_mm=baseline_mm, nadir_mm=nadir_mm, require_5mm=require_5mm,
+        result = assess_sum(lesions, baseline_mm=baseline_mm, nadir_mm=nadir_mm, require_5mm=require_5mm,
                              after_cr=after_cr, reappearing=reappearing, label=label)
         self._sums[id(lesions)] = (lesions, baseline_mm, nadir_mm, require_5mm, after_cr, reappearing,
                                    label, result, sentences)
         return result
 
-    def assess_nontargets(self, baseline: Baseline, tp: Timepoint, *, after_cr: bool = False
-                          ) -> NonTargetAssessment:
+    def assess_nontargets(self, tp: Timepoint, *, after_cr: bool = False) -> NonTargetAssessment:
         """:func:`assess_nontargets`, the same result for every criterion."""
         key = (id(tp), after_cr)
         hit = self._nontargets.get(key)
         if hit is not None and hit[0] is tp:
             return hit[1]
-        result = _assess_nontargets(baseline, tp, after_cr=after_cr)
+        result = assess_nontargets(self.baseline, tp, after_cr=after_cr)
         self._nontargets[key] = (tp, result)
         return result
 
     def new_lesion_views(self) -> tuple[NewLesionView, ...]:
         """:func:`new_lesion_views` of the cache's subject, computed once."""
         if self._views is None:
-            self._views = _new_lesion_views(self.subject)
+            self._views = new_lesion_views(self.subject)
         return self._views

@@ -40,7 +40,7 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
     baseline = require_baseline(subject)
     settings = subject.settings
     cache = cache or SubjectCache(subject)
-    base_mm = cache.baseline_mm(baseline)
+    base_mm = cache.baseline_mm()
     nadir = base_mm
     responded = False  # A1: PR or CR assigned at an earlier timepoint
     previous = None  # overall response at the previous evaluable assessment (A2)
@@ -98,7 +98,7 @@ def _assess(
     sums: SumAssessment | None = None
     if baseline.targets:
         sums = cache.assess_sum(
-            cache.target_lesions(baseline, tp), baseline_mm=base_mm, nadir_mm=nadir, after_cr=after_cr
+            cache.target_lesions(tp), baseline_mm=base_mm, nadir_mm=nadir, after_cr=after_cr
         )
         target = sums.code
         why.extend(sums.why)
@@ -110,7 +110,7 @@ def _assess(
             )
     else:
         target = NA
-    nt = cache.assess_nontargets(baseline, tp, after_cr=after_cr)
+    nt = cache.assess_nontargets(tp, after_cr=after_cr)
     why.extend(nt.why)
     why.extend(new_lesion_sentences(view))
     overall, sentence = overall_response(target, nt.code, view.code)
