@@ -34,6 +34,10 @@ class Subject(models.Model):
         return self.subject_code
 
 
+#: visit_number is DECIMAL(6, 1); the services refuse more, a CHECK constraint too.
+VISIT_NUMBER_MAX = Decimal("99999.9")
+
+
 class ImagingTimepoint(models.Model):
     """One imaging visit. ``scan_date_earliest``/``latest`` span the scans of the visit:
     progression is dated at the earliest, response at the latest (CDISC RECIST supplement)."""
@@ -64,7 +68,7 @@ class ImagingTimepoint(models.Model):
             ),
             models.CheckConstraint(condition=Q(sequence__gte=1), name="timepoint_sequence_positive"),
             models.CheckConstraint(
-                condition=Q(visit_number__gte=0, visit_number__lte=Decimal("99999.9")),
+                condition=Q(visit_number__gte=0, visit_number__lte=VISIT_NUMBER_MAX),
                 name="timepoint_visit_number_range",
             ),
         ]

@@ -33,6 +33,7 @@ from trialreads.models import (
     Trial,
     TrialMembership,
 )
+from trialreads.models.subject import VISIT_NUMBER_MAX
 from trialreads.services.audit import audit_record
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
@@ -312,11 +313,6 @@ def subject_update(*, subject_id: int, changes: Mapping[str, Any], reason: str, 
             reason=reason.strip(),
         )
     return subject
-
-
-#: ImagingTimepoint.visit_number is DECIMAL(6, 1): 0 to 99999.9 (the CHECK constraint
-#: timepoint_visit_number_range holds the same bounds in the database).
-VISIT_NUMBER_MAX = Decimal("99999.9")
 
 
 def _visit_number(value: object) -> Decimal:
