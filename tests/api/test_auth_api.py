@@ -42,7 +42,9 @@ def test_the_settings_are_the_documented_ones(settings: Any) -> None:
     assert settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]]
 
 
-def test_brute_force_then_the_right_password_is_refused_until_the_cool_off(reader_a: Any, password: str) -> None:
+def test_brute_force_then_the_right_password_is_refused_until_the_cool_off(
+    reader_a: Any, password: str
+) -> None:
     with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC), tick=False) as clock:
         statuses = [login("reader_a", f"guess-{i}").status_code for i in range(100)]
         assert statuses[: LIMIT - 1] == [400] * (LIMIT - 1)
@@ -75,9 +77,9 @@ def test_brute_force_then_the_right_password_is_refused_until_the_cool_off(reade
     locked_out = events(AuditEventType.LOGIN_LOCKED_OUT)
     assert locked_out[0].reason == f"locked out after {LIMIT} failed attempts"
     # 100 - 5 refused guesses, the right password at once and one second before the end.
-    assert [e.reason for e in locked_out[1:]] == ["attempt refused while locked out (password not checked)"] * (
-        100 - LIMIT + 2
-    )
+    assert [e.reason for e in locked_out[1:]] == [
+        "attempt refused while locked out (password not checked)"
+    ] * (100 - LIMIT + 2)
     assert {e.chain_id for e in failed + locked_out} == {GLOBAL_CHAIN}
     assert verify_chain(GLOBAL_CHAIN).ok
 
@@ -115,7 +117,9 @@ def test_bad_input_is_a_400_naming_the_field_and_counts_nothing(reader_a: Any) -
     assert AuditEvent.objects.filter(event_type=AuditEventType.LOGIN_FAILED).count() == 0
 
 
-def test_every_login_issues_a_new_hashed_expiring_token(trial_with_reads: Any, reader_a: Any, password: str) -> None:
+def test_every_login_issues_a_new_hashed_expiring_token(
+    trial_with_reads: Any, reader_a: Any, password: str
+) -> None:
     start = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
     with time_machine.travel(start, tick=False) as clock:
         first, second = login("reader_a", password), login("reader_a", password)
@@ -155,7 +159,9 @@ def test_the_token_lifetime_comes_from_the_settings(reader_a: Any, password: str
     assert response.json()["token"]
 
 
-def test_logout_revokes_the_token_it_was_sent_with(trial_with_reads: Any, reader_a: Any, password: str) -> None:
+def test_logout_revokes_the_token_it_was_sent_with(
+    trial_with_reads: Any, reader_a: Any, password: str
+) -> None:
     keys = [login("reader_a", password).json()["token"] for _ in range(2)]
     a, b = APIClient(), APIClient()
     a.credentials(HTTP_AUTHORIZATION=f"Token {keys[0]}")
@@ -195,7 +201,12 @@ def test_other_logins_get_the_lockout_too(manager: Any, password: str) -> None:
     """The admin's login page is also behind django-axes; it gets a plain 429."""
     client = APIClient()
     for i in range(LIMIT - 1):
-        assert client.post("/admin/login/", {"username": manager.username, "password": f"g{i}"}).status_code == 200
+        assert (
+            client.post("/admin/login/", {"username": manager.username, "password": f"g{i}"}).status_code
+            == 200
+        )
     locked = client.post("/admin/login/", {"username": manager.username, "password": "g"})
     assert locked.status_code == 429 and b"Too many failed login attempts" in locked.content
-    assert client.post("/admin/login/", {"username": manager.username, "password": password}).status_code == 429
+    assert (
+        client.post("/admin/login/", {"username": manager.username, "password": password}).status_code == 429
+    )

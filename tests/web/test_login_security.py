@@ -22,7 +22,9 @@ START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 LOCKED_TEXT = "Too many failed login attempts for this username from this address; try again in 15 minutes."
 
 
-def test_brute_force_on_the_login_page_then_the_right_password_is_refused(reader_a: Any, password: str) -> None:
+def test_brute_force_on_the_login_page_then_the_right_password_is_refused(
+    reader_a: Any, password: str
+) -> None:
     client = Client()
     with time_machine.travel(START, tick=False) as clock:
         answers = [client.post("/login/", {"username": "reader_a", "password": f"g{i}"}) for i in range(50)]
@@ -94,7 +96,9 @@ def test_a_busy_session_still_ends_at_its_absolute_limit(reader_a: Any, settings
         clock.shift(dt.timedelta(minutes=1))
         gone = client.get("/")
         assert gone.status_code == 302
-        assert "Your session ended 1 hour after you logged in." in client.get(gone["Location"]).content.decode()
+        assert (
+            "Your session ended 1 hour after you logged in." in client.get(gone["Location"]).content.decode()
+        )
 
 
 def test_the_clock_starts_at_the_login_form(reader_a: Any, password: str) -> None:
