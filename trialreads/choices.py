@@ -91,6 +91,10 @@ class AuditEventType(models.TextChoices):
     EXPORT_CREATED = "EXPORT_CREATED"
     EXPORT_DOWNLOADED = "EXPORT_DOWNLOADED"
     AUDIT_VERIFIED = "AUDIT_VERIFIED"
+    LOGIN_FAILED = "LOGIN_FAILED"
+    LOGIN_LOCKED_OUT = "LOGIN_LOCKED_OUT"
+    API_TOKEN_ISSUED = "API_TOKEN_ISSUED"  # noqa: S105 (an event name, not a secret)
+    API_TOKEN_REVOKED = "API_TOKEN_REVOKED"  # noqa: S105
 
 
 class AdjudicationStatus(models.TextChoices):

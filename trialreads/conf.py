@@ -32,6 +32,12 @@ DEFAULTS: dict[str, Any] = {
     # Protocol imaging interval and visit window, for ADTTE's "two or more missed assessments".
     "EXPORT_ASSESSMENT_INTERVAL_DAYS": 56,
     "EXPORT_WINDOW_DAYS": 7,
+    # Lifetime of an API token from POST /api/auth/token/ (one new token per login; knox).
+    "API_TOKEN_TTL_MINUTES": 600,
+    # A browser session unused for this long is logged out (the absolute lifetime from login is
+    # Django's SESSION_COOKIE_AGE). Activity is recorded at most once a minute, so the timeout is
+    # exact to that minute without a session write on every request.
+    "SESSION_IDLE_TIMEOUT_MINUTES": 30,
 }
 
 #: Settings that must be whole numbers of at least 1 (0 allowed for the keys in ZERO_ALLOWED).
@@ -45,6 +51,8 @@ POSITIVE_INTEGERS: tuple[str, ...] = (
     "ENDPOINT_PROGRESS_STEPS",
     "EXPORT_ASSESSMENT_INTERVAL_DAYS",
     "EXPORT_WINDOW_DAYS",
+    "API_TOKEN_TTL_MINUTES",
+    "SESSION_IDLE_TIMEOUT_MINUTES",
 )
 ZERO_ALLOWED: frozenset[str] = frozenset({"SCAN_DATE_FUTURE_TOLERANCE_DAYS", "EXPORT_WINDOW_DAYS"})
 

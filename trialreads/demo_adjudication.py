@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 
 from trialreads.choices import TrialRole
 from trialreads.models import (
@@ -80,6 +81,8 @@ def _user(username: str, first: str, last: str, *, staff: bool = False) -> Any:
     user = user_model.objects.filter(username=username).first()
     if user is None:
         user = user_model(username=username, first_name=first, last_name=last, is_staff=staff)
+        # AUTH_PASSWORD_VALIDATORS apply here too (set_password does not run them).
+        validate_password(DEMO_PASSWORD, user)
         user.set_password(DEMO_PASSWORD)
         user.save()
     return user

@@ -1,7 +1,8 @@
 """Domain errors raised by services and the access gate.
 
 The API maps them to HTTP: :class:`ValidationError` → 400 (with field paths),
-:class:`PermissionDenied` → 403, :class:`NotFound` → 404, :class:`Conflict` → 409.
+:class:`PermissionDenied` → 403, :class:`NotFound` → 404, :class:`Conflict` → 409,
+:class:`LoginLockedOut` → 429.
 """
 
 from __future__ import annotations
@@ -57,6 +58,18 @@ class Locked(Conflict):
     """A write touched signed (locked) data."""
 
     default_message = "The record is signed and locked; unlock it before changing it."
+
+
+class LoginLockedOut(DomainError):
+    """Too many failed logins for this username from this address (django-axes); the password
+    is not checked until the cool-off has passed. ``retry_after`` is in seconds."""
+
+    status_code = 429
+    default_message = "Too many failed login attempts; try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class AuditBypass(DomainError):

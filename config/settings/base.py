@@ -7,6 +7,7 @@ config.settings.prod`` plus ``DATABASE_URL``, ``REDIS_URL`` and ``DJANGO_SECRET_
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -53,7 +54,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "django_htmx",
@@ -67,8 +69,17 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "trialreads.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during the view into a response.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a locked-out username+address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -127,11 +138,33 @@ STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = VAR_DIR / "media"
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
+# Absolute session lifetime (seconds) from login, enforced by trialreads' SessionTimeoutMiddleware
+# even while the session is in use; the idle timeout is TRIALREADS["SESSION_IDLE_TIMEOUT_MINUTES"].
+SESSION_COOKIE_AGE = int(os.environ.get("DJANGO_SESSION_COOKIE_AGE", str(12 * 3600)))
+
+# --- login throttling (django-axes) -----------------------------------------------------
+# A username tried from one address is locked after AXES_FAILURE_LIMIT wrong passwords for
+# AXES_COOLOFF_TIME; the same user from another address, or another user, is not affected.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Attempts made while locked are refused uncounted, so the lockout ends AXES_COOLOFF_TIME after
+# it began rather than after the attacker's last try (which would lock the user out for good).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+# The login page and the token endpoint answer a lockout themselves (form message, JSON 429);
+# this callable keeps those answers and gives every other login (the admin's) a plain 429.
+AXES_LOCKOUT_CALLABLE = "trialreads.middleware.lockout_response"
+# Behind a reverse proxy, name the header it sets (e.g. HTTP_X_FORWARDED_FOR) here.
+AXES_IPWARE_META_PRECEDENCE_ORDER = tuple(
+    os.environ.get("AXES_IPWARE_META_PRECEDENCE_ORDER", "REMOTE_ADDR").split(",")
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -76,6 +76,8 @@ ALL_MEMBERS = row(200, 200, 200, 200, 200, 404, 401)
 #: every reader-A cell is the "not yours" case.
 API_ROUTES: dict[str, Route] = {
     "trialreads-api:auth-token": Route(None, {"POST": row(200, 200, 200, 200, 200, 200, 400)}, public=True),
+    "trialreads-api:auth-logout": Route(None, {"POST": row(204, 204, 204, 204, 204, 204, 401)}),
+    "trialreads-api:auth-logoutall": Route(None, {"POST": row(204, 204, 204, 204, 204, 204, 401)}),
     "trialreads-api:schema": Route(None, {"GET": (200,) * 7}, public=True),
     "trialreads-api:docs": Route(None, {"GET": (200,) * 7}, public=True),
     "trialreads-api:trial-list": Route(None, {"GET": row(200, 200, 200, 200, 200, 200, 401)}),

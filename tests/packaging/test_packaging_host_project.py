@@ -2,10 +2,11 @@
 
 The host does what the README's "Use it in your own Django project" says and nothing more: its
 own auth user model (swapped before the first migrate), trialreads' apps in INSTALLED_APPS, the
-URLs under /reads/, its own base template, TRIALREADS = {...}, migrate. Then, through the public
-services and Django's test client: a trial, one page, one API request; and the `criteria`
-console script on the contract's example. Nothing of this checkout is on the host's path: the
-code that runs is the installed wheel's.
+middleware and django-axes wiring, the URLs under /reads/, its own base template, TRIALREADS =
+{...}, migrate. Then, through the public services and Django's test client: a trial, one page,
+one API request, a token login locked out by brute force and issued from another address; and
+the `criteria` console script on the contract's example. Nothing of this checkout is on the
+host's path: the code that runs is the installed wheel's.
 """
 
 from __future__ import annotations
@@ -29,13 +30,26 @@ HOST_SETTINGS = """
 INSTALLED_APPS += [
     "accounts",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "django_htmx",
     "trialreads",
 ]
-MIDDLEWARE += ["django_htmx.middleware.HtmxMiddleware"]
+MIDDLEWARE += [
+    "trialreads.middleware.SessionTimeoutMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "trialreads.middleware.lockout_response"
+SESSION_COOKIE_AGE = 12 * 3600
 AUTH_USER_MODEL = "accounts.User"
 TEMPLATES[0]["DIRS"] = [BASE_DIR / "templates"]
 LOGIN_URL = "trialreads-web:login"
@@ -72,6 +86,16 @@ client.force_login(manager)
 page = client.get("/reads/")
 api = client.get("/reads/api/trials/")
 anonymous = Client().get("/reads/api/trials/")
+# The token login through the host's wiring: django-axes locks the username from this address
+# after 5 failures (the right password included); another address gets an expiring token.
+login, as_json = "/reads/api/auth/token/", "application/json"
+guesser = Client()
+for i in range(5):
+    guesser.post(login, {"username": "host_manager", "password": f"wrong-{i}"}, content_type=as_json)
+right = {"username": "host_manager", "password": "host-pass-1234"}
+locked = guesser.post(login, right, content_type=as_json)
+issued = Client(REMOTE_ADDR="127.0.0.2").post(login, right, content_type=as_json)
+with_token = Client(HTTP_AUTHORIZATION=f"Token {issued.json()['token']}").get("/reads/api/trials/")
 print(json.dumps({
     "module": trialreads.__file__,
     "page_status": page.status_code,
@@ -79,6 +103,9 @@ print(json.dumps({
     "api_status": api.status_code,
     "api": api.json(),
     "anonymous_status": anonymous.status_code,
+    "locked_status": locked.status_code,
+    "issued": issued.json(),
+    "with_token_status": with_token.status_code,
     "trial_id": trial.pk,
 }))
 """
@@ -166,6 +193,8 @@ def test_a_fresh_host_project_installs_and_uses_the_wheel(tmp_path: Path, lock_p
     assert out["api_status"] == 200
     assert [t["code"] for t in out["api"]["results"]] == ["HOST-001"]
     assert out["anonymous_status"] in (401, 403)
+    assert out["locked_status"] == 429
+    assert set(out["issued"]) == {"token", "expiry"} and out["with_token_status"] == 200
 
     example = ROOT / "docs" / "contract" / "examples" / "response-level.json"
     expected = json.loads(example.with_name("response-level.expected.json").read_text(encoding="utf-8"))

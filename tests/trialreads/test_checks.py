@@ -54,3 +54,15 @@ def test_tuning_values_are_validated() -> None:
     assert any("ENDPOINT_MAX_ATTEMPTS" in m for m in messages)
     assert any("EXPORT_WINDOW_DAYS" in m for m in messages)
     assert any("ENDPOINT_PROCESSES" in m for m in messages)
+
+
+def test_login_and_session_keys_are_validated() -> None:
+    """A zero lifetime would issue dead tokens and log every session out at once."""
+    with override_settings(TRIALREADS={"API_TOKEN_TTL_MINUTES": 0, "SESSION_IDLE_TIMEOUT_MINUTES": "30"}):
+        messages = sorted(p.msg for p in check_settings())
+    assert messages == [
+        "TRIALREADS['API_TOKEN_TTL_MINUTES'] must be a positive integer.",
+        "TRIALREADS['SESSION_IDLE_TIMEOUT_MINUTES'] must be a positive integer.",
+    ]
+    with override_settings(TRIALREADS={"API_TOKEN_TTL_MINUTES": 60, "SESSION_IDLE_TIMEOUT_MINUTES": 15}):
+        assert check_settings() == []

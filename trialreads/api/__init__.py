@@ -3,8 +3,10 @@
 Views call selectors (reads) and services (writes); blinding and roles are decided by
 ``trialreads.access``, never here. Conventions every endpoint follows:
 
-* Authentication: ``Authorization: Token <key>`` (``POST /api/auth/token/``) or the browser
-  session (with CSRF on writes). Anonymous requests get 401.
+* Authentication: ``Authorization: Token <key>`` (``POST /api/auth/token/``: a new knox token
+  per login, expiring, revoked by ``POST /api/auth/logout/``; repeated failures lock the
+  username from that address, 429) or the browser session (with CSRF on writes; idle and
+  absolute timeouts). Anonymous requests get 401.
 * Visibility first: an object the caller may not see is ``404 {"detail":"Not found."}``,
   byte-identical to an id that does not exist; a visible object the caller's role may not
   change is an audited 403.

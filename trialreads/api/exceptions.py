@@ -6,6 +6,8 @@
 * 404: always the same bytes, ``{"detail": "Not found."}``: "exists but is not yours" and
   "does not exist" must be indistinguishable (T-BLIND-SIDECHANNEL), including DRF's own 404s.
 * 409 for ``Conflict``/``Locked``; 412/428 for the If-Match preconditions (``etag.py``).
+* 429 ``{"detail": "Too many failed login attempts ..."}`` with ``Retry-After`` for a login
+  lockout (``LoginLockedOut``).
 """
 
 from __future__ import annotations
@@ -80,6 +82,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response({"detail": exc.message}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, errors.Conflict):
         return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, errors.LoginLockedOut):
+        response = Response({"detail": exc.message}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, errors.DomainError) and 400 <= exc.status_code < 500:
         return Response({"detail": exc.message}, status=exc.status_code)
     if isinstance(exc, DjangoPermissionDenied):

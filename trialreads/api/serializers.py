@@ -499,6 +499,7 @@ class TokenIn(StrictSerializer):
 
 class TokenOut(serializers.Serializer):  # type: ignore[type-arg]
     token = serializers.CharField()
+    expiry = serializers.DateTimeField(help_text="When the token stops working (UTC).")
 
 
 class DetailOut(serializers.Serializer):  # type: ignore[type-arg]

@@ -11,6 +11,8 @@ app_name = "trialreads-api"
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="auth-token"),
+    path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
+    path("auth/logoutall/", views.LogoutAllView.as_view(), name="auth-logoutall"),
     path("schema/", views.SchemaView.as_view(), name="schema"),
     path("docs/", views.DocsView.as_view(url_name="trialreads-api:schema"), name="docs"),
     path("trials/", views.TrialList.as_view(), name="trial-list"),

@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib.auth import authenticate
 from django.db.models import Model, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from knox.auth import TokenAuthentication
+from knox.models import AuthToken
 from rest_framework import mixins, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.authtoken.models import Token
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import LimitOffsetPagination
@@ -44,10 +44,12 @@ from trialreads.models import (
 from trialreads.selectors import audit as audit_selectors
 from trialreads.selectors import reads as read_selectors
 from trialreads.selectors import trials as trial_selectors
+from trialreads.services import auth as auth_services
 from trialreads.services import reads as read_services
 from trialreads.services import trials as trial_services
 
 from . import etag, filters, serializers
+from . import schema as _schema  # noqa: F401 (registers the OpenAPI extensions)
 from .exceptions import api_exception_handler
 from .parsers import StrictJSONParser
 from .permissions import IsAuthenticatedUser, Viewer
@@ -127,25 +129,61 @@ class ListView(mixins.ListModelMixin, ApiView):
 
 
 class TokenView(ApiView):
-    """Exchange username and password for an API token (``Authorization: Token <key>``)."""
+    """Exchange username and password for a new API token (``Authorization: Token <key>``).
+
+    Every login issues another token, valid for ``TRIALREADS["API_TOKEN_TTL_MINUTES"]`` and
+    stored only as a hash; ``POST /api/auth/logout/`` revokes it. Failed attempts are counted
+    per username and address (django-axes): past the limit the answer is 429 until the
+    cool-off has passed, whatever the password."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
     serializer_class = serializers.TokenIn
 
-    @extend_schema(request=serializers.TokenIn, responses={200: serializers.TokenOut, 400: ERRORS[400]})
+    @extend_schema(
+        request=serializers.TokenIn,
+        responses={
+            200: serializers.TokenOut,
+            400: ERRORS[400],
+            429: OpenApiResponse(serializers.DetailOut, description="Locked out after repeated failures."),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = serializers.TokenIn(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(
-            request._request,
+        user = auth_services.login_authenticate(
+            request=request._request,
             username=data.validated_data["username"],
             password=data.validated_data["password"],
         )
-        if user is None or not user.is_active:
-            raise errors.ValidationError("unable to log in with these credentials")
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        instance, key = auth_services.api_token_issue(request=request._request, actor=user)
+        return Response({"token": key, "expiry": instance.expiry})
+
+
+class LogoutView(ApiView):
+    """Revoke the API token this request is authenticated with."""
+
+    authentication_classes = [TokenAuthentication]
+    serializer_class = None
+
+    @extend_schema(request=None, responses={204: None, 401: ERRORS[401]})
+    def post(self, request: Request) -> Response:
+        token = request.auth
+        assert isinstance(token, AuthToken)  # TokenAuthentication is the only class
+        auth_services.api_token_revoke(token=token, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(ApiView):
+    """Revoke every API token of the requesting user (all devices and scripts)."""
+
+    authentication_classes = [TokenAuthentication]
+    serializer_class = None
+
+    @extend_schema(request=None, responses={204: None, 401: ERRORS[401]})
+    def post(self, request: Request) -> Response:
+        auth_services.api_tokens_revoke_all(actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SchemaView(SpectacularAPIView):

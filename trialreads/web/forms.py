@@ -21,7 +21,9 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
+from trialreads import errors
 from trialreads.choices import MeasurementState, NonTargetStatus
+from trialreads.services import auth as auth_services
 from trialreads.services.reads import NewLesionInput, NonTargetInput, TargetInput, TargetValueInput
 
 BASELINE_TARGET_ROWS = 5  # R11-TGT-SEL: at most five targets, so five rows always suffice
@@ -332,12 +334,31 @@ class FollowupForm(_Form):
 
 
 class LoginForm(AuthenticationForm):
-    """Django's login form with autocomplete hints (password managers, accessibility)."""
+    """Django's login form with autocomplete hints (password managers, accessibility), checking
+    the password through the same throttled, audited service as the token endpoint."""
+
+    locked_out = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "autofocus": True})
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password and self.request is not None:
+            try:
+                self.user_cache = auth_services.login_authenticate(
+                    request=self.request, username=username, password=password
+                )
+            except errors.LoginLockedOut as exc:
+                self.locked_out = True
+                raise forms.ValidationError(exc.message, code="locked_out") from exc
+            except errors.ValidationError as exc:
+                raise self.get_invalid_login_error() from exc
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
 
 
 class SignForm(forms.Form):

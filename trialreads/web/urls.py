@@ -5,20 +5,12 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import forms, views
+from . import views
 
 app_name = "trialreads-web"
 
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="trialreads/registration/login.html",
-            authentication_form=forms.LoginForm,
-            redirect_authenticated_user=True,
-        ),
-        name="login",
-    ),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="trialreads-web:login"), name="logout"),
     path("", views.worklist, name="worklist"),
     path("reads/<int:read_id>/", views.read_detail, name="read"),

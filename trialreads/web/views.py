@@ -17,6 +17,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -73,6 +74,24 @@ def domain_errors(view: HttpView) -> HttpView:
 
 def page(view: HttpView) -> HttpView:
     return login_required(domain_errors(view))
+
+
+# --- login ---------------------------------------------------------------------------------------
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page; a locked-out username+address gets the form again with the
+    lockout message and status 429 (``forms.LoginForm``: django-axes, audited)."""
+
+    template_name = "trialreads/registration/login.html"
+    authentication_form = forms.LoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        response = super().form_invalid(form)
+        if getattr(form, "locked_out", False):
+            response.status_code = 429
+        return response
 
 
 # --- worklist ------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
@@ -80,13 +81,12 @@ class _Counter:
 
 def _user(username: str, password: str, *, staff: bool = False, name: str = "") -> Any:
     user_model = get_user_model()
-    user = user_model.objects.filter(username=username).first()
-    if user is None:
-        user = user_model.objects.create_user(username=username, password=password, is_staff=staff)
-    else:
-        user.set_password(password)
+    user = user_model.objects.filter(username=username).first() or user_model(username=username)
     first, _, last = name.partition(" ")
     user.first_name, user.last_name, user.is_staff = first, last, staff or user.is_staff
+    # AUTH_PASSWORD_VALIDATORS apply to generated passwords too (set_password does not run them).
+    validate_password(password, user)
+    user.set_password(password)
     user.save()
     return user
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
@@ -34,9 +35,10 @@ def _sponsor_viewer(trial: Trial, manager: Any) -> Any:
     user_model = get_user_model()
     user = user_model.objects.filter(username=SPONSOR[0]).first()
     if user is None:
-        user = user_model.objects.create_user(
-            username=SPONSOR[0], password=DEMO_PASSWORD, first_name=SPONSOR[1], last_name=SPONSOR[2]
-        )
+        user = user_model(username=SPONSOR[0], first_name=SPONSOR[1], last_name=SPONSOR[2])
+        validate_password(DEMO_PASSWORD, user)  # create_user/set_password do not run the validators
+        user.set_password(DEMO_PASSWORD)
+        user.save()
     if not TrialMembership.objects.filter(trial=trial, user=user).exists():
         trial_services.membership_add(
             trial_id=trial.pk, user_id=user.pk, role=TrialRole.SPONSOR_VIEWER, actor=manager
