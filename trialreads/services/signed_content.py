@@ -1,0 +1,223 @@
+"""Signed content checked against the hash chain (issue 13 item 2; T-SIG-LINK).
+
+``Signature.content_sha256`` and ``TimepointRead.content_sha256`` are ordinary columns: someone
+who can change a signed measurement can rewrite them as well. The hash that cannot be
+rewritten unnoticed is the one in the ``TIMEPOINT_READ_SIGNED`` event's payload
+(``after.content_sha256``, written by ``timepoint_read_sign`` since its first version), because
+that event is hash-chained and ``verify_chain`` recomputes the chain.
+
+For every timepoint read, the chain's own history decides what must be stored now: the latest
+``TIMEPOINT_READ_SIGNED`` / ``TIMEPOINT_READ_UNLOCKED`` event of that read (in its trial's chain,
+in ``seq`` order) counts. After a sign event the read must be locked, its live signature must be
+the one the event names, and the content, the signature's hash and the read's stored hash must
+all equal the chained hash. After an unlock, or with no event at all, the read must be unlocked
+and have no live signature. Every signature ever named by a sign event must still exist and
+carry that event's hash (voided ones too). A sign event without a content hash cannot be checked
+against the chain; it is reported as such ("no chained hash"), never passed.
+
+The payloads are only as trustworthy as the chain: ``verify_audit`` runs ``verify_chain`` on the
+same chains (and an anchor kept outside the database catches a chain rewritten wholesale).
+Six queries, however many signatures there are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q
+
+from trialreads.choices import AuditEventType
+from trialreads.models import AuditEvent, Signature, TimepointRead, Trial
+from trialreads.services.reads import content_sha256_by_timepoint_read
+
+TAMPERED = "tampered"
+NO_CHAINED_HASH = "no chained hash"
+
+
+@dataclass(frozen=True)
+class SignedContentProblem:
+    kind: str  # TAMPERED or NO_CHAINED_HASH
+    timepoint_read_id: int
+    signature_id: int | None
+    detail: str
+
+    def line(self) -> str:
+        label = "FAIL" if self.kind == TAMPERED else "NOHASH"
+        who = f"signature {self.signature_id} (timepoint read {self.timepoint_read_id})"
+        if self.signature_id is None:
+            who = f"timepoint read {self.timepoint_read_id}"
+        return f"{label} {who}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class _SignEvent:
+    where: str  # "trial:3 seq 17"
+    signature_id: int | None
+    content_sha256: str | None
+
+
+@dataclass(frozen=True)
+class _State:
+    """The chain's latest word on one timepoint read: signed (with its event) or not."""
+
+    signed: _SignEvent | None
+    where: str
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _sign_event(chain_id: str, seq: int, after: Any) -> _SignEvent:
+    payload = after if isinstance(after, dict) else {}
+    digest = payload.get("content_sha256")
+    return _SignEvent(
+        where=f"{chain_id} seq {seq}",
+        signature_id=_int_or_none(payload.get("signature_id")),
+        content_sha256=digest if isinstance(digest, str) and digest else None,
+    )
+
+
+def signed_content_problems(*, trial: Trial | None = None) -> list[SignedContentProblem]:
+    """Every signature and every locked timepoint read (of ``trial``, or of every trial)
+    compared with the hashes recorded in the chain. Empty when everything matches."""
+    events = AuditEvent.objects.filter(
+        object_type="timepoint_read",
+        event_type__in=[AuditEventType.TIMEPOINT_READ_SIGNED, AuditEventType.TIMEPOINT_READ_UNLOCKED],
+    )
+    timepoint_reads = TimepointRead._base_manager.all()
+    signatures = Signature._base_manager.all()
+    if trial is not None:
+        events = events.filter(chain_id=trial.chain_id)
+        timepoint_reads = timepoint_reads.filter(read__subject__trial=trial)
+        signatures = signatures.filter(timepoint_read__read__subject__trial=trial)
+
+    # 1. The chain: per (chain, timepoint read) the latest sign/unlock event, and every sign
+    #    event by the signature it names.
+    latest: dict[tuple[str, int], _State] = {}
+    chained_signatures: dict[int, tuple[int, _SignEvent]] = {}
+    rows = events.order_by("chain_id", "seq").values_list(
+        "chain_id", "seq", "event_type", "object_id", "after"
+    )
+    for chain_id, seq, event_type, object_id, after in rows:
+        tr_id = _int_or_none(object_id)
+        if tr_id is None:
+            continue
+        if event_type == AuditEventType.TIMEPOINT_READ_SIGNED:
+            event = _sign_event(chain_id, seq, after)
+            latest[(chain_id, tr_id)] = _State(event, event.where)
+            if event.signature_id is not None:
+                chained_signatures[event.signature_id] = (tr_id, event)
+        else:
+            latest[(chain_id, tr_id)] = _State(None, f"{chain_id} seq {seq}")
+
+    # 2. What is stored: every timepoint read in scope (one short row each), every signature,
+    #    and the content of those that are locked or have a live signature.
+    stored = {
+        pk: (locked, Trial(pk=trial_id).chain_id, stored_hash)
+        for pk, locked, trial_id, stored_hash in timepoint_reads.values_list(
+            "pk", "locked", "read__subject__trial_id", "content_sha256"
+        )
+    }
+    live: dict[int, tuple[int, str]] = {}
+    every_signature: dict[int, tuple[int, str, bool]] = {}
+    for pk, tr_id, digest, voided_at in signatures.values_list(
+        "pk", "timepoint_read_id", "content_sha256", "voided_at"
+    ):
+        every_signature[pk] = (tr_id, digest, voided_at is not None)
+        if voided_at is None:
+            live[tr_id] = (pk, digest)
+    live_ids = signatures.filter(voided_at__isnull=True).values("timepoint_read_id")
+    contents = content_sha256_by_timepoint_read(timepoint_reads.filter(Q(locked=True) | Q(pk__in=live_ids)))
+
+    problems: list[SignedContentProblem] = []
+
+    def fail(tr_id: int, signature_id: int | None, detail: str, kind: str = TAMPERED) -> None:
+        problems.append(SignedContentProblem(kind, tr_id, signature_id, detail))
+
+    # 3. Each stored timepoint read against the chain's latest word on it.
+    checked_signatures: set[int] = set()
+    for tr_id, (locked, chain_id, tr_hash) in sorted(stored.items()):
+        state = latest.get((chain_id, tr_id))
+        live_signature = live.get(tr_id)
+        signature_id = live_signature[0] if live_signature else None
+        if state is None or state.signed is None:
+            why = "no sign event in the chain" if state is None else f"unlocked at {state.where}"
+            if live_signature is not None:
+                fail(tr_id, signature_id, f"live signature without a chained sign event ({why})")
+            if locked:
+                fail(tr_id, None, f"locked without a chained sign event ({why})")
+            continue
+        event = state.signed
+        if event.signature_id is not None:
+            checked_signatures.add(event.signature_id)
+        if not locked:
+            fail(tr_id, signature_id, f"signed at {event.where} but the record is not locked")
+        if live_signature is None:
+            gone = "voided" if event.signature_id in every_signature else "gone"
+            fail(tr_id, event.signature_id, f"signed at {event.where} but that signature is {gone}")
+        elif signature_id != event.signature_id:
+            fail(
+                tr_id,
+                signature_id,
+                f"live signature is not the one signed at {event.where} (signature {event.signature_id})",
+            )
+        if tr_id not in contents:
+            continue  # neither locked nor signed: reported above
+        current = contents[tr_id]
+        if event.content_sha256 is None:
+            # Not verifiable against the chain; the stored columns are all there is.
+            agree = live_signature is not None and current == live_signature[1] == tr_hash
+            fail(
+                tr_id,
+                signature_id,
+                f"its sign event {event.where} records no content hash (the stored columns "
+                f"{'agree' if agree else 'DISAGREE'} with the content, which proves nothing)",
+                NO_CHAINED_HASH,
+            )
+            continue
+        if current != event.content_sha256:
+            fail(
+                tr_id,
+                signature_id,
+                f"stored content {current} differs from the hash chained at {event.where} "
+                f"({event.content_sha256})",
+            )
+        if live_signature is not None and live_signature[1] != event.content_sha256:
+            fail(
+                tr_id,
+                signature_id,
+                f"the signature's stored hash {live_signature[1]} differs from the chained "
+                f"{event.content_sha256}",
+            )
+        if tr_hash != event.content_sha256:
+            fail(
+                tr_id,
+                signature_id,
+                f"the timepoint read's stored hash {tr_hash} differs from the chained {event.content_sha256}",
+            )
+
+    # 4. Sign events whose timepoint read is gone, and the earlier (since voided) signatures.
+    for (_chain_id, tr_id), state in sorted(latest.items()):
+        if state.signed is not None and tr_id not in stored:
+            fail(tr_id, state.signed.signature_id, f"signed at {state.where} but the timepoint read is gone")
+    for signature_id, (tr_id, event) in sorted(chained_signatures.items()):
+        if signature_id in checked_signatures or tr_id not in stored:
+            continue
+        found = every_signature.get(signature_id)
+        if found is None:
+            fail(tr_id, signature_id, f"signed at {event.where} but the signature row is gone")
+        elif not found[2]:
+            continue  # live: reported above as not the chained one
+        elif event.content_sha256 is not None and found[1] != event.content_sha256:
+            fail(
+                tr_id,
+                signature_id,
+                f"voided signature's stored hash {found[1]} differs from the chained "
+                f"{event.content_sha256} ({event.where})",
+            )
+    return problems
