@@ -21,6 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from tests.conftest import drop_triggers, install_triggers, save_baseline, save_followup, sign
 from trialreads.choices import AuditEventType, TimepointReadStatus
 from trialreads.models import AuditEvent, Lesion, Measurement, Signature, TimepointRead
+from trialreads.selectors import reads as read_selectors
 from trialreads.services import reads as svc
 from trialreads.services.audit import audit_record
 from trialreads.services.signed_content import NO_CHAINED_HASH, signed_content_problems
@@ -106,10 +107,11 @@ def _change_rating(tr: TimepointRead) -> None:
     "tamper", [_change_value, _add_lesion, _change_rating], ids=["value", "lesion-added", "rating"]
 )
 def test_content_changed_with_its_stored_hashes_is_detected(
-    signed: TimepointRead, tamper: Callable[[TimepointRead], None]
+    signed: TimepointRead, tamper: Callable[[TimepointRead], None], reader_a: Any
 ) -> None:
     signature = Signature.objects.get(timepoint_read=signed)
     chained = signed.content_sha256
+    assert read_selectors.signature_verify(user=reader_a, timepoint_read_id=signed.pk)["valid"] is True
     tamper(signed)
     forged = _rewrite_stored_hashes(signed)
     assert forged != chained
@@ -122,6 +124,9 @@ def test_content_changed_with_its_stored_hashes_is_detected(
     assert f"FAIL signature {signature.pk} (timepoint read {signed.pk}): stored content {forged}" in output
     assert f"differs from the hash chained at {signed.read.subject.trial.chain_id} seq" in output
     assert "1 timepoint read(s) do not match the hashes signed in the audit chain" in output
+    # The API's verifier (GET .../signature/verify/) is not fooled either.
+    report = read_selectors.signature_verify(user=reader_a, timepoint_read_id=signed.pk)
+    assert report == {**report, "signed": True, "valid": False, "content_sha256": forged}
 
 
 def test_deleted_signature_is_detected(signed: TimepointRead) -> None:

@@ -51,7 +51,9 @@ class SignedContentProblem:
 
 
 @dataclass(frozen=True)
-class _SignEvent:
+class SignEvent:
+    """What a chained TIMEPOINT_READ_SIGNED event recorded."""
+
     where: str  # "trial:3 seq 17"
     signature_id: int | None
     content_sha256: str | None
@@ -61,7 +63,7 @@ class _SignEvent:
 class _State:
     """The chain's latest word on one timepoint read: signed (with its event) or not."""
 
-    signed: _SignEvent | None
+    signed: SignEvent | None
     where: str
 
 
@@ -72,14 +74,33 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-def _sign_event(chain_id: str, seq: int, after: Any) -> _SignEvent:
+def _sign_event(chain_id: str, seq: int, after: Any) -> SignEvent:
     payload = after if isinstance(after, dict) else {}
     digest = payload.get("content_sha256")
-    return _SignEvent(
+    return SignEvent(
         where=f"{chain_id} seq {seq}",
         signature_id=_int_or_none(payload.get("signature_id")),
         content_sha256=digest if isinstance(digest, str) and digest else None,
     )
+
+
+def chained_sign_event(*, timepoint_read: TimepointRead, chain_id: str) -> SignEvent | None:
+    """The sign event that counts for one timepoint read now: its latest sign or unlock event
+    in ``chain_id`` (its trial's chain), if that is a sign event. One query."""
+    row = (
+        AuditEvent.objects.filter(
+            chain_id=chain_id,
+            object_type="timepoint_read",
+            object_id=str(timepoint_read.pk),
+            event_type__in=[AuditEventType.TIMEPOINT_READ_SIGNED, AuditEventType.TIMEPOINT_READ_UNLOCKED],
+        )
+        .order_by("-seq")
+        .values_list("seq", "event_type", "after")
+        .first()
+    )
+    if row is None or row[1] != AuditEventType.TIMEPOINT_READ_SIGNED:
+        return None
+    return _sign_event(chain_id, row[0], row[2])
 
 
 def signed_content_problems(*, trial: Trial | None = None) -> list[SignedContentProblem]:
@@ -99,7 +120,7 @@ def signed_content_problems(*, trial: Trial | None = None) -> list[SignedContent
     # 1. The chain: per (chain, timepoint read) the latest sign/unlock event, and every sign
     #    event by the signature it names.
     latest: dict[tuple[str, int], _State] = {}
-    chained_signatures: dict[int, tuple[int, _SignEvent]] = {}
+    chained_signatures: dict[int, tuple[int, SignEvent]] = {}
     rows = events.order_by("chain_id", "seq").values_list(
         "chain_id", "seq", "event_type", "object_id", "after"
     )
