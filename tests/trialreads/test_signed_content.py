@@ -18,13 +18,24 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import drop_triggers, install_triggers, save_baseline, save_followup, sign
+from tests.conftest import (
+    drop_triggers,
+    install_triggers,
+    make_subject_with_reads,
+    save_baseline,
+    save_followup,
+    sign,
+)
+from tests.factories import PASSWORD
+from tests.trialreads.test_adjudication_service import PD, PR, both, make_trial
+from trialreads.canonical import canonical_json, sha256_hex
 from trialreads.choices import AuditEventType, TimepointReadStatus
-from trialreads.models import AuditEvent, Lesion, Measurement, Signature, TimepointRead
+from trialreads.models import AdjudicationCase, AuditEvent, Lesion, Measurement, Signature, TimepointRead
 from trialreads.selectors import reads as read_selectors
+from trialreads.services import adjudication as adj
 from trialreads.services import reads as svc
 from trialreads.services.audit import audit_record
-from trialreads.services.signed_content import NO_CHAINED_HASH, signed_content_problems
+from trialreads.services.signed_content import NO_CHAINED_HASH, decision_problems, signed_content_problems
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +134,7 @@ def test_content_changed_with_its_stored_hashes_is_detected(
     assert code == 1, output
     assert f"FAIL signature {signature.pk} (timepoint read {signed.pk}): stored content {forged}" in output
     assert f"differs from the hash chained at {signed.read.subject.trial.chain_id} seq" in output
-    assert "1 timepoint read(s) do not match the hashes signed in the audit chain" in output
+    assert "1 signed record(s) do not match the hashes signed in the audit chain" in output
     # The API's verifier (GET .../signature/verify/) is not fooled either.
     report = read_selectors.signature_verify(user=reader_a, timepoint_read_id=signed.pk)
     assert report == {**report, "signed": True, "valid": False, "content_sha256": forged}
@@ -238,7 +249,7 @@ def test_sign_event_without_a_hash_is_reported_not_passed(signed: TimepointRead,
     assert code == 1
     assert f"NOHASH signature {signature.pk} (timepoint read {signed.pk}): its sign event" in output
     assert "records no content hash (the stored columns agree" in output
-    assert "0 timepoint read(s) do not match" in output and "1 sign event(s) with no chained hash" in output
+    assert "0 signed record(s) do not match" in output and "1 sign event(s) with no chained hash" in output
 
 
 def test_verification_takes_a_fixed_number_of_queries(
@@ -260,3 +271,45 @@ def test_verification_takes_a_fixed_number_of_queries(
     bulk = svc.content_sha256_by_timepoint_read(TimepointRead.objects.filter(locked=True))
     assert bulk == {tr.pk: svc.content_sha256(tr) for tr in TimepointRead.objects.filter(locked=True)}
     assert len(bulk) == 3
+
+
+def test_adjudication_decision_rewritten_with_its_hash_is_detected(
+    manager: Any, reader_a: Any, reader_b: Any, adjudicator: Any
+) -> None:
+    """The other e-signature: the adjudicator's choice flipped, the rationale and the stored
+    hash rewritten to match (the case table has no trigger; plain SQL suffices)."""
+    readers = (reader_a, reader_b)
+    trial = make_trial(manager, readers, [adjudicator], {"variables": ["bor"], "bor_confirmed": False})
+    tw = make_subject_with_reads(trial, manager, readers, followups=1)
+    both(tw, readers, 0)
+    both(tw, readers, 1, PR, PD)
+    case = AdjudicationCase.objects.get(subject=tw.subject)
+    adj.adjudication_decide(
+        case_id=case.pk,
+        chosen="A",
+        rationale="A measured T1 correctly.",
+        password=PASSWORD,
+        printed_name=adjudicator.get_full_name(),
+        actor=adjudicator,
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert decision_problems() == []
+    assert len(queries) == 2
+    assert _verify()[0] == 0
+    case.refresh_from_db()
+    case.chosen_slot = case.slot_for_label("B")
+    case.rationale = "B measured T1 correctly."
+    forged = sha256_hex(canonical_json(adj.decision_content(case)))
+    _as_attacker(
+        (
+            "UPDATE trialreads_adjudicationcase SET chosen_slot = %s, rationale = %s, content_sha256 = %s"
+            " WHERE id = %s",
+            [case.chosen_slot, case.rationale, forged, case.pk],
+        )
+    )
+    code, output = _verify()
+    assert code == 1
+    assert (
+        f"FAIL adjudication case {case.pk}: stored decision {forged} differs from the hash chained" in output
+    )
+    assert "1 signed record(s) do not match" in output

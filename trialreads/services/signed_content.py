@@ -15,9 +15,12 @@ and have no live signature. Every signature ever named by a sign event must stil
 carry that event's hash (voided ones too). A sign event without a content hash cannot be checked
 against the chain; it is reported as such ("no chained hash"), never passed.
 
+Adjudication decisions, the other e-signature, are checked the same way against their chained
+``ADJUDICATION_DECIDED`` event (``decision_problems``).
+
 The payloads are only as trustworthy as the chain: ``verify_audit`` runs ``verify_chain`` on the
 same chains (and an anchor kept outside the database catches a chain rewritten wholesale).
-Six queries, however many signatures there are.
+Eight queries in all, however many signatures there are.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import F, Q
 
-from trialreads.choices import AuditEventType
-from trialreads.models import AuditEvent, Signature, TimepointRead, Trial
+from trialreads.canonical import canonical_json, sha256_hex
+from trialreads.choices import AdjudicationStatus, AuditEventType
+from trialreads.models import AdjudicationCase, AuditEvent, Signature, TimepointRead, Trial
+from trialreads.services.adjudication import decision_content
 from trialreads.services.reads import content_sha256_by_timepoint_read
 
 TAMPERED = "tampered"
@@ -38,15 +43,22 @@ NO_CHAINED_HASH = "no chained hash"
 @dataclass(frozen=True)
 class SignedContentProblem:
     kind: str  # TAMPERED or NO_CHAINED_HASH
-    timepoint_read_id: int
+    timepoint_read_id: int | None
     signature_id: int | None
     detail: str
+    adjudication_case_id: int | None = None
+
+    @property
+    def record(self) -> str:
+        if self.adjudication_case_id is not None:
+            return f"adjudication case {self.adjudication_case_id}"
+        return f"timepoint read {self.timepoint_read_id}"
 
     def line(self) -> str:
         label = "FAIL" if self.kind == TAMPERED else "NOHASH"
-        who = f"signature {self.signature_id} (timepoint read {self.timepoint_read_id})"
-        if self.signature_id is None:
-            who = f"timepoint read {self.timepoint_read_id}"
+        who = self.record
+        if self.signature_id is not None:
+            who = f"signature {self.signature_id} ({who})"
         return f"{label} {who}: {self.detail}"
 
 
@@ -241,4 +253,60 @@ def signed_content_problems(*, trial: Trial | None = None) -> list[SignedContent
                 f"voided signature's stored hash {found[1]} differs from the chained "
                 f"{event.content_sha256} ({event.where})",
             )
+    return problems
+
+
+def decision_problems(*, trial: Trial | None = None) -> list[SignedContentProblem]:
+    """Every adjudication decision (also an e-signature: password, printed name, meaning)
+    against the hash in its chained ADJUDICATION_DECIDED event: a decided case without that
+    event, a case the event names that is gone, and decision content or a stored hash that
+    differs from the chained hash. Voided cases keep their decision and are checked too.
+    Two queries."""
+    events = AuditEvent.objects.filter(
+        object_type="adjudication_case", event_type=AuditEventType.ADJUDICATION_DECIDED
+    )
+    cases = AdjudicationCase.objects.annotate(trial_id=F("subject__trial_id"))
+    if trial is not None:
+        events = events.filter(chain_id=trial.chain_id)
+        cases = cases.filter(subject__trial=trial)
+    decided: dict[tuple[str, int], SignEvent] = {}
+    for chain_id, seq, object_id, after in events.order_by("chain_id", "seq").values_list(
+        "chain_id", "seq", "object_id", "after"
+    ):
+        case_id = _int_or_none(object_id)
+        if case_id is not None:
+            decided[(chain_id, case_id)] = _sign_event(chain_id, seq, after)
+    problems: list[SignedContentProblem] = []
+
+    def fail(case_id: int, detail: str, kind: str = TAMPERED) -> None:
+        problems.append(SignedContentProblem(kind, None, None, detail, adjudication_case_id=case_id))
+
+    seen: set[tuple[str, int]] = set()
+    for case in cases.order_by("pk"):
+        key = (Trial(pk=case.trial_id).chain_id, case.pk)
+        seen.add(key)
+        event = decided.get(key)
+        if event is None:
+            if case.status == AdjudicationStatus.DECIDED:
+                fail(case.pk, "decided without a chained decision event")
+            continue
+        if event.content_sha256 is None:
+            fail(case.pk, f"its decision event {event.where} records no content hash", NO_CHAINED_HASH)
+            continue
+        current = sha256_hex(canonical_json(decision_content(case)))
+        if current != event.content_sha256:
+            fail(
+                case.pk,
+                f"stored decision {current} differs from the hash chained at {event.where} "
+                f"({event.content_sha256})",
+            )
+        if case.content_sha256 != event.content_sha256:
+            fail(
+                case.pk,
+                f"the case's stored hash {case.content_sha256} differs from the chained "
+                f"{event.content_sha256}",
+            )
+    for key, event in sorted(decided.items()):
+        if key not in seen:
+            fail(key[1], f"decided at {event.where} but the case is gone")
     return problems

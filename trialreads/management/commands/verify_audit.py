@@ -6,8 +6,9 @@ the database), which is what reveals a truncated tail. It also re-hashes the con
 signed or locked timepoint read and compares it with the hash recorded in the chained
 ``TIMEPOINT_READ_SIGNED`` event (T-SIG-LINK; ``services.signed_content``), not with the editable
 ``content_sha256`` columns: a signed record changed behind the services' back is found even
-when its stored hashes were rewritten with it. Exit 1 on any break; a sign event with no
-content hash is reported as ``NOHASH`` and fails too (it cannot be verified).
+when its stored hashes were rewritten with it; adjudication decisions likewise. Exit 1 on any
+break; a sign event with no content hash is reported as ``NOHASH`` and fails too (it cannot
+be verified).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trialreads.models import Trial
 from trialreads.services.audit import chain_anchor, chain_ids, verify_chain
-from trialreads.services.signed_content import NO_CHAINED_HASH, signed_content_problems
+from trialreads.services.signed_content import NO_CHAINED_HASH, decision_problems, signed_content_problems
 
 
 class Command(BaseCommand):
@@ -51,7 +52,7 @@ class Command(BaseCommand):
             else:
                 failures.append(report)
                 self.stdout.write(f"FAIL {chain}: first bad seq {report.first_bad_seq}: {report.problem}")
-        problems = signed_content_problems(trial=trial)
+        problems = signed_content_problems(trial=trial) + decision_problems(trial=trial)
         for problem in problems:
             self.stdout.write(problem.line())
         missing = sorted(set(anchors) - set(chains)) if not options["trial"] else []
@@ -66,9 +67,9 @@ class Command(BaseCommand):
             raise CommandError(f"audit trail broken: {where}", returncode=1)
         if problems:
             unchained = sum(1 for p in problems if p.kind == NO_CHAINED_HASH)
-            records = len({p.timepoint_read_id for p in problems if p.kind != NO_CHAINED_HASH})
+            records = len({p.record for p in problems if p.kind != NO_CHAINED_HASH})
             raise CommandError(
-                f"{records} timepoint read(s) do not match the hashes signed in the audit chain"
+                f"{records} signed record(s) do not match the hashes signed in the audit chain"
                 + (f", {unchained} sign event(s) with no chained hash" if unchained else ""),
                 returncode=1,
             )
