@@ -332,3 +332,20 @@ def test_hostile_ids_are_denied_not_crashing(outsider: Any) -> None:
         access.access_read_for(outsider, "x" * 500)
     denial = AuditEvent.objects.filter(event_type=AuditEventType.ACCESS_DENIED).get()
     assert denial.object_id == "x" * 60
+
+
+def test_resubmitted_timepoint_is_a_conflict(trial_with_reads: Any, manager: Any) -> None:
+    """The same visit sent twice (a double submit, or two managers at once: the 16-thread race
+    in tests/api/test_conc_api.py) answers Conflict, not a date error, whatever the spacing."""
+    last = trial_with_reads.timepoints[-1]
+    for label in (last.visit_label, f" {last.visit_label} "):
+        with pytest.raises(Conflict, match=f"Visit {last.visit_label} already exists"):
+            svc.timepoint_create(
+                subject_id=trial_with_reads.subject.pk,
+                visit_label=label,
+                visit_number=last.visit_number,
+                scan_date_earliest=last.scan_date_earliest,
+                scan_date_latest=last.scan_date_latest,
+                actor=manager,
+            )
+    assert trial_with_reads.subject.timepoints.count() == len(trial_with_reads.timepoints)

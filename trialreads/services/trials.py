@@ -362,6 +362,10 @@ def timepoint_create(
     with transaction.atomic():
         subject = Subject.objects.select_for_update().get(pk=subject.pk)
         previous = subject.timepoints.order_by("-sequence").first()
+        # A visit that exists already is a conflict (a resubmission, or two managers adding
+        # it at once), checked before the dates, which the existing visit would fail too.
+        if subject.timepoints.filter(visit_label=visit_label.strip()).exists():
+            raise Conflict(f"Visit {visit_label.strip()} already exists for this subject.")
         if is_baseline and previous is not None:
             raise Conflict("The baseline must be the subject's first timepoint.")
         if not is_baseline:
@@ -372,8 +376,6 @@ def timepoint_create(
                     f"must be after the previous timepoint's scans ({previous.scan_date_latest})",
                     "scan_date_earliest",
                 )
-        if subject.timepoints.filter(visit_label=visit_label).exists():
-            raise Conflict(f"Visit {visit_label} already exists for this subject.")
         sequence = (subject.timepoints.aggregate(m=Max("sequence"))["m"] or 0) + 1
         timepoint = ImagingTimepoint(
             subject=subject,

@@ -2,9 +2,13 @@
 
 Recomputes every hash chain (or one trial's) and names the first broken ``seq``; exits 1 on
 any break. ``--anchor`` compares with heads saved earlier by ``--write-anchor`` (kept outside
-the database), which is what reveals a truncated tail. It also re-hashes the content under
-every live signature (T-SIG-LINK): a signed record changed behind the services' back shows
-up as a signature that no longer covers what is stored.
+the database), which is what reveals a truncated tail. It also re-hashes the content of every
+signed or locked timepoint read and compares it with the hash recorded in the chained
+``TIMEPOINT_READ_SIGNED`` event (T-SIG-LINK; ``services.signed_content``), not with the editable
+``content_sha256`` columns: a signed record changed behind the services' back is found even
+when its stored hashes were rewritten with it; adjudication decisions likewise. Exit 1 on any
+break; a sign event with no content hash is reported as ``NOHASH`` and fails too (it cannot
+be verified).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trialreads.models import Trial
 from trialreads.services.audit import chain_anchor, chain_ids, verify_chain
+from trialreads.services.signed_content import NO_CHAINED_HASH, decision_problems, signed_content_problems
 
 
 class Command(BaseCommand):
@@ -28,6 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--write-anchor", help="write the current chain heads to this JSON file")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        trial = None
         if options["trial"]:
             trial = Trial.objects.filter(code=options["trial"]).first()
             if trial is None:
@@ -46,7 +52,9 @@ class Command(BaseCommand):
             else:
                 failures.append(report)
                 self.stdout.write(f"FAIL {chain}: first bad seq {report.first_bad_seq}: {report.problem}")
-        bad_signatures = self._check_signatures(options["trial"])
+        problems = signed_content_problems(trial=trial) + decision_problems(trial=trial)
+        for problem in problems:
+            self.stdout.write(problem.line())
         missing = sorted(set(anchors) - set(chains)) if not options["trial"] else []
         for chain in missing:
             self.stdout.write(f"FAIL {chain}: anchored chain is missing from the database")
@@ -57,27 +65,11 @@ class Command(BaseCommand):
             first = failures[0] if failures else None
             where = f"{first.chain_id} seq {first.first_bad_seq}" if first else missing[0]
             raise CommandError(f"audit trail broken: {where}", returncode=1)
-        if bad_signatures:
+        if problems:
+            unchained = sum(1 for p in problems if p.kind == NO_CHAINED_HASH)
+            records = len({p.record for p in problems if p.kind != NO_CHAINED_HASH})
             raise CommandError(
-                f"{bad_signatures} signature(s) no longer cover the stored content", returncode=1
+                f"{records} signed record(s) do not match the hashes signed in the audit chain"
+                + (f", {unchained} sign event(s) with no chained hash" if unchained else ""),
+                returncode=1,
             )
-
-    def _check_signatures(self, trial_code: str | None) -> int:
-        from trialreads.models import Signature
-        from trialreads.services.reads import content_sha256
-
-        live = Signature.objects.filter(voided_at__isnull=True).select_related("timepoint_read")
-        if trial_code:
-            live = live.filter(timepoint_read__read__subject__trial__code=trial_code)
-        bad = 0
-        for signature in live.order_by("pk").iterator(chunk_size=500):
-            tr = signature.timepoint_read
-            current = content_sha256(tr)
-            if current != signature.content_sha256 or not tr.locked:
-                bad += 1
-                self.stdout.write(
-                    f"FAIL signature {signature.pk} (timepoint read {tr.pk}): "
-                    f"signed {signature.content_sha256}, stored content {current}"
-                    f"{'' if tr.locked else ', record not locked'}"
-                )
-        return bad
