@@ -542,11 +542,8 @@ def export_build(*, batch_id: int, task_id: str = "") -> ExportOutcome:
 def export_file_path(*, batch_id: int, name: str, actor: Any) -> Path:
     """The path of one file of a finished batch, for a user allowed to export the trial
     (sponsor viewers, read managers). Every download is audited."""
-    batch = ExportBatch.objects.filter(pk=batch_id).select_related("trial").first()
-    if batch is None:
-        raise NotFound()
-    trial = access.access_trial_for(actor, batch.trial_id)
-    access.require_capability(actor, trial.pk, access.EXPORT, "export_batch", batch.pk)
+    batch = access.access_export_batch_for(actor, batch_id)
+    trial = batch.trial
     entry = next((f for f in batch.files if f["path"] == name), None)
     if batch.status != JobStatus.DONE or entry is None:
         raise NotFound()
