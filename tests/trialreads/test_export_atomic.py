@@ -17,7 +17,7 @@ import pytest
 from django.utils import timezone
 
 from tests.trialreads.endpoint_helpers import signed_subject
-from trialreads import conf
+from trialreads import conf, tasks
 from trialreads.choices import AuditEventType
 from trialreads.models import AuditEvent, ExportBatch
 from trialreads.models.endpoint import JobStatus
@@ -167,3 +167,25 @@ def test_a_batch_that_keeps_killing_its_worker_ends_failed_with_the_reason(
     assert not outcome.built and batch.status == JobStatus.FAILED
     assert batch.reason.startswith("gave up after 5 attempts; the last holder (elsewhere:4242:dead-task)")
     assert not (root / str(batch.pk)).exists()
+
+
+def test_the_periodic_task_resumes_only_batches_stuck_past_their_lease(
+    batch: ExportBatch, root: Path, trial: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    _as_if_killed(batch)
+    live = ExportBatch.objects.create(
+        trial=trial,
+        job=batch.job,
+        input_sha256="e" * 64,
+        status=JobStatus.RUNNING,
+        lease_owner="elsewhere:1:live-task",
+        lease_expires_at=timezone.now() + dt.timedelta(minutes=1),
+    )
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        result = tasks.resume_stale_exports.apply().get()
+    assert result == {"resumed": [batch.pk]} and len(queued) == 1
+    batch.refresh_from_db()
+    live.refresh_from_db()
+    assert batch.status == JobStatus.DONE and batch.attempts == 2  # taken over and built
+    assert live.status == JobStatus.RUNNING and live.lease_owner == "elsewhere:1:live-task"
+    _files_match_the_batch(batch, root)

@@ -36,7 +36,7 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import OperationalError, transaction
-from django.db.models import F, Max, Min
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from criteria.evaluate import evaluate
@@ -463,7 +463,7 @@ def export_request(
     asking again for a batch stuck RUNNING past its lease sends the build again.
     An invalid cut-off raises :class:`ValidationError` on ``data_cutoff`` before anything
     is written."""
-    from trialreads.tasks import enqueue_export
+    from trialreads.tasks import enqueue_export  # tasks imports this module: imported when called
 
     trial = access.access_trial_for(actor, trial_id)
     access.require_capability(actor, trial.pk, access.EXPORT, "trial", trial.pk)
@@ -486,6 +486,28 @@ def export_request(
         if created or batch.status == JobStatus.PENDING or _lease_ran_out(batch):
             enqueue_export(batch.pk)
     return batch
+
+
+def export_batches_resume() -> list[int]:
+    """Send the build again for every batch RUNNING past its lease (its worker died and its
+    message is gone, or nobody asked again): the task takes it over through ``job_claim``,
+    or marks it FAILED with the reason once ``ENDPOINT_MAX_ATTEMPTS`` claims are used up.
+    Run periodically by ``trialreads.resume_stale_exports``; returns the batch ids sent."""
+    # tasks imports this module (a cycle at import time): imported when called.
+    from trialreads.tasks import enqueue_export
+
+    now = timezone.now()
+    stale = list(
+        ExportBatch.objects.filter(status=JobStatus.RUNNING)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for batch_id in stale:
+        enqueue_export(batch_id)
+    if stale:
+        logger.warning("export batches stuck past their lease, sent again: %s", stale)
+    return stale
 
 
 def _lease_ran_out(batch: ExportBatch) -> bool:
