@@ -10,7 +10,27 @@ Rules, one per line of :data:`CAPABILITIES` and of the ``visible_*`` querysets:
   created first, so any read id would tell them which label is slot 1; they never see the arm;
 * a read manager sees every read (to run the workflow and unlock) but not the arm;
 * a sponsor viewer sees no reads at all (endpoints and exports only);
+* endpoint jobs, export batches and their files: the read managers and sponsor viewers of
+  the trial (``VIEW_ENDPOINTS`` / ``EXPORT``); to anyone else, review team included, they
+  do not exist (``visible_endpoint_jobs`` / ``visible_export_batches``);
 * someone without a membership sees nothing.
+
+404 or 403 (issue 13): the answer never depends on whether an object the user may not see
+exists. The rule, applied by every ``access_*_for`` and :func:`require_capability`:
+
+1. The object named in the URL is looked up *through the user's visibility* (the
+   ``visible_*`` querysets, which already filter by the role's capability). Missing, in a
+   trial the user is not a member of, or of a kind their role never sees: the same
+   :class:`NotFound` (404), same body. The capability is thus checked before the lookup,
+   never after it: "GET /api/exports/<id>/" as a reader is a 404 whatever the id.
+2. Only once the user can see that object (they would get 200 on reading it) may an
+   *action* on it be refused with a :class:`PermissionDenied` (403): a reader POSTing an
+   export of their own trial, a manager signing a reader's timepoint. The 403 then depends
+   only on the role and the action, so it tells the user nothing they do not already know
+   (the trial, or the object, is theirs to see).
+
+``tests/api/test_uniform_404.py`` walks every API and web route and holds every role to
+rule 1; ``tests/api/test_blinding_matrix.py`` lists where rule 2 answers 403.
 
 "Does not exist" and "exists but is not yours" raise the same :class:`NotFound`, and every
 denial is written as an ``ACCESS_DENIED`` audit event in its own transaction. Callers must
@@ -29,6 +49,8 @@ from trialreads.choices import AuditEventType, TrialRole
 from trialreads.errors import NotFound, PermissionDenied
 from trialreads.models import (
     AdjudicationCase,
+    EndpointJob,
+    ExportBatch,
     ImagingTimepoint,
     Read,
     Subject,
@@ -215,10 +237,31 @@ def access_timepoint_read_for(user: Any, timepoint_read_id: object) -> Timepoint
     return timepoint_read
 
 
+def visible_endpoint_jobs(user: Any) -> QuerySet[EndpointJob]:
+    return EndpointJob.objects.filter(trial_id__in=_trials_with(user, VIEW_ENDPOINTS))
+
+
+def visible_export_batches(user: Any) -> QuerySet[ExportBatch]:
+    return ExportBatch.objects.filter(trial_id__in=_trials_with(user, EXPORT))
+
+
+def access_endpoint_job_for(user: Any, job_id: object) -> EndpointJob:
+    job: EndpointJob = _get(visible_endpoint_jobs(user), user, "endpoint_job", job_id)
+    return job
+
+
+def access_export_batch_for(user: Any, batch_id: object) -> ExportBatch:
+    batch: ExportBatch = _get(
+        visible_export_batches(user).select_related("trial"), user, "export_batch", batch_id
+    )
+    return batch
+
+
 def require_capability(
     user: Any, trial_id: int, capability: str, object_type: str, object_id: object
 ) -> None:
-    """Refuse (audited 403) a visible object to an actor whose role lacks ``capability``."""
+    """Refuse (audited 403) an action on an object the actor can see (rule 2 of the module
+    docstring: call it only after an ``access_*_for`` returned that object)."""
     if not has_capability(user, trial_id, capability):
         deny_permission(user, object_type, object_id, capability)
 

@@ -85,6 +85,13 @@ def build_export(self: Task, batch_id: int) -> dict[str, Any]:
     return {"batch": outcome.batch.pk, "status": outcome.batch.status, "built": outcome.built}
 
 
+@shared_task(name="trialreads.resume_stale_exports", bind=True, base=AuditedTask)  # type: ignore[untyped-decorator]
+def resume_stale_exports(self: Task) -> dict[str, Any]:
+    """Periodic (``CELERY_BEAT_SCHEDULE``): build again the export batches stuck RUNNING past
+    their lease. Idempotent: each build claims its batch under the lease."""
+    return {"resumed": export_services.export_batches_resume()}
+
+
 def enqueue_compute_endpoints(trial_id: int, requested_by: str = "") -> None:
     """Compute the trial's endpoints once the current transaction commits (nothing if it
     rolls back). Call after reads are signed or adjudicated, or on demand."""

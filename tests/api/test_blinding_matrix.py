@@ -130,20 +130,21 @@ API_ROUTES: dict[str, Route] = {
         "trial", {"POST": row(403, 403, 403, 200, 403, 404, 401)}
     ),
     # Endpoints and exports (a finished computation and a built export batch): managers and
-    # sponsor viewers; the review team is refused (audited 403), non-members get 404.
+    # sponsor viewers. On the trial's lists the review team is refused (audited 403: the trial
+    # is theirs to see), non-members get 404; a job or batch by id does not exist for either.
     "trialreads-api:trial-endpoint-jobs": Route(
         "trial",
         {"GET": row(403, 403, 403, 200, 200, 404, 401), "POST": row(403, 403, 403, 202, 403, 404, 401)},
     ),
     "trialreads-api:trial-endpoint-results": Route("trial", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
-    "trialreads-api:endpoint-job-detail": Route("job", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
+    "trialreads-api:endpoint-job-detail": Route("job", {"GET": row(404, 404, 404, 200, 200, 404, 401)}),
     "trialreads-api:trial-exports": Route(
         "trial",
         {"GET": row(403, 403, 403, 200, 200, 404, 401), "POST": row(403, 403, 403, 202, 202, 404, 401)},
     ),
-    "trialreads-api:export-detail": Route("batch", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
+    "trialreads-api:export-detail": Route("batch", {"GET": row(404, 404, 404, 200, 200, 404, 401)}),
     "trialreads-api:export-file": Route(
-        "batch", {"GET": row(403, 403, 403, 200, 200, 404, 401)}, extra=(("name", "manifest.json"),)
+        "batch", {"GET": row(404, 404, 404, 200, 200, 404, 401)}, extra=(("name", "manifest.json"),)
     ),
 }
 

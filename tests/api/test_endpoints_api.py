@@ -49,10 +49,10 @@ def test_download_matches_manifest_and_is_audited(world: dict[str, Any], sponsor
     content = b"".join(response.streaming_content)
     assert hashlib.sha256(content).hexdigest() == entry["sha256"] and len(content) == entry["bytes"]
     assert AuditEvent.objects.filter(event_type="EXPORT_DOWNLOADED", actor_id=sponsor.pk).count() == 1
-    # Unknown names and path tricks are the same 404; readers are refused (audited 403).
+    # Unknown names and path tricks are the same 404; to a reader the batch does not exist.
     for name in ("nope.xpt", "..%2Fmanifest.json", "%2Fetc%2Fpasswd"):
         assert client_for(sponsor).get(f"{API}/exports/{batch.pk}/files/{name}").status_code == 404
-    assert client_for(reader_a).get(f"{API}/exports/{batch.pk}/files/{entry['path']}").status_code == 403
+    assert client_for(reader_a).get(f"{API}/exports/{batch.pk}/files/{entry['path']}").status_code == 404
 
 
 def test_export_request_is_idempotent(world: dict[str, Any], sponsor: Any) -> None:

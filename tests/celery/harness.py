@@ -150,7 +150,8 @@ def redis_clean() -> Iterator[None]:
 
 @pytest.fixture
 def start_worker(tx_db: None, redis_clean: None, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    """``start_worker(hook="sleep:2", early_ack=False, visibility=10)`` -> a running worker."""
+    """``start_worker(hook="sleep:2", early_ack=False, visibility=10, export_hang=None)`` -> a
+    running worker (``worker_app`` describes the test switches)."""
     workers: list[Worker] = []
 
     def start(
@@ -160,6 +161,7 @@ def start_worker(tx_db: None, redis_clean: None, tmp_path: Path) -> Iterator[Cal
         visibility: int = 10,
         restore: int = 2,
         fork_threshold: int | None = None,
+        export_hang: Path | None = None,
     ) -> Worker:
         if not workers:
             # Whatever the test's set-up enqueued (e.g. on signing) is not part of the
@@ -177,6 +179,7 @@ def start_worker(tx_db: None, redis_clean: None, tmp_path: Path) -> Iterator[Cal
             "TRIALREADS_TEST_SUBJECT_HOOK": hook,
             "TRIALREADS_TEST_EARLY_ACK": "1" if early_ack else "0",
             "TRIALREADS_TEST_FORK_THRESHOLD": "" if fork_threshold is None else str(fork_threshold),
+            "TRIALREADS_TEST_EXPORT_HANG": "" if export_hang is None else str(export_hang),
         }
         log = tmp_path / f"{name}.log"
         cmd = [

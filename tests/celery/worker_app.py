@@ -6,6 +6,9 @@ test-only switches read from the environment of the worker process.
   (``os._exit``) at the first subject, a poison message.
 * ``TRIALREADS_TEST_EARLY_ACK=1``: Celery's default early acknowledgement, for the control
   test that shows why the production settings exist (T-CEL-CONTROL).
+* ``TRIALREADS_TEST_EXPORT_HANG=<marker file>``: the first pool process to write a file of
+  an export's staging folder creates the marker and hangs there (the test kills it
+  mid-write); later processes, finding the marker, write on.
 * ``TRIALREADS_TEST_FORK_THRESHOLD=<n>``: ``ENDPOINT_PARALLEL_MIN_SUBJECTS`` of the pool
   process, so a small trial takes the forked recompute and export inside a real worker.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from celery.signals import worker_init, worker_process_init
@@ -37,6 +41,19 @@ def _hook_from_env() -> Any:
     return None
 
 
+def _hang_in_export_staging(marker: Path) -> None:
+    real = Path.write_bytes
+
+    def write_bytes(self: Path, data: Any) -> int:
+        written = real(self, data)
+        if ".staging-" in self.parent.name and not marker.exists():
+            marker.write_text(str(os.getpid()))
+            time.sleep(60)  # killed long before
+        return written
+
+    Path.write_bytes = write_bytes  # type: ignore[method-assign]
+
+
 @worker_init.connect
 def _configure_main_process(**kwargs: Any) -> None:
     # The main process decides when a message is acknowledged, so the control switch is
@@ -56,6 +73,8 @@ def _install_hook(**kwargs: Any) -> None:
     from trialreads import tasks
 
     tasks.SUBJECT_HOOK = _hook_from_env()
+    if os.environ.get("TRIALREADS_TEST_EXPORT_HANG"):
+        _hang_in_export_staging(Path(os.environ["TRIALREADS_TEST_EXPORT_HANG"]))
     threshold = os.environ.get("TRIALREADS_TEST_FORK_THRESHOLD", "")
     if threshold:
         settings.TRIALREADS = {

@@ -11,7 +11,7 @@ from tests.conftest import make_subject_with_reads, save_baseline, save_followup
 from trialreads import access
 from trialreads.choices import AuditEventType
 from trialreads.errors import NotFound, PermissionDenied
-from trialreads.models import AuditEvent
+from trialreads.models import AuditEvent, EndpointJob, ExportBatch
 from trialreads.selectors import reads as read_selectors
 from trialreads.selectors import trials as trial_selectors
 from trialreads.services import reads as svc
@@ -218,3 +218,27 @@ def test_signature_link_verifier(trial_with_reads: Any, reader_a: Any) -> None:
     sign(tr, reader_a)
     report = read_selectors.signature_verify(user=reader_a, timepoint_read_id=tr.pk)
     assert report["valid"] and report["signature_sha256"] == svc.content_sha256(tr)
+
+
+def test_jobs_and_batches_exist_only_for_managers_and_sponsors(
+    trial: Any, manager: Any, reader_a: Any, reader_b: Any, adjudicator: Any, sponsor: Any, outsider: Any
+) -> None:
+    """Issue 13: the capability is part of the lookup, so the review team gets the same
+    NotFound on an existing job or batch as on a missing id (and each is audited)."""
+    charter = trial.charters.get(is_current=True)
+    job = EndpointJob.objects.create(
+        trial=trial, charter=charter, algorithm_version="x", input_sha256="a" * 64
+    )
+    batch = ExportBatch.objects.create(trial=trial, job=job, input_sha256="b" * 64)
+    for user in (manager, sponsor):
+        assert access.access_endpoint_job_for(user, job.pk) == job
+        assert access.access_export_batch_for(user, batch.pk) == batch
+    for user in (reader_a, adjudicator, outsider, AnonymousUser()):
+        gates = ((access.access_endpoint_job_for, job.pk), (access.access_export_batch_for, batch.pk))
+        for gate, pk in gates:
+            before = _denials()
+            with pytest.raises(NotFound):
+                gate(user, pk)
+            with pytest.raises(NotFound):
+                gate(user, MISSING)
+            assert _denials() == before + 2

@@ -11,7 +11,7 @@ import pytest
 
 from tests.trialreads.endpoint_helpers import signed_subject
 from trialreads.choices import AuditEventType
-from trialreads.errors import Conflict, PermissionDenied
+from trialreads.errors import Conflict, NotFound, PermissionDenied
 from trialreads.models import AuditEvent, ExportBatch
 from trialreads.models.endpoint import JobStatus
 from trialreads.services import endpoints as endpoint_services
@@ -118,8 +118,11 @@ def test_download_is_audited_and_refused_to_readers(
     assert path.read_bytes()[:80].startswith(b"HEADER RECORD*******LIBRARY HEADER RECORD")
     event = AuditEvent.objects.get(event_type="EXPORT_DOWNLOADED")
     assert event.actor_username == "sponsor" and event.after["file"] == "adtte.xpt"
-    with pytest.raises(PermissionDenied):
+    # A reader may not know the batch exists: the same NotFound as for a missing id.
+    with pytest.raises(NotFound):
         svc.export_file_path(batch_id=batch.pk, name="adtte.xpt", actor=reader_a)
+    with pytest.raises(NotFound):
+        svc.export_file_path(batch_id=987654, name="adtte.xpt", actor=reader_a)
 
 
 def test_same_results_give_byte_identical_files(computed: Any, tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ Byte-determinism is the point: the same input gives the same bytes in every file
 transfer can be re-derived and compared by SHA-256 (reliability-tests §10.8). Hence no wall
 clock (the export timestamp is a parameter), sorted JSON keys, ``\\n`` line endings, a fixed
 number format in CSV, and ASCII enforced rather than assumed. Everything is rendered in
-memory and checked first, so a failing export writes nothing.
+memory and checked first, so a failing export writes nothing; the files then go to a hidden
+staging sibling, are read back and checked again, and the folder is renamed into place in
+one step (:func:`write_files`), so a writer killed at any point leaves no partial transfer.
 
 Files: ``<name>.xpt`` and ``<name>.csv`` (lower-case dataset name; FDA TCG dataset name = file
 name), ``manifest.json`` with size and SHA-256 of every other file, row and variable counts,
@@ -335,20 +337,121 @@ def render_study(
     return _assemble((*tumours.rendered, *responses.rendered), stamp=stamp, **common)
 
 
-def write_files(directory: Path, files: Mapping[str, bytes]) -> None:
-    """Write ``files`` into ``directory`` (created if missing; must be empty, so no stale file
-    rides along) all or nothing: they go to a hidden sibling folder that is renamed into
-    place once every file is on disk, and a failure removes it."""
-    if directory.exists() and any(directory.iterdir()):
-        raise FileExistsError(f"{directory} is not empty")
+#: Hidden siblings of a transfer folder ``<name>``: ``.<name>.staging-*`` while it is written,
+#: ``.<name>.old-*`` while a previous copy is swapped out. Same parent, so the same
+#: filesystem: the rename that publishes a transfer is atomic.
+STAGING_INFIX = ".staging-"
+OLD_INFIX = ".old-"
+
+
+def leftovers(directory: Path) -> list[Path]:
+    """Staging and swapped-out siblings of ``directory`` that a writer left behind."""
+    if not directory.parent.is_dir():
+        return []
+    prefixes = (f".{directory.name}{STAGING_INFIX}", f".{directory.name}{OLD_INFIX}")
+    return sorted(p for p in directory.parent.iterdir() if p.name.startswith(prefixes))
+
+
+def sweep_leftovers(directory: Path) -> list[str]:
+    """Remove what a killed writer of ``directory`` left (:func:`leftovers`); their names.
+    Only for the one writer of ``directory`` (export batches: the lease holder)."""
+    removed = []
+    for path in leftovers(directory):
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    return removed
+
+
+def _fsync(path: Path) -> None:
+    # A directory (or a file) opened read-only can be fsynced on POSIX; Windows cannot
+    # open a directory, and its renames are not durable this way anyway.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except (IsADirectoryError, PermissionError):
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class TransferCheckError(Exception):
+    """The files on disk are not the transfer that was rendered."""
+
+
+def check_transfer(directory: Path, files: Mapping[str, bytes]) -> None:
+    """The folder holds exactly ``files``, byte for byte (size and SHA-256 read back from
+    disk), and every entry of its ``manifest.json`` (when there is one) matches the file
+    it names. Raises :class:`TransferCheckError` naming each difference."""
+    problems: list[str] = []
+    on_disk = {p.name for p in directory.iterdir()}
+    if on_disk != set(files):
+        problems.append(f"files {sorted(on_disk ^ set(files))} differ from the transfer")
+    for name, content in sorted(files.items()):
+        path = directory / name
+        if path.is_file() and path.read_bytes() != content:
+            problems.append(f"{name}: content on disk differs from the rendered bytes")
+    if MANIFEST_NAME in files:
+        for entry in json.loads(files[MANIFEST_NAME]).get("files", []):
+            listed = files.get(entry["path"])
+            if listed is None or (len(listed), hashlib.sha256(listed).hexdigest()) != (
+                entry["bytes"],
+                entry["sha256"],
+            ):
+                problems.append(f"{entry['path']}: does not match its manifest entry")
+    if problems:
+        raise TransferCheckError("; ".join(problems))
+
+
+def stage_files(directory: Path, files: Mapping[str, bytes]) -> Path:
+    """Write ``files`` into a new hidden sibling of ``directory`` (:data:`STAGING_INFIX`),
+    flush each to disk, check them (:func:`check_transfer`) and return the staging folder,
+    ready for :func:`publish`. On any failure the staging folder is removed."""
     directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}{STAGING_INFIX}", dir=directory.parent))
     try:
         for name, content in sorted(files.items()):
             (staging / name).write_bytes(content)
-        if directory.exists():
-            directory.rmdir()  # empty (checked above); os.replace cannot replace a directory
-        os.replace(staging, directory)
+            _fsync(staging / name)
+        check_transfer(staging, files)
+        _fsync(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging
+
+
+def publish(staging: Path, directory: Path, *, replace: bool = False) -> None:
+    """Move the staged transfer to ``directory`` with one atomic rename. A missing or empty
+    ``directory`` is taken; a non-empty one raises :class:`FileExistsError` unless
+    ``replace``, in which case the old copy is first renamed away (atomic too: readers see
+    the old transfer or, for that instant, none, never a mix) and then removed."""
+    old: Path | None = None
+    if directory.exists():
+        if any(directory.iterdir()):
+            if not replace:
+                raise FileExistsError(f"{directory} is not empty")
+            old = Path(tempfile.mkdtemp(prefix=f".{directory.name}{OLD_INFIX}", dir=directory.parent))
+            os.replace(directory, old / directory.name)
+        else:
+            directory.rmdir()  # os.replace cannot replace a directory
+    os.replace(staging, directory)
+    _fsync(directory.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_files(directory: Path, files: Mapping[str, bytes]) -> None:
+    """Write ``files`` into ``directory`` (created if missing; must be empty, so no stale file
+    rides along) all or nothing: :func:`stage_files` then :func:`publish`. A writer killed
+    on the way leaves at most a hidden staging sibling, never a partial ``directory``; the
+    next write of the same ``directory`` removes it (:func:`sweep_leftovers`)."""
+    if directory.exists() and any(directory.iterdir()):
+        raise FileExistsError(f"{directory} is not empty")
+    sweep_leftovers(directory)
+    staging = stage_files(directory, files)
+    try:
+        publish(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -1,6 +1,8 @@
 """Endpoint computations and sponsor exports as the API shows them: read managers and
-sponsor viewers (``VIEW_ENDPOINTS`` / ``EXPORT``) only; other members get an audited 403,
-non-members the gate's 404. Results are the *accepted* (BICR) read's, never one reader's."""
+sponsor viewers (``VIEW_ENDPOINTS`` / ``EXPORT``) only. A job or a batch by id is the gate's
+404 to everyone else; a trial-level list answers other members of the trial with an audited
+403 (the trial is theirs to see) and non-members with the gate's 404. Results are the
+*accepted* (BICR) read's, never one reader's."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from typing import Any
 from django.db.models import QuerySet
 
 from trialreads import access
-from trialreads.errors import NotFound
 from trialreads.models.endpoint import EndpointJob, EndpointRun, ExportBatch, JobStatus
 
 
@@ -25,15 +26,9 @@ def endpoint_job_list(*, user: Any, trial_id: object) -> QuerySet[EndpointJob]:
 
 
 def endpoint_job_get(*, user: Any, job_id: object) -> EndpointJob:
-    """One computation (progress). Its trial decides: same 404 for a missing job and for a
-    job of a trial the user is not in."""
-    try:
-        pk = int(str(job_id))
-    except ValueError:
-        raise NotFound() from None
-    trial_id = EndpointJob.objects.filter(pk=pk).values_list("trial_id", flat=True).first()
-    _endpoints_trial(user, trial_id if trial_id is not None else -1)
-    return EndpointJob.objects.get(pk=pk)
+    """One computation (progress): the same 404 for a missing job, a job of a trial the user
+    is not in, and a job of their trial that their role may not see (``access.py``)."""
+    return access.access_endpoint_job_for(user, job_id)
 
 
 def endpoint_result_list(*, user: Any, trial_id: object) -> QuerySet[EndpointRun]:
@@ -70,10 +65,5 @@ def export_batch_list(*, user: Any, trial_id: object) -> QuerySet[ExportBatch]:
 
 
 def export_batch_get(*, user: Any, batch_id: object) -> ExportBatch:
-    try:
-        pk = int(str(batch_id))
-    except ValueError:
-        raise NotFound() from None
-    trial_id = ExportBatch.objects.filter(pk=pk).values_list("trial_id", flat=True).first()
-    _export_trial(user, trial_id if trial_id is not None else -1, "export_batch", pk)
-    return ExportBatch.objects.get(pk=pk)
+    """One export batch, to those who may export its trial; 404 to anyone else."""
+    return access.access_export_batch_for(user, batch_id)

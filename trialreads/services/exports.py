@@ -11,6 +11,12 @@ and, unless ``include_chain_head=False``, in ``manifest.json``.
 
 Only subjects with an accepted read (concordant by rule, or chosen by the adjudicator)
 and no failed run are exported; the others are listed in the batch's ``reason``.
+
+A batch's folder appears whole or not at all (:func:`export_build`: staged, checked,
+renamed in the finishing transaction), and a batch never stays RUNNING for good: a build
+that fails marks it FAILED with the reason, one whose worker died is taken over through
+the lease (``services.endpoints.job_claim``) when its task is redelivered or the batch is
+requested again.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
+import re
 import shutil
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -29,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.db import transaction
-from django.db.models import F, Max, Min
+from django.db import OperationalError, transaction
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from criteria.evaluate import evaluate
@@ -52,7 +58,15 @@ from trialreads.exports.datasets import (
     ReaderTimepoint,
     build_transfer,
 )
-from trialreads.exports.package import MANIFEST_NAME, render_study, write_files
+from trialreads.exports.package import (
+    MANIFEST_NAME,
+    OLD_INFIX,
+    STAGING_INFIX,
+    publish,
+    render_study,
+    stage_files,
+    write_files,
+)
 from trialreads.exports.spec import Dataset
 from trialreads.models import (
     ImagingTimepoint,
@@ -356,19 +370,17 @@ def build_datasets(study: ExportStudy) -> tuple[Dataset, ...]:
 
 
 @gc_paused()
-def export_write(
+def export_render(
     job: EndpointJob,
-    directory: Path,
     *,
     chain_head: str | None = None,
     data_cutoff: dt.date | None = None,
     on_step: Callable[[int], None] | None = None,
-) -> tuple[dict[str, Any], StudyBuild]:
-    """Write the transfer of ``job`` (as of ``data_cutoff``, if any) into the empty (or
-    missing) ``directory``, all files or none; returns the manifest. Everything is rendered
-    and validated in memory first (``render_study``), on two processes for large trials.
-    ``on_step(n)`` is called when step n of :data:`EXPORT_STEPS` is done (1: the study is
-    loaded, 2: every dataset is built, checked and encoded); step 3 is the caller's."""
+) -> tuple[dict[str, bytes], StudyBuild]:
+    """The files of the transfer of ``job`` (as of ``data_cutoff``, if any), rendered and
+    validated in memory (``render_study``), on two processes for large trials. ``on_step(n)``
+    is called when step n of :data:`EXPORT_STEPS` is done (1: the study is loaded, 2: every
+    dataset is built, checked and encoded); step 3 (written) is the caller's."""
     build = build_study(job, data_cutoff=data_cutoff)
     if on_step is not None:
         on_step(1)
@@ -390,6 +402,21 @@ def export_write(
         )
     if on_step is not None:
         on_step(2)
+    return files, build
+
+
+def export_write(
+    job: EndpointJob,
+    directory: Path,
+    *,
+    chain_head: str | None = None,
+    data_cutoff: dt.date | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> tuple[dict[str, Any], StudyBuild]:
+    """Write the transfer of ``job`` (:func:`export_render`) into the empty (or missing)
+    ``directory``, all files or none (``write_files``: staged, checked, renamed into
+    place); returns the manifest."""
+    files, build = export_render(job, chain_head=chain_head, data_cutoff=data_cutoff, on_step=on_step)
     write_files(directory, files)
     manifest: dict[str, Any] = json.loads(files[MANIFEST_NAME])
     return manifest, build
@@ -432,10 +459,11 @@ def export_request(
 ) -> ExportBatch:
     """Ask for the transfer of the trial's latest computed endpoints, as of ``data_cutoff``
     when given (idempotent: the same results and cut-off give the same batch; another
-    cut-off is another batch). The build runs in ``trialreads.build_export`` after commit.
+    cut-off is another batch). The build runs in ``trialreads.build_export`` after commit;
+    asking again for a batch stuck RUNNING past its lease sends the build again.
     An invalid cut-off raises :class:`ValidationError` on ``data_cutoff`` before anything
     is written."""
-    from trialreads.tasks import enqueue_export
+    from trialreads.tasks import enqueue_export  # tasks imports this module: imported when called
 
     trial = access.access_trial_for(actor, trial_id)
     access.require_capability(actor, trial.pk, access.EXPORT, "trial", trial.pk)
@@ -455,9 +483,39 @@ def export_request(
                 "data_cutoff": data_cutoff,
             },
         )
-        if created or batch.status == JobStatus.PENDING:
+        if created or batch.status == JobStatus.PENDING or _lease_ran_out(batch):
             enqueue_export(batch.pk)
     return batch
+
+
+def export_batches_resume() -> list[int]:
+    """Send the build again for every batch RUNNING past its lease (its worker died and its
+    message is gone, or nobody asked again): the task takes it over through ``job_claim``,
+    or marks it FAILED with the reason once ``ENDPOINT_MAX_ATTEMPTS`` claims are used up.
+    Run periodically by ``trialreads.resume_stale_exports``; returns the batch ids sent."""
+    # tasks imports this module (a cycle at import time): imported when called.
+    from trialreads.tasks import enqueue_export
+
+    now = timezone.now()
+    stale = list(
+        ExportBatch.objects.filter(status=JobStatus.RUNNING)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for batch_id in stale:
+        enqueue_export(batch_id)
+    if stale:
+        logger.warning("export batches stuck past their lease, sent again: %s", stale)
+    return stale
+
+
+def _lease_ran_out(batch: ExportBatch) -> bool:
+    """RUNNING, but its holder stopped renewing (killed, or its task message was lost):
+    nothing would ever finish it, so the request sends a task that takes it over
+    (``job_claim``) or, past ``ENDPOINT_MAX_ATTEMPTS``, marks it FAILED with the reason."""
+    expires = batch.lease_expires_at
+    return batch.status == JobStatus.RUNNING and (expires is None or expires <= timezone.now())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -472,28 +530,80 @@ def _chain_head(trial_chain: str) -> str | None:
     return f"{head[0]}:{head[1]}" if head else None
 
 
+#: A leftover in the exports folder: ``.<batch>.staging-*`` / ``.<batch>.old-*`` (``package``),
+#: or ``.staging-<batch>-<pid>`` of earlier versions.
+_LEFTOVER = re.compile(
+    rf"^\.(?P<batch>\d+)(?:{re.escape(STAGING_INFIX)}|{re.escape(OLD_INFIX)})|^\.staging-(?P<legacy>\d+)-"
+)
+
+
+def export_leftovers_sweep(*, claimed: int) -> list[str]:
+    """Remove what killed writers left in the exports folder: the staging and swapped-out
+    folders of every batch that no one may be writing now, i.e. that is not RUNNING, plus
+    those of ``claimed`` (whose lease the caller holds, so any other writer of it has lost
+    its lease and cannot publish). Returns the names removed."""
+    root = exports_root()
+    if not root.is_dir():
+        return []
+    busy = set(
+        ExportBatch.objects.filter(status=JobStatus.RUNNING).exclude(pk=claimed).values_list("pk", flat=True)
+    )
+    removed = []
+    for path in sorted(root.iterdir()):
+        match = _LEFTOVER.match(path.name)
+        if match and int(match["batch"] or match["legacy"]) not in busy:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    if removed:
+        logger.warning("removed export leftovers of killed writers: %s", ", ".join(removed))
+    return removed
+
+
 def export_build(*, batch_id: int, task_id: str = "") -> ExportOutcome:
-    """Build the batch's files (claimed under a lease like an endpoint job; the files are
-    written to a temporary directory and moved into place, then the batch is finished in
-    one transaction with its audit event, conditional on the lease)."""
+    """Build the batch's files, claimed under a lease like an endpoint job.
+
+    Every file is written to a hidden staging folder beside ``exports/<batch>`` (the same
+    filesystem), flushed, and read back against the rendered bytes and the manifest; only
+    then, in the transaction that finishes the batch (conditional on the lease, with its
+    audit event), is the folder renamed into place (``package.publish``). A writer killed
+    at any point leaves no partial ``exports/<batch>``: at most a complete, checked one for
+    a batch still RUNNING (killed between the rename and the commit; the takeover replaces
+    it), and hidden leftovers, which the next build removes (:func:`export_leftovers_sweep`).
+
+    A build that fails for good (bad data, a conformance problem, a disk error) marks the
+    batch FAILED with the reason instead of leaving it RUNNING; database errors propagate
+    (the task retries them) and :class:`LeaseLost` means another worker owns the batch now.
+    """
     owner = worker_identity(task_id)
     claim = job_claim(batch_id, owner, model=ExportBatch)
     batch = ExportBatch.objects.select_related("job__charter", "job__trial", "trial").get(pk=batch_id)
     if not claim.claimed:
         return ExportOutcome(batch, False, claim.retry_in)
+    try:
+        _build_claimed(batch, owner)
+    except (LeaseLost, OperationalError):
+        raise
+    except Exception as exc:
+        logger.exception("export batch %d failed", batch.pk)
+        _fail_claimed(batch, owner, f"build failed: {type(exc).__name__}: {exc}")
+        batch.refresh_from_db()
+        return ExportOutcome(batch, False)
+    batch.refresh_from_db()
+    return ExportOutcome(batch, True)
+
+
+def _build_claimed(batch: ExportBatch, owner: str) -> None:
     head = _chain_head(batch.trial.chain_id) if batch.include_chain_head else None
-    root = exports_root()
-    final = root / str(batch.pk)
-    staging = root / f".staging-{batch.pk}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    manifest, build = export_write(
+    final = exports_root() / str(batch.pk)
+    export_leftovers_sweep(claimed=batch.pk)
+    rendered, build = export_render(
         batch.job,
-        staging,
         chain_head=head,
         data_cutoff=batch.data_cutoff,
         on_step=lambda done: job_progress(batch.pk, owner, done, model=ExportBatch),
     )
-    manifest_bytes = (staging / MANIFEST_NAME).read_bytes()
+    manifest: dict[str, Any] = json.loads(rendered[MANIFEST_NAME])
+    manifest_bytes = rendered[MANIFEST_NAME]
     files = [
         *manifest["files"],
         {
@@ -502,51 +612,77 @@ def export_build(*, batch_id: int, task_id: str = "") -> ExportOutcome:
             "bytes": len(manifest_bytes),
         },
     ]
+    staging = stage_files(final, rendered)
+    try:
+        with transaction.atomic():
+            updated = ExportBatch.objects.filter(
+                pk=batch.pk, lease_owner=owner, status=JobStatus.RUNNING
+            ).update(
+                status=JobStatus.DONE,
+                done=F("total"),
+                finished_at=timezone.now(),
+                lease_owner="",
+                lease_expires_at=None,
+                directory=f"exports/{batch.pk}",
+                files=files,
+                manifest_sha256=files[-1]["sha256"],
+                reason="; ".join(f"excluded {line}" for line in build.excluded),
+            )
+            if updated != 1:
+                raise LeaseLost(f"export batch {batch.pk}: lease lost before finishing")
+            # A previous attempt killed after its rename but before its commit left a
+            # complete copy (possibly with an older chain head): swapped out atomically.
+            publish(staging, final, replace=True)
+            audit_record(
+                chain_id=batch.trial.chain_id,
+                event_type=AuditEventType.EXPORT_CREATED,
+                actor=None,
+                object_type="export_batch",
+                object_id=batch.pk,
+                after={
+                    "endpoint_job": batch.job_id,
+                    "files": files,
+                    "subjects": len(build.study.subjects),
+                    "excluded": list(build.excluded),
+                    "audit_chain_head": head,
+                    "data_cutoff": batch.data_cutoff.isoformat() if batch.data_cutoff else None,
+                },
+            )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already once published
+
+
+def _fail_claimed(batch: ExportBatch, owner: str, reason: str) -> None:
+    """FAILED with ``reason`` and its audit event, while the lease is still ours."""
     with transaction.atomic():
         updated = ExportBatch.objects.filter(pk=batch.pk, lease_owner=owner, status=JobStatus.RUNNING).update(
-            status=JobStatus.DONE,
-            done=F("total"),
+            status=JobStatus.FAILED,
             finished_at=timezone.now(),
             lease_owner="",
             lease_expires_at=None,
-            directory=f"exports/{batch.pk}",
-            files=files,
-            manifest_sha256=files[-1]["sha256"],
-            reason="; ".join(f"excluded {line}" for line in build.excluded),
+            reason=reason[:2000],
         )
-        if updated != 1:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise LeaseLost(f"export batch {batch.pk}: lease lost before finishing")
-        # A previous attempt that died after moving its files left identical bytes; replace.
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(staging, final)
-        audit_record(
-            chain_id=batch.trial.chain_id,
-            event_type=AuditEventType.EXPORT_CREATED,
-            actor=None,
-            object_type="export_batch",
-            object_id=batch.pk,
-            after={
-                "endpoint_job": batch.job_id,
-                "files": files,
-                "subjects": len(build.study.subjects),
-                "excluded": list(build.excluded),
-                "audit_chain_head": head,
-                "data_cutoff": batch.data_cutoff.isoformat() if batch.data_cutoff else None,
-            },
-        )
-    batch.refresh_from_db()
-    return ExportOutcome(batch, True)
+        if updated == 1:
+            audit_record(
+                chain_id=batch.trial.chain_id,
+                event_type=AuditEventType.EXPORT_CREATED,
+                actor=None,
+                object_type="export_batch",
+                object_id=batch.pk,
+                after={
+                    "status": JobStatus.FAILED,
+                    "attempts": batch.attempts,
+                    "input_sha256": batch.input_sha256,
+                },
+                reason=reason[:2000],
+            )
 
 
 def export_file_path(*, batch_id: int, name: str, actor: Any) -> Path:
     """The path of one file of a finished batch, for a user allowed to export the trial
     (sponsor viewers, read managers). Every download is audited."""
-    batch = ExportBatch.objects.filter(pk=batch_id).select_related("trial").first()
-    if batch is None:
-        raise NotFound()
-    trial = access.access_trial_for(actor, batch.trial_id)
-    access.require_capability(actor, trial.pk, access.EXPORT, "export_batch", batch.pk)
+    batch = access.access_export_batch_for(actor, batch_id)
+    trial = batch.trial
     entry = next((f for f in batch.files if f["path"] == name), None)
     if batch.status != JobStatus.DONE or entry is None:
         raise NotFound()
