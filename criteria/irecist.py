@@ -52,17 +52,19 @@ from types import MappingProxyType
 from criteria.lesions import (
     MIN_INCREASE_MM,
     RECIST_CAP,
+    SENTENCES,
     NewLesionView,
     NonTargetAssessment,
     SubjectCache,
     SumAssessment,
+    SumLesion,
     allocate_new_targets,
     meets_pd,
     mm_text,
     new_target_lesions,
     require_baseline,
 )
-from criteria.recist11 import new_lesion_sentences, not_done_result, partial_sum_extra
+from criteria.recist11 import new_lesion_sentences, not_done_result
 from criteria.types import Baseline, ScanKind, Subject, Timepoint, TimepointResult
 
 ICR = "iCR"
@@ -127,11 +129,16 @@ class _Now:
     non_targets: NonTargetAssessment
     added: tuple[str, ...]  # unequivocal new lesions not seen before
     nlt_mm: Decimal | None  # NLT sum of measures (assessed NLT only); None without NLT
-    target_values: dict[str, Decimal]  # assessed targets
+    lesions: tuple[SumLesion, ...]  # the baseline targets' values
     nlt_values: dict[str, Decimal]  # assessed NLT
     nlt_ids: frozenset[str]
     nlt_complete: bool
     nlnt_mm: dict[str, Decimal | None]  # NLNT present now, with their size
+
+    @property
+    def target_values(self) -> dict[str, Decimal]:
+        """The assessed targets' values (read only at an iUPD and in its block)."""
+        return {x.id: x.mm for x in self.lesions if x.mm is not None}
 
     @property
     def target_pd(self) -> bool:
@@ -153,13 +160,14 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
     nlt_chosen = allocate_new_targets(subject, views, cap=RECIST_CAP, promote=False)
     base_mm = cache.baseline_mm()
     state = _State(baseline_mm=base_mm, nadir=base_mm)
+    explain = SENTENCES.get()
     results: list[TimepointResult] = []
     for i, (tp, view) in enumerate(zip(subject.timepoints, views, strict=True)):
         if tp.scan is ScanKind.NOT_DONE:
             results.append(not_done_result(baseline, tp))
             continue
         now = _measure(cache, subject, baseline, tp, view, i, nlt_chosen, state)
-        results.append(_step(subject, now, state))
+        results.append(_step(subject, now, state, explain))
     return tuple(results)
 
 
@@ -183,43 +191,53 @@ def _measure(
             lesions, baseline_mm=state.baseline_mm, nadir_mm=state.nadir,
             after_cr=after_cr,
         )
+    present = view.present
+    if present:
+        known = state.known_new
+        added = tuple(x.id for x in present if x.id not in known)
+        by_id = {x.id: x for x in tp.new_lesions}
+        nlnt_mm = {x.id: by_id[x.id].mm for x in present if x.id not in nlt_chosen}
+    else:
+        added, nlnt_mm = (), {}
     nlt = new_target_lesions(tp, nlt_chosen, index)
-    by_id = {x.id: x for x in tp.new_lesions}
-    return _Now(
-        tp=tp,
-        view=view,
-        targets=targets,
-        non_targets=cache.assess_nontargets(tp, after_cr=after_cr),
-        added=tuple(x.id for x in view.present if x.id not in state.known_new),
-        nlt_mm=sum((x.mm for x in nlt if x.mm is not None), Decimal(0)) if nlt else None,
-        target_values={x.id: x.mm for x in lesions if x.mm is not None},
-        nlt_values={x.id: x.mm for x in nlt if x.mm is not None},
-        nlt_ids=frozenset(x.id for x in nlt),
-        nlt_complete=all(x.mm is not None for x in nlt),
-        nlnt_mm={x.id: by_id[x.id].mm for x in view.present if x.id not in nlt_chosen},
-    )
+    if nlt:
+        return _Now(
+            tp, view, targets, cache.assess_nontargets(tp, after_cr=after_cr), added,
+            nlt_mm=sum((x.mm for x in nlt if x.mm is not None), Decimal(0)),
+            lesions=lesions,
+            nlt_values={x.id: x.mm for x in nlt if x.mm is not None},
+            nlt_ids=frozenset(x.id for x in nlt),
+            nlt_complete=all(x.mm is not None for x in nlt),
+            nlnt_mm=nlnt_mm,
+        )
+    return _Now(tp, view, targets, cache.assess_nontargets(tp, after_cr=after_cr), added, None, lesions,
+                {}, frozenset(), True, nlnt_mm)
 
 
-def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
+def _step(subject: Subject, now: _Now, state: _State, explain: bool = True) -> TimepointResult:
     """Decide one evaluable timepoint and move the state on (IR-TPR-T2, IR-CONF, IR-RESET).
 
     With iCPD confirmed the response stays iCPD; with no iUPD open a RECIST 1.1 progression
     opens one (iUPD, dated at the earliest scan or an equivocal lesion's first scan,
-    R11-EQUIVOCAL); with an iUPD open :func:`_in_block` decides.
+    R11-EQUIVOCAL); with an iUPD open :func:`_in_block` decides. Without ``explain`` (see
+    :data:`criteria.lesions.SENTENCES`) the result carries no sentences; nothing else changes.
     """
     nadir_before = state.nadir
     # A1 (FAQ-IR-MANAGING-PR): iPR/iCR since the last iUPD, so target iSD reads as iPR.
     continue_pr = state.responded and subject.settings.pr_continues_until_pd
     why: list[str] = []
-    if now.targets is not None:
-        why.extend(_i_codes(w) for w in now.targets.why)
-    why.extend(_i_codes(w) for w in now.non_targets.why)
-    why.extend(new_lesion_sentences(now.view))
-    if now.nlt_mm is not None:
-        nlt = ", ".join(sorted(now.nlt_ids))
-        why.append(f"new-lesion targets {nlt}: sum of measures {mm_text(now.nlt_mm)} "
-                   "(NLT, not in the target sum; IR-NEW)")
-    extra: dict[str, str | Decimal | None] = dict(partial_sum_extra(now.targets))
+    if explain:
+        if now.targets is not None:
+            why.extend(_i_codes(w) for w in now.targets.why)
+        why.extend(_i_codes(w) for w in now.non_targets.why)
+        why.extend(new_lesion_sentences(now.view))
+        if now.nlt_mm is not None:
+            nlt = ", ".join(sorted(now.nlt_ids))
+            why.append(f"new-lesion targets {nlt}: sum of measures {mm_text(now.nlt_mm)} "
+                       "(NLT, not in the target sum; IR-NEW)")
+    targets = now.targets
+    extra: dict[str, str | Decimal | None] = (
+        {} if targets is None or targets.complete else {"partial_sum_mm": targets.available_mm})
     if now.nlt_mm is not None:
         extra["nlt_sum_mm"] = now.nlt_mm
     progression_date = None
@@ -227,13 +245,14 @@ def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
 
     if state.confirmed is not None:
         overall = ICPD
-        why.append(f"iCPD: progression was confirmed on {state.confirmed.isoformat()}; "
-                   "confirmed progression stands at later timepoints (IR-CONF)")
+        if explain:
+            why.append(f"iCPD: progression was confirmed on {state.confirmed.isoformat()}; "
+                       "confirmed progression stands at later timepoints (IR-CONF)")
     elif state.block is None:
-        fresh = _fresh_progression(now, state)
-        if fresh:
+        if now.target_pd or now.non_target_pd or now.added or _nlt_pd(now, state):
             overall = IUPD
-            why.extend(fresh)
+            if explain:
+                why.extend(_fresh_progression(now, state))
             progression_date = _iupd_date(now, subject.settings.irecist_equivocal_backdates_ipfs)
             state.block = _open_block(now, bool(now.added) or _nlt_pd(now, state))
             state.responded = False
@@ -253,7 +272,6 @@ def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
             progression_date = _iupd_date(now, subject.settings.irecist_equivocal_backdates_ipfs)
 
     _advance(now, state, overall, disregarded)
-    targets = now.targets
     target = _TARGET_CODES[targets.code] if targets is not None else NA
     if target == ISD and continue_pr:
         # As under RECIST 1.1 (A1), the target category carries the continued iPR too,
@@ -272,7 +290,7 @@ def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
         nadir_ref_mm=None if targets is None else nadir_before,
         pct_vs_baseline=None if targets is None else targets.pct_vs_baseline,
         pct_vs_nadir=None if targets is None else targets.pct_vs_nadir,
-        why=tuple(why),
+        why=tuple(why) if explain else (),
         progression_date=progression_date,
         scan=now.tp.scan,
         extra=extra,
@@ -649,7 +667,7 @@ def _advance(now: _Now, state: _State, overall: str, disregarded: bool) -> None:
     if targets is not None and targets.total_mm is not None:
         state.nadir = min(state.nadir, targets.total_mm)
         state.last_target_mm = targets.total_mm
-    if not disregarded:
+    if not disregarded and now.view.present:
         # FAQ-IR-EARLY-SCAN: an early scan that was disregarded leaves its new lesions
         # "additional" for the confirmatory scan.
         state.known_new.update(x.id for x in now.view.present)
