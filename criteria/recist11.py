@@ -13,6 +13,7 @@ import datetime as dt
 from decimal import Decimal
 
 from criteria.lesions import (
+    SENTENCES,
     NewLesionView,
     SubjectCache,
     SumAssessment,
@@ -45,6 +46,7 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
     responded = False  # A1: PR or CR assigned at an earlier timepoint
     previous = None  # overall response at the previous evaluable assessment (A2)
     views = cache.new_lesion_views()
+    explain = SENTENCES.get()
     results: list[TimepointResult] = []
     for tp, view in zip(subject.timepoints, views, strict=True):
         if tp.scan is ScanKind.NOT_DONE:
@@ -54,7 +56,7 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
         result = _assess(
             cache, baseline, tp, view,
             base_mm=base_mm, nadir=nadir, after_cr=after_cr,
-            continue_pr=settings.pr_continues_until_pd and responded,
+            continue_pr=settings.pr_continues_until_pd and responded, explain=explain,
         )
         results.append(result)
         if result.overall == PD:
@@ -90,10 +92,12 @@ def _assess(
     nadir: Decimal,
     after_cr: bool,
     continue_pr: bool,
+    explain: bool = True,
 ) -> TimepointResult:
     """One evaluable timepoint: target category (R11-CR/PR/SD/PD, R11-MISSING, A1, A2),
     non-target category (R11-NT-CR/PD), new lesions (R11-NEW, R11-EQUIVOCAL), the overall
-    response of R11-TPR-T1/T2 and the PD date."""
+    response of R11-TPR-T1/T2 and the PD date. Without ``explain`` (see
+    :data:`criteria.lesions.SENTENCES`) the result carries no sentences."""
     why: list[str] = []
     sums: SumAssessment | None = None
     if baseline.targets:
@@ -101,7 +105,8 @@ def _assess(
             cache.target_lesions(tp), baseline_mm=base_mm, nadir_mm=nadir, after_cr=after_cr
         )
         target = sums.code
-        why.extend(sums.why)
+        if explain:
+            why.extend(sums.why)
         if target == SD and continue_pr:
             target = PR
             why.append(
@@ -111,28 +116,23 @@ def _assess(
     else:
         target = NA
     nt = cache.assess_nontargets(tp, after_cr=after_cr)
-    why.extend(nt.why)
-    why.extend(new_lesion_sentences(view))
-    overall, sentence = overall_response(target, nt.code, view.code)
-    why.append(sentence)
+    new_lesions = view.code
+    overall, sentence = overall_response(target, nt.code, new_lesions)
+    if explain:
+        why.extend(nt.why)
+        why.extend(new_lesion_sentences(view))
+        why.append(sentence)
     progression_date = None
     if overall == PD:
         progression_date, dated = progression_date_for(tp, view)
         why.extend(dated)
+    if sums is None:
+        return TimepointResult(tp.date, target, nt.code, new_lesions, overall, None, None, None, None,
+                               tuple(why) if explain else (), progression_date, tp.scan, {})
     return TimepointResult(
-        date=tp.date,
-        target=target,
-        non_target=nt.code,
-        new_lesions=view.code,
-        overall=overall,
-        sum_mm=None if sums is None else sums.total_mm,
-        nadir_ref_mm=nadir if sums is not None else None,
-        pct_vs_baseline=None if sums is None else sums.pct_vs_baseline,
-        pct_vs_nadir=None if sums is None else sums.pct_vs_nadir,
-        why=tuple(why),
-        progression_date=progression_date,
-        scan=tp.scan,
-        extra=partial_sum_extra(sums),
+        tp.date, target, nt.code, new_lesions, overall, sums.total_mm, nadir, sums.pct_vs_baseline,
+        sums.pct_vs_nadir, tuple(why) if explain else (), progression_date, tp.scan,
+        {} if sums.complete else {"partial_sum_mm": sums.available_mm},
     )
 
 
