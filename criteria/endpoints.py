@@ -34,6 +34,7 @@ from criteria.types import (
     Progression,
     Settings,
     TimepointResult,
+    fast_init,
 )
 
 NE = "NE"
@@ -90,6 +91,7 @@ def vocabulary(criterion: str) -> Vocabulary:
     return IRECIST_VOCABULARY if criterion == IRECIST else RECIST_VOCABULARY
 
 
+@fast_init
 @dataclass(frozen=True)
 class Best:
     """A best-response derivation: the code, the date of the assessment it rests on, and why."""

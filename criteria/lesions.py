@@ -35,6 +35,7 @@ from criteria.types import (
     TargetKind,
     TargetMeasurement,
     Timepoint,
+    fast_init,
 )
 from criteria.validate import organ_group
 
@@ -179,6 +180,7 @@ def meets_pr(total: Decimal, reference: Decimal) -> bool:
     return reference > 0 and at_least_pct_below(total, reference, PR_DECREASE_PCT)
 
 
+@fast_init
 @dataclass(frozen=True)
 class SumAssessment:
     """The sum-based category of a set of measured lesions at one timepoint.
@@ -326,6 +328,7 @@ def assess_sum(
 
 # --- non-target lesions -----------------------------------------------------------
 
+@fast_init
 @dataclass(frozen=True)
 class NonTargetAssessment:
     """Non-target category at one timepoint: ``CR NON-CR/NON-PD PD NE NA``.
@@ -465,6 +468,7 @@ def new_lesion_measurable(lesion: NewLesion) -> bool:
     return lesion.mm >= (NODE_MEASURABLE_MM if lesion.node else LESION_MEASURABLE_MM)
 
 
+@fast_init
 @dataclass(frozen=True)
 class NewLesionView:
     """New lesions at one timepoint as the criteria see them.
