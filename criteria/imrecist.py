@@ -26,7 +26,6 @@ from decimal import Decimal
 from criteria.lesions import (
     IRRC_CAP,
     RECIST_CAP,
-    SENTENCES,
     SubjectCache,
     SumAssessment,
     allocate_new_targets,
@@ -56,15 +55,17 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
     baseline = require_baseline(subject)
     settings = subject.settings
     cache = cache or SubjectCache(subject)
-    views = cache.new_lesion_views()
+    views = cache.views
     cap = RECIST_CAP if settings.imrecist_new_lesion_cap == "recist" else IRRC_CAP
-    chosen = allocate_new_targets(subject, views, cap=cap, promote=True)
-    base_mm = cache.baseline_mm()
+    chosen = allocate_new_targets(subject, views, cap=cap, promote=True) if cache.any_new else {}
+    base_mm = cache.baseline_mm
     target_ids = frozenset(t.id for t in baseline.targets)
     nadir = base_mm
     responded = False
     previous: str | None = None
-    explain = SENTENCES.get()
+    explain = cache.explain
+    new_codes = cache.new_codes
+    has_targets = bool(baseline.targets)
     require_5mm = settings.imrecist_pd_requires_5mm
     reappearance = settings.reappearance_after_cr_is_pd
     continues = settings.pr_continues_until_pd
@@ -75,10 +76,10 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
             results.append(not_done_result(baseline, tp))
             continue
         why: list[str] = []
-        new_measured = new_target_lesions(tp, chosen, i)
+        new_measured = new_target_lesions(tp, chosen, i) if chosen else ()
         # the targets' tuple itself when no new lesion is measured (then the subject cache may
         # reuse the iRECIST sum assessment of the same values, SubjectCache.assess_sum)
-        lesions = cache.target_lesions(tp)
+        lesions = cache.lesions[i]
         if new_measured:
             lesions = (*lesions, *new_measured)
             new_sum: Decimal | None = sum((x.mm for x in new_measured if x.mm is not None), Decimal(0))
@@ -87,17 +88,10 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
         sums: SumAssessment | None = None
         target = NA
         if lesions:
-            sums = cache.assess_sum(
-                lesions,
-                baseline_mm=base_mm,
-                nadir_mm=nadir,
-                require_5mm=require_5mm,
-                after_cr=reappearance and previous == CR,
-                reappearing=target_ids,
-                label="SLD",
-            )
+            sums = cache.assess_sum(i, lesions, nadir, reappearance and previous == CR, require_5mm,
+                                    target_ids, "SLD")
             target = sums.code
-            if not baseline.targets and target in (PR, SD):
+            if not has_targets and target in (PR, SD):
                 # RECIST 1.1 Table 2: without measurable disease at baseline the categories
                 # are CR, NON-CR/NON-PD, PD and NE; PR and SD need a baseline sum.
                 target = NON_CR_NON_PD
@@ -113,7 +107,7 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
             if target == SD and continues and responded:
                 target = PR
                 why.append("PR continues: PR was assigned earlier and PD is not met (A1, FAQ-MANAGING-PR)")
-        nt = cache.assess_nontargets(tp)
+        nt = cache.nontargets[i]
         non_target = nt.code
         if non_target == PD:
             non_target = NON_CR_NON_PD
@@ -134,7 +128,7 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
         # E3: an equivocal new lesion rules out CR only with imrecist_equivocal_blocks_cr
         equivocal = tuple(x.id for x in view.equivocal) if blocks_cr and view.equivocal else ()
         overall, sentence = _overall(
-            target, non_target, unmeasured, bool(baseline.targets or new_measured), equivocal, explain
+            target, non_target, unmeasured, has_targets or bool(new_measured), equivocal, explain
         )
         why.append(sentence)
         if sums is None or sums.complete:
@@ -143,16 +137,17 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
             extra = {"partial_sum_mm": sums.available_mm}
         if new_sum is not None:
             extra["new_measurable_sum_mm"] = new_sum
+        progression_date = tp.earliest_date if overall == PD else None
         if sums is None:
-            result = TimepointResult(tp.date, target, non_target, view.code, overall, None, None, None, None,
-                                     tuple(why) if explain else (),
-                                     tp.earliest_date if overall == PD else None, tp.scan, extra)
+            result = TimepointResult(tp.date, target, non_target, new_codes[i], overall, None, None, None,
+                                     None, tuple(why) if explain else (), progression_date, tp.scan, extra)
         else:
-            result = TimepointResult(tp.date, target, non_target, view.code, overall, sums.total_mm, nadir,
+            total = None if sums.missing else sums.available_mm  # sums.total_mm
+            result = TimepointResult(tp.date, target, non_target, new_codes[i], overall, total, nadir,
                                      sums.pct_vs_baseline, sums.pct_vs_nadir, tuple(why) if explain else (),
-                                     tp.earliest_date if overall == PD else None, tp.scan, extra)
-            if sums.total_mm is not None:
-                nadir = min(nadir, sums.total_mm)
+                                     progression_date, tp.scan, extra)
+            if total is not None and total < nadir:  # nadir = min(nadir, total)
+                nadir = total
         results.append(result)
         if overall != NE:
             previous = overall

@@ -52,7 +52,6 @@ from types import MappingProxyType
 from criteria.lesions import (
     MIN_INCREASE_MM,
     RECIST_CAP,
-    SENTENCES,
     NewLesionView,
     NonTargetAssessment,
     SubjectCache,
@@ -156,18 +155,19 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
     """
     baseline = require_baseline(subject)
     cache = cache or SubjectCache(subject)
-    views = cache.new_lesion_views()
-    nlt_chosen = allocate_new_targets(subject, views, cap=RECIST_CAP, promote=False)
-    base_mm = cache.baseline_mm()
+    views = cache.views
+    nlt_chosen = (allocate_new_targets(subject, views, cap=RECIST_CAP, promote=False)
+                  if cache.any_new else {})
+    base_mm = cache.baseline_mm
     state = _State(baseline_mm=base_mm, nadir=base_mm)
-    explain = SENTENCES.get()
+    explain = cache.explain
     results: list[TimepointResult] = []
     for i, (tp, view) in enumerate(zip(subject.timepoints, views, strict=True)):
         if tp.scan is ScanKind.NOT_DONE:
             results.append(not_done_result(baseline, tp))
             continue
         now = _measure(cache, subject, baseline, tp, view, i, nlt_chosen, state)
-        results.append(_step(subject, now, state, explain))
+        results.append(_step(subject, now, state, explain, cache.new_codes[i]))
     return tuple(results)
 
 
@@ -185,12 +185,10 @@ def _measure(
     evaluable timepoint; A2 applies after an overall iCR at the previous assessment."""
     after_cr = subject.settings.reappearance_after_cr_is_pd and state.previous == ICR
     targets = None
-    lesions = cache.target_lesions(tp)
+    lesions = cache.lesions[index]
     if baseline.targets:
-        targets = cache.assess_sum(
-            lesions, baseline_mm=state.baseline_mm, nadir_mm=state.nadir,
-            after_cr=after_cr,
-        )
+        targets = cache.assess_sum(index, lesions, state.nadir, after_cr)
+    non_targets = cache.assess_nontargets_after_cr(index) if after_cr else cache.nontargets[index]
     present = view.present
     if present:
         known = state.known_new
@@ -202,7 +200,7 @@ def _measure(
     nlt = new_target_lesions(tp, nlt_chosen, index)
     if nlt:
         return _Now(
-            tp, view, targets, cache.assess_nontargets(tp, after_cr=after_cr), added,
+            tp, view, targets, non_targets, added,
             nlt_mm=sum((x.mm for x in nlt if x.mm is not None), Decimal(0)),
             lesions=lesions,
             nlt_values={x.id: x.mm for x in nlt if x.mm is not None},
@@ -210,17 +208,19 @@ def _measure(
             nlt_complete=all(x.mm is not None for x in nlt),
             nlnt_mm=nlnt_mm,
         )
-    return _Now(tp, view, targets, cache.assess_nontargets(tp, after_cr=after_cr), added, None, lesions,
+    return _Now(tp, view, targets, non_targets, added, None, lesions,
                 {}, frozenset(), True, nlnt_mm)
 
 
-def _step(subject: Subject, now: _Now, state: _State, explain: bool = True) -> TimepointResult:
+def _step(subject: Subject, now: _Now, state: _State, explain: bool = True,
+          new_lesions: str | None = None) -> TimepointResult:
     """Decide one evaluable timepoint and move the state on (IR-TPR-T2, IR-CONF, IR-RESET).
 
     With iCPD confirmed the response stays iCPD; with no iUPD open a RECIST 1.1 progression
     opens one (iUPD, dated at the earliest scan or an equivocal lesion's first scan,
     R11-EQUIVOCAL); with an iUPD open :func:`_in_block` decides. Without ``explain`` (see
     :data:`criteria.lesions.SENTENCES`) the result carries no sentences; nothing else changes.
+    ``new_lesions`` is ``now.view.code`` when the caller has it already.
     """
     nadir_before = state.nadir
     # A1 (FAQ-IR-MANAGING-PR): iPR/iCR since the last iUPD, so target iSD reads as iPR.
@@ -280,21 +280,16 @@ def _step(subject: Subject, now: _Now, state: _State, explain: bool = True) -> T
         if overall != IPR:
             why.append("target iPR continues: iPR was assigned earlier and the target sum does "
                        "not meet iUPD (A1, FAQ-IR-MANAGING-PR; setting pr_continues_until_pd)")
-    return TimepointResult(
-        date=now.tp.date,
-        target=target,
-        non_target=_NON_TARGET_CODES[now.non_targets.code],
-        new_lesions=now.view.code,
-        overall=overall,
-        sum_mm=None if targets is None else targets.total_mm,
-        nadir_ref_mm=None if targets is None else nadir_before,
-        pct_vs_baseline=None if targets is None else targets.pct_vs_baseline,
-        pct_vs_nadir=None if targets is None else targets.pct_vs_nadir,
-        why=tuple(why) if explain else (),
-        progression_date=progression_date,
-        scan=now.tp.scan,
-        extra=extra,
-    )
+    tp = now.tp
+    if targets is None:
+        return TimepointResult(tp.date, target, _NON_TARGET_CODES[now.non_targets.code],
+                               now.view.code if new_lesions is None else new_lesions, overall, None, None,
+                               None, None, tuple(why) if explain else (), progression_date, tp.scan, extra)
+    return TimepointResult(tp.date, target, _NON_TARGET_CODES[now.non_targets.code],
+                           now.view.code if new_lesions is None else new_lesions, overall,
+                           None if targets.missing else targets.available_mm, nadir_before,
+                           targets.pct_vs_baseline, targets.pct_vs_nadir, tuple(why) if explain else (),
+                           progression_date, tp.scan, extra)
 
 
 _I_PREFIXES = (
@@ -664,9 +659,11 @@ def _non_progression(now: _Now, responded: bool) -> tuple[str, list[str]]:
 def _advance(now: _Now, state: _State, overall: str, disregarded: bool) -> None:
     """Carry nadir, known new lesions, NLT nadir and response history to the next timepoint."""
     targets = now.targets
-    if targets is not None and targets.total_mm is not None:
-        state.nadir = min(state.nadir, targets.total_mm)
-        state.last_target_mm = targets.total_mm
+    if targets is not None and not targets.missing:  # a complete sum: total_mm
+        total = targets.available_mm
+        if total < state.nadir:  # min(state.nadir, total)
+            state.nadir = total
+        state.last_target_mm = total
     if not disregarded and now.view.present:
         # FAQ-IR-EARLY-SCAN: an early scan that was disregarded leaves its new lesions
         # "additional" for the confirmatory scan.
