@@ -147,10 +147,13 @@ def imrecist_pd_status(timepoints: Sequence[TimepointResult], settings: Settings
 
 def _pd_statuses(timepoints: Sequence[TimepointResult], settings: Settings) -> tuple[str | None, ...]:
     # Prefer statuses already attached (evaluate.py attaches them); compute otherwise.
-    attached = tuple(tp.extra.get("pd_status") for tp in timepoints)
-    if all((s is None) == (tp.overall != "PD") for s, tp in zip(attached, timepoints, strict=True)):
-        return tuple(s if isinstance(s, str) else None for s in attached)
-    return imrecist_pd_status(timepoints, settings)
+    attached: list[str | None] = []
+    for tp in timepoints:
+        status = tp.extra.get("pd_status") if tp.extra else None
+        if (status is None) != (tp.overall != "PD"):
+            return imrecist_pd_status(timepoints, settings)
+        attached.append(status if isinstance(status, str) else None)
+    return tuple(attached)
 
 
 # --- which assessments count -------------------------------------------------------------
@@ -525,8 +528,11 @@ def derive_dor(
     that requires confirmation restricts DoR to confirmed responders downstream."""
     voc = vocabulary(criterion)
     seq = assessments if assessments is not None else assessments_for_bor(timepoints, settings, criterion)
-    start = next((i for i, tp in enumerate(seq) if tp.overall in (voc.cr, voc.pr)), None)
-    if start is None:
+    cr, pr = voc.cr, voc.pr
+    start = 0
+    while start < len(seq) and seq[start].overall != cr and seq[start].overall != pr:
+        start += 1
+    if start == len(seq):
         return None
     begin = seq[start].date
     # seq is normally a prefix of timepoints (assessments_for_bor): then the index is start

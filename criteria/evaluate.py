@@ -109,9 +109,9 @@ def _with_progression_dates(
 ) -> tuple[TimepointResult, ...]:
     # A progression counts from the earliest image of its assessment (types.Timepoint);
     # the engines may already have set an earlier date (equivocal new lesion, R11-EQUIVOCAL).
+    if not any(tp.scan_dates for tp in subject.timepoints):
+        return results  # the common case: every progression counts from its assessment date
     earliest = {tp.date: tp.earliest_date for tp in subject.timepoints if tp.scan_dates}
-    if not earliest:
-        return results
     return tuple(
         dataclasses.replace(r, progression_date=earliest[r.date])
         if r.overall in _PD_CODES and r.progression_date is None and r.date in earliest else r
@@ -145,7 +145,9 @@ def evaluate_criterion(subject: Subject, criterion: str,
         else:
             timepoints = _with_progression_dates(subject, engine(criterion)(subject, cache))
     if criterion == IMRECIST:
-        timepoints = _with_pd_status(timepoints, endpoints.imrecist_pd_status(timepoints, settings))
+        statuses = endpoints.imrecist_pd_status(timepoints, settings)
+        if any(status is not None for status in statuses):
+            timepoints = _with_pd_status(timepoints, statuses)
     ref = subject.reference_date
     seq = endpoints.assessments_for_bor(timepoints, settings, criterion)
     bor = endpoints.derive_bor(timepoints, ref, settings, criterion, seq)

@@ -144,6 +144,7 @@ def target_lesions(baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
     """The baseline targets' values at ``tp`` in baseline order (missing ids: not assessed)."""
     get = tp.targets.get
     measured = TargetKind.MEASURED
+    new = tuple.__new__  # SumLesion(...) without the named tuple's Python-level __new__
     out = []
     for t in baseline.targets:
         m = get(t.id)
@@ -153,7 +154,7 @@ def target_lesions(baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
             mm = m.mm
         else:
             mm = target_mm(m)
-        out.append(SumLesion(t.id, t.node, mm))
+        out.append(new(SumLesion, (t.id, t.node, mm)))
     return tuple(out)
 
 
