@@ -197,7 +197,7 @@ def _measure(
         nlnt_mm = {x.id: by_id[x.id].mm for x in present if x.id not in nlt_chosen}
     else:
         added, nlnt_mm = (), {}
-    nlt = new_target_lesions(tp, nlt_chosen, index)
+    nlt = new_target_lesions(tp, nlt_chosen, index) if nlt_chosen else ()
     if nlt:
         return _Now(
             tp, view, targets, non_targets, added,
@@ -249,7 +249,8 @@ def _step(subject: Subject, now: _Now, state: _State, explain: bool = True,
             why.append(f"iCPD: progression was confirmed on {state.confirmed.isoformat()}; "
                        "confirmed progression stands at later timepoints (IR-CONF)")
     elif state.block is None:
-        if now.target_pd or now.non_target_pd or now.added or _nlt_pd(now, state):
+        if ((targets is not None and targets.code == "PD") or now.non_targets.code == "PD" or now.added
+                or (now.nlt_mm is not None and _nlt_pd(now, state))):  # _fresh_progression's criteria
             overall = IUPD
             if explain:
                 why.extend(_fresh_progression(now, state))

@@ -21,6 +21,7 @@ from typing import NamedTuple
 from criteria.errors import InputError
 from criteria.rounding import (
     CONTEXT,
+    HUNDRED,
     QUANTUM,
     at_least_pct_above,
     at_least_pct_below,
@@ -59,6 +60,9 @@ RECIST_CAP = (5, 2)
 IRRC_CAP = (10, 5)
 
 ZERO = Decimal(0)
+#: 100 + 20 and 100 - 30: the factors of at_least_pct_above / at_least_pct_below for PD and PR.
+_PD_FACTOR = HUNDRED + PD_INCREASE_PCT
+_PR_FACTOR = HUNDRED - PR_DECREASE_PCT
 
 #: Whether the ``why`` sentences of target sums are built. On by default (every result
 #: carries them); the batch command line without ``--explain`` and the benchmark turn it
@@ -245,13 +249,20 @@ def assess_sum(
             available = add(available, x.mm)
     missing = tuple(missing_ids)
     complete = not missing
+    ctx = CONTEXT
+    # pct_change, meets_pd and meets_pr inlined (the same exact operations): this runs for
+    # every timepoint a criterion assesses
     if complete:
-        pct_base = pct_change(available, baseline_mm)
-        pct_nadir = pct_change(available, nadir_mm)
+        pct_base = (None if baseline_mm == 0 else
+                    ctx.divide(ctx.multiply(ctx.subtract(available, baseline_mm), HUNDRED), baseline_mm))
+        pct_nadir = (None if nadir_mm == 0 else
+                     ctx.divide(ctx.multiply(ctx.subtract(available, nadir_mm), HUNDRED), nadir_mm))
     else:
         pct_base = pct_nadir = None
     reappeared: tuple[str, ...] = ()
-    if meets_pd(available, nadir_mm, require_5mm=require_5mm):
+    if (available > nadir_mm  # at_least_pct_above(available, nadir_mm, PD_INCREASE_PCT)
+            and ctx.multiply(available, HUNDRED) >= ctx.multiply(nadir_mm, _PD_FACTOR)
+            and (not require_5mm or available - nadir_mm >= MIN_INCREASE_MM)):
         code = "PD"
     else:
         if after_cr:
@@ -266,8 +277,8 @@ def assess_sum(
             code = "NE"
         elif all(lesion_gone(x) for x in lesions):
             code = "CR"
-        elif meets_pr(available, baseline_mm):
-            code = "PR"
+        elif baseline_mm > 0 and ctx.multiply(available, HUNDRED) <= ctx.multiply(baseline_mm, _PR_FACTOR):
+            code = "PR"  # meets_pr(available, baseline_mm)
         else:
             code = "SD"
     # the sentence is built only when sentences are wanted (see SENTENCES)
