@@ -42,6 +42,7 @@ MIN_MEASURABLE_NODE_MM = Decimal(15)
 #: Plausibility bound: no human lesion diameter reaches a metre; larger values are typos
 #: (a value entered in micrometres, a missing decimal point).
 MAX_DIAMETER_MM = Decimal(1000)
+_ZERO = Decimal(0)
 
 #: Codes that belong to both vocabularies and say nothing about which one is in use.
 SHARED_CODES = frozenset({"NE", "NA"})
@@ -150,6 +151,11 @@ def validate_baseline_targets(
     problems: list[Problem] = []
     seen: set[str] = set()
     for i, target in enumerate(targets):
+        mm = target.mm
+        if (target.id and target.id not in seen and mm.is_finite() and _ZERO <= mm <= MAX_DIAMETER_MM
+                and is_measurable_size(mm, target.node)):
+            seen.add(target.id)
+            continue  # the common case, without building field paths
         field = f"{prefix}[{i}]"
         if not target.id:
             problems.append(Problem(f"{field}.id", "empty lesion id"))
@@ -258,7 +264,7 @@ def _timepoint_lesion_problems(
         mm = value.mm
         if (lesion_id in target_ids and not value.fragments_mm and not value.coalesced_with
                 and value.coalesced_into is None
-                and (mm is None or (mm.is_finite() and 0 <= mm <= MAX_DIAMETER_MM))):
+                and (mm is None or (mm.is_finite() and _ZERO <= mm <= MAX_DIAMETER_MM))):
             continue  # the common case, without building field paths
         field = f"{prefix}.targets.{lesion_id}"
         if lesion_id not in target_ids:
@@ -300,6 +306,10 @@ def validate_dates(subject: Subject) -> list[Problem]:
         floor, floor_name = subject.reference_date, "reference_date"
     previous: dt.date | None = None
     for i, tp in enumerate(subject.timepoints):
+        if (tp.date > floor if subject.baseline is not None else tp.date >= floor) and (
+                previous is None or tp.date > previous) and not tp.scan_dates:
+            previous = tp.date
+            continue  # the common case, without building field paths
         field = f"timepoints[{i}].date"
         if subject.baseline is not None and tp.date <= floor:
             problems.append(Problem(field, f"follow-up {tp.date} is not after the {floor_name} {floor}"))
