@@ -64,16 +64,19 @@ ZERO = Decimal(0)
 _PD_FACTOR = HUNDRED + PD_INCREASE_PCT
 _PR_FACTOR = HUNDRED - PR_DECREASE_PCT
 
-#: Whether the ``why`` sentences of target sums are built. On by default (every result
-#: carries them); the batch command line without ``--explain`` and the benchmark turn it
-#: off with :func:`without_sentences`, since those sentences are then never written. No
-#: decision depends on a sentence, so every code, date and number is the same either way.
+#: Whether the ``why`` sentences are built: those of the timepoint results (sums,
+#: non-targets, new lesions, overall responses), of the endpoints (BOR, confirmed BOR, PFS)
+#: and of each criterion. On by default (every result carries them); the batch command line
+#: without ``--explain`` and the benchmark turn it off with :func:`without_sentences`, since
+#: the sentences are then never written (the results then carry few or none). No decision
+#: depends on a sentence, so every code, date and number is the same either way
+#: (tests/criteria/test_sentences_off.py).
 SENTENCES: ContextVar[bool] = ContextVar("criteria_sentences", default=True)
 
 
 @contextmanager
 def without_sentences() -> Iterator[None]:
-    """Skip building the target-sum ``why`` sentences inside the block (see SENTENCES)."""
+    """Skip building the ``why`` sentences inside the block (see SENTENCES)."""
     token = SENTENCES.set(False)
     try:
         yield
