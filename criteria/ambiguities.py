@@ -132,14 +132,24 @@ class DefaultsCache:
     and the benchmark make one per run): a batch usually shares one ``Settings``, and the
     sentences are the same for every subject with it. Nothing is kept at module level."""
 
-    __slots__ = ("_notes",)
+    __slots__ = ("_last", "_notes")
 
     def __init__(self) -> None:
         self._notes: dict[tuple[str, Settings, bool], tuple[str, ...]] = {}
+        # The Settings object last asked about and its notes per (criterion, response level):
+        # subjects without settings share one Settings object, found here by identity
+        # (hashing a Settings hashes all its fields).
+        self._last: tuple[Settings, dict[tuple[str, bool], tuple[str, ...]]] | None = None
 
     def get(self, criterion: str, settings: Settings, response_level: bool = False) -> tuple[str, ...]:
-        key = (criterion, settings, response_level)
-        notes = self._notes.get(key)
+        last = self._last
+        if last is None or last[0] is not settings:
+            last = self._last = (settings, {})
+        notes = last[1].get((criterion, response_level))
         if notes is None:
-            notes = self._notes[key] = defaults_used(criterion, settings, response_level)
+            key = (criterion, settings, response_level)
+            notes = self._notes.get(key)
+            if notes is None:
+                notes = self._notes[key] = defaults_used(criterion, settings, response_level)
+            last[1][(criterion, response_level)] = notes
         return notes

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from criteria.lesions import SENTENCES
 from criteria.types import (
     IMRECIST,
     IRECIST,
@@ -33,6 +34,7 @@ from criteria.types import (
     Progression,
     Settings,
     TimepointResult,
+    fast_init,
 )
 
 NE = "NE"
@@ -70,6 +72,9 @@ class Vocabulary:
 
 RECIST_VOCABULARY = Vocabulary("CR", "PR", "SD", "NON-CR/NON-PD", ("PD",))
 IRECIST_VOCABULARY = Vocabulary("iCR", "iPR", "iSD", "NON-iCR/NON-iUPD", ("iCPD", "iUPD"))
+#: ``stable_codes`` of each vocabulary, built once (the property builds a new set per call).
+_STABLE = MappingProxyType({RECIST_VOCABULARY.cr: RECIST_VOCABULARY.stable_codes,
+                            IRECIST_VOCABULARY.cr: IRECIST_VOCABULARY.stable_codes})
 
 
 #: The rule ids a criterion's BOR, confirmed BOR and PFS sentences cite.
@@ -86,6 +91,7 @@ def vocabulary(criterion: str) -> Vocabulary:
     return IRECIST_VOCABULARY if criterion == IRECIST else RECIST_VOCABULARY
 
 
+@fast_init
 @dataclass(frozen=True)
 class Best:
     """A best-response derivation: the code, the date of the assessment it rests on, and why."""
@@ -141,10 +147,13 @@ def imrecist_pd_status(timepoints: Sequence[TimepointResult], settings: Settings
 
 def _pd_statuses(timepoints: Sequence[TimepointResult], settings: Settings) -> tuple[str | None, ...]:
     # Prefer statuses already attached (evaluate.py attaches them); compute otherwise.
-    attached = tuple(tp.extra.get("pd_status") for tp in timepoints)
-    if all((s is None) == (tp.overall != "PD") for s, tp in zip(attached, timepoints, strict=True)):
-        return tuple(s if isinstance(s, str) else None for s in attached)
-    return imrecist_pd_status(timepoints, settings)
+    attached: list[str | None] = []
+    for tp in timepoints:
+        status = tp.extra.get("pd_status") if tp.extra else None
+        if (status is None) != (tp.overall != "PD"):
+            return imrecist_pd_status(timepoints, settings)
+        attached.append(status if isinstance(status, str) else None)
+    return tuple(attached)
 
 
 # --- which assessments count -------------------------------------------------------------
@@ -188,33 +197,46 @@ def _stable_fallback(
 
     With non-target-only disease (``nt_only``) the stable category is NON-CR/NON-PD, never
     SD (RECIST 1.1 Table 2 and its footnote; T3-NOTE-NT-ONLY): an unconfirmed CR at the SD
-    minimum then counts as NON-CR/NON-PD."""
-    def qualifies(tp: TimepointResult) -> bool:
-        return _days(tp.date, reference_date) >= settings.sd_min_days
-
-    sd = None if nt_only else next((tp for tp in seq if tp.overall in stable and qualifies(tp)), None)
-    if sd is not None:
-        return Best(voc.sd, sd.date, f"{sd.overall} on {sd.date} is {_days(sd.date, reference_date)} days "
-                                     f"after the reference date: stable disease (needs >= "
-                                     f"{settings.sd_min_days} days, R11-SD-MIN)")
-    non_codes = (stable | {voc.non_cr_non_pd}) if nt_only else frozenset({voc.non_cr_non_pd})
-    non = next((tp for tp in seq if tp.overall in non_codes and qualifies(tp)), None)
-    if non is not None:
-        return Best(voc.non_cr_non_pd, non.date,
-                    f"{non.overall} on {non.date} at >= {settings.sd_min_days} days, non-target disease "
-                    f"only: {voc.non_cr_non_pd}, not {voc.sd} (R11-SD-MIN; RECIST 1.1 Table 2, "
-                    "T3-NOTE-NT-ONLY)")
-    early = [tp for tp in seq if tp.overall in stable or tp.overall == voc.non_cr_non_pd]
-    early_note = (f"; {early[0].overall} on {early[0].date} came before day {settings.sd_min_days} "
-                  "(R11-SD-MIN)") if early else ""
+    minimum then counts as NON-CR/NON-PD. The sentence is built only when sentences are
+    wanted (:data:`criteria.lesions.SENTENCES`); the code and date never depend on it."""
+    sd_min = settings.sd_min_days
+    explain = SENTENCES.get()
+    if not nt_only:
+        for tp in seq:
+            if tp.overall in stable and (tp.date - reference_date).days >= sd_min:
+                if not explain:
+                    return Best(voc.sd, tp.date, "")
+                return Best(voc.sd, tp.date, f"{tp.overall} on {tp.date} is {_days(tp.date, reference_date)} "
+                                             f"days after the reference date: stable disease (needs >= "
+                                             f"{sd_min} days, R11-SD-MIN)")
+    non_cr_non_pd = voc.non_cr_non_pd
+    for tp in seq:
+        code = tp.overall
+        if (code == non_cr_non_pd or (nt_only and code in stable)) and (
+                tp.date - reference_date).days >= sd_min:
+            if not explain:
+                return Best(non_cr_non_pd, tp.date, "")
+            return Best(non_cr_non_pd, tp.date,
+                        f"{code} on {tp.date} at >= {sd_min} days, non-target disease "
+                        f"only: {non_cr_non_pd}, not {voc.sd} (R11-SD-MIN; RECIST 1.1 Table 2, "
+                        "T3-NOTE-NT-ONLY)")
+    early_note = ""
+    if explain:
+        early = [tp for tp in seq if tp.overall in stable or tp.overall == non_cr_non_pd]
+        if early:
+            early_note = (f"; {early[0].overall} on {early[0].date} came before day {sd_min} "
+                          "(R11-SD-MIN)")
     for code in voc.pd:
-        pd = next((tp for tp in seq if tp.overall == code), None)
-        if pd is not None:
-            return Best(code, pd.date, f"no response and no stable disease long enough: {code} on "
-                                       f"{pd.date}{early_note}")
+        for tp in seq:
+            if tp.overall == code:
+                if not explain:
+                    return Best(code, tp.date, "")
+                return Best(code, tp.date, f"no response and no stable disease long enough: {code} on "
+                                           f"{tp.date}{early_note}")
     if seq:
         first = seq[0]
-        return Best(NE, first.date, f"no evaluable response, stable disease or progression{early_note}")
+        return Best(NE, first.date,
+                    f"no evaluable response, stable disease or progression{early_note}" if explain else "")
     if settings.bor_without_assessments == "ne":
         return Best(NE, None, "no post-baseline assessment: NE (E5, setting bor_without_assessments, "
                               "admiralonco missing_as_ne)")
@@ -236,11 +258,22 @@ def derive_bor(
     """
     voc = vocabulary(criterion)
     seq = assessments if assessments is not None else assessments_for_bor(timepoints, settings, criterion)
-    for code in (voc.cr, voc.pr):
-        hit = next((tp for tp in seq if tp.overall == code), None)
-        if hit is not None:
-            return Best(code, hit.date, f"best response {code} first on {hit.date} ({BOR_RULES[criterion]})")
+    cr, pr = voc.cr, voc.pr
+    hit: TimepointResult | None = None  # the first CR, else the first PR (one pass)
+    for tp in seq:
+        code = tp.overall
+        if code == cr:
+            hit = tp
+            break
+        if code == pr and hit is None:
+            hit = tp
+    explain = SENTENCES.get()
+    if hit is not None:
+        why = f"best response {hit.overall} first on {hit.date} ({BOR_RULES[criterion]})" if explain else ""
+        return Best(hit.overall, hit.date, why)
     fallback = _stable_fallback(seq, reference_date, settings, voc, frozenset({voc.sd}))
+    if not explain:
+        return fallback
     return Best(fallback.code, fallback.date, f"{fallback.why} ({BOR_RULES[criterion]})")
 
 
@@ -301,6 +334,33 @@ def derive_confirmed_bor(
     """
     voc = vocabulary(criterion)
     seq = assessments if assessments is not None else assessments_for_bor(timepoints, settings, criterion)
+    codes = {tp.overall for tp in seq}
+    if voc.cr in codes or voc.pr in codes:  # else nothing to confirm: straight to the fallback
+        confirmed = _confirmed_response(seq, settings, criterion, voc)
+        if confirmed is not None:
+            return confirmed
+    if nt_only is None:  # non_target_only(seq, voc), on the codes already collected
+        nt_only = voc.non_cr_non_pd in codes and voc.pr not in codes and voc.sd not in codes
+    fallback = _stable_fallback(seq, reference_date, settings, voc, _STABLE[voc.cr], nt_only)
+    if fallback.code == NE:  # with a recorded PD the answer is PD already (dated at that PD)
+        reappeared = _disease_after_cr(seq, settings, criterion)
+        if reappeared is not None:
+            return Best(voc.pd[0], reappeared.date,
+                        f"no confirmed response and no stable disease long enough; {reappeared.overall} "
+                        f"on {reappeared.date} after a CR is disease reappearing: PD at that point "
+                        "(R11-BOR-CONF Table 3, footnote a; A12)")
+    if not SENTENCES.get():
+        return fallback
+    rules = CONFIRMED_RULES[criterion]
+    if voc.cr in codes or voc.pr in codes:
+        return Best(fallback.code, fallback.date, f"no confirmed response; {fallback.why} ({rules})")
+    return Best(fallback.code, fallback.date, f"{fallback.why} ({rules})")
+
+
+def _confirmed_response(
+    seq: Sequence[TimepointResult], settings: Settings, criterion: str, voc: Vocabulary
+) -> Best | None:
+    """The confirmed CR, else the confirmed PR, of :func:`derive_confirmed_bor` (None: neither)."""
     for i, tp in enumerate(seq):
         if tp.overall == voc.cr:
             j = _confirming_index(seq, i, settings, voc, want_cr=True)
@@ -318,20 +378,7 @@ def derive_confirmed_bor(
                                              f"{seq[j].overall} on {seq[j].date} "
                                              f"({_days(seq[j].date, tp.date)} days later, needs >= "
                                              f"{settings.confirm_min_days}; {CONFIRMED_RULES[criterion]})")
-    if nt_only is None:
-        nt_only = non_target_only(seq, voc)
-    fallback = _stable_fallback(seq, reference_date, settings, voc, voc.stable_codes, nt_only)
-    if fallback.code == NE:  # with a recorded PD the answer is PD already (dated at that PD)
-        reappeared = _disease_after_cr(seq, settings, criterion)
-        if reappeared is not None:
-            return Best(voc.pd[0], reappeared.date,
-                        f"no confirmed response and no stable disease long enough; {reappeared.overall} "
-                        f"on {reappeared.date} after a CR is disease reappearing: PD at that point "
-                        "(R11-BOR-CONF Table 3, footnote a; A12)")
-    rules = CONFIRMED_RULES[criterion]
-    if any(tp.overall in (voc.cr, voc.pr) for tp in seq):
-        return Best(fallback.code, fallback.date, f"no confirmed response; {fallback.why} ({rules})")
-    return Best(fallback.code, fallback.date, f"{fallback.why} ({rules})")
+    return None
 
 
 def _disease_after_cr(
@@ -481,11 +528,19 @@ def derive_dor(
     that requires confirmation restricts DoR to confirmed responders downstream."""
     voc = vocabulary(criterion)
     seq = assessments if assessments is not None else assessments_for_bor(timepoints, settings, criterion)
-    start = next((i for i, tp in enumerate(seq) if tp.overall in (voc.cr, voc.pr)), None)
-    if start is None:
+    cr, pr = voc.cr, voc.pr
+    start = 0
+    while start < len(seq) and seq[start].overall != cr and seq[start].overall != pr:
+        start += 1
+    if start == len(seq):
         return None
     begin = seq[start].date
-    rest = tuple(timepoints[timepoints.index(seq[start]):])
+    # seq is normally a prefix of timepoints (assessments_for_bor): then the index is start
+    # (tuple.index would compare the dataclasses field by field before reaching it)
+    at = start if start < len(timepoints) and timepoints[start] is seq[start] else None
+    if at is None:
+        at = timepoints.index(seq[start])
+    rest = tuple(timepoints[at:])
     pfs = derive_pfs(rest, begin, settings, criterion, death_date)
     return DurationOfResponse(start=begin, end=pfs.date, days=_days(pfs.date, begin),
                               event=pfs.event, reason=pfs.reason)

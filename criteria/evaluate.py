@@ -19,7 +19,7 @@ from types import MappingProxyType
 from criteria import endpoints, imrecist, irecist, recist11
 from criteria.ambiguities import DefaultsCache, defaults_used
 from criteria.errors import CriteriaError, InputError
-from criteria.lesions import SubjectCache
+from criteria.lesions import SENTENCES, SubjectCache
 from criteria.types import (
     CRITERIA,
     IMRECIST,
@@ -109,9 +109,9 @@ def _with_progression_dates(
 ) -> tuple[TimepointResult, ...]:
     # A progression counts from the earliest image of its assessment (types.Timepoint);
     # the engines may already have set an earlier date (equivocal new lesion, R11-EQUIVOCAL).
+    if not any(tp.scan_dates for tp in subject.timepoints):
+        return results  # the common case: every progression counts from its assessment date
     earliest = {tp.date: tp.earliest_date for tp in subject.timepoints if tp.scan_dates}
-    if not earliest:
-        return results
     return tuple(
         dataclasses.replace(r, progression_date=earliest[r.date])
         if r.overall in _PD_CODES and r.progression_date is None and r.date in earliest else r
@@ -121,8 +121,12 @@ def _with_progression_dates(
 def _with_pd_status(
     results: tuple[TimepointResult, ...], statuses: Sequence[str | None]
 ) -> tuple[TimepointResult, ...]:
+    # dataclasses.replace spelled out (it reads the fields and builds keyword arguments per call)
     return tuple(
-        dataclasses.replace(r, extra={**r.extra, "pd_status": status}) if status is not None else r
+        TimepointResult(r.date, r.target, r.non_target, r.new_lesions, r.overall, r.sum_mm,
+                        r.nadir_ref_mm, r.pct_vs_baseline, r.pct_vs_nadir, r.why, r.progression_date,
+                        r.scan, {**r.extra, "pd_status": status})
+        if status is not None else r
         for r, status in zip(results, statuses, strict=True))
 
 
@@ -141,7 +145,9 @@ def evaluate_criterion(subject: Subject, criterion: str,
         else:
             timepoints = _with_progression_dates(subject, engine(criterion)(subject, cache))
     if criterion == IMRECIST:
-        timepoints = _with_pd_status(timepoints, endpoints.imrecist_pd_status(timepoints, settings))
+        statuses = endpoints.imrecist_pd_status(timepoints, settings)
+        if any(status is not None for status in statuses):
+            timepoints = _with_pd_status(timepoints, statuses)
     ref = subject.reference_date
     seq = endpoints.assessments_for_bor(timepoints, settings, criterion)
     bor = endpoints.derive_bor(timepoints, ref, settings, criterion, seq)
@@ -149,8 +155,12 @@ def evaluate_criterion(subject: Subject, criterion: str,
     nt_only = None if subject.baseline is None else not subject.baseline.targets
     confirmed = endpoints.derive_confirmed_bor(timepoints, ref, settings, criterion, seq, nt_only)
     pfs = endpoints.derive_pfs(timepoints, ref, settings, criterion, subject.death_date)
-    pfs_why = (f"{'event' if pfs.event else 'censored'} on {pfs.date}: {pfs.reason} "
-               f"({endpoints.PFS_RULES[criterion]})")
+    if SENTENCES.get():
+        pfs_why = (f"{'event' if pfs.event else 'censored'} on {pfs.date}: {pfs.reason} "
+                   f"({endpoints.PFS_RULES[criterion]})")
+        why: tuple[str, ...] = (f"BOR: {bor.why}", f"confirmed BOR: {confirmed.why}", f"PFS: {pfs_why}")
+    else:
+        why = ()  # not written (see criteria.lesions.SENTENCES)
     return CriterionResult(
         criterion=criterion,
         timepoints=timepoints,
@@ -159,7 +169,7 @@ def evaluate_criterion(subject: Subject, criterion: str,
         bor_confirmed=confirmed.code,
         pfs=pfs,
         progression=endpoints.irecist_progression(timepoints) if criterion == IRECIST else None,
-        why=(f"BOR: {bor.why}", f"confirmed BOR: {confirmed.why}", f"PFS: {pfs_why}"),
+        why=why,
         bor_confirmed_date=confirmed.date,
         dor=endpoints.derive_dor(timepoints, ref, settings, criterion, subject.death_date, seq),
         defaults=(defaults.get(criterion, settings, subject.response_level) if defaults is not None

@@ -56,13 +56,14 @@ from criteria.lesions import (
     NonTargetAssessment,
     SubjectCache,
     SumAssessment,
+    SumLesion,
     allocate_new_targets,
     meets_pd,
     mm_text,
     new_target_lesions,
     require_baseline,
 )
-from criteria.recist11 import new_lesion_sentences, not_done_result, partial_sum_extra
+from criteria.recist11 import new_lesion_sentences, not_done_result
 from criteria.types import Baseline, ScanKind, Subject, Timepoint, TimepointResult
 
 ICR = "iCR"
@@ -127,11 +128,16 @@ class _Now:
     non_targets: NonTargetAssessment
     added: tuple[str, ...]  # unequivocal new lesions not seen before
     nlt_mm: Decimal | None  # NLT sum of measures (assessed NLT only); None without NLT
-    target_values: dict[str, Decimal]  # assessed targets
+    lesions: tuple[SumLesion, ...]  # the baseline targets' values
     nlt_values: dict[str, Decimal]  # assessed NLT
     nlt_ids: frozenset[str]
     nlt_complete: bool
     nlnt_mm: dict[str, Decimal | None]  # NLNT present now, with their size
+
+    @property
+    def target_values(self) -> dict[str, Decimal]:
+        """The assessed targets' values (read only at an iUPD and in its block)."""
+        return {x.id: x.mm for x in self.lesions if x.mm is not None}
 
     @property
     def target_pd(self) -> bool:
@@ -149,17 +155,19 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
     """
     baseline = require_baseline(subject)
     cache = cache or SubjectCache(subject)
-    views = cache.new_lesion_views()
-    nlt_chosen = allocate_new_targets(subject, views, cap=RECIST_CAP, promote=False)
-    base_mm = cache.baseline_mm()
+    views = cache.views
+    nlt_chosen = (allocate_new_targets(subject, views, cap=RECIST_CAP, promote=False)
+                  if cache.any_new else {})
+    base_mm = cache.baseline_mm
     state = _State(baseline_mm=base_mm, nadir=base_mm)
+    explain = cache.explain
     results: list[TimepointResult] = []
     for i, (tp, view) in enumerate(zip(subject.timepoints, views, strict=True)):
         if tp.scan is ScanKind.NOT_DONE:
             results.append(not_done_result(baseline, tp))
             continue
         now = _measure(cache, subject, baseline, tp, view, i, nlt_chosen, state)
-        results.append(_step(subject, now, state))
+        results.append(_step(subject, now, state, explain, cache.new_codes[i]))
     return tuple(results)
 
 
@@ -177,49 +185,59 @@ def _measure(
     evaluable timepoint; A2 applies after an overall iCR at the previous assessment."""
     after_cr = subject.settings.reappearance_after_cr_is_pd and state.previous == ICR
     targets = None
-    lesions = cache.target_lesions(tp)
+    lesions = cache.lesions[index]
     if baseline.targets:
-        targets = cache.assess_sum(
-            lesions, baseline_mm=state.baseline_mm, nadir_mm=state.nadir,
-            after_cr=after_cr,
+        targets = cache.assess_sum(index, lesions, state.nadir, after_cr)
+    non_targets = cache.assess_nontargets_after_cr(index) if after_cr else cache.nontargets[index]
+    present = view.present
+    if present:
+        known = state.known_new
+        added = tuple(x.id for x in present if x.id not in known)
+        by_id = {x.id: x for x in tp.new_lesions}
+        nlnt_mm = {x.id: by_id[x.id].mm for x in present if x.id not in nlt_chosen}
+    else:
+        added, nlnt_mm = (), {}
+    nlt = new_target_lesions(tp, nlt_chosen, index) if nlt_chosen else ()
+    if nlt:
+        return _Now(
+            tp, view, targets, non_targets, added,
+            nlt_mm=sum((x.mm for x in nlt if x.mm is not None), Decimal(0)),
+            lesions=lesions,
+            nlt_values={x.id: x.mm for x in nlt if x.mm is not None},
+            nlt_ids=frozenset(x.id for x in nlt),
+            nlt_complete=all(x.mm is not None for x in nlt),
+            nlnt_mm=nlnt_mm,
         )
-    nlt = new_target_lesions(tp, nlt_chosen, index)
-    by_id = {x.id: x for x in tp.new_lesions}
-    return _Now(
-        tp=tp,
-        view=view,
-        targets=targets,
-        non_targets=cache.assess_nontargets(tp, after_cr=after_cr),
-        added=tuple(x.id for x in view.present if x.id not in state.known_new),
-        nlt_mm=sum((x.mm for x in nlt if x.mm is not None), Decimal(0)) if nlt else None,
-        target_values={x.id: x.mm for x in lesions if x.mm is not None},
-        nlt_values={x.id: x.mm for x in nlt if x.mm is not None},
-        nlt_ids=frozenset(x.id for x in nlt),
-        nlt_complete=all(x.mm is not None for x in nlt),
-        nlnt_mm={x.id: by_id[x.id].mm for x in view.present if x.id not in nlt_chosen},
-    )
+    return _Now(tp, view, targets, non_targets, added, None, lesions,
+                {}, frozenset(), True, nlnt_mm)
 
 
-def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
+def _step(subject: Subject, now: _Now, state: _State, explain: bool = True,
+          new_lesions: str | None = None) -> TimepointResult:
     """Decide one evaluable timepoint and move the state on (IR-TPR-T2, IR-CONF, IR-RESET).
 
     With iCPD confirmed the response stays iCPD; with no iUPD open a RECIST 1.1 progression
     opens one (iUPD, dated at the earliest scan or an equivocal lesion's first scan,
-    R11-EQUIVOCAL); with an iUPD open :func:`_in_block` decides.
+    R11-EQUIVOCAL); with an iUPD open :func:`_in_block` decides. Without ``explain`` (see
+    :data:`criteria.lesions.SENTENCES`) the result carries no sentences; nothing else changes.
+    ``new_lesions`` is ``now.view.code`` when the caller has it already.
     """
     nadir_before = state.nadir
     # A1 (FAQ-IR-MANAGING-PR): iPR/iCR since the last iUPD, so target iSD reads as iPR.
     continue_pr = state.responded and subject.settings.pr_continues_until_pd
     why: list[str] = []
-    if now.targets is not None:
-        why.extend(_i_codes(w) for w in now.targets.why)
-    why.extend(_i_codes(w) for w in now.non_targets.why)
-    why.extend(new_lesion_sentences(now.view))
-    if now.nlt_mm is not None:
-        nlt = ", ".join(sorted(now.nlt_ids))
-        why.append(f"new-lesion targets {nlt}: sum of measures {mm_text(now.nlt_mm)} "
-                   "(NLT, not in the target sum; IR-NEW)")
-    extra: dict[str, str | Decimal | None] = dict(partial_sum_extra(now.targets))
+    if explain:
+        if now.targets is not None:
+            why.extend(_i_codes(w) for w in now.targets.why)
+        why.extend(_i_codes(w) for w in now.non_targets.why)
+        why.extend(new_lesion_sentences(now.view))
+        if now.nlt_mm is not None:
+            nlt = ", ".join(sorted(now.nlt_ids))
+            why.append(f"new-lesion targets {nlt}: sum of measures {mm_text(now.nlt_mm)} "
+                       "(NLT, not in the target sum; IR-NEW)")
+    targets = now.targets
+    extra: dict[str, str | Decimal | None] = (
+        {} if targets is None or targets.complete else {"partial_sum_mm": targets.available_mm})
     if now.nlt_mm is not None:
         extra["nlt_sum_mm"] = now.nlt_mm
     progression_date = None
@@ -227,13 +245,15 @@ def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
 
     if state.confirmed is not None:
         overall = ICPD
-        why.append(f"iCPD: progression was confirmed on {state.confirmed.isoformat()}; "
-                   "confirmed progression stands at later timepoints (IR-CONF)")
+        if explain:
+            why.append(f"iCPD: progression was confirmed on {state.confirmed.isoformat()}; "
+                       "confirmed progression stands at later timepoints (IR-CONF)")
     elif state.block is None:
-        fresh = _fresh_progression(now, state)
-        if fresh:
+        if ((targets is not None and targets.code == "PD") or now.non_targets.code == "PD" or now.added
+                or (now.nlt_mm is not None and _nlt_pd(now, state))):  # _fresh_progression's criteria
             overall = IUPD
-            why.extend(fresh)
+            if explain:
+                why.extend(_fresh_progression(now, state))
             progression_date = _iupd_date(now, subject.settings.irecist_equivocal_backdates_ipfs)
             state.block = _open_block(now, bool(now.added) or _nlt_pd(now, state))
             state.responded = False
@@ -253,7 +273,6 @@ def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
             progression_date = _iupd_date(now, subject.settings.irecist_equivocal_backdates_ipfs)
 
     _advance(now, state, overall, disregarded)
-    targets = now.targets
     target = _TARGET_CODES[targets.code] if targets is not None else NA
     if target == ISD and continue_pr:
         # As under RECIST 1.1 (A1), the target category carries the continued iPR too,
@@ -262,21 +281,16 @@ def _step(subject: Subject, now: _Now, state: _State) -> TimepointResult:
         if overall != IPR:
             why.append("target iPR continues: iPR was assigned earlier and the target sum does "
                        "not meet iUPD (A1, FAQ-IR-MANAGING-PR; setting pr_continues_until_pd)")
-    return TimepointResult(
-        date=now.tp.date,
-        target=target,
-        non_target=_NON_TARGET_CODES[now.non_targets.code],
-        new_lesions=now.view.code,
-        overall=overall,
-        sum_mm=None if targets is None else targets.total_mm,
-        nadir_ref_mm=None if targets is None else nadir_before,
-        pct_vs_baseline=None if targets is None else targets.pct_vs_baseline,
-        pct_vs_nadir=None if targets is None else targets.pct_vs_nadir,
-        why=tuple(why),
-        progression_date=progression_date,
-        scan=now.tp.scan,
-        extra=extra,
-    )
+    tp = now.tp
+    if targets is None:
+        return TimepointResult(tp.date, target, _NON_TARGET_CODES[now.non_targets.code],
+                               now.view.code if new_lesions is None else new_lesions, overall, None, None,
+                               None, None, tuple(why) if explain else (), progression_date, tp.scan, extra)
+    return TimepointResult(tp.date, target, _NON_TARGET_CODES[now.non_targets.code],
+                           now.view.code if new_lesions is None else new_lesions, overall,
+                           None if targets.missing else targets.available_mm, nadir_before,
+                           targets.pct_vs_baseline, targets.pct_vs_nadir, tuple(why) if explain else (),
+                           progression_date, tp.scan, extra)
 
 
 _I_PREFIXES = (
@@ -646,10 +660,12 @@ def _non_progression(now: _Now, responded: bool) -> tuple[str, list[str]]:
 def _advance(now: _Now, state: _State, overall: str, disregarded: bool) -> None:
     """Carry nadir, known new lesions, NLT nadir and response history to the next timepoint."""
     targets = now.targets
-    if targets is not None and targets.total_mm is not None:
-        state.nadir = min(state.nadir, targets.total_mm)
-        state.last_target_mm = targets.total_mm
-    if not disregarded:
+    if targets is not None and not targets.missing:  # a complete sum: total_mm
+        total = targets.available_mm
+        if total < state.nadir:  # min(state.nadir, total)
+            state.nadir = total
+        state.last_target_mm = total
+    if not disregarded and now.view.present:
         # FAQ-IR-EARLY-SCAN: an early scan that was disregarded leaves its new lesions
         # "additional" for the confirmatory scan.
         state.known_new.update(x.id for x in now.view.present)

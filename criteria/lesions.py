@@ -10,16 +10,18 @@ lesions count as present at a timepoint, and which new lesions become measured "
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from types import MappingProxyType
 from typing import NamedTuple
 
 from criteria.errors import InputError
 from criteria.rounding import (
     CONTEXT,
+    HUNDRED,
     QUANTUM,
     at_least_pct_above,
     at_least_pct_below,
@@ -35,6 +37,7 @@ from criteria.types import (
     TargetKind,
     TargetMeasurement,
     Timepoint,
+    fast_init,
 )
 from criteria.validate import organ_group
 
@@ -57,17 +60,23 @@ RECIST_CAP = (5, 2)
 IRRC_CAP = (10, 5)
 
 ZERO = Decimal(0)
+#: 100 + 20 and 100 - 30: the factors of at_least_pct_above / at_least_pct_below for PD and PR.
+_PD_FACTOR = HUNDRED + PD_INCREASE_PCT
+_PR_FACTOR = HUNDRED - PR_DECREASE_PCT
 
-#: Whether the ``why`` sentences of target sums are built. On by default (every result
-#: carries them); the batch command line without ``--explain`` and the benchmark turn it
-#: off with :func:`without_sentences`, since those sentences are then never written. No
-#: decision depends on a sentence, so every code, date and number is the same either way.
+#: Whether the ``why`` sentences are built: those of the timepoint results (sums,
+#: non-targets, new lesions, overall responses), of the endpoints (BOR, confirmed BOR, PFS)
+#: and of each criterion. On by default (every result carries them); the batch command line
+#: without ``--explain`` and the benchmark turn it off with :func:`without_sentences`, since
+#: the sentences are then never written (the results then carry few or none). No decision
+#: depends on a sentence, so every code, date and number is the same either way
+#: (tests/criteria/test_sentences_off.py).
 SENTENCES: ContextVar[bool] = ContextVar("criteria_sentences", default=True)
 
 
 @contextmanager
 def without_sentences() -> Iterator[None]:
-    """Skip building the target-sum ``why`` sentences inside the block (see SENTENCES)."""
+    """Skip building the ``why`` sentences inside the block (see SENTENCES)."""
     token = SENTENCES.set(False)
     try:
         yield
@@ -142,6 +151,7 @@ def target_lesions(baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
     """The baseline targets' values at ``tp`` in baseline order (missing ids: not assessed)."""
     get = tp.targets.get
     measured = TargetKind.MEASURED
+    new = tuple.__new__  # SumLesion(...) without the named tuple's Python-level __new__
     out = []
     for t in baseline.targets:
         m = get(t.id)
@@ -151,7 +161,7 @@ def target_lesions(baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
             mm = m.mm
         else:
             mm = target_mm(m)
-        out.append(SumLesion(t.id, t.node, mm))
+        out.append(new(SumLesion, (t.id, t.node, mm)))
     return tuple(out)
 
 
@@ -179,6 +189,7 @@ def meets_pr(total: Decimal, reference: Decimal) -> bool:
     return reference > 0 and at_least_pct_below(total, reference, PR_DECREASE_PCT)
 
 
+@fast_init
 @dataclass(frozen=True)
 class SumAssessment:
     """The sum-based category of a set of measured lesions at one timepoint.
@@ -241,91 +252,99 @@ def assess_sum(
             available = add(available, x.mm)
     missing = tuple(missing_ids)
     complete = not missing
-    pct_base = pct_change(available, baseline_mm) if complete else None
-    pct_nadir = pct_change(available, nadir_mm) if complete else None
-    increase = available - nadir_mm
+    ctx = CONTEXT
+    # pct_change, meets_pd and meets_pr inlined (the same exact operations): this runs for
+    # every timepoint a criterion assesses
+    if complete:
+        pct_base = (None if baseline_mm == 0 else
+                    ctx.divide(ctx.multiply(ctx.subtract(available, baseline_mm), HUNDRED), baseline_mm))
+        pct_nadir = (None if nadir_mm == 0 else
+                     ctx.divide(ctx.multiply(ctx.subtract(available, nadir_mm), HUNDRED), nadir_mm))
+    else:
+        pct_base = pct_nadir = None
+    reappeared: tuple[str, ...] = ()
+    if (available > nadir_mm  # at_least_pct_above(available, nadir_mm, PD_INCREASE_PCT)
+            and ctx.multiply(available, HUNDRED) >= ctx.multiply(nadir_mm, _PD_FACTOR)
+            and (not require_5mm or available - nadir_mm >= MIN_INCREASE_MM)):
+        code = "PD"
+    else:
+        if after_cr:
+            reappeared = tuple(
+                x.id
+                for x in lesions
+                if (reappearing is None or x.id in reappearing) and x.mm is not None and not lesion_gone(x)
+            )
+        if reappeared:
+            code = "PD"
+        elif not complete:
+            code = "NE"
+        elif all(lesion_gone(x) for x in lesions):
+            code = "CR"
+        elif baseline_mm > 0 and ctx.multiply(available, HUNDRED) <= ctx.multiply(baseline_mm, _PR_FACTOR):
+            code = "PR"  # meets_pr(available, baseline_mm)
+        else:
+            code = "SD"
+    # the sentence is built only when sentences are wanted (see SENTENCES)
+    why = (_sum_sentence(code, available, missing, pct_base, pct_nadir, reappeared, baseline_mm, nadir_mm,
+                         require_5mm, label),) if SENTENCES.get() else ()
+    return SumAssessment(code, available, missing, pct_base, pct_nadir, why, reappeared)
 
-    explain = SENTENCES.get()
+
+def _sum_sentence(
+    code: str, available: Decimal, missing: tuple[str, ...], pct_base: Decimal | None,
+    pct_nadir: Decimal | None, reappeared: tuple[str, ...], baseline_mm: Decimal, nadir_mm: Decimal,
+    require_5mm: bool, label: str,
+) -> str:
+    """The ``why`` sentence of :func:`assess_sum`'s decision ``code``."""
     # imRECIST's SLD is judged by its own rules (IM-PD, IM-PR); every other sum by RECIST 1.1's
     if label == "SLD":
         pd_rule, pr_rule, sd_rule = "IM-PD", "IM-PR", "IM-PD"
     else:
         pd_rule, pr_rule, sd_rule = "R11-PD", "R11-PR", "R11-SD"
-
-    def result(code: str, why: Callable[[], str], reappeared: tuple[str, ...] = ()) -> SumAssessment:
-        # the sentence is built only when sentences are wanted (see SENTENCES)
-        return SumAssessment(code, available, missing, pct_base, pct_nadir,
-                             (why(),) if explain else (), reappeared)
-
-    if meets_pd(available, nadir_mm, require_5mm=require_5mm):
-        def pd_sentence() -> str:
-            above = pct_change(available, nadir_mm)
-            pct = f"{pct_text(above)} and " if above is not None else ""
-            sentence = (
-                f"PD: {label} {mm_text(available)} is {pct}{mm_text(increase)} above the nadir "
-                f"{mm_text(nadir_mm)} (needs +20%" + (" and +5 mm" if require_5mm else "") + f"; {pd_rule})"
+    increase = available - nadir_mm
+    if code == "PD" and not reappeared:
+        above = pct_change(available, nadir_mm)
+        pct = f"{pct_text(above)} and " if above is not None else ""
+        sentence = (
+            f"PD: {label} {mm_text(available)} is {pct}{mm_text(increase)} above the nadir "
+            f"{mm_text(nadir_mm)} (needs +20%" + (" and +5 mm" if require_5mm else "") + f"; {pd_rule})"
+        )
+        if missing:
+            sentence += (
+                f"; {', '.join(missing)} not assessed, but missing lesions can only add (R11-MISSING)"
             )
-            if not complete:
-                sentence += (
-                    f"; {', '.join(missing)} not assessed, but missing lesions can only add (R11-MISSING)"
-                )
-            return sentence
-
-        return result("PD", pd_sentence)
-    reappeared = tuple(
-        x.id
-        for x in lesions
-        if (reappearing is None or x.id in reappearing)
-        and x.mm is not None
-        and not lesion_gone(x)
-    ) if after_cr else ()
-    if reappeared:
-        return result(
-            "PD",
-            lambda: f"PD: {', '.join(reappeared)} reappeared after an overall CR at the previous assessment "
-            "(FAQ-NEW-LESION-ALWAYS-PD, FAQ-ABN-NODE; setting reappearance_after_cr_is_pd)",
-            reappeared=reappeared,
-        )
-    if not complete:
-        return result(
-            "NE",
-            lambda: f"NE: {', '.join(missing)} not assessed and the assessed lesions ({mm_text(available)}) "
-            f"do not prove PD against the nadir {mm_text(nadir_mm)} (R11-MISSING)",
-        )
-    if all(lesion_gone(x) for x in lesions):
-        return result(
-            "CR",
-            lambda: f"CR: every non-nodal lesion 0 mm and every node below 10 mm short axis "
-            f"({label} {mm_text(available)}) (R11-CR)",
-        )
-    if meets_pr(available, baseline_mm):
-        return result(
-            "PR",
-            lambda: f"PR: {label} {mm_text(available)} is {pct_text(pct_base)} below baseline "
-            f"{mm_text(baseline_mm)} (needs 30%; {pr_rule})",
-        )
-
-    def sd_sentence() -> str:
-        vs_base = (
-            f"{pct_text(pct_base)} {'below' if available < baseline_mm else 'above'} baseline "
-            f"{mm_text(baseline_mm)} (PR needs 30% below)"
-            if pct_base is not None
-            else f"baseline {mm_text(baseline_mm)}"
-        )
-        direction = "above" if increase >= 0 else "below"
-        vs_nadir = (
-            f"{pct_text(pct_nadir)} and {mm_text(abs(increase))} {direction} the nadir {mm_text(nadir_mm)}"
-            if pct_nadir is not None
-            else f"{mm_text(abs(increase))} {direction} the nadir {mm_text(nadir_mm)}"
-        )
-        pd_need = "PD needs +20% and +5 mm" if require_5mm else "PD needs +20%"
-        return f"SD: {label} {mm_text(available)} is {vs_base}; {vs_nadir} ({pd_need}; {sd_rule})"
-
-    return result("SD", sd_sentence)
+        return sentence
+    if code == "PD":
+        return (f"PD: {', '.join(reappeared)} reappeared after an overall CR at the previous assessment "
+                "(FAQ-NEW-LESION-ALWAYS-PD, FAQ-ABN-NODE; setting reappearance_after_cr_is_pd)")
+    if code == "NE":
+        return (f"NE: {', '.join(missing)} not assessed and the assessed lesions ({mm_text(available)}) "
+                f"do not prove PD against the nadir {mm_text(nadir_mm)} (R11-MISSING)")
+    if code == "CR":
+        return (f"CR: every non-nodal lesion 0 mm and every node below 10 mm short axis "
+                f"({label} {mm_text(available)}) (R11-CR)")
+    if code == "PR":
+        return (f"PR: {label} {mm_text(available)} is {pct_text(pct_base)} below baseline "
+                f"{mm_text(baseline_mm)} (needs 30%; {pr_rule})")
+    vs_base = (
+        f"{pct_text(pct_base)} {'below' if available < baseline_mm else 'above'} baseline "
+        f"{mm_text(baseline_mm)} (PR needs 30% below)"
+        if pct_base is not None
+        else f"baseline {mm_text(baseline_mm)}"
+    )
+    direction = "above" if increase >= 0 else "below"
+    vs_nadir = (
+        f"{pct_text(pct_nadir)} and {mm_text(abs(increase))} {direction} the nadir {mm_text(nadir_mm)}"
+        if pct_nadir is not None
+        else f"{mm_text(abs(increase))} {direction} the nadir {mm_text(nadir_mm)}"
+    )
+    pd_need = "PD needs +20% and +5 mm" if require_5mm else "PD needs +20%"
+    return f"SD: {label} {mm_text(available)} is {vs_base}; {vs_nadir} ({pd_need}; {sd_rule})"
 
 
 # --- non-target lesions -----------------------------------------------------------
 
+@fast_init
 @dataclass(frozen=True)
 class NonTargetAssessment:
     """Non-target category at one timepoint: ``CR NON-CR/NON-PD PD NE NA``.
@@ -395,10 +414,12 @@ def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = Fal
     increased = tuple(increased_l)
     not_evaluated = tuple(not_evaluated_l)
     reappeared = tuple(reappeared_l)
+    explain = SENTENCES.get()  # the sentence only when sentences are wanted
     if unequivocal:
         return NonTargetAssessment(
             "PD", unequivocal, increased, not_evaluated, reappeared,
-            (f"non-target PD: unequivocal progression of {', '.join(unequivocal)} (R11-NT-PD)",),
+            (f"non-target PD: unequivocal progression of {', '.join(unequivocal)} (R11-NT-PD)",)
+            if explain else (),
         )
     if reappeared:
         return NonTargetAssessment(
@@ -406,19 +427,21 @@ def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = Fal
             (
                 f"non-target PD: {', '.join(reappeared)} reappeared after an overall CR at the previous "
                 "assessment (FAQ-NEW-LESION-ALWAYS-PD; setting reappearance_after_cr_is_pd)",
-            ),
+            ) if explain else (),
         )
     if not_evaluated:
         return NonTargetAssessment(
             "NE", unequivocal, increased, not_evaluated, reappeared,
             (f"non-target NE: {', '.join(not_evaluated)} not evaluated and no non-target PD "
-             "(R11-MISSING)",),
+             "(R11-MISSING)",) if explain else (),
         )
     if all_absent:
         return NonTargetAssessment(
             "CR", unequivocal, increased, not_evaluated, reappeared,
             ("non-target CR: every non-target absent (nodes below 10 mm) (R11-NT-CR)",),
         )
+    if not explain:
+        return NonTargetAssessment("NON-CR/NON-PD", unequivocal, increased, not_evaluated, reappeared, ())
     why = "non-target NON-CR/NON-PD: non-target disease present, not all absent, no unequivocal progression"
     if increased:
         why += f" ({', '.join(increased)} increased, which is not RECIST 1.1 progression by itself)"
@@ -465,6 +488,7 @@ def new_lesion_measurable(lesion: NewLesion) -> bool:
     return lesion.mm >= (NODE_MEASURABLE_MM if lesion.node else LESION_MEASURABLE_MM)
 
 
+@fast_init
 @dataclass(frozen=True)
 class NewLesionView:
     """New lesions at one timepoint as the criteria see them.
@@ -495,6 +519,11 @@ class NewLesionView:
         return min(dates) if dates else None
 
 
+#: The views of a timepoint without new lesions and of a scan not done (frozen; shared).
+_NO_NEW_LESION = NewLesionView((), (), MappingProxyType({}))
+_NOT_ASSESSED_VIEW = NewLesionView((), (), MappingProxyType({}), assessed=False)
+
+
 def new_lesion_views(subject: Subject) -> tuple[NewLesionView, ...]:
     """Per timepoint, which new lesions are present, equivocal, and since when (R11-NEW, A11).
 
@@ -503,6 +532,9 @@ def new_lesion_views(subject: Subject) -> tuple[NewLesionView, ...]:
     With ``settings.equivocal_backdates_response`` (A11 alternative) the earlier timepoints
     where it was equivocal also count it as present, so their response becomes PD too.
     """
+    if not any(tp.new_lesions for tp in subject.timepoints):  # the common case: one shared view each
+        return tuple(_NOT_ASSESSED_VIEW if tp.scan is ScanKind.NOT_DONE else _NO_NEW_LESION
+                     for tp in subject.timepoints)
     confirmed_at: dict[str, int] = {}
     for i, tp in enumerate(subject.timepoints):
         if tp.scan is ScanKind.NOT_DONE:
@@ -515,7 +547,7 @@ def new_lesion_views(subject: Subject) -> tuple[NewLesionView, ...]:
     views = []
     for i, tp in enumerate(subject.timepoints):
         if tp.scan is ScanKind.NOT_DONE:
-            views.append(NewLesionView((), (), {}, assessed=False))
+            views.append(_NOT_ASSESSED_VIEW)
             continue
         present: list[NewLesion] = []
         equivocal: list[NewLesion] = []
@@ -649,85 +681,71 @@ class SubjectCache:
     new-lesion views of the same timepoints, and mostly assess the same sums against the
     same baseline sum and nadir. :func:`criteria.evaluate.evaluate` makes one cache per
     subject and hands it to each engine; it dies with the evaluation, so no state outlives
-    a subject or is shared between subjects or threads (nothing at module level). Every
-    input is frozen, and entries are keyed by identity *and* hold the objects they were
-    computed from, so an id cannot be reused while cached and a hit is exactly the result a
-    fresh call would give. Without a cache (``None``) the engines compute everything.
+    a subject or is shared between subjects or threads (nothing at module level).
+
+    Built in one pass over the timepoints, by index (``subject.timepoints[i]``):
+    ``lesions[i]`` (:func:`target_lesions`), ``nontargets[i]`` (:func:`assess_nontargets`
+    without ``after_cr``), ``views[i]`` and ``new_codes[i]`` (:func:`new_lesion_views` and
+    their codes), ``baseline_mm`` (:func:`baseline_sum`, one Decimal object, so that
+    :meth:`assess_sum` recognises it by identity) and ``explain`` (:data:`SENTENCES` when the
+    cache was made: whether the engines build sentences). :meth:`assess_sum` and
+    :meth:`assess_nontargets_after_cr` keep their last result per timepoint together with
+    the objects it was computed from, so a hit is exactly the result a fresh call would
+    give. Every input is frozen. Without a cache (``None``) an engine makes its own.
     """
 
-    __slots__ = ("_baseline_mm", "_nontargets", "_sums", "_targets", "_views", "baseline", "subject")
+    __slots__ = ("_nontargets_cr", "_sums", "any_new", "baseline", "baseline_mm", "explain", "lesions",
+                 "new_codes", "nontargets", "subject", "views")
 
     def __init__(self, subject: Subject) -> None:
         self.subject = subject
-        self.baseline = require_baseline(subject)  # measurement level only
-        self._baseline_mm: Decimal | None = None
-        self._targets: dict[int, tuple[Timepoint, tuple[SumLesion, ...]]] = {}
-        self._sums: dict[int, tuple[Sequence[SumLesion], Decimal, Decimal, bool, bool,
-                                    frozenset[str] | None, str, SumAssessment, bool]] = {}
-        self._nontargets: dict[tuple[int, bool], tuple[Timepoint, NonTargetAssessment]] = {}
-        self._views: tuple[NewLesionView, ...] | None = None
-
-    def baseline_mm(self) -> Decimal:
-        """:func:`baseline_sum`, the same Decimal object for every criterion (so that
-        :meth:`assess_sum` recognises the same baseline sum and nadir by identity)."""
-        if self._baseline_mm is None:
-            self._baseline_mm = baseline_sum(self.baseline)
-        return self._baseline_mm
-
-    def target_lesions(self, tp: Timepoint) -> tuple[SumLesion, ...]:
-        """:func:`target_lesions`, the same tuple for every criterion."""
-        hit = self._targets.get(id(tp))
-        if hit is not None and hit[0] is tp:
-            return hit[1]
-        lesions = target_lesions(self.baseline, tp)
-        self._targets[id(tp)] = (tp, lesions)
-        return lesions
+        baseline = self.baseline = require_baseline(subject)  # measurement level only
+        self.baseline_mm = baseline_sum(baseline)
+        self.explain = SENTENCES.get()
+        timepoints = subject.timepoints
+        self.lesions = tuple(target_lesions(baseline, tp) for tp in timepoints)
+        self.nontargets = tuple(assess_nontargets(baseline, tp) for tp in timepoints)
+        self.any_new = any(tp.new_lesions for tp in timepoints)
+        self.views = new_lesion_views(subject)
+        self.new_codes = tuple(view.code for view in self.views)
+        n = len(timepoints)
+        self._sums: list[tuple[Sequence[SumLesion], Decimal, bool, bool, frozenset[str] | None, str,
+                               SumAssessment] | None] = [None] * n
+        self._nontargets_cr: list[NonTargetAssessment | None] = [None] * n
 
     def assess_sum(
         self,
+        index: int,
         lesions: Sequence[SumLesion],
-        *,
-        baseline_mm: Decimal,
         nadir_mm: Decimal,
-        require_5mm: bool = True,
         after_cr: bool = False,
+        require_5mm: bool = True,
         reappearing: frozenset[str] | None = None,
         label: str = "sum",
     ) -> SumAssessment:
-        """:func:`assess_sum`, reused when another criterion asks with the same objects."""
-        sentences = SENTENCES.get()
-        hit = self._sums.get(id(lesions))
+        """:func:`assess_sum` of timepoint ``index`` against :attr:`baseline_mm`, reused when
+        another criterion asks with the same objects (the same lesions tuple and nadir)."""
+        hit = self._sums[index]
         if (
             hit is not None
             and hit[0] is lesions
-            and hit[8] is sentences
-            and hit[1] is baseline_mm
-            and hit[2] is nadir_mm
+            and hit[1] is nadir_mm
+            and hit[2] is after_cr
             and hit[3] is require_5mm
-            and hit[4] is after_cr
             # reappearing matters only after a CR, the label only in the sentences
-            and (hit[5] is reappearing or not after_cr)
-            and (hit[6] == label or not sentences)
+            and (not after_cr or hit[4] is reappearing)
+            and (not self.explain or hit[5] == label)
         ):
-            return hit[7]
-        result = assess_sum(lesions, baseline_mm=baseline_mm, nadir_mm=nadir_mm, require_5mm=require_5mm,
-                             after_cr=after_cr, reappearing=reappearing, label=label)
-        self._sums[id(lesions)] = (lesions, baseline_mm, nadir_mm, require_5mm, after_cr, reappearing,
-                                   label, result, sentences)
+            return hit[6]
+        result = assess_sum(lesions, baseline_mm=self.baseline_mm, nadir_mm=nadir_mm, require_5mm=require_5mm,
+                            after_cr=after_cr, reappearing=reappearing, label=label)
+        self._sums[index] = (lesions, nadir_mm, after_cr, require_5mm, reappearing, label, result)
         return result
 
-    def assess_nontargets(self, tp: Timepoint, *, after_cr: bool = False) -> NonTargetAssessment:
-        """:func:`assess_nontargets`, the same result for every criterion."""
-        key = (id(tp), after_cr)
-        hit = self._nontargets.get(key)
-        if hit is not None and hit[0] is tp:
-            return hit[1]
-        result = assess_nontargets(self.baseline, tp, after_cr=after_cr)
-        self._nontargets[key] = (tp, result)
+    def assess_nontargets_after_cr(self, index: int) -> NonTargetAssessment:
+        """:func:`assess_nontargets` of timepoint ``index`` with ``after_cr`` (A2)."""
+        result = self._nontargets_cr[index]
+        if result is None:
+            result = self._nontargets_cr[index] = assess_nontargets(
+                self.baseline, self.subject.timepoints[index], after_cr=True)
         return result
-
-    def new_lesion_views(self) -> tuple[NewLesionView, ...]:
-        """:func:`new_lesion_views` of the cache's subject, computed once."""
-        if self._views is None:
-            self._views = new_lesion_views(self.subject)
-        return self._views

@@ -191,6 +191,23 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def _iso_date(value: Any) -> dt.date | None:
+    """``YYYY-MM-DD`` text -> the date; None for anything else (then :meth:`_Reader.date`
+    raises the error naming the field). The hot path: no field path is built."""
+    if type(value) is str and _DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _plain(value: Any, keys: frozenset[str]) -> bool:
+    """Whether ``value`` is a parsed JSON object with known keys only, none given twice: what
+    :meth:`_Reader.obj` accepts without building a field path (the common case)."""
+    return type(value) is _Object and not value.duplicates and keys.issuperset(value)
+
+
 # --- settings --------------------------------------------------------------------------
 
 _SETTINGS_FIELDS = MappingProxyType({f.name: f for f in dataclasses.fields(Settings)})
@@ -306,6 +323,13 @@ def _parse_baseline(r: _Reader, value: Any) -> Baseline:
     date = r.date(data["date"], "baseline.date")
     targets: list[BaselineTarget] = []
     for i, raw in enumerate(r.list(data.get("targets", []), "baseline.targets")):
+        if _plain(raw, _TARGET_KEYS):  # the common case, checked without building field paths
+            lesion_id, organ, mm = raw.get("id"), raw.get("organ"), raw.get("mm")
+            node = raw.get("node", False)
+            if (type(lesion_id) is str and lesion_id.strip() and type(organ) is str and organ.strip()
+                    and type(node) is bool and type(mm) is Decimal and mm.is_finite()):
+                targets.append(BaselineTarget(lesion_id, organ, node, mm))
+                continue
         field = f"baseline.targets[{i}]"
         item = r.obj(raw, field, _TARGET_KEYS)
         for key in ("id", "organ", "mm"):
@@ -319,6 +343,12 @@ def _parse_baseline(r: _Reader, value: Any) -> Baseline:
         ))
     non_targets: list[BaselineNonTarget] = []
     for i, raw in enumerate(r.list(data.get("non_targets", []), "baseline.non_targets")):
+        if _plain(raw, _NON_TARGET_KEYS):
+            lesion_id, organ, node = raw.get("id"), raw.get("organ"), raw.get("node", False)
+            if (type(lesion_id) is str and lesion_id.strip() and type(organ) is str and organ.strip()
+                    and type(node) is bool):
+                non_targets.append(BaselineNonTarget(lesion_id, organ, node))
+                continue
         field = f"baseline.non_targets[{i}]"
         item = r.obj(raw, field, _NON_TARGET_KEYS)
         for key in ("id", "organ"):
@@ -335,17 +365,19 @@ def _parse_baseline(r: _Reader, value: Any) -> Baseline:
 
 
 def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -> Timepoint:
-    data = r.obj(value, field, _TIMEPOINT_KEYS)
+    # Field paths (f"{field}...") are built only on the way to an error: the checks come first.
+    data = value if _plain(value, _TIMEPOINT_KEYS) else r.obj(value, field, _TIMEPOINT_KEYS)
     if "date" not in data:
         raise r.fail(f"{field}.date", "missing")
-    date = r.date(data["date"], f"{field}.date")
+    date = _iso_date(data["date"]) or r.date(data["date"], f"{field}.date")
     scan = ScanKind.SCHEDULED
     if "scan" in data:
         word = data["scan"]
-        if not isinstance(word, str) or word not in _SCAN_WORDS:
+        kind = _SCAN_WORDS.get(word) if isinstance(word, str) else None
+        if kind is None:
             raise r.fail(f"{field}.scan", f"unknown scan kind {_describe(word)} "
                                           f"(expected one of {', '.join(_SCAN_WORDS)})")
-        scan = _SCAN_WORDS[word]
+        scan = kind
     scan_dates: tuple[dt.date, ...] = ()
     if "scan_dates" in data and data["scan_dates"] is not None:
         items = r.list(data["scan_dates"], f"{field}.scan_dates")
@@ -358,16 +390,18 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
             if data.get(key):
                 raise r.fail(f"{field}.{key}", "lesion data without a baseline: give the baseline, "
                                                "or only overall responses (response level)")
-        return Timepoint(date=date, scan=scan, overall=overall, scan_dates=scan_dates)
+        return Timepoint(date, scan, overall=overall, scan_dates=scan_dates)
     targets: dict[str, TargetMeasurement] = {}
     raw_targets = data.get("targets", {})
     if not _is_object(raw_targets):
         raise r.fail(f"{field}.targets",
                      f"expected an object of lesion id -> mm, got {_describe(raw_targets)}")
-    r.no_duplicates(raw_targets, f"{field}.targets")
+    if getattr(raw_targets, "duplicates", ()):
+        r.no_duplicates(raw_targets, f"{field}.targets")
+    measured = TargetKind.MEASURED
     for lesion_id, raw in raw_targets.items():
         if type(raw) is Decimal and raw.is_finite():  # the common case, without a field path
-            targets[lesion_id] = TargetMeasurement(kind=TargetKind.MEASURED, mm=raw)
+            targets[lesion_id] = TargetMeasurement(measured, raw)
         else:
             targets[lesion_id] = _parse_target_value(r, raw, f"{field}.targets.{lesion_id}")
     non_targets: dict[str, NonTargetStatus] = {}
@@ -375,19 +409,23 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
     if not _is_object(raw_nt):
         raise r.fail(f"{field}.non_targets",
                      f"expected an object of lesion id -> status, got {_describe(raw_nt)}")
-    r.no_duplicates(raw_nt, f"{field}.non_targets")
+    if getattr(raw_nt, "duplicates", ()):
+        r.no_duplicates(raw_nt, f"{field}.non_targets")
+    words = _STATUS_WORDS
     for lesion_id, word in raw_nt.items():
-        status = _STATUS_WORDS.get(word) if isinstance(word, str) else None
+        status = words.get(word) if isinstance(word, str) else None
         if status is None:
             raise r.fail(f"{field}.non_targets.{lesion_id}",
                          f"unknown non-target status {_describe(word)} "
                          f"(expected one of {', '.join(_STATUS_WORDS)})")
         non_targets[lesion_id] = status
-    new_lesions = tuple(
-        _parse_new_lesion(r, raw, f"{field}.new_lesions[{k}]")
-        for k, raw in enumerate(r.list(data.get("new_lesions", []) or [], f"{field}.new_lesions")))
-    return Timepoint(date=date, scan=scan, targets=targets, non_targets=non_targets,
-                     new_lesions=new_lesions, overall=overall, scan_dates=scan_dates)
+    raw_new = data.get("new_lesions")  # absent, null or empty: no new lesion
+    new_lesions: tuple[NewLesion, ...] = ()
+    if raw_new:
+        new_lesions = tuple(
+            _parse_new_lesion(r, raw, f"{field}.new_lesions[{k}]")
+            for k, raw in enumerate(r.list(raw_new, f"{field}.new_lesions")))
+    return Timepoint(date, scan, targets, non_targets, new_lesions, overall, scan_dates)
 
 
 # --- subjects ----------------------------------------------------------------------------

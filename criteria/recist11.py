@@ -40,20 +40,17 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
     baseline = require_baseline(subject)
     settings = subject.settings
     cache = cache or SubjectCache(subject)
-    base_mm = cache.baseline_mm()
-    nadir = base_mm
+    nadir = cache.baseline_mm
     responded = False  # A1: PR or CR assigned at an earlier timepoint
     previous = None  # overall response at the previous evaluable assessment (A2)
-    views = cache.new_lesion_views()
     results: list[TimepointResult] = []
-    for tp, view in zip(subject.timepoints, views, strict=True):
+    for i, tp in enumerate(subject.timepoints):
         if tp.scan is ScanKind.NOT_DONE:
             results.append(not_done_result(baseline, tp))
             continue
         after_cr = settings.reappearance_after_cr_is_pd and previous == CR
         result = _assess(
-            cache, baseline, tp, view,
-            base_mm=base_mm, nadir=nadir, after_cr=after_cr,
+            cache, i, baseline, tp, nadir=nadir, after_cr=after_cr,
             continue_pr=settings.pr_continues_until_pd and responded,
         )
         results.append(result)
@@ -82,26 +79,27 @@ def not_done_result(baseline: Baseline, tp: Timepoint, ne: str = NE, na: str = N
 
 def _assess(
     cache: SubjectCache,
+    index: int,
     baseline: Baseline,
     tp: Timepoint,
-    view: NewLesionView,
     *,
-    base_mm: Decimal,
     nadir: Decimal,
     after_cr: bool,
     continue_pr: bool,
 ) -> TimepointResult:
     """One evaluable timepoint: target category (R11-CR/PR/SD/PD, R11-MISSING, A1, A2),
     non-target category (R11-NT-CR/PD), new lesions (R11-NEW, R11-EQUIVOCAL), the overall
-    response of R11-TPR-T1/T2 and the PD date."""
+    response of R11-TPR-T1/T2 and the PD date. Without ``cache.explain`` (see
+    :data:`criteria.lesions.SENTENCES`) the result carries no sentences."""
+    explain = cache.explain
+    view = cache.views[index]
     why: list[str] = []
     sums: SumAssessment | None = None
     if baseline.targets:
-        sums = cache.assess_sum(
-            cache.target_lesions(tp), baseline_mm=base_mm, nadir_mm=nadir, after_cr=after_cr
-        )
+        sums = cache.assess_sum(index, cache.lesions[index], nadir, after_cr)
         target = sums.code
-        why.extend(sums.why)
+        if explain:
+            why.extend(sums.why)
         if target == SD and continue_pr:
             target = PR
             why.append(
@@ -110,29 +108,24 @@ def _assess(
             )
     else:
         target = NA
-    nt = cache.assess_nontargets(tp, after_cr=after_cr)
-    why.extend(nt.why)
-    why.extend(new_lesion_sentences(view))
-    overall, sentence = overall_response(target, nt.code, view.code)
-    why.append(sentence)
+    nt = cache.assess_nontargets_after_cr(index) if after_cr else cache.nontargets[index]
+    new_lesions = cache.new_codes[index]
+    overall, sentence = overall_response(target, nt.code, new_lesions)
+    if explain:
+        why.extend(nt.why)
+        why.extend(new_lesion_sentences(view))
+        why.append(sentence)
     progression_date = None
     if overall == PD:
         progression_date, dated = progression_date_for(tp, view)
         why.extend(dated)
+    if sums is None:
+        return TimepointResult(tp.date, target, nt.code, new_lesions, overall, None, None, None, None,
+                               tuple(why) if explain else (), progression_date, tp.scan, {})
     return TimepointResult(
-        date=tp.date,
-        target=target,
-        non_target=nt.code,
-        new_lesions=view.code,
-        overall=overall,
-        sum_mm=None if sums is None else sums.total_mm,
-        nadir_ref_mm=nadir if sums is not None else None,
-        pct_vs_baseline=None if sums is None else sums.pct_vs_baseline,
-        pct_vs_nadir=None if sums is None else sums.pct_vs_nadir,
-        why=tuple(why),
-        progression_date=progression_date,
-        scan=tp.scan,
-        extra=partial_sum_extra(sums),
+        tp.date, target, nt.code, new_lesions, overall, sums.total_mm, nadir, sums.pct_vs_baseline,
+        sums.pct_vs_nadir, tuple(why) if explain else (), progression_date, tp.scan,
+        {} if sums.complete else {"partial_sum_mm": sums.available_mm},
     )
 
 

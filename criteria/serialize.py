@@ -35,42 +35,70 @@ def _date(value: dt.date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def timepoint_json(tp: TimepointResult, explain: bool = False) -> JsonObject:
+def _shown(value: Decimal, shown: dict[int, tuple[object, Any]]) -> float:
+    """:func:`number` of ``value`` (not None), remembered in ``shown`` by identity."""
+    hit = shown.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]  # type: ignore[no-any-return]
+    x = float(value.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)) or 0.0
+    shown[id(value)] = (value, x)
+    return x
+
+
+def timepoint_json(tp: TimepointResult, explain: bool = False,
+                   shown: dict[int, tuple[object, Any]] | None = None) -> JsonObject:
     """One timepoint result. Response-level timepoints (no category codes) carry only
-    ``date`` and ``overall`` (plus extras such as ``pd_status``)."""
+    ``date`` and ``overall`` (plus extras such as ``pd_status``).
+
+    ``shown`` may carry the numbers and dates already written for this subject, by
+    identity with the object they came from (see :func:`subject_json`): the criteria of a
+    subject share their dates, sums and percentages, and converting each costs a quantize
+    and a float through text (a date: its isoformat)."""
+    if shown is None:
+        shown = {}
     out: JsonObject
+    date = tp.date
+    hit = shown.get(id(date))
+    if hit is not None and hit[0] is date:
+        day = hit[1]
+    else:
+        day = date.isoformat()
+        shown[id(date)] = (date, day)
     if tp.target or tp.non_target or tp.new_lesions:
-        # number() inlined (four per timepoint): the same rounding, -0.0 written as 0.0;
-        # one dict display, keys in the contract's order
+        # number() inlined: the same rounding, -0.0 written as 0.0; one dict display, keys in
+        # the contract's order
         s, n, b, p = tp.sum_mm, tp.nadir_ref_mm, tp.pct_vs_baseline, tp.pct_vs_nadir
-        q, up, ctx = QUANTUM, ROUND_HALF_UP, CONTEXT
         out = {
-            "date": tp.date.isoformat(),
+            "date": day,
             "target": tp.target,
             "non_target": tp.non_target,
             "new_lesions": tp.new_lesions,
             "overall": tp.overall,
-            "sum_mm": None if s is None else float(s.quantize(q, up, ctx)) or 0.0,
-            "nadir_ref_mm": None if n is None else float(n.quantize(q, up, ctx)) or 0.0,
-            "pct_vs_baseline": None if b is None else float(b.quantize(q, up, ctx)) or 0.0,
-            "pct_vs_nadir": None if p is None else float(p.quantize(q, up, ctx)) or 0.0,
+            "sum_mm": None if s is None else _shown(s, shown),
+            "nadir_ref_mm": None if n is None else _shown(n, shown),
+            "pct_vs_baseline": None if b is None else _shown(b, shown),
+            "pct_vs_nadir": None if p is None else _shown(p, shown),
         }
     else:
-        out = {"date": tp.date.isoformat(), "overall": tp.overall}
-    if tp.progression_date is not None and tp.progression_date != tp.date:
+        out = {"date": day, "overall": tp.overall}
+    if tp.progression_date is not None and tp.progression_date != date:
         out["progression_date"] = tp.progression_date.isoformat()
-    for key, value in tp.extra.items():
-        out[key] = number(value) if isinstance(value, Decimal) else value
+    if tp.extra:
+        for key, value in tp.extra.items():
+            out[key] = number(value) if isinstance(value, Decimal) else value
     if explain:
         out["why"] = list(tp.why)
     return out
 
 
-def criterion_json(result: CriterionResult, explain: bool = False) -> JsonObject:
+def criterion_json(result: CriterionResult, explain: bool = False,
+                   shown: dict[int, tuple[object, Any]] | None = None) -> JsonObject:
     """One criterion's block: timepoints, bor, bor_date, bor_confirmed, pfs (+ progression
-    for iRECIST, dor when there was a response)."""
+    for iRECIST, dor when there was a response). ``shown``: as for :func:`timepoint_json`."""
+    if shown is None:
+        shown = {}
     out: JsonObject = {
-        "timepoints": [timepoint_json(tp, explain) for tp in result.timepoints],
+        "timepoints": [timepoint_json(tp, explain, shown) for tp in result.timepoints],
         "bor": result.bor,
         "bor_date": _date(result.bor_date),
         "bor_confirmed": result.bor_confirmed,
@@ -91,5 +119,6 @@ def criterion_json(result: CriterionResult, explain: bool = False) -> JsonObject
 
 def subject_json(result: SubjectResult, explain: bool = False) -> JsonObject:
     """One subject's result object: ``{"subject": ..., "results": {criterion: ...}}``."""
+    shown: dict[int, tuple[object, Any]] = {}  # this subject's numbers and date texts (timepoint_json)
     return {"subject": result.subject,
-            "results": {name: criterion_json(r, explain) for name, r in result.results.items()}}
+            "results": {name: criterion_json(r, explain, shown) for name, r in result.results.items()}}

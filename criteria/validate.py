@@ -42,6 +42,7 @@ MIN_MEASURABLE_NODE_MM = Decimal(15)
 #: Plausibility bound: no human lesion diameter reaches a metre; larger values are typos
 #: (a value entered in micrometres, a missing decimal point).
 MAX_DIAMETER_MM = Decimal(1000)
+_ZERO = Decimal(0)
 
 #: Codes that belong to both vocabularies and say nothing about which one is in use.
 SHARED_CODES = frozenset({"NE", "NA"})
@@ -150,6 +151,11 @@ def validate_baseline_targets(
     problems: list[Problem] = []
     seen: set[str] = set()
     for i, target in enumerate(targets):
+        mm = target.mm
+        if (target.id and target.id not in seen and mm.is_finite() and _ZERO <= mm <= MAX_DIAMETER_MM
+                and is_measurable_size(mm, target.node)):
+            seen.add(target.id)
+            continue  # the common case, without building field paths
         field = f"{prefix}[{i}]"
         if not target.id:
             problems.append(Problem(f"{field}.id", "empty lesion id"))
@@ -242,14 +248,23 @@ def validate_timepoint_lesions(
     fragments) finite, non-negative and at most 1000 mm; coalescence partners must be
     targets; new-lesion ids unique and different from every baseline id.
     """
-    problems: list[Problem] = []
     target_ids = {t.id for t in baseline.targets}
     non_target_ids = {n.id for n in baseline.non_targets}
+    return _timepoint_lesion_problems(timepoint, target_ids, non_target_ids, target_ids | non_target_ids,
+                                      prefix)
+
+
+def _timepoint_lesion_problems(
+    timepoint: Timepoint, target_ids: set[str], non_target_ids: set[str], baseline_ids: set[str],
+    prefix: str,
+) -> list[Problem]:
+    """:func:`validate_timepoint_lesions` with the baseline's id sets given (built once per subject)."""
+    problems: list[Problem] = []
     for lesion_id, value in timepoint.targets.items():
         mm = value.mm
         if (lesion_id in target_ids and not value.fragments_mm and not value.coalesced_with
                 and value.coalesced_into is None
-                and (mm is None or (mm.is_finite() and 0 <= mm <= MAX_DIAMETER_MM))):
+                and (mm is None or (mm.is_finite() and _ZERO <= mm <= MAX_DIAMETER_MM))):
             continue  # the common case, without building field paths
         field = f"{prefix}.targets.{lesion_id}"
         if lesion_id not in target_ids:
@@ -276,8 +291,8 @@ def validate_timepoint_lesions(
             what = "a target id" if lesion_id in target_ids else "not a baseline non-target id"
             problems.append(Problem(f"{prefix}.non_targets.{lesion_id}",
                                     f"unknown non-target lesion {lesion_id} ({what})"))
-    problems += _validate_new_lesions(timepoint.new_lesions, target_ids | non_target_ids,
-                                      f"{prefix}.new_lesions")
+    if timepoint.new_lesions:
+        problems += _validate_new_lesions(timepoint.new_lesions, baseline_ids, f"{prefix}.new_lesions")
     return problems
 
 
@@ -291,6 +306,10 @@ def validate_dates(subject: Subject) -> list[Problem]:
         floor, floor_name = subject.reference_date, "reference_date"
     previous: dt.date | None = None
     for i, tp in enumerate(subject.timepoints):
+        if (tp.date > floor if subject.baseline is not None else tp.date >= floor) and (
+                previous is None or tp.date > previous) and not tp.scan_dates:
+            previous = tp.date
+            continue  # the common case, without building field paths
         field = f"timepoints[{i}].date"
         if subject.baseline is not None and tp.date <= floor:
             problems.append(Problem(field, f"follow-up {tp.date} is not after the {floor_name} {floor}"))
@@ -375,14 +394,19 @@ def validate_settings(settings: Settings) -> list[Problem]:
 def validate_subject(subject: Subject) -> list[Problem]:
     """Every validity problem of one subject, in input order (settings, baseline, follow-ups)."""
     problems = validate_settings(subject.settings)
-    if subject.baseline is not None:
-        problems += validate_baseline(subject.baseline)
+    baseline = subject.baseline
+    if baseline is not None:
+        problems += validate_baseline(baseline)
+        target_ids = {t.id for t in baseline.targets}
+        non_target_ids = {n.id for n in baseline.non_targets}
+        baseline_ids = target_ids | non_target_ids
         for i, tp in enumerate(subject.timepoints):
             if tp.overall is not None:
                 problems.append(Problem(f"timepoints[{i}].overall",
                                         "an overall response is response-level input, which has no "
                                         "baseline; give lesions or drop the baseline"))
-            problems += validate_timepoint_lesions(tp, subject.baseline, f"timepoints[{i}]")
+            problems += _timepoint_lesion_problems(tp, target_ids, non_target_ids, baseline_ids,
+                                                   f"timepoints[{i}]")
     else:
         problems += validate_response_codes(subject.timepoints)
     problems += validate_dates(subject)
