@@ -15,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from trialreads import validators
 from trialreads.choices import LesionKind, MeasurementState, Modality, NonTargetStatus
 from trialreads.models import TimepointRead
 
@@ -40,6 +41,24 @@ class StrictDecimalField(serializers.Field):  # type: ignore[type-arg]
 
     def to_representation(self, value: Any) -> Any:
         return value
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer (never a string, boolean, fraction or exponent) within bounds. DRF's own
+    ``IntegerField`` takes ``"٣"`` (``int()`` reads Unicode digits), ``"3"`` and ``3.0``, and
+    an unbounded id reached the database as an overflow (a 500)."""
+
+    default_error_messages = {"invalid": "must be a JSON integer"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", validators.ID_MAX)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(data)
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -70,12 +89,17 @@ class StrictDateField(serializers.DateField):
     Django's ``parse_date`` tries first) also accepts ``2025-W19``, ``20250510`` and
     ``2025-130``: week and ordinal dates are refused here, as are partial dates and datetimes."""
 
-    _FORMAT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+    _FORMAT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", re.ASCII)
+
+    default_error_messages = {"bounds": "must be between {minimum} and {maximum}"}
 
     def to_internal_value(self, value: Any) -> dt.date:
         if not isinstance(value, str) or not self._FORMAT.match(value):
             self.fail("invalid", format="YYYY-MM-DD")
-        return super().to_internal_value(value)
+        parsed: dt.date = super().to_internal_value(value)
+        if validators.date_error(parsed):
+            self.fail("bounds", minimum=validators.DATE_MIN, maximum=validators.DATE_MAX)
+        return parsed
 
 
 class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]

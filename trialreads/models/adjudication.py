@@ -16,7 +16,7 @@ from django.db.models import Q
 from trialreads.choices import AcceptanceBasis, AdjudicationStatus
 from trialreads.errors import Locked
 
-from .base import AuditedManager
+from .base import AuditedManager, date_window
 from .read import Read
 from .subject import Subject
 
@@ -104,7 +104,7 @@ class AdjudicationCase(models.Model):
         return 3 - self.a_slot
 
     def slot_for_label(self, label: str) -> int:
-        """"A" / "B" -> read slot."""
+        """ "A" / "B" -> read slot."""
         return self.a_slot if label == "A" else self.b_slot
 
     def label_for_slot(self, slot: int) -> str:
@@ -169,6 +169,11 @@ class InvestigatorAssessment(models.Model):
 
     class Meta:
         ordering = ["subject"]
+        constraints = [
+            models.CheckConstraint(
+                condition=date_window("pd_date", null=True), name="investigator_pd_date_window"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"investigator assessment of subject {self.subject_id}"

@@ -15,7 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trialreads.choices import TrialRole
-from trialreads.errors import DomainError
+from trialreads.errors import DomainError, ValidationError
 from trialreads.models import Trial, TrialMembership
 from trialreads.services import adjudication as adjudication_services
 
@@ -39,14 +39,18 @@ class Command(BaseCommand):
         if membership is None:
             raise CommandError("no such read manager in this trial")
         path = Path(options["file"])
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = adjudication_services.investigator_rows_from_rs(csv.DictReader(handle))
-        known = set(trial.subjects.values_list("subject_code", flat=True))
-        rows = [r for r in rows if r.subject_code in known]
         try:
+            with path.open(newline="", encoding="utf-8") as handle:
+                rows = adjudication_services.investigator_rows_from_rs(csv.DictReader(handle))
+            known = set(trial.subjects.values_list("subject_code", flat=True))
+            rows = [r for r in rows if r.subject_code in known]
             count = adjudication_services.investigator_assessments_import(
                 trial_id=trial.pk, rows=rows, source=path.name, actor=membership.user
             )
-        except DomainError as exc:
-            raise CommandError(str(exc)) from exc
+        except ValidationError as exc:
+            # Exit 2 (bad input) naming every refused record and column; nothing was written.
+            problems = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.errors.items())
+            raise CommandError(f"{path.name}: {problems}", returncode=2) from exc
+        except (DomainError, OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise CommandError(f"{path.name}: {exc}", returncode=2) from exc
         self.stdout.write(f"imported investigator assessments of {count} subjects into {trial.code}")
