@@ -65,7 +65,13 @@ def _reader_matches(row: Row, key: str, reader: str | None) -> bool:
     return _value(row, key) == reader
 
 
+_ASCII_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?", re.ASCII)
+
+
 def _number(text: str, where: str) -> Decimal:
+    # ASCII only: Decimal() also reads "٣" and "３" as 3.
+    if not _ASCII_NUMBER.fullmatch(text):
+        raise SdtmError(f"{where}: not a number: {text!r}")
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -79,13 +85,13 @@ def impute_date(text: str, nominal: dt.date | None, previous: dt.date | None) ->
     """An ISO date, or a partial one ("YYYY-MM", "YYYY") imputed as described in the module
     docstring. Returns the date and whether it was imputed."""
     day = text[:10]
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day, re.ASCII):
         return dt.date.fromisoformat(day), False
-    if re.fullmatch(r"\d{4}-\d{2}", day):
+    if re.fullmatch(r"\d{4}-\d{2}", day, re.ASCII):
         year, month = int(day[:4]), int(day[5:7])
         first = dt.date(year, month, 1)
         last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1))
-    elif re.fullmatch(r"\d{4}", day):
+    elif re.fullmatch(r"\d{4}", day, re.ASCII):
         first, last = dt.date(int(day), 1, 1), dt.date(int(day), 12, 31)
     else:
         raise SdtmError(f"unreadable date {text!r}")

@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
 
 from trialreads.demo_adjudication import populate
+from trialreads.errors import DomainError
+from trialreads.management.inputs import refused
 
 
 class Command(BaseCommand):
@@ -17,4 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--trial", default="DEMO-ADJ", help="trial code (created if missing)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        populate(trial_code=options["trial"], stdout=self.stdout)
+        try:
+            # One transaction: a refused --trial (or any refused value) leaves nothing behind.
+            with transaction.atomic():
+                populate(trial_code=options["trial"], stdout=self.stdout)
+        except DomainError as exc:
+            raise refused(exc, "--trial") from exc

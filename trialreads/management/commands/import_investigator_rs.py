@@ -15,7 +15,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trialreads.choices import TrialRole
-from trialreads.errors import DomainError, ValidationError
+from trialreads.errors import DomainError
+from trialreads.management.inputs import BAD_INPUT, refused
 from trialreads.models import Trial, TrialMembership
 from trialreads.services import adjudication as adjudication_services
 
@@ -47,10 +48,9 @@ class Command(BaseCommand):
             count = adjudication_services.investigator_assessments_import(
                 trial_id=trial.pk, rows=rows, source=path.name, actor=membership.user
             )
-        except ValidationError as exc:
+        except DomainError as exc:
             # Exit 2 (bad input) naming every refused record and column; nothing was written.
-            problems = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.errors.items())
-            raise CommandError(f"{path.name}: {problems}", returncode=2) from exc
-        except (DomainError, OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise CommandError(f"{path.name}: {exc}", returncode=2) from exc
+            raise refused(exc, path.name) from exc
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise CommandError(f"{path.name}: {exc}", returncode=BAD_INPUT) from exc
         self.stdout.write(f"imported investigator assessments of {count} subjects into {trial.code}")

@@ -42,7 +42,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from criteria.sdtm import SdtmError, subjects_from_sdtm
+from trialreads import validators
 from trialreads.choices import AdjudicationStatus, MeasurementState, TrialRole
+from trialreads.errors import DomainError
+from trialreads.management.inputs import BAD_INPUT, refused
 from trialreads.models import AdjudicationCase, ImagingTimepoint, Read, TimepointRead, Trial
 from trialreads.services import adjudication as adjudication_services
 from trialreads.services import reads as read_services
@@ -109,8 +112,16 @@ def import_sdtm(
             reader: {s["subject"]: s for s in subjects_from_sdtm(tu, tr, reader)} for reader in READERS
         }
     except SdtmError as exc:
-        raise CommandError(f"SDTM input: {exc}") from exc
-    visitnum = {(r["USUBJID"], r["VISIT"]): Decimal(r["VISITNUM"]) for r in tr if r.get("VISITNUM")}
+        raise CommandError(f"SDTM input: {exc}", returncode=BAD_INPUT) from exc
+    visitnum: dict[tuple[str, str], Decimal] = {}
+    for line, r in enumerate(tr, start=2):
+        if r.get("VISITNUM"):
+            try:
+                visitnum[(r["USUBJID"], r["VISIT"])] = validators.parse_decimal(r["VISITNUM"])
+            except ValueError as exc:
+                raise CommandError(
+                    f"{tr_path.name} line {line}: VISITNUM: {exc}", returncode=BAD_INPUT
+                ) from None
     first_visit: dict[str, tuple[Decimal, str]] = {}
     for (usubjid, visit), number in visitnum.items():
         if usubjid not in first_visit or number < first_visit[usubjid][0]:
@@ -122,17 +133,19 @@ def import_sdtm(
 
     passwords = {key: secrets.token_urlsafe(24) for key in ("manager", "r1", "r2", "adj")}
     prefix = code.lower()[:30]
-    manager = _user(f"{prefix}-import", passwords["manager"], staff=True, name="SDTM Import")
-    r1 = _user(f"{prefix}-r1", passwords["r1"], name="Radiologist 1")
-    r2 = _user(f"{prefix}-r2", passwords["r2"], name="Radiologist 2")
-    adjudicator = _user(f"{prefix}-adj", passwords["adj"], name="Import Adjudicator")
-    reader_users = {READERS[0]: (r1, passwords["r1"]), READERS[1]: (r2, passwords["r2"])}
     counter = _Counter()
     subjects = sorted(set(per_reader[READERS[0]]) | set(per_reader[READERS[1]]))
     baseline_dates = [
         dt.date.fromisoformat(per_reader[r][s]["baseline"]["date"]) for r in READERS for s in per_reader[r]
     ]
+    # Everything, the import accounts included, in one transaction: a refused value anywhere
+    # in the files leaves nothing behind (issue 13).
     with transaction.atomic():
+        manager = _user(f"{prefix}-import", passwords["manager"], staff=True, name="SDTM Import")
+        r1 = _user(f"{prefix}-r1", passwords["r1"], name="Radiologist 1")
+        r2 = _user(f"{prefix}-r2", passwords["r2"], name="Radiologist 2")
+        adjudicator = _user(f"{prefix}-adj", passwords["adj"], name="Import Adjudicator")
+        reader_users = {READERS[0]: (r1, passwords["r1"]), READERS[1]: (r2, passwords["r2"])}
         trial = trial_services.trial_create(
             code=code,
             title=f"{code} (imported from SDTM TU/TR)",
@@ -309,7 +322,11 @@ class Command(BaseCommand):
         from trialreads.services.endpoints import endpoints_compute
         from trialreads.services.exports import export_write
 
-        trial, summary = import_sdtm(options["dir"], trial_code=options["trial"])
+        try:
+            trial, summary = import_sdtm(options["dir"], trial_code=options["trial"])
+        except DomainError as exc:
+            # A value the services refuse (a visit number, a diameter, a date): exit 2.
+            raise refused(exc, str(options["dir"])) from exc
         if options["compute"] or options["export_dir"]:
             job = endpoints_compute(trial_id=trial.pk, requested_by="import_sdtm").job
             summary["endpoint_job"] = job.pk
