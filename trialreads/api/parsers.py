@@ -4,22 +4,38 @@ from __future__ import annotations
 
 import codecs
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from rest_framework.exceptions import ParseError
+from rest_framework import status
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.parsers import JSONParser
-
-from .exceptions import PayloadTooLarge
 
 #: Largest request body accepted (a full 5-target follow-up is about 2 KB).
 MAX_BODY_BYTES = 64 * 1024
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+class PayloadTooLarge(APIException):
+    # Here rather than in .exceptions: that module imports rest_framework.views, whose APIView
+    # reads DEFAULT_PARSER_CLASSES (this module) when it is defined, a circular import.
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "payload_too_large"
+
+
+@dataclass(frozen=True)
+class NonFinite:
+    """What a ``NaN``/``Infinity``/``-Infinity`` literal parses to. Not JSON (RFC 8259 §6), but
+    refused by the field it was sent for rather than as an unreadable body, so that the error
+    names the field: no input field accepts this type."""
+
+    literal: str
+
+    def __str__(self) -> str:
+        return self.literal
 
 
 class DuplicateKey(ValueError):
@@ -43,7 +59,8 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 class StrictJSONParser(JSONParser):
     """JSON numbers with a fraction or exponent become ``Decimal`` (``50.1`` stays exactly
     50.1 on its way to the services, ``1e309`` becomes a huge Decimal that the services
-    reject instead of ``inf``); ``NaN``/``Infinity`` literals are refused; a key repeated
+    reject instead of ``inf``); ``NaN``/``Infinity`` literals become :class:`NonFinite`,
+    which every input field refuses (naming itself); a key repeated
     in one object is a 400 naming the key; bodies over
     :data:`MAX_BODY_BYTES` are answered 413 before they are read into memory."""
 
@@ -63,7 +80,7 @@ class StrictJSONParser(JSONParser):
         try:
             text = codecs.decode(raw, encoding)
             return json.loads(
-                text, parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_unique_object
+                text, parse_float=Decimal, parse_constant=NonFinite, object_pairs_hook=_unique_object
             )
         except DuplicateKey as exc:
             raise DRFValidationError({exc.key: ["duplicate key in a JSON object"]}) from None

@@ -19,6 +19,7 @@ from trialreads import validators
 from trialreads.choices import LesionKind, MeasurementState, Modality, NonTargetStatus
 from trialreads.models import TimepointRead
 
+from .parsers import NonFinite
 from .permissions import Viewer
 
 MAX_LIST = 50
@@ -32,9 +33,14 @@ class StrictDecimalField(serializers.Field):  # type: ignore[type-arg]
     """A JSON number (never a string or boolean), passed on as an exact ``Decimal``. The
     range, sign and precision rules are the services' (one place, one message)."""
 
-    default_error_messages = {"invalid": "must be a JSON number of millimetres"}
+    default_error_messages = {
+        "invalid": "must be a JSON number of millimetres",
+        "finite": "must be a finite number (NaN and Infinity are not JSON numbers)",
+    }
 
     def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, NonFinite):
+            self.fail("finite")
         if isinstance(data, bool) or not isinstance(data, int | Decimal):
             self.fail("invalid")
         return data if isinstance(data, Decimal) else Decimal(data)
@@ -137,10 +143,10 @@ class BaselineNonTargetIn(StrictSerializer):
 
 
 class BaselineIn(StrictSerializer):
-    targets: serializers.ListSerializer[Any] = serializers.ListSerializer(
+    targets: serializers.ListField = serializers.ListField(
         child=BaselineTargetIn(), max_length=MAX_LIST
     )
-    non_targets: serializers.ListSerializer[Any] = serializers.ListSerializer(
+    non_targets: serializers.ListField = serializers.ListField(
         child=BaselineNonTargetIn(), max_length=MAX_LIST, required=False, default=list
     )
 
@@ -174,13 +180,13 @@ class NewLesionIn(StrictSerializer):
 
 
 class FollowupIn(StrictSerializer):
-    targets: serializers.ListSerializer[Any] = serializers.ListSerializer(
+    targets: serializers.ListField = serializers.ListField(
         child=FollowupTargetIn(), max_length=MAX_LIST
     )
-    non_targets: serializers.ListSerializer[Any] = serializers.ListSerializer(
+    non_targets: serializers.ListField = serializers.ListField(
         child=FollowupNonTargetIn(), max_length=MAX_LIST, required=False, default=list
     )
-    new_lesions: serializers.ListSerializer[Any] = serializers.ListSerializer(
+    new_lesions: serializers.ListField = serializers.ListField(
         child=NewLesionIn(), max_length=MAX_LIST, required=False, default=list
     )
 
