@@ -19,6 +19,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
 from trialreads import validators
@@ -341,6 +342,10 @@ class LoginForm(AuthenticationForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Django sets the username's max_length after the field is built, so without this
+        # validator an over-long username is only "a wrong username or password".
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(getattr(username, "max_length", None) or 150))
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "autofocus": True})
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
 

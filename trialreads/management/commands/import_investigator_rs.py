@@ -32,13 +32,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         trial = Trial.objects.filter(code=options["trial"]).first()
         if trial is None:
-            raise CommandError(f"no trial {options['trial']}")
+            raise CommandError(f"--trial: no trial {options['trial']}", returncode=BAD_INPUT)
         managers = TrialMembership.objects.filter(trial=trial, role=TrialRole.MANAGER).select_related("user")
         if options["user"]:
             managers = managers.filter(user__username=options["user"])
         membership = managers.order_by("pk").first()
         if membership is None:
-            raise CommandError("no such read manager in this trial")
+            raise CommandError("--user: no such read manager in this trial", returncode=BAD_INPUT)
         path = Path(options["file"])
         try:
             with path.open(newline="", encoding="utf-8") as handle:

@@ -33,7 +33,7 @@ import re
 import secrets
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,10 @@ class _Counter:
         if value is None:
             return None
         exact = Decimal(value)
-        stored = exact.quantize(QUANTUM, rounding=ROUND_HALF_UP)
+        try:
+            stored = exact.quantize(QUANTUM, rounding=ROUND_HALF_UP)
+        except InvalidOperation:
+            return exact  # far out of range (1e400): the service refuses it, naming the field
         if stored != exact:
             self.rounded += 1
         return stored
@@ -102,8 +105,9 @@ def import_sdtm(
     tu, tr = _rows(tu_path), _rows(tr_path)
     source = f"{tr_path.name} (SHA-256 {hashlib.sha256(tr_path.read_bytes()).hexdigest()[:16]})"
     studyids = sorted({row["STUDYID"] for row in tu})
-    code = trial_code or (studyids[0] if len(studyids) == 1 else "")
-    if not code:
+    # An explicit --trial "" is a (refused) code, not "use the STUDYID".
+    code = trial_code if trial_code is not None else (studyids[0] if len(studyids) == 1 else "")
+    if trial_code is None and not code:
         raise CommandError(f"several STUDYIDs {studyids}: name the trial with --trial")
     if Trial.objects.filter(code=code).exists():
         raise CommandError(f"trial {code} already exists")
