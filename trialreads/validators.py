@@ -32,6 +32,10 @@ OVERALL_RESPONSES = ("CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE")
 
 PRINTED_NAME_MAX = 200
 
+#: Trial, site and subject codes: ASCII letters and digits, then also ".", "_" or "-".
+CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}", re.ASCII)
+CODE_RULE = "use 1-40 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
+
 _ASCII_INT = re.compile(r"-?(0|[1-9][0-9]{0,18})", re.ASCII)
 _ASCII_DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?", re.ASCII)
 

@@ -110,7 +110,7 @@ def test_every_writing_command_refuses_the_bad_input_corpus(
         edit = _set("TRDTC", value, "first")
         cases.append(("import_sdtm", ["--dir", str(_subset(tmp_path / f"d{len(cases)}", edit))], name))
     for code in ("٣", "x" * 41, "A B", "", "T\x00"):
-        cases.append(("import_sdtm", ["--dir", str(_subset(tmp_path / "ok")), "--trial", code], "code"))
+        cases.append(("import_sdtm", ["--dir", str(_subset(tmp_path / "ok")), "--trial", code], "--trial"))
         cases.append(("load_demo", ["--trial", code], "--trial"))
         cases.append(("demo_adjudication", ["--trial", code], "--trial"))
     for option in ("--subjects", "--seed"):
@@ -125,6 +125,10 @@ def test_every_writing_command_refuses_the_bad_input_corpus(
         encoding="utf-8",
     )
     cases.append(("import_investigator_rs", ["--trial", "NO-SUCH", "--file", str(rs)], "--trial"))
+    cases.append(("import_investigator_rs", ["--trial", "T\x00", "--file", str(rs)], "--trial"))
+    cases.append(
+        ("import_investigator_rs", ["--trial", "ONC-001", "--user", "m\x00", "--file", str(rs)], "--user")
+    )
     cases.append(("import_investigator_rs", ["--trial", trial_with_reads.trial.code, "--file", str(rs)],
                   "rows[0].RSSTRESC"))  # fmt: skip
 

@@ -30,6 +30,26 @@ def bounded_int(minimum: int, maximum: int) -> Callable[[str], int]:
     return parse
 
 
+def trial_code(text: str) -> str:
+    """An argparse ``type``: a trial code by the services' rule, checked before any lookup
+    (PostgreSQL refuses a NUL in a query parameter with a DataError)."""
+    if not validators.CODE_RE.fullmatch(text):
+        raise argparse.ArgumentTypeError(validators.CODE_RULE)
+    return text
+
+
+def plain_text(max_length: int) -> Callable[[str], str]:
+    """An argparse ``type``: at most ``max_length`` characters, no control characters."""
+
+    def parse(text: str) -> str:
+        if len(text) > max_length or any(ord(c) < 32 or ord(c) == 127 for c in text):
+            raise argparse.ArgumentTypeError(f"at most {max_length} characters, no control characters")
+        return text
+
+    parse.__name__ = "text"
+    return parse
+
+
 def refused(exc: DomainError, where: str = "") -> CommandError:
     """The command's answer to a refused input: exit 2, every field and its message."""
     if isinstance(exc, ValidationError):

@@ -36,8 +36,6 @@ from trialreads.models import (
 from trialreads.models.subject import VISIT_NUMBER_MAX
 from trialreads.services.audit import audit_record
 
-_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
-
 #: Charter fields a new version may set, with their validators.
 CHARTER_FIELDS = (
     "criteria",
@@ -53,10 +51,8 @@ CHARTER_FIELDS = (
 
 
 def _require_code(value: str, field: str) -> str:
-    if not isinstance(value, str) or not _CODE_RE.match(value):
-        raise ValidationError(
-            "use 1-40 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit", field
-        )
+    if not isinstance(value, str) or not validators.CODE_RE.fullmatch(value):
+        raise ValidationError(validators.CODE_RULE, field)
     return value
 
 

@@ -10,14 +10,16 @@ from django.db import transaction
 
 from trialreads.demo_adjudication import populate
 from trialreads.errors import DomainError
-from trialreads.management.inputs import refused
+from trialreads.management.inputs import refused, trial_code
 
 
 class Command(BaseCommand):
     help = "Load the adjudication demo subjects and print the reader metrics."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--trial", default="DEMO-ADJ", help="trial code (created if missing)")
+        parser.add_argument(
+            "--trial", default="DEMO-ADJ", type=trial_code, help="trial code (created if missing)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trialreads.choices import TrialRole
 from trialreads.errors import DomainError
-from trialreads.management.inputs import BAD_INPUT, refused
+from trialreads.management.inputs import BAD_INPUT, plain_text, refused, trial_code
 from trialreads.models import Trial, TrialMembership
 from trialreads.services import adjudication as adjudication_services
 
@@ -25,9 +25,11 @@ class Command(BaseCommand):
     help = "Import investigator (site) overall responses from an SDTM RS CSV file."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--trial", required=True, help="trial code")
+        parser.add_argument("--trial", required=True, type=trial_code, help="trial code")
         parser.add_argument("--file", required=True, type=Path, help="RS CSV file")
-        parser.add_argument("--user", default="", help="read manager username (default: the first)")
+        parser.add_argument(
+            "--user", default="", type=plain_text(150), help="read manager username (default: the first)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         trial = Trial.objects.filter(code=options["trial"]).first()

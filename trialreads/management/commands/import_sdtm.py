@@ -45,7 +45,7 @@ from criteria.sdtm import SdtmError, subjects_from_sdtm
 from trialreads import validators
 from trialreads.choices import AdjudicationStatus, MeasurementState, TrialRole
 from trialreads.errors import DomainError
-from trialreads.management.inputs import BAD_INPUT, refused
+from trialreads.management.inputs import BAD_INPUT, refused, trial_code
 from trialreads.models import AdjudicationCase, ImagingTimepoint, Read, TimepointRead, Trial
 from trialreads.services import adjudication as adjudication_services
 from trialreads.services import reads as read_services
@@ -316,7 +316,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dir", type=Path, required=True, help="directory with tu*.csv and tr*.csv")
-        parser.add_argument("--trial", default=None, help="trial code (default: the STUDYID)")
+        parser.add_argument(
+            "--trial", default=None, type=trial_code, help="trial code (default: the STUDYID)"
+        )
         parser.add_argument("--compute", action="store_true", help="compute the endpoints afterwards")
         parser.add_argument("--export-dir", type=Path, default=None, help="then write the export here")
 

@@ -21,7 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from trialreads.choices import TrialRole
 from trialreads.demo_adjudication import DEMO_PASSWORD, populate
 from trialreads.errors import DomainError
-from trialreads.management.inputs import refused
+from trialreads.management.inputs import refused, trial_code
 from trialreads.models import ExportBatch, Trial, TrialMembership
 from trialreads.services import audit as audit_services
 from trialreads.services import exports as export_services
@@ -57,7 +57,9 @@ class Command(BaseCommand):
     help = "Load the demo trial: signed blinded reads, adjudications, endpoints and exports."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--trial", default="DEMO-ADJ", help="trial code (created if missing)")
+        parser.add_argument(
+            "--trial", default="DEMO-ADJ", type=trial_code, help="trial code (created if missing)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         out = self.stdout
