@@ -104,7 +104,7 @@ class AdjudicationCase(models.Model):
         return 3 - self.a_slot
 
     def slot_for_label(self, label: str) -> int:
-        """ "A" / "B" -> read slot."""
+        """"A" / "B" -> read slot."""
         return self.a_slot if label == "A" else self.b_slot
 
     def label_for_slot(self, slot: int) -> str:
