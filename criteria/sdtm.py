@@ -65,7 +65,13 @@ def _reader_matches(row: Row, key: str, reader: str | None) -> bool:
     return _value(row, key) == reader
 
 
+_ASCII_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?", re.ASCII)
+
+
 def _number(text: str, where: str) -> Decimal:
+    # ASCII only: Decimal() also reads "٣" and "３" as 3.
+    if not _ASCII_NUMBER.fullmatch(text):
+        raise SdtmError(f"{where}: not a number: {text!r}")
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -79,17 +85,22 @@ def impute_date(text: str, nominal: dt.date | None, previous: dt.date | None) ->
     """An ISO date, or a partial one ("YYYY-MM", "YYYY") imputed as described in the module
     docstring. Returns the date and whether it was imputed."""
     day = text[:10]
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
-        return dt.date.fromisoformat(day), False
-    if re.fullmatch(r"\d{4}-\d{2}", day):
-        year, month = int(day[:4]), int(day[5:7])
-        first = dt.date(year, month, 1)
-        last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1))
-    elif re.fullmatch(r"\d{4}", day):
-        first, last = dt.date(int(day), 1, 1), dt.date(int(day), 12, 31)
-    else:
-        raise SdtmError(f"unreadable date {text!r}")
-    floor = previous + dt.timedelta(days=1) if previous is not None else first
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day, re.ASCII):
+            return dt.date.fromisoformat(day), False
+        if re.fullmatch(r"\d{4}-\d{2}", day, re.ASCII):
+            year, month = int(day[:4]), int(day[5:7])
+            first = dt.date(year, month, 1)
+            last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1))
+        elif re.fullmatch(r"\d{4}", day, re.ASCII):
+            first, last = dt.date(int(day), 1, 1), dt.date(int(day), 12, 31)
+        else:
+            raise SdtmError(f"TRDTC: unreadable date {text!r}")
+        floor = previous + dt.timedelta(days=1) if previous is not None else first
+    except (ValueError, OverflowError) as exc:  # "2014-13-01", "9999-12" (no next month)
+        if isinstance(exc, SdtmError):
+            raise
+        raise SdtmError(f"TRDTC: not a calendar date {text!r}") from None
     if nominal is not None and first <= nominal <= last and nominal >= floor:
         return nominal, True
     return max(first, floor), True
@@ -148,10 +159,11 @@ def _measurement(row: Row, where: str) -> str | Decimal:
     original = (_value(row, "TRORRES") or "").upper()
     if original in _TSTM_TEXTS:
         return "TSTM"
-    text = _value(row, "TRSTRESC") or _value(row, "TRORRES")
+    column = "TRSTRESC" if _value(row, "TRSTRESC") is not None else "TRORRES"
+    text = _value(row, column)
     if text is None:
         raise SdtmError(f"{where}: no result")
-    return _number(text, where)
+    return _number(text, f"{where} {column}")
 
 
 def _subject(usubjid: str, lesions: dict[str, tuple[str, str, bool]],
@@ -200,7 +212,10 @@ def _subject(usubjid: str, lesions: dict[str, tuple[str, str, bool]],
         visit = _value(rows[0], "VISIT") or f"VISITNUM {visitnum}"
         text = _visit_date(rows)
         week = _WEEK.search(visit)
-        nominal = base_date + dt.timedelta(weeks=int(week.group(1))) if week else None
+        try:
+            nominal = base_date + dt.timedelta(weeks=int(week.group(1))) if week else None
+        except OverflowError:
+            raise SdtmError(f"{usubjid} {visit}: TRDTC: dates out of range ({base_date_text})") from None
         date, was_imputed = impute_date(text, nominal, previous)
         if was_imputed:
             imputed[visit] = f"{text} -> {date.isoformat()}"

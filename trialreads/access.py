@@ -45,6 +45,7 @@ from typing import Any, NoReturn
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from trialreads import validators
 from trialreads.choices import AuditEventType, TrialRole
 from trialreads.errors import NotFound, PermissionDenied
 from trialreads.models import (
@@ -191,9 +192,11 @@ def visible_timepoints(user: Any) -> QuerySet[ImagingTimepoint]:
 
 def _get(qs: QuerySet[Any], user: Any, object_type: str, object_id: object) -> Any:
     try:
-        pk = int(str(object_id))
+        # ASCII digits, 1..2^63-1: int() also reads "٣", and an id past the column's range
+        # reached the database as an overflow (a 500 instead of the one 404).
+        pk = validators.parse_int(str(object_id), minimum=1, maximum=validators.ID_MAX)
     except (TypeError, ValueError):
-        _deny(user, object_type, object_id, "malformed id")
+        _deny(user, object_type, str(object_id)[:60], "malformed id")
     obj = qs.filter(pk=pk).first()
     if obj is None:
         _deny(user, object_type, object_id)

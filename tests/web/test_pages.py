@@ -622,6 +622,8 @@ def test_read_manager_reassigns_an_open_adjudication(
     assert web["adjudicator"].post(url, {"adjudicator": other.pk}).status_code == 403
     assert web["reader_a"].post(url, {"adjudicator": other.pk}).status_code == 404
     response = web["manager"].post(url, {"adjudicator": "x"}, follow=True)
+    assert "adjudicator: an integer between 1 and" in response.content.decode()
+    response = web["manager"].post(url, {"adjudicator": 987654}, follow=True)
     assert "not an adjudicator of this trial" in response.content.decode()
     response = web["manager"].post(url, {"adjudicator": other.pk})
     assert response.status_code == 302

@@ -10,7 +10,6 @@ Wire into ``trialreads/api/urls.py`` with ``urlpatterns += adjudication.urlpatte
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.db.models import QuerySet
@@ -21,13 +20,14 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from trialreads import validators
 from trialreads.choices import AdjudicationStatus
 from trialreads.errors import ValidationError
 from trialreads.models import AcceptedRead, AdjudicationCase
 from trialreads.selectors import adjudication as selectors
 from trialreads.services import adjudication as services
 
-from .serializers import DetailOut, StrictCharField, StrictSerializer
+from .serializers import DetailOut, StrictCharField, StrictDateField, StrictIntegerField, StrictSerializer
 from .views import ERRORS, ApiView, ListView
 
 WRITE_ERRORS = {
@@ -68,13 +68,18 @@ class DecideIn(StrictSerializer):
 
 
 class AssignIn(StrictSerializer):
-    adjudicator_id = serializers.IntegerField(min_value=1)
+    adjudicator_id = StrictIntegerField()
 
 
 class InvestigatorRowIn(StrictSerializer):
     subject_code = StrictCharField(max_length=40)
-    pd_date = serializers.DateField(allow_null=True)
-    bor = StrictCharField(max_length=20, allow_blank=True, required=False, default="")
+    pd_date = StrictDateField(allow_null=True)
+    bor = serializers.ChoiceField(
+        choices=["", *validators.OVERALL_RESPONSES],
+        required=False,
+        default="",
+        help_text="The investigator's best overall response (RECIST 1.1), or empty.",
+    )
 
 
 class InvestigatorImportIn(StrictSerializer):
@@ -190,10 +195,12 @@ class ReaderMetrics(ApiView):
     )
     def get(self, request: Request, pk: int) -> Response:
         raw = request.query_params.get("pd_tolerance_days", "0")
-        # ASCII digits only: str.isdigit() also accepts "²" and other Unicode digits
-        if not re.fullmatch(r"[0-9]{1,3}", raw) or int(raw) > 365:
-            raise ValidationError("an integer number of days between 0 and 365", "pd_tolerance_days")
-        return Response(selectors.reader_metrics(user=request.user, trial_id=pk, pd_tolerance_days=int(raw)))
+        try:
+            # ASCII digits only: str.isdigit() also accepts "²" and other Unicode digits
+            days = validators.parse_int(raw, minimum=0, maximum=validators.DAYS_MAX)
+        except ValueError as exc:
+            raise ValidationError(f"number of days: {exc}", "pd_tolerance_days") from exc
+        return Response(selectors.reader_metrics(user=request.user, trial_id=pk, pd_tolerance_days=days))
 
 
 class InvestigatorAssessmentImport(ApiView):

@@ -39,12 +39,6 @@ class PreconditionRequired(drf.APIException):
     default_code = "precondition_required"
 
 
-class PayloadTooLarge(drf.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body too large."
-    default_code = "payload_too_large"
-
-
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     """DRF's nested ``{"targets": [{}, {"value_mm": [...]}]}`` -> ``{"targets[1].value_mm": [...]}``."""
     out: dict[str, list[str]] = {}

@@ -15,9 +15,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from trialreads import validators
 from trialreads.choices import LesionKind, MeasurementState, Modality, NonTargetStatus
 from trialreads.models import TimepointRead
 
+from .parsers import NonFinite
 from .permissions import Viewer
 
 MAX_LIST = 50
@@ -31,15 +33,38 @@ class StrictDecimalField(serializers.Field):  # type: ignore[type-arg]
     """A JSON number (never a string or boolean), passed on as an exact ``Decimal``. The
     range, sign and precision rules are the services' (one place, one message)."""
 
-    default_error_messages = {"invalid": "must be a JSON number of millimetres"}
+    default_error_messages = {
+        "invalid": "must be a JSON number of millimetres",
+        "finite": "must be a finite number (NaN and Infinity are not JSON numbers)",
+    }
 
     def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, NonFinite):
+            self.fail("finite")
         if isinstance(data, bool) or not isinstance(data, int | Decimal):
             self.fail("invalid")
         return data if isinstance(data, Decimal) else Decimal(data)
 
     def to_representation(self, value: Any) -> Any:
         return value
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer (never a string, boolean, fraction or exponent) within bounds. DRF's own
+    ``IntegerField`` takes ``"٣"`` (``int()`` reads Unicode digits), ``"3"`` and ``3.0``, and
+    an unbounded id reached the database as an overflow (a 500)."""
+
+    default_error_messages = {"invalid": "must be a JSON integer"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", validators.ID_MAX)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(data)
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -70,12 +95,17 @@ class StrictDateField(serializers.DateField):
     Django's ``parse_date`` tries first) also accepts ``2025-W19``, ``20250510`` and
     ``2025-130``: week and ordinal dates are refused here, as are partial dates and datetimes."""
 
-    _FORMAT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+    _FORMAT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", re.ASCII)
+
+    default_error_messages = {"bounds": "must be between {minimum} and {maximum}"}
 
     def to_internal_value(self, value: Any) -> dt.date:
         if not isinstance(value, str) or not self._FORMAT.match(value):
             self.fail("invalid", format="YYYY-MM-DD")
-        return super().to_internal_value(value)
+        parsed: dt.date = super().to_internal_value(value)
+        if validators.date_error(parsed):
+            self.fail("bounds", minimum=validators.DATE_MIN, maximum=validators.DATE_MAX)
+        return parsed
 
 
 class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -113,10 +143,10 @@ class BaselineNonTargetIn(StrictSerializer):
 
 
 class BaselineIn(StrictSerializer):
-    targets: serializers.ListSerializer[Any] = serializers.ListSerializer(
+    targets: serializers.ListField = serializers.ListField(
         child=BaselineTargetIn(), max_length=MAX_LIST
     )
-    non_targets: serializers.ListSerializer[Any] = serializers.ListSerializer(
+    non_targets: serializers.ListField = serializers.ListField(
         child=BaselineNonTargetIn(), max_length=MAX_LIST, required=False, default=list
     )
 
@@ -150,13 +180,13 @@ class NewLesionIn(StrictSerializer):
 
 
 class FollowupIn(StrictSerializer):
-    targets: serializers.ListSerializer[Any] = serializers.ListSerializer(
+    targets: serializers.ListField = serializers.ListField(
         child=FollowupTargetIn(), max_length=MAX_LIST
     )
-    non_targets: serializers.ListSerializer[Any] = serializers.ListSerializer(
+    non_targets: serializers.ListField = serializers.ListField(
         child=FollowupNonTargetIn(), max_length=MAX_LIST, required=False, default=list
     )
-    new_lesions: serializers.ListSerializer[Any] = serializers.ListSerializer(
+    new_lesions: serializers.ListField = serializers.ListField(
         child=NewLesionIn(), max_length=MAX_LIST, required=False, default=list
     )
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Model, QuerySet
+from django.template.response import SimpleTemplateResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -24,7 +26,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -94,6 +96,22 @@ class ApiView(GenericAPIView):  # type: ignore[type-arg]
 
     def get_exception_handler(self) -> Callable[..., Any]:
         return api_exception_handler
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """A write and its response in one transaction (issue 13): the response is rendered
+        before the commit, so a body that cannot be serialised or rendered rolls the write
+        back instead of answering 500 after committing it. Refusals (4xx) are answers, not
+        failures: they commit, because what they record (a denial, a failed signature) must
+        stay recorded."""
+        if request.method in SAFE_METHODS:
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            response = super().dispatch(request, *args, **kwargs)
+            if isinstance(response, SimpleTemplateResponse):
+                response.render()
+            if response.status_code >= 500:
+                transaction.set_rollback(True)
+        return response
 
     @property
     def viewer(self) -> Viewer:

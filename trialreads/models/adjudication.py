@@ -16,7 +16,7 @@ from django.db.models import Q
 from trialreads.choices import AcceptanceBasis, AdjudicationStatus
 from trialreads.errors import Locked
 
-from .base import AuditedManager
+from .base import AuditedManager, date_window
 from .read import Read
 from .subject import Subject
 
@@ -169,6 +169,11 @@ class InvestigatorAssessment(models.Model):
 
     class Meta:
         ordering = ["subject"]
+        constraints = [
+            models.CheckConstraint(
+                condition=date_window("pd_date", null=True), name="investigator_pd_date_window"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"investigator assessment of subject {self.subject_id}"

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any, NoReturn, TypeVar
 
 from django.db import models
+from django.db.models import Q
 
 from trialreads.errors import AuditBypass
+from trialreads.validators import DATE_MAX, DATE_MIN
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -43,3 +45,10 @@ class AuditedQuerySet(models.QuerySet[_M]):
 #: Default manager of audited models. ``_base_manager`` stays Django's plain manager, which
 #: the deletion collector and related-object access use internally.
 AuditedManager = models.Manager.from_queryset(AuditedQuerySet)
+
+
+def date_window(field: str, *, null: bool = False) -> Q:
+    """CHECK condition: ``field`` lies in the stored date window (NULL allowed if ``null``);
+    the same bounds as the services and serializers (``trialreads.validators``)."""
+    inside = Q(**{f"{field}__gte": DATE_MIN, f"{field}__lte": DATE_MAX})
+    return (Q(**{f"{field}__isnull": True}) | inside) if null else inside

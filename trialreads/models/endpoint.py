@@ -25,6 +25,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from .base import date_window
 from .subject import Subject
 from .trial import Charter, Trial
 
@@ -156,6 +157,9 @@ class ExportBatch(ClaimableJob):
         ordering = ["trial", "-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["trial", "input_sha256"], name="exportbatch_unique_inputs"),
+            models.CheckConstraint(
+                condition=date_window("data_cutoff", null=True), name="exportbatch_data_cutoff_window"
+            ),
         ]
 
     def __str__(self) -> str:

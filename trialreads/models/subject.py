@@ -9,7 +9,7 @@ from django.db.models import F, Q
 
 from trialreads.choices import Modality
 
-from .base import AuditedManager
+from .base import AuditedManager, date_window
 from .trial import Site, Trial
 
 
@@ -28,7 +28,18 @@ class Subject(models.Model):
 
     class Meta:
         ordering = ["trial", "subject_code"]
-        constraints = [models.UniqueConstraint(fields=["trial", "subject_code"], name="subject_unique_code")]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "subject_code"], name="subject_unique_code"),
+            models.CheckConstraint(
+                condition=date_window("randomisation_date"), name="subject_randomisation_date_window"
+            ),
+            models.CheckConstraint(
+                condition=date_window("death_date", null=True), name="subject_death_date_window"
+            ),
+            models.CheckConstraint(
+                condition=date_window("last_contact_date", null=True), name="subject_last_contact_date_window"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.subject_code
@@ -70,6 +81,11 @@ class ImagingTimepoint(models.Model):
             models.CheckConstraint(
                 condition=Q(visit_number__gte=0, visit_number__lte=VISIT_NUMBER_MAX),
                 name="timepoint_visit_number_range",
+            ),
+            # With timepoint_scan_dates_ordered, both scan dates lie in the window.
+            models.CheckConstraint(
+                condition=date_window("scan_date_earliest") & date_window("scan_date_latest"),
+                name="timepoint_scan_dates_window",
             ),
         ]
 

@@ -7,8 +7,9 @@ from django.db import models
 from django.db.models import Q
 
 from trialreads.choices import ReadParadigm, TrialRole
+from trialreads.validators import DAYS_MAX
 
-from .base import AuditedManager
+from .base import AuditedManager, date_window
 
 
 class Trial(models.Model):
@@ -74,6 +75,19 @@ class Charter(models.Model):
             models.CheckConstraint(
                 condition=Q(irecist_window_min_days__lte=models.F("irecist_window_max_days")),
                 name="charter_irecist_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=date_window("effective_from"), name="charter_effective_from_window"
+            ),
+            # The day counts are PositiveIntegerFields (>= 0 already); the services cap them too.
+            models.CheckConstraint(
+                condition=Q(
+                    sd_min_days__lte=DAYS_MAX,
+                    confirm_min_days__lte=DAYS_MAX,
+                    irecist_window_min_days__lte=DAYS_MAX,
+                    irecist_window_max_days__lte=DAYS_MAX,
+                ),
+                name="charter_days_range",
             ),
         ]
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from django.utils import timezone
 
 from criteria.evaluate import evaluate
 from criteria.types import CriterionResult
-from trialreads import access, mappers
+from trialreads import access, mappers, validators
 from trialreads.adjudication_rules import (
     AdjudicationRules,
     Disagreement,
@@ -454,8 +455,9 @@ def adjudication_decide(
         errors["rationale"] = ["a rationale is required"]
     elif len(rationale) > 5000:
         errors["rationale"] = ["at most 5000 characters"]
-    if not isinstance(printed_name, str) or not printed_name.strip() or len(printed_name) > 200:
-        errors["printed_name"] = ["1-200 characters"]
+    name_problem = validators.printed_name_error(printed_name)
+    if name_problem:
+        errors["printed_name"] = [name_problem]
     meaning = meaning.strip() if isinstance(meaning, str) else ""
     if len(meaning) > 300:
         errors["meaning"] = ["at most 300 characters"]
@@ -529,7 +531,7 @@ class InvestigatorRow:
 
 
 #: Best-first order of RECIST 1.1 overall responses for the investigator's (unconfirmed) BOR.
-_BOR_RANK = ("CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE")
+_BOR_RANK = validators.OVERALL_RESPONSES
 
 
 def investigator_rows_from_rs(rows: Iterable[Mapping[str, str]]) -> list[InvestigatorRow]:
@@ -537,12 +539,33 @@ def investigator_rows_from_rs(rows: Iterable[Mapping[str, str]]) -> list[Investi
     -> one row per subject: the date of the first ``PD`` and the best response recorded
     (unconfirmed; only the progression date enters EDR/LDR). A partial ``RSDTC`` on a PD
     record is imputed to the first day of its month (or year): the earliest date it can be,
-    the usual imputation for a progression date."""
+    the usual imputation for a progression date.
+
+    Refused, naming the record (``rows[i]`` counts every data row of the file from 0; the CSV
+    line is i + 2) and its column: a response outside the RECIST 1.1 codelist ("MAYBE"), and
+    a second record of the same subject at the same visit or on the same date."""
     by_subject: dict[str, list[tuple[str, str]]] = {}
-    for row in rows:
+    errors: dict[str, list[str]] = {}
+    seen: dict[tuple[str, str, str], int] = {}
+    for i, row in enumerate(rows):
         if row.get("RSEVAL") != "INVESTIGATOR" or row.get("RSTESTCD") != "OVRLRESP":
             continue
-        by_subject.setdefault(row["USUBJID"], []).append((row.get("RSDTC", ""), row.get("RSSTRESC", "")))
+        usubjid, dtc, code = row.get("USUBJID", ""), row.get("RSDTC", ""), row.get("RSSTRESC", "")
+        where = f"rows[{i}]"
+        if code not in _BOR_RANK:
+            errors[f"{where}.RSSTRESC"] = [f"line {i + 2}: {code!r} is not one of {', '.join(_BOR_RANK)}"]
+        for column in ("VISITNUM", "RSDTC"):
+            value = (row.get(column) or "").strip()
+            if not value or value == "NA":
+                continue
+            first = seen.setdefault((usubjid, column, value), i)
+            if first != i:
+                errors[f"{where}.{column}"] = [
+                    f"line {i + 2}: duplicate of line {first + 2} ({usubjid}, {column} {value})"
+                ]
+        by_subject.setdefault(usubjid, []).append((dtc, code))
+    if errors:
+        raise ValidationError(errors)
     out = []
     for usubjid in sorted(by_subject):
         records = sorted(by_subject[usubjid])
@@ -556,9 +579,16 @@ def investigator_rows_from_rs(rows: Iterable[Mapping[str, str]]) -> list[Investi
 def _imputed_date(dtc: str) -> dt.date:
     parts = [*dtc[:10].split("-"), "01", "01"][:3]  # "2014-02" -> 2014-02-01
     try:
-        return dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
+        # ASCII digits only (int() would read "٢٠١٤" too)
+        if not all(re.fullmatch(r"[0-9]{2,4}", p, re.ASCII) for p in parts):
+            raise ValueError(dtc)
+        imputed = dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
     except ValueError as exc:
         raise ValidationError(f"not an ISO 8601 date: {dtc!r}", "RSDTC") from exc
+    problem = validators.date_error(imputed)
+    if problem:
+        raise ValidationError(f"{dtc!r}: {problem}", "RSDTC")
+    return imputed
 
 
 def investigator_assessments_import(
@@ -570,11 +600,21 @@ def investigator_assessments_import(
     access.require_capability(actor, trial.pk, access.MANAGE, "trial", trial.pk)
     subjects = dict(Subject.objects.filter(trial=trial).values_list("subject_code", "pk"))
     errors: dict[str, list[str]] = {}
+    seen: dict[str, int] = {}
     for i, row in enumerate(rows):
         if row.subject_code not in subjects:
             errors[f"rows[{i}].subject_code"] = ["unknown subject of this trial"]
-        if row.pd_date is not None and not isinstance(row.pd_date, dt.date):
-            errors[f"rows[{i}].pd_date"] = ["a date or null"]
+        elif row.subject_code in seen:
+            # One assessment per subject: a second row would silently replace the first.
+            errors[f"rows[{i}].subject_code"] = [f"duplicate of rows[{seen[row.subject_code]}]"]
+        else:
+            seen[row.subject_code] = i
+        if row.pd_date is not None and (problem := validators.date_error(row.pd_date)):
+            errors[f"rows[{i}].pd_date"] = [f"{problem} or null"]
+        if row.bor not in ("", *validators.OVERALL_RESPONSES):
+            errors[f"rows[{i}].bor"] = [f"empty or one of {', '.join(validators.OVERALL_RESPONSES)}"]
+    if not isinstance(source, str) or not source.strip() or len(source) > 200:
+        errors["data_source"] = ["1-200 characters"]
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
@@ -583,7 +623,7 @@ def investigator_assessments_import(
         for row in rows:
             sid = subjects[row.subject_code]
             obj = existing.get(sid) or InvestigatorAssessment(subject_id=sid)
-            obj.pd_date, obj.bor, obj.imported_at, obj.source = row.pd_date, row.bor, now, source[:200]
+            obj.pd_date, obj.bor, obj.imported_at, obj.source = row.pd_date, row.bor, now, source
             obj.save()
         audit_record(
             chain_id=trial.chain_id,
@@ -592,7 +632,7 @@ def investigator_assessments_import(
             object_type="trial",
             object_id=trial.pk,
             after={
-                "source": source[:200],
+                "source": source,
                 "rows": [{"subject": r.subject_code, "pd_date": r.pd_date, "bor": r.bor} for r in rows],
             },
         )

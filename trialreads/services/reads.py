@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from criteria import validate as rules
 from criteria.types import Baseline
-from trialreads import access, conf, mappers
+from trialreads import access, conf, mappers, validators
 from trialreads.canonical import canonical_json, sha256_hex
 from trialreads.choices import (
     AuditEventType,
@@ -621,7 +621,9 @@ def timepoint_read_sign(
     and locks the timepoint read. Five failures within 15 minutes lock signing out."""
     tr = _own_timepoint_read(actor, timepoint_read_id, access.SIGN)
     errors = _Errors()
-    _check_text(errors, "printed_name", printed_name, max_len=200)
+    name_problem = validators.printed_name_error(printed_name)
+    if name_problem:
+        errors.add("printed_name", name_problem)
     meaning = meaning.strip() if isinstance(meaning, str) else ""
     if len(meaning) > 300:
         errors.add("meaning", "at most 300 characters")

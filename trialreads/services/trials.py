@@ -19,7 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from criteria.types import CRITERIA
-from trialreads import access, conf
+from trialreads import access, conf, validators
 from trialreads.adjudication_rules import AdjudicationRules, RulesError
 from trialreads.choices import AuditEventType, Modality, ReadStatus, TrialRole
 from trialreads.errors import Conflict, PermissionDenied, ValidationError
@@ -36,8 +36,6 @@ from trialreads.models import (
 from trialreads.models.subject import VISIT_NUMBER_MAX
 from trialreads.services.audit import audit_record
 
-_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
-
 #: Charter fields a new version may set, with their validators.
 CHARTER_FIELDS = (
     "criteria",
@@ -53,11 +51,16 @@ CHARTER_FIELDS = (
 
 
 def _require_code(value: str, field: str) -> str:
-    if not isinstance(value, str) or not _CODE_RE.match(value):
-        raise ValidationError(
-            "use 1-40 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit", field
-        )
+    if not isinstance(value, str) or not validators.CODE_RE.fullmatch(value):
+        raise ValidationError(validators.CODE_RULE, field)
     return value
+
+
+def _require_date(value: object, field: str) -> None:
+    """A date within the stored window (:data:`trialreads.validators.DATE_MIN`/``MAX``)."""
+    problem = validators.date_error(value)
+    if problem:
+        raise ValidationError(problem, field)
 
 
 def _manage(actor: Any, trial_id: object) -> Trial:
@@ -118,6 +121,8 @@ def trial_create(
     _require_code(code, "code")
     if not isinstance(title, str) or not title.strip() or len(title) > 200:
         raise ValidationError("required, at most 200 characters", "title")
+    if effective_from is not None:
+        _require_date(effective_from, "effective_from")
     values = dict(charter or {})
     _validate_charter(values)
     with transaction.atomic():
@@ -170,8 +175,7 @@ def charter_publish(
     """Publish a new charter version: the current one with ``changes`` applied."""
     trial = _manage(actor, trial_id)
     _validate_charter(changes)
-    if not isinstance(effective_from, dt.date):
-        raise ValidationError("a date", "effective_from")
+    _require_date(effective_from, "effective_from")
     with transaction.atomic():
         current = Charter.objects.select_for_update().get(trial=trial, is_current=True)
         if effective_from < current.effective_from:
@@ -236,9 +240,10 @@ def subject_create(
 ) -> Subject:
     trial = _manage(actor, trial_id)
     _require_code(subject_code, "subject_code")
-    if not isinstance(randomisation_date, dt.date):
-        raise ValidationError("a date", "randomisation_date")
+    _require_date(randomisation_date, "randomisation_date")
     for name, value in (("death_date", death_date), ("last_contact_date", last_contact_date)):
+        if value is not None:
+            _require_date(value, name)
         if value is not None and value < randomisation_date:
             raise ValidationError("cannot precede the randomisation date", name)
     site = Site.objects.filter(pk=site_id, trial=trial).first()
@@ -290,8 +295,8 @@ def subject_update(*, subject_id: int, changes: Mapping[str, Any], reason: str, 
     if not isinstance(reason, str) or not reason.strip():
         raise ValidationError("a reason is required to change subject data", "reason")
     for name, value in changes.items():
-        if value is not None and not isinstance(value, dt.date):
-            raise ValidationError("a date or null", name)
+        if value is not None:
+            _require_date(value, name)
         if value is not None and value < subject.randomisation_date:
             raise ValidationError("cannot precede the randomisation date", name)
         if value is not None and value > timezone.now().date():
@@ -352,8 +357,8 @@ def timepoint_create(
         raise ValidationError(f"one of {', '.join(Modality.values)}", "modality")
     number = _visit_number(visit_number)
     latest = scan_date_latest or scan_date_earliest
-    if not isinstance(scan_date_earliest, dt.date) or not isinstance(latest, dt.date):
-        raise ValidationError("a date", "scan_date_earliest")
+    _require_date(scan_date_earliest, "scan_date_earliest")
+    _require_date(latest, "scan_date_latest")
     if latest < scan_date_earliest:
         raise ValidationError("cannot precede scan_date_earliest", "scan_date_latest")
     horizon = timezone.now().date() + dt.timedelta(days=conf.get("SCAN_DATE_FUTURE_TOLERANCE_DAYS"))

@@ -19,9 +19,10 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
-from trialreads import errors
+from trialreads import errors, validators
 from trialreads.choices import MeasurementState, NonTargetStatus
 from trialreads.services import auth as auth_services
 from trialreads.services.reads import NewLesionInput, NonTargetInput, TargetInput, TargetValueInput
@@ -46,7 +47,8 @@ def parse_mm(raw: str) -> Decimal | None:
     text = raw.strip().replace(",", ".")
     if not text:
         return None
-    if not re.fullmatch(r"\d{1,4}(\.\d+)?", text):
+    # ASCII digits only: re's \d and Decimal() also read "٣" and "３" as 3.
+    if not re.fullmatch(r"[0-9]{1,4}(\.[0-9]{1,15})?", text, re.ASCII):
         raise ValueError("enter a diameter in mm, e.g. 23.5")
     try:
         value = Decimal(text)
@@ -74,9 +76,12 @@ class _Form:
     def total(self, group: str, default: int) -> int:
         """Rows of a growable group: ``<group>-TOTAL`` as posted (within bounds)."""
         try:
-            return min(MAX_ROWS, max(default, int(self.value(f"{group}-TOTAL") or default)))
+            posted = validators.parse_int(
+                self.value(f"{group}-TOTAL") or str(default), minimum=0, maximum=validators.ID_MAX
+            )
         except ValueError:
             return default
+        return min(MAX_ROWS, max(default, posted))
 
     def checked(self, name: str) -> bool:
         return _checked(self.data, name)
@@ -341,6 +346,10 @@ class LoginForm(AuthenticationForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Django sets the username's max_length after the field is built, so without this
+        # validator an over-long username is only "a wrong username or password".
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(getattr(username, "max_length", None) or 150))
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "autofocus": True})
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
 
@@ -364,12 +373,20 @@ class LoginForm(AuthenticationForm):
 class SignForm(forms.Form):
     """Electronic signature (21 CFR 11.50/11.200): printed name, meaning, password re-entry."""
 
-    printed_name = forms.CharField(label="Printed name", max_length=200)
+    printed_name = forms.CharField(label="Printed name", max_length=validators.PRINTED_NAME_MAX, strip=False)
     password = forms.CharField(
         label="Password (re-enter to sign)",
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
         strip=False,
     )
+
+    def clean_printed_name(self) -> str:
+        # The services' rule (one for every e-signature), here so the form names the field.
+        name: str = self.cleaned_data["printed_name"]
+        problem = validators.printed_name_error(name)
+        if problem:
+            raise forms.ValidationError(problem)
+        return name
 
 
 class DecisionForm(SignForm):
@@ -411,6 +428,13 @@ class ExportForm(forms.Form):
         super().__init__(*args, **kwargs)
         # A hint for the date picker only; the server refuses a future date either way.
         self.fields["data_cutoff"].widget.attrs["max"] = timezone.localdate().isoformat()
+
+    def clean_data_cutoff(self) -> dt.date | None:
+        value: dt.date | None = self.cleaned_data["data_cutoff"]
+        problem = validators.date_error(value) if value is not None else None
+        if problem:
+            raise forms.ValidationError(problem)
+        return value
 
 
 class AuditFilterForm(forms.Form):

@@ -20,13 +20,14 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from criteria.serialize import criterion_json
-from trialreads import access, conf
+from trialreads import access, conf, validators
 from trialreads.choices import AcceptanceBasis, AdjudicationStatus, NonTargetStatus, TrialRole
 from trialreads.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from trialreads.models import TimepointRead
@@ -58,12 +59,27 @@ def _full_name(request: HttpRequest) -> str:
 
 
 def domain_errors(view: HttpView) -> HttpView:
-    """Map the gate's errors to Django's 404/403 pages (the 404 carries no detail)."""
+    """Map the gate's errors to Django's 404/403 pages (the 404 carries no detail).
+
+    A POST runs in one transaction with its page rendered inside it (``render()`` renders at
+    once), so a page that fails rolls the write back rather than answering 500 after the
+    commit (issue 13). The gate's refusals leave the block normally, so that the denial it
+    audited commits, and are raised after it."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
-            return view(request, *args, **kwargs)
+            if request.method in ("GET", "HEAD", "OPTIONS"):
+                return view(request, *args, **kwargs)
+            refused: NotFound | PermissionDenied | None = None
+            with transaction.atomic():
+                try:
+                    response = view(request, *args, **kwargs)
+                except (NotFound, PermissionDenied) as exc:
+                    refused = exc
+            if refused is not None:
+                raise refused
+            return response
         except NotFound as exc:
             raise Http404() from exc
         except PermissionDenied as exc:
@@ -278,7 +294,9 @@ def timepoint_read_form(request: HttpRequest, tr_id: int) -> HttpResponse:
         return _form_page(request, tr, ctx, _form_for(tr, ctx, None))
     form = _form_for(tr, ctx, request.POST)
     try:
-        version = int(request.POST.get("version", ""))
+        version: int | None = validators.parse_int(
+            request.POST.get("version", ""), minimum=1, maximum=2**31 - 1
+        )
     except ValueError:
         version = None
     try:
@@ -348,7 +366,7 @@ def timepoint_read_row(request: HttpRequest, tr_id: int) -> HttpResponse:
     group = request.GET.get("group", "")
     expected = "non_targets" if tr.timepoint.is_baseline else "new_lesions"
     try:
-        index = int(request.GET.get(f"{group}-TOTAL", ""))
+        index = validators.parse_int(request.GET.get(f"{group}-TOTAL", ""), minimum=0, maximum=forms.MAX_ROWS)
     except ValueError:
         index = -1
     if not web_selectors.can_edit(request.user, tr) or group != expected or not 0 <= index < forms.MAX_ROWS:
@@ -476,13 +494,14 @@ def adjudication_assign(request: HttpRequest, case_id: int) -> HttpResponse:
     """Read manager: (re)assign an open case to one of the trial's adjudicators."""
     case = adjudication_selectors.adjudication_case_get(user=request.user, case_id=case_id)
     try:
-        adjudicator_id = int(request.POST.get("adjudicator", ""))
-    except ValueError:
-        adjudicator_id = -1
-    try:
+        adjudicator_id = validators.parse_int(
+            request.POST.get("adjudicator", ""), minimum=1, maximum=validators.ID_MAX
+        )
         adjudication_services.adjudication_assign(
             case_id=case.pk, adjudicator_id=adjudicator_id, actor=request.user
         )
+    except ValueError as exc:
+        messages.error(request, f"{case.subject.subject_code}: adjudicator: {exc}")
     except (ValidationError, Conflict) as exc:
         messages.error(request, f"{case.subject.subject_code}: {exc.message}")
     else:

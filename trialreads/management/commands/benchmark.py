@@ -50,6 +50,7 @@ from trialreads.choices import (
 )
 from trialreads.exports.package import write_csv
 from trialreads.exports.xpt import XportError, write_xport
+from trialreads.management.inputs import bounded_int
 from trialreads.models import (
     AcceptedRead,
     AdjudicationCase,
@@ -439,12 +440,10 @@ class Command(BaseCommand):
     help = "Build a synthetic trial and print one JSON line of timings (floor, recompute, export)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--subjects", type=int, default=200)
-        parser.add_argument("--seed", type=int, default=20261121)
+        parser.add_argument("--subjects", type=bounded_int(1, 100_000), default=200)
+        parser.add_argument("--seed", type=bounded_int(0, 2**63 - 1), default=20261121)
         parser.add_argument("--export-dir", type=Path, default=None, help="keep the export here")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["subjects"] < 1:
-            raise SystemExit("--subjects must be at least 1")
         result = run_benchmark(options["subjects"], seed=options["seed"], export_dir=options["export_dir"])
         self.stdout.write(json.dumps(result, sort_keys=True))

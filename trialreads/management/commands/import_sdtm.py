@@ -33,7 +33,7 @@ import re
 import secrets
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from criteria.sdtm import SdtmError, subjects_from_sdtm
+from trialreads import validators
 from trialreads.choices import AdjudicationStatus, MeasurementState, TrialRole
+from trialreads.errors import DomainError
+from trialreads.management.inputs import BAD_INPUT, refused, trial_code
 from trialreads.models import AdjudicationCase, ImagingTimepoint, Read, TimepointRead, Trial
 from trialreads.services import adjudication as adjudication_services
 from trialreads.services import reads as read_services
@@ -73,7 +76,10 @@ class _Counter:
         if value is None:
             return None
         exact = Decimal(value)
-        stored = exact.quantize(QUANTUM, rounding=ROUND_HALF_UP)
+        try:
+            stored = exact.quantize(QUANTUM, rounding=ROUND_HALF_UP)
+        except InvalidOperation:
+            return exact  # far out of range (1e400): the service refuses it, naming the field
         if stored != exact:
             self.rounded += 1
         return stored
@@ -99,8 +105,9 @@ def import_sdtm(
     tu, tr = _rows(tu_path), _rows(tr_path)
     source = f"{tr_path.name} (SHA-256 {hashlib.sha256(tr_path.read_bytes()).hexdigest()[:16]})"
     studyids = sorted({row["STUDYID"] for row in tu})
-    code = trial_code or (studyids[0] if len(studyids) == 1 else "")
-    if not code:
+    # An explicit --trial "" is a (refused) code, not "use the STUDYID".
+    code = trial_code if trial_code is not None else (studyids[0] if len(studyids) == 1 else "")
+    if trial_code is None and not code:
         raise CommandError(f"several STUDYIDs {studyids}: name the trial with --trial")
     if Trial.objects.filter(code=code).exists():
         raise CommandError(f"trial {code} already exists")
@@ -109,8 +116,16 @@ def import_sdtm(
             reader: {s["subject"]: s for s in subjects_from_sdtm(tu, tr, reader)} for reader in READERS
         }
     except SdtmError as exc:
-        raise CommandError(f"SDTM input: {exc}") from exc
-    visitnum = {(r["USUBJID"], r["VISIT"]): Decimal(r["VISITNUM"]) for r in tr if r.get("VISITNUM")}
+        raise CommandError(f"SDTM input: {exc}", returncode=BAD_INPUT) from exc
+    visitnum: dict[tuple[str, str], Decimal] = {}
+    for line, r in enumerate(tr, start=2):
+        if r.get("VISITNUM"):
+            try:
+                visitnum[(r["USUBJID"], r["VISIT"])] = validators.parse_decimal(r["VISITNUM"])
+            except ValueError as exc:
+                raise CommandError(
+                    f"{tr_path.name} line {line}: VISITNUM: {exc}", returncode=BAD_INPUT
+                ) from None
     first_visit: dict[str, tuple[Decimal, str]] = {}
     for (usubjid, visit), number in visitnum.items():
         if usubjid not in first_visit or number < first_visit[usubjid][0]:
@@ -122,17 +137,19 @@ def import_sdtm(
 
     passwords = {key: secrets.token_urlsafe(24) for key in ("manager", "r1", "r2", "adj")}
     prefix = code.lower()[:30]
-    manager = _user(f"{prefix}-import", passwords["manager"], staff=True, name="SDTM Import")
-    r1 = _user(f"{prefix}-r1", passwords["r1"], name="Radiologist 1")
-    r2 = _user(f"{prefix}-r2", passwords["r2"], name="Radiologist 2")
-    adjudicator = _user(f"{prefix}-adj", passwords["adj"], name="Import Adjudicator")
-    reader_users = {READERS[0]: (r1, passwords["r1"]), READERS[1]: (r2, passwords["r2"])}
     counter = _Counter()
     subjects = sorted(set(per_reader[READERS[0]]) | set(per_reader[READERS[1]]))
     baseline_dates = [
         dt.date.fromisoformat(per_reader[r][s]["baseline"]["date"]) for r in READERS for s in per_reader[r]
     ]
+    # Everything, the import accounts included, in one transaction: a refused value anywhere
+    # in the files leaves nothing behind (issue 13).
     with transaction.atomic():
+        manager = _user(f"{prefix}-import", passwords["manager"], staff=True, name="SDTM Import")
+        r1 = _user(f"{prefix}-r1", passwords["r1"], name="Radiologist 1")
+        r2 = _user(f"{prefix}-r2", passwords["r2"], name="Radiologist 2")
+        adjudicator = _user(f"{prefix}-adj", passwords["adj"], name="Import Adjudicator")
+        reader_users = {READERS[0]: (r1, passwords["r1"]), READERS[1]: (r2, passwords["r2"])}
         trial = trial_services.trial_create(
             code=code,
             title=f"{code} (imported from SDTM TU/TR)",
@@ -299,7 +316,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dir", type=Path, required=True, help="directory with tu*.csv and tr*.csv")
-        parser.add_argument("--trial", default=None, help="trial code (default: the STUDYID)")
+        parser.add_argument(
+            "--trial", default=None, type=trial_code, help="trial code (default: the STUDYID)"
+        )
         parser.add_argument("--compute", action="store_true", help="compute the endpoints afterwards")
         parser.add_argument("--export-dir", type=Path, default=None, help="then write the export here")
 
@@ -309,7 +328,11 @@ class Command(BaseCommand):
         from trialreads.services.endpoints import endpoints_compute
         from trialreads.services.exports import export_write
 
-        trial, summary = import_sdtm(options["dir"], trial_code=options["trial"])
+        try:
+            trial, summary = import_sdtm(options["dir"], trial_code=options["trial"])
+        except DomainError as exc:
+            # A value the services refuse (a visit number, a diameter, a date): exit 2.
+            raise refused(exc, str(options["dir"])) from exc
         if options["compute"] or options["export_dir"]:
             job = endpoints_compute(trial_id=trial.pk, requested_by="import_sdtm").job
             summary["endpoint_job"] = job.pk

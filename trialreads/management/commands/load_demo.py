@@ -21,6 +21,8 @@ from django.urls import NoReverseMatch, reverse
 
 from trialreads.choices import TrialRole
 from trialreads.demo_adjudication import DEMO_PASSWORD, populate
+from trialreads.errors import DomainError
+from trialreads.management.inputs import refused, trial_code
 from trialreads.models import ExportBatch, Trial, TrialMembership
 from trialreads.services import audit as audit_services
 from trialreads.services import exports as export_services
@@ -57,12 +59,19 @@ class Command(BaseCommand):
     help = "Load the demo trial: signed blinded reads, adjudications, endpoints and exports."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--trial", default="DEMO-ADJ", help="trial code (created if missing)")
+        parser.add_argument(
+            "--trial", default="DEMO-ADJ", type=trial_code, help="trial code (created if missing)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         out = self.stdout
         out.write("Loading the demo trial: two blinded readers, signed reads, adjudication ...")
-        metrics = populate(trial_code=options["trial"], stdout=out)
+        try:
+            # One transaction: a refused --trial (or any refused value) leaves nothing behind.
+            with transaction.atomic():
+                metrics = populate(trial_code=options["trial"], stdout=out)
+        except DomainError as exc:
+            raise refused(exc, "--trial") from exc
         trial = Trial.objects.get(code=options["trial"])
         manager = get_user_model().objects.get(username="demo_manager")
         sponsor = _sponsor_viewer(trial, manager)
