@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse
 
 from trialreads import conf
@@ -32,8 +32,14 @@ ACTIVITY_RESOLUTION_SECONDS = 60
 
 
 def _authenticated(request: HttpRequest) -> bool:
+    """A user logged in through this session. A token-authenticated API request also ends with
+    ``request.user`` set (DRF copies it onto the Django request), but it has no session login:
+    stamping it would create a session row for every token request."""
     user = getattr(request, "user", None)
-    return user is not None and bool(user.is_authenticated) and hasattr(request, "session")
+    session = getattr(request, "session", None)
+    return (
+        user is not None and bool(user.is_authenticated) and session is not None and SESSION_KEY in session
+    )
 
 
 class SessionTimeoutMiddleware:

@@ -260,6 +260,9 @@ def operations(w: dict[str, Any]) -> dict[tuple[str, str], Operation]:
         ("post", "/api/auth/token/"): Operation(
             "anonymous", 0, {"username": "reader_a", "password": PASSWORD}
         ),
+        # No body to corrupt: the control (rolled back) shows the route works for a token client.
+        ("post", "/api/auth/logout/"): Operation("reader_a", 0, None),
+        ("post", "/api/auth/logoutall/"): Operation("reader_a", 0, None),
         ("post", "/api/subjects/{id}/adjudication/evaluate/"): Operation("manager", w["subject"].pk, None),
         ("post", "/api/subjects/{id}/timepoints/"): Operation(
             "manager",

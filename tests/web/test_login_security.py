@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.contrib.sessions.models import Session
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -117,3 +118,19 @@ def test_an_idle_session_on_the_api_is_a_401(trial_with_reads: Any, reader_a: An
         clock.shift(dt.timedelta(minutes=31))
         response = client.get("/api/reads/")
         assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
+
+
+def test_a_token_request_creates_no_session(trial_with_reads: Any, reader_a: Any, password: str) -> None:
+    """DRF puts the token's user on the Django request too; the timeout middleware must not
+    take that for a session login and store a session row per API call."""
+    key = APIClient().post(
+        "/api/auth/token/", {"username": "reader_a", "password": password}, format="json"
+    ).json()["token"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    before = Session.objects.count()
+    for _ in range(3):
+        response = client.get("/api/reads/")
+        assert response.status_code == 200
+        assert "sessionid" not in response.cookies
+    assert Session.objects.count() == before
