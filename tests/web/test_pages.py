@@ -392,7 +392,10 @@ def test_dashboard_progress_metrics_and_plots(
     assert 'data-testid="no-endpoints"' in page
     with django_capture_on_commit_callbacks(execute=True):
         response = web["manager"].post(f"/trials/{tw.trial.pk}/endpoints/", HTTP_HX_REQUEST="true")
-    assert response.status_code == 200 and 'data-testid="job-progress"' in response.content.decode()
+    fragment = response.content.decode()
+    # Rendered before the commit that queues the job: it says so and polls.
+    assert response.status_code == 200 and 'data-testid="job-progress"' in fragment
+    assert "Requested;" in fragment and "every 1s" in fragment
     job = EndpointJob.objects.get(trial=tw.trial)
     assert job.status == JobStatus.DONE and job.requested_by == "manager"
     progress = web["manager"].get(f"/trials/{tw.trial.pk}/endpoints/progress/").content.decode()

@@ -706,16 +706,19 @@ def endpoints_compute(request: HttpRequest, trial_id: int) -> HttpResponse:
     trial = web_selectors.dashboard_trial_get(user=request.user, trial_id=trial_id)
     endpoint_request_services.endpoints_request(trial_id=trial.pk, actor=request.user)
     if _htmx(request):
-        return _job_fragment(request, trial)
+        # The job is queued when this POST's transaction commits, after the fragment is
+        # rendered: it says so and polls, rather than showing the previous job's state.
+        return _job_fragment(request, trial, requested=True)
     return redirect("trialreads-web:dashboard", trial_id=trial.pk)
 
 
-def _job_fragment(request: HttpRequest, trial: Any) -> HttpResponse:
+def _job_fragment(request: HttpRequest, trial: Any, *, requested: bool = False) -> HttpResponse:
     return render(
         request,
         "trialreads/web/_job_progress.html",
         {
             "trial": trial,
+            "requested": requested,
             "job": web_selectors.endpoint_job_latest(user=request.user, trial_id=trial.pk),
             "manage": access.has_capability(request.user, trial.pk, access.MANAGE),
         },
