@@ -40,14 +40,22 @@ audit: $(STAMP)
 	$(PY) scripts/audit_dependencies.py
 
 ## test: lint, type-check, the dependency audit, the contract check, then the whole suite on
-## SQLite and, where DATABASE_URL / REDIS_URL point at live servers, again on PostgreSQL with
-## real Celery workers.
+## SQLite and, where DATABASE_URL / REDIS_URL point at live servers, a second pass on PostgreSQL
+## with real Celery workers. The two passes run side by side (one core each on a 2-core machine;
+## each has its own var/ folder, so their databases, media and exports never meet); the
+## PostgreSQL pass's output follows the SQLite pass's.
+PG_PASS := -m pytest -q --ignore=tests/criteria --ignore=tests/exports --ignore=tests/e2e --ignore=tests/packaging tests
 test: lint typecheck audit
 	$(PY) docs/contract/check_contract.py $(PY)
-	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -q -p no:randomly
 	@if [ -n "$$DATABASE_URL" ]; then \
-	  echo "== second pass: $$DATABASE_URL, REDIS_URL=$$REDIS_URL"; \
-	  $(PY) -m pytest -q --ignore=tests/criteria --ignore=tests/exports --ignore=tests/e2e --ignore=tests/packaging tests; \
+	  echo "== two passes side by side: SQLite here; $$DATABASE_URL with REDIS_URL=$$REDIS_URL in var/pg-pass.log"; \
+	  mkdir -p var/pg-pass var/sqlite-pass; rm -f var/pg-pass.rc; \
+	  ( TRIALREADS_VAR_DIR=$(CURDIR)/var/pg-pass $(PY) $(PG_PASS) > var/pg-pass.log 2>&1; echo $$? > var/pg-pass.rc ) & \
+	  env -u DATABASE_URL -u REDIS_URL TRIALREADS_VAR_DIR=$(CURDIR)/var/sqlite-pass $(PY) -m pytest -q -p no:randomly; sqlite=$$?; \
+	  wait; echo "== second pass: $$DATABASE_URL, REDIS_URL=$$REDIS_URL"; cat var/pg-pass.log; \
+	  test "$$sqlite" -eq 0 && test "$$(cat var/pg-pass.rc)" -eq 0; \
+	else \
+	  env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -q -p no:randomly; \
 	fi
 
 benchmark: $(STAMP)
