@@ -190,17 +190,19 @@ class _Writer:
     def num(value: Decimal) -> str:
         """The text json.dumps writes for :func:`number` (``value``)."""
         shown = value.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)
-        if shown.adjusted() <= 13:
-            # At most 15 significant digits, one of them after the point: the float nearest to
-            # this decimal has it as its shortest repr, and str writes it in plain notation
-            # with that one decimal, as repr does below 1e16. -0.0 is written as 0.0.
-            text = str(shown)
-            return "0.0" if text == "-0.0" else text
-        return repr(float(shown) or 0.0)
+        # At most 15 significant digits, one of them after the point: the float nearest to this
+        # decimal has it as its shortest repr, and str writes it in plain notation with that one
+        # decimal, as repr does below 1e16. Longer: through the float. -0.0 is written as 0.0.
+        text = str(shown) if shown.adjusted() <= 13 else repr(float(shown))
+        return "0.0" if text == "-0.0" else text
 
     def number(self, value: Decimal, shown: dict[int, tuple[object, str]]) -> str:
-        """:meth:`num`, remembered in ``shown`` by identity (the object kept with it)."""
-        text = self.num(value)
+        """:meth:`num` (inlined: this runs for most numbers of a subject), remembered in
+        ``shown`` by identity (the object kept with it)."""
+        rounded = value.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)
+        text = str(rounded) if rounded.adjusted() <= 13 else repr(float(rounded))
+        if text == "-0.0":
+            text = "0.0"
         shown[id(value)] = (value, text)
         return text
 
