@@ -4,7 +4,9 @@ Generates N deterministic synthetic measurement-level subjects (seeded; the same
 the same JSON), then times, in one process, exactly what ``evaluate`` does with a batch:
 JSON text -> :func:`~criteria.parse.load_json` -> :func:`~criteria.parse.parse_payload`
 -> :func:`~criteria.evaluate.evaluate` for RECIST 1.1, iRECIST and imRECIST ->
-:func:`~criteria.serialize.subject_json` -> ``json.dumps``. Generation is not timed.
+:func:`~criteria.serialize.results_text` (the text of ``json.dumps`` of
+:func:`~criteria.serialize.subject_json`, written directly, as the command line writes it).
+Generation is not timed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from criteria.ambiguities import DefaultsCache
 from criteria.evaluate import evaluate, gc_paused
 from criteria.lesions import without_sentences
 from criteria.parse import load_json, parse_payload
-from criteria.serialize import subject_json
+from criteria.serialize import results_text
 from criteria.types import CRITERIA, Subject
 
 _ORGANS = ("liver", "lung", "adrenal gland", "spleen", "peritoneum", "kidney", "bone", "skin")
@@ -111,8 +113,9 @@ def run_batch(text: str) -> str:
         subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
         # check_circular off: plain fresh dicts and lists (the same text, no id bookkeeping)
         notes = DefaultsCache()  # as the command line: one per run
-        return json.dumps([subject_json(evaluate(s, CRITERIA, defaults=notes)) for s in subjects],
-                          check_circular=False)
+        # json.dumps([subject_json(r) for r in results]) written directly (as the command line
+        # writes its indented output)
+        return results_text([evaluate(s, CRITERIA, defaults=notes) for s in subjects])
 
 
 def run_bench(subjects: int, seed: int = 20241121) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from criteria.errors import InputError
 from criteria.evaluate import CriteriaSelectionError, evaluate, gc_paused, select_criteria
 from criteria.lesions import without_sentences
 from criteria.parse import load_json, parse_payload
-from criteria.serialize import subject_json
-from criteria.types import CRITERIA, Subject
+from criteria.serialize import results_text, subject_json
+from criteria.types import CRITERIA, Subject, SubjectResult
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -68,18 +68,37 @@ def _read(path: str, stdin: TextIO) -> str:
         raise InputError("?", where, "cannot read input: not UTF-8 text") from None
 
 
-def run_evaluate(text: str, criteria: Sequence[str] | None, explain: bool) -> Any:
-    """JSON text -> the JSON-ready output (object or list); raises InputError on bad input."""
+def evaluate_text(
+    text: str, criteria: Sequence[str] | None, explain: bool
+) -> tuple[list[SubjectResult], bool]:
+    """JSON text -> the subjects' results and whether the input was a list (a batch);
+    raises InputError on bad input."""
     with gc_paused():
         payload = parse_payload(load_json(text))
         subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
         notes = DefaultsCache()  # this run's: the subjects of a batch mostly share settings
         if explain:
-            results = [subject_json(evaluate(s, criteria, defaults=notes), explain) for s in subjects]
+            results = [evaluate(s, criteria, defaults=notes) for s in subjects]
         else:
             with without_sentences():  # the sums' sentences would not be written
-                results = [subject_json(evaluate(s, criteria, defaults=notes), explain) for s in subjects]
-    return results if isinstance(payload, list) else results[0]
+                results = [evaluate(s, criteria, defaults=notes) for s in subjects]
+    return results, isinstance(payload, list)
+
+
+def run_evaluate(text: str, criteria: Sequence[str] | None, explain: bool) -> Any:
+    """JSON text -> the JSON-ready output (object or list); raises InputError on bad input."""
+    results, batch = evaluate_text(text, criteria, explain)
+    with gc_paused():
+        output = [subject_json(r, explain) for r in results]
+    return output if batch else output[0]
+
+
+def output_text(text: str, criteria: Sequence[str] | None, explain: bool) -> str:
+    """JSON text -> what ``evaluate`` prints: ``json.dumps(run_evaluate(...), indent=2)``,
+    written by :func:`criteria.serialize.results_text`; raises InputError on bad input."""
+    results, batch = evaluate_text(text, criteria, explain)
+    with gc_paused():
+        return results_text(results if batch else results[0], explain, indent=2)
 
 
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
@@ -103,10 +122,10 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
         stderr.write(f"criteria: --criteria: {exc}\n")
         return EXIT_BAD_INPUT
     try:
-        output = run_evaluate(_read(args.file, stdin), criteria, args.explain)
+        output = output_text(_read(args.file, stdin), criteria, args.explain)
     except InputError as exc:
         stderr.write(" ".join(str(exc).split()) + "\n")
         return EXIT_BAD_INPUT
     # ASCII-only JSON (non-ASCII escaped): valid whatever the locale of the consuming pipe.
-    stdout.write(json.dumps(output, indent=2) + "\n")
+    stdout.write(output + "\n")
     return EXIT_OK

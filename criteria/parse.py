@@ -62,22 +62,30 @@ def _non_finite(name: str) -> Decimal:
 
 
 class _Object(dict[str, Any]):
-    """A JSON object that remembers keys given twice (json keeps only the last value)."""
+    """A JSON object with keys given twice (json keeps only the last value); ``duplicates``
+    names them. Objects without repeated keys are plain dicts."""
 
     duplicates: tuple[str, ...] = ()
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = _Object(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        repeated: list[str] = []
-        for key, _ in pairs:
-            if key in seen:
-                repeated.append(key)
-            seen.add(key)
-        obj.duplicates = tuple(repeated)
-    return obj
+    obj = dict(pairs)  # the common case: a plain dict (cheaper to build than the subclass)
+    if len(obj) == len(pairs):
+        return obj
+    repeated = _Object(pairs)
+    seen: set[str] = set()
+    keys: list[str] = []
+    for key, _ in pairs:
+        if key in seen:
+            keys.append(key)
+        seen.add(key)
+    repeated.duplicates = tuple(keys)
+    return repeated
+
+
+def _duplicates(value: Any) -> tuple[str, ...]:
+    """The keys given twice in a loaded JSON object (none for any other mapping)."""
+    return value.duplicates if type(value) is _Object else ()
 
 
 def load_json(text: str) -> Any:
@@ -111,7 +119,7 @@ class _Reader:
         return InputError(self.subject, field, message)
 
     def no_duplicates(self, value: Mapping[str, Any], field: str) -> None:
-        duplicates = getattr(value, "duplicates", ())
+        duplicates = _duplicates(value)
         if duplicates:
             key = duplicates[0]
             raise self.fail(f"{field}.{key}" if field else key, f"key {key!r} given more than once")
@@ -205,7 +213,7 @@ def _iso_date(value: Any) -> dt.date | None:
 def _plain(value: Any, keys: frozenset[str]) -> bool:
     """Whether ``value`` is a parsed JSON object with known keys only, none given twice: what
     :meth:`_Reader.obj` accepts without building a field path (the common case)."""
-    return type(value) is _Object and not value.duplicates and keys.issuperset(value)
+    return type(value) is dict and keys.issuperset(value)
 
 
 # --- settings --------------------------------------------------------------------------
@@ -396,7 +404,7 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
     if not _is_object(raw_targets):
         raise r.fail(f"{field}.targets",
                      f"expected an object of lesion id -> mm, got {_describe(raw_targets)}")
-    if getattr(raw_targets, "duplicates", ()):
+    if type(raw_targets) is _Object:
         r.no_duplicates(raw_targets, f"{field}.targets")
     measured = TargetKind.MEASURED
     for lesion_id, raw in raw_targets.items():
@@ -409,7 +417,7 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
     if not _is_object(raw_nt):
         raise r.fail(f"{field}.non_targets",
                      f"expected an object of lesion id -> status, got {_describe(raw_nt)}")
-    if getattr(raw_nt, "duplicates", ()):
+    if type(raw_nt) is _Object:
         r.no_duplicates(raw_nt, f"{field}.non_targets")
     words = _STATUS_WORDS
     for lesion_id, word in raw_nt.items():

@@ -11,7 +11,9 @@ engines' ``extra`` fields (imRECIST ``pd_status``, iRECIST ``nlt_sum_mm`` ...).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from criteria.rounding import CONTEXT, QUANTUM, to_display
@@ -122,3 +124,205 @@ def subject_json(result: SubjectResult, explain: bool = False) -> JsonObject:
     shown: dict[int, tuple[object, Any]] = {}  # this subject's numbers and date texts (timepoint_json)
     return {"subject": result.subject,
             "results": {name: criterion_json(r, explain, shown) for name, r in result.results.items()}}
+
+
+# --- JSON text ---------------------------------------------------------------------------
+#
+# The command line and the benchmark write results as JSON text. json.dumps of the dicts above
+# spends most of its time on what is the same for every subject (escaping the same keys and
+# codes again, a float through text and back for every number); _Writer writes the same bytes
+# directly: keys are literal, strings go through json's own escaping (memoised for this one
+# output), numbers are the rounded Decimal's text, which is the float's repr (see _Writer.num).
+
+
+class _Writer:
+    """``json.dumps(value, indent=indent)`` of :func:`subject_json` values, for one output.
+
+    ``indent`` is None (json's compact default: ``", "`` and ``": "``) or a number of
+    spaces (then ``","``, ``": "`` and one member per line, as json writes it). The memos
+    live with the writer, i.e. with one call of :func:`results_text`.
+    """
+
+    __slots__ = ("dates", "explain", "indent", "pads", "strings")
+
+    def __init__(self, explain: bool, indent: int | None) -> None:
+        self.explain = explain
+        self.indent = indent
+        self.strings: dict[str, str] = {}  # text -> its JSON string literal
+        self.dates: dict[dt.date, str] = {}  # date -> its JSON string
+        self.pads: dict[int, tuple[str, str, str]] = {}  # level -> (open, separator, close)
+
+    def layout(self, level: int) -> tuple[str, str, str]:
+        """What goes after ``{``/``[``, between members and before ``}``/``]`` at ``level``."""
+        hit = self.pads.get(level)
+        if hit is None:
+            if self.indent is None:
+                hit = ("", ", ", "")
+            else:
+                inner = "\n" + " " * (self.indent * (level + 1))
+                hit = (inner, "," + inner, "\n" + " " * (self.indent * level))
+            self.pads[level] = hit
+        return hit
+
+    def string(self, value: str) -> str:
+        text = self.strings.get(value)
+        if text is None:
+            text = self.strings[value] = json_string(value)
+        return text
+
+    def optional_string(self, value: str | None) -> str:
+        return "null" if value is None else self.string(value)
+
+    def strings_list(self, values: tuple[str, ...], level: int) -> str:
+        if not values:
+            return "[]"
+        o, sep, c = self.layout(level)
+        return f"[{o}{sep.join([self.string(v) for v in values])}{c}]"
+
+    def members(self, members: list[str], level: int) -> str:
+        """An object of ``'"key": value'`` members at ``level``."""
+        if not members:
+            return "{}"
+        o, sep, c = self.layout(level)
+        return f"{{{o}{sep.join(members)}{c}}}"
+
+    @staticmethod
+    def num(value: Decimal) -> str:
+        """The text json.dumps writes for :func:`number` (``value``)."""
+        shown = value.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)
+        # At most 15 significant digits, one of them after the point: the float nearest to this
+        # decimal has it as its shortest repr, and str writes it in plain notation with that one
+        # decimal, as repr does below 1e16. Longer: through the float. -0.0 is written as 0.0.
+        text = str(shown) if shown.adjusted() <= 13 else repr(float(shown))
+        return "0.0" if text == "-0.0" else text
+
+    def number(self, value: Decimal, shown: dict[int, tuple[object, str]]) -> str:
+        """:meth:`num` (inlined: this runs for most numbers of a subject), remembered in
+        ``shown`` by identity (the object kept with it)."""
+        rounded = value.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)
+        text = str(rounded) if rounded.adjusted() <= 13 else repr(float(rounded))
+        if text == "-0.0":
+            text = "0.0"
+        shown[id(value)] = (value, text)
+        return text
+
+    def timepoint(self, tp: TimepointResult, layout: tuple[str, str, str], level: int,
+                  shown: dict[int, tuple[object, str]]) -> str:
+        """One timepoint object at ``level`` (``layout``: :meth:`layout` of that level)."""
+        o, sep, c = layout
+        get = shown.get
+        date = tp.date
+        day = self.dates.get(date) or self.date(date)
+        strings = self.strings.get
+        string = self.string
+        if tp.target or tp.non_target or tp.new_lesions:
+            # the criteria of a subject share most numbers: by identity from ``shown``
+            s, n, b, p = tp.sum_mm, tp.nadir_ref_mm, tp.pct_vs_baseline, tp.pct_vs_nadir
+            if s is None:
+                s_text = "null"
+            else:
+                hit = get(id(s))
+                s_text = hit[1] if hit is not None and hit[0] is s else self.number(s, shown)
+            if n is None:
+                n_text = "null"
+            else:
+                hit = get(id(n))
+                n_text = hit[1] if hit is not None and hit[0] is n else self.number(n, shown)
+            if b is None:
+                b_text = "null"
+            else:
+                hit = get(id(b))
+                b_text = hit[1] if hit is not None and hit[0] is b else self.number(b, shown)
+            if p is None:
+                p_text = "null"
+            else:
+                hit = get(id(p))
+                p_text = hit[1] if hit is not None and hit[0] is p else self.number(p, shown)
+            target, non_target, new, overall = tp.target, tp.non_target, tp.new_lesions, tp.overall
+            text = (f'{{{o}"date": {day}{sep}"target": {strings(target) or string(target)}{sep}'
+                    f'"non_target": {strings(non_target) or string(non_target)}{sep}'
+                    f'"new_lesions": {strings(new) or string(new)}{sep}'
+                    f'"overall": {strings(overall) or string(overall)}{sep}"sum_mm": {s_text}{sep}'
+                    f'"nadir_ref_mm": {n_text}{sep}"pct_vs_baseline": {b_text}{sep}"pct_vs_nadir": {p_text}')
+        else:
+            text = f'{{{o}"date": {day}{sep}"overall": {string(tp.overall)}'
+        if tp.progression_date is not None and tp.progression_date != date:
+            text += f'{sep}"progression_date": {self.date(tp.progression_date)}'
+        if tp.extra:
+            for key, item in tp.extra.items():
+                if isinstance(item, Decimal):
+                    shown_value = self.num(item)
+                elif item is None:
+                    shown_value = "null"
+                else:
+                    shown_value = string(item)
+                text += f"{sep}{string(key)}: {shown_value}"
+        if self.explain:
+            text += f'{sep}"why": {self.strings_list(tp.why, level + 1)}'
+        return text + c + "}"
+
+    def date(self, value: dt.date | None) -> str:
+        """A date's JSON string (remembered by value: equal dates, the same text)."""
+        if value is None:
+            return "null"
+        text = self.dates.get(value)
+        if text is None:
+            text = self.dates[value] = f'"{value.isoformat()}"'  # digits and hyphens: no escapes
+        return text
+
+    def criterion(self, result: CriterionResult, level: int, shown: dict[int, tuple[object, str]]) -> str:
+        inner = level + 1
+        o, sep, c = self.layout(level)
+        io, isep, ic = self.layout(inner)
+        timepoints = result.timepoints
+        if timepoints:
+            at, layout = inner + 1, self.layout(inner + 1)
+            listed = f"[{io}{isep.join([self.timepoint(tp, layout, at, shown) for tp in timepoints])}{ic}]"
+        else:
+            listed = "[]"
+        pfs = result.pfs
+        date, optional = self.date, self.optional_string
+        text = (f'{{{o}"timepoints": {listed}{sep}"bor": {optional(result.bor)}{sep}"bor_date": '
+                f'{date(result.bor_date)}{sep}"bor_confirmed": {optional(result.bor_confirmed)}{sep}'
+                f'"bor_confirmed_date": {date(result.bor_confirmed_date)}{sep}"pfs": {{{io}"event": '
+                f'{"true" if pfs.event else "false"}{isep}"date": {date(pfs.date)}{isep}"reason": '
+                f'{self.string(pfs.reason)}{ic}}}')
+        progression = result.progression
+        if progression is not None:
+            text += (f'{sep}"progression": {{{io}"iupd_date": {date(progression.iupd_date)}{isep}'
+                     f'"icpd_date": {date(progression.icpd_date)}{ic}}}')
+        dor = result.dor
+        if dor is not None:
+            text += (f'{sep}"dor": {{{io}"start": {date(dor.start)}{isep}"end": {date(dor.end)}{isep}'
+                     f'"days": {int(dor.days)}{isep}"event": {"true" if dor.event else "false"}{isep}'
+                     f'"reason": {self.string(dor.reason)}{ic}}}')
+        if self.explain:
+            text += (f'{sep}"why": {self.strings_list(result.why, inner)}'
+                     f'{sep}"defaults": {self.strings_list(result.defaults, inner)}')
+        return text + c + "}"
+
+    def subject(self, result: SubjectResult, level: int) -> str:
+        shown: dict[int, tuple[object, str]] = {}  # this subject's number and date texts
+        inner = level + 1
+        criteria = self.members([f"{self.string(name)}: {self.criterion(r, inner + 1, shown)}"
+                                 for name, r in result.results.items()], inner)
+        return self.members([f'"subject": {self.string(result.subject)}', f'"results": {criteria}'], level)
+
+
+def json_string(value: str) -> str:
+    """A str as json.dumps writes it by default (ASCII only, escaped)."""
+    return encode_basestring_ascii(value)
+
+
+def results_text(results: SubjectResult | Sequence[SubjectResult], explain: bool = False,
+                 indent: int | None = None) -> str:
+    """``json.dumps(x, indent=indent)`` where ``x`` is :func:`subject_json` of ``results``
+    (a list of them for a sequence), written directly: the same text (tests/criteria/
+    test_serialize_text.py)."""
+    writer = _Writer(explain, indent)
+    if isinstance(results, SubjectResult):
+        return writer.subject(results, 0)
+    if not results:
+        return "[]"
+    o, sep, c = writer.layout(0)
+    return f"[{o}{sep.join([writer.subject(r, 1) for r in results])}{c}]"

@@ -157,6 +157,29 @@ def test_duplicate_key_rejected() -> None:
     assert_error(text, "timepoints[2].targets.T1", "given more than once")
 
 
+@pytest.mark.parametrize(("old", "new", "field"), [
+    ('"subject": "S7"', '"subject": "S7", "subject": "S7"', "subject"),
+    ('"reference_date": "2024-01-01"', '"reference_date": "2024-01-01", "reference_date": "2024-01-02"',
+     "reference_date"),
+    ('"id": "T2"', '"id": "T2", "mm": 21', "baseline.targets[1].mm"),
+    ('"id": "NT1", "organ": "bone"', '"id": "NT1", "organ": "bone", "organ": "liver"',
+     "baseline.non_targets[0].organ"),
+    ('"date": "2024-01-01", "targets"', '"date": "2024-01-01", "date": "2024-01-01", "targets"',
+     "baseline.date"),
+    ('"date": "2024-04-22"', '"date": "2024-04-22", "date": "2024-04-23"', "timepoints[1].date"),
+    ('"NT1": "present"}}]', '"NT1": "present", "NT1": "absent"}}]', "timepoints[2].non_targets.NT1"),
+    ('"new_lesions": []', '"new_lesions": [{"id": "N1", "mm": 12, "mm": 13}]',
+     "timepoints[0].new_lesions[0].mm"),
+    ('"subject": "S7"', '"subject": "S7", "settings": {"sd_min_days": 1, "sd_min_days": 2}',
+     "settings.sd_min_days"),
+])
+def test_a_key_given_twice_is_named_at_every_level(old: str, new: str, field: str) -> None:
+    # a loaded object keeps its repeated keys (parse._Object); every other object is a plain dict
+    text = json.dumps(BASE)
+    assert text.count(old) == 1, old
+    assert_error(text.replace(old, new), field, "given more than once")
+
+
 def test_nan_rejected() -> None:
     text = json.dumps(BASE).replace('"T1": 35', '"T1": NaN')
     assert_error(text, "timepoints[2].targets.T1", "not a finite number")
