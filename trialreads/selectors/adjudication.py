@@ -118,7 +118,7 @@ def signed_by_slot(reads: Sequence[Read]) -> dict[int, list[TimepointRead]]:
     callers are the gatekept view below and the adjudication service."""
     from trialreads.selectors.reads import _with_content
 
-    signed = TimepointRead.objects.filter(read__in=reads, locked=True)
+    signed = TimepointRead.objects.signed().filter(read__in=reads)
     slot_of = {r.pk: r.slot for r in reads}
     by_slot: dict[int, list[TimepointRead]] = {1: [], 2: []}
     for tr in _with_content(signed).order_by("timepoint__sequence"):
