@@ -32,21 +32,23 @@ exists. The rule, applied by every ``access_*_for`` and :func:`require_capabilit
 ``tests/api/test_uniform_404.py`` walks every API and web route and holds every role to
 rule 1; ``tests/api/test_blinding_matrix.py`` lists where rule 2 answers 403.
 
-"Does not exist" and "exists but is not yours" raise the same :class:`NotFound`, and every
-denial is written as an ``ACCESS_DENIED`` audit event in its own transaction. Callers must
-not wrap access checks in an outer ``atomic()`` if the denial record is to survive the
-rollback of that outer transaction.
+"Does not exist" and "exists but is not yours" raise the same :class:`NotFound`. The gate only
+reads and raises: each refusal carries an :class:`~trialreads.errors.AccessDenial` (who, which
+object, why), and the request's boundary writes it as an ``ACCESS_DENIED`` audit event once the
+request's transaction is over (``api.exceptions`` and ``web.views.domain_errors`` note it,
+``middleware.AccessDenialAuditMiddleware`` records it), so the record survives the rollback of
+``ATOMIC_REQUESTS`` or of any ``atomic()`` the refusal was raised in. Code that calls the gate
+outside a request (a command, a task) records with ``services.audit.access_denials_recorded``.
 """
 
 from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from trialreads.choices import AuditEventType, TrialRole
-from trialreads.errors import NotFound, PermissionDenied
+from trialreads.choices import TrialRole
+from trialreads.errors import AccessDenial, NotFound, PermissionDenied
 from trialreads.models import (
     AdjudicationCase,
     EndpointJob,
@@ -113,37 +115,22 @@ def _trials_with(user: Any, *capabilities: str) -> QuerySet[TrialMembership, Any
     return TrialMembership.objects.filter(user_id=uid, role__in=roles).values("trial_id")
 
 
-def _deny(user: Any, object_type: str, object_id: object, detail: str = "") -> NoReturn:
-    # Own transaction: the denial is recorded even though the caller's request fails. The
-    # global chain is used so the event does not reveal which trial the object is in.
-    from trialreads.services.audit import audit_record
+def _actor(user: Any) -> Any:
+    return user if _user_id(user) is not None else None
 
-    with transaction.atomic():
-        audit_record(
-            chain_id=GLOBAL_CHAIN,
-            event_type=AuditEventType.ACCESS_DENIED,
-            actor=user if _user_id(user) is not None else None,
-            object_type=object_type,
-            object_id=object_id,
-            after={"detail": detail} if detail else None,
-        )
-    raise NotFound()
+
+def _deny(user: Any, object_type: str, object_id: object, detail: str = "") -> NoReturn:
+    # The global chain: the event must not reveal which trial the object is in.
+    after = {"detail": detail} if detail else None
+    raise NotFound(denial=AccessDenial(_actor(user), object_type, object_id, GLOBAL_CHAIN, after))
 
 
 def deny_permission(user: Any, object_type: str, object_id: object, capability: str) -> NoReturn:
-    """For an actor who may see the object but lacks ``capability``: audited 403."""
-    from trialreads.services.audit import audit_record
-
-    with transaction.atomic():
-        audit_record(
-            chain_id=GLOBAL_CHAIN,
-            event_type=AuditEventType.ACCESS_DENIED,
-            actor=user if _user_id(user) is not None else None,
-            object_type=object_type,
-            object_id=object_id,
-            after={"missing_capability": capability},
-        )
-    raise PermissionDenied(f"Your role in this trial does not allow: {capability}.")
+    """For an actor who may see the object but lacks ``capability``: a 403 carrying its denial."""
+    denial = AccessDenial(
+        _actor(user), object_type, object_id, GLOBAL_CHAIN, {"missing_capability": capability}
+    )
+    raise PermissionDenied(f"Your role in this trial does not allow: {capability}.", denial=denial)
 
 
 # --- visibility (the rules) ---------------------------------------------------------------
@@ -260,7 +247,7 @@ def access_export_batch_for(user: Any, batch_id: object) -> ExportBatch:
 def require_capability(
     user: Any, trial_id: int, capability: str, object_type: str, object_id: object
 ) -> None:
-    """Refuse (audited 403) an action on an object the actor can see (rule 2 of the module
+    """Refuse (403, audited at the boundary) an action on an object the actor can see (rule 2 of the module
     docstring: call it only after an ``access_*_for`` returned that object)."""
     if not has_capability(user, trial_id, capability):
         deny_permission(user, object_type, object_id, capability)

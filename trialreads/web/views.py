@@ -29,6 +29,7 @@ from criteria.serialize import criterion_json
 from trialreads import access, conf
 from trialreads.choices import AcceptanceBasis, AdjudicationStatus, NonTargetStatus, TrialRole
 from trialreads.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from trialreads.middleware import note_denial
 from trialreads.models import TimepointRead
 from trialreads.selectors import adjudication as adjudication_selectors
 from trialreads.selectors import endpoints as endpoint_selectors
@@ -58,15 +59,20 @@ def _full_name(request: HttpRequest) -> str:
 
 
 def domain_errors(view: HttpView) -> HttpView:
-    """Map the gate's errors to Django's 404/403 pages (the 404 carries no detail)."""
+    """Map the gate's errors to Django's 404/403 pages (the 404 carries no detail), noting
+    the gate's refusals for ``AccessDenialAuditMiddleware`` (which records them after the
+    view's transaction). A view that catches a ``PermissionDenied`` itself to answer on its
+    form notes it too (``note_denial``)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             return view(request, *args, **kwargs)
         except NotFound as exc:
+            note_denial(request, exc)
             raise Http404() from exc
         except PermissionDenied as exc:
+            note_denial(request, exc)
             raise DjangoPermissionDenied(exc.message) from exc
 
     return wrapper
@@ -383,6 +389,7 @@ def timepoint_read_sign(request: HttpRequest, tr_id: int) -> HttpResponse:
                 sign_form.add_error(name if name in sign_form.fields else None, errs)
         except PermissionDenied as exc:
             # Wrong password or locked out: the message belongs to the password field.
+            note_denial(request, exc)  # a refusal of the gate, if it was one
             sign_form.add_error("password", exc.message)
         except Conflict as exc:
             sign_form.add_error(None, exc.message)
@@ -450,6 +457,7 @@ def adjudication_detail(request: HttpRequest, case_id: int) -> HttpResponse:
                 for name, errs in exc.errors.items():
                     form.add_error(name if name in form.fields else None, errs)
             except PermissionDenied as exc:
+                note_denial(request, exc)  # a refusal of the gate, if it was one
                 form.add_error("password", exc.message)
             except Conflict as exc:
                 form.add_error(None, exc.message)

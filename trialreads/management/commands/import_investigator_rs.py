@@ -18,6 +18,7 @@ from trialreads.choices import TrialRole
 from trialreads.errors import DomainError
 from trialreads.models import Trial, TrialMembership
 from trialreads.services import adjudication as adjudication_services
+from trialreads.services.audit import access_denials_recorded
 
 
 class Command(BaseCommand):
@@ -44,9 +45,11 @@ class Command(BaseCommand):
         known = set(trial.subjects.values_list("subject_code", flat=True))
         rows = [r for r in rows if r.subject_code in known]
         try:
-            count = adjudication_services.investigator_assessments_import(
-                trial_id=trial.pk, rows=rows, source=path.name, actor=membership.user
-            )
+            # Outside a request: a refusal of the gate is recorded here (no middleware).
+            with access_denials_recorded():
+                count = adjudication_services.investigator_assessments_import(
+                    trial_id=trial.pk, rows=rows, source=path.name, actor=membership.user
+                )
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"imported investigator assessments of {count} subjects into {trial.code}")
