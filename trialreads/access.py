@@ -43,6 +43,7 @@ outside a request (a command, a task) records with ``services.audit.access_denia
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NoReturn
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -258,6 +259,78 @@ def can_view_arm(user: Any, trial_id: int) -> bool:
     return has_capability(user, trial_id, VIEW_ARM)
 
 
+# --- field-level blinding ---------------------------------------------------------------------
+
+#: Blinded fields (model, field) -> the capability that shows them. One line per field; the
+#: API's serializers and reader filter (through :class:`Viewer`) and the admin read nothing else.
+#: Reader identity (who read it, which slot, the signature's printed name) is also shown to
+#: the reader themselves (:meth:`Viewer.sees_reader_identity`); never to the adjudicator, for
+#: whom the two reads are "A" and "B" in an order drawn per case.
+FIELD_CAPABILITY: dict[tuple[str, str], str] = {
+    ("subject", "arm"): VIEW_ARM,
+    ("read", "reader"): MANAGE,
+    ("read", "slot"): MANAGE,
+    ("signature", "printed_name"): MANAGE,
+}
+READER_IDENTITY = FIELD_CAPABILITY[("read", "reader")]
+
+#: The Django admin is a staff viewer with a read manager's field visibility: reads, readers and
+#: slots to run the workflow, never the arm (review staff are blinded).
+ADMIN_VIEWS_AS = TrialRole.MANAGER
+
+
+def admin_hidden_fields(model: str) -> tuple[str, ...]:
+    """The fields of ``model`` (lower-case model name) the admin must not show."""
+    caps = CAPABILITIES[ADMIN_VIEWS_AS]
+    return tuple(f for (m, f), cap in FIELD_CAPABILITY.items() if m == model and cap not in caps)
+
+
+def admin_fields(model: str, fields: tuple[str, ...]) -> tuple[str, ...]:
+    """``fields`` without those the admin must not show (for ``list_display`` and the like)."""
+    hidden = set(admin_hidden_fields(model))
+    return tuple(f for f in fields if f not in hidden)
+
+
+@dataclasses.dataclass
+class Viewer:
+    """The requesting user's roles, loaded once per request (one query, whatever the page
+    size), so field-level decisions do not cost a query per row."""
+
+    user: Any
+    roles: dict[int, str] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def load(cls, user: Any) -> Viewer:
+        if _user_id(user) is None:
+            return cls(user)
+        rows = TrialMembership.objects.filter(user_id=user.pk).values_list("trial_id", "role")
+        return cls(user, dict(rows))
+
+    def can(self, trial_id: int, capability: str) -> bool:
+        role = self.roles.get(trial_id)
+        return role is not None and capability in CAPABILITIES.get(role, frozenset())
+
+    def sees_field(self, trial_id: int, model: str, field: str) -> bool:
+        return self.can(trial_id, FIELD_CAPABILITY[(model, field)])
+
+    def sees_arm(self, trial_id: int) -> bool:
+        return self.sees_field(trial_id, "subject", "arm")
+
+    def sees_reader_identity(self, trial_id: int, reader_id: int) -> bool:
+        """Who read it (and which slot, and the signature's name): the reader themselves and
+        the read manager. Never the adjudicator."""
+        return reader_id == _user_id(self.user) or self.can(trial_id, READER_IDENTITY)
+
+    def trials_with_reader_identity(self) -> list[int]:
+        """The trials where every read's reader may be shown (and filtered on)."""
+        return [trial_id for trial_id in self.roles if self.can(trial_id, READER_IDENTITY)]
+
+
+def can_see_reader_identity(user: Any, trial_id: int, reader_id: int) -> bool:
+    """One-off form of :meth:`Viewer.sees_reader_identity` (one query)."""
+    return Viewer.load(user).sees_reader_identity(trial_id, reader_id)
+
+
 # --- adjudication ---------------------------------------------------------------------------
 
 
@@ -272,6 +345,16 @@ def visible_adjudication_cases(user: Any) -> QuerySet[AdjudicationCase]:
         Q(subject__trial_id__in=_trials_with(user, VIEW_READS_ALL))
         | Q(adjudicator_id=uid, subject__trial_id__in=_trials_with(user, ADJUDICATE))
     )
+
+
+def adjudication_comparable(
+    by_slot: dict[int, list[TimepointRead]],
+) -> dict[int, list[TimepointRead]]:
+    """What the adjudicator may see of the two reads (given their signed timepoint reads by
+    slot): only the timepoints both readers signed. A half-signed timepoint is not comparable,
+    and a read is never shown before its author signed it."""
+    common = {tr.timepoint_id for tr in by_slot[1]} & {tr.timepoint_id for tr in by_slot[2]}
+    return {slot: [tr for tr in trs if tr.timepoint_id in common] for slot, trs in by_slot.items()}
 
 
 def access_adjudication_for(user: Any, case_id: object) -> AdjudicationCase:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import AnonymousUser
 
 from tests.conftest import make_subject_with_reads, save_baseline, save_followup, sign
 from trialreads import access
 from trialreads.choices import AuditEventType
 from trialreads.errors import NotFound, PermissionDenied
-from trialreads.models import AuditEvent, EndpointJob, ExportBatch
+from trialreads.models import AuditEvent, EndpointJob, ExportBatch, Read, Subject
 from trialreads.selectors import reads as read_selectors
 from trialreads.selectors import trials as trial_selectors
 from trialreads.services import reads as svc
@@ -249,3 +251,57 @@ def test_jobs_and_batches_exist_only_for_managers_and_sponsors(
                 gate(user, MISSING)
             assert hidden.value.denial is not None and missing.value.denial is not None
             assert (hidden.value.denial.object_id, missing.value.denial.object_id) == (pk, MISSING)
+
+
+# --- field-level blinding: every decision reads access.FIELD_CAPABILITY ---------------------------
+
+
+def test_field_visibility_by_persona(
+    trial_with_reads: Any, reader_a: Any, reader_b: Any, manager: Any, adjudicator: Any, sponsor: Any
+) -> None:
+    w = trial_with_reads
+    trial_id, owner = w.trial.pk, w.read_a.reader_id
+    expected = {  # persona: (sees the arm, sees who read read A)
+        reader_a: (False, True),
+        reader_b: (False, False),
+        manager: (False, True),
+        adjudicator: (False, False),
+        sponsor: (True, False),
+        AnonymousUser(): (False, False),
+    }
+    for user, (arm, identity) in expected.items():
+        viewer = access.Viewer.load(user)
+        assert (viewer.sees_arm(trial_id), viewer.sees_reader_identity(trial_id, owner)) == (arm, identity)
+        assert access.can_see_reader_identity(user, trial_id, owner) is identity
+    assert access.Viewer.load(manager).trials_with_reader_identity() == [trial_id]
+    assert access.Viewer.load(adjudicator).trials_with_reader_identity() == []
+
+
+def test_the_admin_shows_what_its_role_in_the_table_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert access.admin_hidden_fields("subject") == ("arm",)
+    assert access.admin_fields("read", ("subject", "slot", "reader", "status")) == (
+        "subject",
+        "slot",
+        "reader",
+        "status",
+    )
+    # The decision is the table's, not the admin's: an adjudicator's view would hide readers.
+    monkeypatch.setattr(access, "ADMIN_VIEWS_AS", "ADJUDICATOR")
+    assert access.admin_fields("read", ("subject", "slot", "reader", "status")) == ("subject", "status")
+    assert access.admin_hidden_fields("signature") == ("printed_name",)
+
+
+def test_registered_admin_hides_the_arm() -> None:
+    assert "arm" in admin.site._registry[Subject].exclude
+    assert {"slot", "reader"} <= set(admin.site._registry[Read].list_display)
+
+
+def test_adjudicator_sees_only_timepoints_both_readers_signed() -> None:
+    def trs(*timepoints: int) -> list[Any]:
+        return [SimpleNamespace(timepoint_id=t) for t in timepoints]
+
+    comparable = access.adjudication_comparable({1: trs(10, 11, 12), 2: trs(10, 11)})
+    assert {slot: [t.timepoint_id for t in rows] for slot, rows in comparable.items()} == {
+        1: [10, 11],
+        2: [10, 11],
+    }

@@ -30,7 +30,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from criteria.serialize import subject_json, timepoint_json
-from trialreads import errors
+from trialreads import access, errors
 from trialreads.models import (
     AuditEvent,
     Charter,
@@ -52,7 +52,7 @@ from . import etag, filters, serializers
 from . import schema as _schema  # noqa: F401 (registers the OpenAPI extensions)
 from .exceptions import api_exception_handler
 from .parsers import StrictJSONParser
-from .permissions import IsAuthenticatedUser, Viewer
+from .permissions import IsAuthenticatedUser
 
 ETAG_HEADER = OpenApiParameter(
     "If-Match",
@@ -96,9 +96,9 @@ class ApiView(GenericAPIView):  # type: ignore[type-arg]
         return api_exception_handler
 
     @property
-    def viewer(self) -> Viewer:
+    def viewer(self) -> access.Viewer:
         if not hasattr(self, "_viewer"):
-            self._viewer = Viewer.load(self.request.user)
+            self._viewer = access.Viewer.load(self.request.user)
         return self._viewer
 
     def get_serializer_context(self) -> dict[str, Any]:
