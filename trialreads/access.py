@@ -32,22 +32,25 @@ exists. The rule, applied by every ``access_*_for`` and :func:`require_capabilit
 ``tests/api/test_uniform_404.py`` walks every API and web route and holds every role to
 rule 1; ``tests/api/test_blinding_matrix.py`` lists where rule 2 answers 403.
 
-"Does not exist" and "exists but is not yours" raise the same :class:`NotFound`, and every
-denial is written as an ``ACCESS_DENIED`` audit event in its own transaction. Callers must
-not wrap access checks in an outer ``atomic()`` if the denial record is to survive the
-rollback of that outer transaction.
+"Does not exist" and "exists but is not yours" raise the same :class:`NotFound`. The gate only
+reads and raises: each refusal carries an :class:`~trialreads.errors.AccessDenial` (who, which
+object, why), and the request's boundary writes it as an ``ACCESS_DENIED`` audit event once the
+request's transaction is over (``api.exceptions`` and ``web.views.domain_errors`` note it,
+``middleware.AccessDenialAuditMiddleware`` records it), so the record survives the rollback of
+``ATOMIC_REQUESTS`` or of any ``atomic()`` the refusal was raised in. Code that calls the gate
+outside a request (a command, a task) records with ``services.audit.access_denials_recorded``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NoReturn
 
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from trialreads import validators
-from trialreads.choices import AuditEventType, TrialRole
-from trialreads.errors import NotFound, PermissionDenied
+from trialreads.choices import TrialRole
+from trialreads.errors import AccessDenial, NotFound, PermissionDenied
 from trialreads.models import (
     AdjudicationCase,
     EndpointJob,
@@ -114,37 +117,22 @@ def _trials_with(user: Any, *capabilities: str) -> QuerySet[TrialMembership, Any
     return TrialMembership.objects.filter(user_id=uid, role__in=roles).values("trial_id")
 
 
-def _deny(user: Any, object_type: str, object_id: object, detail: str = "") -> NoReturn:
-    # Own transaction: the denial is recorded even though the caller's request fails. The
-    # global chain is used so the event does not reveal which trial the object is in.
-    from trialreads.services.audit import audit_record
+def _actor(user: Any) -> Any:
+    return user if _user_id(user) is not None else None
 
-    with transaction.atomic():
-        audit_record(
-            chain_id=GLOBAL_CHAIN,
-            event_type=AuditEventType.ACCESS_DENIED,
-            actor=user if _user_id(user) is not None else None,
-            object_type=object_type,
-            object_id=object_id,
-            after={"detail": detail} if detail else None,
-        )
-    raise NotFound()
+
+def _deny(user: Any, object_type: str, object_id: object, detail: str = "") -> NoReturn:
+    # The global chain: the event must not reveal which trial the object is in.
+    after = {"detail": detail} if detail else None
+    raise NotFound(denial=AccessDenial(_actor(user), object_type, object_id, GLOBAL_CHAIN, after))
 
 
 def deny_permission(user: Any, object_type: str, object_id: object, capability: str) -> NoReturn:
-    """For an actor who may see the object but lacks ``capability``: audited 403."""
-    from trialreads.services.audit import audit_record
-
-    with transaction.atomic():
-        audit_record(
-            chain_id=GLOBAL_CHAIN,
-            event_type=AuditEventType.ACCESS_DENIED,
-            actor=user if _user_id(user) is not None else None,
-            object_type=object_type,
-            object_id=object_id,
-            after={"missing_capability": capability},
-        )
-    raise PermissionDenied(f"Your role in this trial does not allow: {capability}.")
+    """For an actor who may see the object but lacks ``capability``: a 403 carrying its denial."""
+    denial = AccessDenial(
+        _actor(user), object_type, object_id, GLOBAL_CHAIN, {"missing_capability": capability}
+    )
+    raise PermissionDenied(f"Your role in this trial does not allow: {capability}.", denial=denial)
 
 
 # --- visibility (the rules) ---------------------------------------------------------------
@@ -263,7 +251,7 @@ def access_export_batch_for(user: Any, batch_id: object) -> ExportBatch:
 def require_capability(
     user: Any, trial_id: int, capability: str, object_type: str, object_id: object
 ) -> None:
-    """Refuse (audited 403) an action on an object the actor can see (rule 2 of the module
+    """Refuse (403, audited at the boundary) an action on an object the actor can see (rule 2 of the module
     docstring: call it only after an ``access_*_for`` returned that object)."""
     if not has_capability(user, trial_id, capability):
         deny_permission(user, object_type, object_id, capability)
@@ -272,6 +260,78 @@ def require_capability(
 def can_view_arm(user: Any, trial_id: int) -> bool:
     """Treatment arm: only the sponsor side sees it; the whole review team is blind."""
     return has_capability(user, trial_id, VIEW_ARM)
+
+
+# --- field-level blinding ---------------------------------------------------------------------
+
+#: Blinded fields (model, field) -> the capability that shows them. One line per field; the
+#: API's serializers and reader filter (through :class:`Viewer`) and the admin read nothing else.
+#: Reader identity (who read it, which slot, the signature's printed name) is also shown to
+#: the reader themselves (:meth:`Viewer.sees_reader_identity`); never to the adjudicator, for
+#: whom the two reads are "A" and "B" in an order drawn per case.
+FIELD_CAPABILITY: dict[tuple[str, str], str] = {
+    ("subject", "arm"): VIEW_ARM,
+    ("read", "reader"): MANAGE,
+    ("read", "slot"): MANAGE,
+    ("signature", "printed_name"): MANAGE,
+}
+READER_IDENTITY = FIELD_CAPABILITY[("read", "reader")]
+
+#: The Django admin is a staff viewer with a read manager's field visibility: reads, readers and
+#: slots to run the workflow, never the arm (review staff are blinded).
+ADMIN_VIEWS_AS = TrialRole.MANAGER
+
+
+def admin_hidden_fields(model: str) -> tuple[str, ...]:
+    """The fields of ``model`` (lower-case model name) the admin must not show."""
+    caps = CAPABILITIES[ADMIN_VIEWS_AS]
+    return tuple(f for (m, f), cap in FIELD_CAPABILITY.items() if m == model and cap not in caps)
+
+
+def admin_fields(model: str, fields: tuple[str, ...]) -> tuple[str, ...]:
+    """``fields`` without those the admin must not show (for ``list_display`` and the like)."""
+    hidden = set(admin_hidden_fields(model))
+    return tuple(f for f in fields if f not in hidden)
+
+
+@dataclasses.dataclass
+class Viewer:
+    """The requesting user's roles, loaded once per request (one query, whatever the page
+    size), so field-level decisions do not cost a query per row."""
+
+    user: Any
+    roles: dict[int, str] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def load(cls, user: Any) -> Viewer:
+        if _user_id(user) is None:
+            return cls(user)
+        rows = TrialMembership.objects.filter(user_id=user.pk).values_list("trial_id", "role")
+        return cls(user, dict(rows))
+
+    def can(self, trial_id: int, capability: str) -> bool:
+        role = self.roles.get(trial_id)
+        return role is not None and capability in CAPABILITIES.get(role, frozenset())
+
+    def sees_field(self, trial_id: int, model: str, field: str) -> bool:
+        return self.can(trial_id, FIELD_CAPABILITY[(model, field)])
+
+    def sees_arm(self, trial_id: int) -> bool:
+        return self.sees_field(trial_id, "subject", "arm")
+
+    def sees_reader_identity(self, trial_id: int, reader_id: int) -> bool:
+        """Who read it (and which slot, and the signature's name): the reader themselves and
+        the read manager. Never the adjudicator."""
+        return reader_id == _user_id(self.user) or self.can(trial_id, READER_IDENTITY)
+
+    def trials_with_reader_identity(self) -> list[int]:
+        """The trials where every read's reader may be shown (and filtered on)."""
+        return [trial_id for trial_id in self.roles if self.can(trial_id, READER_IDENTITY)]
+
+
+def can_see_reader_identity(user: Any, trial_id: int, reader_id: int) -> bool:
+    """One-off form of :meth:`Viewer.sees_reader_identity` (one query)."""
+    return Viewer.load(user).sees_reader_identity(trial_id, reader_id)
 
 
 # --- adjudication ---------------------------------------------------------------------------
@@ -288,6 +348,16 @@ def visible_adjudication_cases(user: Any) -> QuerySet[AdjudicationCase]:
         Q(subject__trial_id__in=_trials_with(user, VIEW_READS_ALL))
         | Q(adjudicator_id=uid, subject__trial_id__in=_trials_with(user, ADJUDICATE))
     )
+
+
+def adjudication_comparable(
+    by_slot: dict[int, list[TimepointRead]],
+) -> dict[int, list[TimepointRead]]:
+    """What the adjudicator may see of the two reads (given their signed timepoint reads by
+    slot): only the timepoints both readers signed. A half-signed timepoint is not comparable,
+    and a read is never shown before its author signed it."""
+    common = {tr.timepoint_id for tr in by_slot[1]} & {tr.timepoint_id for tr in by_slot[2]}
+    return {slot: [tr for tr in trs if tr.timepoint_id in common] for slot, trs in by_slot.items()}
 
 
 def access_adjudication_for(user: Any, case_id: object) -> AdjudicationCase:

@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from trialreads import models
+from trialreads import access, models
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -51,9 +51,9 @@ class TrialMembershipAdmin(ReadOnlyAdmin):
 
 @admin.register(models.Subject)
 class SubjectAdmin(ReadOnlyAdmin):
-    # No arm: the admin is used by review staff, who are blinded.
+    # The admin sees fields as a read manager does (access.ADMIN_VIEWS_AS): no arm.
     list_display = ("trial", "subject_code", "site", "randomisation_date")
-    exclude = ("arm",)
+    exclude = access.admin_hidden_fields("subject")
 
 
 @admin.register(models.ImagingTimepoint)
@@ -63,7 +63,7 @@ class ImagingTimepointAdmin(ReadOnlyAdmin):
 
 @admin.register(models.Read)
 class ReadAdmin(ReadOnlyAdmin):
-    list_display = ("subject", "slot", "reader", "status")
+    list_display = access.admin_fields("read", ("subject", "slot", "reader", "status"))
 
 
 @admin.register(models.TimepointRead)
@@ -89,7 +89,9 @@ class NonTargetRatingAdmin(ReadOnlyAdmin):
 
 @admin.register(models.Signature)
 class SignatureAdmin(ReadOnlyAdmin):
-    list_display = ("timepoint_read", "printed_name", "signed_at", "voided_at")
+    list_display = access.admin_fields(
+        "signature", ("timepoint_read", "printed_name", "signed_at", "voided_at")
+    )
 
 
 @admin.register(models.AuditEvent)

@@ -62,3 +62,20 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         message = "TRIALREADS['AUTO_COMPUTE_ENDPOINTS'] must be True or False."
         problems.append(Error(message, id="trialreads.E003"))
     return problems
+
+
+ACCESS_DENIAL_MIDDLEWARE = "trialreads.middleware.AccessDenialAuditMiddleware"
+
+
+@register()
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """The access gate only raises; without this middleware no refusal would be audited."""
+    if ACCESS_DENIAL_MIDDLEWARE in getattr(settings, "MIDDLEWARE", []):
+        return []
+    return [
+        Error(
+            f"{ACCESS_DENIAL_MIDDLEWARE} is not in MIDDLEWARE.",
+            hint="It writes the ACCESS_DENIED audit events of the API and the web pages.",
+            id="trialreads.E004",
+        )
+    ]

@@ -7,6 +7,26 @@ The API maps them to HTTP: :class:`ValidationError` → 400 (with field paths),
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AccessDenial:
+    """What the access gate refused, carried by its :class:`NotFound` / :class:`PermissionDenied`
+    so that the request's boundary (the API exception handler, the web views' error decorator)
+    can write the ``ACCESS_DENIED`` audit event after the request's transaction has ended. The
+    gate itself only reads: a write there would be rolled back with the caller's transaction.
+
+    ``eq=False``: two denials are the same only if they are the same object, so a denial that
+    two layers see is recorded once, and two equal refusals in one request are both recorded."""
+
+    actor: Any  # the user refused (anonymous: not authenticated)
+    object_type: str
+    object_id: object  # as given in the request, possibly malformed (clipped when recorded)
+    chain_id: str  # the global chain: the event must not reveal which trial the object is in
+    after: dict[str, str] | None = None
+
 
 class DomainError(Exception):
     """Base class of every error raised on purpose by ``trialreads``."""
@@ -14,8 +34,10 @@ class DomainError(Exception):
     status_code = 400
     default_message = "Request refused."
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, denial: AccessDenial | None = None) -> None:
         self.message = message or self.default_message
+        #: Set by the access gate on its refusals only (:class:`AccessDenial`).
+        self.denial = denial
         super().__init__(self.message)
 
 

@@ -1,4 +1,12 @@
-"""Session lifetime and the login lockout answer.
+"""Session lifetime, the recording of access denials, and the login lockout answer.
+
+:class:`AccessDenialAuditMiddleware` writes the ``ACCESS_DENIED`` audit events of a request
+once its view has returned: the access gate only raises (``access.py``), the API exception
+handler and the web views' error decorator :func:`note_denial` what it refused, and this
+middleware records each noted denial exactly once, in its own transaction. It runs outside
+the view, so outside ``ATOMIC_REQUESTS`` (which wraps the view only) and outside any
+``atomic()`` the view raised in: the record survives their rollback. A system check
+(``trialreads.E004``) refuses a project that leaves it out.
 
 :class:`SessionTimeoutMiddleware` logs out a browser session that was idle for
 ``TRIALREADS["SESSION_IDLE_TIMEOUT_MINUTES"]`` or is older than ``SESSION_COOKIE_AGE`` since
@@ -22,7 +30,12 @@ from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse
 
 from trialreads import conf
+from trialreads.errors import AccessDenial
+from trialreads.services.audit import access_denied_record
 from trialreads.services.auth import lockout_message
+
+#: The request attribute holding the denials noted while handling it.
+DENIALS_ATTR = "_trialreads_access_denials"
 
 #: Session keys: when the login happened and when the session was last used (epoch seconds).
 SESSION_STARTED = "trialreads_session_started"
@@ -40,6 +53,34 @@ def _authenticated(request: HttpRequest) -> bool:
     return (
         user is not None and bool(user.is_authenticated) and session is not None and SESSION_KEY in session
     )
+
+
+def note_denial(request: object, exc: BaseException) -> None:
+    """Remember the gate's refusal carried by ``exc`` (if any) for
+    :class:`AccessDenialAuditMiddleware`; ``request`` may be DRF's ``Request`` (its Django
+    request is where the middleware looks). Noting the same denial twice keeps one."""
+    denial = getattr(exc, "denial", None)
+    if not isinstance(denial, AccessDenial):
+        return
+    django_request = getattr(request, "_request", request)
+    noted: list[AccessDenial] = django_request.__dict__.setdefault(DENIALS_ATTR, [])
+    if not any(seen is denial for seen in noted):
+        noted.append(denial)
+
+
+class AccessDenialAuditMiddleware:
+    """Records the access denials noted during the request (see the module docstring)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return self.get_response(request)
+        finally:
+            # Also when the view failed past every handler (a 500): the refusal happened.
+            for denial in request.__dict__.pop(DENIALS_ATTR, []):
+                access_denied_record(denial=denial)
 
 
 class SessionTimeoutMiddleware:

@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "trialreads.middleware.SessionTimeoutMiddleware",
+    # Writes the ACCESS_DENIED events of the request after its view (and ATOMIC_REQUESTS).
+    "trialreads.middleware.AccessDenialAuditMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: it turns a lockout flagged during the view into a response.

@@ -39,6 +39,7 @@ INSTALLED_APPS += [
 ]
 MIDDLEWARE += [
     "trialreads.middleware.SessionTimeoutMiddleware",
+    "trialreads.middleware.AccessDenialAuditMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

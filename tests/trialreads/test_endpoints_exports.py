@@ -96,10 +96,11 @@ def test_readers_cannot_export_and_nothing_is_exported_before_computing(
     with pytest.raises(Conflict):
         svc.export_request(trial_id=trial.pk, actor=sponsor)
     endpoint_services.endpoints_compute(trial_id=trial.pk)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied) as refused:
         svc.export_request(trial_id=trial.pk, actor=reader_a)
     assert not ExportBatch.objects.exists()
-    assert AuditEvent.objects.filter(event_type=AuditEventType.ACCESS_DENIED).exists()
+    # The denial travels with the error; the request's boundary records it.
+    assert refused.value.denial is not None and refused.value.denial.after == {"missing_capability": "export"}
 
 
 def test_download_is_audited_and_refused_to_readers(

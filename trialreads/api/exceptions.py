@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from trialreads import errors
+from trialreads.middleware import note_denial
 
 NOT_FOUND_BODY = {"detail": "Not found."}
 
@@ -63,6 +64,10 @@ def _validation_response(field_errors: dict[str, list[str]]) -> Response:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    # The gate's refusals are recorded by the middleware, after the view's transaction
+    # (ATOMIC_REQUESTS included): here, inside it, the record would be rolled back.
+    if context.get("request") is not None:
+        note_denial(context["request"], exc)
     if isinstance(exc, errors.NotFound | Http404 | drf.NotFound):
         return Response(NOT_FOUND_BODY, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, errors.ValidationError):

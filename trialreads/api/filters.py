@@ -15,8 +15,6 @@ from trialreads import access
 from trialreads.choices import AuditEventType, ReadStatus
 from trialreads.models import AuditEvent, ImagingTimepoint, Read, Subject, TimepointRead, Trial
 
-from .permissions import Viewer
-
 MAX_ID = 2**63 - 1
 
 
@@ -61,10 +59,10 @@ class ReadFilter(filters.FilterSet):  # type: ignore[misc]
         # Only where the viewer may know who read it (themselves; a manager's trials):
         # otherwise an adjudicator could learn which read is whose by filtering.
         user = self.request.user if self.request is not None else None
-        viewer = Viewer.load(user)
-        managed = [trial_id for trial_id in viewer.roles if viewer.can(trial_id, access.MANAGE)]
+        viewer = access.Viewer.load(user)
+        identified = viewer.trials_with_reader_identity()
         return qs.filter(reader_id=value).filter(
-            Q(reader_id=getattr(user, "pk", None)) | Q(subject__trial_id__in=managed)
+            Q(reader_id=getattr(user, "pk", None)) | Q(subject__trial_id__in=identified)
         )
 
 

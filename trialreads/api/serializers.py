@@ -15,12 +15,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from trialreads import validators
+from trialreads import access, validators
 from trialreads.choices import LesionKind, MeasurementState, Modality, NonTargetStatus
 from trialreads.models import TimepointRead
 
 from .parsers import NonFinite
-from .permissions import Viewer
 
 MAX_LIST = 50
 
@@ -227,10 +226,10 @@ class TimepointIn(StrictSerializer):
 # --- outputs ------------------------------------------------------------------------------------------
 
 
-def viewer_of(serializer: serializers.BaseSerializer) -> Viewer:  # type: ignore[type-arg]
+def viewer_of(serializer: serializers.BaseSerializer) -> access.Viewer:  # type: ignore[type-arg]
     viewer = serializer.context.get("viewer")
     if viewer is None:
-        viewer = Viewer.load(serializer.context["request"].user)
+        viewer = access.Viewer.load(serializer.context["request"].user)
         serializer.context["viewer"] = viewer
     return viewer
 

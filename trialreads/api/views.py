@@ -32,7 +32,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from criteria.serialize import subject_json, timepoint_json
-from trialreads import errors
+from trialreads import access, errors
 from trialreads.models import (
     AuditEvent,
     Charter,
@@ -54,7 +54,7 @@ from . import etag, filters, serializers
 from . import schema as _schema  # noqa: F401 (registers the OpenAPI extensions)
 from .exceptions import api_exception_handler
 from .parsers import StrictJSONParser
-from .permissions import IsAuthenticatedUser, Viewer
+from .permissions import IsAuthenticatedUser
 
 ETAG_HEADER = OpenApiParameter(
     "If-Match",
@@ -114,9 +114,9 @@ class ApiView(GenericAPIView):  # type: ignore[type-arg]
         return response
 
     @property
-    def viewer(self) -> Viewer:
+    def viewer(self) -> access.Viewer:
         if not hasattr(self, "_viewer"):
-            self._viewer = Viewer.load(self.request.user)
+            self._viewer = access.Viewer.load(self.request.user)
         return self._viewer
 
     def get_serializer_context(self) -> dict[str, Any]:

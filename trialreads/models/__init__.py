@@ -3,7 +3,7 @@
 from .adjudication import AcceptedRead, AdjudicationCase, InvestigatorAssessment
 from .audit import AuditEvent, ChainHead
 from .endpoint import EndpointJob, EndpointRun, ExportBatch
-from .read import Lesion, Measurement, NonTargetRating, Read, Signature, TimepointRead
+from .read import Lesion, Measurement, NonTargetRating, Read, Signature, TimepointRead, signed_q
 from .subject import ImagingTimepoint, Subject
 from .trial import Charter, Site, Trial, TrialMembership
 
@@ -28,4 +28,5 @@ __all__ = [
     "TimepointRead",
     "Trial",
     "TrialMembership",
+    "signed_q",
 ]

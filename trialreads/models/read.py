@@ -1,6 +1,12 @@
 """The read aggregate: one reader's read of one subject, its timepoint reads, lesions,
 measurements, non-target ratings and signatures.
 
+One signed state: a timepoint read is signed exactly when ``locked`` is true and ``status`` is
+``SIGNED`` (the two move together, in one UPDATE, in ``timepoint_read_sign`` and
+``timepoint_read_unlock``); the CHECK constraint ``timepoint_read_signed_iff_locked``
+(migration 0011) refuses any row where they disagree, and every query asks for that state
+through :meth:`TimepointReadQuerySet.signed` / :func:`signed_q`, never through either field.
+
 Locking: a signed ``TimepointRead`` is ``locked``. Its measurements and ratings, and any
 lesion measured or rated in it, refuse ``save()``/``delete()`` here, the audited managers
 refuse bulk writes, and database triggers (migration 0002) refuse raw SQL. Unlocking
@@ -20,7 +26,7 @@ from django.db.models import Q
 from trialreads.choices import LesionKind, MeasurementState, NonTargetStatus, ReadStatus, TimepointReadStatus
 from trialreads.errors import Locked
 
-from .base import AuditedManager
+from .base import AuditedManager, AuditedQuerySet
 from .subject import ImagingTimepoint, Subject
 
 
@@ -45,6 +51,26 @@ class Read(models.Model):
         return f"read {self.pk} (subject {self.subject_id}, slot {self.slot})"
 
 
+def signed_q(prefix: str = "") -> Q:
+    """The one definition of "signed" for a timepoint read, as a filter; ``prefix`` is the
+    relation path from the queried model (``"timepoint_read"`` from a measurement).
+
+    ``locked`` is the field the lock triggers read; the CHECK constraint makes it equal to
+    ``status == SIGNED``, so the choice of field cannot change an answer."""
+    return Q(**{f"{prefix}__locked" if prefix else "locked": True})
+
+
+class TimepointReadQuerySet(AuditedQuerySet["TimepointRead"]):
+    def signed(self) -> TimepointReadQuerySet:
+        return self.filter(signed_q())
+
+    def unsigned(self) -> TimepointReadQuerySet:
+        return self.exclude(signed_q())
+
+
+TimepointReadManager = models.Manager.from_queryset(TimepointReadQuerySet)
+
+
 class TimepointRead(models.Model):
     read = models.ForeignKey(Read, on_delete=models.PROTECT, related_name="timepoint_reads")
     timepoint = models.ForeignKey(ImagingTimepoint, on_delete=models.PROTECT, related_name="timepoint_reads")
@@ -58,15 +84,18 @@ class TimepointRead(models.Model):
     saved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = AuditedManager()
+    objects = TimepointReadManager()
 
     class Meta:
         ordering = ["read", "timepoint__sequence"]
         constraints = [
             models.UniqueConstraint(fields=["read", "timepoint"], name="timepoint_read_unique"),
+            # Both ways (issue 11.4): signed <=> locked. The lock triggers (migration 0002)
+            # let a locked row change only to locked=false, so an unlock must also set DRAFT.
             models.CheckConstraint(
-                condition=Q(locked=False) | Q(status=TimepointReadStatus.SIGNED),
-                name="timepoint_read_locked_is_signed",
+                condition=Q(locked=True, status=TimepointReadStatus.SIGNED)
+                | Q(locked=False, status=TimepointReadStatus.DRAFT),
+                name="timepoint_read_signed_iff_locked",
             ),
         ]
 
@@ -87,13 +116,13 @@ class TimepointRead(models.Model):
     def _locked_in_db(self) -> bool:
         if self.pk is None:
             return False
-        return TimepointRead._base_manager.filter(pk=self.pk, locked=True).exists()
+        return TimepointRead._base_manager.filter(signed_q(), pk=self.pk).exists()
 
 
 def _refuse_if_parent_locked(timepoint_read_id: int | None) -> None:
     if (
         timepoint_read_id is not None
-        and TimepointRead._base_manager.filter(pk=timepoint_read_id, locked=True).exists()
+        and TimepointRead._base_manager.filter(signed_q(), pk=timepoint_read_id).exists()
     ):
         raise Locked()
 
@@ -136,8 +165,8 @@ class Lesion(models.Model):
         if self.pk is None:
             return False
         return (
-            Measurement._base_manager.filter(lesion_id=self.pk, timepoint_read__locked=True).exists()
-            or NonTargetRating._base_manager.filter(lesion_id=self.pk, timepoint_read__locked=True).exists()
+            Measurement._base_manager.filter(signed_q("timepoint_read"), lesion_id=self.pk).exists()
+            or NonTargetRating._base_manager.filter(signed_q("timepoint_read"), lesion_id=self.pk).exists()
         )
 
 

@@ -114,11 +114,12 @@ def _timepoint_json(tr: TimepointRead) -> dict[str, Any]:
 
 def signed_by_slot(reads: Sequence[Read]) -> dict[int, list[TimepointRead]]:
     """The signed timepoint reads of a subject's two reads, by slot, in visit order, with
-    lesions, values and ratings prefetched (a constant number of queries). No access check:
-    callers are the gatekept view below and the adjudication service."""
+    lesions, values and ratings prefetched (a constant number of queries). A loader, not a
+    view: what a user may see of it is decided by ``access`` (``access_adjudication_for``,
+    ``adjudication_comparable``) in the view below; the adjudication service compares it."""
     from trialreads.selectors.reads import _with_content
 
-    signed = TimepointRead.objects.filter(read__in=reads, locked=True)
+    signed = TimepointRead.objects.signed().filter(read__in=reads)
     slot_of = {r.pk: r.slot for r in reads}
     by_slot: dict[int, list[TimepointRead]] = {1: [], 2: []}
     for tr in _with_content(signed).order_by("timepoint__sequence"):
@@ -132,15 +133,12 @@ def adjudication_side_by_side(*, user: Any, case_id: object) -> dict[str, Any]:
     the points of disagreement. Read A first."""
     case = access.access_adjudication_for(user, case_id)
     reads = {r.slot: r for r in Read.objects.filter(subject_id=case.subject_id).select_related("subject")}
-    by_slot = signed_by_slot(list(reads.values()))
-    # Only timepoints both readers signed: a half-signed timepoint is not comparable and
-    # the adjudicator must not see a read before its author signed it.
-    common = {tr.timepoint_id for tr in by_slot[1]} & {tr.timepoint_id for tr in by_slot[2]}
+    comparable = access.adjudication_comparable(signed_by_slot(list(reads.values())))
     charter = Charter.objects.get(trial_id=case.subject.trial_id, is_current=True)
     out_reads = []
     for label in ("A", "B"):
         slot = case.slot_for_label(label)
-        trs = [tr for tr in by_slot[slot] if tr.timepoint_id in common]
+        trs = comparable[slot]
         engine_subject = mappers.subject_for_read(reads[slot], trs, charter)
         results = (
             evaluate(engine_subject, list(charter.criteria)).results if engine_subject.baseline else {}

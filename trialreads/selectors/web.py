@@ -35,6 +35,7 @@ from trialreads.models import (
     TimepointRead,
     Trial,
     TrialMembership,
+    signed_q,
 )
 from trialreads.models.endpoint import EndpointJob, EndpointRun, JobStatus
 from trialreads.selectors.reads import _with_content
@@ -134,7 +135,7 @@ def manager_trials(*, user: Any) -> list[TrialOverview]:
                 trial=trial,
                 subjects=Subject.objects.filter(trial=trial).count(),
                 timepoint_reads=trs.count(),
-                signed=trs.filter(locked=True).count(),
+                signed=trs.signed().count(),
                 open_cases=cases[AdjudicationStatus.OPEN],
                 decided_cases=cases[AdjudicationStatus.DECIDED],
             )
@@ -174,7 +175,8 @@ def next_unsigned_timepoint_read(*, user: Any, read_id: int) -> int | None:
     """The id of the read's first unsigned timepoint read the user may see (reading is sequential)."""
     return (
         access.visible_timepoint_reads(user)
-        .filter(read_id=read_id, locked=False)
+        .filter(read_id=read_id)
+        .exclude(signed_q())
         .order_by("timepoint__sequence")
         .values_list("pk", flat=True)
         .first()

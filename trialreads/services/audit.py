@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_datetime
 
 from trialreads.canonical import canonical_json, sha256_hex, to_jsonable, utc_iso
 from trialreads.choices import AuditEventType
+from trialreads.errors import AccessDenial, DomainError
 from trialreads.models import AuditEvent, ChainHead
 from trialreads.models.audit import GENESIS_HASH, GLOBAL_CHAIN
 
@@ -282,10 +283,41 @@ def chain_anchor(chain_id: str) -> dict[str, Any]:
     return {"seq": seq, "hash": hash_, "ts": utc_iso(dt.datetime.now(dt.UTC))}
 
 
+def access_denied_record(*, denial: AccessDenial) -> AuditEvent:
+    """Write one refusal of the access gate as an ``ACCESS_DENIED`` event, in its own
+    transaction. Called by the request's boundary after the request's transaction is over
+    (``middleware.AccessDenialAuditMiddleware``), never inside the refused work: there, the
+    record would be rolled back with it."""
+    with transaction.atomic():
+        return audit_record(
+            chain_id=denial.chain_id,
+            event_type=AuditEventType.ACCESS_DENIED,
+            actor=denial.actor,
+            object_type=denial.object_type,
+            object_id=denial.object_id,
+            after=denial.after,
+        )
+
+
+@contextlib.contextmanager
+def access_denials_recorded() -> Iterator[None]:
+    """For callers of the gate outside a request (commands, tasks, scripts): a refusal that
+    leaves the block is recorded (after any ``atomic()`` inside the block has rolled back)
+    and raised on. Requests do not need it: their boundary records."""
+    try:
+        yield
+    except DomainError as exc:
+        if exc.denial is not None:
+            access_denied_record(denial=exc.denial)
+        raise
+
+
 __all__ = [
     "GLOBAL_CHAIN",
     "AuditContext",
     "ChainReport",
+    "access_denials_recorded",
+    "access_denied_record",
     "audit_context",
     "audit_record",
     "chain_anchor",

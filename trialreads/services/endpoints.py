@@ -64,7 +64,6 @@ from trialreads.choices import (
     AcceptanceBasis,
     AuditEventType,
     MeasurementState,
-    TimepointReadStatus,
 )
 from trialreads.mappers import (
     LesionRow,
@@ -83,6 +82,7 @@ from trialreads.models import (
     Read,
     TimepointRead,
     Trial,
+    signed_q,
 )
 from trialreads.models import Subject as SubjectRow
 from trialreads.models.endpoint import ClaimableJob, EndpointJob, EndpointRun, ExportBatch, JobStatus
@@ -151,9 +151,9 @@ def load_trial_inputs(trial_id: int, *, charter: Charter | None = None) -> Trial
         )
     }
     signed = list(
-        TimepointRead.objects.filter(
-            read__subject__trial_id=trial_id, status=TimepointReadStatus.SIGNED, saved_at__isnull=False
-        ).values_list(
+        TimepointRead.objects.signed()
+        .filter(read__subject__trial_id=trial_id, saved_at__isnull=False)
+        .values_list(
             "id",
             "read_id",
             "timepoint__sequence",
@@ -169,7 +169,7 @@ def load_trial_inputs(trial_id: int, *, charter: Charter | None = None) -> Trial
         ).values_list("id", "lesion_code", "kind", "organ", "is_node", "measurable")
     }
     signed_measurements = Measurement.objects.filter(
-        timepoint_read__read__subject__trial_id=trial_id, timepoint_read__status=TimepointReadStatus.SIGNED
+        signed_q("timepoint_read"), timepoint_read__read__subject__trial_id=trial_id
     )
     # The JSON columns (fragments, coalescence) are decoded only for the few split or
     # coalesced lesions: decoding them on every row costs more than the second query.
@@ -187,7 +187,7 @@ def load_trial_inputs(trial_id: int, *, charter: Charter | None = None) -> Trial
         measurements[tr_id].append((tr_id, lesion_id, state, value, fragments, with_, into, equivocal))
     ratings: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for tr_id, lesion_id, status in NonTargetRating.objects.filter(
-        timepoint_read__read__subject__trial_id=trial_id, timepoint_read__status=TimepointReadStatus.SIGNED
+        signed_q("timepoint_read"), timepoint_read__read__subject__trial_id=trial_id
     ).values_list("timepoint_read_id", "lesion_id", "status"):
         ratings[tr_id].append((lesion_id, status))
     accepted = {

@@ -44,7 +44,7 @@ from criteria.types import CriterionResult
 from criteria.types import Subject as EngineSubject
 from trialreads import access, conf
 from trialreads.bulk import children_allowed, fork_processes, gc_paused
-from trialreads.choices import AuditEventType, LesionKind, MeasurementState, Modality, TimepointReadStatus
+from trialreads.choices import AuditEventType, LesionKind, MeasurementState, Modality
 from trialreads.errors import Conflict, NotFound, ValidationError
 from trialreads.exports.datasets import (
     Evaluator,
@@ -76,6 +76,7 @@ from trialreads.models import (
     Read,
     Subject,
     TimepointRead,
+    signed_q,
 )
 from trialreads.models.audit import ChainHead
 from trialreads.models.endpoint import EndpointJob, ExportBatch, JobStatus
@@ -165,7 +166,6 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
     """
     trial_id = job.trial_id
     runs = job_runs(job)
-    signed = TimepointReadStatus.SIGNED
     reads = {
         rid: (sid, slot)
         for rid, sid, slot in Read.objects.filter(subject__trial_id=trial_id).values_list(
@@ -185,9 +185,11 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
         )
     }
     trs: dict[int, list[tuple[int, int]]] = defaultdict(list)  # read -> [(tr id, timepoint id)]
-    for tr_id, rid, tpid in TimepointRead.objects.filter(
-        read__subject__trial_id=trial_id, status=signed, saved_at__isnull=False
-    ).values_list("id", "read_id", "timepoint_id"):
+    for tr_id, rid, tpid in (
+        TimepointRead.objects.signed()
+        .filter(read__subject__trial_id=trial_id, saved_at__isnull=False)
+        .values_list("id", "read_id", "timepoint_id")
+    ):
         trs[rid].append((tr_id, tpid))
     lesions: dict[int, list[tuple[Any, ...]]] = defaultdict(list)  # read -> lesions
     lesion_code: dict[int, tuple[str, str]] = {}
@@ -198,7 +200,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
         lesion_code[lid] = (code, kind)
     results: dict[int, list[LesionResult]] = defaultdict(list)  # timepoint read -> results
     for tr_id, lid, state, value, equivocal in Measurement.objects.filter(
-        timepoint_read__read__subject__trial_id=trial_id, timepoint_read__status=signed
+        signed_q("timepoint_read"), timepoint_read__read__subject__trial_id=trial_id
     ).values_list("timepoint_read_id", "lesion_id", "state", "value_mm", "equivocal"):
         code, kind = lesion_code[lid]
         if kind == LesionKind.TARGET:
@@ -206,7 +208,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
         elif kind == LesionKind.NEW:
             results[tr_id].append(_new_lesion_result(code, value, equivocal))
     for tr_id, lid, status in NonTargetRating.objects.filter(
-        timepoint_read__read__subject__trial_id=trial_id, timepoint_read__status=signed
+        signed_q("timepoint_read"), timepoint_read__read__subject__trial_id=trial_id
     ).values_list("timepoint_read_id", "lesion_id", "status"):
         code, kind = lesion_code[lid]
         if kind == LesionKind.NON_TARGET:

@@ -295,9 +295,11 @@ def _check_editable(read: Read, tr: TimepointRead, expected_version: int | None)
         raise Conflict("This timepoint read is signed and locked.")
     if expected_version is not None and tr.version != expected_version:
         raise Conflict(f"Stale version {expected_version}; the current version is {tr.version}.")
-    earlier_unsigned = TimepointRead.objects.filter(
-        read=read, timepoint__sequence__lt=tr.timepoint.sequence, locked=False
-    ).exists()
+    earlier_unsigned = (
+        TimepointRead.objects.unsigned()
+        .filter(read=read, timepoint__sequence__lt=tr.timepoint.sequence)
+        .exists()
+    )
     if earlier_unsigned:
         raise Conflict("Sign every earlier timepoint of this read first (sequential reading).")
 
@@ -657,7 +659,7 @@ def timepoint_read_sign(
             digest,
         )
         tr.save(update_fields=["status", "locked", "version", "content_sha256"])
-        all_signed = not TimepointRead.objects.filter(read=read, locked=False).exists()
+        all_signed = not TimepointRead.objects.unsigned().filter(read=read).exists()
         _set_read_status(read, ReadStatus.COMPLETED if all_signed else ReadStatus.IN_PROGRESS)
         from trialreads.services.audit import audit_record
 
@@ -708,9 +710,11 @@ def timepoint_read_unlock(*, timepoint_read_id: int, reason: str, actor: Any) ->
         read, tr = _lock(timepoint_read_id)
         if not tr.locked:
             raise Conflict("This timepoint read is not signed.")
-        if TimepointRead.objects.filter(
-            read=read, timepoint__sequence__gt=tr.timepoint.sequence, locked=True
-        ).exists():
+        if (
+            TimepointRead.objects.signed()
+            .filter(read=read, timepoint__sequence__gt=tr.timepoint.sequence)
+            .exists()
+        ):
             raise Conflict("A later timepoint of this read is signed; unlock that one first.")
         signature = Signature.objects.get(timepoint_read=tr, voided_at__isnull=True)
         before = {"version": tr.version, "content_sha256": tr.content_sha256, "signature_id": signature.pk}

@@ -32,7 +32,7 @@ from django.db.models import F, Q
 
 from trialreads.canonical import canonical_json, sha256_hex
 from trialreads.choices import AdjudicationStatus, AuditEventType
-from trialreads.models import AdjudicationCase, AuditEvent, Signature, TimepointRead, Trial
+from trialreads.models import AdjudicationCase, AuditEvent, Signature, TimepointRead, Trial, signed_q
 from trialreads.services.adjudication import decision_content
 from trialreads.services.reads import content_sha256_by_timepoint_read
 
@@ -165,7 +165,7 @@ def signed_content_problems(*, trial: Trial | None = None) -> list[SignedContent
         if voided_at is None:
             live[tr_id] = (pk, digest)
     live_ids = signatures.filter(voided_at__isnull=True).values("timepoint_read_id")
-    contents = content_sha256_by_timepoint_read(timepoint_reads.filter(Q(locked=True) | Q(pk__in=live_ids)))
+    contents = content_sha256_by_timepoint_read(timepoint_reads.filter(signed_q() | Q(pk__in=live_ids)))
 
     problems: list[SignedContentProblem] = []
 

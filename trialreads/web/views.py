@@ -30,6 +30,7 @@ from criteria.serialize import criterion_json
 from trialreads import access, conf, validators
 from trialreads.choices import AcceptanceBasis, AdjudicationStatus, NonTargetStatus, TrialRole
 from trialreads.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from trialreads.middleware import note_denial
 from trialreads.models import TimepointRead
 from trialreads.selectors import adjudication as adjudication_selectors
 from trialreads.selectors import endpoints as endpoint_selectors
@@ -59,12 +60,15 @@ def _full_name(request: HttpRequest) -> str:
 
 
 def domain_errors(view: HttpView) -> HttpView:
-    """Map the gate's errors to Django's 404/403 pages (the 404 carries no detail).
+    """Map the gate's errors to Django's 404/403 pages (the 404 carries no detail), noting
+    the gate's refusals for ``AccessDenialAuditMiddleware`` (which records them after the
+    view's transaction). A view that catches a ``PermissionDenied`` itself to answer on its
+    form notes it too (``note_denial``).
 
     A POST runs in one transaction with its page rendered inside it (``render()`` renders at
     once), so a page that fails rolls the write back rather than answering 500 after the
-    commit (issue 13). The gate's refusals leave the block normally, so that the denial it
-    audited commits, and are raised after it."""
+    commit (issue 13). The gate's refusals leave the block normally (what a service recorded
+    before refusing, such as a failed signature, commits) and are raised after it."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -81,8 +85,10 @@ def domain_errors(view: HttpView) -> HttpView:
                 raise refused
             return response
         except NotFound as exc:
+            note_denial(request, exc)
             raise Http404() from exc
         except PermissionDenied as exc:
+            note_denial(request, exc)
             raise DjangoPermissionDenied(exc.message) from exc
 
     return wrapper
@@ -401,6 +407,7 @@ def timepoint_read_sign(request: HttpRequest, tr_id: int) -> HttpResponse:
                 sign_form.add_error(name if name in sign_form.fields else None, errs)
         except PermissionDenied as exc:
             # Wrong password or locked out: the message belongs to the password field.
+            note_denial(request, exc)  # a refusal of the gate, if it was one
             sign_form.add_error("password", exc.message)
         except Conflict as exc:
             sign_form.add_error(None, exc.message)
@@ -468,6 +475,7 @@ def adjudication_detail(request: HttpRequest, case_id: int) -> HttpResponse:
                 for name, errs in exc.errors.items():
                     form.add_error(name if name in form.fields else None, errs)
             except PermissionDenied as exc:
+                note_denial(request, exc)  # a refusal of the gate, if it was one
                 form.add_error("password", exc.message)
             except Conflict as exc:
                 form.add_error(None, exc.message)

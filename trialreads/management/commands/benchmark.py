@@ -195,7 +195,9 @@ def _populate(
             TimepointRead(
                 read=read,
                 timepoint=timepoints[(index // 2) * (FOLLOWUPS + 1) + k],
-                status=TimepointReadStatus.SIGNED,
+                # DRAFT until the contents are in: the signed state (SIGNED and locked,
+                # one CHECK constraint) is set in one UPDATE below, as the services do.
+                status=TimepointReadStatus.DRAFT,
                 saved_at=now,
                 version=3,
             )
@@ -310,7 +312,9 @@ def _populate(
     _bulk(Measurement, measurements)
     _bulk(NonTargetRating, ratings)
     # Signed content is locked, as the services leave it (the triggers allow false -> true).
-    TimepointRead._base_manager.filter(read__subject__trial=trial).update(locked=True)
+    TimepointRead._base_manager.filter(read__subject__trial=trial).update(
+        status=TimepointReadStatus.SIGNED, locked=True
+    )
 
     cases = _bulk(
         AdjudicationCase,

@@ -19,6 +19,7 @@ from trialreads.errors import DomainError
 from trialreads.management.inputs import BAD_INPUT, plain_text, refused, trial_code
 from trialreads.models import Trial, TrialMembership
 from trialreads.services import adjudication as adjudication_services
+from trialreads.services.audit import access_denials_recorded
 
 
 class Command(BaseCommand):
@@ -47,9 +48,11 @@ class Command(BaseCommand):
                 rows = adjudication_services.investigator_rows_from_rs(csv.DictReader(handle))
             known = set(trial.subjects.values_list("subject_code", flat=True))
             rows = [r for r in rows if r.subject_code in known]
-            count = adjudication_services.investigator_assessments_import(
-                trial_id=trial.pk, rows=rows, source=path.name, actor=membership.user
-            )
+            # Outside a request: a refusal of the gate is recorded here (no middleware).
+            with access_denials_recorded():
+                count = adjudication_services.investigator_assessments_import(
+                    trial_id=trial.pk, rows=rows, source=path.name, actor=membership.user
+                )
         except DomainError as exc:
             # Exit 2 (bad input) naming every refused record and column; nothing was written.
             raise refused(exc, path.name) from exc
