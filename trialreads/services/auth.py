@@ -134,17 +134,21 @@ def api_token_issue(*, request: HttpRequest, actor: Any) -> tuple[AuthToken, str
     return instance, key
 
 
+def _token_revoked_record(*, token: AuthToken, actor: Any, reason: str) -> None:
+    audit_record(
+        chain_id=GLOBAL_CHAIN,
+        event_type=AuditEventType.API_TOKEN_REVOKED,
+        actor=actor,
+        object_type="api_token",
+        object_id=token.token_key,
+        reason=reason,
+    )
+
+
 def api_token_revoke(*, token: AuthToken, actor: Any) -> None:
     """Log out one API token (the one the request came with)."""
     with transaction.atomic():
-        audit_record(
-            chain_id=GLOBAL_CHAIN,
-            event_type=AuditEventType.API_TOKEN_REVOKED,
-            actor=actor,
-            object_type="api_token",
-            object_id=token.token_key,
-            reason="logout",
-        )
+        _token_revoked_record(token=token, actor=actor, reason="logout")
         token.delete()
 
 
@@ -153,13 +157,6 @@ def api_tokens_revoke_all(*, actor: Any) -> int:
     with transaction.atomic():
         tokens = list(AuthToken.objects.select_for_update().filter(user=actor))
         for token in tokens:
-            audit_record(
-                chain_id=GLOBAL_CHAIN,
-                event_type=AuditEventType.API_TOKEN_REVOKED,
-                actor=actor,
-                object_type="api_token",
-                object_id=token.token_key,
-                reason="logout of all tokens",
-            )
+            _token_revoked_record(token=token, actor=actor, reason="logout of all tokens")
         AuthToken.objects.filter(pk__in=[t.pk for t in tokens]).delete()
     return len(tokens)
