@@ -11,13 +11,14 @@ engines' ``extra`` fields (imRECIST ``pd_status``, iRECIST ``nlt_sum_mm`` ...).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from criteria.rounding import CONTEXT, QUANTUM, to_display
-from criteria.types import CriterionResult, SubjectResult, TimepointResult
+from criteria.types import CriterionResult, ExtraValue, SubjectResult, TimepointResult
 
 JsonObject = dict[str, Any]
 
@@ -31,6 +32,19 @@ def number(value: Decimal | None) -> float | None:
     if value is None:
         return None
     return float(to_display(value)) or 0.0  # -0.0 is falsy: written as 0.0
+
+
+def plain(value: ExtraValue) -> Any:
+    """An optional output field's value as a JSON value (see ``types.ExtraValue``)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, Decimal):
+        return number(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (tuple, list)):
+        return [plain(item) for item in value]
+    return {key: plain(item) for key, item in value.items()}
 
 
 def _date(value: dt.date | None) -> str | None:
@@ -87,7 +101,7 @@ def timepoint_json(tp: TimepointResult, explain: bool = False,
         out["progression_date"] = tp.progression_date.isoformat()
     if tp.extra:
         for key, value in tp.extra.items():
-            out[key] = number(value) if isinstance(value, Decimal) else value
+            out[key] = number(value) if isinstance(value, Decimal) else plain(value)
     if explain:
         out["why"] = list(tp.why)
     return out
@@ -113,6 +127,8 @@ def criterion_json(result: CriterionResult, explain: bool = False,
     if result.dor is not None:
         out["dor"] = {"start": result.dor.start.isoformat(), "end": result.dor.end.isoformat(),
                       "days": result.dor.days, "event": result.dor.event, "reason": result.dor.reason}
+    for key, value in result.extra.items():
+        out[key] = plain(value)
     if explain:
         out["why"] = list(result.why)
         out["defaults"] = list(result.defaults)
@@ -254,12 +270,22 @@ class _Writer:
                     shown_value = self.num(item)
                 elif item is None:
                     shown_value = "null"
-                else:
+                elif isinstance(item, str):
                     shown_value = string(item)
+                else:
+                    shown_value = self.value(item, level + 1)
                 text += f"{sep}{string(key)}: {shown_value}"
         if self.explain:
             text += f'{sep}"why": {self.strings_list(tp.why, level + 1)}'
         return text + c + "}"
+
+    def value(self, item: ExtraValue, level: int) -> str:
+        """An optional output field's value as a member at ``level`` (rare: json.dumps of
+        :func:`plain`, its continuation lines indented as the nesting requires)."""
+        text = json.dumps(plain(item), indent=self.indent)
+        if self.indent is None:
+            return text
+        return text.replace("\n", "\n" + " " * (self.indent * level))
 
     def date(self, value: dt.date | None) -> str:
         """A date's JSON string (remembered by value: equal dates, the same text)."""
@@ -296,6 +322,8 @@ class _Writer:
             text += (f'{sep}"dor": {{{io}"start": {date(dor.start)}{isep}"end": {date(dor.end)}{isep}'
                      f'"days": {int(dor.days)}{isep}"event": {"true" if dor.event else "false"}{isep}'
                      f'"reason": {self.string(dor.reason)}{ic}}}')
+        for key, item in result.extra.items():
+            text += f"{sep}{self.string(key)}: {self.value(item, inner)}"
         if self.explain:
             text += (f'{sep}"why": {self.strings_list(result.why, inner)}'
                      f'{sep}"defaults": {self.strings_list(result.defaults, inner)}')

@@ -22,6 +22,12 @@ from typing import Any, Literal, TypeVar
 
 _T = TypeVar("_T")
 
+#: A value of an optional output field (``TimepointResult.extra``, ``CriterionResult.extra``):
+#: written as JSON by ``criteria.serialize`` (a Decimal as a number rounded to one decimal, a
+#: date as its ISO text, tuples and lists as arrays, mappings as objects, in their order).
+ExtraValue = (str | Decimal | int | bool | dt.date | None | tuple["ExtraValue", ...]
+              | list["ExtraValue"] | Mapping[str, "ExtraValue"])
+
 
 def fast_init(cls: type[_T]) -> type[_T]:
     """Give a frozen dataclass an ``__init__`` that fills the instance in one step.
@@ -326,7 +332,7 @@ class TimepointResult:
     why: tuple[str, ...] = ()
     progression_date: dt.date | None = None
     scan: ScanKind = ScanKind.SCHEDULED
-    extra: Mapping[str, str | Decimal | None] = field(default_factory=dict)
+    extra: Mapping[str, ExtraValue] = field(default_factory=dict)
 
 
 @fast_init
@@ -376,6 +382,9 @@ class CriterionResult:
     bor_confirmed_date: dt.date | None = None
     dor: DurationOfResponse | None = None
     defaults: tuple[str, ...] = ()
+    # Criterion-specific optional output fields after the standard ones (e.g. itRECIST's
+    # injected and non-injected responses), written in this order.
+    extra: Mapping[str, ExtraValue] = field(default_factory=dict)
 
 
 @fast_init

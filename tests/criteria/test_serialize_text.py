@@ -56,7 +56,9 @@ def _odd_result() -> SubjectResult:
         TimepointResult(DAY + dt.timedelta(days=k), "SD", "NON-CR/NON-PD", "NO", "SD", sum_mm=x,
                         nadir_ref_mm=numbers[k - 1], pct_vs_baseline=-x, pct_vs_nadir=None,
                         why=("é \"quoted\" \\ \n line", ""),
-                        extra={"nlt_sum_mm": x, "note": "ü", "none": None})
+                        extra={"nlt_sum_mm": x, "note": "ü", "none": None, "flag": k % 2 == 0, "count": k,
+                               "nested": {"sum_mm": x, "on": DAY, "ids": ("T1", "é"), "empty": {},
+                                          "none": []}})
         for k, x in enumerate(numbers))
     given = (
         TimepointResult(DAY, "", "", "", "iUPD", progression_date=DAY - dt.timedelta(days=3), why=("given",)),
@@ -67,7 +69,10 @@ def _odd_result() -> SubjectResult:
         pfs=Pfs(event=False, date=DAY, reason="censored: \u2603 \"last\" assessment"),
         progression=Progression(iupd_date=DAY, icpd_date=None), why=("one", "two"), bor_confirmed_date=None,
         dor=DurationOfResponse(start=DAY, end=DAY + dt.timedelta(days=9), days=9, event=True, reason="PD"),
-        defaults=("d1",))
+        defaults=("d1",),
+        extra={"injected": {"overall": "PR", "sum_mm": Decimal("12.25"), "dates": [DAY, None],
+                            "lesions": ({"id": "T1", "pct": Decimal("-7.45")}, {"id": "T2", "pct": None})},
+               "label": "x", "ratio": Decimal("2.25"), "yes": True, "n": 3, "nothing": None})
     bare = CriterionResult(criterion="recist1.1", timepoints=(), bor=None, bor_date=None, bor_confirmed=None,
                            pfs=Pfs(event=True, date=DAY, reason="death"))
     response_level = CriterionResult(criterion="imrecist", timepoints=given, bor="NE", bor_date=None,
