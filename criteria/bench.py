@@ -15,7 +15,9 @@ import datetime as dt
 import json
 import random
 import time
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from criteria.ambiguities import DefaultsCache
@@ -23,7 +25,7 @@ from criteria.evaluate import evaluate, gc_paused
 from criteria.lesions import without_sentences
 from criteria.parse import load_json, parse_payload
 from criteria.serialize import results_text
-from criteria.types import CRITERIA, Subject
+from criteria.types import CRITERIA, IMRECIST, IRECIST, RECIST11, Subject
 
 _ORGANS = ("liver", "lung", "adrenal gland", "spleen", "peritoneum", "kidney", "bone", "skin")
 _NT_WORDS = ("present", "present", "present", "absent", "not_evaluated", "unequivocal_progression",
@@ -106,8 +108,18 @@ def synthetic_batch_json(subjects: int, seed: int = 20241121) -> str:
     return json.dumps([synthetic_subject(rng, i) for i in range(subjects)], default=_decimal_as_number)
 
 
-def run_batch(text: str) -> str:
-    """The timed path: JSON text in, JSON text out, every criterion."""
+Generator = Callable[[random.Random, int], dict[str, Any]]
+#: The synthetic input each criterion is benchmarked on (``bench --per-criterion``): a
+#: generator of one subject's contract input from the seeded generator and the subject's index.
+GENERATORS: Mapping[str, Generator] = MappingProxyType({
+    RECIST11: synthetic_subject,
+    IRECIST: synthetic_subject,
+    IMRECIST: synthetic_subject,
+})
+
+
+def run_batch(text: str, criteria: Sequence[str] = CRITERIA) -> str:
+    """The timed path: JSON text in, JSON text out, ``criteria`` (default the three)."""
     with gc_paused(), without_sentences():  # as ``evaluate`` without --explain
         payload = parse_payload(load_json(text))
         subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
@@ -115,7 +127,29 @@ def run_batch(text: str) -> str:
         notes = DefaultsCache()  # as the command line: one per run
         # json.dumps([subject_json(r) for r in results]) written directly (as the command line
         # writes its indented output)
-        return results_text([evaluate(s, CRITERIA, defaults=notes) for s in subjects])
+        return results_text([evaluate(s, criteria, defaults=notes) for s in subjects])
+
+
+def _timed(text: str, evaluations: int, criteria: Sequence[str]) -> tuple[float, float]:
+    started, cpu_started = time.perf_counter(), time.process_time()
+    run_batch(text, criteria)
+    seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
+    return round(evaluations / seconds, 1), round(evaluations / max(cpu_seconds, 1e-9), 1)
+
+
+def per_criterion(subjects: int, seed: int = 20241121,
+                  criteria: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+    """Each criterion alone on its own generator's ``subjects`` subjects (``GENERATORS``):
+    ``{criterion: {"evaluations_per_second": ..., "cpu_evaluations_per_second": ...}}``."""
+    report: dict[str, dict[str, float]] = {}
+    for criterion in criteria or tuple(GENERATORS):
+        rng = random.Random(seed)
+        generate = GENERATORS[criterion]
+        text = json.dumps([generate(rng, i) for i in range(subjects)], default=_decimal_as_number)
+        wall, cpu = _timed(text, subjects, (criterion,))
+        report[criterion] = {"evaluations_per_second": wall, "cpu_evaluations_per_second": cpu}
+    return report
 
 
 def run_bench(subjects: int, seed: int = 20241121) -> dict[str, Any]:

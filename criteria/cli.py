@@ -48,6 +48,8 @@ def _build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmark the batch path on synthetic subjects")
     bench.add_argument("--subjects", type=int, default=10000, help="number of synthetic subjects")
     bench.add_argument("--seed", type=int, default=20241121, help="random seed of the generator")
+    bench.add_argument("--per-criterion", action="store_true",
+                       help="also time each criterion alone on its own synthetic input (per_criterion)")
     return parser
 
 
@@ -109,12 +111,15 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
     stderr = stderr or sys.stderr
     args = _build_parser().parse_args(argv)
     if args.command == "bench":
-        from criteria.bench import run_bench
+        from criteria.bench import per_criterion, run_bench
 
         if args.subjects < 1:
             stderr.write("criteria: bench: --subjects must be at least 1\n")
             return EXIT_BAD_INPUT
-        stdout.write(json.dumps(run_bench(args.subjects, seed=args.seed)) + "\n")
+        report = run_bench(args.subjects, seed=args.seed)
+        if args.per_criterion:
+            report["per_criterion"] = per_criterion(args.subjects, seed=args.seed)
+        stdout.write(json.dumps(report) + "\n")
         return EXIT_OK
     try:
         criteria = select_criteria(args.criteria) if args.criteria is not None else None

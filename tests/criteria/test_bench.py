@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from criteria.bench import run_batch, synthetic_batch_json
+from criteria.bench import GENERATORS, run_batch, synthetic_batch_json
 from criteria.parse import load_json, parse_payload
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,3 +48,12 @@ def test_bench_command_prints_one_json_line() -> None:
     report = json.loads(lines[0])
     assert (report["subjects"], report["criteria"]) == (50, 3)
     assert report["seconds"] > 0 and report["evaluations_per_second"] > 0
+
+
+def test_bench_per_criterion_times_each_criterion_alone() -> None:
+    r = subprocess.run([sys.executable, "-m", "criteria", "bench", "--subjects", "30", "--per-criterion"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert set(report["per_criterion"]) == set(GENERATORS)
+    assert all(v["evaluations_per_second"] > 0 for v in report["per_criterion"].values())
