@@ -14,14 +14,17 @@ Rule ids (criteria-rules.md §8; AMBIGUITIES.md P1-P6):
   up by >= 75% with no SULpeak decline; or unequivocal progression of non-target lesions; or a
   new FDG-avid lesion. PERC-SMD: anything else. Wahl advises confirming a PMD that rests on
   anything but new lesions about a month later: reported in ``why``, the code stands.
-* IPERC (Goldfarb 2019): a first PMD is UPMD; PMD at the next scan inside the window
+* IPERC-UPMD / IPERC-CPMD / IPERC-RESET (Goldfarb 2019): a first PMD is UPMD; PMD at the next
+  scan inside the window
   (``ipercist_confirm_window_days``, default 28-56 days, P4; a later scan still confirms) is CPMD;
   CMR / PMR / SMD there resets. A PMD earlier than the window keeps UPMD.
-* IMPERC5 (Ito 2019): sum of SULpeak of the five hottest lesions (two per organ; baseline:
+* IMPERC5-SUM / -NEW / -PMD / -PMR / -CMR / -SMD (Ito 2019): sum of SULpeak of the five
+  hottest lesions (two per organ; baseline:
   measurable lesions only); new lesions do not make PMD by themselves but join the sum when among
-  the hottest (P3, ``impercist5_new_lesions_in_sum``); PMD: sum up >= 30% (P2: "> 20%"); PMR:
+  the hottest (P3, ``impercist5_new_lesions_in_sum``); PMD: sum up >= 30% (A10: "> 20%"); PMR:
   sum down >= 30%; CMR as PERC-CMR over all lesions.
-* PERCIMT (Anwar 2018): PMD: >= 4 new lesions (P6: of any size, or < 1.0 cm only), or >= 3 new
+* PERCIMT-PMD / -CMR / -PMR / -SMD (Anwar 2018): PMD: >= 4 new lesions (P6: of any size, or
+  < 1.0 cm only), or >= 3 new
   lesions > 1.0 cm, or >= 2 new lesions > 1.5 cm functional diameter; CMR: every baseline lesion
   resolved and no new lesion; PMR: some baseline lesions resolved, no new lesion; SMD otherwise.
 """
@@ -252,28 +255,28 @@ def ipercist_timepoints(subject: Subject, cache: SubjectCache | None = None) -> 
     for r in percist_timepoints(subject, cache):
         if r.overall != PMD:
             if r.overall != NE and upmd is not None and not confirmed:
-                out.append(_with(r, r.overall, f"{r.overall} after the UPMD of {upmd.date}: reset (IPERC)",
-                                 {"upmd_status": "reset"}))
+                note = f"{r.overall} after the UPMD of {upmd.date}: reset (IPERC-RESET)"
+                out.append(_with(r, r.overall, note, {"upmd_status": "reset"}))
                 upmd = None
                 continue
             out.append(r)
             continue
         if confirmed:
-            out.append(_with(r, CPMD, "PMD after a confirmed PMD: CPMD (IPERC)", {}))
+            out.append(_with(r, CPMD, "PMD after a confirmed PMD: CPMD (IPERC-CPMD)", {}))
         elif upmd is None:
             upmd = r
             out.append(_with(r, UPMD, f"first PMD: unconfirmed (UPMD), to be re-evaluated {low}-{high} days "
-                                      "later (IPERC)", {}))
+                                      "later (IPERC-UPMD)", {}))
         else:
             days = (r.date - upmd.date).days
             if days < low:
                 out.append(_with(r, UPMD, f"PMD {days} days after the UPMD of {upmd.date}: earlier than the "
-                                          f"{low}-day window, not confirmatory (IPERC, P4)", {}))
+                                          f"{low}-day window, not confirmatory (IPERC-CPMD, P4)", {}))
             else:
                 late = f"; later than the {high}-day window, still confirms (P4)" if days > high else ""
                 confirmed = True
                 out.append(_with(r, CPMD, f"PMD {days} days after the UPMD of {upmd.date}: confirmed, "
-                                          f"CPMD (IPERC){late}", {"upmd_date": upmd.date}))
+                                          f"CPMD (IPERC-CPMD){late}", {"upmd_date": upmd.date}))
     return tuple(out)
 
 
@@ -295,18 +298,18 @@ def _impercist5_timepoint(pet: PetStudy, scan: PetScan, settings: Settings) -> T
     extra.update({"measurability_threshold": _s(threshold), "sul_peak_sum_baseline": _s(sb),
                   "sul_peak_sum": _s(sf), "lesions_summed": tuple(x.id for x in top)})
     if not base:
-        why.append(f"no measurable baseline lesion (threshold {threshold}, PERC-MEAS): NE (IMPERC5)")
+        why.append(f"no measurable baseline lesion (threshold {threshold}, PERC-MEAS): NE (IMPERC5-SUM)")
         if scan.unequivocal_progression:
             why.append("unequivocal non-target progression: PMD (PERC-PMD)")
             return _result(scan, NE, nt_code, new_code, PMD, why, None, extra)
         return _result(scan, NE, nt_code, new_code, NE, why, None, extra)
     pct = _pct(sf, sb)
     why.append(f"sum of SULpeak {sf} ({', '.join(x.id for x in top) or 'no lesion'}) vs baseline {sb} "
-               f"({', '.join(x.id for x in base)}) (IMPERC5: five hottest, two per organ"
+               f"({', '.join(x.id for x in base)}) (IMPERC5-SUM: five hottest, two per organ"
                f"{', new lesions included' if settings.impercist5_new_lesions_in_sum else ', no new lesions'}"
                ", P3)")
     if new:
-        why.append("new lesions do not define PMD by themselves (IMPERC5)")
+        why.append("new lesions do not define PMD by themselves (IMPERC5-NEW)")
     if settings.impercist5_pmd_threshold == "30":
         up = (sf - sb) * _100 >= _30 * sb
         rule = ">= 30%"
@@ -315,17 +318,17 @@ def _impercist5_timepoint(pet: PetStudy, scan: PetScan, settings: Settings) -> T
         rule = "> 20%"
     if up:
         target = PMD
-        why.append(f"sum up by {rule}: PMD (IMPERC5, P2)")
+        why.append(f"sum up by {rule}: PMD (IMPERC5-PMD, A10)")
     elif all(x.sul_peak <= scan.reference.mean for x in scan.lesions):
         target = CMR
         why.append(f"every lesion's SULpeak <= reference mean {scan.reference.mean}: CMR "
-                   "(IMPERC5, PERC-CMR)")
+                   "(IMPERC5-CMR, PERC-CMR)")
     elif (sb - sf) * _100 >= _30 * sb:
         target = PMR
-        why.append("sum down by >= 30%: PMR (IMPERC5)")
+        why.append("sum down by >= 30%: PMR (IMPERC5-PMR)")
     else:
         target = SMD
-        why.append("neither CMR, PMR nor PMD: SMD (IMPERC5)")
+        why.append("neither CMR, PMR nor PMD: SMD (IMPERC5-SMD)")
     overall = target
     if scan.unequivocal_progression:
         overall = PMD
@@ -371,37 +374,39 @@ def _percimt_timepoint(pet: PetStudy, scan: PetScan, settings: Settings) -> Time
         hits.append(">= 2 new lesions > 1.5 cm")
     nt_code = PMD if scan.unequivocal_progression else ""
     if hits:
-        why.append(f"{len(new)} new lesion(s): {'; '.join(hits)}: PMD (PERCIMT)")
+        why.append(f"{len(new)} new lesion(s): {'; '.join(hits)}: PMD (PERCIMT-PMD)")
         return _result(scan, SMD, nt_code, new_code, PMD, why, None, extra)
     if unsized and settings.percimt_four_count == "small":
         # an unsized lesion could be < 1.0 cm or > 1.0 cm / > 1.5 cm: the count is unknown
         why.append(f"{unsized} new lesion(s) without a functional diameter (mm): the PERCIMT counts "
-                   "cannot be decided: NE")
+                   "cannot be decided: NE (PERCIMT-PMD)")
         return _result(scan, NE, nt_code, new_code, NE, why, None, extra)
     if unsized and (over10 + unsized >= 3 or over15 + unsized >= 2):
         why.append(f"{unsized} new lesion(s) without a functional diameter (mm): the PERCIMT size counts "
-                   "cannot be decided: NE")
+                   "cannot be decided: NE (PERCIMT-PMD)")
         return _result(scan, NE, nt_code, new_code, NE, why, None, extra)
     base = pet.baseline.lesions
     if not base:
-        why.append("no FDG-avid baseline lesion: CMR/PMR not assessable (PERCIMT)")
+        why.append("no FDG-avid baseline lesion: CMR/PMR not assessable (PERCIMT-CMR)")
         code = PMD if scan.unequivocal_progression else NE
         return _result(scan, NE, nt_code, new_code, code, why, None, extra)
     present = {x.id: x for x in scan.lesions if not x.new}
     resolved = [b.id for b in base if b.id not in present or present[b.id].sul_peak <= ref_mean]
     extra["resolved_lesions"] = tuple(resolved)
     if new:
-        why.append(f"{len(new)} new lesion(s), below the PERCIMT counts: not PMD, but rules out CMR/PMR")
+        why.append(f"{len(new)} new lesion(s), below the PERCIMT counts: not PMD, but rules out CMR/PMR "
+                   "(PERCIMT-PMD, PERCIMT-PMR)")
     if scan.unequivocal_progression:
         why.append("unequivocal progression of non-target lesions: PMD (PERC-PMD)")
         return _result(scan, SMD, nt_code, new_code, PMD, why, None, extra)
     if not new and len(resolved) == len(base) and all(x.sul_peak <= ref_mean for x in scan.lesions):
-        why.append("every baseline lesion resolved, no new lesion: CMR (PERCIMT)")
+        why.append("every baseline lesion resolved, no new lesion: CMR (PERCIMT-CMR)")
         return _result(scan, CMR, nt_code, new_code, CMR, why, None, extra)
     if not new and resolved:
-        why.append(f"{len(resolved)} of {len(base)} baseline lesions resolved, no new lesion: PMR (PERCIMT)")
+        why.append(f"{len(resolved)} of {len(base)} baseline lesions resolved, no new lesion: "
+                   "PMR (PERCIMT-PMR)")
         return _result(scan, PMR, nt_code, new_code, PMR, why, None, extra)
-    why.append("neither CMR, PMR nor PMD: SMD (PERCIMT)")
+    why.append("neither CMR, PMR nor PMD: SMD (PERCIMT-SMD)")
     return _result(scan, SMD, nt_code, new_code, SMD, why, None, extra)
 
 
