@@ -345,3 +345,21 @@ def test_ipercist_is_percist_until_the_first_pmd(suls: list[Decimal]) -> None:
             assert c == "PMR"
         else:
             assert c == "SMD"
+
+
+def test_pet_beside_ct_input_leaves_the_ct_results_unchanged() -> None:
+    from pathlib import Path
+
+    from criteria.parse import load_json
+    from criteria.serialize import subject_json
+
+    root = Path(__file__).resolve().parents[2]
+    ct = load_json((root / "docs/contract/examples/measurement-level.json").read_text(encoding="utf-8"))
+    both = dict(ct)
+    both["pet"] = _history("9")["pet"]
+    plain, mixed = parse_subject(ct), parse_subject(both)
+    pet = ("percist", "ipercist", "impercist5", "percimt")
+    assert supported_criteria(mixed) == (*supported_criteria(plain), *pet)
+    ct_only = subject_json(evaluate(plain))
+    with_pet = subject_json(evaluate(mixed, list(supported_criteria(plain))))
+    assert ct_only == with_pet
