@@ -363,3 +363,26 @@ def test_pet_beside_ct_input_leaves_the_ct_results_unchanged() -> None:
     ct_only = subject_json(evaluate(plain))
     with_pet = subject_json(evaluate(mixed, list(supported_criteria(plain))))
     assert ct_only == with_pet
+
+
+def test_missed_scan_is_ne_and_keeps_the_upmd_open() -> None:
+    value = _history("14")
+    value["pet"]["timepoints"] += [{"date": "2024-03-29", "not_done": True},
+                                   scan("2024-04-26", [lesion("L1", "14")])]
+    assert codes(value, "percist") == ["PMD", "NE", "PMD"]
+    assert codes(value, "ipercist") == ["UPMD", "NE", "CPMD"]  # 56 days after the UPMD
+    result = evaluate(parse_subject(value), ["ipercist"]).results["ipercist"]
+    assert (result.pfs.event, str(result.pfs.date)) == (True, "2024-03-01")
+
+
+def test_no_follow_up_scan_has_no_bor_and_is_censored_at_the_reference_date() -> None:
+    value = pet_subject([lesion("L1", "10.0")], [])
+    result = evaluate(parse_subject(value), ["percist"]).results["percist"]
+    assert (result.bor, result.pfs.event, str(result.pfs.date)) == (None, False, "2024-01-01")
+
+
+def test_explain_output_is_json_with_rule_ids() -> None:
+    code, out, err = _cli(json.loads(json.dumps(_history("14", "14.5"), default=float)), "--explain")
+    assert (code, err) == (0, "")
+    result = json.loads(out)["results"]["ipercist"]
+    assert any("IPERC-CPMD" in why for why in result["timepoints"][1]["why"])
