@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from criteria.types import IMRECIST, IRECIST, RECIST11, Settings
+from criteria.types import IMPERCIST5, IMRECIST, IPERCIST, IRECIST, PERCIMT, PET_CRITERIA, RECIST11, Settings
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,24 @@ AMBIGUITIES: tuple[Ambiguity, ...] = (
         ("missing", "a subject with no post-baseline assessment has no BOR (left missing)"),
         ("ne", "a subject with no post-baseline assessment has BOR NE (admiralonco missing_as_ne)")),
         endpoint=True),
+    # --- PERCIST family (criteria.percist): P1-P6, A10 ---
+    Ambiguity("P1", "percist_quality_failure_ne", PET_CRITERIA, (
+        ("False", "a follow-up scan failing PERC-QC (uptake time > 15 min from baseline, liver mean not "
+                  "within 20% and 0.3 SUL) is evaluated, with the failure reported in 'quality'"),
+        ("True", "a follow-up scan failing PERC-QC is NE"))),
+    Ambiguity("A10", "impercist5_pmd_threshold", (IMPERCIST5,), (
+        ("30", "imPERCIST5 PMD needs the SULpeak sum up by >= 30% (Ito 2019 abstract)"),
+        ("20", "imPERCIST5 PMD needs the SULpeak sum up by > 20% (JNCCN360 summary)"))),
+    Ambiguity("P3", "impercist5_new_lesions_in_sum", (IMPERCIST5,), (
+        ("True", "new lesions join the imPERCIST5 sum when among the five hottest (two per organ)"),
+        ("False", "the imPERCIST5 sum keeps pre-existing lesions only"))),
+    Ambiguity("P5", "ipercist_unconfirmed_upmd", (IPERCIST,), (
+        ("event", "a UPMD never confirmed is a metabolic PFS event at its date"),
+        ("censor", "a UPMD never confirmed is censored at the last adequate scan before it")),
+        endpoint=True),
+    Ambiguity("P6", "percimt_four_count", (PERCIMT,), (
+        ("any", "PERCIMT: >= 4 new lesions of any size is PMD (Anwar 2018 abstract threshold)"),
+        ("small", "PERCIMT: >= 4 new lesions < 1.0 cm is PMD (table wording)"))),
 )
 
 
@@ -103,6 +121,9 @@ def charter_note(settings: Settings, criterion: str) -> str:
                  f"{settings.irecist_early_scan_tolerance_days}")
     if criterion == IMRECIST:
         note += f", imrecist_negation_min_days={settings.imrecist_negation_min_days}"
+    if criterion == IPERCIST:  # P4: the confirmation window is a charter option
+        low, high = settings.ipercist_confirm_window_days
+        note += f", ipercist_confirm_window_days=[{low}, {high}]"
     return note
 
 

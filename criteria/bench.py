@@ -25,7 +25,7 @@ from criteria.evaluate import evaluate, gc_paused
 from criteria.lesions import without_sentences
 from criteria.parse import load_json, parse_payload
 from criteria.serialize import results_text
-from criteria.types import CRITERIA, IMRECIST, IRECIST, RECIST11, Subject
+from criteria.types import CRITERIA, IMRECIST, IRECIST, PET_CRITERIA, RECIST11, Subject
 
 _ORGANS = ("liver", "lung", "adrenal gland", "spleen", "peritoneum", "kidney", "bone", "skin")
 _NT_WORDS = ("present", "present", "present", "absent", "not_evaluated", "unequivocal_progression",
@@ -108,6 +108,63 @@ def synthetic_batch_json(subjects: int, seed: int = 20241121) -> str:
     return json.dumps([synthetic_subject(rng, i) for i in range(subjects)], default=_decimal_as_number)
 
 
+# --- PERCIST family: synthetic PET subjects (PET input only) ---
+
+def _sul(value: float) -> Decimal:
+    return Decimal(str(round(max(value, 0.0), 2)))
+
+
+def synthetic_pet_subject(rng: random.Random, index: int) -> dict[str, Any]:
+    """One synthetic PET-only subject: a liver reference, 1-6 baseline lesions, 2-6 follow-up
+    scans 6-10 weeks apart with SULpeak drifting, occasional new lesions (with a functional
+    diameter), missed scans and reference / uptake-time drift."""
+    liver_mean = 1.5 + rng.random()
+    baseline_date = _START - dt.timedelta(days=rng.randint(1, 14))
+
+    def reference() -> dict[str, Any]:
+        if rng.random() < 0.05:
+            return {"site": "blood_pool", "mean": _sul(1.2 + rng.random() * 0.8),
+                    "sd": _sul(0.1 + rng.random() * 0.2)}
+        return {"site": "liver", "mean": _sul(liver_mean * rng.uniform(0.85, 1.15)),
+                "sd": _sul(0.1 + rng.random() * 0.3)}
+
+    lesions: list[dict[str, Any]] = [
+        {"id": f"L{k}", "organ": rng.choice(_ORGANS), "sul_peak": _sul(rng.uniform(2.0, 15.0)),
+         "tlg": _sul(rng.uniform(10, 400))} for k in range(rng.randint(1, 6))]
+    baseline = {"date": baseline_date.isoformat(), "uptake_min": 60, "reference": reference(),
+                "lesions": lesions}
+    trend = rng.uniform(-0.5, 0.5)
+    scans: list[dict[str, Any]] = []
+    day = 0
+    current = {lesion["id"]: float(lesion["sul_peak"]) for lesion in lesions}
+    new_count = 0
+    for _ in range(rng.randint(2, 6)):
+        day += rng.randint(42, 70)
+        date = (_START + dt.timedelta(days=day)).isoformat()
+        if rng.random() < 0.04:
+            scans.append({"date": date, "not_done": True})
+            continue
+        seen = []
+        for lesion in lesions:
+            value = current[lesion["id"]] * (1 + trend + rng.uniform(-0.25, 0.25))
+            value = min(value, 60.0)  # within the input bound (SUL <= 100)
+            current[lesion["id"]] = max(value, 0.0)
+            if value > 0.5:
+                seen.append({"id": lesion["id"], "organ": lesion["organ"], "sul_peak": _sul(value)})
+        if rng.random() < 0.2:
+            for _ in range(rng.randint(1, 5)):
+                new_count += 1
+                seen.append({"id": f"N{new_count}", "organ": rng.choice(_ORGANS), "new": True,
+                             "sul_peak": _sul(rng.uniform(2.0, 10.0)), "mm": _mm(rng.uniform(4, 25))})
+        scans.append({"date": date, "uptake_min": rng.randint(50, 80), "reference": reference(),
+                      "lesions": seen, "unequivocal_progression": rng.random() < 0.03})
+    subject: dict[str, Any] = {"subject": f"PET-{index:06d}", "reference_date": _START.isoformat(),
+                               "pet": {"tracer": "FDG", "baseline": baseline, "timepoints": scans}}
+    if rng.random() < 0.1:
+        subject["death_date"] = (_START + dt.timedelta(days=day + rng.randint(1, 90))).isoformat()
+    return subject
+
+
 Generator = Callable[[random.Random, int], dict[str, Any]]
 #: The synthetic input each criterion is benchmarked on (``bench --per-criterion``): a
 #: generator of one subject's contract input from the seeded generator and the subject's index.
@@ -115,6 +172,7 @@ GENERATORS: Mapping[str, Generator] = MappingProxyType({
     RECIST11: synthetic_subject,
     IRECIST: synthetic_subject,
     IMRECIST: synthetic_subject,
+    **dict.fromkeys(PET_CRITERIA, synthetic_pet_subject),  # PERCIST family
 })
 
 

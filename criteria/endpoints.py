@@ -26,8 +26,13 @@ from types import MappingProxyType
 
 from criteria.lesions import SENTENCES
 from criteria.types import (
+    IMPERCIST5,
     IMRECIST,
+    IPERCIST,
     IRECIST,
+    PERCIMT,
+    PERCIST,
+    PET_CRITERIA,
     RECIST11,
     DurationOfResponse,
     Pfs,
@@ -72,22 +77,33 @@ class Vocabulary:
 
 RECIST_VOCABULARY = Vocabulary("CR", "PR", "SD", "NON-CR/NON-PD", ("PD",))
 IRECIST_VOCABULARY = Vocabulary("iCR", "iPR", "iSD", "NON-iCR/NON-iUPD", ("iCPD", "iUPD"))
+# PERCIST family: no non-CMR/non-PMD category exists (the placeholder code is never produced).
+PERCIST_VOCABULARY = Vocabulary("CMR", "PMR", "SMD", "NON-CMR/NON-PMD", ("PMD",))
+IPERCIST_VOCABULARY = Vocabulary("CMR", "PMR", "SMD", "NON-CMR/NON-PMD", ("CPMD", "UPMD"))
 #: ``stable_codes`` of each vocabulary, built once (the property builds a new set per call).
 _STABLE = MappingProxyType({RECIST_VOCABULARY.cr: RECIST_VOCABULARY.stable_codes,
-                            IRECIST_VOCABULARY.cr: IRECIST_VOCABULARY.stable_codes})
+                            IRECIST_VOCABULARY.cr: IRECIST_VOCABULARY.stable_codes,
+                            PERCIST_VOCABULARY.cr: PERCIST_VOCABULARY.stable_codes})
 
 
 #: The rule ids a criterion's BOR, confirmed BOR and PFS sentences cite.
 BOR_RULES = MappingProxyType(
-    {RECIST11: "R11-BOR, AO-BOR", IRECIST: "IR-BOR, AO-IR", IMRECIST: "IM-BOR, AO-BOR"})
+    {RECIST11: "R11-BOR, AO-BOR", IRECIST: "IR-BOR, AO-IR", IMRECIST: "IM-BOR, AO-BOR",
+     PERCIST: "PERC-BOR", IPERCIST: "IPERC-BOR", IMPERCIST5: "IMPERC5-BOR", PERCIMT: "PERCIMT-BOR"})
 CONFIRMED_RULES = MappingProxyType(
     {RECIST11: "R11-BOR-CONF, AO-CBOR", IRECIST: "R11-BOR-CONF via IR-BASE, AO-CBOR",
-     IMRECIST: "R11-BOR-CONF via IM-BASE, AO-CBOR"})
-PFS_RULES = MappingProxyType({RECIST11: "R11-PFS", IRECIST: "IR-PFS, AO-IR-PD-DATE", IMRECIST: "IM-PFS"})
+     IMRECIST: "R11-BOR-CONF via IM-BASE, AO-CBOR", PERCIST: "R11-BOR-CONF via PERC-BOR",
+     IPERCIST: "R11-BOR-CONF via IPERC-BOR", IMPERCIST5: "R11-BOR-CONF via IMPERC5-BOR",
+     PERCIMT: "R11-BOR-CONF via PERCIMT-BOR"})
+PFS_RULES = MappingProxyType({RECIST11: "R11-PFS", IRECIST: "IR-PFS, AO-IR-PD-DATE", IMRECIST: "IM-PFS",
+                              PERCIST: "PERC-PFS", IPERCIST: "IPERC-PFS", IMPERCIST5: "IMPERC5-PFS",
+                              PERCIMT: "PERCIMT-PFS"})
 
 
 def vocabulary(criterion: str) -> Vocabulary:
     """The code vocabulary of ``criterion`` (imRECIST uses the RECIST 1.1 codes)."""
+    if criterion in PET_CRITERIA:
+        return IPERCIST_VOCABULARY if criterion == IPERCIST else PERCIST_VOCABULARY
     return IRECIST_VOCABULARY if criterion == IRECIST else RECIST_VOCABULARY
 
 
@@ -170,6 +186,9 @@ def assessments_for_bor(
     """
     if criterion == RECIST11:
         stop = next((i for i, tp in enumerate(timepoints) if tp.overall == "PD"), None)
+    elif criterion in PET_CRITERIA:  # PERC-BOR: up to the first PMD (iPERCIST: CPMD)
+        code = "CPMD" if criterion == IPERCIST else "PMD"
+        stop = next((i for i, tp in enumerate(timepoints) if tp.overall == code), None)
     elif criterion == IRECIST:
         stop = next((i for i, tp in enumerate(timepoints) if tp.overall == "iCPD"), None)
     elif settings.imrecist_bor_after_pd:
@@ -508,11 +527,52 @@ def derive_pfs(
     """PFS (iPFS, imPFS) of ``criterion``; see :func:`recist_pfs`, :func:`irecist_pfs`,
     :func:`imrecist_pfs`. Death is an event whenever it is recorded (no "two missed
     assessments" rule; see AMBIGUITIES.md)."""
+    if criterion in PET_CRITERIA:
+        return pet_pfs(timepoints, reference_date, settings, criterion, death_date)
     if criterion == IRECIST:
         return irecist_pfs(timepoints, reference_date, settings, death_date)
     if criterion == IMRECIST:
         return imrecist_pfs(timepoints, reference_date, settings, death_date)
     return recist_pfs(timepoints, reference_date, death_date)
+
+
+# --- PERCIST family: metabolic PFS ---------------------------------------------------------
+
+REASON_PMD = "PMD"
+REASON_CPMD = "UPMD confirmed as CPMD"
+REASON_UNCONFIRMED_UPMD = "unconfirmed UPMD"
+
+
+def pet_pfs(
+    timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
+    criterion: str, death_date: dt.date | None = None,
+) -> Pfs:
+    """Metabolic PFS (PERC-PFS, IMPERC5-PFS, PERCIMT-PFS): the first PMD or death; otherwise
+    censored at the last adequate scan before it. iPERCIST (IPERC-PFS): the UPMD that a CPMD
+    confirmed dates the event (as iRECIST dates iPFS at the iUPD); a UPMD reset by CMR/PMR/SMD
+    is no event; a UPMD never confirmed (P5 ``ipercist_unconfirmed_upmd``) is an event at its
+    date ("event", default) or censored at the last adequate scan before it ("censor")."""
+    if criterion != IPERCIST:
+        first = next((i for i, tp in enumerate(timepoints) if tp.overall == "PMD"), None)
+        if first is None:
+            return _pfs(None, REASON_PMD, death_date, timepoints, reference_date)
+        return _pfs(_pd_date(timepoints[first]), REASON_PMD, death_date, timepoints[:first], reference_date)
+    start: int | None = None
+    for i, tp in enumerate(timepoints):
+        if tp.overall == "UPMD" and start is None:
+            start = i
+        elif tp.overall == "CPMD":
+            begin = i if start is None else start
+            return _pfs(_pd_date(timepoints[begin]), REASON_CPMD, death_date, timepoints[:begin],
+                        reference_date)
+        elif tp.overall not in NOT_EVALUABLE and tp.overall != "UPMD":
+            start = None  # reset by CMR / PMR / SMD
+    if start is None:
+        return _pfs(None, REASON_CPMD, death_date, timepoints, reference_date)
+    if settings.ipercist_unconfirmed_upmd == "event":
+        return _pfs(_pd_date(timepoints[start]), REASON_UNCONFIRMED_UPMD, death_date, timepoints[:start],
+                    reference_date)
+    return _pfs(None, REASON_UNCONFIRMED_UPMD, death_date, timepoints[:start], reference_date)
 
 
 # --- duration of response ------------------------------------------------------------------

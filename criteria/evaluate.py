@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType
 
-from criteria import endpoints, imrecist, irecist, recist11
+from criteria import endpoints, imrecist, irecist, percist, recist11
 from criteria.ambiguities import DefaultsCache, defaults_used
 from criteria.errors import CriteriaError, InputError
 from criteria.lesions import SENTENCES, SubjectCache
@@ -24,6 +24,7 @@ from criteria.types import (
     CRITERIA,
     IMRECIST,
     IRECIST,
+    PET_CRITERIA,
     RECIST11,
     CriterionResult,
     Subject,
@@ -33,7 +34,7 @@ from criteria.types import (
 from criteria.validate import response_vocabulary
 
 #: Criteria named by the contract that are not implemented yet.
-LATER_CRITERIA: tuple[str, ...] = ("irrecist", "irrc", "itrecist", "percist", "ipercist", "impercist5")
+LATER_CRITERIA: tuple[str, ...] = ("irrecist", "irrc", "itrecist")
 _PD_CODES = frozenset({"PD", "iUPD", "iCPD"})
 _GIVEN = "overall response given as input (response level): endpoints only"
 
@@ -42,6 +43,7 @@ _ENGINES: Mapping[str, Engine] = MappingProxyType({
     RECIST11: recist11.timepoint_responses,
     IRECIST: irecist.timepoint_responses,
     IMRECIST: imrecist.timepoint_responses,
+    **percist.ENGINES,  # PERCIST family: on the subject's ``pet`` input
 })
 
 
@@ -54,7 +56,7 @@ def select_criteria(text: str | Iterable[str]) -> tuple[str, ...]:
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text)]
     chosen: list[str] = []
     for name in names:
-        if name in CRITERIA:
+        if name in CRITERIA or name in PET_CRITERIA:
             if name not in chosen:
                 chosen.append(name)
         elif name in LATER_CRITERIA:
@@ -76,9 +78,19 @@ def engine(criterion: str) -> Engine:
 
 def supported_criteria(subject: Subject) -> tuple[str, ...]:
     """The criteria an input supports by default: all three at measurement level; at response
-    level the criterion of the codes' vocabulary (RECIST codes -> recist1.1)."""
+    level the criterion of the codes' vocabulary (RECIST codes -> recist1.1). With ``pet``
+    input the PERCIST family follows (alone when there is no CT/MRI data)."""
+    if subject.pet is not None:
+        if subject.baseline is None and not subject.timepoints:
+            return PET_CRITERIA
+        ct = CRITERIA if not subject.response_level else _response_level_default(subject)
+        return ct + PET_CRITERIA
     if not subject.response_level:
         return CRITERIA
+    return _response_level_default(subject)
+
+
+def _response_level_default(subject: Subject) -> tuple[str, ...]:
     if response_vocabulary([tp.overall for tp in subject.timepoints]) == "irecist":
         return (IRECIST,)
     return (RECIST11,)
@@ -87,6 +99,13 @@ def supported_criteria(subject: Subject) -> tuple[str, ...]:
 def _check_response_level(subject: Subject, criteria: Sequence[str]) -> None:
     vocab = response_vocabulary([tp.overall for tp in subject.timepoints])
     for criterion in criteria:
+        if criterion in PET_CRITERIA:
+            if subject.pet is None:
+                raise InputError(subject.subject, "pet", f"{criterion} needs PET input (the pet object)")
+            continue
+        if subject.pet is not None and not subject.timepoints:
+            raise InputError(subject.subject, "baseline",
+                             f"PET input only: no CT/MRI baseline or timepoints to evaluate {criterion}")
         if vocab == "irecist" and criterion != IRECIST:
             raise InputError(subject.subject, "timepoints",
                              f"response-level codes are iRECIST codes; cannot evaluate {criterion}")
@@ -140,7 +159,9 @@ def evaluate_criterion(subject: Subject, criterion: str,
     of one subject are evaluated (see :func:`evaluate`)."""
     settings = subject.settings
     if timepoints is None:
-        if subject.response_level:
+        if criterion in PET_CRITERIA:
+            timepoints = engine(criterion)(subject, cache)
+        elif subject.response_level:
             timepoints = _response_level_timepoints(subject)
         else:
             timepoints = _with_progression_dates(subject, engine(criterion)(subject, cache))
@@ -149,10 +170,11 @@ def evaluate_criterion(subject: Subject, criterion: str,
         if any(status is not None for status in statuses):
             timepoints = _with_pd_status(timepoints, statuses)
     ref = subject.reference_date
+    level = subject.response_level and criterion not in PET_CRITERIA  # PET: computed from SULs
     seq = endpoints.assessments_for_bor(timepoints, settings, criterion)
     bor = endpoints.derive_bor(timepoints, ref, settings, criterion, seq)
     # measurement level knows the baseline; response level (no baseline) reads it from the codes
-    nt_only = None if subject.baseline is None else not subject.baseline.targets
+    nt_only = None if subject.baseline is None or criterion in PET_CRITERIA else not subject.baseline.targets
     confirmed = endpoints.derive_confirmed_bor(timepoints, ref, settings, criterion, seq, nt_only)
     pfs = endpoints.derive_pfs(timepoints, ref, settings, criterion, subject.death_date)
     if SENTENCES.get():
@@ -172,8 +194,8 @@ def evaluate_criterion(subject: Subject, criterion: str,
         why=why,
         bor_confirmed_date=confirmed.date,
         dor=endpoints.derive_dor(timepoints, ref, settings, criterion, subject.death_date, seq),
-        defaults=(defaults.get(criterion, settings, subject.response_level) if defaults is not None
-                  else defaults_used(criterion, settings, subject.response_level)),
+        defaults=(defaults.get(criterion, settings, level) if defaults is not None
+                  else defaults_used(criterion, settings, level)),
     )
 
 
@@ -186,6 +208,8 @@ def evaluate(subject: Subject, criteria: Sequence[str] | None = None, *,
     :class:`CriteriaSelectionError` for an unknown or not yet implemented criterion.
     """
     wanted = select_criteria(criteria) if criteria else supported_criteria(subject)
+    if subject.pet is None and any(c in PET_CRITERIA for c in wanted):
+        raise InputError(subject.subject, "pet", "PERCIST-family criteria need PET input (the pet object)")
     if subject.response_level:
         _check_response_level(subject, wanted)
     # One cache per subject, shared by its criteria and dropped with this call: the only

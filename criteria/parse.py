@@ -29,6 +29,10 @@ from criteria.types import (
     BaselineTarget,
     NewLesion,
     NonTargetStatus,
+    PetLesion,
+    PetReference,
+    PetScan,
+    PetStudy,
     ScanKind,
     Settings,
     Subject,
@@ -44,7 +48,7 @@ TSTM = "TSTM"
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SUBJECT_KEYS = frozenset({"subject", "reference_date", "settings", "death_date", "last_contact_date",
-                           "baseline", "timepoints"})
+                           "baseline", "timepoints", "pet"})
 _BASELINE_KEYS = frozenset({"date", "targets", "non_targets"})
 _TARGET_KEYS = frozenset({"id", "organ", "node", "mm"})
 _NON_TARGET_KEYS = frozenset({"id", "organ", "node"})
@@ -436,6 +440,113 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
     return Timepoint(date, scan, targets, non_targets, new_lesions, overall, scan_dates)
 
 
+# --- PERCIST family: the ``pet`` input (criteria.percist) -----------------------------------
+
+_PET_KEYS = frozenset({"tracer", "baseline", "timepoints"})
+_PET_SCAN_KEYS = frozenset({"date", "uptake_min", "reference", "lesions", "unequivocal_progression",
+                            "not_done"})
+_PET_REFERENCE_KEYS = frozenset({"site", "mean", "sd"})
+_PET_LESION_KEYS = frozenset({"id", "organ", "sul_peak", "sul_max", "tlg", "new", "mm"})
+#: Plausibility bounds: SUL (lean-body-mass SUV) above 100, TLG above 10^6 SUL.mL, an uptake
+#: time above 600 min or a functional diameter above 1000 mm is a data-entry error.
+MAX_SUL = Decimal(100)
+MAX_TLG = Decimal(1000000)
+MAX_UPTAKE_MIN = Decimal(600)
+MAX_PET_MM = Decimal(1000)
+
+
+def _bounded(r: _Reader, value: Any, field: str, high: Decimal, positive: bool = False) -> Decimal:
+    number = r.number(value, field)
+    if number < 0 or (positive and number == 0):
+        raise r.fail(field, f"must be {'> 0' if positive else '>= 0'}, got {number}")
+    if number > high:
+        raise r.fail(field, f"must be <= {high}, got {number}")
+    return number
+
+
+def _parse_pet_reference(r: _Reader, value: Any, field: str) -> PetReference:
+    data = r.obj(value, field, _PET_REFERENCE_KEYS)
+    for key in ("site", "mean", "sd"):
+        if key not in data:
+            raise r.fail(f"{field}.{key}", "missing")
+    site = data["site"]
+    if site not in ("liver", "blood_pool"):
+        raise r.fail(f"{field}.site", f"expected 'liver' or 'blood_pool', got {_describe(site)}")
+    return PetReference(site=site, mean=_bounded(r, data["mean"], f"{field}.mean", MAX_SUL, positive=True),
+                        sd=_bounded(r, data["sd"], f"{field}.sd", MAX_SUL))
+
+
+def _parse_pet_lesion(r: _Reader, value: Any, field: str, baseline: bool) -> PetLesion:
+    data = r.obj(value, field, _PET_LESION_KEYS)
+    for key in ("id", "sul_peak"):
+        if key not in data:
+            raise r.fail(f"{field}.{key}", "missing")
+    new = r.boolean(data["new"], f"{field}.new") if "new" in data else False
+    if new and baseline:
+        raise r.fail(f"{field}.new", "a baseline lesion cannot be new")
+
+    def optional(key: str, high: Decimal) -> Decimal | None:
+        raw = data.get(key)
+        return None if raw is None else _bounded(r, raw, f"{field}.{key}", high)
+
+    return PetLesion(
+        id=r.string(data["id"], f"{field}.id"),
+        organ=r.string(data["organ"], f"{field}.organ") if "organ" in data else "unknown",
+        sul_peak=_bounded(r, data["sul_peak"], f"{field}.sul_peak", MAX_SUL),
+        sul_max=optional("sul_max", MAX_SUL), tlg=optional("tlg", MAX_TLG), new=new,
+        mm=optional("mm", MAX_PET_MM))
+
+
+def _parse_pet_scan(r: _Reader, value: Any, field: str, baseline: bool) -> PetScan:
+    data = r.obj(value, field, _PET_SCAN_KEYS)
+    if "date" not in data:
+        raise r.fail(f"{field}.date", "missing")
+    date = r.date(data["date"], f"{field}.date")
+    not_done = r.boolean(data["not_done"], f"{field}.not_done") if "not_done" in data else False
+    if not_done and baseline:
+        raise r.fail(f"{field}.not_done", "the baseline PET scan must be done")
+    raw_ref = data.get("reference")
+    if raw_ref is None and not not_done:
+        raise r.fail(f"{field}.reference", "missing (liver or blood-pool SUL mean and SD, PERC-MEAS)")
+    reference = None if raw_ref is None else _parse_pet_reference(r, raw_ref, f"{field}.reference")
+    lesions = tuple(_parse_pet_lesion(r, raw, f"{field}.lesions[{k}]", baseline)
+                    for k, raw in enumerate(r.list(data.get("lesions", []), f"{field}.lesions")))
+    if not_done and lesions:
+        raise r.fail(f"{field}.lesions", "a scan not done has no lesions")
+    seen: set[str] = set()
+    for k, lesion in enumerate(lesions):
+        if lesion.id in seen:
+            raise r.fail(f"{field}.lesions[{k}].id", f"lesion id {lesion.id!r} given twice")
+        seen.add(lesion.id)
+    uptake = data.get("uptake_min")
+    up = None if uptake is None else _bounded(r, uptake, f"{field}.uptake_min", MAX_UPTAKE_MIN, positive=True)
+    progression = (r.boolean(data["unequivocal_progression"], f"{field}.unequivocal_progression")
+                   if "unequivocal_progression" in data else False)
+    return PetScan(date=date, reference=reference, lesions=lesions, uptake_min=up,
+                   unequivocal_progression=progression, not_done=not_done)
+
+
+def parse_pet(r: _Reader, value: Any) -> PetStudy:
+    """The subject's ``pet`` object -> :class:`PetStudy` (strict: unknown keys, wrong types and
+    out-of-range values are errors naming the field path)."""
+    data = r.obj(value, "pet", _PET_KEYS)
+    if "baseline" not in data:
+        raise r.fail("pet.baseline", "missing")
+    tracer = r.string(data["tracer"], "pet.tracer") if "tracer" in data else "FDG"
+    if tracer.upper() != "FDG":
+        raise r.fail("pet.tracer", f"PERCIST is defined for FDG only, got {tracer!r}")
+    baseline = _parse_pet_scan(r, data["baseline"], "pet.baseline", True)
+    scans = tuple(_parse_pet_scan(r, raw, f"pet.timepoints[{k}]", False)
+                  for k, raw in enumerate(r.list(data.get("timepoints", []), "pet.timepoints")))
+    previous = baseline.date
+    for k, scan in enumerate(scans):
+        if scan.date <= previous:
+            raise r.fail(f"pet.timepoints[{k}].date",
+                         f"{scan.date} is not after the previous PET scan ({previous})")
+        previous = scan.date
+    return PetStudy(tracer="FDG", baseline=baseline, timepoints=scans)
+
+
 # --- subjects ----------------------------------------------------------------------------
 
 def parse_subject(value: Any, index: int | None = None) -> Subject:
@@ -469,6 +580,7 @@ def parse_subject(value: Any, index: int | None = None) -> Subject:
         settings=settings,
         death_date=r.optional_date(data.get("death_date"), "death_date"),
         last_contact_date=r.optional_date(data.get("last_contact_date"), "last_contact_date"),
+        pet=None if data.get("pet") is None else parse_pet(r, data["pet"]),
     )
     problems = validate_subject(subject)
     if problems:

@@ -81,7 +81,15 @@ def fast_init(cls: type[_T]) -> type[_T]:
 RECIST11 = "recist1.1"
 IRECIST = "irecist"
 IMRECIST = "imrecist"
-#: Criteria the engine evaluates today, in output order.
+# --- PERCIST family (criterion names) ---
+PERCIST = "percist"
+IPERCIST = "ipercist"
+IMPERCIST5 = "impercist5"
+PERCIMT = "percimt"
+#: The PET criteria (criteria.percist), evaluated on the subject's ``pet`` input.
+PET_CRITERIA: tuple[str, ...] = (PERCIST, IPERCIST, IMPERCIST5, PERCIMT)
+#: Criteria the engine evaluates today on CT/MRI input, in output order (the PET criteria
+#: are ``PET_CRITERIA``).
 CRITERIA: tuple[str, ...] = (RECIST11, IRECIST, IMRECIST)
 
 #: RECIST 1.1 and imRECIST timepoint codes.
@@ -193,6 +201,25 @@ class Settings:
     # E5: BOR and confirmed BOR of a subject with no post-baseline assessment: none
     # ("missing", admiralonco without missing_as_ne) or "ne" (admiralonco missing_as_ne).
     bor_without_assessments: Literal["missing", "ne"] = "missing"
+    # --- PERCIST family (criteria.percist; AMBIGUITIES.md P1-P6) ---
+    # P1: a follow-up scan failing the PERCIST comparability checks (uptake time within 15
+    # min of baseline, liver reference within 20% and 0.3 SUL) is reported in a warning
+    # -- False -- or is not evaluable (NE) -- True.
+    percist_quality_failure_ne: bool = False
+    # P2 (A10): imPERCIST5 PMD threshold on the SULpeak sum: "30" (Ito 2019 abstract,
+    # >= 30%) or "20" (JNCCN360 summary, > 20%).
+    impercist5_pmd_threshold: Literal["30", "20"] = "30"
+    # P3 (A10): new lesions' SULpeak may join the imPERCIST5 sum (hottest five, two per
+    # organ) -- True -- or the sum keeps the pre-existing lesions only -- False.
+    impercist5_new_lesions_in_sum: bool = True
+    # P4: iPERCIST confirmation window after a UPMD, days (GOLF19 4 weeks; review 4-8).
+    ipercist_confirm_window_days: tuple[int, int] = (28, 56)
+    # P5: an iPERCIST UPMD never confirmed is a metabolic PFS event at its date -- "event"
+    # -- or censored at the last adequate scan before it -- "censor".
+    ipercist_unconfirmed_upmd: Literal["event", "censor"] = "event"
+    # P6: PERCIMT's "4 new lesions" count: every new lesion -- "any" (Anwar 2018 abstract:
+    # "a threshold of four newly emerged lesions") -- or only those < 1.0 cm -- "small".
+    percimt_four_count: Literal["any", "small"] = "any"
 
 
 # --- input ------------------------------------------------------------------------
@@ -298,10 +325,61 @@ class Subject:
     settings: Settings = field(default_factory=Settings)
     death_date: dt.date | None = None
     last_contact_date: dt.date | None = None
+    pet: PetStudy | None = None  # PERCIST family input (optional)
 
     @property
     def response_level(self) -> bool:
         return self.baseline is None
+
+
+# --- PERCIST family input (criteria.percist) -------------------------------------------
+
+@dataclass(frozen=True)
+class PetReference:
+    """The normal-tissue reference of one PET scan (PERC-MEAS): liver SUL mean and SD in a 3 cm
+    right-lobe region, or the blood pool (descending aorta) when the liver is abnormal."""
+
+    site: Literal["liver", "blood_pool"]
+    mean: Decimal
+    sd: Decimal
+
+
+@dataclass(frozen=True)
+class PetLesion:
+    """One FDG-avid lesion at one PET scan: SULpeak (1 cm^3 sphere), optional SULmax and TLG;
+    ``new`` marks a lesion absent at baseline; ``mm`` its functional diameter (PERCIMT)."""
+
+    id: str
+    organ: str
+    sul_peak: Decimal
+    sul_max: Decimal | None = None
+    tlg: Decimal | None = None
+    new: bool = False
+    mm: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class PetScan:
+    """One PET scan (baseline or follow-up). ``lesions`` lists every FDG-avid lesion read
+    (a baseline lesion no longer visible is simply absent, or given with its SULpeak);
+    ``unequivocal_progression`` is the reader's call of unequivocal progression of
+    non-target lesions (PERC-PMD); ``not_done`` marks a missed scan (NE)."""
+
+    date: dt.date
+    reference: PetReference | None
+    lesions: tuple[PetLesion, ...] = ()
+    uptake_min: Decimal | None = None
+    unequivocal_progression: bool = False
+    not_done: bool = False
+
+
+@dataclass(frozen=True)
+class PetStudy:
+    """A subject's PET assessments: the tracer, the baseline scan and the follow-ups."""
+
+    tracer: str
+    baseline: PetScan
+    timepoints: tuple[PetScan, ...]
 
 
 # --- output -----------------------------------------------------------------------

@@ -19,6 +19,11 @@ CODES = {
     "recist1.1": {"CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE", "NA"},
     "imrecist": {"CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE", "NA"},
     "irecist": {"iCR", "iPR", "iSD", "NON-iCR/NON-iUPD", "iUPD", "iCPD", "NE", "NA"},
+    # PERCIST family (criteria/percist.py)
+    "percist": {"CMR", "PMR", "SMD", "PMD", "NE"},
+    "impercist5": {"CMR", "PMR", "SMD", "PMD", "NE"},
+    "percimt": {"CMR", "PMR", "SMD", "PMD", "NE"},
+    "ipercist": {"CMR", "PMR", "SMD", "UPMD", "CPMD", "NE"},
 }
 problems: list[str] = []
 

@@ -152,11 +152,18 @@ def test_unknown_criterion() -> None:
     assert "unknown criterion 'recist2'" in err
 
 
-@pytest.mark.parametrize("name", ["irrecist", "irrc", "itrecist", "percist", "ipercist", "impercist5"])
+@pytest.mark.parametrize("name", ["irrecist", "irrc", "itrecist"])
 def test_later_criteria_not_implemented_yet(name: str) -> None:
     code, out, err = run_inline("evaluate", "-", "--criteria", name, payload=RESPONSE_LEVEL)
     assert (code, out) == (2, "")
     assert f"criterion '{name}' is not implemented yet" in err
+
+
+@pytest.mark.parametrize("name", ["percist", "ipercist", "impercist5", "percimt"])
+def test_pet_criteria_need_pet_input(name: str) -> None:
+    code, out, err = run_inline("evaluate", "-", "--criteria", name, payload=RESPONSE_LEVEL)
+    assert (code, out) == (2, "")
+    assert ": pet: " in err and "PET input" in err
 
 
 def test_usage_error_exits_2_without_stdout() -> None:
@@ -209,7 +216,7 @@ def test_python_api_rejects_unknown_criteria() -> None:
 
     subject = parse_subject(RESPONSE_LEVEL)
     with pytest.raises(CriteriaSelectionError, match="not implemented yet"):
-        evaluate(subject, ["percist"])
+        evaluate(subject, ["irrc"])
     assert list(evaluate(subject, ["recist1.1", "recist1.1"]).results) == ["recist1.1"]
 
 

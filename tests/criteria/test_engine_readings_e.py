@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHARTER = {
     "sd_min_days", "confirm_min_days", "max_ne_between_confirmation", "accept_sd_between_pr_confirmation",
     "irecist_confirm_window_days", "irecist_early_scan_tolerance_days", "imrecist_negation_min_days",
+    "ipercist_confirm_window_days",  # PERCIST family: the iPERCIST window (P4, charter-defined)
 }
 
 
