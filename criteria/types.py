@@ -193,6 +193,21 @@ class Settings:
     # E5: BOR and confirmed BOR of a subject with no post-baseline assessment: none
     # ("missing", admiralonco without missing_as_ne) or "ne" (admiralonco missing_as_ne).
     bor_without_assessments: Literal["missing", "ne"] = "missing"
+    # --- irRC / irRECIST (issue 14 items 1, 2; criteria/AMBIGUITIES.md I1-I4) ---
+    # I1: the date of a confirmed irPD (irPFS): the first irPD of the confirmed pair --
+    # "first" (Wolchok: progression "at any single time point", confirmed later) -- or the
+    # confirming assessment -- "confirming".
+    ir_pd_date: Literal["first", "confirming"] = "first"
+    # I2: an irPD never confirmed nor refuted (no later evaluable assessment, or death first)
+    # is an irPFS event at its date -- "event" (as A3) -- or censored before it -- "censor".
+    ir_unconfirmed_pd: Literal["event", "censor"] = "event"
+    # I3: irRECIST irPD needs +5 mm absolute over the nadir as well as +20% -- True
+    # (Bohnsack 2014, as RECIST 1.1) -- or +20% only -- False (Nishino 2013).
+    irrecist_pd_requires_5mm: bool = True
+    # I4: the latest day after an irRECIST irPD at which an assessment still confirms it:
+    # 0 = no upper bound (default: ">= 4 weeks", Nishino/Bohnsack); 84 = the "4 to 12 weeks"
+    # reading of one review. Applies to irRC too (Wolchok gives no upper bound either).
+    ir_confirm_max_days: int = 0
 
 
 # --- input ------------------------------------------------------------------------
@@ -205,6 +220,10 @@ class BaselineTarget:
     organ: str
     node: bool
     mm: Decimal  # longest diameter; short axis when ``node``
+    # irRC (bidimensional, optional): the longest diameter perpendicular to ``mm`` (non-nodal
+    # lesions); for a node, whose ``mm`` is the short axis, the long axis (``long_mm``).
+    perp_mm: Decimal | None = None
+    long_mm: Decimal | None = None
 
 
 @fast_init
@@ -240,6 +259,11 @@ class TargetMeasurement:
     coalesced_with: tuple[str, ...] = ()
     coalesced_into: str | None = None
     raw: str | None = None
+    # irRC (bidimensional, optional): the second diameter of the WHO product (see
+    # BaselineTarget); per fragment for a split lesion.
+    perp_mm: Decimal | None = None
+    long_mm: Decimal | None = None
+    fragments_perp_mm: tuple[Decimal, ...] = ()
 
 
 @fast_init
@@ -253,6 +277,11 @@ class NewLesion:
     mm: Decimal | None
     measurable: bool
     equivocal: bool = False
+    # irRC (bidimensional, optional): as BaselineTarget; ``measurable_stated`` is the
+    # ``measurable`` key as given (None: not given, ``measurable`` then follows RECIST size).
+    perp_mm: Decimal | None = None
+    long_mm: Decimal | None = None
+    measurable_stated: bool | None = None
 
 
 @fast_init
@@ -393,3 +422,13 @@ class CriterionResult:
 class SubjectResult:
     subject: str
     results: Mapping[str, CriterionResult]
+
+
+# --- irRC / irRECIST (issue 14 items 1, 2) ------------------------------------------
+
+IRRC = "irrc"
+IRRECIST = "irrecist"
+#: irRC timepoint codes (Wolchok 2009); NE when the tumour burden is incomplete.
+IRRC_CODES = frozenset({"irCR", "irPR", "irSD", "irPD", "NE", "NA"})
+#: irRECIST timepoint codes (Bohnsack 2014; irNN: non-target disease only, non-irCR/non-irPD).
+IRRECIST_CODES = frozenset({"irCR", "irPR", "irSD", "irNN", "irPD", "NE", "NA"})
