@@ -249,7 +249,9 @@ def bidimensional_histories(draw: st.DrawFn) -> tuple[dict[str, Any], list[Decim
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bidimensional_histories())
-def test_without_new_lesions_the_burden_is_the_index_spd(case: tuple[dict[str, Any], list[Decimal | None]]) -> None:
+def test_without_new_lesions_the_burden_is_the_index_spd(
+    case: tuple[dict[str, Any], list[Decimal | None]],
+) -> None:
     data, spds = case
     result = run(data)
     for tp, spd in zip(result.timepoints, spds, strict=True):
