@@ -19,6 +19,8 @@ CODES = {
     "recist1.1": {"CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE", "NA"},
     "imrecist": {"CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE", "NA"},
     "irecist": {"iCR", "iPR", "iSD", "NON-iCR/NON-iUPD", "iUPD", "iCPD", "NE", "NA"},
+    "irrc": {"irCR", "irPR", "irSD", "irPD", "NE", "NA"},
+    "irrecist": {"irCR", "irPR", "irSD", "irNN", "irPD", "NE", "NA"},
 }
 problems: list[str] = []
 
