@@ -58,7 +58,7 @@ AMBIGUITIES: tuple[Ambiguity, ...] = (
         ("False", "imBOR stops at the first PD that was not negated")), endpoint=True),
     Ambiguity("A9", None, (IRECIST,), (
         ("*", "iCPD needs a further target SOM increase of >= 5 mm in every Table 2 row (not > 5 mm)"),)),
-    Ambiguity("A11", "equivocal_backdates_response", _ALL, (
+    Ambiguity("A11", "equivocal_backdates_response", (*_ALL, *_IR), (
         ("False", "a confirmed equivocal new lesion backdates the PD date only"),
         ("True", "a confirmed equivocal new lesion also turns the earlier timepoint into PD"))),
     Ambiguity("A12", "cr_then_pr_confirmed_as", (*_ALL, *_IR), (

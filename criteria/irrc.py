@@ -138,8 +138,11 @@ def new_lesion_product(subject: str, field: str, lesion: NewLesion) -> Decimal |
 
 
 def _new_measurable(lesion: NewLesion, product: Decimal | None) -> bool:
-    """IRRC-BURDEN: >= 5 x 5 mm (both diameters), unless the reader said not measurable."""
+    """IRRC-BURDEN: >= 5 x 5 mm (both diameters), unless the reader said not measurable; a
+    new node must also be pathological (short axis >= 10 mm)."""
     if product is None or lesion.measurable_stated is False or lesion.mm is None:
+        return False
+    if not new_lesion_present(lesion):  # a node below 10 mm short axis is normal (R11-NODE)
         return False
     second = _second(lesion.node, lesion.perp_mm, lesion.long_mm)
     return second is not None and min(lesion.mm, second) >= IRRC_MEASURABLE_MM

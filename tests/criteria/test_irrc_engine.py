@@ -258,3 +258,15 @@ def test_without_new_lesions_the_burden_is_the_index_spd(
         assert tp.sum_mm == spd
         assert tp.extra["index_spd_mm2"] == (spd if spd is not None else tp.extra["index_spd_mm2"])
         assert tp.extra["new_measurable_spd_mm2"] == 0
+
+
+def test_a_normal_new_node_is_not_a_new_measurable_lesion() -> None:
+    # a new node 8 mm short axis x 12 mm long: >= 5 x 5 mm but normal (< 10 mm SA): not in
+    # the burden; at 10 mm short axis it is pathological and joins (10 x 12 = 120)
+    def case(short: int) -> Any:
+        return run(make([{"id": "T1", "organ": "liver", "mm": D(20), "perp_mm": D(20)}],
+                        [visit(56, {"T1": pair(20, 20)},
+                               new=[{"id": "N1", "organ": "lymph node", "node": True, "mm": D(short),
+                                     "long_mm": D(12)}])])).timepoints[0]
+    assert (case(8).sum_mm, case(8).overall) == (D(400), "irSD")
+    assert (case(10).sum_mm, case(10).overall) == (D(520), "irPD")  # +30%
