@@ -102,6 +102,9 @@ AMBIGUITIES: tuple[Ambiguity, ...] = (
         ("0", "an irPD is confirmed by an irPD at least confirm_min_days later, with no upper bound"),
         ("84", "an irPD is confirmed only by an irPD 4 to 12 weeks later (one review's window)")),
         endpoint=True),
+    Ambiguity("I7", "irrecist_nt_progression_is_pd", (IRRECIST,), (
+        ("True", "irRECIST: unequivocal progression of non-target lesions is irPD (Bohnsack 2014)"),
+        ("False", "irRECIST: non-target lesions only rule out irCR (Nishino 2013)"))),
     Ambiguity("I5", None, (IRRC,), (
         ("*", "irRC: TSTM counts 5 x 5 = 25 mm2; a node has gone below 10 mm short axis, its product "
               "staying in the burden; an irPD is confirmed only by a second irPD >= 4 weeks later before "

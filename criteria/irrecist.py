@@ -6,7 +6,8 @@ baseline targets plus the new measurable lesions (>= 10 mm, nodes >= 15 mm short
 most 5 in total and 2 per organ as RECIST target selection, taken when first measurable,
 largest first) (IRREC-TMTB). irPD is the TMTB at least 20% above its nadir and, by default,
 at least 5 mm above it (IRREC-PD, Bohnsack 2014; I3 ``irrecist_pd_requires_5mm``), or
-unequivocal progression of the non-target lesions (IRREC-NT, Bohnsack). A new lesion does
+unequivocal progression of the non-target lesions (IRREC-NT, Bohnsack; I7
+``irrecist_nt_progression_is_pd`` False: they only rule out irCR, Nishino). A new lesion does
 not make irPD by itself: a measurable one enters the TMTB; a non-measurable one rules out
 irCR only (IRREC-NEW; the contract carries no "unequivocal progression" of a new
 non-measurable lesion, so it never makes irPD here). irPR is the TMTB at least 30% below
@@ -89,16 +90,22 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
                     why.append("PR continues: irPR was assigned earlier and irPD is not met (A1, "
                                "FAQ-MANAGING-PR; setting pr_continues_until_pd)")
         nt = cache.assess_nontargets_after_cr(i) if after_cr else cache.nontargets[i]
+        nt_code = nt.code
+        if nt_code == "PD" and not settings.irrecist_nt_progression_is_pd:
+            nt_code = "NON-CR/NON-PD"  # I7 (Nishino): non-targets only rule out irCR
+            if explain:
+                why.append(f"non-target unequivocal progression ({', '.join(nt.unequivocal)}) does not "
+                           "define irPD; it rules out irCR (I7, setting irrecist_nt_progression_is_pd)")
         # the new lesions are read by the TMTB (measurable) or below (non-measurable): "NO" here
         if target == "NON-CR/NON-PD":  # non-target baseline with new measurable lesions, TMTB not PD
-            if nt.code == "PD":
+            if nt_code == "PD":
                 code, sentence = "PD", "overall PD: non-target PD (R11-TPR-T2, IRREC-NT)"
             else:
                 code, sentence = ("NON-CR/NON-PD",
                                   "overall NON-CR/NON-PD: no baseline sum, TMTB not PD "
                                   "(R11-TPR-T2, IRREC-PD)")
         else:
-            code, sentence = overall_response(target, nt.code, "NO")
+            code, sentence = overall_response(target, nt_code, "NO")
         measured_ids = {m.id for m in new_measured}
         unmeasured = tuple(x.id for x in view.present if x.id not in measured_ids)
         if explain:

@@ -208,6 +208,10 @@ class Settings:
     # 0 = no upper bound (default: ">= 4 weeks", Nishino/Bohnsack); 84 = the "4 to 12 weeks"
     # reading of one review. Applies to irRC too (Wolchok gives no upper bound either).
     ir_confirm_max_days: int = 0
+    # I7: irRECIST unequivocal progression of non-target lesions is irPD -- True (Bohnsack
+    # 2014, PMC5994498 table) -- or only rules out irCR -- False (Nishino 2013 as tabulated
+    # in PMC6942076: non-target lesions "only to define irCR").
+    irrecist_nt_progression_is_pd: bool = True
 
 
 # --- input ------------------------------------------------------------------------

@@ -108,3 +108,14 @@ def test_irrecist_equals_recist_without_new_lesions_up_to_first_pd(data: dict[st
     assert [CODES[r.overall] for r in recist] == [r.overall for r in ir]
     assert [r.sum_mm for r in recist] == [r.sum_mm for r in ir]
     assert [r.target for r in recist] == [r.target for r in ir]
+
+
+@pytest.mark.parametrize(("is_pd", "expected"), [(True, ["irPD", "irPD"]), (False, ["irSD", "irPR"])])
+def test_i7_non_target_progression_setting(is_pd: bool, expected: list[str]) -> None:
+    # False (Nishino): the unequivocal non-target progression only rules out irCR: target CR
+    # with progressing non-targets is irPR
+    s = subject([target("T1", 30, "liver")],
+                [visit(56, {"T1": 30}, {"NT1": "unequivocal_progression"}),
+                 visit(112, {"T1": 0}, {"NT1": "unequivocal_progression"})],
+                [non_target("NT1")], irrecist_nt_progression_is_pd=is_pd)
+    assert overall(run(s).timepoints) == expected
