@@ -105,6 +105,11 @@ AMBIGUITIES: tuple[Ambiguity, ...] = (
     Ambiguity("I7", "irrecist_nt_progression_is_pd", (IRRECIST,), (
         ("True", "irRECIST: unequivocal progression of non-target lesions is irPD (Bohnsack 2014)"),
         ("False", "irRECIST: non-target lesions only rule out irCR (Nishino 2013)"))),
+    Ambiguity("I8", "ir_early_non_pd_refutes", _IR, (
+        ("True", "a non-irPD assessment after an irPD, however soon, means the irPD is not confirmed "
+                 "(Wolchok: two consecutive observations)"),
+        ("False", "a non-irPD assessment fewer than confirm_min_days after an irPD is passed over "
+                  "(review tables: negated by a non-PD assessment >= 4 weeks later)")), endpoint=True),
     Ambiguity("I5", None, (IRRC,), (
         ("*", "irRC: TSTM counts 5 x 5 = 25 mm2; a node has gone below 10 mm short axis, its product "
               "staying in the burden; an irPD is confirmed only by a second irPD >= 4 weeks later before "

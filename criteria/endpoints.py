@@ -549,6 +549,8 @@ def ir_pd_pairs(
             if later.overall in NOT_EVALUABLE:
                 continue
             days = _days(later.date, tp.date)
+            if later.overall != "irPD" and days < low and not settings.ir_early_non_pd_refutes:
+                continue  # I8 off: an early non-irPD decides nothing
             if later.overall != "irPD" or (high and days > high):
                 if statuses[i] != IRPD_CONFIRMED:
                     statuses[i] = IRPD_NOT_CONFIRMED

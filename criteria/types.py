@@ -212,6 +212,11 @@ class Settings:
     # 2014, PMC5994498 table) -- or only rules out irCR -- False (Nishino 2013 as tabulated
     # in PMC6942076: non-target lesions "only to define irCR").
     irrecist_nt_progression_is_pd: bool = True
+    # I8: a non-irPD assessment fewer than confirm_min_days after an irPD means the irPD is
+    # not confirmed -- True (Wolchok: two *consecutive* observations) -- or is passed over,
+    # the next assessment >= 4 weeks later deciding -- False (review tables: "negated by a
+    # subsequent non-PD assessment >= 4 weeks", PMC6942076).
+    ir_early_non_pd_refutes: bool = True
 
 
 # --- input ------------------------------------------------------------------------

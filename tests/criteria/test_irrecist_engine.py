@@ -119,3 +119,16 @@ def test_i7_non_target_progression_setting(is_pd: bool, expected: list[str]) -> 
                  visit(112, {"T1": 0}, {"NT1": "unequivocal_progression"})],
                 [non_target("NT1")], irrecist_nt_progression_is_pd=is_pd)
     assert overall(run(s).timepoints) == expected
+
+
+@pytest.mark.parametrize(("refutes", "status"), [(True, "not_confirmed"), (False, "confirmed")])
+def test_i8_early_non_pd_after_irpd(refutes: bool, status: str) -> None:
+    # irPD at day 56 (60 vs 50), irSD 14 days later (55: +10%), irPD again at day 98 (42 days)
+    s = subject([target("T1", 50, "liver")],
+                [visit(56, {"T1": 60}), visit(70, {"T1": 55}), visit(98, {"T1": 62})],
+                ir_early_non_pd_refutes=refutes)
+    result = run(s)
+    assert overall(result.timepoints) == ["irPD", "irSD", "irPD"]
+    assert result.timepoints[0].extra["pd_status"] == status
+    # True: the day-98 irPD is itself unconfirmed (nothing after it): the I2 event is there
+    assert result.pfs.event and result.pfs.date == (day(98) if refutes else day(56))
