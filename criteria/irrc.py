@@ -168,8 +168,9 @@ def _choose_new(subject: Subject, products: list[Mapping[str, Decimal | None]]) 
     per_organ: dict[str, int] = {}
     counts = {True: 0, False: 0}
     for i, tp in enumerate(subject.timepoints):
+        # an equivocal new lesion is not yet a lesion (R11-EQUIVOCAL): it joins once unequivocal
         candidates = [x for x in tp.new_lesions
-                      if x.id not in chosen and _new_measurable(x, products[i].get(x.id))]
+                      if x.id not in chosen and not x.equivocal and _new_measurable(x, products[i].get(x.id))]
         candidates.sort(key=lambda x: (-(products[i][x.id] or ZERO), x.id))
         for x in candidates:
             organ = organ_group(x.organ, x.node)
@@ -273,7 +274,8 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
                        "the nadir: irSD (IRRC-TABLE2)")
         nt = cache.nontargets[i]
         view = cache.views[i]
-        unmeasured = tuple(x.id for x in view.present if x.id not in chosen and new_lesion_present(x))
+        unmeasured = tuple(x.id for x in view.present
+                           if (x.id not in chosen or chosen[x.id] > i) and new_lesion_present(x))
         blockers: list[str] = []
         if nt.code not in ("CR", "NA"):
             blockers.append(f"non-index lesions {nt.code}")

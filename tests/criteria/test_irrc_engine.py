@@ -270,3 +270,24 @@ def test_a_normal_new_node_is_not_a_new_measurable_lesion() -> None:
                                      "long_mm": D(12)}])])).timepoints[0]
     assert (case(8).sum_mm, case(8).overall) == (D(400), "irSD")
     assert (case(10).sum_mm, case(10).overall) == (D(520), "irPD")  # +30%
+
+
+def test_equivocal_new_lesion_joins_the_burden_only_once_unequivocal() -> None:
+    base = [{"id": "T1", "organ": "liver", "mm": D(20), "perp_mm": D(20)}]
+    lesion = {"id": "N1", "organ": "lung", "mm": D(10), "perp_mm": D(10)}
+    result = run(make(base, [visit(56, {"T1": pair(20, 20)}, new=[{**lesion, "equivocal": True}]),
+                             visit(112, {"T1": pair(20, 20)}, new=[lesion])]))
+    assert [tp.sum_mm for tp in result.timepoints] == [D(400), D(500)]
+    assert [tp.overall for tp in result.timepoints] == ["irSD", "irPD"]
+
+
+def test_new_lesion_first_non_measurable_blocks_ircr_until_it_joins() -> None:
+    base = [{"id": "T1", "organ": "liver", "mm": D(20), "perp_mm": D(20)}]
+    result = run(make(base, [visit(56, {"T1": 0}, new=[{"id": "N1", "organ": "lung", "mm": D(4)}]),
+                             visit(112, {"T1": 0}, new=[{"id": "N1", "organ": "lung", "mm": D(10),
+                                                         "perp_mm": D(10)}])]))
+    # day 56: index gone (burden 0, the nadir), N1 non-measurable: irPR, not irCR; day 112: N1
+    # 10 x 10 = 100 mm2 joins: -75% against the baseline 400, but any burden above a nadir of
+    # 0 is an increase of at least 25%: irPD (IRRC-PD)
+    assert [tp.overall for tp in result.timepoints] == ["irPR", "irPD"]
+    assert (result.timepoints[1].sum_mm, result.timepoints[1].nadir_ref_mm) == (D(100), D(0))
