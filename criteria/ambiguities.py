@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from criteria.types import IMPERCIST5, IMRECIST, IPERCIST, IRECIST, PERCIMT, PET_CRITERIA, RECIST11, Settings
+from criteria.types import (
+    IMPERCIST5,
+    IMRECIST,
+    IPERCIST,
+    IRECIST,
+    IRRC,
+    IRRECIST,
+    PERCIMT,
+    PET_CRITERIA,
+    RECIST11,
+    Settings,
+)
 
 
 @dataclass(frozen=True)
@@ -26,12 +37,14 @@ class Ambiguity:
 
 
 _ALL = (RECIST11, IRECIST, IMRECIST)
+#: irRC / irRECIST (issue 14) share the readings their engines and endpoints reuse.
+_IR = (IRRC, IRRECIST)
 
 AMBIGUITIES: tuple[Ambiguity, ...] = (
-    Ambiguity("A1", "pr_continues_until_pd", _ALL, (
+    Ambiguity("A1", "pr_continues_until_pd", (*_ALL, IRRECIST), (
         ("True", "after PR, later timepoints stay PR until PD (EORTC FAQ 'Managing PR')"),
         ("False", "every timepoint is judged against baseline literally (RECIST 1.1 §4.3.1)"))),
-    Ambiguity("A2", "reappearance_after_cr_is_pd", _ALL, (
+    Ambiguity("A2", "reappearance_after_cr_is_pd", (*_ALL, IRRECIST), (
         ("True", "a target lesion reappearing after an overall CR (node >= 10 mm) is PD (FAQ-ABN-NODE)"),
         ("False", "after CR only the sum rule decides progression"))),
     Ambiguity("A3", "irecist_unconfirmed_iupd", (IRECIST,), (
@@ -56,10 +69,10 @@ AMBIGUITIES: tuple[Ambiguity, ...] = (
         ("False", "imBOR stops at the first PD that was not negated")), endpoint=True),
     Ambiguity("A9", None, (IRECIST,), (
         ("*", "iCPD needs a further target SOM increase of >= 5 mm in every Table 2 row (not > 5 mm)"),)),
-    Ambiguity("A11", "equivocal_backdates_response", _ALL, (
+    Ambiguity("A11", "equivocal_backdates_response", (*_ALL, *_IR), (
         ("False", "a confirmed equivocal new lesion backdates the PD date only"),
         ("True", "a confirmed equivocal new lesion also turns the earlier timepoint into PD"))),
-    Ambiguity("A12", "cr_then_pr_confirmed_as", _ALL, (
+    Ambiguity("A12", "cr_then_pr_confirmed_as", (*_ALL, *_IR), (
         ("sd", "the CR was real: CR followed by PR is no confirmed response; SD if the SD minimum is met, "
                "otherwise PD (Table 3 footnote a)"),
         ("pr", "CR followed by PR is a confirmed PR (the CR was doubtful)")), endpoint=True),
@@ -80,7 +93,7 @@ AMBIGUITIES: tuple[Ambiguity, ...] = (
         ("True", "a PD after an imRECIST PD confirms it however soon it follows"),
         ("False", "a PD fewer than imrecist_negation_min_days after an imRECIST PD decides nothing")),
         endpoint=True),
-    Ambiguity("E5", "bor_without_assessments", _ALL, (
+    Ambiguity("E5", "bor_without_assessments", (*_ALL, *_IR), (
         ("missing", "a subject with no post-baseline assessment has no BOR (left missing)"),
         ("ne", "a subject with no post-baseline assessment has BOR NE (admiralonco missing_as_ne)")),
         endpoint=True),
@@ -102,6 +115,37 @@ AMBIGUITIES: tuple[Ambiguity, ...] = (
     Ambiguity("P6", "percimt_four_count", (PERCIMT,), (
         ("any", "PERCIMT: >= 4 new lesions of any size is PMD (Anwar 2018 abstract threshold)"),
         ("small", "PERCIMT: >= 4 new lesions < 1.0 cm is PMD (table wording)"))),
+    # I1-I6: irRC / irRECIST (issue 14; criteria/AMBIGUITIES.md).
+    Ambiguity("I1", "ir_pd_date", _IR, (
+        ("first", "a confirmed irPD is dated at the first irPD of the confirmed pair (Wolchok: progression "
+                  "at any single time point, confirmed by a second)"),
+        ("confirming", "a confirmed irPD is dated at the confirming assessment")), endpoint=True),
+    Ambiguity("I2", "ir_unconfirmed_pd", _IR, (
+        ("event", "an irPD with no later evaluable assessment is an irPFS event at its date (as A3)"),
+        ("censor", "an irPD with no later evaluable assessment is censored at the last adequate assessment "
+                   "before it")), endpoint=True),
+    Ambiguity("I3", "irrecist_pd_requires_5mm", (IRRECIST,), (
+        ("True", "irRECIST irPD needs +5 mm absolute as well as +20% over the TMTB nadir (Bohnsack 2014)"),
+        ("False", "irRECIST irPD needs only +20% over the TMTB nadir (Nishino 2013)"))),
+    Ambiguity("I4", "ir_confirm_max_days", _IR, (
+        ("0", "an irPD is confirmed by an irPD at least confirm_min_days later, with no upper bound"),
+        ("84", "an irPD is confirmed only by an irPD 4 to 12 weeks later (one review's window)")),
+        endpoint=True),
+    Ambiguity("I7", "irrecist_nt_progression_is_pd", (IRRECIST,), (
+        ("True", "irRECIST: unequivocal progression of non-target lesions is irPD (Bohnsack 2014)"),
+        ("False", "irRECIST: non-target lesions only rule out irCR (Nishino 2013)"))),
+    Ambiguity("I8", "ir_early_non_pd_refutes", _IR, (
+        ("True", "a non-irPD assessment after an irPD, however soon, means the irPD is not confirmed "
+                 "(Wolchok: two consecutive observations)"),
+        ("False", "a non-irPD assessment fewer than confirm_min_days after an irPD is passed over "
+                  "(review tables: negated by a non-PD assessment >= 4 weeks later)")), endpoint=True),
+    Ambiguity("I5", None, (IRRC,), (
+        ("*", "irRC: TSTM counts 5 x 5 = 25 mm2; a node has gone below 10 mm short axis, its product "
+              "staying in the burden; an irPD is confirmed only by a second irPD >= 4 weeks later before "
+              "any other response"),)),
+    Ambiguity("I6", None, (IRRECIST,), (
+        ("*", "irRECIST: a new non-measurable lesion never makes irPD (the contract has no 'unequivocal "
+              "progression' of a new lesion); non-target unequivocal progression is irPD"),)),
 )
 
 
@@ -124,6 +168,8 @@ def charter_note(settings: Settings, criterion: str) -> str:
     if criterion == IPERCIST:  # P4: the confirmation window is a charter option
         low, high = settings.ipercist_confirm_window_days
         note += f", ipercist_confirm_window_days=[{low}, {high}]"
+    if criterion in _IR:
+        note += f", ir_confirm_max_days={settings.ir_confirm_max_days}"
     return note
 
 

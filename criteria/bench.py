@@ -25,7 +25,7 @@ from criteria.evaluate import evaluate, gc_paused
 from criteria.lesions import without_sentences
 from criteria.parse import load_json, parse_payload
 from criteria.serialize import results_text
-from criteria.types import CRITERIA, IMRECIST, IRECIST, PET_CRITERIA, RECIST11, Subject
+from criteria.types import CRITERIA, IMRECIST, IRECIST, IRRC, IRRECIST, PET_CRITERIA, RECIST11, Subject
 
 _ORGANS = ("liver", "lung", "adrenal gland", "spleen", "peritoneum", "kidney", "bone", "skin")
 _NT_WORDS = ("present", "present", "present", "absent", "not_evaluated", "unequivocal_progression",
@@ -94,6 +94,35 @@ def synthetic_subject(rng: random.Random, index: int) -> dict[str, Any]:
         "baseline": {"date": reference.isoformat(), "targets": targets, "non_targets": non_targets},
         "timepoints": timepoints,
     }
+
+
+def bidimensional_subject(rng: random.Random, index: int) -> dict[str, Any]:
+    """:func:`synthetic_subject` measured bidimensionally, for irRC (issue 14): every lesion
+    gets a fixed perpendicular-to-longest ratio (0.5 to 1), its ``perp_mm`` (a node: its long
+    axis ``long_mm``, 1 to 1.8 times the short axis) at baseline and at every measured
+    follow-up, new lesions included. The unidimensional values are those of
+    :func:`synthetic_subject` for the same generator state."""
+    subject = synthetic_subject(rng, index)
+    ratios: dict[str, float] = {}
+
+    def pair(lesion_id: str, node: bool, mm: Decimal) -> dict[str, Any]:
+        ratio = ratios.setdefault(lesion_id, rng.uniform(1.0, 1.8) if node else rng.uniform(0.5, 1.0))
+        if node:
+            return {"mm": mm, "long_mm": max(mm, _mm(float(mm) * ratio))}
+        return {"mm": mm, "perp_mm": min(mm, _mm(float(mm) * ratio))}
+
+    nodes = {}
+    for t in subject["baseline"]["targets"]:
+        nodes[t["id"]] = t["node"]
+        t.update(pair(t["id"], t["node"], t["mm"]))
+    for tp in subject["timepoints"]:
+        values = tp.get("targets", {})
+        for lesion_id, value in values.items():
+            if isinstance(value, Decimal) and value > 0:
+                values[lesion_id] = pair(lesion_id, nodes[lesion_id], value)
+        for lesion in tp.get("new_lesions", []):
+            lesion.update(pair(lesion["id"], lesion["node"], lesion["mm"]))
+    return subject
 
 
 def _decimal_as_number(value: object) -> object:
@@ -173,6 +202,9 @@ GENERATORS: Mapping[str, Generator] = MappingProxyType({
     IRECIST: synthetic_subject,
     IMRECIST: synthetic_subject,
     **dict.fromkeys(PET_CRITERIA, synthetic_pet_subject),  # PERCIST family
+    # irRC / irRECIST (issue 14): bidimensional values for irRC; irRECIST reads RECIST input
+    IRRC: bidimensional_subject,
+    IRRECIST: synthetic_subject,
 })
 
 

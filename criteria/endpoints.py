@@ -30,6 +30,8 @@ from criteria.types import (
     IMRECIST,
     IPERCIST,
     IRECIST,
+    IRRC,
+    IRRECIST,
     PERCIMT,
     PERCIST,
     PET_CRITERIA,
@@ -81,29 +83,41 @@ IRECIST_VOCABULARY = Vocabulary("iCR", "iPR", "iSD", "NON-iCR/NON-iUPD", ("iCPD"
 PERCIST_VOCABULARY = Vocabulary("CMR", "PMR", "SMD", "NON-CMR/NON-PMD", ("PMD",))
 IPERCIST_VOCABULARY = Vocabulary("CMR", "PMR", "SMD", "NON-CMR/NON-PMD", ("CPMD", "UPMD"))
 #: ``stable_codes`` of each vocabulary, built once (the property builds a new set per call).
+#: irRC and irRECIST (irNN, non-target disease only, arises under irRECIST alone).
+IR_VOCABULARY = Vocabulary("irCR", "irPR", "irSD", "irNN", ("irPD",))
 _STABLE = MappingProxyType({RECIST_VOCABULARY.cr: RECIST_VOCABULARY.stable_codes,
                             IRECIST_VOCABULARY.cr: IRECIST_VOCABULARY.stable_codes,
-                            PERCIST_VOCABULARY.cr: PERCIST_VOCABULARY.stable_codes})
+                            PERCIST_VOCABULARY.cr: PERCIST_VOCABULARY.stable_codes,
+                            IR_VOCABULARY.cr: IR_VOCABULARY.stable_codes})
+_IR = frozenset({IRRC, IRRECIST})
 
 
 #: The rule ids a criterion's BOR, confirmed BOR and PFS sentences cite.
-BOR_RULES = MappingProxyType(
-    {RECIST11: "R11-BOR, AO-BOR", IRECIST: "IR-BOR, AO-IR", IMRECIST: "IM-BOR, AO-BOR",
-     PERCIST: "PERC-BOR", IPERCIST: "IPERC-BOR", IMPERCIST5: "IMPERC5-BOR", PERCIMT: "PERCIMT-BOR"})
-CONFIRMED_RULES = MappingProxyType(
-    {RECIST11: "R11-BOR-CONF, AO-CBOR", IRECIST: "R11-BOR-CONF via IR-BASE, AO-CBOR",
-     IMRECIST: "R11-BOR-CONF via IM-BASE, AO-CBOR", PERCIST: "R11-BOR-CONF via PERC-BOR",
-     IPERCIST: "R11-BOR-CONF via IPERC-BOR", IMPERCIST5: "R11-BOR-CONF via IMPERC5-BOR",
-     PERCIMT: "R11-BOR-CONF via PERCIMT-BOR"})
-PFS_RULES = MappingProxyType({RECIST11: "R11-PFS", IRECIST: "IR-PFS, AO-IR-PD-DATE", IMRECIST: "IM-PFS",
-                              PERCIST: "PERC-PFS", IPERCIST: "IPERC-PFS", IMPERCIST5: "IMPERC5-PFS",
-                              PERCIMT: "PERCIMT-PFS"})
+BOR_RULES = MappingProxyType({
+    RECIST11: "R11-BOR, AO-BOR", IRECIST: "IR-BOR, AO-IR", IMRECIST: "IM-BOR, AO-BOR",
+    PERCIST: "PERC-BOR", IPERCIST: "IPERC-BOR", IMPERCIST5: "IMPERC5-BOR", PERCIMT: "PERCIMT-BOR",
+    IRRC: "IRRC-BOR", IRRECIST: "IRREC-BOR",
+})
+CONFIRMED_RULES = MappingProxyType({
+    RECIST11: "R11-BOR-CONF, AO-CBOR", IRECIST: "R11-BOR-CONF via IR-BASE, AO-CBOR",
+    IMRECIST: "R11-BOR-CONF via IM-BASE, AO-CBOR",
+    PERCIST: "R11-BOR-CONF via PERC-BOR", IPERCIST: "R11-BOR-CONF via IPERC-BOR",
+    IMPERCIST5: "R11-BOR-CONF via IMPERC5-BOR", PERCIMT: "R11-BOR-CONF via PERCIMT-BOR",
+    IRRC: "IRRC-CR, IRRC-PR, IRRC-CONF", IRRECIST: "IRREC-CONF, R11-BOR-CONF",
+})
+PFS_RULES = MappingProxyType({
+    RECIST11: "R11-PFS", IRECIST: "IR-PFS, AO-IR-PD-DATE", IMRECIST: "IM-PFS",
+    PERCIST: "PERC-PFS", IPERCIST: "IPERC-PFS", IMPERCIST5: "IMPERC5-PFS", PERCIMT: "PERCIMT-PFS",
+    IRRC: "IRRC-PFS, IRRC-CONF, I1, I2", IRRECIST: "IRREC-PFS, IRREC-CONF, I1, I2",
+})
 
 
 def vocabulary(criterion: str) -> Vocabulary:
     """The code vocabulary of ``criterion`` (imRECIST uses the RECIST 1.1 codes)."""
     if criterion in PET_CRITERIA:
         return IPERCIST_VOCABULARY if criterion == IPERCIST else PERCIST_VOCABULARY
+    if criterion in _IR:
+        return IR_VOCABULARY
     return IRECIST_VOCABULARY if criterion == IRECIST else RECIST_VOCABULARY
 
 
@@ -184,7 +198,10 @@ def assessments_for_bor(
     T3-EX6: "iUPD, iCPD, any -> iCPD"). imRECIST: all (IM-BOR), or with
     ``imrecist_bor_after_pd`` False (A8) up to the first PD that is not negated.
     """
-    if criterion == RECIST11:
+    if criterion in _IR:
+        pairs = ir_pd_pairs(timepoints, settings)[1]
+        stop = min(pairs.values()) if pairs else None
+    elif criterion == RECIST11:
         stop = next((i for i, tp in enumerate(timepoints) if tp.overall == "PD"), None)
     elif criterion in PET_CRITERIA:  # PERC-BOR: up to the first PMD (iPERCIST: CPMD)
         code = "CPMD" if criterion == IPERCIST else "PMD"
@@ -358,6 +375,8 @@ def derive_confirmed_bor(
         confirmed = _confirmed_response(seq, settings, criterion, voc)
         if confirmed is not None:
             return confirmed
+    if criterion in _IR:
+        return _ir_confirmed_fallback(seq, reference_date, settings, voc, codes, nt_only, criterion)
     if nt_only is None:  # non_target_only(seq, voc), on the codes already collected
         nt_only = voc.non_cr_non_pd in codes and voc.pr not in codes and voc.sd not in codes
     fallback = _stable_fallback(seq, reference_date, settings, voc, _STABLE[voc.cr], nt_only)
@@ -520,6 +539,102 @@ def imrecist_pfs(
     return _pfs(_pd_date(timepoints[first]), REASON_PD, death_date, timepoints[:first], reference_date)
 
 
+# --- irRC / irRECIST (issue 14): irPD confirmation, confirmed BOR fallback, irPFS ----------
+
+IRPD_CONFIRMED = "confirmed"
+IRPD_NOT_CONFIRMED = "not_confirmed"
+IRPD_UNCONFIRMED = "unconfirmed"
+REASON_CONFIRMED_IRPD = "confirmed irPD"
+REASON_UNCONFIRMED_IRPD = "unconfirmed irPD"
+
+
+def ir_pd_pairs(
+    timepoints: Sequence[TimepointResult], settings: Settings
+) -> tuple[tuple[str | None, ...], dict[int, int]]:
+    """IRRC-CONF / IRREC-CONF: each irPD's fate and the confirmed pairs (first -> confirming index).
+
+    The later evaluable (not NE) assessments are read in order. An irPD at least
+    ``confirm_min_days`` later confirms it (and, with ``ir_confirm_max_days`` > 0, at most that
+    many days later, I4); an earlier irPD is passed over (the two observations must be 4 weeks
+    apart). Any other response first means the progression was not sustained:
+    ``not_confirmed`` (a later irPD beyond the I4 window likewise). Nothing deciding:
+    ``unconfirmed``. Both members of a confirmed pair are ``confirmed``.
+    """
+    statuses: list[str | None] = [None if tp.overall != "irPD" else IRPD_UNCONFIRMED for tp in timepoints]
+    pairs: dict[int, int] = {}
+    low, high = settings.confirm_min_days, settings.ir_confirm_max_days
+    for i, tp in enumerate(timepoints):
+        if tp.overall != "irPD":
+            continue
+        for j in range(i + 1, len(timepoints)):
+            later = timepoints[j]
+            if later.overall in NOT_EVALUABLE:
+                continue
+            days = _days(later.date, tp.date)
+            if later.overall != "irPD" and days < low and not settings.ir_early_non_pd_refutes:
+                continue  # I8 off: an early non-irPD decides nothing
+            if later.overall != "irPD" or (high and days > high):
+                if statuses[i] != IRPD_CONFIRMED:
+                    statuses[i] = IRPD_NOT_CONFIRMED
+                break
+            if days >= low:
+                pairs[i] = j
+                statuses[i] = statuses[j] = IRPD_CONFIRMED
+                break
+    return tuple(statuses), pairs
+
+
+def ir_pd_status(timepoints: Sequence[TimepointResult], settings: Settings) -> tuple[str | None, ...]:
+    """The ``pd_status`` of each irRC / irRECIST timepoint (None for non-irPD ones)."""
+    return ir_pd_pairs(timepoints, settings)[0]
+
+
+def _ir_confirmed_fallback(
+    seq: Sequence[TimepointResult], reference_date: dt.date, settings: Settings, voc: Vocabulary,
+    codes: set[str], nt_only: bool | None, criterion: str,
+) -> Best:
+    """Confirmed irBOR below the confirmed responses: irSD (>= ``sd_min_days``), irNN, then
+    irPD only when confirmed (Wolchok Table 2 footnote: irPD is assessed on confirmation),
+    else NE."""
+    if nt_only is None:
+        nt_only = voc.non_cr_non_pd in codes and voc.pr not in codes and voc.sd not in codes
+    fallback = _stable_fallback(seq, reference_date, settings, voc, _STABLE[voc.cr], nt_only)
+    rules = CONFIRMED_RULES[criterion]
+    if fallback.code == "irPD":
+        pairs = ir_pd_pairs(seq, settings)[1]
+        if not pairs:
+            return Best(NE, seq[0].date if seq else None,
+                        f"no confirmed response, no stable disease long enough and no confirmed irPD: NE "
+                        f"({rules})")
+        first = seq[min(pairs)]
+        return Best("irPD", first.date, f"no confirmed response or stable disease; irPD on {first.date} "
+                                        f"confirmed on {seq[pairs[min(pairs)]].date} ({rules})")
+    return Best(fallback.code, fallback.date, f"no confirmed response; {fallback.why} ({rules})"
+                if voc.cr in codes or voc.pr in codes else f"{fallback.why} ({rules})")
+
+
+def ir_pfs(
+    timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
+    death_date: dt.date | None = None,
+) -> Pfs:
+    """irPFS (IRRC-PFS / IRREC-PFS): the first irPD that is confirmed (dated at that irPD, or
+    at the confirming assessment with ``ir_pd_date="confirming"``, I1), or left unconfirmed
+    with nothing after it (an event at its date by default; censored before it with
+    ``ir_unconfirmed_pd="censor"``, I2), or death. An irPD not confirmed is no event."""
+    statuses, pairs = ir_pd_pairs(timepoints, settings)
+    for i, status in enumerate(statuses):
+        if i in pairs:
+            confirming = settings.ir_pd_date == "confirming"
+            date = timepoints[pairs[i]].date if confirming else _pd_date(timepoints[i])
+            return _pfs(date, REASON_CONFIRMED_IRPD, death_date, timepoints[:i], reference_date)
+        if status == IRPD_UNCONFIRMED:
+            if settings.ir_unconfirmed_pd == "event":
+                return _pfs(_pd_date(timepoints[i]), REASON_UNCONFIRMED_IRPD, death_date, timepoints[:i],
+                            reference_date)
+            return _pfs(None, REASON_UNCONFIRMED_IRPD, death_date, timepoints[:i], reference_date)
+    return _pfs(None, REASON_CONFIRMED_IRPD, death_date, timepoints, reference_date)
+
+
 def derive_pfs(
     timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
     criterion: str = RECIST11, death_date: dt.date | None = None,
@@ -533,6 +648,8 @@ def derive_pfs(
         return irecist_pfs(timepoints, reference_date, settings, death_date)
     if criterion == IMRECIST:
         return imrecist_pfs(timepoints, reference_date, settings, death_date)
+    if criterion in _IR:
+        return ir_pfs(timepoints, reference_date, settings, death_date)
     return recist_pfs(timepoints, reference_date, death_date)
 
 

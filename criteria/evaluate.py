@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType
 
-from criteria import endpoints, imrecist, irecist, percist, recist11
+from criteria import endpoints, imrecist, irecist, irrc, irrecist, percist, recist11
 from criteria.ambiguities import DefaultsCache, defaults_used
 from criteria.errors import CriteriaError, InputError
 from criteria.lesions import SENTENCES, SubjectCache
@@ -24,6 +24,8 @@ from criteria.types import (
     CRITERIA,
     IMRECIST,
     IRECIST,
+    IRRC,
+    IRRECIST,
     PET_CRITERIA,
     RECIST11,
     CriterionResult,
@@ -31,10 +33,10 @@ from criteria.types import (
     SubjectResult,
     TimepointResult,
 )
-from criteria.validate import response_vocabulary
+from criteria.validate import is_bidimensional, response_vocabulary, selection_problems
 
 #: Criteria named by the contract that are not implemented yet.
-LATER_CRITERIA: tuple[str, ...] = ("irrecist", "irrc", "itrecist")
+LATER_CRITERIA: tuple[str, ...] = ("itrecist",)
 _PD_CODES = frozenset({"PD", "iUPD", "iCPD"})
 _GIVEN = "overall response given as input (response level): endpoints only"
 
@@ -44,7 +46,13 @@ _ENGINES: Mapping[str, Engine] = MappingProxyType({
     IRECIST: irecist.timepoint_responses,
     IMRECIST: imrecist.timepoint_responses,
     **percist.ENGINES,  # PERCIST family: on the subject's ``pet`` input
+    # irRC / irRECIST (issue 14): selected with --criteria only (not in the default)
+    IRRC: irrc.timepoint_responses,
+    IRRECIST: irrecist.timepoint_responses,
 })
+#: Criteria given with --criteria only (never in the default selection).
+_SELECTED_ONLY: tuple[str, ...] = (IRRC, IRRECIST)
+_IR_CRITERIA = frozenset(_SELECTED_ONLY)
 
 
 class CriteriaSelectionError(CriteriaError):
@@ -56,15 +64,16 @@ def select_criteria(text: str | Iterable[str]) -> tuple[str, ...]:
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text)]
     chosen: list[str] = []
     for name in names:
-        if name in CRITERIA or name in PET_CRITERIA:
+        if name in CRITERIA or name in PET_CRITERIA or name in _SELECTED_ONLY:
             if name not in chosen:
                 chosen.append(name)
         elif name in LATER_CRITERIA:
             raise CriteriaSelectionError(
-                f"criterion {name!r} is not implemented yet (available: {', '.join(CRITERIA)})")
+                f"criterion {name!r} is not implemented yet "
+                f"(available: {', '.join((*CRITERIA, *_SELECTED_ONLY))})")
         else:
             raise CriteriaSelectionError(
-                f"unknown criterion {name!r} (available: {', '.join(CRITERIA)}; planned: "
+                f"unknown criterion {name!r} (available: {', '.join((*CRITERIA, *_SELECTED_ONLY))}; planned: "
                 f"{', '.join(LATER_CRITERIA)})")
     if not chosen:
         raise CriteriaSelectionError("no criterion given")
@@ -106,6 +115,9 @@ def _check_response_level(subject: Subject, criteria: Sequence[str]) -> None:
         if subject.pet is not None and not subject.timepoints:
             raise InputError(subject.subject, "baseline",
                              f"PET input only: no CT/MRI baseline or timepoints to evaluate {criterion}")
+        if criterion in _IR_CRITERIA:
+            raise InputError(subject.subject, "baseline",
+                             f"{criterion} is evaluated from lesion measurements only; give the baseline")
         if vocab == "irecist" and criterion != IRECIST:
             raise InputError(subject.subject, "timepoints",
                              f"response-level codes are iRECIST codes; cannot evaluate {criterion}")
@@ -158,6 +170,11 @@ def evaluate_criterion(subject: Subject, criterion: str,
     ``cache`` is the subject's :class:`~criteria.lesions.SubjectCache` when several criteria
     of one subject are evaluated (see :func:`evaluate`)."""
     settings = subject.settings
+    if subject.baseline is not None and is_bidimensional(subject.baseline) and criterion != IRRC:
+        # a bidimensional baseline's selection rules are those of the criterion evaluated
+        problems = selection_problems(subject.baseline, criterion)
+        if problems:
+            raise InputError(subject.subject, problems[0].field, f"{problems[0].message} ({criterion})")
     if timepoints is None:
         if criterion in PET_CRITERIA:
             timepoints = engine(criterion)(subject, cache)
@@ -165,7 +182,11 @@ def evaluate_criterion(subject: Subject, criterion: str,
             timepoints = _response_level_timepoints(subject)
         else:
             timepoints = _with_progression_dates(subject, engine(criterion)(subject, cache))
-    if criterion == IMRECIST:
+    if criterion in _IR_CRITERIA:
+        statuses = endpoints.ir_pd_status(timepoints, settings)
+        if any(status is not None for status in statuses):
+            timepoints = _with_pd_status(timepoints, statuses)
+    elif criterion == IMRECIST:
         statuses = endpoints.imrecist_pd_status(timepoints, settings)
         if any(status is not None for status in statuses):
             timepoints = _with_pd_status(timepoints, statuses)

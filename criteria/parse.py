@@ -54,7 +54,10 @@ _TARGET_KEYS = frozenset({"id", "organ", "node", "mm"})
 _NON_TARGET_KEYS = frozenset({"id", "organ", "node"})
 _TIMEPOINT_KEYS = frozenset({"date", "scan", "targets", "non_targets", "new_lesions", "overall",
                              "scan_dates"})
-_NEW_LESION_KEYS = frozenset({"id", "organ", "node", "mm", "measurable", "equivocal"})
+_NEW_LESION_KEYS = frozenset({"id", "organ", "node", "mm", "measurable", "equivocal", "perp_mm", "long_mm"})
+# irRC bidimensional values (optional; docs/criteria-cli.md "Bidimensional values")
+_BIDIM_KEYS = frozenset({"perp_mm", "long_mm"})
+_TARGET_KEYS_2D = _TARGET_KEYS | _BIDIM_KEYS
 _SCAN_WORDS = MappingProxyType({kind.value: kind for kind in ScanKind})
 _STATUS_WORDS = MappingProxyType({status.value: status for status in NonTargetStatus})
 
@@ -284,30 +287,59 @@ def _parse_target_value(r: _Reader, value: Any, field: str) -> TargetMeasurement
         raise r.fail(field, f"expected a number of mm, null, \"TSTM\" or an object, got {_describe(value)}")
     if _is_object(value):
         if "fragments_mm" in value:
-            data = r.obj(value, field, frozenset({"fragments_mm"}))
+            data = r.obj(value, field, frozenset({"fragments_mm", "fragments_perp_mm"}))
             items = r.list(data["fragments_mm"], f"{field}.fragments_mm")
             if not items:
                 raise r.fail(f"{field}.fragments_mm", "a split lesion needs at least one fragment")
             fragments = tuple(r.mm(x, f"{field}.fragments_mm[{k}]") for k, x in enumerate(items))
+            perps = _fragments_perp(r, data, field, len(fragments))
             return TargetMeasurement(kind=TargetKind.SPLIT, mm=sum(fragments, Decimal(0)),
-                                     fragments_mm=fragments)
+                                     fragments_mm=fragments, fragments_perp_mm=perps)
         if "coalesced_with" in value:
-            data = r.obj(value, field, frozenset({"coalesced_with", "mm"}))
+            data = r.obj(value, field, frozenset({"coalesced_with", "mm"}) | _BIDIM_KEYS)
             others = r.list(data["coalesced_with"], f"{field}.coalesced_with")
             if not others:
                 raise r.fail(f"{field}.coalesced_with", "needs at least one other target id")
             ids = tuple(r.string(x, f"{field}.coalesced_with[{k}]") for k, x in enumerate(others))
             if "mm" not in data:
                 raise r.fail(f"{field}.mm", "a coalesced lesion needs the coalesced diameter mm")
+            perp, long = _bidim(r, data, field)
             return TargetMeasurement(kind=TargetKind.COALESCED, mm=r.mm(data["mm"], f"{field}.mm"),
-                                     coalesced_with=ids)
+                                     coalesced_with=ids, perp_mm=perp, long_mm=long)
         if "coalesced_into" in value:
-            data = r.obj(value, field, frozenset({"coalesced_into", "mm"}))
+            data = r.obj(value, field, frozenset({"coalesced_into", "mm"}) | _BIDIM_KEYS)
             into = r.string(data["coalesced_into"], f"{field}.coalesced_into")
             mm = r.mm(data["mm"], f"{field}.mm") if "mm" in data else Decimal(0)
-            return TargetMeasurement(kind=TargetKind.COALESCED_INTO, mm=mm, coalesced_into=into)
-        raise r.fail(field, "a target object needs fragments_mm, coalesced_with or coalesced_into")
+            perp, long = _bidim(r, data, field)
+            return TargetMeasurement(kind=TargetKind.COALESCED_INTO, mm=mm, coalesced_into=into,
+                                     perp_mm=perp, long_mm=long)
+        if "mm" in value:  # irRC: {"mm": 30, "perp_mm": 20} (node: {"mm": 12, "long_mm": 18})
+            data = r.obj(value, field, frozenset({"mm"}) | _BIDIM_KEYS)
+            perp, long = _bidim(r, data, field)
+            return TargetMeasurement(kind=TargetKind.MEASURED, mm=r.mm(data["mm"], f"{field}.mm"),
+                                     perp_mm=perp, long_mm=long)
+        raise r.fail(field, "a target object needs mm, fragments_mm, coalesced_with or coalesced_into")
     return TargetMeasurement(kind=TargetKind.MEASURED, mm=r.mm(value, field))
+
+
+# --- irRC bidimensional values (issue 14): optional second diameters --------------------
+
+def _bidim(r: _Reader, data: Mapping[str, Any], field: str) -> tuple[Decimal | None, Decimal | None]:
+    """``perp_mm`` and ``long_mm`` of an object (each None when absent or null)."""
+    perp = None if data.get("perp_mm") is None else r.mm(data["perp_mm"], f"{field}.perp_mm")
+    long = None if data.get("long_mm") is None else r.mm(data["long_mm"], f"{field}.long_mm")
+    return perp, long
+
+
+def _fragments_perp(r: _Reader, data: Mapping[str, Any], field: str, count: int) -> tuple[Decimal, ...]:
+    """``fragments_perp_mm``: one perpendicular diameter per fragment, in the same order."""
+    if data.get("fragments_perp_mm") is None:
+        return ()
+    items = r.list(data["fragments_perp_mm"], f"{field}.fragments_perp_mm")
+    if len(items) != count:
+        raise r.fail(f"{field}.fragments_perp_mm",
+                     f"expected {count} values, one per fragment, got {len(items)}")
+    return tuple(r.mm(x, f"{field}.fragments_perp_mm[{k}]") for k, x in enumerate(items))
 
 
 def _parse_new_lesion(r: _Reader, value: Any, field: str) -> NewLesion:
@@ -319,13 +351,18 @@ def _parse_new_lesion(r: _Reader, value: Any, field: str) -> NewLesion:
     node = r.boolean(data["node"], f"{field}.node") if "node" in data else False
     raw_mm = data.get("mm")
     mm = None if raw_mm is None else r.mm(raw_mm, f"{field}.mm")
+    stated: bool | None = None
     if "measurable" in data:
-        measurable = r.boolean(data["measurable"], f"{field}.measurable")
+        measurable = stated = r.boolean(data["measurable"], f"{field}.measurable")
     else:
         # Not stated: measurable when it meets the RECIST 1.1 size rule (R11-MEAS / R11-NODE).
         measurable = mm is not None and mm.is_finite() and is_measurable_size(mm, node)
     equivocal = r.boolean(data["equivocal"], f"{field}.equivocal") if "equivocal" in data else False
-    return NewLesion(id=lesion_id, organ=organ, node=node, mm=mm, measurable=measurable, equivocal=equivocal)
+    if "perp_mm" in data or "long_mm" in data:
+        perp, long = _bidim(r, data, field)
+        return NewLesion(lesion_id, organ, node, mm, measurable, equivocal, perp, long, stated)
+    return NewLesion(id=lesion_id, organ=organ, node=node, mm=mm, measurable=measurable, equivocal=equivocal,
+                     measurable_stated=stated)
 
 
 def _parse_baseline(r: _Reader, value: Any) -> Baseline:
@@ -343,15 +380,17 @@ def _parse_baseline(r: _Reader, value: Any) -> Baseline:
                 targets.append(BaselineTarget(lesion_id, organ, node, mm))
                 continue
         field = f"baseline.targets[{i}]"
-        item = r.obj(raw, field, _TARGET_KEYS)
+        item = r.obj(raw, field, _TARGET_KEYS_2D)
         for key in ("id", "organ", "mm"):
             if key not in item:
                 raise r.fail(f"{field}.{key}", "missing")
+        perp, long = _bidim(r, item, field)
         targets.append(BaselineTarget(
             id=r.string(item["id"], f"{field}.id"),
             organ=r.string(item["organ"], f"{field}.organ"),
             node=r.boolean(item["node"], f"{field}.node") if "node" in item else False,
             mm=r.mm(item["mm"], f"{field}.mm"),
+            perp_mm=perp, long_mm=long,
         ))
     non_targets: list[BaselineNonTarget] = []
     for i, raw in enumerate(r.list(data.get("non_targets", []), "baseline.non_targets")):

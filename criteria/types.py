@@ -220,6 +220,30 @@ class Settings:
     # P6: PERCIMT's "4 new lesions" count: every new lesion -- "any" (Anwar 2018 abstract:
     # "a threshold of four newly emerged lesions") -- or only those < 1.0 cm -- "small".
     percimt_four_count: Literal["any", "small"] = "any"
+    # --- irRC / irRECIST (issue 14 items 1, 2; criteria/AMBIGUITIES.md I1-I4) ---
+    # I1: the date of a confirmed irPD (irPFS): the first irPD of the confirmed pair --
+    # "first" (Wolchok: progression "at any single time point", confirmed later) -- or the
+    # confirming assessment -- "confirming".
+    ir_pd_date: Literal["first", "confirming"] = "first"
+    # I2: an irPD never confirmed nor refuted (no later evaluable assessment, or death first)
+    # is an irPFS event at its date -- "event" (as A3) -- or censored before it -- "censor".
+    ir_unconfirmed_pd: Literal["event", "censor"] = "event"
+    # I3: irRECIST irPD needs +5 mm absolute over the nadir as well as +20% -- True
+    # (Bohnsack 2014, as RECIST 1.1) -- or +20% only -- False (Nishino 2013).
+    irrecist_pd_requires_5mm: bool = True
+    # I4: the latest day after an irRECIST irPD at which an assessment still confirms it:
+    # 0 = no upper bound (default: ">= 4 weeks", Nishino/Bohnsack); 84 = the "4 to 12 weeks"
+    # reading of one review. Applies to irRC too (Wolchok gives no upper bound either).
+    ir_confirm_max_days: int = 0
+    # I7: irRECIST unequivocal progression of non-target lesions is irPD -- True (Bohnsack
+    # 2014, PMC5994498 table) -- or only rules out irCR -- False (Nishino 2013 as tabulated
+    # in PMC6942076: non-target lesions "only to define irCR").
+    irrecist_nt_progression_is_pd: bool = True
+    # I8: a non-irPD assessment fewer than confirm_min_days after an irPD means the irPD is
+    # not confirmed -- True (Wolchok: two *consecutive* observations) -- or is passed over,
+    # the next assessment >= 4 weeks later deciding -- False (review tables: "negated by a
+    # subsequent non-PD assessment >= 4 weeks", PMC6942076).
+    ir_early_non_pd_refutes: bool = True
 
 
 # --- input ------------------------------------------------------------------------
@@ -232,6 +256,10 @@ class BaselineTarget:
     organ: str
     node: bool
     mm: Decimal  # longest diameter; short axis when ``node``
+    # irRC (bidimensional, optional): the longest diameter perpendicular to ``mm`` (non-nodal
+    # lesions); for a node, whose ``mm`` is the short axis, the long axis (``long_mm``).
+    perp_mm: Decimal | None = None
+    long_mm: Decimal | None = None
 
 
 @fast_init
@@ -267,6 +295,11 @@ class TargetMeasurement:
     coalesced_with: tuple[str, ...] = ()
     coalesced_into: str | None = None
     raw: str | None = None
+    # irRC (bidimensional, optional): the second diameter of the WHO product (see
+    # BaselineTarget); per fragment for a split lesion.
+    perp_mm: Decimal | None = None
+    long_mm: Decimal | None = None
+    fragments_perp_mm: tuple[Decimal, ...] = ()
 
 
 @fast_init
@@ -280,6 +313,11 @@ class NewLesion:
     mm: Decimal | None
     measurable: bool
     equivocal: bool = False
+    # irRC (bidimensional, optional): as BaselineTarget; ``measurable_stated`` is the
+    # ``measurable`` key as given (None: not given, ``measurable`` then follows RECIST size).
+    perp_mm: Decimal | None = None
+    long_mm: Decimal | None = None
+    measurable_stated: bool | None = None
 
 
 @fast_init
@@ -471,3 +509,13 @@ class CriterionResult:
 class SubjectResult:
     subject: str
     results: Mapping[str, CriterionResult]
+
+
+# --- irRC / irRECIST (issue 14 items 1, 2) ------------------------------------------
+
+IRRC = "irrc"
+IRRECIST = "irrecist"
+#: irRC timepoint codes (Wolchok 2009); NE when the tumour burden is incomplete.
+IRRC_CODES = frozenset({"irCR", "irPR", "irSD", "irPD", "NE", "NA"})
+#: irRECIST timepoint codes (Bohnsack 2014; irNN: non-target disease only, non-irCR/non-irPD).
+IRRECIST_CODES = frozenset({"irCR", "irPR", "irSD", "irNN", "irPD", "NE", "NA"})

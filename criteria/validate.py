@@ -211,8 +211,14 @@ def validate_baseline_non_targets(
 
 
 def validate_baseline(baseline: Baseline) -> list[Problem]:
-    """Problems with a whole baseline (targets and non-targets)."""
-    problems = validate_baseline_targets(baseline.targets)
+    """Problems with a whole baseline (targets and non-targets).
+
+    A bidimensional (irRC) baseline has its selection rules checked per criterion when it is
+    evaluated (:func:`selection_problems`): here only ids, diameters and their pairing."""
+    if is_bidimensional(baseline):
+        problems = _bidimensional_baseline_problems(baseline.targets)
+    else:
+        problems = validate_baseline_targets(baseline.targets)
     problems += validate_baseline_non_targets(baseline.non_targets, (t.id for t in baseline.targets))
     return problems
 
@@ -407,7 +413,132 @@ def validate_subject(subject: Subject) -> list[Problem]:
                                         "baseline; give lesions or drop the baseline"))
             problems += _timepoint_lesion_problems(tp, target_ids, non_target_ids, baseline_ids,
                                                    f"timepoints[{i}]")
+            problems += _bidimensional_timepoint_problems(baseline, tp, f"timepoints[{i}]")
     else:
         problems += validate_response_codes(subject.timepoints)
     problems += validate_dates(subject)
+    return problems
+
+
+# --- irRC / irRECIST: bidimensional values (issue 14) -------------------------------------
+#: IRRC-BURDEN: an index or new lesion is measurable at >= 5 x 5 mm (Wolchok 2009 Table 1).
+IRRC_MEASURABLE_MM = Decimal(5)
+#: IRRC-BURDEN (Wolchok 2009 Table 1): index lesions per organ, visceral and cutaneous.
+IRRC_MAX_PER_ORGAN = 5
+IRRC_MAX_VISCERAL = 10
+IRRC_MAX_CUTANEOUS = 5
+
+
+def is_bidimensional(baseline: Baseline) -> bool:
+    """Whether any baseline target carries a second diameter (an irRC baseline)."""
+    return any(t.perp_mm is not None or t.long_mm is not None for t in baseline.targets)
+
+
+def is_cutaneous(organ: str) -> bool:
+    """Cutaneous lesions (the irRC "5 cutaneous" limit): an organ naming skin or cutaneous
+    (not subcutaneous) tissue."""
+    text = organ.strip().lower()
+    return "skin" in text or text.startswith(("cutaneous", "dermal"))
+
+
+def _pair_problems(field: str, lesion_id: str, node: bool, mm: Decimal | None, perp: Decimal | None,
+                   long: Decimal | None) -> list[Problem]:
+    """A lesion's second diameter: ``perp_mm`` (non-nodal, <= mm) or ``long_mm`` (node, >= mm)."""
+    checks = (diameter_problem(f"{field}.perp_mm", perp), diameter_problem(f"{field}.long_mm", long))
+    problems = [p for p in checks if p is not None]
+    if problems:
+        return problems
+    if node and perp is not None:
+        return [Problem(f"{field}.perp_mm", f"node {lesion_id}: mm is the short axis, give the long axis "
+                                            "as long_mm (the WHO product is long axis x short axis)")]
+    if not node and long is not None:
+        return [Problem(f"{field}.long_mm", f"lesion {lesion_id} is not a node: mm is the longest diameter, "
+                                            "give the perpendicular diameter as perp_mm")]
+    if mm is not None and mm.is_finite():
+        if perp is not None and perp > mm:
+            return [Problem(f"{field}.perp_mm", f"perpendicular diameter {_fmt(perp)} mm is larger than the "
+                                                f"longest diameter {_fmt(mm)} mm of {lesion_id}")]
+        if long is not None and long < mm:
+            return [Problem(f"{field}.long_mm", f"long axis {_fmt(long)} mm is shorter than the short axis "
+                                                f"{_fmt(mm)} mm of node {lesion_id}")]
+    return []
+
+
+def _bidimensional_baseline_problems(targets: Sequence[BaselineTarget]) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, target in enumerate(targets):
+        field = f"baseline.targets[{i}]"
+        if not target.id:
+            problems.append(Problem(f"{field}.id", "empty lesion id"))
+        elif target.id in seen:
+            problems.append(Problem(f"{field}.id", f"duplicate target id {target.id}"))
+        seen.add(target.id)
+        size = diameter_problem(f"{field}.mm", target.mm)
+        if size is not None:
+            problems.append(size)
+        problems += _pair_problems(field, target.id, target.node, target.mm, target.perp_mm, target.long_mm)
+    return problems
+
+
+def _bidimensional_timepoint_problems(baseline: Baseline, tp: Timepoint, prefix: str) -> list[Problem]:
+    problems: list[Problem] = []
+    nodes = {t.id: t.node for t in baseline.targets}
+    for lesion_id, m in tp.targets.items():
+        field = f"{prefix}.targets.{lesion_id}"
+        if m.perp_mm is not None or m.long_mm is not None:
+            problems += _pair_problems(field, lesion_id, nodes.get(lesion_id, False), m.mm, m.perp_mm,
+                                       m.long_mm)
+        for k, (frag, perp) in enumerate(zip(m.fragments_mm, m.fragments_perp_mm, strict=False)):
+            size = diameter_problem(f"{field}.fragments_perp_mm[{k}]", perp)
+            if size is not None:
+                problems.append(size)
+            elif perp > frag:
+                problems.append(Problem(f"{field}.fragments_perp_mm[{k}]",
+                                        f"perpendicular diameter {_fmt(perp)} mm is larger than the "
+                                        f"fragment's longest diameter {_fmt(frag)} mm"))
+        if m.fragments_perp_mm and nodes.get(lesion_id, False):
+            problems.append(Problem(f"{field}.fragments_perp_mm",
+                                    "bidimensional fragments of a node are not supported"))
+    for k, lesion in enumerate(tp.new_lesions):
+        if lesion.perp_mm is not None or lesion.long_mm is not None:
+            problems += _pair_problems(f"{prefix}.new_lesions[{k}]", lesion.id, lesion.node, lesion.mm,
+                                       lesion.perp_mm, lesion.long_mm)
+    return problems
+
+
+def selection_problems(baseline: Baseline, criterion: str) -> list[Problem]:
+    """The baseline selection rules of ``criterion`` for a bidimensional baseline (deferred
+    from :func:`validate_baseline`): irRC index lesions >= 5 x 5 mm, at most 5 per organ,
+    10 visceral and 5 cutaneous (IRRC-BURDEN); every other criterion RECIST 1.1's."""
+    if criterion != "irrc":
+        return validate_baseline_targets(baseline.targets)
+    problems: list[Problem] = []
+    prefix = "baseline.targets"
+    for i, t in enumerate(baseline.targets):
+        second = t.long_mm if t.node else t.perp_mm
+        field = f"{prefix}[{i}].{'long_mm' if t.node else 'perp_mm'}"
+        if second is None:
+            problems.append(Problem(field, f"irRC needs the bidimensional measurement of index lesion "
+                                           f"{t.id}"))
+        elif min(t.mm, second) < IRRC_MEASURABLE_MM:
+            problems.append(Problem(f"{prefix}[{i}]",
+                                    f"index lesion {t.id} {_fmt(t.mm)} x {_fmt(second)} mm is not measurable "
+                                    f"(needs >= {IRRC_MEASURABLE_MM} x {IRRC_MEASURABLE_MM} mm, "
+                                    "IRRC-BURDEN)"))
+    per_organ: dict[str, list[str]] = {}
+    cutaneous = [t.id for t in baseline.targets if is_cutaneous(t.organ)]
+    visceral = [t.id for t in baseline.targets if not is_cutaneous(t.organ)]
+    for t in baseline.targets:
+        per_organ.setdefault(organ_group(t.organ, t.node), []).append(t.id)
+    for organ, ids in per_organ.items():
+        if len(ids) > IRRC_MAX_PER_ORGAN:
+            problems.append(Problem(prefix, f"{len(ids)} index lesions in organ {organ!r}: at most "
+                                            f"{IRRC_MAX_PER_ORGAN} per organ (IRRC-BURDEN)"))
+    if len(visceral) > IRRC_MAX_VISCERAL:
+        problems.append(Problem(prefix, f"{len(visceral)} visceral index lesions: at most "
+                                        f"{IRRC_MAX_VISCERAL} (IRRC-BURDEN)"))
+    if len(cutaneous) > IRRC_MAX_CUTANEOUS:
+        problems.append(Problem(prefix, f"{len(cutaneous)} cutaneous index lesions: at most "
+                                        f"{IRRC_MAX_CUTANEOUS} (IRRC-BURDEN)"))
     return problems

@@ -24,6 +24,8 @@ CODES = {
     "impercist5": {"CMR", "PMR", "SMD", "PMD", "NE"},
     "percimt": {"CMR", "PMR", "SMD", "PMD", "NE"},
     "ipercist": {"CMR", "PMR", "SMD", "UPMD", "CPMD", "NE"},
+    "irrc": {"irCR", "irPR", "irSD", "irPD", "NE", "NA"},
+    "irrecist": {"irCR", "irPR", "irSD", "irNN", "irPD", "NE", "NA"},
 }
 problems: list[str] = []
 
