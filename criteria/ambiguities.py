@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from criteria.types import IMRECIST, IRECIST, RECIST11, Settings
+from criteria.types import IMRECIST, IRECIST, ITRECIST, RECIST11, Settings
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,20 @@ AMBIGUITIES: tuple[Ambiguity, ...] = (
         ("missing", "a subject with no post-baseline assessment has no BOR (left missing)"),
         ("ne", "a subject with no post-baseline assessment has BOR NE (admiralonco missing_as_ne)")),
         endpoint=True),
+    # I1-I3: itRECIST (GOL20) readings the paper leaves open.
+    Ambiguity("I1", "itrecist_overall_basis", (ITRECIST,), (
+        ("irecist", "overall, injected and non-injected responses assessed as iRECIST (iUPD confirmed as "
+                    "iCPD; GOL20 aligns with iRECIST and assesses on after initial progression)"),
+        ("recist1.1", "overall, injected and non-injected responses assessed as RECIST 1.1 (assessment "
+                      "ends at the first PD)"))),
+    Ambiguity("I2", "itrecist_post_baseline_injection", (ITRECIST,), (
+        ("move", "a lesion injected after baseline joins the injected group from that timepoint on; both "
+                 "groups' baseline and nadir are recomputed with the new membership (ITR-RECAT)"),
+        ("keep", "a lesion injected after baseline stays in its baseline group for the group responses, "
+                 "listed in injected_after_baseline"))),
+    Ambiguity("I3", None, (ITRECIST,), (
+        ("*", "new lesions enter the non-injected response and the overall response, never the injected "
+              "response (ITR-NONINJ)"),)),
 )
 
 

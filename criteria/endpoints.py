@@ -28,6 +28,7 @@ from criteria.lesions import SENTENCES
 from criteria.types import (
     IMRECIST,
     IRECIST,
+    ITRECIST,
     RECIST11,
     DurationOfResponse,
     Pfs,
@@ -83,7 +84,9 @@ BOR_RULES = MappingProxyType(
 CONFIRMED_RULES = MappingProxyType(
     {RECIST11: "R11-BOR-CONF, AO-CBOR", IRECIST: "R11-BOR-CONF via IR-BASE, AO-CBOR",
      IMRECIST: "R11-BOR-CONF via IM-BASE, AO-CBOR"})
-PFS_RULES = MappingProxyType({RECIST11: "R11-PFS", IRECIST: "IR-PFS, AO-IR-PD-DATE", IMRECIST: "IM-PFS"})
+PFS_RULES = MappingProxyType({RECIST11: "R11-PFS", IRECIST: "IR-PFS, AO-IR-PD-DATE", IMRECIST: "IM-PFS",
+                              # itRECIST: PFS of the overall response, by its basis (I1)
+                              ITRECIST: "ITR-OVERALL: IR-PFS, or R11-PFS with itrecist_overall_basis"})
 
 
 def vocabulary(criterion: str) -> Vocabulary:

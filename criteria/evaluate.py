@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType
 
-from criteria import endpoints, imrecist, irecist, recist11
+from criteria import endpoints, imrecist, irecist, itrecist, recist11
 from criteria.ambiguities import DefaultsCache, defaults_used
 from criteria.errors import CriteriaError, InputError
 from criteria.lesions import SENTENCES, SubjectCache
@@ -24,16 +24,17 @@ from criteria.types import (
     CRITERIA,
     IMRECIST,
     IRECIST,
+    ITRECIST,
     RECIST11,
     CriterionResult,
     Subject,
     SubjectResult,
     TimepointResult,
 )
-from criteria.validate import response_vocabulary
+from criteria.validate import MAX_TARGETS, response_vocabulary
 
 #: Criteria named by the contract that are not implemented yet.
-LATER_CRITERIA: tuple[str, ...] = ("irrecist", "irrc", "itrecist", "percist", "ipercist", "impercist5")
+LATER_CRITERIA: tuple[str, ...] = ("irrecist", "irrc", "percist", "ipercist", "impercist5")
 _PD_CODES = frozenset({"PD", "iUPD", "iCPD"})
 _GIVEN = "overall response given as input (response level): endpoints only"
 
@@ -42,7 +43,10 @@ _ENGINES: Mapping[str, Engine] = MappingProxyType({
     RECIST11: recist11.timepoint_responses,
     IRECIST: irecist.timepoint_responses,
     IMRECIST: imrecist.timepoint_responses,
+    ITRECIST: itrecist.timepoint_responses,  # itRECIST (GOL20)
 })
+#: Every criterion that can be selected, in output order (the default three first).
+AVAILABLE: tuple[str, ...] = tuple(_ENGINES)
 
 
 class CriteriaSelectionError(CriteriaError):
@@ -54,15 +58,15 @@ def select_criteria(text: str | Iterable[str]) -> tuple[str, ...]:
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text)]
     chosen: list[str] = []
     for name in names:
-        if name in CRITERIA:
+        if name in _ENGINES:
             if name not in chosen:
                 chosen.append(name)
         elif name in LATER_CRITERIA:
             raise CriteriaSelectionError(
-                f"criterion {name!r} is not implemented yet (available: {', '.join(CRITERIA)})")
+                f"criterion {name!r} is not implemented yet (available: {', '.join(AVAILABLE)})")
         else:
             raise CriteriaSelectionError(
-                f"unknown criterion {name!r} (available: {', '.join(CRITERIA)}; planned: "
+                f"unknown criterion {name!r} (available: {', '.join(AVAILABLE)}; planned: "
                 f"{', '.join(LATER_CRITERIA)})")
     if not chosen:
         raise CriteriaSelectionError("no criterion given")
@@ -78,6 +82,10 @@ def supported_criteria(subject: Subject) -> tuple[str, ...]:
     """The criteria an input supports by default: all three at measurement level; at response
     level the criterion of the codes' vocabulary (RECIST codes -> recist1.1)."""
     if not subject.response_level:
+        if subject.injection is not None:  # itRECIST flags: data only itRECIST uses
+            if subject.baseline is not None and len(subject.baseline.targets) > MAX_TARGETS:
+                return (ITRECIST,)  # more than 5 targets: an itRECIST-only baseline (ITR-CLASS)
+            return (*CRITERIA, ITRECIST)
         return CRITERIA
     if response_vocabulary([tp.overall for tp in subject.timepoints]) == "irecist":
         return (IRECIST,)
@@ -139,6 +147,11 @@ def evaluate_criterion(subject: Subject, criterion: str,
     ``cache`` is the subject's :class:`~criteria.lesions.SubjectCache` when several criteria
     of one subject are evaluated (see :func:`evaluate`)."""
     settings = subject.settings
+    if criterion == ITRECIST and subject.response_level:
+        raise InputError(subject.subject, "timepoints",
+                         "itRECIST needs lesion data with injected flags (measurement level)")
+    # itRECIST's endpoints are those of the criterion it is assessed by (ITR-OVERALL, I1)
+    rules = itrecist.basis(settings) if criterion == ITRECIST else criterion
     if timepoints is None:
         if subject.response_level:
             timepoints = _response_level_timepoints(subject)
@@ -149,12 +162,12 @@ def evaluate_criterion(subject: Subject, criterion: str,
         if any(status is not None for status in statuses):
             timepoints = _with_pd_status(timepoints, statuses)
     ref = subject.reference_date
-    seq = endpoints.assessments_for_bor(timepoints, settings, criterion)
-    bor = endpoints.derive_bor(timepoints, ref, settings, criterion, seq)
+    seq = endpoints.assessments_for_bor(timepoints, settings, rules)
+    bor = endpoints.derive_bor(timepoints, ref, settings, rules, seq)
     # measurement level knows the baseline; response level (no baseline) reads it from the codes
     nt_only = None if subject.baseline is None else not subject.baseline.targets
-    confirmed = endpoints.derive_confirmed_bor(timepoints, ref, settings, criterion, seq, nt_only)
-    pfs = endpoints.derive_pfs(timepoints, ref, settings, criterion, subject.death_date)
+    confirmed = endpoints.derive_confirmed_bor(timepoints, ref, settings, rules, seq, nt_only)
+    pfs = endpoints.derive_pfs(timepoints, ref, settings, rules, subject.death_date)
     if SENTENCES.get():
         pfs_why = (f"{'event' if pfs.event else 'censored'} on {pfs.date}: {pfs.reason} "
                    f"({endpoints.PFS_RULES[criterion]})")
@@ -168,13 +181,25 @@ def evaluate_criterion(subject: Subject, criterion: str,
         bor_date=bor.date,
         bor_confirmed=confirmed.code,
         pfs=pfs,
-        progression=endpoints.irecist_progression(timepoints) if criterion == IRECIST else None,
+        progression=endpoints.irecist_progression(timepoints) if rules == IRECIST else None,
         why=why,
         bor_confirmed_date=confirmed.date,
-        dor=endpoints.derive_dor(timepoints, ref, settings, criterion, subject.death_date, seq),
-        defaults=(defaults.get(criterion, settings, subject.response_level) if defaults is not None
-                  else defaults_used(criterion, settings, subject.response_level)),
+        dor=endpoints.derive_dor(timepoints, ref, settings, rules, subject.death_date, seq),
+        defaults=_defaults(criterion, rules, subject, defaults),
+        extra=itrecist.criterion_extra(subject, timepoints) if criterion == ITRECIST else {},
     )
+
+
+def _defaults(criterion: str, rules: str, subject: Subject,
+              defaults: DefaultsCache | None) -> tuple[str, ...]:
+    def get(name: str) -> tuple[str, ...]:
+        if defaults is not None:
+            return defaults.get(name, subject.settings, subject.response_level)
+        return defaults_used(name, subject.settings, subject.response_level)
+    if criterion != rules:  # itRECIST: its own readings, then those of its basis
+        own = tuple(note for note in get(criterion) if not note.startswith("A13"))
+        return own + get(rules)
+    return get(criterion)
 
 
 def evaluate(subject: Subject, criteria: Sequence[str] | None = None, *,

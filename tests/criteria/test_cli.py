@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from criteria.cli import main
+from criteria.evaluate import LATER_CRITERIA
 
 ROOT = Path(__file__).resolve().parents[2]
 RESPONSE_LEVEL: dict[str, Any] = {
@@ -152,7 +153,7 @@ def test_unknown_criterion() -> None:
     assert "unknown criterion 'recist2'" in err
 
 
-@pytest.mark.parametrize("name", ["irrecist", "irrc", "itrecist", "percist", "ipercist", "impercist5"])
+@pytest.mark.parametrize("name", LATER_CRITERIA)
 def test_later_criteria_not_implemented_yet(name: str) -> None:
     code, out, err = run_inline("evaluate", "-", "--criteria", name, payload=RESPONSE_LEVEL)
     assert (code, out) == (2, "")
