@@ -115,7 +115,8 @@ def itrecist_subject(rng: random.Random, index: int) -> dict[str, Any]:
                    for k, flag in enumerate([True] * rng.randint(0, 2) + [False] * rng.randint(0, 2))]
     trends = {True: rng.uniform(-0.35, 0.15), False: rng.uniform(-0.2, 0.2)}
     sizes = {t["id"]: float(t["mm"]) for t in targets}
-    injected_now = {x["id"] for x in (*targets, *non_targets) if x["injected"]}
+    injected_now: set[str] = {x["id"] for x in (*targets, *non_targets) if x["injected"]}
+    lesion_ids: list[str] = [x["id"] for x in (*targets, *non_targets)]
     timepoints: list[dict[str, Any]] = []
     date = reference
     for k in range(rng.randint(2, 8)):
@@ -132,7 +133,7 @@ def itrecist_subject(rng: random.Random, index: int) -> dict[str, Any]:
         if rng.random() < 0.08:
             point["new_lesions"] = [{"id": f"N{k + 1}", "organ": rng.choice(_ORGANS), "node": False,
                                      "mm": _mm(rng.uniform(5, 25))}]
-        candidates = sorted(x for x in sizes.keys() | {n["id"] for n in non_targets} if x not in injected_now)
+        candidates = [x for x in lesion_ids if x not in injected_now]
         if candidates and rng.random() < 0.1:
             chosen = rng.choice(candidates)
             injected_now.add(chosen)
