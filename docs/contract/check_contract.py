@@ -19,6 +19,9 @@ CODES = {
     "recist1.1": {"CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE", "NA"},
     "imrecist": {"CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE", "NA"},
     "irecist": {"iCR", "iPR", "iSD", "NON-iCR/NON-iUPD", "iUPD", "iCPD", "NE", "NA"},
+    # itRECIST: iRECIST codes (default basis) or RECIST 1.1 codes (itrecist_overall_basis)
+    "itrecist": {"iCR", "iPR", "iSD", "NON-iCR/NON-iUPD", "iUPD", "iCPD", "CR", "PR", "SD", "NON-CR/NON-PD",
+                 "PD", "NE", "NA"},
 }
 problems: list[str] = []
 
