@@ -34,7 +34,8 @@ from decimal import Decimal
 
 from criteria import endpoints, irecist, recist11
 from criteria.errors import InputError
-from criteria.lesions import SENTENCES, SubjectCache
+from criteria.lesions import SENTENCES, SubjectCache, without_sentences
+from criteria.rounding import to_display
 from criteria.types import (
     IRECIST,
     RECIST11,
@@ -118,8 +119,13 @@ def _sentence(side: str, result: TimepointResult | None, ids: frozenset[str], ru
     lesions = ", ".join(sorted(ids)) or "none"
     if result is None:
         return f"{name} response: not assessed (group without lesions, or its assessment ended) ({rule})"
+    sums = ""
+    if result.sum_mm is not None and result.pct_vs_baseline is not None:
+        sums = (f", sum {to_display(result.sum_mm)} mm ({to_display(result.pct_vs_baseline)}% vs its baseline"
+                + (f", {to_display(result.pct_vs_nadir)}% vs its nadir {to_display(result.nadir_ref_mm)} mm"
+                   if result.pct_vs_nadir is not None and result.nadir_ref_mm is not None else "") + ")")
     return (f"{name} response {result.overall} from lesions {lesions}"
-            f"{'' if side == INJECTED else ' and new lesions'}: target {result.target}, "
+            f"{'' if side == INJECTED else ' and new lesions'}: target {result.target}{sums}, "
             f"non-target {result.non_target} ({rule})")
 
 
@@ -149,8 +155,9 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
     overall = _engine(subject.settings)(subject, cache)
     all_ids = frozenset(injection.baseline)
     members = _memberships(subject, injection)
-    injected = _group_runs(subject, members, True, all_ids)
-    non_injected = _group_runs(subject, members, False, all_ids)
+    with without_sentences():  # the group sentences below say what decided each group
+        injected = _group_runs(subject, members, True, all_ids)
+        non_injected = _group_runs(subject, members, False, all_ids)
     by_date = {tp.date: i for i, tp in enumerate(subject.timepoints)}
     crit = basis(subject.settings)
     results: list[TimepointResult] = []
