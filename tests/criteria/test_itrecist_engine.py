@@ -314,3 +314,26 @@ def test_default_criteria() -> None:
         for k, organ in enumerate(["lung", "lung", "kidney", "kidney"])))
     code, out, _ = _cli(data)
     assert code == 0 and list(json.loads(out)["results"]) == ["itrecist"]  # 6 targets: itRECIST only (I5)
+
+
+def test_itrecist_at_response_level_exits_2() -> None:
+    payload = {"subject": "S", "reference_date": "2024-01-01",
+               "timepoints": [{"date": "2024-02-01", "overall": "PR"}]}
+    code, out, err = _cli(payload, "--criteria", "itrecist")
+    assert (code, out) == (2, "") and err.startswith("S: timepoints: ")
+
+
+def test_results_do_not_depend_on_sentences() -> None:
+    from criteria.lesions import without_sentences
+    from criteria.serialize import subject_json
+    for seed in range(40):
+        parsed = _parsed(_generated(seed))
+        explained = subject_json(evaluate(parsed, ["itrecist"]), explain=True)
+        with without_sentences():
+            quiet = subject_json(evaluate(parsed, ["itrecist"]))
+        for result in explained["results"].values():
+            result.pop("why", None)
+            result.pop("defaults", None)
+            for tp in result["timepoints"]:
+                tp.pop("why", None)
+        assert explained == quiet
