@@ -34,7 +34,7 @@ from decimal import Decimal
 
 from criteria import endpoints, irecist, recist11
 from criteria.errors import InputError
-from criteria.lesions import SENTENCES, SubjectCache, without_sentences
+from criteria.lesions import SENTENCES, SubjectCache, require_baseline, without_sentences
 from criteria.rounding import to_display
 from criteria.types import (
     IRECIST,
@@ -73,8 +73,7 @@ def require_injection(subject: Subject) -> Injection:
 def group_subject(subject: Subject, ids: frozenset[str], with_new_lesions: bool) -> Subject | None:
     """``subject`` restricted to the baseline lesions ``ids`` (and the new lesions when
     ``with_new_lesions``); None when the group has no baseline lesion."""
-    baseline = subject.baseline
-    assert baseline is not None
+    baseline = require_baseline(subject)
     targets = tuple(t for t in baseline.targets if t.id in ids)
     non_targets = tuple(n for n in baseline.non_targets if n.id in ids)
     if not targets and not non_targets:
@@ -149,8 +148,7 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
     """itRECIST: the overall response (ITR-OVERALL) with the injected (ITR-INJ) and
     non-injected (ITR-NONINJ) responses and sums (ITR-SOD) in ``extra``."""
     injection = require_injection(subject)
-    baseline = subject.baseline
-    assert baseline is not None
+    require_baseline(subject)
     explain = SENTENCES.get()
     overall = _engine(subject.settings)(subject, cache)
     all_ids = frozenset(injection.baseline)
