@@ -16,6 +16,7 @@ from criteria.types import (
     IRECIST,
     IRRC,
     IRRECIST,
+    ITRECIST,
     PERCIMT,
     PET_CRITERIA,
     RECIST11,
@@ -146,6 +147,20 @@ AMBIGUITIES: tuple[Ambiguity, ...] = (
     Ambiguity("I6", None, (IRRECIST,), (
         ("*", "irRECIST: a new non-measurable lesion never makes irPD (the contract has no 'unequivocal "
               "progression' of a new lesion); non-target unequivocal progression is irPD"),)),
+    # T1-T3: itRECIST (GOL20) readings the paper leaves open.
+    Ambiguity("T1", "itrecist_overall_basis", (ITRECIST,), (
+        ("irecist", "overall, injected and non-injected responses assessed as iRECIST (iUPD confirmed as "
+                    "iCPD; GOL20 aligns with iRECIST and assesses on after initial progression)"),
+        ("recist1.1", "overall, injected and non-injected responses assessed as RECIST 1.1 (assessment "
+                      "ends at the first PD)"))),
+    Ambiguity("T2", "itrecist_post_baseline_injection", (ITRECIST,), (
+        ("move", "a lesion injected after baseline joins the injected group from that timepoint on; both "
+                 "groups' baseline and nadir are recomputed with the new membership (ITR-RECAT)"),
+        ("keep", "a lesion injected after baseline stays in its baseline group for the group responses, "
+                 "listed in injected_after_baseline"))),
+    Ambiguity("T3", None, (ITRECIST,), (
+        ("*", "new lesions enter the non-injected response and the overall response, never the injected "
+              "response (ITR-NONINJ)"),)),
 )
 
 

@@ -25,7 +25,17 @@ from criteria.evaluate import evaluate, gc_paused
 from criteria.lesions import without_sentences
 from criteria.parse import load_json, parse_payload
 from criteria.serialize import results_text
-from criteria.types import CRITERIA, IMRECIST, IRECIST, IRRC, IRRECIST, PET_CRITERIA, RECIST11, Subject
+from criteria.types import (
+    CRITERIA,
+    IMRECIST,
+    IRECIST,
+    IRRC,
+    IRRECIST,
+    ITRECIST,
+    PET_CRITERIA,
+    RECIST11,
+    Subject,
+)
 
 _ORGANS = ("liver", "lung", "adrenal gland", "spleen", "peritoneum", "kidney", "bone", "skin")
 _NT_WORDS = ("present", "present", "present", "absent", "not_evaluated", "unequivocal_progression",
@@ -123,6 +133,55 @@ def bidimensional_subject(rng: random.Random, index: int) -> dict[str, Any]:
         for lesion in tp.get("new_lesions", []):
             lesion.update(pair(lesion["id"], lesion["node"], lesion["mm"]))
     return subject
+def itrecist_subject(rng: random.Random, index: int) -> dict[str, Any]:
+    """One itRECIST subject (ITR-CLASS): 1-5 target injected and 1-5 target non-injected
+    lesions (at most 2 per organ), 0-2 non-targets of each kind, the injected lesions drifting
+    by their own trend (local effect) and the non-injected by another (systemic effect), a
+    non-injected lesion now and then injected at a follow-up, occasional TSTM, missing values
+    and new lesions."""
+    reference = _START + dt.timedelta(days=rng.randrange(0, 365))
+    organs = list(_ORGANS)
+    rng.shuffle(organs)
+    slots = [organ for organ in organs for _ in range(2)]  # 16 places, 2 per organ
+    targets: list[dict[str, Any]] = []
+    for injected, count in ((True, rng.randint(1, 5)), (False, rng.randint(1, 5))):
+        for _ in range(count):
+            targets.append({"id": f"T{len(targets) + 1}", "organ": slots[len(targets)], "node": False,
+                            "mm": _mm(rng.uniform(10, 60)), "injected": injected})
+    non_targets = [{"id": f"NT{k + 1}", "organ": rng.choice(_ORGANS), "node": False, "injected": flag}
+                   for k, flag in enumerate([True] * rng.randint(0, 2) + [False] * rng.randint(0, 2))]
+    trends = {True: rng.uniform(-0.35, 0.15), False: rng.uniform(-0.2, 0.2)}
+    sizes = {t["id"]: float(t["mm"]) for t in targets}
+    injected_now: set[str] = {x["id"] for x in (*targets, *non_targets) if x["injected"]}
+    lesion_ids: list[str] = [x["id"] for x in (*targets, *non_targets)]
+    timepoints: list[dict[str, Any]] = []
+    date = reference
+    for k in range(rng.randint(2, 8)):
+        date += dt.timedelta(days=rng.choice((42, 49, 56)))
+        values: dict[str, Any] = {}
+        for t in targets:
+            size = sizes[t["id"]] * (1 + trends[t["id"] in injected_now] + rng.uniform(-0.1, 0.1))
+            size = 0.0 if size < 4 else size
+            sizes[t["id"]] = size
+            roll = rng.random()
+            values[t["id"]] = None if roll < 0.02 else "TSTM" if roll < 0.04 and size > 0 else _mm(size)
+        statuses = {n["id"]: rng.choice(_NT_WORDS) if rng.random() < 0.2 else "present" for n in non_targets}
+        point: dict[str, Any] = {"date": date.isoformat(), "targets": values, "non_targets": statuses}
+        if rng.random() < 0.08:
+            point["new_lesions"] = [{"id": f"N{k + 1}", "organ": rng.choice(_ORGANS), "node": False,
+                                     "mm": _mm(rng.uniform(5, 25))}]
+        candidates = [x for x in lesion_ids if x not in injected_now]
+        if candidates and rng.random() < 0.1:
+            chosen = rng.choice(candidates)
+            injected_now.add(chosen)
+            point["injected"] = [chosen]
+        timepoints.append(point)
+    return {
+        "subject": f"I{index:06d}",
+        "reference_date": reference.isoformat(),
+        "baseline": {"date": reference.isoformat(), "targets": targets, "non_targets": non_targets},
+        "timepoints": timepoints,
+    }
 
 
 def _decimal_as_number(value: object) -> object:
@@ -205,6 +264,7 @@ GENERATORS: Mapping[str, Generator] = MappingProxyType({
     # irRC / irRECIST (issue 14): bidimensional values for irRC; irRECIST reads RECIST input
     IRRC: bidimensional_subject,
     IRRECIST: synthetic_subject,
+    ITRECIST: itrecist_subject,
 })
 
 

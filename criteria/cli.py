@@ -17,11 +17,11 @@ from typing import Any, NoReturn, TextIO
 
 from criteria.ambiguities import DefaultsCache
 from criteria.errors import InputError
-from criteria.evaluate import CriteriaSelectionError, evaluate, gc_paused, select_criteria
+from criteria.evaluate import AVAILABLE, CriteriaSelectionError, evaluate, gc_paused, select_criteria
 from criteria.lesions import without_sentences
 from criteria.parse import load_json, parse_payload
 from criteria.serialize import results_text, subject_json
-from criteria.types import CRITERIA, Subject, SubjectResult
+from criteria.types import Subject, SubjectResult
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -42,7 +42,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("file", metavar="FILE|-", help="contract JSON input; - reads stdin")
     ev.add_argument("--criteria", default=None,
                     help=f"comma-separated criteria (default: every criterion the input supports; "
-                         f"known: {','.join(CRITERIA)})")
+                         f"known: {','.join(AVAILABLE)})")
     ev.add_argument("--explain", action="store_true",
                     help="add the 'why' sentences and the ambiguity defaults used")
     bench = sub.add_parser("bench", help="benchmark the batch path on synthetic subjects")

@@ -32,6 +32,7 @@ from criteria.types import (
     IRECIST,
     IRRC,
     IRRECIST,
+    ITRECIST,
     PERCIMT,
     PERCIST,
     PET_CRITERIA,
@@ -109,9 +110,9 @@ PFS_RULES = MappingProxyType({
     RECIST11: "R11-PFS", IRECIST: "IR-PFS, AO-IR-PD-DATE", IMRECIST: "IM-PFS",
     PERCIST: "PERC-PFS", IPERCIST: "IPERC-PFS", IMPERCIST5: "IMPERC5-PFS", PERCIMT: "PERCIMT-PFS",
     IRRC: "IRRC-PFS, IRRC-CONF, I1, I2", IRRECIST: "IRREC-PFS, IRREC-CONF, I1, I2",
+    # itRECIST: PFS of the overall response, by its basis (T1)
+    ITRECIST: "ITR-OVERALL: IR-PFS, or R11-PFS with itrecist_overall_basis",
 })
-
-
 def vocabulary(criterion: str) -> Vocabulary:
     """The code vocabulary of ``criterion`` (imRECIST uses the RECIST 1.1 codes)."""
     if criterion in PET_CRITERIA:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType
 
-from criteria import endpoints, imrecist, irecist, irrc, irrecist, percist, recist11
+from criteria import endpoints, imrecist, irecist, irrc, irrecist, itrecist, percist, recist11
 from criteria.ambiguities import DefaultsCache, defaults_used
 from criteria.errors import CriteriaError, InputError
 from criteria.lesions import SENTENCES, SubjectCache
@@ -26,6 +26,7 @@ from criteria.types import (
     IRECIST,
     IRRC,
     IRRECIST,
+    ITRECIST,
     PET_CRITERIA,
     RECIST11,
     CriterionResult,
@@ -33,10 +34,8 @@ from criteria.types import (
     SubjectResult,
     TimepointResult,
 )
-from criteria.validate import is_bidimensional, response_vocabulary, selection_problems
+from criteria.validate import MAX_TARGETS, is_bidimensional, response_vocabulary, selection_problems
 
-#: Criteria named by the contract that are not implemented yet.
-LATER_CRITERIA: tuple[str, ...] = ("itrecist",)
 _PD_CODES = frozenset({"PD", "iUPD", "iCPD"})
 _GIVEN = "overall response given as input (response level): endpoints only"
 
@@ -49,14 +48,17 @@ _ENGINES: Mapping[str, Engine] = MappingProxyType({
     # irRC / irRECIST (issue 14): selected with --criteria only (not in the default)
     IRRC: irrc.timepoint_responses,
     IRRECIST: irrecist.timepoint_responses,
+    ITRECIST: itrecist.timepoint_responses,  # itRECIST (GOL20)
 })
 #: Criteria given with --criteria only (never in the default selection).
 _SELECTED_ONLY: tuple[str, ...] = (IRRC, IRRECIST)
 _IR_CRITERIA = frozenset(_SELECTED_ONLY)
+#: Every criterion that can be selected (the default three first).
+AVAILABLE: tuple[str, ...] = tuple(_ENGINES)
 
 
 class CriteriaSelectionError(CriteriaError):
-    """An unknown or not yet implemented criterion was requested."""
+    """An unknown criterion was requested."""
 
 
 def select_criteria(text: str | Iterable[str]) -> tuple[str, ...]:
@@ -64,17 +66,11 @@ def select_criteria(text: str | Iterable[str]) -> tuple[str, ...]:
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text)]
     chosen: list[str] = []
     for name in names:
-        if name in CRITERIA or name in PET_CRITERIA or name in _SELECTED_ONLY:
+        if name in _ENGINES:
             if name not in chosen:
                 chosen.append(name)
-        elif name in LATER_CRITERIA:
-            raise CriteriaSelectionError(
-                f"criterion {name!r} is not implemented yet "
-                f"(available: {', '.join((*CRITERIA, *_SELECTED_ONLY))})")
         else:
-            raise CriteriaSelectionError(
-                f"unknown criterion {name!r} (available: {', '.join((*CRITERIA, *_SELECTED_ONLY))}; planned: "
-                f"{', '.join(LATER_CRITERIA)})")
+            raise CriteriaSelectionError(f"unknown criterion {name!r} (available: {', '.join(AVAILABLE)})")
     if not chosen:
         raise CriteriaSelectionError("no criterion given")
     return tuple(chosen)
@@ -95,6 +91,10 @@ def supported_criteria(subject: Subject) -> tuple[str, ...]:
         ct = CRITERIA if not subject.response_level else _response_level_default(subject)
         return ct + PET_CRITERIA
     if not subject.response_level:
+        if subject.injection is not None:  # itRECIST flags: data only itRECIST uses
+            if subject.baseline is not None and len(subject.baseline.targets) > MAX_TARGETS:
+                return (ITRECIST,)  # more than 5 targets: an itRECIST-only baseline (ITR-CLASS)
+            return (*CRITERIA, ITRECIST)
         return CRITERIA
     return _response_level_default(subject)
 
@@ -175,6 +175,11 @@ def evaluate_criterion(subject: Subject, criterion: str,
         problems = selection_problems(subject.baseline, criterion)
         if problems:
             raise InputError(subject.subject, problems[0].field, f"{problems[0].message} ({criterion})")
+    if criterion == ITRECIST and subject.response_level:
+        raise InputError(subject.subject, "timepoints",
+                         "itRECIST needs lesion data with injected flags (measurement level)")
+    # itRECIST's endpoints are those of the criterion it is assessed by (ITR-OVERALL, T1)
+    rules = itrecist.basis(settings) if criterion == ITRECIST else criterion
     if timepoints is None:
         if criterion in PET_CRITERIA:
             timepoints = engine(criterion)(subject, cache)
@@ -192,12 +197,12 @@ def evaluate_criterion(subject: Subject, criterion: str,
             timepoints = _with_pd_status(timepoints, statuses)
     ref = subject.reference_date
     level = subject.response_level and criterion not in PET_CRITERIA  # PET: computed from SULs
-    seq = endpoints.assessments_for_bor(timepoints, settings, criterion)
-    bor = endpoints.derive_bor(timepoints, ref, settings, criterion, seq)
+    seq = endpoints.assessments_for_bor(timepoints, settings, rules)
+    bor = endpoints.derive_bor(timepoints, ref, settings, rules, seq)
     # measurement level knows the baseline; response level (no baseline) reads it from the codes
     nt_only = None if subject.baseline is None or criterion in PET_CRITERIA else not subject.baseline.targets
-    confirmed = endpoints.derive_confirmed_bor(timepoints, ref, settings, criterion, seq, nt_only)
-    pfs = endpoints.derive_pfs(timepoints, ref, settings, criterion, subject.death_date)
+    confirmed = endpoints.derive_confirmed_bor(timepoints, ref, settings, rules, seq, nt_only)
+    pfs = endpoints.derive_pfs(timepoints, ref, settings, rules, subject.death_date)
     if SENTENCES.get():
         pfs_why = (f"{'event' if pfs.event else 'censored'} on {pfs.date}: {pfs.reason} "
                    f"({endpoints.PFS_RULES[criterion]})")
@@ -211,13 +216,26 @@ def evaluate_criterion(subject: Subject, criterion: str,
         bor_date=bor.date,
         bor_confirmed=confirmed.code,
         pfs=pfs,
-        progression=endpoints.irecist_progression(timepoints) if criterion == IRECIST else None,
+        progression=endpoints.irecist_progression(timepoints) if rules == IRECIST else None,
         why=why,
         bor_confirmed_date=confirmed.date,
-        dor=endpoints.derive_dor(timepoints, ref, settings, criterion, subject.death_date, seq),
-        defaults=(defaults.get(criterion, settings, level) if defaults is not None
-                  else defaults_used(criterion, settings, level)),
+        dor=endpoints.derive_dor(timepoints, ref, settings, rules, subject.death_date, seq),
+        defaults=_defaults(criterion, rules, subject, level, defaults),
+        extra=itrecist.criterion_extra(subject, timepoints) if criterion == ITRECIST else {},
     )
+
+
+def _defaults(criterion: str, rules: str, subject: Subject, level: bool,
+              defaults: DefaultsCache | None) -> tuple[str, ...]:
+    """The readings a result relied on (``level``: evaluated at response level)."""
+    def get(name: str) -> tuple[str, ...]:
+        if defaults is not None:
+            return defaults.get(name, subject.settings, level)
+        return defaults_used(name, subject.settings, level)
+    if criterion != rules:  # itRECIST: its own readings, then those of its basis
+        own = tuple(note for note in get(criterion) if not note.startswith("A13"))
+        return own + get(rules)
+    return get(criterion)
 
 
 def evaluate(subject: Subject, criteria: Sequence[str] | None = None, *,

@@ -27,6 +27,7 @@ from criteria.types import (
     Baseline,
     BaselineNonTarget,
     BaselineTarget,
+    Injection,
     NewLesion,
     NonTargetStatus,
     PetLesion,
@@ -50,10 +51,10 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SUBJECT_KEYS = frozenset({"subject", "reference_date", "settings", "death_date", "last_contact_date",
                            "baseline", "timepoints", "pet"})
 _BASELINE_KEYS = frozenset({"date", "targets", "non_targets"})
-_TARGET_KEYS = frozenset({"id", "organ", "node", "mm"})
-_NON_TARGET_KEYS = frozenset({"id", "organ", "node"})
+_TARGET_KEYS = frozenset({"id", "organ", "node", "mm", "injected"})  # injected: itRECIST block below
+_NON_TARGET_KEYS = frozenset({"id", "organ", "node", "injected"})
 _TIMEPOINT_KEYS = frozenset({"date", "scan", "targets", "non_targets", "new_lesions", "overall",
-                             "scan_dates"})
+                             "scan_dates", "injected"})
 _NEW_LESION_KEYS = frozenset({"id", "organ", "node", "mm", "measurable", "equivocal", "perp_mm", "long_mm"})
 # irRC bidimensional values (optional; docs/criteria-cli.md "Bidimensional values")
 _BIDIM_KEYS = frozenset({"perp_mm", "long_mm"})
@@ -620,11 +621,59 @@ def parse_subject(value: Any, index: int | None = None) -> Subject:
         death_date=r.optional_date(data.get("death_date"), "death_date"),
         last_contact_date=r.optional_date(data.get("last_contact_date"), "last_contact_date"),
         pet=None if data.get("pet") is None else parse_pet(r, data["pet"]),
+        injection=_parse_injection(r, data, baseline),
     )
     problems = validate_subject(subject)
     if problems:
         raise r.fail(problems[0].field, problems[0].message)
     return subject
+
+
+# --- itRECIST: injected flags (GOL20, ITR-CLASS) -------------------------------------------
+
+def _parse_injection(r: _Reader, data: Mapping[str, Any], baseline: Baseline | None) -> Injection | None:
+    """``baseline.targets[i].injected`` / ``baseline.non_targets[i].injected`` (true / false)
+    and ``timepoints[j].injected`` (ids of baseline lesions first injected there) ->
+    :class:`Injection`; None when the input has no ``injected`` key at all. Once one
+    baseline lesion carries ``injected``, every baseline lesion must (ITR-CLASS: each
+    lesion is classified at baseline)."""
+    raw_baseline = data.get("baseline")
+    raw_tps = data.get("timepoints") or []
+    lesions: list[tuple[str, Any]] = []
+    if _is_object(raw_baseline):
+        for key in ("targets", "non_targets"):
+            items = raw_baseline.get(key) or []
+            lesions += [(f"baseline.{key}[{i}]", item) for i, item in enumerate(items)]
+    flagged = any(_is_object(item) and "injected" in item for _, item in lesions)
+    later_given = any(_is_object(tp) and "injected" in tp for tp in raw_tps)
+    if not flagged and not later_given:
+        return None
+    if baseline is None:
+        where = next(f"timepoints[{i}].injected" for i, tp in enumerate(raw_tps) if "injected" in tp)
+        raise r.fail(where, "injected lesions need a baseline (measurement level)")
+    flags: dict[str, bool] = {}
+    for field, item in lesions:
+        if "injected" not in item:
+            raise r.fail(f"{field}.injected", "missing: with itRECIST flags every baseline lesion "
+                                              "is classified injected true or false (ITR-CLASS)")
+        flags[item["id"]] = r.boolean(item["injected"], f"{field}.injected")
+    injected = {lesion for lesion, flag in flags.items() if flag}
+    later: list[tuple[str, ...]] = []
+    for i, tp in enumerate(raw_tps):
+        field = f"timepoints[{i}].injected"
+        ids: list[str] = []
+        for k, raw in enumerate(r.list(tp.get("injected", []), field)):
+            lesion = r.string(raw, f"{field}[{k}]")
+            if lesion not in flags:
+                raise r.fail(f"{field}[{k}]", f"{lesion!r} is not a baseline lesion (new lesions are "
+                                              "not classified, ITR-CLASS)")
+            if lesion in injected:
+                raise r.fail(f"{field}[{k}]", f"{lesion!r} is already injected (a lesion moves from "
+                                              "non-injected to injected once, ITR-CLASS)")
+            injected.add(lesion)
+            ids.append(lesion)
+        later.append(tuple(ids))
+    return Injection(baseline=MappingProxyType(flags), later=tuple(later))
 
 
 def parse_payload(value: Any) -> Subject | list[Subject]:

@@ -244,6 +244,16 @@ class Settings:
     # the next assessment >= 4 weeks later deciding -- False (review tables: "negated by a
     # subsequent non-PD assessment >= 4 weeks", PMC6942076).
     ir_early_non_pd_refutes: bool = True
+    # --- itRECIST (GOL20) ---
+    # T1: the overall itRECIST response follows iRECIST (unconfirmed / confirmed PD, GOL20
+    # "aligns with RECIST 1.1 and iRECIST", continued assessment after initial progression)
+    # -- "irecist" -- or RECIST 1.1 (assessment ends at the first PD) -- "recist1.1". The
+    # injected and non-injected responses use the same basis.
+    itrecist_overall_basis: Literal["irecist", "recist1.1"] = "irecist"
+    # T2: a baseline non-injected lesion injected after baseline moves to the injected group
+    # from that timepoint on, both groups' baseline and nadir recomputed with the new
+    # membership -- "move" -- or stays in its baseline group, flagged -- "keep".
+    itrecist_post_baseline_injection: Literal["move", "keep"] = "move"
 
 
 # --- input ------------------------------------------------------------------------
@@ -364,6 +374,8 @@ class Subject:
     death_date: dt.date | None = None
     last_contact_date: dt.date | None = None
     pet: PetStudy | None = None  # PERCIST family input (optional)
+    # itRECIST: the injected / non-injected classification (None: the input carries none).
+    injection: Injection | None = None
 
     @property
     def response_level(self) -> bool:
@@ -519,3 +531,29 @@ IRRECIST = "irrecist"
 IRRC_CODES = frozenset({"irCR", "irPR", "irSD", "irPD", "NE", "NA"})
 #: irRECIST timepoint codes (Bohnsack 2014; irNN: non-target disease only, non-irCR/non-irPD).
 IRRECIST_CODES = frozenset({"irCR", "irPR", "irSD", "irNN", "irPD", "NE", "NA"})
+
+
+# --- itRECIST (Goldmacher et al. 2020, GOL20) ----------------------------------------
+
+ITRECIST = "itrecist"
+
+
+@dataclass(frozen=True)
+class Injection:
+    """itRECIST classification of a measurement-level input (ITR-CLASS).
+
+    ``baseline``: every baseline lesion id (targets and non-targets) -> injected at
+    baseline. ``later``: one entry per timepoint (same order), the baseline lesion ids
+    first injected at that timepoint (non-injected -> injected only; target / non-target
+    status never changes). A lesion injected once stays injected.
+    """
+
+    baseline: Mapping[str, bool]
+    later: tuple[tuple[str, ...], ...]
+
+    def injected_by(self, index: int) -> frozenset[str]:
+        """The lesion ids injected at or before timepoint ``index`` (baseline included)."""
+        ids = {lesion for lesion, injected in self.baseline.items() if injected}
+        for ids_then in self.later[: index + 1]:
+            ids.update(ids_then)
+        return frozenset(ids)

@@ -140,7 +140,7 @@ def is_measurable_size(mm: Decimal, node: bool) -> bool:
 # --- baseline ------------------------------------------------------------------------
 
 def validate_baseline_targets(
-    targets: Sequence[BaselineTarget], prefix: str = "baseline.targets"
+    targets: Sequence[BaselineTarget], prefix: str = "baseline.targets", max_targets: int = MAX_TARGETS,
 ) -> list[Problem]:
     """Problems with a set of baseline target lesions (R11-TGT-SEL, R11-MEAS, R11-NODE).
 
@@ -176,9 +176,10 @@ def validate_baseline_targets(
                     f"{field}.mm",
                     f"target {target.id} longest diameter {_fmt(target.mm)} mm is not measurable "
                     f"(needs >= {MIN_MEASURABLE_MM} mm, R11-MEAS)"))
-    if len(targets) > MAX_TARGETS:
-        problems.append(Problem(prefix, f"{len(targets)} target lesions: at most {MAX_TARGETS} "
-                                        "(R11-TGT-SEL)"))
+    if len(targets) > max_targets:
+        rule = "R11-TGT-SEL" if max_targets == MAX_TARGETS else "ITR-CLASS"
+        problems.append(Problem(prefix, f"{len(targets)} target lesions: at most {max_targets} "
+                                        f"({rule})"))
     per_organ: dict[str, list[str]] = {}
     for target in targets:
         per_organ.setdefault(organ_group(target.organ, target.node), []).append(target.id)
@@ -210,15 +211,16 @@ def validate_baseline_non_targets(
     return problems
 
 
-def validate_baseline(baseline: Baseline) -> list[Problem]:
-    """Problems with a whole baseline (targets and non-targets).
+def validate_baseline(baseline: Baseline, max_targets: int = MAX_TARGETS) -> list[Problem]:
+    """Problems with a whole baseline (targets and non-targets); ``max_targets`` is 10 for an
+    itRECIST baseline (ITR-CLASS).
 
     A bidimensional (irRC) baseline has its selection rules checked per criterion when it is
     evaluated (:func:`selection_problems`): here only ids, diameters and their pairing."""
     if is_bidimensional(baseline):
         problems = _bidimensional_baseline_problems(baseline.targets)
     else:
-        problems = validate_baseline_targets(baseline.targets)
+        problems = validate_baseline_targets(baseline.targets, max_targets=max_targets)
     problems += validate_baseline_non_targets(baseline.non_targets, (t.id for t in baseline.targets))
     return problems
 
@@ -402,7 +404,10 @@ def validate_subject(subject: Subject) -> list[Problem]:
     problems = validate_settings(subject.settings)
     baseline = subject.baseline
     if baseline is not None:
-        problems += validate_baseline(baseline)
+        if subject.injection is None:
+            problems += validate_baseline(baseline)
+        else:
+            problems += validate_baseline(baseline, ITR_MAX_TARGETS) + validate_injection(subject)
         target_ids = {t.id for t in baseline.targets}
         non_target_ids = {n.id for n in baseline.non_targets}
         baseline_ids = target_ids | non_target_ids
@@ -541,4 +546,27 @@ def selection_problems(baseline: Baseline, criterion: str) -> list[Problem]:
     if len(cutaneous) > IRRC_MAX_CUTANEOUS:
         problems.append(Problem(prefix, f"{len(cutaneous)} cutaneous index lesions: at most "
                                         f"{IRRC_MAX_CUTANEOUS} (IRRC-BURDEN)"))
+    return problems
+
+
+# --- itRECIST (GOL20) ------------------------------------------------------------------
+
+#: ITR-CLASS: 1-5 target injected, 1-5 target non-injected, at most 10 targets.
+ITR_MAX_TARGETS = 10
+ITR_GROUP_TARGETS = (1, 5)
+
+
+def validate_injection(subject: Subject) -> list[Problem]:
+    """ITR-CLASS: between 1 and 5 targets injected and between 1 and 5 not injected at baseline
+    (the other limits, measurability and 2 per organ, as RECIST 1.1)."""
+    injection, baseline = subject.injection, subject.baseline
+    if injection is None or baseline is None:
+        return []
+    problems: list[Problem] = []
+    low, high = ITR_GROUP_TARGETS
+    for flag, name in ((True, "injected"), (False, "non-injected")):
+        ids = [t.id for t in baseline.targets if injection.baseline.get(t.id) is flag]
+        if not low <= len(ids) <= high:
+            problems.append(Problem("baseline.targets", f"{len(ids)} {name} target lesions at baseline: "
+                                                        f"itRECIST needs {low} to {high} (ITR-CLASS)"))
     return problems

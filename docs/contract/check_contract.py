@@ -26,6 +26,9 @@ CODES = {
     "ipercist": {"CMR", "PMR", "SMD", "UPMD", "CPMD", "NE"},
     "irrc": {"irCR", "irPR", "irSD", "irPD", "NE", "NA"},
     "irrecist": {"irCR", "irPR", "irSD", "irNN", "irPD", "NE", "NA"},
+    # itRECIST: iRECIST codes (default basis) or RECIST 1.1 codes (itrecist_overall_basis)
+    "itrecist": {"iCR", "iPR", "iSD", "NON-iCR/NON-iUPD", "iUPD", "iCPD", "CR", "PR", "SD", "NON-CR/NON-PD",
+                 "PD", "NE", "NA"},
 }
 problems: list[str] = []
 
