@@ -141,12 +141,12 @@ def _from_criteria_field(field: str, target_index: Mapping[str, int] | None = No
     """A ``criteria.validate`` path (called with prefix ``@``) as a product :data:`FieldPath`.
 
     The engine keys follow-up targets by lesion code; the product's inputs are lists, so with
-    ``target_index`` (code -> position in the submitted list) ``@.targets.T1`` becomes
-    ``("targets", i, "value_mm")`` and a problem with the id itself ``("targets", i, "code")``."""
+    ``target_index`` (code -> position in the submitted list) ``@.targets.T1.coalesced_with``
+    becomes ``("targets", i, "coalesced_with")``, and ``@.targets.T1`` (the item itself: an
+    unknown lesion id) ``("targets", i)``."""
     parts = _criteria_parts(field)[1:]  # without the "@"
     if target_index is not None and len(parts) >= 2 and parts[0] == "targets" and parts[1] in target_index:
-        rest = parts[2:] or ["value_mm"]
-        return ("targets", target_index[str(parts[1])], *rest)
+        return ("targets", target_index[str(parts[1])], *parts[2:])
     return tuple(parts)
 
 
@@ -164,20 +164,23 @@ def baseline_problems(
 ) -> list[FieldProblem]:
     """Problems with a baseline selection: the shapes (codes, organs, 0.1 mm diameters) and,
     once every diameter is a usable number, the RECIST selection rules of ``criteria.validate``
-    (R11-MEAS, R11-NODE, R11-TGT-SEL) on the fields without a shape problem (a duplicate code
-    is reported once, not again as criteria's duplicate id)."""
+    (R11-MEAS, R11-NODE, R11-TGT-SEL) on the diameters as stored (0.1 mm, so that a message
+    says "8.0 mm" whether "8" came from the form or the API) and on the fields without a shape
+    problem (a duplicate code is reported once, not again as criteria's duplicate id)."""
     found = _Problems()
     seen: set[str] = set()
+    stored: list[TargetInput] = []  # the targets as the service stores them (0.1 mm: "8" is 8.0)
     for i, t in enumerate(targets):
         found.check_lesion_code(("targets", i, "code"), t.code, seen)
         found.check_text(("targets", i, "organ"), t.organ)
-        found.check_diameter(("targets", i, "value_mm"), t.value_mm)
+        value = found.check_diameter(("targets", i, "value_mm"), t.value_mm)
+        stored.append(dataclasses.replace(t, value_mm=value) if value is not None else t)
     for i, n in enumerate(non_targets):
         found.check_lesion_code(("non_targets", i, "code"), n.code, seen)
         found.check_text(("non_targets", i, "organ"), n.organ)
     if any(problem.path[-1] == "value_mm" for problem in found.items):
         return found.items
-    engine_targets = mappers.baseline_targets_from_input(targets)
+    engine_targets = mappers.baseline_targets_from_input(stored)
     selection = _criteria_problems(
         rules.validate_baseline_targets(engine_targets, prefix="@.targets")
         + rules.validate_baseline_non_targets(
