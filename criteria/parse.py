@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any, TypeGuard
 
 from criteria.errors import InputError
+from criteria.lesions import TSTM_MM
 from criteria.types import (
     Baseline,
     BaselineNonTarget,
@@ -43,8 +44,8 @@ from criteria.types import (
 )
 from criteria.validate import is_measurable_size, validate_subject
 
-#: R11-TSTM / CDISC-TSTM: a lesion present but too small to measure counts as 5 mm.
-TSTM_MM = Decimal(5)
+#: R11-TSTM / CDISC-TSTM: the input string of a lesion present but too small to measure,
+#: which counts as :data:`criteria.lesions.TSTM_MM` (5 mm).
 TSTM = "TSTM"
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

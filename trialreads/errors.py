@@ -41,16 +41,54 @@ class DomainError(Exception):
         super().__init__(self.message)
 
 
+#: Where an input problem is: names and list indexes from the input's root, e.g.
+#: ``("targets", 2, "value_mm")`` or ``("non_targets", "NT1")`` (keyed by lesion code).
+FieldPath = tuple[str | int, ...]
+
+
+def path_text(path: FieldPath) -> str:
+    """The one written form of a :data:`FieldPath`, used in API bodies and messages:
+    ``targets[2].value_mm``, ``non_targets.NT1``, ``targets[0].fragments_mm[1]``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "non_field_errors"
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldProblem:
+    """One problem with an input: where (:data:`FieldPath`) and what, in words."""
+
+    path: FieldPath
+    message: str
+
+    @property
+    def field(self) -> str:
+        return path_text(self.path)
+
+
 class ValidationError(DomainError):
-    """Invalid input. ``errors`` maps field paths (``targets[2].value_mm``) to messages."""
+    """Invalid input: ``problems`` (structured paths, see :mod:`trialreads.validation`) and the
+    same as ``errors``, a mapping of written paths (``targets[2].value_mm``) to messages."""
 
     status_code = 400
 
-    def __init__(self, errors: dict[str, list[str]] | str, field: str = "non_field_errors") -> None:
+    def __init__(
+        self,
+        errors: dict[str, list[str]] | str | list[FieldProblem],
+        field: str = "non_field_errors",
+    ) -> None:
         if isinstance(errors, str):
-            errors = {field: [errors]}
-        self.errors = errors
-        first_field, messages = next(iter(errors.items()))
+            errors = [FieldProblem((field,), errors)]
+        elif isinstance(errors, dict):
+            errors = [FieldProblem((key,), m) for key, messages in errors.items() for m in messages]
+        if not errors:
+            raise ValueError("a ValidationError needs at least one problem")
+        self.problems: tuple[FieldProblem, ...] = tuple(errors)
+        self.errors: dict[str, list[str]] = {}
+        for problem in self.problems:
+            self.errors.setdefault(problem.field, []).append(problem.message)
+        first_field, messages = next(iter(self.errors.items()))
         self.field = first_field
         super().__init__(f"{first_field}: {messages[0]}")
 

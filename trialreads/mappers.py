@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from criteria.parse import TSTM
 from criteria.types import (
     Baseline,
     BaselineNonTarget,
@@ -59,7 +60,7 @@ def target_measurement_from_input(value: TargetValueInput) -> TargetMeasurement:
         fragments_mm=tuple(value.fragments_mm),
         coalesced_with=tuple(value.coalesced_with),
         coalesced_into=value.coalesced_into or None,
-        raw="TSTM" if value.state == MeasurementState.TOO_SMALL else None,
+        raw=TSTM if value.state == MeasurementState.TOO_SMALL else None,
     )
 
 
@@ -120,7 +121,7 @@ def target_measurement_from_row(
         fragments_mm=tuple(Decimal(str(f)) for f in fragments or ()),
         coalesced_with=tuple(with_ or ()),
         coalesced_into=into or None,
-        raw="TSTM" if state == MeasurementState.TOO_SMALL else None,
+        raw=TSTM if state == MeasurementState.TOO_SMALL else None,
     )
     if simple and len(_simple_targets) < 100_000:
         _simple_targets[(state, value)] = made

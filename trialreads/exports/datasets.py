@@ -46,6 +46,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import TypeVar
 
+from criteria.lesions import TSTM_MM
 from criteria.types import CRITERIA, IMRECIST, IRECIST, RECIST11, CriterionResult, TimepointResult
 from trialreads.exports.censoring import Assessment, PfsInput, PfsOutcome, derive_pfs
 from trialreads.exports.spec import Dataset, Value, Variable, char, date_num, num
@@ -89,7 +90,7 @@ class MeasurementStatus(str, Enum):
 
 
 #: Value a "too small to measure" target is standardised to (RECIST 1.1 §4.3; sponsor method).
-TOO_SMALL_MM = Decimal(5)
+TOO_SMALL_MM = TSTM_MM  # R11-TSTM: the criteria engine's value
 TOO_SMALL_TEXT = "TOO SMALL TO MEASURE"
 #: Tumour states for non-target and new lesions (TRTESTCD TUMSTATE).
 TUMOR_STATES = frozenset({"PRESENT", "ABSENT", "UNEQUIVOCAL PROGRESSION", "EQUIVOCAL", "NOT EVALUABLE"})

@@ -19,9 +19,10 @@ from django.db.models import Q, QuerySet
 from criteria import validate as rules
 from criteria.errors import CriteriaError
 from criteria.evaluate import evaluate
-from criteria.types import Baseline, CriterionResult, TimepointResult
-from trialreads import access, mappers
+from criteria.types import CriterionResult, TimepointResult
+from trialreads import access, mappers, validation
 from trialreads.choices import AdjudicationStatus, LesionKind, MeasurementState, TrialRole
+from trialreads.errors import FieldProblem
 from trialreads.models import (
     AcceptedRead,
     AdjudicationCase,
@@ -258,7 +259,7 @@ class Preview:
     """The engine's view of the form as typed: problems by field, the target sum, and per
     criterion the response of this timepoint with the engine's explanation."""
 
-    problems: dict[str, list[str]] = field(default_factory=dict)
+    problems: list[FieldProblem] = field(default_factory=list)
     sum_mm: Any = None
     target_count: int = 0
     per_organ: dict[str, int] = field(default_factory=dict)
@@ -269,23 +270,17 @@ class Preview:
 def baseline_preview(
     *, user: Any, tr: TimepointRead, targets: Sequence[Any], non_targets: Sequence[Any]
 ) -> Preview:
-    """The criteria package's baseline rules (measurability, 5 targets, 2 per organ) on the
-    typed values; the save service runs the same rules again."""
-    preview = Preview()
-    baseline = Baseline(
-        date=tr.timepoint.scan_date_latest,
-        targets=mappers.baseline_targets_from_input(targets),
-        non_targets=mappers.baseline_non_targets_from_input(non_targets),
-    )
-    for problem in rules.validate_baseline(baseline):
-        preview.problems.setdefault(problem.field, []).append(problem.message)
-    preview.target_count = len(baseline.targets)
+    """The baseline's problems as typed (``validation.baseline_problems``, which the save
+    service raises), the target sum and the targets per organ group."""
+    preview = Preview(problems=validation.baseline_problems(targets, non_targets))
+    engine_targets = mappers.baseline_targets_from_input(targets)
+    preview.target_count = len(engine_targets)
     preview.sum_mm = (
-        sum((t.mm for t in baseline.targets), start=Decimal(0)).quantize(Decimal("0.1"))
-        if baseline.targets
+        sum((t.mm for t in engine_targets), start=Decimal(0)).quantize(validation.ONE_DECIMAL)
+        if engine_targets
         else None
     )
-    preview.per_organ = dict(Counter(rules.organ_group(t.organ, t.node) for t in baseline.targets))
+    preview.per_organ = dict(Counter(rules.organ_group(t.organ, t.node) for t in engine_targets))
     return preview
 
 
@@ -304,19 +299,39 @@ def followup_preview(
     if baseline_tr is None:
         preview.engine_error = "Save the baseline first."
         return preview
-    baseline = mappers.baseline_from_timepoint_read(baseline_tr)
-    # Too small to measure counts as 5 mm (R11-TSTM), as the save service stores it.
+    codes = [n.code for n in new_lesions]
+    recorded = (
+        {
+            lesion.lesion_code: validation.RecordedLesion(
+                kind=lesion.kind,
+                organ=lesion.organ,
+                is_node=lesion.is_node,
+                first_sequence=lesion.first_timepoint.sequence,
+            )
+            for lesion in Lesion.objects.filter(
+                read_id=tr.read_id, kind=LesionKind.NEW, lesion_code__in=codes
+            ).select_related("first_timepoint")
+        }
+        if codes
+        else {}
+    )
+    against = validation.FollowupContext(
+        baseline=mappers.baseline_from_timepoint_read(baseline_tr),
+        date=tr.timepoint.scan_date_latest,
+        sequence=tr.timepoint.sequence,
+        recorded=recorded,
+    )
+    preview.problems = validation.followup_problems(targets, non_targets, new_lesions, against)
+    if preview.problems:
+        return preview
+    # Too small to measure enters the engine as the save service stores it (R11-TSTM).
     targets = [
-        dataclasses.replace(t, value_mm=Decimal("5.0"))
+        dataclasses.replace(t, value_mm=validation.target_stored_mm(t))
         if t.state == MeasurementState.TOO_SMALL and t.value_mm is None
         else t
         for t in targets
     ]
     timepoint = mappers.timepoint_from_input(tr.timepoint.scan_date_latest, targets, non_targets, new_lesions)
-    for problem in rules.validate_timepoint_lesions(timepoint, baseline, prefix="@"):
-        preview.problems.setdefault(problem.field, []).append(problem.message)
-    if preview.problems:
-        return preview
     charter = Charter.objects.filter(trial_id=tr.read.subject.trial_id, is_current=True).first()
     subject = mappers.subject_for_read(tr.read, ctx.earlier, charter)
     subject = dataclasses.replace(subject, timepoints=(*subject.timepoints, timepoint))

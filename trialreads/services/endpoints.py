@@ -276,7 +276,7 @@ def _rows_of(
 # --- results: lossless JSON ------------------------------------------------------------------
 
 
-def _s(value: Decimal | None) -> str | None:
+def _decimal_to_json(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
@@ -291,10 +291,10 @@ def _timepoint_json(t: TimepointResult) -> dict[str, Any]:
         "non_target": t.non_target,
         "new_lesions": t.new_lesions,
         "overall": t.overall,
-        "sum_mm": _s(t.sum_mm),
-        "nadir_ref_mm": _s(t.nadir_ref_mm),
-        "pct_vs_baseline": _s(t.pct_vs_baseline),
-        "pct_vs_nadir": _s(t.pct_vs_nadir),
+        "sum_mm": _decimal_to_json(t.sum_mm),
+        "nadir_ref_mm": _decimal_to_json(t.nadir_ref_mm),
+        "pct_vs_baseline": _decimal_to_json(t.pct_vs_baseline),
+        "pct_vs_nadir": _decimal_to_json(t.pct_vs_nadir),
         "why": list(t.why),
         "progression_date": _iso(t.progression_date),
         "scan": t.scan.value,
@@ -334,15 +334,15 @@ def result_to_json(result: CriterionResult) -> dict[str, Any]:
     }
 
 
-def _d(value: str | None) -> dt.date | None:
+def _date_from_json(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
-def _dec(value: str | None) -> Decimal | None:
+def _decimal_from_json(value: str | None) -> Decimal | None:
     return Decimal(value) if value is not None else None
 
 
-def _extra(value: Any) -> str | Decimal | None:
+def _extra_from_json(value: Any) -> str | Decimal | None:
     if isinstance(value, dict):
         return Decimal(value["$d"])
     return None if value is None else str(value)
@@ -352,7 +352,7 @@ def result_from_json(data: Mapping[str, Any]) -> CriterionResult:
     """Inverse of :func:`result_to_json`."""
 
     def tp(t: Mapping[str, Any]) -> TimepointResult:
-        date = _d(t["date"])
+        date = _date_from_json(t["date"])
         assert date is not None
         return TimepointResult(
             date=date,
@@ -360,17 +360,17 @@ def result_from_json(data: Mapping[str, Any]) -> CriterionResult:
             non_target=t["non_target"],
             new_lesions=t["new_lesions"],
             overall=t["overall"],
-            sum_mm=_dec(t["sum_mm"]),
-            nadir_ref_mm=_dec(t["nadir_ref_mm"]),
-            pct_vs_baseline=_dec(t["pct_vs_baseline"]),
-            pct_vs_nadir=_dec(t["pct_vs_nadir"]),
+            sum_mm=_decimal_from_json(t["sum_mm"]),
+            nadir_ref_mm=_decimal_from_json(t["nadir_ref_mm"]),
+            pct_vs_baseline=_decimal_from_json(t["pct_vs_baseline"]),
+            pct_vs_nadir=_decimal_from_json(t["pct_vs_nadir"]),
             why=tuple(t["why"]),
-            progression_date=_d(t["progression_date"]),
+            progression_date=_date_from_json(t["progression_date"]),
             scan=ScanKind(t["scan"]),
-            extra={k: _extra(v) for k, v in t["extra"].items()},
+            extra={k: _extra_from_json(v) for k, v in t["extra"].items()},
         )
 
-    pfs_date = _d(data["pfs"]["date"])
+    pfs_date = _date_from_json(data["pfs"]["date"])
     assert pfs_date is not None
     prog = data.get("progression")
     dor = data.get("dor")
@@ -378,12 +378,16 @@ def result_from_json(data: Mapping[str, Any]) -> CriterionResult:
         criterion=data["criterion"],
         timepoints=tuple(tp(t) for t in data["timepoints"]),
         bor=data["bor"],
-        bor_date=_d(data["bor_date"]),
+        bor_date=_date_from_json(data["bor_date"]),
         bor_confirmed=data["bor_confirmed"],
         pfs=Pfs(event=data["pfs"]["event"], date=pfs_date, reason=data["pfs"]["reason"]),
-        progression=Progression(_d(prog["iupd_date"]), _d(prog["icpd_date"])) if prog else None,
+        progression=(
+            Progression(_date_from_json(prog["iupd_date"]), _date_from_json(prog["icpd_date"]))
+            if prog
+            else None
+        ),
         why=tuple(data["why"]),
-        bor_confirmed_date=_d(data["bor_confirmed_date"]),
+        bor_confirmed_date=_date_from_json(data["bor_confirmed_date"]),
         dor=DurationOfResponse(
             start=dt.date.fromisoformat(dor["start"]),
             end=dt.date.fromisoformat(dor["end"]),

@@ -12,19 +12,16 @@ transaction opens so that denials stay recorded.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from criteria import validate as rules
-from criteria.types import Baseline
-from trialreads import access, conf, mappers, validators
+from trialreads import access, conf, mappers, validation
 from trialreads.canonical import canonical_json, sha256_hex
 from trialreads.choices import (
     AuditEventType,
@@ -34,7 +31,7 @@ from trialreads.choices import (
     ReadStatus,
     TimepointReadStatus,
 )
-from trialreads.errors import Conflict, PermissionDenied, ValidationError
+from trialreads.errors import Conflict, FieldProblem, PermissionDenied, ValidationError
 from trialreads.models import (
     AuditEvent,
     Lesion,
@@ -45,10 +42,6 @@ from trialreads.models import (
     Subject,
     TimepointRead,
 )
-
-_LESION_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
-_ONE_DP = Decimal("0.1")
-TOO_SMALL_MM = Decimal("5.0")  # R11-TSTM: present but too small to measure counts as 5 mm
 
 #: Allowed read status moves; every change goes through :func:`_set_read_status`.
 READ_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -100,74 +93,6 @@ class NewLesionInput:
     is_node: bool = False
     measurable: bool = True
     equivocal: bool = False
-
-
-class _Errors:
-    def __init__(self) -> None:
-        self.errors: dict[str, list[str]] = {}
-
-    def add(self, field: str, message: str) -> None:
-        self.errors.setdefault(field, []).append(message)
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise ValidationError(self.errors)
-
-
-def _check_mm(errors: _Errors, field: str, value: object, *, required: bool = True) -> Decimal | None:
-    """A diameter: a ``Decimal`` (never float/bool/str), finite, unsigned, one decimal at most,
-    0–1000 mm."""
-    if value is None:
-        if required:
-            errors.add(field, "required")
-        return None
-    if not isinstance(value, Decimal):
-        errors.add(field, "must be a decimal number of millimetres")
-        return None
-    if not value.is_finite():
-        errors.add(field, "must be a finite number")
-        return None
-    if value.is_signed():
-        errors.add(field, "must not be negative")
-        return None
-    try:
-        quantized = value.quantize(_ONE_DP)
-    except InvalidOperation:
-        errors.add(field, "out of range")
-        return None
-    if quantized != value:
-        errors.add(field, "at most one decimal place (0.1 mm)")
-        return None
-    if quantized > rules.MAX_DIAMETER_MM:
-        errors.add(field, f"implausible diameter (more than {rules.MAX_DIAMETER_MM} mm)")
-        return None
-    return quantized
-
-
-def _check_text(errors: _Errors, field: str, value: object, *, max_len: int = 60) -> None:
-    if not isinstance(value, str) or not value.strip():
-        errors.add(field, "required")
-    elif len(value) > max_len or not value.isascii() or any(ord(c) < 32 for c in value):
-        errors.add(field, f"at most {max_len} printable ASCII characters")
-
-
-def _check_code(errors: _Errors, field: str, code: object, seen: set[str]) -> None:
-    if not isinstance(code, str) or not _LESION_CODE_RE.match(code):
-        errors.add(field, "1-20 ASCII letters, digits, '_' or '-'")
-    elif code in seen:
-        errors.add(field, f"duplicate lesion code {code}")
-    else:
-        seen.add(code)
-
-
-def _add_problems(errors: _Errors, problems: Sequence[rules.Problem], field_map: Mapping[str, str]) -> None:
-    for problem in problems:
-        field = problem.field
-        for prefix, replacement in field_map.items():
-            if field.startswith(prefix):
-                field = replacement + field[len(prefix) :]
-        field = re.sub(r"\.mm(?=$|[.\[])", ".value_mm", field)
-        errors.add(field, problem.message)
 
 
 # --- content and hashing ------------------------------------------------------------------
@@ -337,32 +262,12 @@ def _finish_write(read: Read, tr: TimepointRead, before: dict[str, Any], actor: 
     )
 
 
+def _raise_if_any(problems: list[FieldProblem]) -> None:
+    if problems:
+        raise ValidationError(problems)
+
+
 # --- baseline -----------------------------------------------------------------------------------
-
-
-def _validate_baseline(targets: Sequence[TargetInput], non_targets: Sequence[NonTargetInput]) -> None:
-    errors = _Errors()
-    seen: set[str] = set()
-    for i, t in enumerate(targets):
-        _check_code(errors, f"targets[{i}].code", t.code, seen)
-        _check_text(errors, f"targets[{i}].organ", t.organ)
-        _check_mm(errors, f"targets[{i}].value_mm", t.value_mm)
-    for i, n in enumerate(non_targets):
-        _check_code(errors, f"non_targets[{i}].code", n.code, seen)
-        _check_text(errors, f"non_targets[{i}].organ", n.organ)
-    errors.raise_if_any()
-    # The criteria package's own rules: measurability, 5 targets, 2 per organ (grouped).
-    baseline = Baseline(
-        date=dt.date.min,
-        targets=mappers.baseline_targets_from_input(targets),
-        non_targets=mappers.baseline_non_targets_from_input(non_targets),
-    )
-    _add_problems(
-        errors,
-        rules.validate_baseline(baseline),
-        {"baseline.targets": "targets", "baseline.non_targets": "non_targets"},
-    )
-    errors.raise_if_any()
 
 
 def timepoint_read_save_baseline(
@@ -376,7 +281,7 @@ def timepoint_read_save_baseline(
     """Save the reader's baseline: target lesions with their diameters, and non-target
     lesions (present by definition). Replaces the draft's previous content."""
     _own_timepoint_read(actor, timepoint_read_id, access.EDIT_OWN_READ)
-    _validate_baseline(targets, non_targets)
+    _raise_if_any(validation.baseline_problems(targets, non_targets))
     with transaction.atomic():
         read, tr = _lock(timepoint_read_id)
         if not tr.timepoint.is_baseline:
@@ -407,7 +312,7 @@ def timepoint_read_save_baseline(
                 lesion.injected, lesion.measurable, lesion.first_timepoint = item.injected, True, tr.timepoint
                 lesion.save()
                 if kind == LesionKind.TARGET:
-                    value = item.value_mm.quantize(_ONE_DP)  # type: ignore[union-attr]
+                    value = item.value_mm.quantize(validation.ONE_DECIMAL)  # type: ignore[union-attr]
                     Measurement(timepoint_read=tr, lesion=lesion, value_mm=value).save()
                 else:
                     NonTargetRating(timepoint_read=tr, lesion=lesion, status=NonTargetStatus.PRESENT).save()
@@ -416,64 +321,6 @@ def timepoint_read_save_baseline(
 
 
 # --- follow-up -------------------------------------------------------------------------------------
-
-
-def _validate_followup_shapes(
-    targets: Sequence[TargetValueInput], non_targets: Mapping[str, str], new_lesions: Sequence[NewLesionInput]
-) -> None:
-    errors = _Errors()
-    seen: set[str] = set()
-    for i, t in enumerate(targets):
-        field = f"targets[{i}]"
-        _check_code(errors, f"{field}.code", t.code, seen)
-        if t.state not in MeasurementState.values:
-            errors.add(f"{field}.state", f"one of {', '.join(MeasurementState.values)}")
-            continue
-        state = MeasurementState(t.state)
-        if state == MeasurementState.MEASURED:
-            _check_mm(errors, f"{field}.value_mm", t.value_mm)
-        elif state == MeasurementState.TOO_SMALL:
-            if t.value_mm is not None:
-                value = _check_mm(errors, f"{field}.value_mm", t.value_mm)
-                if value is not None and value != TOO_SMALL_MM:
-                    errors.add(f"{field}.value_mm", "too small to measure counts as 5 mm; leave it empty")
-        elif state == MeasurementState.NOT_ASSESSED:
-            if t.value_mm is not None:
-                errors.add(f"{field}.value_mm", "must be empty when not assessed")
-        elif state == MeasurementState.SPLIT:
-            if len(t.fragments_mm) < 2:
-                errors.add(f"{field}.fragments_mm", "a split lesion has at least two fragments")
-            for k, fragment in enumerate(t.fragments_mm):
-                _check_mm(errors, f"{field}.fragments_mm[{k}]", fragment)
-            if t.value_mm is not None:
-                errors.add(f"{field}.value_mm", "computed from the fragments; leave it empty")
-        elif state == MeasurementState.COALESCED:
-            _check_mm(errors, f"{field}.value_mm", t.value_mm)
-            if not t.coalesced_with:
-                errors.add(f"{field}.coalesced_with", "name the lesions that coalesced into this one")
-        elif state == MeasurementState.COALESCED_INTO:
-            _check_mm(errors, f"{field}.value_mm", t.value_mm, required=False)
-            if not t.coalesced_into:
-                errors.add(f"{field}.coalesced_into", "name the lesion this one coalesced into")
-    for code, status in non_targets.items():
-        if status not in NonTargetStatus.values:
-            errors.add(f"non_targets.{code}", f"one of {', '.join(NonTargetStatus.values)}")
-    for i, n in enumerate(new_lesions):
-        field = f"new_lesions[{i}]"
-        _check_code(errors, f"{field}.code", n.code, seen)
-        _check_text(errors, f"{field}.organ", n.organ)
-        _check_mm(errors, f"{field}.value_mm", n.value_mm, required=n.measurable and not n.equivocal)
-    errors.raise_if_any()
-
-
-def _target_value(t: TargetValueInput) -> Decimal | None:
-    if t.state == MeasurementState.TOO_SMALL:
-        return TOO_SMALL_MM
-    if t.state == MeasurementState.SPLIT:
-        return sum(t.fragments_mm, Decimal("0.0")).quantize(_ONE_DP)
-    if t.state == MeasurementState.COALESCED_INTO and t.value_mm is None:
-        return Decimal("0.0")
-    return t.value_mm
 
 
 def timepoint_read_save_followup(
@@ -488,7 +335,7 @@ def timepoint_read_save_followup(
     """Save a follow-up: a value for every baseline target, a rating for every baseline
     non-target, and the new lesions seen at this timepoint. Replaces the draft's content."""
     _own_timepoint_read(actor, timepoint_read_id, access.EDIT_OWN_READ)
-    _validate_followup_shapes(targets, non_targets, new_lesions)
+    _raise_if_any(validation.followup_problems(targets, non_targets, new_lesions))
     with transaction.atomic():
         read, tr = _lock(timepoint_read_id)
         if tr.timepoint.is_baseline:
@@ -501,35 +348,23 @@ def timepoint_read_save_followup(
             .prefetch_related("measurements__lesion", "ratings__lesion")
             .get()
         )
-        baseline = mappers.baseline_from_timepoint_read(baseline_tr)
-        errors = _Errors()
-        given = {t.code for t in targets}
-        for code in sorted({t.id for t in baseline.targets} - given):
-            errors.add(f"targets.{code}", "missing: every baseline target needs a value")
-        for code in sorted({n.id for n in baseline.non_targets} - set(non_targets)):
-            errors.add(f"non_targets.{code}", "missing: every baseline non-target needs a rating")
-        # The criteria package's checks: unknown ids, coalescence partners, id clashes.
-        timepoint = mappers.timepoint_from_input(
-            tr.timepoint.scan_date_latest, targets, non_targets, new_lesions
+        recorded = {  # the new lesions given that the read already holds (one query each, as before)
+            n.code: validation.RecordedLesion(
+                kind=known.kind,
+                organ=known.organ,
+                is_node=known.is_node,
+                first_sequence=known.first_timepoint.sequence,
+            )
+            for n in new_lesions
+            if (known := lesions.get(n.code)) is not None and known.kind == LesionKind.NEW
+        }
+        against = validation.FollowupContext(
+            baseline=mappers.baseline_from_timepoint_read(baseline_tr),
+            date=tr.timepoint.scan_date_latest,
+            sequence=tr.timepoint.sequence,
+            recorded=recorded,
         )
-        field_map = {f"@.targets.{t.code}": f"targets[{i}]" for i, t in enumerate(targets)}
-        field_map["@."] = ""
-        _add_problems(errors, rules.validate_timepoint_lesions(timepoint, baseline, prefix="@"), field_map)
-        for i, n in enumerate(new_lesions):
-            known = lesions.get(n.code)
-            if known is None:
-                continue
-            if known.kind != LesionKind.NEW:
-                continue  # reported above as a clash with a baseline id
-            first_seq = known.first_timepoint.sequence
-            if first_seq > tr.timepoint.sequence:
-                errors.add(f"new_lesions[{i}].code", f"{n.code} is first recorded at a later timepoint")
-            elif (known.organ, known.is_node) != (
-                n.organ.strip(),
-                n.is_node,
-            ) and first_seq < tr.timepoint.sequence:
-                errors.add(f"new_lesions[{i}].organ", f"{n.code} was recorded earlier in another organ")
-        errors.raise_if_any()
+        _raise_if_any(validation.followup_problems(targets, non_targets, new_lesions, against))
 
         before = timepoint_read_content(tr)
         for m in list(tr.measurements.all()):
@@ -545,8 +380,8 @@ def timepoint_read_save_followup(
                 timepoint_read=tr,
                 lesion=lesions[t.code],
                 state=t.state,
-                value_mm=_target_value(t),
-                fragments_mm=[str(f.quantize(_ONE_DP)) for f in t.fragments_mm],
+                value_mm=validation.target_stored_mm(t),
+                fragments_mm=[str(f.quantize(validation.ONE_DECIMAL)) for f in t.fragments_mm],
                 coalesced_with=list(t.coalesced_with),
                 coalesced_into=t.coalesced_into,
             ).save()
@@ -622,14 +457,8 @@ def timepoint_read_sign(
     printed name and the meaning; the signature covers the SHA-256 of the canonical content
     and locks the timepoint read. Five failures within 15 minutes lock signing out."""
     tr = _own_timepoint_read(actor, timepoint_read_id, access.SIGN)
-    errors = _Errors()
-    name_problem = validators.printed_name_error(printed_name)
-    if name_problem:
-        errors.add("printed_name", name_problem)
+    _raise_if_any(validation.signature_problems(printed_name, meaning))
     meaning = meaning.strip() if isinstance(meaning, str) else ""
-    if len(meaning) > 300:
-        errors.add("meaning", "at most 300 characters")
-    errors.raise_if_any()
     signature_reauthenticate(
         actor=actor,
         password=password,

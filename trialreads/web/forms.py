@@ -2,10 +2,10 @@
 
 The read forms are plain classes rather than Django ``Form``s: their rows are the lesions
 of the read, and their job is only to turn POSTed strings into the services' input
-dataclasses and to put every error (the form's own parse errors, the services'
-``ValidationError`` paths such as ``targets[2].value_mm``, the criteria rules' paths such
-as ``baseline.targets[2].mm``) next to the input it concerns. Business rules stay in the
-services and in ``criteria``.
+dataclasses and to put every error (the form's own parse errors, and the problems of
+``trialreads.validation`` that the services raise and the live preview finds, with paths such
+as ``("targets", 2, "value_mm")``) next to the input it concerns (:meth:`_Form.field_id`).
+Business rules stay in ``trialreads.validation`` and in ``criteria``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
+from criteria.lesions import TSTM_MM
 from trialreads import errors, validators
 from trialreads.choices import MeasurementState, NonTargetStatus
+from trialreads.errors import FieldPath, FieldProblem, path_text
 from trialreads.services import auth as auth_services
 from trialreads.services.reads import NewLesionInput, NonTargetInput, TargetInput, TargetValueInput
 
@@ -37,7 +39,7 @@ _ONE_DP = Decimal("0.1")
 #: Follow-up target states offered on the form (split/coalescence are entered via the API).
 FOLLOWUP_STATES: tuple[tuple[str, str], ...] = (
     (MeasurementState.MEASURED, "Measured"),
-    (MeasurementState.TOO_SMALL, "Too small to measure (5 mm)"),
+    (MeasurementState.TOO_SMALL, f"Too small to measure ({TSTM_MM} mm)"),
     (MeasurementState.NOT_ASSESSED, "Not assessed"),
 )
 
@@ -115,38 +117,39 @@ class _Form:
     def field_ids(self) -> set[str]:
         raise NotImplementedError
 
-    def place(self, errors: Mapping[str, Sequence[str]]) -> None:
-        """Put service or criteria errors (by path) next to their inputs."""
+    def place(self, problems: Sequence[FieldProblem]) -> None:
+        """Put the problems of ``trialreads.validation`` (as the services raise them and the
+        live preview finds them) next to their inputs; one without an input on this form goes
+        to the form's own error list, with its written path."""
         known = self.field_ids()
-        for path, messages in errors.items():
-            target = self.field_id(path)
-            if target not in known:
-                target = NON_FIELD if path in ("", "non_field_errors") else target
-            for message in messages:
-                if target in known or target == NON_FIELD:
-                    self.add(target, message)
-                else:
-                    self.add(NON_FIELD, f"{path}: {message}")
+        for problem in problems:
+            target = self.field_id(problem.path)
+            if target in known:
+                self.add(target, problem.message)
+            elif problem.path in ((), ("non_field_errors",)):
+                self.add(NON_FIELD, problem.message)
+            else:
+                self.add(NON_FIELD, f"{problem.field}: {problem.message}")
 
-    def field_id(self, path: str) -> str:
-        path = re.sub(r"^(baseline\.|@\.)", "", path)
-        path = re.sub(r"\.mm(?=$|[.\[])", ".value_mm", path)
-        path = re.sub(r"\.id$", ".code", path)
-        m = re.match(r"^(targets|non_targets|new_lesions)\[(\d+)\]\.?(.*)$", path)
-        if m:
-            group, index, rest = m.group(1), int(m.group(2)), m.group(3)
-            rows = self.rows.get(group, [])
-            row = rows[index] if index < len(rows) else index
-            rest = re.sub(r"\[(\d+)\]", "", rest) or "code"
-            return f"{group}-{row}-{rest.split('.')[0]}"
-        m = re.match(r"^targets\.([A-Za-z0-9_-]+)(?:\.(.*))?$", path)
-        if m and m.group(1) in self.codes:
-            rest = (m.group(2) or "value_mm").split(".")[0].split("[")[0]
-            return f"targets-{self.codes[m.group(1)]}-{rest}"
-        m = re.match(r"^non_targets\.([A-Za-z0-9_-]+)$", path)
-        if m:
-            return f"non_targets-{m.group(1)}"
-        return path
+    def field_id(self, path: FieldPath) -> str:
+        """The input (its ``name`` and ``id``) of a :data:`~trialreads.errors.FieldPath`:
+        ``("targets", 2, "value_mm")`` -> ``targets-<row>-value_mm`` (the form row the
+        submitted item came from), ``("targets", "T1", ...)`` -> the row of target T1,
+        ``("non_targets", "NT1")`` -> ``non_targets-NT1``, a bare group -> the group."""
+        match path:
+            case (str(group), int(index), *rest):
+                rows = self.rows.get(group, [])
+                row = rows[index] if index < len(rows) else index
+                name = rest[0] if rest and isinstance(rest[0], str) else "code"
+                return f"{group}-{row}-{name}"
+            case ("targets", str(code), *rest) if code in self.codes:
+                name = rest[0] if rest and isinstance(rest[0], str) else "value_mm"
+                return f"targets-{self.codes[code]}-{name}"
+            case ("non_targets", str(code)):
+                return f"non_targets-{code}"
+            case (str(name),):
+                return name
+        return path_text(path)
 
 
 class RowForm(_Form):

@@ -330,7 +330,7 @@ def timepoint_read_form(request: HttpRequest, tr_id: int) -> HttpResponse:
                 actor=request.user,
             )
     except ValidationError as exc:
-        form.place(exc.errors)
+        form.place(exc.problems)
         return _form_page(request, tr, ctx, form, status=422)
     except Conflict as exc:
         form.add(forms.NON_FIELD, exc.message)

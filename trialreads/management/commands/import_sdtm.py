@@ -42,6 +42,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from criteria.parse import TSTM
 from criteria.sdtm import SdtmError, subjects_from_sdtm
 from trialreads import validators
 from trialreads.choices import AdjudicationStatus, MeasurementState, TrialRole
@@ -280,7 +281,7 @@ def _import_subject(
 def _target_value(lesion: str, value: Any, counter: _Counter) -> read_services.TargetValueInput:
     if value is None:
         return read_services.TargetValueInput(code=lesion, state=MeasurementState.NOT_ASSESSED)
-    if value == "TSTM":
+    if value == TSTM:
         return read_services.TargetValueInput(code=lesion, state=MeasurementState.TOO_SMALL)
     return read_services.TargetValueInput(code=lesion, value_mm=counter.mm(value))
 
