@@ -4,7 +4,7 @@ answered 409/412, never 5xx, nothing lost, and the audit chains still verify.
 
 The five 16-thread races of issue 13 (same-ETag save, sign, lesion create, timepoint create,
 adjudication decide) are all here; ``make test`` runs this file on SQLite and, with
-``DATABASE_URL``, on PostgreSQL (tests/trialreads/test_concurrency.py races the services).
+``DATABASE_URL``, on PostgreSQL (tests/trialreads/services/test_concurrency.py races the services).
 """
 
 from __future__ import annotations

@@ -339,7 +339,7 @@ def test_hostile_ids_are_denied_not_crashing(outsider: Any) -> None:
 
 def test_resubmitted_timepoint_is_a_conflict(trial_with_reads: Any, manager: Any) -> None:
     """The same visit sent twice (a double submit, or two managers at once: the 16-thread race
-    in tests/api/test_conc_api.py) answers Conflict, not a date error, whatever the spacing."""
+    in tests/trialreads/api/test_conc_api.py) answers Conflict, not a date error, whatever the spacing."""
     last = trial_with_reads.timepoints[-1]
     for label in (last.visit_label, f" {last.visit_label} "):
         with pytest.raises(Conflict, match=f"Visit {last.visit_label} already exists"):
