@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.trialreads.api.conftest import client_for
 from tests.conftest import make_subject_with_reads
+from tests.trialreads.api.conftest import client_for
 from tests.trialreads.services.test_adjudication_service import PD, PR, both, cases, make_trial
 from trialreads.choices import AcceptanceBasis, AdjudicationStatus, AuditEventType, TrialRole
 from trialreads.models import AcceptedRead, AuditEvent

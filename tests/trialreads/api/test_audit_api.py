@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.trialreads.api.conftest import API, client_for
 from tests.conftest import TrialWithReads, make_subject_with_reads, save_baseline
+from tests.trialreads.api.conftest import API, client_for
 
 pytestmark = pytest.mark.django_db
 

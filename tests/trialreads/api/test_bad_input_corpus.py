@@ -31,9 +31,9 @@ from django.db import connection, transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from tests.trialreads.api.conftest import BASELINE_BODY, COMMITTED_SCHEMA, FOLLOWUP_BODY, etag_of
 from tests.conftest import make_subject_with_reads
 from tests.factories import PASSWORD
+from tests.trialreads.api.conftest import BASELINE_BODY, COMMITTED_SCHEMA, FOLLOWUP_BODY, etag_of
 from trialreads.choices import AuditEventType
 from trialreads.models import AuditEvent, ChainHead, TimepointRead
 from trialreads.models.audit import GLOBAL_CHAIN

@@ -22,7 +22,6 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from tests.trialreads.api.conftest import BASELINE_BODY, FOLLOWUP_BODY, client_for
 from tests.conftest import (
     PASSWORD,
     TrialWithReads,
@@ -31,6 +30,7 @@ from tests.conftest import (
     save_baseline,
     sign,
 )
+from tests.trialreads.api.conftest import BASELINE_BODY, FOLLOWUP_BODY, client_for
 from trialreads.choices import AuditEventType
 from trialreads.models import AuditEvent, Read, TimepointRead
 from trialreads.services import trials as trial_services

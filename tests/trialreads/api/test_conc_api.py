@@ -16,8 +16,8 @@ from typing import Any
 
 from django.db import connection
 
-from tests.trialreads.api.conftest import API, BASELINE_BODY, FOLLOWUP_BODY, client_for, etag_of
 from tests.conftest import make_subject_with_reads, save_baseline, sign
+from tests.trialreads.api.conftest import API, BASELINE_BODY, FOLLOWUP_BODY, client_for, etag_of
 from tests.trialreads.services.test_adjudication_service import PD, PR, both, make_trial
 from trialreads.choices import AcceptanceBasis, AdjudicationStatus, AuditEventType, LesionKind
 from trialreads.models import (

@@ -14,8 +14,8 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from rest_framework.request import Request
 
-from tests.trialreads.api.conftest import client_for
 from tests.conftest import PASSWORD, TrialWithReads, save_baseline
+from tests.trialreads.api.conftest import client_for
 from tests.trialreads.web.conftest import client_for as web_client_for
 from trialreads import access
 from trialreads.checks import ACCESS_DENIAL_MIDDLEWARE

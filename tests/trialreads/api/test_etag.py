@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.trialreads.api.conftest import API, BASELINE_BODY, FOLLOWUP_BODY, client_for, counts, etag_of
 from tests.conftest import TrialWithReads, save_baseline, sign
+from tests.trialreads.api.conftest import API, BASELINE_BODY, FOLLOWUP_BODY, client_for, counts, etag_of
 from trialreads.models import TimepointRead
 
 pytestmark = pytest.mark.django_db

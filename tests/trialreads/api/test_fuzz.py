@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.trialreads.api.conftest import API, BASELINE_BODY, FOLLOWUP_BODY, counts, etag_of
 from tests.conftest import TrialWithReads, save_baseline, sign
+from tests.trialreads.api.conftest import API, BASELINE_BODY, FOLLOWUP_BODY, counts, etag_of
 from trialreads.models import ImagingTimepoint
 from trialreads.validators import DATE_MAX
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.trialreads.api.conftest import API, BASELINE_BODY, counts, etag_of
 from tests.conftest import TrialWithReads, save_baseline, sign
+from tests.trialreads.api.conftest import API, BASELINE_BODY, counts, etag_of
 from trialreads import conf
 from trialreads.choices import AuditEventType
 from trialreads.models import AuditEvent, Signature, TimepointRead

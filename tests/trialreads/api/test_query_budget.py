@@ -11,7 +11,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.trialreads.api.conftest import client_for
 from tests.factories import (
     MembershipFactory,
     ReadFactory,
@@ -22,6 +21,7 @@ from tests.factories import (
     TrialFactory,
     UserFactory,
 )
+from tests.trialreads.api.conftest import client_for
 from trialreads.choices import AuditEventType, TrialRole
 from trialreads.services.audit import audit_record
 

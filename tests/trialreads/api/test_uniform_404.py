@@ -20,6 +20,8 @@ from django.db import transaction
 from django.test import Client
 from django.urls import resolve
 
+from tests.conftest import make_subject_with_reads
+from tests.factories import UserFactory
 from tests.trialreads.api.conftest import client_for
 from tests.trialreads.api.test_blinding_matrix import (
     METHODS,
@@ -30,8 +32,6 @@ from tests.trialreads.api.test_blinding_matrix import (
     all_routes,
     request,
 )
-from tests.conftest import make_subject_with_reads
-from tests.factories import UserFactory
 from tests.trialreads.services.test_adjudication_service import PD, PR, both
 from trialreads.choices import TrialRole
 from trialreads.models import AdjudicationCase

@@ -12,9 +12,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.trialreads.api.conftest import API, client_for, counts, etag_of
 from tests.conftest import TrialWithReads, make_subject_with_reads, save_baseline
 from tests.factories import PASSWORD
+from tests.trialreads.api.conftest import API, client_for, counts, etag_of
 from tests.trialreads.services.test_adjudication_service import PD, PR, both, cases, make_trial
 from trialreads.api import serializers as api_serializers
 from trialreads.errors import ValidationError

@@ -18,8 +18,8 @@ import pytest
 from django.core.management import call_command, load_command_class
 from django.db import connections
 
-from tests.trialreads.api.test_bad_input_corpus import fingerprint
 from tests.conftest import TrialWithReads
+from tests.trialreads.api.test_bad_input_corpus import fingerprint
 
 pytestmark = pytest.mark.django_db
 

@@ -19,9 +19,9 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, get_resolver
 
-from tests.trialreads.api.test_bad_input_corpus import fingerprint
 from tests.conftest import TrialWithReads, make_subject_with_reads, save_followup
 from tests.factories import PASSWORD
+from tests.trialreads.api.test_bad_input_corpus import fingerprint
 from trialreads.models import AdjudicationCase
 from trialreads.services import endpoints as endpoint_services
 
