@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import copy
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import override_settings
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from tests.conftest import TrialWithReads, make_subject_with_reads, save_baseline, save_followup, sign
+from tests.conftest import (
+    TrialWithReads,
+    built_once_per_module,
+    make_subject_with_reads,
+    personas,
+    save_baseline,
+    save_followup,
+    sign,
+)
 from tests.trialreads.services.test_adjudication_service import PD, PR, both
 from trialreads.models import (
     AdjudicationCase,
@@ -99,10 +110,7 @@ def signed_baselines(twr: TrialWithReads, reader_a: Any, reader_b: Any) -> None:
         sign(tr, user)
 
 
-@pytest.fixture
-def base(trial_with_reads: TrialWithReads, reader_a: Any, reader_b: Any) -> dict[str, Any]:
-    """S-001: both readers signed the baseline; B saved (not signed) week 6."""
-    twr = trial_with_reads
+def build_base(twr: TrialWithReads, reader_a: Any, reader_b: Any) -> dict[str, Any]:
     for read, user in ((twr.read_a, reader_a), (twr.read_b, reader_b)):
         tr = twr.tr(read, 0)
         save_baseline(tr, user)
@@ -121,13 +129,31 @@ def base(trial_with_reads: TrialWithReads, reader_a: Any, reader_b: Any) -> dict
     }
 
 
+@pytest.fixture(scope="module")
+def _module_base(
+    request: pytest.FixtureRequest, _module_trial_with_reads: TrialWithReads | None
+) -> dict[str, Any] | None:
+    if _module_trial_with_reads is None:
+        return None
+
+    def build() -> dict[str, Any]:
+        users = personas()
+        return build_base(copy.deepcopy(_module_trial_with_reads), users["reader_a"], users["reader_b"])
+
+    return built_once_per_module(request, "base", build)
+
+
 @pytest.fixture
-def world(
-    base: dict[str, Any], reader_a: Any, reader_b: Any, manager: Any, settings: Any, tmp_path: Path
+def base(
+    _module_base: dict[str, Any] | None, trial_with_reads: TrialWithReads, reader_a: Any, reader_b: Any
 ) -> dict[str, Any]:
-    """``base`` plus S-ADJ: both readers signed baseline and week 6 (PR vs PD), so an
-    adjudication case is open and assigned to the adjudicator."""
-    settings.MEDIA_ROOT = str(tmp_path)
+    """S-001: both readers signed the baseline; B saved (not signed) week 6."""
+    if _module_base is not None:
+        return copy.deepcopy(_module_base)
+    return build_base(trial_with_reads, reader_a, reader_b)
+
+
+def build_world(base: dict[str, Any], reader_a: Any, reader_b: Any, manager: Any) -> dict[str, Any]:
     adj = make_subject_with_reads(base["trial"], manager, (reader_a, reader_b), code="S-ADJ", followups=1)
     both(adj, (reader_a, reader_b), 0)
     both(adj, (reader_a, reader_b), 1, PR, PD)
@@ -142,3 +168,46 @@ def world(
         "job": EndpointJob.objects.get(trial=base["trial"]),
         "batch": batch,
     }
+
+
+@pytest.fixture(scope="module")
+def _module_world(
+    request: pytest.FixtureRequest,
+    _module_base: dict[str, Any] | None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[str, Any], Path] | None:
+    """``world`` built once for the module, its export files in a module folder that each
+    test gets a copy of (files are not rolled back with the rows)."""
+    if _module_base is None:
+        return None
+    media = tmp_path_factory.mktemp("world-media")
+
+    def build() -> dict[str, Any]:
+        users = personas()
+        with override_settings(MEDIA_ROOT=str(media)):
+            return build_world(
+                copy.deepcopy(_module_base), users["reader_a"], users["reader_b"], users["manager"]
+            )
+
+    built = built_once_per_module(request, "world", build)
+    return None if built is None else (built, media)
+
+
+@pytest.fixture
+def world(
+    _module_world: tuple[dict[str, Any], Path] | None,
+    base: dict[str, Any],
+    reader_a: Any,
+    reader_b: Any,
+    manager: Any,
+    settings: Any,
+    tmp_path: Path,
+) -> dict[str, Any]:
+    """``base`` plus S-ADJ: both readers signed baseline and week 6 (PR vs PD), so an
+    adjudication case is open and assigned to the adjudicator."""
+    settings.MEDIA_ROOT = str(tmp_path)
+    if _module_world is not None:
+        built, media = _module_world
+        shutil.copytree(media, tmp_path, dirs_exist_ok=True)
+        return copy.deepcopy(built)
+    return build_world(base, reader_a, reader_b, manager)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from tests.conftest import TrialWithReads, followup_values, save_baseline, save_followup, sign
+from tests.conftest import (
+    TrialWithReads,
+    built_once_per_module,
+    followup_values,
+    personas,
+    save_baseline,
+    save_followup,
+    sign,
+)
 from trialreads.models import AdjudicationCase
 
 PR = ("30.0", "20.0", "10.0")  # sum 60 vs baseline 100: -40 %
@@ -46,13 +55,39 @@ def read_to_week6(tw: TrialWithReads, read: Any, actor: Any, values: tuple[str, 
     sign(tw.tr(read, 1), actor)
 
 
-@pytest.fixture
-def disagreement(trial_with_reads: TrialWithReads, reader_a: Any, reader_b: Any) -> AdjudicationCase:
-    """Reader A sees PR at week 6, reader B sees PD: the case is open and auto-assigned."""
-    tw = trial_with_reads
+def build_disagreement(tw: TrialWithReads, reader_a: Any, reader_b: Any) -> AdjudicationCase:
     read_to_week6(tw, tw.read_a, reader_a, PR)
     read_to_week6(tw, tw.read_b, reader_b, PD)
     return AdjudicationCase.objects.get(subject=tw.subject, status="OPEN")
+
+
+@pytest.fixture(scope="module")
+def _module_disagreement(
+    request: pytest.FixtureRequest, _module_trial_with_reads: TrialWithReads | None
+) -> AdjudicationCase | None:
+    if _module_trial_with_reads is None:
+        return None
+
+    def build() -> AdjudicationCase:
+        users = personas()
+        return build_disagreement(
+            copy.deepcopy(_module_trial_with_reads), users["reader_a"], users["reader_b"]
+        )
+
+    return built_once_per_module(request, "disagreement", build)
+
+
+@pytest.fixture
+def disagreement(
+    _module_disagreement: AdjudicationCase | None,
+    trial_with_reads: TrialWithReads,
+    reader_a: Any,
+    reader_b: Any,
+) -> AdjudicationCase:
+    """Reader A sees PR at week 6, reader B sees PD: the case is open and auto-assigned."""
+    if _module_disagreement is not None:
+        return copy.deepcopy(_module_disagreement)
+    return build_disagreement(trial_with_reads, reader_a, reader_b)
 
 
 class _Inputs(HTMLParser):
