@@ -44,7 +44,7 @@ audit: $(STAMP)
 ## with real Celery workers. The two passes run side by side (one core each on a 2-core machine;
 ## each has its own var/ folder, so their databases, media and exports never meet); the
 ## PostgreSQL pass's output follows the SQLite pass's.
-PG_PASS := -m pytest -q --ignore=tests/criteria --ignore=tests/exports --ignore=tests/e2e --ignore=tests/packaging tests
+PG_PASS := -m pytest -q --ignore=tests/criteria --ignore=tests/trialreads/exports --ignore=tests/e2e --ignore=tests/packaging tests
 test: lint typecheck audit
 	$(PY) docs/contract/check_contract.py $(PY)
 	@if [ -n "$$DATABASE_URL" ]; then \

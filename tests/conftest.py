@@ -3,16 +3,17 @@ assigned reads, built through the services so that the audit trail is real."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import importlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from hypothesis import settings as hypothesis_settings
 
 from tests.factories import PASSWORD, UserFactory
@@ -26,6 +27,8 @@ from trialreads.services import trials as trial_services
 hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 hypothesis_settings.register_profile("dev", deadline=None, print_blob=True)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+T = TypeVar("T")
 
 _triggers = importlib.import_module("trialreads.migrations.0002_lock_and_audit_triggers")
 
@@ -97,8 +100,8 @@ class TrialWithReads:
         return TimepointRead.objects.get(read=read, timepoint=self.timepoints[index])
 
 
-@pytest.fixture
-def trial(manager: Any, reader_a: Any, reader_b: Any, adjudicator: Any, sponsor: Any) -> Trial:
+def build_trial(manager: Any, reader_a: Any, reader_b: Any, adjudicator: Any, sponsor: Any) -> Trial:
+    """Trial ONC-001 with the four roles, through the services (audit events and all)."""
     trial = trial_services.trial_create(
         code="ONC-001",
         title="Oncology trial 1",
@@ -158,9 +161,133 @@ def make_subject_with_reads(
     return TrialWithReads(trial, site, subject, timepoints, read_a, read_b)
 
 
+# --- rows built once per module -------------------------------------------------------------
+#
+# Django's ``TestCase.setUpTestData`` for pytest modules: a module whose tests all start from the
+# same service-built rows builds them once, inside one transaction that stays open for the
+# module; every test's own transaction (pytest-django's ``db``) nests inside it as a savepoint
+# and rolls back after the test, and the module's transaction rolls back after its last test.
+# The rows are the same (built through the same services, audit events and hash chain
+# included); only their building is not repeated. Each test gets its own deep copies of the
+# instances, as ``setUpTestData`` gives.
+#
+# A module shares a fixture's rows only when that is invisible to its tests: none of them
+# commits (``transactional_db``, ``tx_db``, a live server) or moves id sequences
+# (``distinct_ids``, which must run before the rows exist), and every test of the module that
+# uses the database requests the fixture (so no test sees rows it did not ask for). Any other
+# module builds the rows per test, as before.
+
+#: Fixtures whose tests cannot run inside a module's open transaction.
+_COMMITTING = frozenset(
+    {
+        "transactional_db",
+        "tx_db",
+        "live_server",
+        "e2e_db",
+        "distinct_ids",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+    }
+)
+
+
+def _module_items(request: pytest.FixtureRequest) -> list[pytest.Item]:
+    return [item for item in request.session.items if getattr(item, "module", None) is request.module]
+
+
+def module_shares(request: pytest.FixtureRequest, fixture: str) -> bool:
+    """Whether ``fixture``'s rows may be built once for the requesting module (see above)."""
+    for item in _module_items(request):
+        names = set(getattr(item, "fixturenames", ()))
+        marker = item.get_closest_marker("django_db")
+        transactional = marker is not None and bool(
+            marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+        )
+        if transactional or names & _COMMITTING:
+            return False
+        if (marker is not None or "db" in names) and fixture not in names:
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def module_transaction(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """One transaction around the module's tests, rolled back after the last one."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+def built_once_per_module(request: pytest.FixtureRequest, fixture: str, build: Callable[[], T]) -> T | None:
+    """``build()``'s result, built in the module's transaction, or None when the module does
+    not share ``fixture`` (its tests build their own)."""
+    if not module_shares(request, fixture):
+        return None
+    request.getfixturevalue("module_transaction")
+    with request.getfixturevalue("django_db_blocker").unblock():
+        return build()
+
+
+def personas() -> dict[str, Any]:
+    """The users of the persona fixtures below, for rows built once per module (the persona
+    fixtures then return the same users: ``UserFactory`` gets or creates by username)."""
+    return {
+        "manager": UserFactory(username="manager", is_staff=True, first_name="Mina", last_name="Manager"),
+        "reader_a": UserFactory(username="reader_a", first_name="Ada", last_name="Reader"),
+        "reader_b": UserFactory(username="reader_b", first_name="Ben", last_name="Reader"),
+        "adjudicator": UserFactory(username="adjudicator", first_name="Alex", last_name="Judge"),
+        "sponsor": UserFactory(username="sponsor", first_name="Sam", last_name="Sponsor"),
+    }
+
+
+@pytest.fixture(scope="module")
+def _module_trial(request: pytest.FixtureRequest) -> Trial | None:
+    def build() -> Trial:
+        return build_trial(**personas())
+
+    return built_once_per_module(request, "trial", build)
+
+
 @pytest.fixture
-def trial_with_reads(trial: Trial, manager: Any, reader_a: Any, reader_b: Any) -> TrialWithReads:
+def trial(
+    _module_trial: Trial | None, manager: Any, reader_a: Any, reader_b: Any, adjudicator: Any, sponsor: Any
+) -> Trial:
+    """Trial ONC-001 (criteria RECIST 1.1, iRECIST, imRECIST) created by the manager, with
+    readers A and B, the adjudicator and the sponsor viewer as members."""
+    if _module_trial is not None:
+        return copy.deepcopy(_module_trial)
+    return build_trial(manager, reader_a, reader_b, adjudicator, sponsor)
+
+
+@pytest.fixture(scope="module")
+def _module_trial_with_reads(
+    request: pytest.FixtureRequest, _module_trial: Trial | None
+) -> TrialWithReads | None:
+    if _module_trial is None:
+        return None
+
+    def build() -> TrialWithReads:
+        users = personas()
+        return make_subject_with_reads(
+            _module_trial, users["manager"], (users["reader_a"], users["reader_b"])
+        )
+
+    return built_once_per_module(request, "trial_with_reads", build)
+
+
+@pytest.fixture
+def trial_with_reads(
+    _module_trial_with_reads: TrialWithReads | None, trial: Trial, manager: Any, reader_a: Any, reader_b: Any
+) -> TrialWithReads:
     """Trial ONC-001, subject S-001 (baseline, week 6, week 12) with reads for A (slot 1) and B."""
+    if _module_trial_with_reads is not None:
+        return copy.deepcopy(_module_trial_with_reads)
     return make_subject_with_reads(trial, manager, (reader_a, reader_b))
 
 

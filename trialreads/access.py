@@ -29,8 +29,8 @@ exists. The rule, applied by every ``access_*_for`` and :func:`require_capabilit
    only on the role and the action, so it tells the user nothing they do not already know
    (the trial, or the object, is theirs to see).
 
-``tests/api/test_uniform_404.py`` walks every API and web route and holds every role to
-rule 1; ``tests/api/test_blinding_matrix.py`` lists where rule 2 answers 403.
+``tests/trialreads/api/test_uniform_404.py`` walks every API and web route and holds every role to
+rule 1; ``tests/trialreads/api/test_blinding_matrix.py`` lists where rule 2 answers 403.
 
 "Does not exist" and "exists but is not yours" raise the same :class:`NotFound`. The gate only
 reads and raises: each refusal carries an :class:`~trialreads.errors.AccessDenial` (who, which

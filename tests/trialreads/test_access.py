@@ -59,7 +59,7 @@ def test_other_readers_object_is_indistinguishable_from_missing(
         and hidden.value.status_code == missing.value.status_code == 404
     )
     # The gate only reads and raises; each refusal carries what the request's boundary records
-    # (T-AUTHZ-AUDIT: tests/api/test_denial_audit.py records them through HTTP).
+    # (T-AUTHZ-AUDIT: tests/trialreads/api/test_denial_audit.py records them through HTTP).
     assert _denials() == before
     for err, object_id in ((hidden, other.pk), (missing, MISSING)):
         denial = err.value.denial

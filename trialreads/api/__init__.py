@@ -20,5 +20,5 @@ Views call selectors (reads) and services (writes); blinding and roles are decid
 * The schema is ``/api/schema/`` (Swagger UI at ``/api/docs/``); the committed copy is
   ``openapi.yaml``, regenerated with
   ``manage.py spectacular --validate --fail-on-warn --file trialreads/api/openapi.yaml``.
-* Every route must be classified in ``tests/api/test_blinding_matrix.py``.
+* Every route must be classified in ``tests/trialreads/api/test_blinding_matrix.py``.
 """

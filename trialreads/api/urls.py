@@ -1,5 +1,5 @@
 """``/api/``: names are ``trialreads-api:<resource>-<list|detail|action>``; the blinding matrix test
-(tests/api/test_blinding_matrix.py) needs an entry for every one of them."""
+(tests/trialreads/api/test_blinding_matrix.py) needs an entry for every one of them."""
 
 from __future__ import annotations
 
