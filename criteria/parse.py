@@ -22,6 +22,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
+from criteria import growth_input
 from criteria.errors import InputError
 from criteria.types import (
     Baseline,
@@ -44,7 +45,7 @@ TSTM = "TSTM"
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SUBJECT_KEYS = frozenset({"subject", "reference_date", "settings", "death_date", "last_contact_date",
-                           "baseline", "timepoints"})
+                           "baseline", "timepoints", "prebaseline", "clinical"})  # the last two: growth
 _BASELINE_KEYS = frozenset({"date", "targets", "non_targets"})
 _TARGET_KEYS = frozenset({"id", "organ", "node", "mm"})
 _NON_TARGET_KEYS = frozenset({"id", "organ", "node"})
@@ -240,7 +241,9 @@ def parse_settings(value: Any, subject: str = "?") -> Settings:
             continue
         field = f"settings.{key}"
         default = getattr(_SETTINGS_DEFAULTS, key)
-        if isinstance(default, bool):
+        if key in growth_input.SETTINGS:  # growth family: a Decimal and a list of names
+            kwargs[key] = growth_input.parse_setting(subject, key, raw)
+        elif isinstance(default, bool):
             kwargs[key] = r.boolean(raw, field)
         elif isinstance(default, int):
             number = r.integer(raw, field)
@@ -469,6 +472,9 @@ def parse_subject(value: Any, index: int | None = None) -> Subject:
         settings=settings,
         death_date=r.optional_date(data.get("death_date"), "death_date"),
         last_contact_date=r.optional_date(data.get("last_contact_date"), "last_contact_date"),
+        # growth family (optional; criteria.growth_input)
+        prebaseline=growth_input.parse_prebaseline(raw_id, data.get("prebaseline"), baseline),
+        clinical=growth_input.parse_clinical(raw_id, data.get("clinical"), reference_date),
     )
     problems = validate_subject(subject)
     if problems:
