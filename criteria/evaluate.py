@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from types import MappingProxyType
 
 from criteria import endpoints, growth, imrecist, irecist, recist11
-from criteria.ambiguities import DefaultsCache, defaults_used
+from criteria.ambiguities import DefaultsCache, analysis_defaults, defaults_used
 from criteria.errors import CriteriaError, InputError
 from criteria.lesions import SENTENCES, SubjectCache
 from criteria.types import (
@@ -221,6 +221,9 @@ def run_analyses(subject: Subject, names: Sequence[str], results: Mapping[str, C
                          if c in growth.PSEUDOPROGRESSION_READERS}
         else:
             out[name] = growth.dissociated_response(subject)
+        block = out[name]
+        if SENTENCES.get() and name != PSEUDOPROGRESSION and isinstance(block, dict):
+            block["defaults"] = analysis_defaults(name, subject.settings)  # with --explain
     return out
 
 

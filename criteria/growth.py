@@ -38,6 +38,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from fractions import Fraction
 from types import MappingProxyType
 
 from criteria import endpoints
@@ -154,6 +155,14 @@ def tgk(d1: Decimal, d2: Decimal, days: int, month_days: Decimal) -> Decimal:
     return LOG_CONTEXT.divide((d2 - d1) * month_days, Decimal(days))
 
 
+def tgk_exact(period: JsonObject, month_days: Decimal) -> Fraction | None:
+    """TGK of a period as an exact fraction (the value its thresholds are decided on)."""
+    d1, d2, days = period["sum_start_mm"], period["sum_end_mm"], period["days"]
+    if not isinstance(d1, Decimal) or not isinstance(d2, Decimal) or not isinstance(days, int):
+        return None
+    return Fraction(d2 - d1) * Fraction(month_days) / days
+
+
 def _period(
     start: dt.date | None,
     end: dt.date | None,
@@ -181,7 +190,12 @@ def _period(
 
 
 def _ratio_at_least(
-    exp: Decimal | None, ref: Decimal | None, factor: Decimal, strict: bool, settings: Settings, name: str
+    exp: Decimal | Fraction | None,
+    ref: Decimal | Fraction | None,
+    factor: Decimal,
+    strict: bool,
+    settings: Settings,
+    name: str,
 ) -> tuple[Tri, str]:
     """``exp >= factor x ref`` (or ``>``) as a ratio definition (HPD-REF-NONPOS for ref <= 0)."""
     if exp is None or ref is None:
@@ -189,12 +203,12 @@ def _ratio_at_least(
     if ref <= 0:
         reading = settings.hpd_nonpositive_reference
         if reading == "undefined":
-            return None, f"{name} reference rate {ref:.4f} <= 0: the ratio is undefined (HPD-REF-NONPOS)"
+            return None, f"{name} reference rate {float(ref):.4f} <= 0: the ratio is undefined (HPD-REF-NONPOS)"
         if reading == "false":
-            return False, f"{name} reference rate {ref:.4f} <= 0: no acceleration of a growing tumour"
-    bound = factor * ref
-    hit = exp > bound if strict else exp >= bound
-    return hit, f"{name} exp {exp:.4f} {'>' if strict else '>='} {factor} x ref {ref:.4f}: {hit}"
+            return False, f"{name} reference rate {float(ref):.4f} <= 0: no acceleration of a growing tumour"
+    bound = Fraction(factor) * Fraction(ref)  # exact for Decimal and Fraction alike
+    hit = Fraction(exp) > bound if strict else Fraction(exp) >= bound
+    return hit, f"{name} exp {float(exp):.4f} {'>' if strict else '>='} {factor} x ref {float(ref):.4f}: {hit}"
 
 
 def hyperprogression(subject: Subject, recist: Sequence[TimepointResult]) -> JsonObject:
@@ -235,15 +249,18 @@ def hyperprogression(subject: Subject, recist: Sequence[TimepointResult]) -> Jso
         code = next((r.overall for r in recist if r.date == first_tp.date), None)
         pd_first = True if code == "PD" else None if code in (None, "NE") else False
     tgr_ref, tgr_exp = ref["tgr"], exp["tgr"]
-    tgk_ref, tgk_exp = ref["tgk"], exp["tgk"]
+    # TGK decided exactly (fractions); the Decimals in the output are for display
+    tgk_ref, tgk_exp = tgk_exact(ref, month), tgk_exact(exp, month)
     assert isinstance(tgr_ref, Decimal | None) and isinstance(tgr_exp, Decimal | None)
-    assert isinstance(tgk_ref, Decimal | None) and isinstance(tgk_exp, Decimal | None)
     delta = None if tgr_ref is None or tgr_exp is None else tgr_exp - tgr_ref
     tgr_ratio = (
         None if tgr_ref is None or tgr_exp is None or tgr_ref <= 0 else LOG_CONTEXT.divide(tgr_exp, tgr_ref)
     )
     tgk_ratio = (
-        None if tgk_ref is None or tgk_exp is None or tgk_ref <= 0 else LOG_CONTEXT.divide(tgk_exp, tgk_ref)
+        None
+        if tgk_ref is None or tgk_exp is None or tgk_ref <= 0
+        else LOG_CONTEXT.divide(Decimal(tgk_exp.numerator * tgk_ref.denominator),
+                                Decimal(tgk_exp.denominator * tgk_ref.numerator))
     )
     rate_missing = [
         str(x) for part in (ref["missing"], exp["missing"]) if isinstance(part, tuple) for x in part
@@ -286,8 +303,8 @@ def _definition(
     rate_missing: list[str],
     tgr_ref: Decimal | None,
     tgr_exp: Decimal | None,
-    tgk_ref: Decimal | None,
-    tgk_exp: Decimal | None,
+    tgk_ref: Fraction | None,
+    tgk_exp: Fraction | None,
     delta: Decimal | None,
     exp: JsonObject,
 ) -> JsonObject:
@@ -317,6 +334,8 @@ def _definition(
         rule = "HPD-KATO"
         ttf, ttf_missing = _ttf_under_2_months(subject)
         burden, burden_missing = _burden_increase(subject, exp, Decimal(50), strict=True)
+        pace_exp: Decimal | Fraction | None
+        pace_ref: Decimal | Fraction | None
         pace_exp, pace_ref = (tgk_exp, tgk_ref) if settings.kato_pace == "tgk" else (tgr_exp, tgr_ref)
         pace, sentence = _ratio_at_least(
             pace_exp, pace_ref, _TWO, True, settings, "pace (" + settings.kato_pace.upper() + ")"
