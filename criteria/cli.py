@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
     stderr = stderr or sys.stderr
     args = _build_parser().parse_args(argv)
     if args.command == "bench":
-        from criteria.bench import per_criterion, run_bench
+        from criteria.bench import per_analysis, per_criterion, run_bench
 
         if args.subjects < 1:
             stderr.write("criteria: bench: --subjects must be at least 1\n")
@@ -130,6 +130,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
         report = run_bench(args.subjects, seed=args.seed)
         if args.per_criterion:
             report["per_criterion"] = per_criterion(args.subjects, seed=args.seed)
+            report["per_analysis"] = per_analysis(args.subjects, seed=args.seed)  # growth family
         stdout.write(json.dumps(report) + "\n")
         return EXIT_OK
     try:

@@ -203,12 +203,18 @@ def _ratio_at_least(
     if ref <= 0:
         reading = settings.hpd_nonpositive_reference
         if reading == "undefined":
-            return None, f"{name} reference rate {float(ref):.4f} <= 0: the ratio is undefined (HPD-REF-NONPOS)"
+            return (
+                None,
+                f"{name} reference rate {float(ref):.4f} <= 0: the ratio is undefined (HPD-REF-NONPOS)",
+            )
         if reading == "false":
             return False, f"{name} reference rate {float(ref):.4f} <= 0: no acceleration of a growing tumour"
     bound = Fraction(factor) * Fraction(ref)  # exact for Decimal and Fraction alike
     hit = Fraction(exp) > bound if strict else Fraction(exp) >= bound
-    return hit, f"{name} exp {float(exp):.4f} {'>' if strict else '>='} {factor} x ref {float(ref):.4f}: {hit}"
+    return (
+        hit,
+        f"{name} exp {float(exp):.4f} {'>' if strict else '>='} {factor} x ref {float(ref):.4f}: {hit}",
+    )
 
 
 def hyperprogression(subject: Subject, recist: Sequence[TimepointResult]) -> JsonObject:
@@ -259,8 +265,9 @@ def hyperprogression(subject: Subject, recist: Sequence[TimepointResult]) -> Jso
     tgk_ratio = (
         None
         if tgk_ref is None or tgk_exp is None or tgk_ref <= 0
-        else LOG_CONTEXT.divide(Decimal(tgk_exp.numerator * tgk_ref.denominator),
-                                Decimal(tgk_exp.denominator * tgk_ref.numerator))
+        else LOG_CONTEXT.divide(
+            Decimal(tgk_exp.numerator * tgk_ref.denominator), Decimal(tgk_exp.denominator * tgk_ref.numerator)
+        )
     )
     rate_missing = [
         str(x) for part in (ref["missing"], exp["missing"]) if isinstance(part, tuple) for x in part
