@@ -147,7 +147,18 @@ def tgr(d1: Decimal, d2: Decimal, days: int, month_days: Decimal) -> Decimal | N
     months = ctx.divide(Decimal(days), month_days)
     tg = ctx.divide(ctx.multiply(_THREE, ctx.ln(ctx.divide(d2, d1))), months)
     value = ctx.multiply(_HUNDRED, ctx.subtract(ctx.exp(tg), Decimal(1)))
+    if value.adjusted() >= LOG_CONTEXT.prec - 13:  # too large to carry 12 decimals: keep its 50 digits
+        return value
     return value.quantize(DECISION_QUANTUM, ROUND_HALF_EVEN, ctx)
+
+
+def shown(value: Decimal | None) -> Decimal | str | None:
+    """An output number: the Decimal (written rounded to one decimal), or for a value of 1e15
+    and more (explosive growth over a few days) its scientific text, which a JSON number
+    through a float could not carry."""
+    if value is None or value.adjusted() < 15:
+        return value
+    return format(value, ".6E")
 
 
 def tgk(d1: Decimal, d2: Decimal, days: int, month_days: Decimal) -> Decimal:
@@ -289,13 +300,16 @@ def hyperprogression(subject: Subject, recist: Sequence[TimepointResult]) -> Jso
             delta,
             exp,
         )
+    for period in (ref, exp):
+        rate = period["tgr"]
+        period["tgr"] = shown(rate) if isinstance(rate, Decimal) else rate
     return {
         "month_days": str(month),
         "reference_period": ref,
         "experimental_period": exp,
-        "tgr_ratio": tgr_ratio,
-        "delta_tgr": delta,
-        "tgk_ratio": tgk_ratio,
+        "tgr_ratio": shown(tgr_ratio),
+        "delta_tgr": shown(delta),
+        "tgk_ratio": shown(tgk_ratio),
         "recist_pd_at_first_evaluation": pd_first,
         "hyperprogression": flags,
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import math
 import random
 from decimal import Decimal
 from typing import Any
@@ -104,12 +105,21 @@ def test_tgr_formula_exact_where_the_arithmetic_is(
     assert growth.tgr(Decimal(d1), Decimal(d2), days, Decimal(month)) == Decimal(expected)
 
 
-def test_tgr_from_zero_is_undefined_and_default_month_is_30_4375() -> None:
+def test_tgr_from_zero_is_undefined() -> None:
     assert growth.tgr(Decimal(0), Decimal(10), 30, Decimal("30.4375")) is None
-    # 10 -> 20 mm over 30.4375 days (one month): volume x8 -> TGR 700
-    block = tgr_block(payload("10", "20", "20", days_ref=30, month="30.4375"))
-    assert block["reference_period"]["tgr"] != Decimal(700)  # 30 days is not one month of 30.4375
-    assert growth.tgr(Decimal(10), Decimal(20), 30, Decimal(30)) == Decimal(700)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(10, 2000), st.integers(0, 3000), st.integers(1, 400))
+def test_tgr_agrees_with_an_independent_float_formula(d1: int, d2: int, days: int) -> None:
+    # 30 days of 30.4375-day months: TGR = 100 (exp(3 ln(d2/d1) / (days / 30.4375)) - 1)
+    value = growth.tgr(Decimal(d1) / 10, Decimal(d2) / 10, days, Decimal("30.4375"))
+    assert value is not None
+    exponent = 3 * math.log(d2 / d1) * 30.4375 / days if d2 else -math.inf
+    if exponent > 700:
+        return  # beyond float range; the Decimal is still finite
+    expected = 100 * (math.exp(exponent) - 1)
+    assert math.isclose(float(value), expected, rel_tol=1e-9, abs_tol=1e-9)
 
 
 def test_tgk_is_the_sum_change_per_month() -> None:
@@ -391,3 +401,14 @@ def test_growth_bench_input_is_valid_and_gives_every_analysis() -> None:
     assert set(report) == set(ANALYSIS_GENERATORS) and all(
         v["evaluations_per_second"] > 0 for v in report.values()
     )
+
+
+def test_explosive_growth_is_written_as_text_not_infinity() -> None:
+    # 0.1 mm -> 5000 mm (sum) in one day: TGR about 1e429 %/month
+    data = payload(None, "110", "140")
+    data["baseline"]["targets"][0]["mm"] = 1000
+    data["prebaseline"] = [{"date": day(-1), "sum_mm": Decimal("0.1")}]
+    code, out, err = run(data)
+    assert code == 0, err
+    rate = json.loads(out)["analyses"]["tgr"]["reference_period"]["tgr"]
+    assert isinstance(rate, str) and rate.endswith(tuple(f"E+{n}" for n in range(15, 1000)))
