@@ -493,11 +493,20 @@ def _imrecist_reader(timepoints: Sequence[TimepointResult], settings: Settings) 
                     for k in range(i + 1, len(timepoints))
                     if timepoints[k].overall not in endpoints.NOT_EVALUABLE
                     and (timepoints[k].overall == "PD") == (outcome == CONFIRMED)
+                    and _in_time(timepoints[i], timepoints[k], settings, outcome)
                 ),
                 None,
             )
         episodes.append(((i,), outcome, decider))
     return tuple(episodes)
+
+
+def _in_time(pd: TimepointResult, later: TimepointResult, settings: Settings, outcome: str) -> bool:
+    """Whether ``later`` can decide ``pd`` under IM-PFS: a non-PD only at least
+    ``imrecist_negation_min_days`` later; a PD however soon unless E4 is off."""
+    if outcome == CONFIRMED and settings.imrecist_early_pd_confirms:
+        return True
+    return (later.date - pd.date).days >= settings.imrecist_negation_min_days
 
 
 #: PSP-*: the criteria whose progression can later be negated, and how to read it. irRC and

@@ -277,6 +277,9 @@ def test_pseudoprogression_only_where_a_pd_is_later_negated(seed: int) -> None:
                 continue
             if criterion == IMRECIST:
                 assert tps[i].overall == "PD" and statuses[i] == endpoints.PD_NEGATED
+                j = by_date[item["decided_by"]["date"]]
+                assert tps[j].overall not in {"PD", "NE", "NA"}
+                assert (tps[j].date - tps[i].date).days >= subject.settings.imrecist_negation_min_days
             else:
                 j = by_date[item["decided_by"]["date"]]
                 assert tps[i].overall == "iUPD" and j > i
