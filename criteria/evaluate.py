@@ -58,6 +58,8 @@ def select_criteria(text: str | Iterable[str]) -> tuple[str, ...]:
         if name in CRITERIA:
             if name not in chosen:
                 chosen.append(name)
+        elif name in ANALYSES:  # growth family: an analysis, not a criterion
+            raise CriteriaSelectionError(f"{name!r} is an analysis, not a criterion: use --analyses {name}")
         elif name in LATER_CRITERIA:
             raise CriteriaSelectionError(
                 f"criterion {name!r} is not implemented yet (available: {', '.join(CRITERIA)})")

@@ -415,3 +415,8 @@ def test_explosive_growth_is_written_as_text_not_infinity() -> None:
     assert code == 0, err
     rate = json.loads(out)["analyses"]["tgr"]["reference_period"]["tgr"]
     assert isinstance(rate, str) and rate.endswith(tuple(f"E+{n}" for n in range(15, 1000)))
+
+
+def test_an_analysis_named_as_a_criterion_points_to_analyses() -> None:
+    code, out, err = run(payload("100", "110", "140"), "--criteria", "tgr")
+    assert (code, out) == (2, "") and "--analyses tgr" in err
