@@ -161,6 +161,31 @@ AMBIGUITIES: tuple[Ambiguity, ...] = (
     Ambiguity("T3", None, (ITRECIST,), (
         ("*", "new lesions enter the non-injected response and the overall response, never the injected "
               "response (ITR-NONINJ)"),)),
+    # --- growth family: the analyses tgr and dissociated_response (criteria.growth) ---
+    Ambiguity("A14", "tgr_month_days", ("tgr",), (
+        ("30.4375", "TG, TGR and TGK count months of 30.4375 days (365.25 / 12)"),
+        ("30", "TG, TGR and TGK count months of 30 days"))),
+    Ambiguity("G1", "hpd_nonpositive_reference", ("tgr",), (
+        ("undefined", "a ratio definition (Champiat, Saada-Bouzid, Kato pace) with a reference rate <= 0 "
+                      "is undefined: flag null, reported (A14)"),
+        ("product", "a reference rate <= 0 is read as the inequality exp >= 2 x ref"),
+        ("false", "a reference rate <= 0 is not hyperprogression (no acceleration of a growing tumour)"))),
+    Ambiguity("G2", "kato_pace", ("tgr",), (
+        ("tgk", "Kato 2017's progression pace is the target sum change per month (TGK)"),
+        ("tgr", "Kato 2017's progression pace is the tumour growth rate (TGR)"))),
+    Ambiguity("G3", "dissociated_growth_reference", ("dissociated_response",), (
+        ("baseline", "a growing lesion is >= dissociated_grow_pct above its baseline value"),
+        ("nadir", "a growing lesion is >= dissociated_grow_pct above its own nadir"))),
+    Ambiguity("G4", "dissociated_shrink_pct", ("dissociated_response",), (
+        ("30", "a shrinking lesion is >= 30% below its baseline value (RECIST PR threshold per lesion)"),
+        ("*", "a shrinking lesion is at least the set percentage below its baseline value"))),
+    Ambiguity("G5", "dissociated_grow_pct", ("dissociated_response",), (
+        ("20", "a growing lesion is >= 20% above its reference (RECIST PD threshold per lesion)"),
+        ("*", "a growing lesion is at least the set percentage above its reference"))),
+    Ambiguity("G6", "hyperprogression_definitions", ("tgr",), (
+        (str(Settings().hyperprogression_definitions), "every published hyperprogression definition is "
+                                                       "evaluated and reported by name"),
+        ("*", "only the named hyperprogression definitions are evaluated"))),
 )
 
 
@@ -186,6 +211,12 @@ def charter_note(settings: Settings, criterion: str) -> str:
     if criterion in _IR:
         note += f", ir_confirm_max_days={settings.ir_confirm_max_days}"
     return note
+
+
+def analysis_defaults(analysis: str, settings: Settings) -> tuple[str, ...]:
+    """:func:`defaults_used` for a growth-family analysis (``tgr``, ``dissociated_response``):
+    its readings only, no charter note."""
+    return defaults_used(analysis, settings)[:-1]
 
 
 def defaults_used(criterion: str, settings: Settings, response_level: bool = False) -> tuple[str, ...]:

@@ -253,6 +253,34 @@ def synthetic_pet_subject(rng: random.Random, index: int) -> dict[str, Any]:
     return subject
 
 
+# --- growth family: pre-baseline scans and clinical items ---
+
+def synthetic_growth_subject(rng: random.Random, index: int) -> dict[str, Any]:
+    """:func:`synthetic_subject` with 1-2 pre-baseline scans 4-10 weeks apart (lesion values,
+    or the sum only), growing towards the baseline at a random pace, and a clinical record
+    (treatment failure date, ECOG item) for most subjects: the input of the growth analyses."""
+    subject = synthetic_subject(rng, index)
+    baseline = subject["baseline"]
+    base_date = dt.date.fromisoformat(baseline["date"])
+    scans: list[dict[str, Any]] = []
+    date = base_date
+    factor = 1.0
+    for _ in range(rng.randint(1, 2)):
+        date -= dt.timedelta(days=rng.choice((28, 42, 56, 70)))
+        factor *= rng.uniform(0.7, 1.05)
+        values = {t["id"]: _mm(float(t["mm"]) * factor) for t in baseline["targets"]}
+        if rng.random() < 0.2:
+            scans.append({"date": date.isoformat(), "sum_mm": _mm(sum(float(v) for v in values.values()))})
+        else:
+            scans.append({"date": date.isoformat(), "targets": values})
+    subject["prebaseline"] = scans[::-1]
+    if rng.random() < 0.8:
+        failure = base_date + dt.timedelta(days=rng.randint(20, 400))
+        subject["clinical"] = {"treatment_failure_date": failure.isoformat(),
+                               "ecog_deterioration_2_months": rng.random() < 0.1}
+    return subject
+
+
 Generator = Callable[[random.Random, int], dict[str, Any]]
 #: The synthetic input each criterion is benchmarked on (``bench --per-criterion``): a
 #: generator of one subject's contract input from the seeded generator and the subject's index.
@@ -268,8 +296,18 @@ GENERATORS: Mapping[str, Generator] = MappingProxyType({
 })
 
 
-def run_batch(text: str, criteria: Sequence[str] = CRITERIA) -> str:
-    """The timed path: JSON text in, JSON text out, ``criteria`` (default the three)."""
+#: The growth analyses' synthetic input and the criteria each is timed with
+#: (``bench --per-criterion`` reports them under ``per_analysis``).
+ANALYSIS_GENERATORS: Mapping[str, tuple[Generator, tuple[str, ...]]] = MappingProxyType({
+    "tgr": (synthetic_growth_subject, (RECIST11,)),
+    "pseudoprogression": (synthetic_subject, (IRECIST, IMRECIST)),
+    "dissociated_response": (synthetic_subject, (RECIST11,)),
+})
+
+
+def run_batch(text: str, criteria: Sequence[str] = CRITERIA, analyses: Sequence[str] | None = None) -> str:
+    """The timed path: JSON text in, JSON text out, ``criteria`` (default the three) and the
+    growth ``analyses`` (None: as the command line without ``--analyses``)."""
     with gc_paused(), without_sentences():  # as ``evaluate`` without --explain
         payload = parse_payload(load_json(text))
         subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
@@ -277,7 +315,7 @@ def run_batch(text: str, criteria: Sequence[str] = CRITERIA) -> str:
         notes = DefaultsCache()  # as the command line: one per run
         # json.dumps([subject_json(r) for r in results]) written directly (as the command line
         # writes its indented output)
-        return results_text([evaluate(s, criteria, defaults=notes) for s in subjects])
+        return results_text([evaluate(s, criteria, defaults=notes, analyses=analyses) for s in subjects])
 
 
 def _timed(text: str, evaluations: int, criteria: Sequence[str]) -> tuple[float, float]:
@@ -299,6 +337,21 @@ def per_criterion(subjects: int, seed: int = 20241121,
         text = json.dumps([generate(rng, i) for i in range(subjects)], default=_decimal_as_number)
         wall, cpu = _timed(text, subjects, (criterion,))
         report[criterion] = {"evaluations_per_second": wall, "cpu_evaluations_per_second": cpu}
+    return report
+
+
+def per_analysis(subjects: int, seed: int = 20241121) -> dict[str, dict[str, float]]:
+    """Each growth analysis on its generator's ``subjects`` subjects, with the criteria it is
+    timed with (``ANALYSIS_GENERATORS``): subjects per second, criteria and analysis together."""
+    report: dict[str, dict[str, float]] = {}
+    for name, (generate, criteria) in ANALYSIS_GENERATORS.items():
+        rng = random.Random(seed)
+        text = json.dumps([generate(rng, i) for i in range(subjects)], default=_decimal_as_number)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        run_batch(text, criteria, (name,))
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        report[name] = {"evaluations_per_second": round(subjects / wall, 1),
+                        "cpu_evaluations_per_second": round(subjects / max(cpu, 1e-9), 1)}
     return report
 
 

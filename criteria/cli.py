@@ -17,7 +17,15 @@ from typing import Any, NoReturn, TextIO
 
 from criteria.ambiguities import DefaultsCache
 from criteria.errors import InputError
-from criteria.evaluate import AVAILABLE, CriteriaSelectionError, evaluate, gc_paused, select_criteria
+from criteria.evaluate import (
+    ANALYSES,
+    AVAILABLE,
+    CriteriaSelectionError,
+    evaluate,
+    gc_paused,
+    select_analyses,
+    select_criteria,
+)
 from criteria.lesions import without_sentences
 from criteria.parse import load_json, parse_payload
 from criteria.serialize import results_text, subject_json
@@ -43,6 +51,9 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--criteria", default=None,
                     help=f"comma-separated criteria (default: every criterion the input supports; "
                          f"known: {','.join(AVAILABLE)})")
+    ev.add_argument("--analyses", default=None,
+                    help=f"comma-separated analyses written under 'analyses' (default: tgr when the "
+                         f"input has prebaseline or clinical, else none; known: {','.join(ANALYSES)})")
     ev.add_argument("--explain", action="store_true",
                     help="add the 'why' sentences and the ambiguity defaults used")
     bench = sub.add_parser("bench", help="benchmark the batch path on synthetic subjects")
@@ -71,7 +82,7 @@ def _read(path: str, stdin: TextIO) -> str:
 
 
 def evaluate_text(
-    text: str, criteria: Sequence[str] | None, explain: bool
+    text: str, criteria: Sequence[str] | None, explain: bool, analyses: Sequence[str] | None = None
 ) -> tuple[list[SubjectResult], bool]:
     """JSON text -> the subjects' results and whether the input was a list (a batch);
     raises InputError on bad input."""
@@ -80,10 +91,10 @@ def evaluate_text(
         subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
         notes = DefaultsCache()  # this run's: the subjects of a batch mostly share settings
         if explain:
-            results = [evaluate(s, criteria, defaults=notes) for s in subjects]
+            results = [evaluate(s, criteria, defaults=notes, analyses=analyses) for s in subjects]
         else:
             with without_sentences():  # the sums' sentences would not be written
-                results = [evaluate(s, criteria, defaults=notes) for s in subjects]
+                results = [evaluate(s, criteria, defaults=notes, analyses=analyses) for s in subjects]
     return results, isinstance(payload, list)
 
 
@@ -95,10 +106,11 @@ def run_evaluate(text: str, criteria: Sequence[str] | None, explain: bool) -> An
     return output if batch else output[0]
 
 
-def output_text(text: str, criteria: Sequence[str] | None, explain: bool) -> str:
+def output_text(text: str, criteria: Sequence[str] | None, explain: bool,
+                analyses: Sequence[str] | None = None) -> str:
     """JSON text -> what ``evaluate`` prints: ``json.dumps(run_evaluate(...), indent=2)``,
     written by :func:`criteria.serialize.results_text`; raises InputError on bad input."""
-    results, batch = evaluate_text(text, criteria, explain)
+    results, batch = evaluate_text(text, criteria, explain, analyses)
     with gc_paused():
         return results_text(results if batch else results[0], explain, indent=2)
 
@@ -111,7 +123,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
     stderr = stderr or sys.stderr
     args = _build_parser().parse_args(argv)
     if args.command == "bench":
-        from criteria.bench import per_criterion, run_bench
+        from criteria.bench import per_analysis, per_criterion, run_bench
 
         if args.subjects < 1:
             stderr.write("criteria: bench: --subjects must be at least 1\n")
@@ -119,6 +131,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
         report = run_bench(args.subjects, seed=args.seed)
         if args.per_criterion:
             report["per_criterion"] = per_criterion(args.subjects, seed=args.seed)
+            report["per_analysis"] = per_analysis(args.subjects, seed=args.seed)  # growth family
         stdout.write(json.dumps(report) + "\n")
         return EXIT_OK
     try:
@@ -127,7 +140,12 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
         stderr.write(f"criteria: --criteria: {exc}\n")
         return EXIT_BAD_INPUT
     try:
-        output = output_text(_read(args.file, stdin), criteria, args.explain)
+        analyses = select_analyses(args.analyses) if args.analyses is not None else None
+    except CriteriaSelectionError as exc:
+        stderr.write(f"criteria: --analyses: {exc}\n")
+        return EXIT_BAD_INPUT
+    try:
+        output = output_text(_read(args.file, stdin), criteria, args.explain, analyses)
     except InputError as exc:
         stderr.write(" ".join(str(exc).split()) + "\n")
         return EXIT_BAD_INPUT

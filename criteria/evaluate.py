@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType
 
-from criteria import endpoints, imrecist, irecist, irrc, irrecist, itrecist, percist, recist11
-from criteria.ambiguities import DefaultsCache, defaults_used
+from criteria import endpoints, growth, imrecist, irecist, irrc, irrecist, itrecist, percist, recist11
+from criteria.ambiguities import DefaultsCache, analysis_defaults, defaults_used
 from criteria.errors import CriteriaError, InputError
 from criteria.lesions import SENTENCES, SubjectCache
 from criteria.types import (
@@ -30,6 +30,7 @@ from criteria.types import (
     PET_CRITERIA,
     RECIST11,
     CriterionResult,
+    ExtraValue,
     Subject,
     SubjectResult,
     TimepointResult,
@@ -69,6 +70,8 @@ def select_criteria(text: str | Iterable[str]) -> tuple[str, ...]:
         if name in _ENGINES:
             if name not in chosen:
                 chosen.append(name)
+        elif name in ANALYSES:  # growth family: an analysis, not a criterion
+            raise CriteriaSelectionError(f"{name!r} is an analysis, not a criterion: use --analyses {name}")
         else:
             raise CriteriaSelectionError(f"unknown criterion {name!r} (available: {', '.join(AVAILABLE)})")
     if not chosen:
@@ -236,13 +239,62 @@ def _defaults(criterion: str, rules: str, subject: Subject, level: bool,
         own = tuple(note for note in get(criterion) if not note.startswith("A13"))
         return own + get(rules)
     return get(criterion)
+# --- growth family: analyses (not criteria), written as the top-level ``analyses`` ------
+
+TGR = "tgr"
+PSEUDOPROGRESSION = "pseudoprogression"
+DISSOCIATED_RESPONSE = "dissociated_response"
+#: Analyses ``--analyses`` accepts, in output order (docs/criteria-cli.md, growth section).
+ANALYSES: tuple[str, ...] = (TGR, PSEUDOPROGRESSION, DISSOCIATED_RESPONSE)
+
+
+def select_analyses(text: str | Iterable[str]) -> tuple[str, ...]:
+    """``"tgr,pseudoprogression"`` (or names) -> analysis names in output order, validated."""
+    names = {n.strip() for n in (text.split(",") if isinstance(text, str) else text)}
+    unknown = sorted(names - set(ANALYSES))
+    if unknown:
+        raise CriteriaSelectionError(f"unknown analysis {unknown[0]!r} (available: {', '.join(ANALYSES)})")
+    if not names:
+        raise CriteriaSelectionError("no analysis given")
+    return tuple(a for a in ANALYSES if a in names)
+
+
+def default_analyses(subject: Subject) -> tuple[str, ...]:
+    """Without ``--analyses``: ``tgr`` for an input that carries pre-baseline scans or clinical
+    items (data only it uses, invalid before), else none (existing output unchanged)."""
+    return (TGR,) if subject.prebaseline or subject.clinical is not None else ()
+
+
+def run_analyses(subject: Subject, names: Sequence[str], results: Mapping[str, CriterionResult],
+                 cache: SubjectCache | None) -> dict[str, ExtraValue]:
+    """The analyses ``names`` of one subject, from its input and its criteria's results
+    (RECIST 1.1's timepoints are computed for the HPD definitions when not in ``results``)."""
+    out: dict[str, ExtraValue] = {}
+    for name in names:
+        if name == TGR:
+            recist: tuple[TimepointResult, ...] = ()
+            if not subject.response_level:
+                recist = (results[RECIST11].timepoints if RECIST11 in results
+                          else _with_progression_dates(subject, engine(RECIST11)(subject, cache)))
+            out[name] = growth.hyperprogression(subject, recist)
+        elif name == PSEUDOPROGRESSION:
+            out[name] = {c: growth.pseudoprogression(subject, c, r.timepoints) for c, r in results.items()
+                         if c in growth.PSEUDOPROGRESSION_READERS}
+        else:
+            out[name] = growth.dissociated_response(subject)
+        block = out[name]
+        if SENTENCES.get() and name != PSEUDOPROGRESSION and isinstance(block, dict):
+            block["defaults"] = analysis_defaults(name, subject.settings)  # with --explain
+    return out
 
 
 def evaluate(subject: Subject, criteria: Sequence[str] | None = None, *,
-             defaults: DefaultsCache | None = None) -> SubjectResult:
+             defaults: DefaultsCache | None = None,
+             analyses: Sequence[str] | None = None) -> SubjectResult:
     """Evaluate ``criteria`` (default: every criterion the input supports) for one subject.
 
-    ``defaults`` may carry a batch's :class:`~criteria.ambiguities.DefaultsCache`.
+    ``defaults`` may carry a batch's :class:`~criteria.ambiguities.DefaultsCache`;
+    ``analyses`` the growth-family analyses wanted (None: :func:`default_analyses`).
     Raises :class:`InputError` when response-level codes cannot serve a requested criterion,
     :class:`CriteriaSelectionError` for an unknown or not yet implemented criterion.
     """
@@ -254,9 +306,11 @@ def evaluate(subject: Subject, criteria: Sequence[str] | None = None, *,
     # One cache per subject, shared by its criteria and dropped with this call: the only
     # state of an evaluation (criteria keeps none at module level).
     cache = None if subject.response_level else SubjectCache(subject)
-    return SubjectResult(subject=subject.subject,
-                         results={c: evaluate_criterion(subject, c, cache=cache, defaults=defaults)
-                                  for c in wanted})
+    results = {c: evaluate_criterion(subject, c, cache=cache, defaults=defaults) for c in wanted}
+    names = default_analyses(subject) if analyses is None else analyses
+    if not names:
+        return SubjectResult(subject=subject.subject, results=results)
+    return SubjectResult(subject.subject, results, run_analyses(subject, names, results, cache))
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
+from criteria import growth_input
 from criteria.errors import InputError
 from criteria.lesions import TSTM_MM
 from criteria.types import (
@@ -50,7 +51,8 @@ TSTM = "TSTM"
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SUBJECT_KEYS = frozenset({"subject", "reference_date", "settings", "death_date", "last_contact_date",
-                           "baseline", "timepoints", "pet"})
+                           "baseline", "timepoints", "pet",  # pet: PERCIST family
+                           "prebaseline", "clinical"})  # growth family
 _BASELINE_KEYS = frozenset({"date", "targets", "non_targets"})
 _TARGET_KEYS = frozenset({"id", "organ", "node", "mm", "injected"})  # injected: itRECIST block below
 _NON_TARGET_KEYS = frozenset({"id", "organ", "node", "injected"})
@@ -249,7 +251,9 @@ def parse_settings(value: Any, subject: str = "?") -> Settings:
             continue
         field = f"settings.{key}"
         default = getattr(_SETTINGS_DEFAULTS, key)
-        if isinstance(default, bool):
+        if key in growth_input.SETTINGS:  # growth family: a Decimal and a list of names
+            kwargs[key] = growth_input.parse_setting(subject, key, raw)
+        elif isinstance(default, bool):
             kwargs[key] = r.boolean(raw, field)
         elif isinstance(default, int):
             number = r.integer(raw, field)
@@ -623,6 +627,9 @@ def parse_subject(value: Any, index: int | None = None) -> Subject:
         last_contact_date=r.optional_date(data.get("last_contact_date"), "last_contact_date"),
         pet=None if data.get("pet") is None else parse_pet(r, data["pet"]),
         injection=_parse_injection(r, data, baseline),
+        # growth family (optional; criteria.growth_input)
+        prebaseline=growth_input.parse_prebaseline(raw_id, data.get("prebaseline"), baseline),
+        clinical=growth_input.parse_clinical(raw_id, data.get("clinical"), reference_date),
     )
     problems = validate_subject(subject)
     if problems:

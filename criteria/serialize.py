@@ -138,8 +138,11 @@ def criterion_json(result: CriterionResult, explain: bool = False,
 def subject_json(result: SubjectResult, explain: bool = False) -> JsonObject:
     """One subject's result object: ``{"subject": ..., "results": {criterion: ...}}``."""
     shown: dict[int, tuple[object, Any]] = {}  # this subject's numbers and date texts (timepoint_json)
-    return {"subject": result.subject,
-            "results": {name: criterion_json(r, explain, shown) for name, r in result.results.items()}}
+    criteria = {name: criterion_json(r, explain, shown) for name, r in result.results.items()}
+    out: JsonObject = {"subject": result.subject, "results": criteria}
+    if result.analyses:  # growth family: optional top-level analyses
+        out["analyses"] = {name: plain(value) for name, value in result.analyses.items()}
+    return out
 
 
 # --- JSON text ---------------------------------------------------------------------------
@@ -334,7 +337,10 @@ class _Writer:
         inner = level + 1
         criteria = self.members([f"{self.string(name)}: {self.criterion(r, inner + 1, shown)}"
                                  for name, r in result.results.items()], inner)
-        return self.members([f'"subject": {self.string(result.subject)}', f'"results": {criteria}'], level)
+        members = [f'"subject": {self.string(result.subject)}', f'"results": {criteria}']
+        if result.analyses:  # growth family: optional top-level analyses
+            members.append(f'"analyses": {self.value(dict(result.analyses), inner)}')
+        return self.members(members, level)
 
 
 def json_string(value: str) -> str:

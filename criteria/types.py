@@ -254,6 +254,23 @@ class Settings:
     # from that timepoint on, both groups' baseline and nadir recomputed with the new
     # membership -- "move" -- or stays in its baseline group, flagged -- "keep".
     itrecist_post_baseline_injection: Literal["move", "keep"] = "move"
+    # --- growth family (tumour growth rate, hyperprogression, dissociated response) ---
+    # A14: the month of TG/TGR/TGK, in days (365.25 / 12; some papers use 30).
+    tgr_month_days: Decimal = Decimal("30.4375")
+    # G5: the hyperprogression definitions evaluated (criteria.growth.HPD_DEFINITIONS).
+    hyperprogression_definitions: tuple[str, ...] = (
+        "champiat2017", "saada_bouzid2017", "ferrara2018", "kas2020", "kato2017", "lo_russo2019")
+    # G1 (A14): a ratio definition whose reference rate is <= 0 (tumour stable or shrinking
+    # before treatment): "undefined" (flag null, reported) / "product" (TGR_exp >= 2 x TGR_ref
+    # read as an inequality) / "false" (no acceleration of a growing tumour: not HPD).
+    hpd_nonpositive_reference: Literal["undefined", "product", "false"] = "undefined"
+    # G2: Kato 2017's "progression pace": sum change per month (TGK) or TGR.
+    kato_pace: Literal["tgk", "tgr"] = "tgk"
+    # G3: dissociated response (Tazdait 2018): per-lesion shrink / growth thresholds (%), and
+    # whether growth is measured against the lesion's baseline or its own nadir.
+    dissociated_shrink_pct: int = 30
+    dissociated_grow_pct: int = 20
+    dissociated_growth_reference: Literal["baseline", "nadir"] = "baseline"
 
 
 # --- input ------------------------------------------------------------------------
@@ -361,6 +378,31 @@ class Timepoint:
         return max(self.scan_dates) if self.scan_dates else self.date
 
 
+# --- growth family: input (pre-baseline scans, clinical items of the HPD definitions) ---
+
+@fast_init
+@dataclass(frozen=True)
+class PrebaselineScan:
+    """A scan before the baseline (contract ``prebaseline[]``): the baseline targets'
+    values (``targets``, same ids; a missing id is not assessed) or, when only the sum is
+    known, ``sum_mm``. Exactly one of the two is given."""
+
+    date: dt.date
+    targets: Mapping[str, Decimal | None] = field(default_factory=dict)
+    sum_mm: Decimal | None = None
+
+
+@fast_init
+@dataclass(frozen=True)
+class Clinical:
+    """Clinical items of the hyperprogression definitions (contract ``clinical``): the date
+    treatment failed (any cause; Kato 2017 / Lo Russo 2019 time to treatment failure) and
+    whether ECOG performance status worsened to >= 2 within the first 2 months (Lo Russo)."""
+
+    treatment_failure_date: dt.date | None = None
+    ecog_deterioration_2_months: bool | None = None
+
+
 @fast_init
 @dataclass(frozen=True)
 class Subject:
@@ -376,6 +418,9 @@ class Subject:
     pet: PetStudy | None = None  # PERCIST family input (optional)
     # itRECIST: the injected / non-injected classification (None: the input carries none).
     injection: Injection | None = None
+    # growth family: pre-baseline scans (oldest first) and clinical inputs (optional)
+    prebaseline: tuple[PrebaselineScan, ...] = ()
+    clinical: Clinical | None = None
 
     @property
     def response_level(self) -> bool:
@@ -521,6 +566,9 @@ class CriterionResult:
 class SubjectResult:
     subject: str
     results: Mapping[str, CriterionResult]
+    # growth family: the analyses asked for (``--analyses``), JSON-shaped, written as the
+    # top-level ``analyses`` object (absent when empty)
+    analyses: Mapping[str, ExtraValue] = field(default_factory=dict)
 
 
 # --- irRC / irRECIST (issue 14 items 1, 2) ------------------------------------------

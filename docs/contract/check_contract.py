@@ -33,10 +33,12 @@ CODES = {
 problems: list[str] = []
 
 
-def run(py: str, payload, criteria: str | None = None):
+def run(py: str, payload, criteria: str | None = None, analyses: str | None = None):
     cmd = [py, "-m", "criteria", "evaluate", "-"]
     if criteria:
         cmd += ["--criteria", criteria]
+    if analyses:
+        cmd += ["--analyses", analyses]
     return subprocess.run(cmd, input=json.dumps(payload), capture_output=True, text=True, timeout=120)
 
 
@@ -62,6 +64,18 @@ def check_result(name: str, crit: str, res: dict) -> None:
         problems.append(f"{name} {crit}: pfs must be {{event: bool, date: ISO date, reason}}, got {pfs}")
 
 
+def dig(value, path: str):
+    """``a.b.0.c`` into nested objects and lists (None where a step is absent)."""
+    for step in path.split("."):
+        if isinstance(value, list) and step.isdigit() and int(step) < len(value):
+            value = value[int(step)]
+        elif isinstance(value, dict) and step in value:
+            value = value[step]
+        else:
+            return None
+    return value
+
+
 def main() -> None:
     py = sys.argv[1] if len(sys.argv) > 1 else sys.executable
     inputs = sorted(p for p in (HERE / "examples").glob("*.json") if not p.name.endswith(".expected.json"))
@@ -70,8 +84,9 @@ def main() -> None:
         payload = json.loads(p.read_text())
         payloads.append(payload)
         expected = json.loads(p.with_name(p.stem + ".expected.json").read_text())
-        crits = [k for k in expected if not k.startswith("_")]
-        r = run(py, payload, ",".join(crits))
+        crits = [k for k in expected if not k.startswith("_") and k != "analyses"]
+        wanted = expected.get("analyses", {})  # growth family: {analysis: {dotted.path: value}}
+        r = run(py, payload, ",".join(crits), ",".join(wanted) or None)
         if r.returncode != 0:
             problems.append(f"{p.name}: exit {r.returncode}: {r.stderr.strip()[-300:]}")
             continue
@@ -96,6 +111,15 @@ def main() -> None:
                 got = res.get("pfs") or {}
                 if got.get("event") != exp["pfs"]["event"] or got.get("date") != exp["pfs"]["date"]:
                     problems.append(f"{p.name} {crit}: pfs want {exp['pfs']} got {got}")
+        for analysis, paths in wanted.items():
+            block = out.get("analyses", {}).get(analysis)
+            if not isinstance(block, dict):
+                problems.append(f"{p.name}: no analyses.{analysis}")
+                continue
+            for path, value in paths.items():
+                got = dig(block, path)
+                if got != value:
+                    problems.append(f"{p.name} analyses.{analysis}.{path}: want {value!r} got {got!r}")
     # batch: a list in, a list out, same order
     r = run(py, payloads)
     if r.returncode != 0 or not isinstance(json.loads(r.stdout or "null"), list):
