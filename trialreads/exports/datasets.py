@@ -137,6 +137,9 @@ class LesionResult:
     ``TOO_SMALL``; or ``NOT_DONE`` with ``reason_not_done``. Non-target and new lesions:
     ``state`` (:data:`TUMOR_STATES`); a new lesion may also carry ``mm`` (imRECIST adds
     measurable new lesions to the sum). ``image_date`` defaults to the visit date.
+    ``collected`` is the result text as collected (``TRORRES``, e.g. ``21`` for a value
+    transcribed from a source); empty for values entered in the system, whose ``TRORRES`` is
+    the value as entered.
     """
 
     lesion_id: str
@@ -145,6 +148,7 @@ class LesionResult:
     state: str | None = None
     reason_not_done: str | None = None
     image_date: dt.date | None = None
+    collected: str = ""
 
 
 @dataclass(frozen=True)
@@ -519,7 +523,7 @@ def _measurement_values(result: LesionResult, where: str) -> dict[str, Value]:
     if result.mm is None:
         raise ExportInputError(f"{where}: measured lesion {result.lesion_id} has no mm")
     return {
-        "TRORRES": str(result.mm),
+        "TRORRES": result.collected or str(result.mm),
         "TRORRESU": "mm",
         "TRSTRESC": decimal_text(result.mm),
         "TRSTRESN": result.mm,

@@ -139,17 +139,17 @@ class StudyBuild:
     as_of: dt.datetime
 
 
-def _target_result(code: str, state: str, value: Decimal | None) -> LesionResult:
+def _target_result(code: str, state: str, value: Decimal | None, collected: str = "") -> LesionResult:
     if state == MeasurementState.NOT_ASSESSED:
         return LesionResult(code, MeasurementStatus.NOT_DONE, reason_not_done="NOT ASSESSED")
     if state == MeasurementState.TOO_SMALL:
         return LesionResult(code, MeasurementStatus.TOO_SMALL)
-    return LesionResult(code, MeasurementStatus.MEASURED, mm=value)
+    return LesionResult(code, MeasurementStatus.MEASURED, mm=value, collected=collected)
 
 
-def _new_lesion_result(code: str, value: Decimal | None, equivocal: bool) -> LesionResult:
+def _new_lesion_result(code: str, value: Decimal | None, equivocal: bool, collected: str = "") -> LesionResult:
     state = "EQUIVOCAL" if equivocal else ("ABSENT" if value is not None and value == 0 else "PRESENT")
-    return LesionResult(code, MeasurementStatus.MEASURED, mm=value, state=state)
+    return LesionResult(code, MeasurementStatus.MEASURED, mm=value, state=state, collected=collected)
 
 
 def _rating_result(code: str, status: str) -> LesionResult:
@@ -199,14 +199,14 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
         lesions[rid].append((code, kind, organ, node, first_tp))
         lesion_code[lid] = (code, kind)
     results: dict[int, list[LesionResult]] = defaultdict(list)  # timepoint read -> results
-    for tr_id, lid, state, value, equivocal in Measurement.objects.filter(
+    for tr_id, lid, state, value, equivocal, collected in Measurement.objects.filter(
         signed_q("timepoint_read"), timepoint_read__read__subject__trial_id=trial_id
-    ).values_list("timepoint_read_id", "lesion_id", "state", "value_mm", "equivocal"):
+    ).values_list("timepoint_read_id", "lesion_id", "state", "value_mm", "equivocal", "collected"):
         code, kind = lesion_code[lid]
         if kind == LesionKind.TARGET:
-            results[tr_id].append(_target_result(code, state, value))
+            results[tr_id].append(_target_result(code, state, value, collected))
         elif kind == LesionKind.NEW:
-            results[tr_id].append(_new_lesion_result(code, value, equivocal))
+            results[tr_id].append(_new_lesion_result(code, value, equivocal, collected))
     for tr_id, lid, status in NonTargetRating.objects.filter(
         signed_q("timepoint_read"), timepoint_read__read__subject__trial_id=trial_id
     ).values_list("timepoint_read_id", "lesion_id", "status"):

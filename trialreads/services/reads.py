@@ -45,9 +45,14 @@ from trialreads.models import (
     Subject,
     TimepointRead,
 )
+from trialreads.models import read as read_models
 
 _LESION_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 _ONE_DP = Decimal("0.1")
+MM_PLACES = read_models.MM_PLACES
+_COLLECTED_DP = Decimal(1).scaleb(-MM_PLACES)
+#: Target states whose value is the reader's own measurement (the others are derived: 5 mm, a sum).
+_COLLECTED_STATES = frozenset({MeasurementState.MEASURED, MeasurementState.COALESCED})
 TOO_SMALL_MM = Decimal("5.0")  # R11-TSTM: present but too small to measure counts as 5 mm
 
 #: Allowed read status moves; every change goes through :func:`_set_read_status`.
@@ -70,6 +75,8 @@ class TargetInput:
     value_mm: Decimal
     is_node: bool = False
     injected: bool = False
+    #: The result text as collected, for a value transcribed from a source (see :func:`_check_mm`).
+    collected: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,7 @@ class TargetValueInput:
     fragments_mm: tuple[Decimal, ...] = ()
     coalesced_with: tuple[str, ...] = ()
     coalesced_into: str = ""
+    collected: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,7 @@ class NewLesionInput:
     is_node: bool = False
     measurable: bool = True
     equivocal: bool = False
+    collected: str = ""
 
 
 class _Errors:
@@ -114,9 +123,13 @@ class _Errors:
             raise ValidationError(self.errors)
 
 
-def _check_mm(errors: _Errors, field: str, value: object, *, required: bool = True) -> Decimal | None:
+def _check_mm(
+    errors: _Errors, field: str, value: object, *, required: bool = True, collected: str = ""
+) -> Decimal | None:
     """A diameter: a ``Decimal`` (never float/bool/str), finite, unsigned, one decimal at most,
-    0–1000 mm."""
+    0–1000 mm. A value transcribed from a source names the result as ``collected`` (the text,
+    which must read as exactly ``value``) and keeps up to :data:`MM_PLACES` decimals: rounding
+    it would let the transcription change a response (issue 18 item 6)."""
     if value is None:
         if required:
             errors.add(field, "required")
@@ -130,14 +143,25 @@ def _check_mm(errors: _Errors, field: str, value: object, *, required: bool = Tr
     if value.is_signed():
         errors.add(field, "must not be negative")
         return None
+    quantum = _COLLECTED_DP if collected else _ONE_DP
     try:
-        quantized = value.quantize(_ONE_DP)
+        quantized = value.quantize(quantum)
     except InvalidOperation:
         errors.add(field, "out of range")
         return None
     if quantized != value:
-        errors.add(field, "at most one decimal place (0.1 mm)")
+        places = f"{MM_PLACES} decimal places" if collected else "one decimal place (0.1 mm)"
+        errors.add(field, f"at most {places}")
         return None
+    if collected:
+        try:
+            exact = Decimal(collected) == value
+        except InvalidOperation:
+            exact = False
+        if not exact:
+            errors.add(field.rsplit(".", 1)[0] + ".collected", f"{collected!r} is not {value} mm")
+            return None
+        quantized = value
     if quantized > rules.MAX_DIAMETER_MM:
         errors.add(field, f"implausible diameter (more than {rules.MAX_DIAMETER_MM} mm)")
         return None
@@ -193,6 +217,7 @@ _MEASUREMENT_COLUMNS = (
     "coalesced_with",
     "coalesced_into",
     "equivocal",
+    "collected",
 )
 _RATING_COLUMNS = ("timepoint_read_id", *_LESION_COLUMNS, "status")
 
@@ -213,8 +238,10 @@ def _content(
     pk: int, read_id: int, timepoint_id: int, measurements: Sequence[Any], ratings: Sequence[Any]
 ) -> dict[str, Any]:
     def measurement(row: Sequence[Any]) -> dict[str, Any]:
-        state, value_mm, fragments_mm, coalesced_with, coalesced_into, equivocal = row[7:]
-        return {
+        state, value_mm, fragments_mm, coalesced_with, coalesced_into, equivocal, collected = row[7:]
+        # The collected text is signed with the value; absent when empty, so the content (and
+        # hash) of every read entered in the system is what it was before the field existed.
+        return ({"collected": collected} if collected else {}) | {
             **_lesion_part(row),
             "state": state,
             "value_mm": value_mm,
@@ -346,7 +373,7 @@ def _validate_baseline(targets: Sequence[TargetInput], non_targets: Sequence[Non
     for i, t in enumerate(targets):
         _check_code(errors, f"targets[{i}].code", t.code, seen)
         _check_text(errors, f"targets[{i}].organ", t.organ)
-        _check_mm(errors, f"targets[{i}].value_mm", t.value_mm)
+        _check_mm(errors, f"targets[{i}].value_mm", t.value_mm, collected=t.collected)
     for i, n in enumerate(non_targets):
         _check_code(errors, f"non_targets[{i}].code", n.code, seen)
         _check_text(errors, f"non_targets[{i}].organ", n.organ)
@@ -406,9 +433,11 @@ def timepoint_read_save_baseline(
                 lesion.kind, lesion.organ, lesion.is_node = kind, item.organ.strip(), item.is_node
                 lesion.injected, lesion.measurable, lesion.first_timepoint = item.injected, True, tr.timepoint
                 lesion.save()
-                if kind == LesionKind.TARGET:
-                    value = item.value_mm.quantize(_ONE_DP)  # type: ignore[union-attr]
-                    Measurement(timepoint_read=tr, lesion=lesion, value_mm=value).save()
+                if isinstance(item, TargetInput):
+                    value = item.value_mm if item.collected else item.value_mm.quantize(_ONE_DP)
+                    Measurement(
+                        timepoint_read=tr, lesion=lesion, value_mm=value, collected=item.collected
+                    ).save()
                 else:
                     NonTargetRating(timepoint_read=tr, lesion=lesion, status=NonTargetStatus.PRESENT).save()
         _finish_write(read, tr, before, actor, kind="baseline")
@@ -431,7 +460,7 @@ def _validate_followup_shapes(
             continue
         state = MeasurementState(t.state)
         if state == MeasurementState.MEASURED:
-            _check_mm(errors, f"{field}.value_mm", t.value_mm)
+            _check_mm(errors, f"{field}.value_mm", t.value_mm, collected=t.collected)
         elif state == MeasurementState.TOO_SMALL:
             if t.value_mm is not None:
                 value = _check_mm(errors, f"{field}.value_mm", t.value_mm)
@@ -448,7 +477,7 @@ def _validate_followup_shapes(
             if t.value_mm is not None:
                 errors.add(f"{field}.value_mm", "computed from the fragments; leave it empty")
         elif state == MeasurementState.COALESCED:
-            _check_mm(errors, f"{field}.value_mm", t.value_mm)
+            _check_mm(errors, f"{field}.value_mm", t.value_mm, collected=t.collected)
             if not t.coalesced_with:
                 errors.add(f"{field}.coalesced_with", "name the lesions that coalesced into this one")
         elif state == MeasurementState.COALESCED_INTO:
@@ -462,7 +491,10 @@ def _validate_followup_shapes(
         field = f"new_lesions[{i}]"
         _check_code(errors, f"{field}.code", n.code, seen)
         _check_text(errors, f"{field}.organ", n.organ)
-        _check_mm(errors, f"{field}.value_mm", n.value_mm, required=n.measurable and not n.equivocal)
+        _check_mm(
+            errors, f"{field}.value_mm", n.value_mm, required=n.measurable and not n.equivocal,
+            collected=n.collected,
+        )  # fmt: skip
     errors.raise_if_any()
 
 
@@ -549,6 +581,7 @@ def timepoint_read_save_followup(
                 fragments_mm=[str(f.quantize(_ONE_DP)) for f in t.fragments_mm],
                 coalesced_with=list(t.coalesced_with),
                 coalesced_into=t.coalesced_into,
+                collected=t.collected if t.state in _COLLECTED_STATES else "",
             ).save()
         for code, status in non_targets.items():
             NonTargetRating(timepoint_read=tr, lesion=lesions[code], status=status).save()
@@ -566,6 +599,7 @@ def timepoint_read_save_followup(
                 state=MeasurementState.MEASURED if n.value_mm is not None else MeasurementState.NOT_ASSESSED,
                 value_mm=n.value_mm,
                 equivocal=n.equivocal,
+                collected=n.collected if n.value_mm is not None else "",
             ).save()
         _finish_write(read, tr, before, actor, kind="followup")
     return tr

@@ -15,8 +15,12 @@ conformance test):
   -> site ``701``); the randomisation date is the baseline date (TU/TR carry none).
 * Visits: one imaging timepoint per ``VISIT`` in ``VISITNUM`` order, its scan dates spanning
   both readers' (imputed, for partial ``TRDTC``) dates.
-* Values are stored on the 0.1 mm quantum of the system (ROUND_HALF_UP; the source has
-  values like 32.32 mm); the command reports how many were rounded.
+* Values keep their collected precision (the source has values like 32.32 mm): the standardised
+  ``TRSTRESC`` is stored exactly and is what the engine decides on, with the collected
+  ``TRORRES`` text beside it, so the export writes ``TRORRES`` as collected. Rounding to the
+  web form's 0.1 mm entry quantum would let the import change a response (a target 50 mm ->
+  35.04 mm is SD, -29.92 %; rounded to 35.0 it would be PR) (issue 18 item 6). The summary
+  counts the values finer than 0.1 mm (``values_finer_than_0.1_mm``), none of them rounded.
 * Each timepoint read is signed with the reader's import account; the signature meaning
   says it is an import of the named file and not the original reader's own signature.
 * The accepted read: concordant subjects are accepted by the charter rule (read 1); for
@@ -33,7 +37,7 @@ import re
 import secrets
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +58,7 @@ from trialreads.services import trials as trial_services
 
 READERS = ("RADIOLOGIST 1", "RADIOLOGIST 2")
 QUANTUM = Decimal("0.1")
+_DIAMETER_TESTS = frozenset({"LDIAM", "LPERP", "DIAMETER"})
 _SITE = re.compile(r"^[^-]+-([^-]+)-")
 
 
@@ -69,20 +74,37 @@ def _find(directory: Path, prefix: str) -> Path:
     return found[0]
 
 
-class _Counter:
-    rounded = 0
+class _Values:
+    """Values as the engine gets them (exact) and their collected text, per TR row key."""
+
+    def __init__(self, tr: Sequence[Mapping[str, str]]) -> None:
+        self.finer = 0
+        #: (USUBJID, TREVALID, VISIT, TRLNKID) -> TRORRES of the diameter row
+        self.collected: dict[tuple[str, str, str, str], str] = {}
+        for row in tr:
+            if row.get("TRTESTCD") in _DIAMETER_TESTS and row.get("TRORRES", "").strip():
+                key = (row["USUBJID"], row.get("TREVALID", ""), row.get("VISIT", ""), row.get("TRLNKID", ""))
+                self.collected.setdefault(key, row["TRORRES"].strip())
 
     def mm(self, value: Any) -> Decimal | None:
         if value is None:
             return None
         exact = Decimal(value)
+        if exact.is_finite() and exact != exact.quantize(QUANTUM):
+            self.finer += 1
+        return exact
+
+    def text(self, value: Decimal | None, usubjid: str, reader: str, visit: str, lesion: str) -> str:
+        """The collected ``TRORRES`` when it reads as the value in mm, else the value's own text
+        (a result collected in other units is standardised in ``TRSTRESC``, which is the value)."""
+        if value is None or not value.is_finite():
+            return ""
+        collected = self.collected.get((usubjid, reader, visit, lesion), "")
         try:
-            stored = exact.quantize(QUANTUM, rounding=ROUND_HALF_UP)
-        except InvalidOperation:
-            return exact  # far out of range (1e400): the service refuses it, naming the field
-        if stored != exact:
-            self.rounded += 1
-        return stored
+            same = collected != "" and Decimal(collected) == value
+        except ArithmeticError:
+            same = False
+        return collected if same else str(value)
 
 
 def _user(username: str, password: str, *, staff: bool = False, name: str = "") -> Any:
@@ -137,7 +159,7 @@ def import_sdtm(
 
     passwords = {key: secrets.token_urlsafe(24) for key in ("manager", "r1", "r2", "adj")}
     prefix = code.lower()[:30]
-    counter = _Counter()
+    counter = _Values(tr)
     subjects = sorted(set(per_reader[READERS[0]]) | set(per_reader[READERS[1]]))
     baseline_dates = [
         dt.date.fromisoformat(per_reader[r][s]["baseline"]["date"]) for r in READERS for s in per_reader[r]
@@ -182,7 +204,7 @@ def import_sdtm(
         "trial": trial.code,
         "subjects": len(subjects),
         "readers": list(READERS),
-        "values_rounded_to_0.1_mm": counter.rounded,
+        "values_finer_than_0.1_mm": counter.finer,
         "adjudications_decided": decided,
         "source": source,
     }
@@ -198,7 +220,7 @@ def _import_subject(
     baseline_visit: str,
     manager: Any,
     reader_users: Mapping[str, tuple[Any, str]],
-    counter: _Counter,
+    counter: _Values,
     source: str,
 ) -> None:
     present = {r: data for r, data in reads.items() if data is not None}
@@ -236,17 +258,21 @@ def _import_subject(
         meaning = f"Imported from {source}; transcribed by the import, not signed by the original reader."
         base = data["baseline"]
         tr = TimepointRead.objects.get(read=read, timepoint=timepoints[baseline_visit])
-        read_services.timepoint_read_save_baseline(
-            timepoint_read_id=tr.pk,
-            targets=[
+        targets = []
+        for t in base["targets"]:
+            value = counter.mm(t["mm"]) or Decimal(0)
+            targets.append(
                 read_services.TargetInput(
                     code=t["id"],
                     organ=t["organ"],
-                    value_mm=counter.mm(t["mm"]) or Decimal(0),
+                    value_mm=value,
                     is_node=t["node"],
+                    collected=counter.text(value, usubjid, reader, baseline_visit, t["id"]),
                 )
-                for t in base["targets"]
-            ],
+            )
+        read_services.timepoint_read_save_baseline(
+            timepoint_read_id=tr.pk,
+            targets=targets,
             non_targets=[
                 read_services.NonTargetInput(code=n["id"], organ=n["organ"], is_node=n["node"])
                 for n in base["non_targets"]
@@ -259,15 +285,19 @@ def _import_subject(
             tr = TimepointRead.objects.get(read=read, timepoint=timepoints[visit])
             read_services.timepoint_read_save_followup(
                 timepoint_read_id=tr.pk,
-                targets=[_target_value(lesion, value, counter) for lesion, value in tp["targets"].items()],
+                targets=[
+                    _target_value(lesion, value, counter, (usubjid, reader, visit))
+                    for lesion, value in tp["targets"].items()
+                ],
                 non_targets=dict(tp["non_targets"]),
                 new_lesions=[
                     read_services.NewLesionInput(
                         code=n["id"],
                         organ=n["organ"],
-                        value_mm=counter.mm(n["mm"]),
+                        value_mm=(new_mm := counter.mm(n["mm"])),
                         is_node=n["node"],
                         measurable=n["mm"] is not None,
+                        collected=counter.text(new_mm, usubjid, reader, visit, n["id"]),
                     )
                     for n in tp["new_lesions"]
                 ],
@@ -277,12 +307,17 @@ def _import_subject(
             read_services.timepoint_read_sign(timepoint_read_id=tr.pk, meaning=meaning, **sign_as)
 
 
-def _target_value(lesion: str, value: Any, counter: _Counter) -> read_services.TargetValueInput:
+def _target_value(
+    lesion: str, value: Any, counter: _Values, where: tuple[str, str, str]
+) -> read_services.TargetValueInput:
     if value is None:
         return read_services.TargetValueInput(code=lesion, state=MeasurementState.NOT_ASSESSED)
     if value == "TSTM":
         return read_services.TargetValueInput(code=lesion, state=MeasurementState.TOO_SMALL)
-    return read_services.TargetValueInput(code=lesion, value_mm=counter.mm(value))
+    mm = counter.mm(value)
+    return read_services.TargetValueInput(
+        code=lesion, value_mm=mm, collected=counter.text(mm, *where, lesion)
+    )
 
 
 def _settle_adjudications(
