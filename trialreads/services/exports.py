@@ -147,7 +147,9 @@ def _target_result(code: str, state: str, value: Decimal | None, collected: str 
     return LesionResult(code, MeasurementStatus.MEASURED, mm=value, collected=collected)
 
 
-def _new_lesion_result(code: str, value: Decimal | None, equivocal: bool, collected: str = "") -> LesionResult:
+def _new_lesion_result(
+    code: str, value: Decimal | None, equivocal: bool, collected: str = ""
+) -> LesionResult:
     state = "EQUIVOCAL" if equivocal else ("ABSENT" if value is not None and value == 0 else "PRESENT")
     return LesionResult(code, MeasurementStatus.MEASURED, mm=value, state=state, collected=collected)
 
