@@ -184,6 +184,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
             "is_baseline",
             "modality",
             "scan_date_earliest",
+            "scan_date_collected",
         )
     }
     trs: dict[int, list[tuple[int, int]]] = defaultdict(list)  # read -> [(tr id, timepoint id)]
@@ -277,6 +278,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
                             results=tuple(results.get(tr_id, ())),
                             baseline=tps[tpid][3],
                             scan_dates=(tps[tpid][5], tps[tpid][2]),
+                            dtc=tps[tpid][6],
                         )
                         for tr_id, tpid in trs[rid]
                     ),

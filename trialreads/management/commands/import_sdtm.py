@@ -14,7 +14,10 @@ conformance test):
 * Every ``USUBJID`` becomes a subject of the site named by its middle part (``01-701-1015``
   -> site ``701``); the randomisation date is the baseline date (TU/TR carry none).
 * Visits: one imaging timepoint per ``VISIT`` in ``VISITNUM`` order, its scan dates spanning
-  both readers' (imputed, for partial ``TRDTC``) dates.
+  both readers' dates. A partial ``TRDTC`` (both readers' the same) is kept as collected on
+  the timepoint (SDTM ``--DTC`` write it so) and imputed for the engine by ``--date-imputation``
+  (``first``/``mid``/``last``/``nominal``, :mod:`trialreads.exports.dates`; default ``nominal``,
+  the former behaviour), recorded with it; ADaM ``ADT`` is that date with ``ADTF``.
 * Values keep their collected precision (the source has values like 32.32 mm): the standardised
   ``TRSTRESC`` is stored exactly and is what the engine decides on, with the collected
   ``TRORRES`` text beside it, so the export writes ``TRORRES`` as collected. Rounding to the
@@ -50,6 +53,7 @@ from criteria.sdtm import SdtmError, subjects_from_sdtm
 from trialreads import validators
 from trialreads.choices import AdjudicationStatus, MeasurementState, TrialRole
 from trialreads.errors import DomainError
+from trialreads.exports import dates as export_dates
 from trialreads.management.inputs import BAD_INPUT, refused, trial_code
 from trialreads.models import AdjudicationCase, ImagingTimepoint, Read, TimepointRead, Trial
 from trialreads.services import adjudication as adjudication_services
@@ -120,9 +124,14 @@ def _user(username: str, password: str, *, staff: bool = False, name: str = "") 
 
 
 def import_sdtm(
-    directory: Path, *, trial_code: str | None = None, stdout: Any = None
+    directory: Path, *, trial_code: str | None = None, stdout: Any = None, date_imputation: str = "nominal"
 ) -> tuple[Trial, dict[str, Any]]:
-    """Import the TU/TR files of ``directory`` into a new trial; returns it and a summary."""
+    """Import the TU/TR files of ``directory`` into a new trial; returns it and a summary.
+    Partial ``TRDTC`` are imputed by ``date_imputation`` (:data:`trialreads.exports.dates.RULE_NAMES`)."""
+    if date_imputation not in export_dates.RULE_NAMES:
+        raise CommandError(
+            f"--date-imputation: one of {', '.join(export_dates.RULE_NAMES)}", returncode=BAD_INPUT
+        )
     tu_path, tr_path = _find(directory, "tu"), _find(directory, "tr")
     tu, tr = _rows(tu_path), _rows(tr_path)
     source = f"{tr_path.name} (SHA-256 {hashlib.sha256(tr_path.read_bytes()).hexdigest()[:16]})"
@@ -197,7 +206,7 @@ def import_sdtm(
             reads = {r: per_reader[r].get(usubjid) for r in READERS}
             _import_subject(
                 trial, sites[site_code], usubjid, reads, visitnum, first_visit[usubjid][1],
-                manager, reader_users, counter, source,
+                manager, reader_users, counter, source, date_imputation,
             )  # fmt: skip
         decided = _settle_adjudications(trial, accepted, manager, adjudicator, passwords["adj"])
     summary = {
@@ -205,6 +214,7 @@ def import_sdtm(
         "subjects": len(subjects),
         "readers": list(READERS),
         "values_finer_than_0.1_mm": counter.finer,
+        "date_imputation": date_imputation,
         "adjudications_decided": decided,
         "source": source,
     }
@@ -222,21 +232,39 @@ def _import_subject(
     reader_users: Mapping[str, tuple[Any, str]],
     counter: _Values,
     source: str,
+    date_imputation: str,
 ) -> None:
     present = {r: data for r, data in reads.items() if data is not None}
     reference = min(dt.date.fromisoformat(d["reference_date"]) for d in present.values())
     subject = trial_services.subject_create(
         trial_id=trial.pk, site_id=site_id, subject_code=usubjid, randomisation_date=reference, actor=manager
     )
-    # visit -> dates seen by the readers
+    # visit -> dates seen by the readers, and the partial dates they were imputed from
     dates: dict[str, list[dt.date]] = defaultdict(list)
+    partial: dict[str, list[str]] = defaultdict(list)
     for read_data in present.values():
         dates[baseline_visit].append(dt.date.fromisoformat(read_data["baseline"]["date"]))
+        imputed = read_data.get("_imputed_dates", {})
         for visit, tp in zip(read_data["_visits"], read_data["timepoints"], strict=True):
             dates[visit].append(dt.date.fromisoformat(tp["date"]))
+            if visit in imputed:
+                partial[visit].append(imputed[visit].split(" -> ", 1)[0])
     order = sorted(dates, key=lambda v: visitnum[(usubjid, v)])
     timepoints: dict[str, ImagingTimepoint] = {}
+    previous: dt.date | None = None
     for visit in order:
+        collected, rule = "", ""
+        if partial[visit]:
+            if len(partial[visit]) != len(dates[visit]) or len(set(partial[visit])) != 1:
+                raise CommandError(
+                    f"{usubjid} {visit}: TRDTC: the readers' dates must be one partial date or full dates "
+                    f"({', '.join(sorted(set(partial[visit])))} with {len(dates[visit])} reads)",
+                    returncode=BAD_INPUT,
+                )
+            collected, rule = partial[visit][0], date_imputation
+            # criteria.sdtm imputed the nominal-visit rule; the trial's rule decides (same floor).
+            day, _ = export_dates.impute(collected, rule, nominal=min(dates[visit]), after=previous)
+            dates[visit] = [day]
         timepoints[visit] = trial_services.timepoint_create(
             subject_id=subject.pk,
             visit_label=visit,
@@ -244,8 +272,11 @@ def _import_subject(
             scan_date_earliest=min(dates[visit]),
             scan_date_latest=max(dates[visit]),
             is_baseline=visit == baseline_visit,
+            scan_date_collected=collected,
+            scan_date_imputation=rule,
             actor=manager,
         )
+        previous = max(dates[visit])
     users = [reader_users[r][0] for r in READERS]
     trial_services.reads_assign(subject_id=subject.pk, reader_ids=[u.pk for u in users], actor=manager)
     for slot, reader in enumerate(READERS, start=1):
@@ -354,6 +385,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--trial", default=None, type=trial_code, help="trial code (default: the STUDYID)"
         )
+        parser.add_argument(
+            "--date-imputation",
+            default="nominal",
+            choices=export_dates.RULE_NAMES,
+            help="rule for partial TRDTC (trialreads.exports.dates; default: nominal)",
+        )
         parser.add_argument("--compute", action="store_true", help="compute the endpoints afterwards")
         parser.add_argument("--export-dir", type=Path, default=None, help="then write the export here")
 
@@ -364,7 +401,9 @@ class Command(BaseCommand):
         from trialreads.services.exports import export_write
 
         try:
-            trial, summary = import_sdtm(options["dir"], trial_code=options["trial"])
+            trial, summary = import_sdtm(
+                options["dir"], trial_code=options["trial"], date_imputation=options["date_imputation"]
+            )
         except DomainError as exc:
             # A value the services refuse (a visit number, a diameter, a date): exit 2.
             raise refused(exc, str(options["dir"])) from exc
