@@ -186,7 +186,7 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
     ours_rs = {
         (str(r["USUBJID"]), str(r["RSEVALID"]), str(r["VISIT"])): r["RSSTRESC"]
         for r in rs.rows
-        if r["RSCAT"] == "RECIST 1.1" and r["RSTESTCD"] == "OVRLRESP"
+        if r["RSCAT"] == "RECIST 1.1" and r["RSTESTCD"] == "OVRLRESP" and r["RSEVALID"] != "ADJUDICATOR"
     }
     found_rs = {
         key: (source_rs.get(key), ours_rs.get(key))
@@ -201,7 +201,13 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
     for r in _csv("rs_onco_recist.csv"):
         if r["RSACPTFL"] == "Y":
             source_accepted.setdefault(r["USUBJID"], set()).add(r["RSEVALID"])
-    ours_accepted = {str(r["USUBJID"]): str(r["RSEVALID"]) for r in rs.rows if r["RSACPTFL"] == "Y"}
+    # The radiologist whose read is accepted: the one with accepted records other than the
+    # adjudicator's (TRGRESP etc. stay accepted on the chosen reader).
+    ours_accepted = {
+        str(r["USUBJID"]): str(r["RSEVALID"])
+        for r in rs.rows
+        if r["RSACPTFL"] == "Y" and r["RSEVALID"] != "ADJUDICATOR"
+    }
     assert set(ours_accepted) == set(source_accepted)
     for usubjid, evaluator in ours_accepted.items():
         assert evaluator in source_accepted[usubjid], (usubjid, ACCEPTANCE_DIFFERENCE)
@@ -209,6 +215,35 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
         AcceptedRead.objects.filter(subject__trial=trial).values_list("subject__subject_code", "basis")
     )
     assert bases["01-701-1028"] == "ADJUDICATION" and summary["adjudications_decided"] >= 1
+
+    # Issue 18 item 2: the adjudicator's decisions are RS records (RSEVALID ADJUDICATOR) for
+    # the adjudicated subjects only, repeating the chosen reader's OVRLRESP/BESTRESP with its
+    # link groups, and carrying RSACPTFL where the chosen reader's copies no longer do.
+    adjudicated = {s for s, basis in bases.items() if basis == "ADJUDICATION"}
+    adj_rows = [r for r in rs.rows if r["RSEVALID"] == "ADJUDICATOR"]
+    assert {r["USUBJID"] for r in adj_rows} == adjudicated
+    tr_groups = {(r["USUBJID"], r["TRLNKGRP"]) for r in tr.rows}
+    for usubjid in adjudicated:
+        chosen = ours_accepted[usubjid]
+        mine = [r for r in adj_rows if r["USUBJID"] == usubjid]
+        theirs = [
+            r for r in rs.rows
+            if r["USUBJID"] == usubjid and r["RSEVALID"] == chosen
+            and r["RSTESTCD"] in ("OVRLRESP", "BESTRESP")
+        ]  # fmt: skip
+        strip = ("RSSEQ", "RSEVALID", "RSACPTFL")
+        assert [{k: v for k, v in r.items() if k not in strip} for r in mine] == [
+            {k: v for k, v in r.items() if k not in strip} for r in theirs
+        ]
+        assert {r["RSACPTFL"] for r in mine} == {"Y"} and {r["RSACPTFL"] for r in theirs} == {None}
+        assert {r["RSTESTCD"] for r in mine} == {"OVRLRESP", "BESTRESP"}
+        assert all((usubjid, r["RSLNKGRP"]) in tr_groups for r in mine if r["RSLNKGRP"])
+        assert any(r["RSLNKGRP"] for r in mine)
+    # ADRS takes the adjudicator's records as its source.
+    adrs = datasets[3]
+    seq_of = {r["RSSEQ"]: r for r in rs.rows if r["USUBJID"] in adjudicated}
+    sources = [r for r in adrs.rows if r["USUBJID"] in adjudicated and r["PARAMCD"] == "OVR"]
+    assert sources and all(seq_of[r["SRCSEQ"]]["RSEVALID"] == "ADJUDICATOR" for r in sources)
 
     # ADTTE: one PFS record per subject and criterion.
     keys = sorted((r["USUBJID"], r["PARAMCD"]) for r in adtte.rows)

@@ -16,7 +16,10 @@ Conventions (cdisc-export.md; SDTM RECIST 1.1 supplement):
   to measure" is standardised to 5 mm; a not-done measurement has ``TRSTAT="NOT DONE"``.
 * ``SUMDIAM`` is the sum of the reader's standardised target values at the visit, or
   ``NOT DONE`` when a target was not assessed; summary rows carry no ``TRDTC``/``TRMETHOD``.
-* ``--ACPTFL="Y"`` marks every record of the accepted evaluator (``ExportSubject.accepted``).
+* ``--ACPTFL="Y"`` marks every record of the accepted evaluator (``ExportSubject.accepted``),
+  except, for an adjudicated subject, its OVRLRESP/BESTRESP records: those are repeated as
+  the adjudicator's (``RSEVALID="ADJUDICATOR"``, the chosen reader's ``RSLNKGRP``), which carry
+  the flag; ADaM then names the adjudicator's records as the source.
 * ``RSDTC``: CR/PR are dated at the latest image date of the visit, everything else (PD, SD,
   NE…) at the earliest (§3.3).
 * Partial dates: a visit collected as ``2014-02`` keeps that text in ``TUDTC``/``TRDTC``/
@@ -196,7 +199,8 @@ class ReaderRead:
 @dataclass(frozen=True)
 class ExportSubject:
     """A subject of the transfer; ``accepted`` is the evaluator whose read is the BICR result
-    (the concordant reader or the adjudicator's choice)."""
+    (the concordant reader or the adjudicator's choice). ``adjudicated``: the adjudicator
+    chose it, so RS also carries the adjudicator's records (:func:`build_rs`)."""
 
     usubjid: str
     randomisation_date: dt.date
@@ -204,6 +208,7 @@ class ExportSubject:
     accepted: Evaluator
     death_date: dt.date | None = None
     new_therapy_date: dt.date | None = None  # start of new anticancer therapy, if known
+    adjudicated: bool = False
 
 
 @dataclass(frozen=True)
@@ -670,11 +675,31 @@ def _match_timepoint(read: ReaderRead, result: TimepointResult, where: str) -> R
     return matches[0]
 
 
+#: RS tests the adjudicator decides (the overall response of each visit, and the best response):
+#: the adjudicator chooses a read, so its records repeat the chosen reader's for these tests.
+ADJUDICATED_TESTS = frozenset({"OVRLRESP", "BESTRESP"})
+
+
+def _adjudicator_records(subject: ExportSubject, rows: Sequence[dict[str, Value]]) -> list[dict[str, Value]]:
+    """The adjudicator's RS records: a copy of each of the chosen reader's OVRLRESP and
+    BESTRESP records with ``RSEVALID="ADJUDICATOR"`` and the chosen reader's ``RSLNKGRP`` (the
+    TR records the decision rests on), flagged ``RSACPTFL="Y"``, which the chosen reader's
+    copies then no longer carry (one accepted record per visit and test, SDTM RECIST
+    supplement Example 4). The other RS tests stay accepted on the chosen reader."""
+    out: list[dict[str, Value]] = []
+    for row in rows:
+        if row["RSEVALID"] == subject.accepted.value and row["RSTESTCD"] in ADJUDICATED_TESTS:
+            out.append({**row, "RSEVALID": Evaluator.ADJUDICATOR.value, "RSACPTFL": "Y"})
+            row["RSACPTFL"] = None
+    return out
+
+
 def build_rs(study: ExportStudy) -> Dataset:
     rows: list[dict[str, Value]] = []
     for subject in sorted(study.subjects, key=lambda s: s.usubjid):
         _check_subject(subject)
         numbers = _assessment_numbers(subject)
+        first = len(rows)
         for read in _reads(subject):
             accepted = _flag(read.evaluator is subject.accepted)
             # RSLNKGRP only where TR has that group: a visit with results, or any visit of a
@@ -744,6 +769,8 @@ def build_rs(study: ExportStudy) -> Dataset:
                             },
                         )
                     )
+        if subject.adjudicated:
+            rows += _adjudicator_records(subject, rows[first:])
     return Dataset("RS", DATASET_LABELS["RS"], RS_VARS, _number(rows, "RSSEQ"))
 
 

@@ -44,7 +44,7 @@ from criteria.types import CriterionResult
 from criteria.types import Subject as EngineSubject
 from trialreads import access, conf
 from trialreads.bulk import children_allowed, fork_processes, gc_paused
-from trialreads.choices import AuditEventType, LesionKind, MeasurementState, Modality
+from trialreads.choices import AcceptanceBasis, AuditEventType, LesionKind, MeasurementState, Modality
 from trialreads.errors import Conflict, NotFound, ValidationError
 from trialreads.exports.datasets import (
     Evaluator,
@@ -69,6 +69,7 @@ from trialreads.exports.package import (
 )
 from trialreads.exports.spec import Dataset
 from trialreads.models import (
+    AcceptedRead,
     ImagingTimepoint,
     Lesion,
     Measurement,
@@ -225,6 +226,13 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
     for rid, (sid, slot) in reads.items():
         reads_of[sid][slot] = rid
 
+    # Subjects whose accepted read is the adjudicator's choice: their RS has ADJUDICATOR records.
+    adjudicated = {
+        (sid, EVALUATOR_BY_SLOT.get(slot, ""))
+        for sid, slot in AcceptedRead.objects.filter(
+            subject__trial_id=trial_id, basis=AcceptanceBasis.ADJUDICATION
+        ).values_list("subject_id", "read__slot")
+    }
     subjects: list[ExportSubject] = []
     excluded: list[str] = []
     for sid, subject_runs in by_subject.items():
@@ -291,6 +299,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
                 randomisation_date=subject.randomisation_date,
                 reads=tuple(export_reads),
                 accepted=_EVALUATOR[accepted],
+                adjudicated=(sid, accepted) in adjudicated,
                 death_date=subject.death_date,
             )
         )
