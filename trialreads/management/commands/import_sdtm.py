@@ -40,7 +40,7 @@ import re
 import secrets
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +94,11 @@ class _Values:
         if value is None:
             return None
         exact = Decimal(value)
-        if exact.is_finite() and exact != exact.quantize(QUANTUM):
-            self.finer += 1
+        try:
+            finer = exact.is_finite() and exact != exact.quantize(QUANTUM)
+        except InvalidOperation:
+            return exact  # far out of range (1e400): the service refuses it, naming the field
+        self.finer += finer
         return exact
 
     def text(self, value: Decimal | None, usubjid: str, reader: str, visit: str, lesion: str) -> str:
