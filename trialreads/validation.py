@@ -29,11 +29,15 @@ from criteria.types import Baseline
 from trialreads import mappers, validators
 from trialreads.choices import LesionKind, MeasurementState, NonTargetStatus
 from trialreads.errors import FieldPath, FieldProblem
+from trialreads.models import read as read_models
 
 if TYPE_CHECKING:
     from trialreads.services.reads import NewLesionInput, NonTargetInput, TargetInput, TargetValueInput
 
 ONE_DECIMAL = Decimal("0.1")
+#: Decimal places a value transcribed from a source keeps (``Measurement.value_mm``).
+COLLECTED_PLACES = read_models.MM_PLACES
+COLLECTED_QUANTUM = Decimal(1).scaleb(-COLLECTED_PLACES)
 #: R11-TSTM: a target present but too small to measure counts as 5 mm: the criteria engine's
 #: value, at the 0.1 mm the product stores.
 TOO_SMALL_MM = criteria_lesions.TSTM_MM.quantize(ONE_DECIMAL)
@@ -71,9 +75,14 @@ class _Problems:
     def add(self, path: FieldPath, message: str) -> None:
         self.items.append(FieldProblem(path, message))
 
-    def check_diameter(self, path: FieldPath, value: object, *, required: bool = True) -> Decimal | None:
+    def check_diameter(
+        self, path: FieldPath, value: object, *, required: bool = True, collected: str = ""
+    ) -> Decimal | None:
         """A diameter: a ``Decimal`` (never float/bool/str), finite, unsigned, one decimal at
-        most, at most ``criteria.validate.MAX_DIAMETER_MM``."""
+        most, at most ``criteria.validate.MAX_DIAMETER_MM``. A value transcribed from a source
+        names its result text as ``collected`` (which must read as exactly ``value``, reported
+        at the sibling ``collected`` path) and keeps up to :data:`COLLECTED_PLACES` decimals:
+        rounding it would let the transcription change a response (issue 18 item 6)."""
         if value is None:
             if required:
                 self.add(path, "required")
@@ -87,14 +96,25 @@ class _Problems:
         if value.is_signed():
             self.add(path, "must not be negative")
             return None
+        quantum = COLLECTED_QUANTUM if collected else ONE_DECIMAL
         try:
-            quantized = value.quantize(ONE_DECIMAL)
+            quantized = value.quantize(quantum)
         except InvalidOperation:
             self.add(path, "out of range")
             return None
         if quantized != value:
-            self.add(path, "at most one decimal place (0.1 mm)")
+            self.add(path, f"at most {COLLECTED_PLACES} decimal places" if collected
+                     else "at most one decimal place (0.1 mm)")
             return None
+        if collected:
+            try:
+                exact = Decimal(collected) == value
+            except InvalidOperation:
+                exact = False
+            if not exact:
+                self.add((*path[:-1], "collected"), f"{collected!r} is not {value} mm")
+                return None
+            quantized = value
         if quantized > rules.MAX_DIAMETER_MM:
             self.add(path, f"implausible diameter (more than {rules.MAX_DIAMETER_MM} mm)")
             return None
@@ -173,7 +193,7 @@ def baseline_problems(
     for i, t in enumerate(targets):
         found.check_lesion_code(("targets", i, "code"), t.code, seen)
         found.check_text(("targets", i, "organ"), t.organ)
-        value = found.check_diameter(("targets", i, "value_mm"), t.value_mm)
+        value = found.check_diameter(("targets", i, "value_mm"), t.value_mm, collected=t.collected)
         stored.append(dataclasses.replace(t, value_mm=value) if value is not None else t)
     for i, n in enumerate(non_targets):
         found.check_lesion_code(("non_targets", i, "code"), n.code, seen)
@@ -218,7 +238,8 @@ def followup_problems(
         found.check_lesion_code(("new_lesions", i, "code"), n.code, seen)
         found.check_text(("new_lesions", i, "organ"), n.organ)
         required = n.measurable and not n.equivocal
-        found.check_diameter(("new_lesions", i, "value_mm"), n.value_mm, required=required)
+        found.check_diameter(("new_lesions", i, "value_mm"), n.value_mm, required=required,
+                             collected=n.collected)
     if found.items or against is None:
         return found.items
     baseline = against.baseline
@@ -253,7 +274,7 @@ def _check_target_value(found: _Problems, i: int, t: TargetValueInput, seen: set
     value_path: FieldPath = ("targets", i, "value_mm")
     state = MeasurementState(t.state)
     if state == MeasurementState.MEASURED:
-        found.check_diameter(value_path, t.value_mm)
+        found.check_diameter(value_path, t.value_mm, collected=t.collected)
     elif state == MeasurementState.TOO_SMALL:
         if t.value_mm is not None:
             value = found.check_diameter(value_path, t.value_mm)
@@ -271,7 +292,7 @@ def _check_target_value(found: _Problems, i: int, t: TargetValueInput, seen: set
         if t.value_mm is not None:
             found.add(value_path, "computed from the fragments; leave it empty")
     elif state == MeasurementState.COALESCED:
-        found.check_diameter(value_path, t.value_mm)
+        found.check_diameter(value_path, t.value_mm, collected=t.collected)
         if not t.coalesced_with:
             found.add(("targets", i, "coalesced_with"), "name the lesions that coalesced into this one")
     elif state == MeasurementState.COALESCED_INTO:

@@ -16,9 +16,16 @@ Conventions (cdisc-export.md; SDTM RECIST 1.1 supplement):
   to measure" is standardised to 5 mm; a not-done measurement has ``TRSTAT="NOT DONE"``.
 * ``SUMDIAM`` is the sum of the reader's standardised target values at the visit, or
   ``NOT DONE`` when a target was not assessed; summary rows carry no ``TRDTC``/``TRMETHOD``.
-* ``--ACPTFL="Y"`` marks every record of the accepted evaluator (``ExportSubject.accepted``).
+* ``--ACPTFL="Y"`` marks every record of the accepted evaluator (``ExportSubject.accepted``),
+  except, for an adjudicated subject, its OVRLRESP/BESTRESP records: those are repeated as
+  the adjudicator's (``RSEVALID="ADJUDICATOR"``, the chosen reader's ``RSLNKGRP``), which carry
+  the flag; ADaM then names the adjudicator's records as the source.
 * ``RSDTC``: CR/PR are dated at the latest image date of the visit, everything else (PD, SD,
   NE…) at the earliest (§3.3).
+* Partial dates: a visit collected as ``2014-02`` keeps that text in ``TUDTC``/``TRDTC``/
+  ``RSDTC``; ADRS ``ADT`` is the imputed date the engine used (by the rule the import named,
+  :mod:`trialreads.exports.dates`) with ``ADTF`` ``D`` (day) or ``M`` (month and day); ADTTE
+  takes its dates from the same imputed dates.
 * ADRS ``ANL01FL="Y"``: timepoint responses (``OVR*``) dated on or before the data cut-off,
   and every ``BOR*``/``CBOR*`` record; ADRS takes the accepted evaluator's records only.
 * ADaM parameter codes: criterion suffix ``""`` (RECIST 1.1), ``I`` (iRECIST), ``IM``
@@ -49,6 +56,7 @@ from typing import TypeVar
 from criteria.lesions import TSTM_MM
 from criteria.types import CRITERIA, IMRECIST, IRECIST, RECIST11, CriterionResult, TimepointResult
 from trialreads.exports.censoring import Assessment, PfsInput, PfsOutcome, derive_pfs
+from trialreads.exports.dates import imputation_flag
 from trialreads.exports.spec import Dataset, Value, Variable, char, date_num, num
 
 
@@ -138,6 +146,9 @@ class LesionResult:
     ``TOO_SMALL``; or ``NOT_DONE`` with ``reason_not_done``. Non-target and new lesions:
     ``state`` (:data:`TUMOR_STATES`); a new lesion may also carry ``mm`` (imRECIST adds
     measurable new lesions to the sum). ``image_date`` defaults to the visit date.
+    ``collected`` is the result text as collected (``TRORRES``, e.g. ``21`` for a value
+    transcribed from a source); empty for values entered in the system, whose ``TRORRES`` is
+    the value as entered.
     """
 
     lesion_id: str
@@ -146,6 +157,7 @@ class LesionResult:
     state: str | None = None
     reason_not_done: str | None = None
     image_date: dt.date | None = None
+    collected: str = ""
 
 
 @dataclass(frozen=True)
@@ -157,6 +169,9 @@ class ReaderTimepoint:
     records but no responses. ``scan_dates`` are the visit's image dates when they are known
     for the visit but not per lesion (earliest and latest scan): RS then dates CR/PR at the
     latest and anything else at the earliest (§3.3), like the engine's progression date.
+    ``dtc`` is the visit's date as collected when it was partial (``2014-02``): SDTM ``--DTC``
+    of the visit write it as collected, while ``date``/``scan_dates`` are the imputed dates the
+    engine used, which ADaM writes as ``ADT`` with ``ADTF`` (:mod:`trialreads.exports.dates`).
     """
 
     visitnum: int | Decimal
@@ -165,6 +180,7 @@ class ReaderTimepoint:
     results: tuple[LesionResult, ...] = ()
     baseline: bool = False
     scan_dates: tuple[dt.date, ...] = ()
+    dtc: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,7 +200,8 @@ class ReaderRead:
 @dataclass(frozen=True)
 class ExportSubject:
     """A subject of the transfer; ``accepted`` is the evaluator whose read is the BICR result
-    (the concordant reader or the adjudicator's choice)."""
+    (the concordant reader or the adjudicator's choice). ``adjudicated``: the adjudicator
+    chose it, so RS also carries the adjudicator's records (:func:`build_rs`)."""
 
     usubjid: str
     randomisation_date: dt.date
@@ -192,6 +209,7 @@ class ExportSubject:
     accepted: Evaluator
     death_date: dt.date | None = None
     new_therapy_date: dt.date | None = None  # start of new anticancer therapy, if known
+    adjudicated: bool = False
 
 
 @dataclass(frozen=True)
@@ -285,6 +303,7 @@ ADRS_VARS: tuple[Variable, ...] = (
     char("PARCAT1", "Parameter Category 1"),
     char("AVALC", "Analysis Value (C)"),
     date_num("ADT", "Analysis Date"),
+    char("ADTF", "Analysis Date Imputation Flag"),
     char("AVISIT", "Analysis Visit"),
     num("AVISITN", "Analysis Visit (N)"),
     char("ANL01FL", "Analysis Flag 01"),
@@ -448,6 +467,12 @@ def _image_dates(tp: ReaderTimepoint) -> list[dt.date]:
 # --- TU ---------------------------------------------------------------------------
 
 
+def _lesion_image_date(tp: ReaderTimepoint | None, lesion: ExportLesion) -> dt.date | None:
+    if tp is None:
+        return None
+    return next((r.image_date for r in tp.results if r.lesion_id == lesion.lesion_id), None)
+
+
 def _identifying_visit(
     read: ReaderRead, lesion: ExportLesion
 ) -> tuple[ReaderTimepoint | None, dt.date | None]:
@@ -462,6 +487,14 @@ def _identifying_visit(
         return None, None
     result = next((r for r in found.results if r.lesion_id == lesion.lesion_id), None)
     return found, (result.image_date if result and result.image_date else found.date)
+
+
+def _dtc(tp: ReaderTimepoint | None, image_date: dt.date | None, date: dt.date | None) -> str | None:
+    """SDTM ``--DTC``: a lesion's own image date, else the visit's collected partial date,
+    else ``date``."""
+    if image_date is None and tp is not None and tp.dtc:
+        return tp.dtc
+    return iso(image_date or date)
 
 
 def build_tu(study: ExportStudy) -> Dataset:
@@ -493,7 +526,7 @@ def build_tu(study: ExportStudy) -> Dataset:
                             "TUACPTFL": _flag(accepted),
                             "VISITNUM": tp.visitnum if tp else None,
                             "VISIT": tp.visit if tp else None,
-                            "TUDTC": iso(date),
+                            "TUDTC": _dtc(tp, _lesion_image_date(tp, lesion), date),
                         },
                     )
                 )
@@ -520,7 +553,7 @@ def _measurement_values(result: LesionResult, where: str) -> dict[str, Value]:
     if result.mm is None:
         raise ExportInputError(f"{where}: measured lesion {result.lesion_id} has no mm")
     return {
-        "TRORRES": str(result.mm),
+        "TRORRES": result.collected or str(result.mm),
         "TRORRESU": "mm",
         "TRSTRESC": decimal_text(result.mm),
         "TRSTRESN": result.mm,
@@ -576,7 +609,7 @@ def _tr_rows_for_visit(
             "TRGRPID": lesion.role.value,
             "TRLNKID": _lesion_link(read, lesion.lesion_id),
             "TRMETHOD": lesion.method,
-            "TRDTC": iso(result.image_date or tp.date),
+            "TRDTC": _dtc(tp, result.image_date, tp.date),
         }
         if lesion.role is LesionRole.TARGET:
             code, name = _diameter_test(lesion)
@@ -643,11 +676,31 @@ def _match_timepoint(read: ReaderRead, result: TimepointResult, where: str) -> R
     return matches[0]
 
 
+#: RS tests the adjudicator decides (the overall response of each visit, and the best response):
+#: the adjudicator chooses a read, so its records repeat the chosen reader's for these tests.
+ADJUDICATED_TESTS = frozenset({"OVRLRESP", "BESTRESP"})
+
+
+def _adjudicator_records(subject: ExportSubject, rows: Sequence[dict[str, Value]]) -> list[dict[str, Value]]:
+    """The adjudicator's RS records: a copy of each of the chosen reader's OVRLRESP and
+    BESTRESP records with ``RSEVALID="ADJUDICATOR"`` and the chosen reader's ``RSLNKGRP`` (the
+    TR records the decision rests on), flagged ``RSACPTFL="Y"``, which the chosen reader's
+    copies then no longer carry (one accepted record per visit and test, SDTM RECIST
+    supplement Example 4). The other RS tests stay accepted on the chosen reader."""
+    out: list[dict[str, Value]] = []
+    for row in rows:
+        if row["RSEVALID"] == subject.accepted.value and row["RSTESTCD"] in ADJUDICATED_TESTS:
+            out.append({**row, "RSEVALID": Evaluator.ADJUDICATOR.value, "RSACPTFL": "Y"})
+            row["RSACPTFL"] = None
+    return out
+
+
 def build_rs(study: ExportStudy) -> Dataset:
     rows: list[dict[str, Value]] = []
     for subject in sorted(study.subjects, key=lambda s: s.usubjid):
         _check_subject(subject)
         numbers = _assessment_numbers(subject)
+        first = len(rows)
         for read in _reads(subject):
             accepted = _flag(read.evaluator is subject.accepted)
             # RSLNKGRP only where TR has that group: a visit with results, or any visit of a
@@ -696,7 +749,7 @@ def build_rs(study: ExportStudy) -> Dataset:
                                     "RSSTRESC": code,
                                     "VISITNUM": tp.visitnum,
                                     "VISIT": tp.visit,
-                                    "RSDTC": by_date_convention(code, earliest, latest),
+                                    "RSDTC": tp.dtc or by_date_convention(code, earliest, latest),
                                 },
                             )
                         )
@@ -713,10 +766,12 @@ def build_rs(study: ExportStudy) -> Dataset:
                                 "RSTEST": "Best Overall Response",
                                 "RSORRES": result.bor,
                                 "RSSTRESC": result.bor,
-                                "RSDTC": iso(bor_dtc),
+                                "RSDTC": bor_tp.dtc if bor_tp and bor_tp.dtc else iso(bor_dtc),
                             },
                         )
                     )
+        if subject.adjudicated:
+            rows += _adjudicator_records(subject, rows[first:])
     return Dataset("RS", DATASET_LABELS["RS"], RS_VARS, _number(rows, "RSSEQ"))
 
 
@@ -737,6 +792,19 @@ def _accepted_overall(rs: Dataset, usubjid: str, criterion: str) -> list[dict[st
 
 def _date(value: Value) -> dt.date | None:
     return dt.date.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _analysis_date(read: ReaderRead, rec: Mapping[str, Value]) -> tuple[dt.date | None, str | None]:
+    """``ADT`` and ``ADTF`` of an RS record: its ``RSDTC`` when a full date, else the imputed
+    date the engine used for that visit (by the same date convention) with the flag of what
+    was imputed (:func:`trialreads.exports.dates.imputation_flag`)."""
+    dtc = rec["RSDTC"]
+    if not isinstance(dtc, str) or len(dtc) >= 10:
+        return _date(dtc), None
+    tp = next((t for t in read.timepoints if t.visitnum == rec["VISITNUM"] and not t.baseline), None)
+    if tp is None:
+        raise ExportInputError(f"{rec['USUBJID']}: RSDTC {dtc!r} of no visit of {read.evaluator.value}")
+    return response_date(str(rec["RSSTRESC"]), tp), imputation_flag(dtc) or None
 
 
 def _accepted_read(subject: ExportSubject) -> ReaderRead:
@@ -769,7 +837,7 @@ def build_adrs(study: ExportStudy, rs: Dataset) -> Dataset:
             overall = _accepted_overall(rs, subject.usubjid, criterion)
             (ovr, ovr_text), (bor, bor_text), (cbor, cbor_text) = ADRS_PARAMS
             for rec in overall:
-                adt = _date(rec["RSDTC"])
+                adt, adtf = _analysis_date(read, rec)
                 in_cut = study.data_cutoff is None or (adt is not None and adt <= study.data_cutoff)
                 rows.append(
                     {
@@ -778,6 +846,7 @@ def build_adrs(study: ExportStudy, rs: Dataset) -> Dataset:
                         "PARAM": f"{ovr_text}, {RSCAT[criterion]}",
                         "AVALC": rec["RSSTRESC"],
                         "ADT": adt,
+                        "ADTF": adtf,
                         "AVISIT": rec["VISIT"],
                         "AVISITN": rec["VISITNUM"],
                         "ANL01FL": _flag(in_cut),
@@ -790,16 +859,20 @@ def build_adrs(study: ExportStudy, rs: Dataset) -> Dataset:
             # visit with that response). ADT is that visit's RSDTC, so BOR and OVR share one
             # date convention (§3.3).
             bor_rec = _overall_record_at(read, result, overall, result.bor_date)
-            bor_adt = _date(bor_rec["RSDTC"]) if bor_rec else result.bor_date
+            bor_adt, bor_adtf = _analysis_date(read, bor_rec) if bor_rec else (result.bor_date, None)
             cbor_rec = _overall_record_at(read, result, overall, result.bor_confirmed_date) or next(
                 (r for r in overall if r["RSSTRESC"] == result.bor_confirmed), None
             )
-            cbor_adt = _date(cbor_rec["RSDTC"]) if cbor_rec else result.bor_confirmed_date
-            derived: tuple[tuple[str, str, str | None, dt.date | None, dict[str, Value] | None], ...] = (
-                (bor, bor_text, result.bor, bor_adt, bor_rec),
-                (cbor, cbor_text, result.bor_confirmed, cbor_adt, cbor_rec),
+            cbor_adt, cbor_adtf = (
+                _analysis_date(read, cbor_rec) if cbor_rec else (result.bor_confirmed_date, None)
             )
-            for stem, text, value, adt, source in derived:
+            derived: tuple[
+                tuple[str, str, str | None, dt.date | None, str | None, dict[str, Value] | None], ...
+            ] = (
+                (bor, bor_text, result.bor, bor_adt, bor_adtf, bor_rec),
+                (cbor, cbor_text, result.bor_confirmed, cbor_adt, cbor_adtf, cbor_rec),
+            )
+            for stem, text, value, adt, adtf, source in derived:
                 rows.append(
                     {
                         **common,
@@ -807,6 +880,7 @@ def build_adrs(study: ExportStudy, rs: Dataset) -> Dataset:
                         "PARAM": f"{text}, {RSCAT[criterion]}",
                         "AVALC": value,
                         "ADT": adt,
+                        "ADTF": adtf,
                         "ANL01FL": "Y",
                         "SRCDOM": "RS" if source else None,
                         "SRCVAR": "RSSTRESC" if source else None,
@@ -822,7 +896,7 @@ def pfs_input(study: ExportStudy, subject: ExportSubject, criterion: str, rs: Da
     read = _accepted_read(subject)
     assessments = []
     for rec in _accepted_overall(rs, subject.usubjid, criterion):
-        date = _date(rec["RSDTC"])
+        date, _ = _analysis_date(read, rec)
         seq = rec["RSSEQ"]
         assert date is not None and isinstance(seq, int)
         assessments.append(Assessment(date=date, response=str(rec["RSSTRESC"]), seq=seq))

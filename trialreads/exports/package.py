@@ -40,6 +40,7 @@ from trialreads.exports.datasets import (
     build_tumour_domains,
     decimal_text,
 )
+from trialreads.exports.guide import GUIDE_NAME, GuideFacts, guide_facts, reviewers_guide
 from trialreads.exports.spec import Dataset, Value
 from trialreads.exports.table import Table, tabulate
 from trialreads.exports.validate import (
@@ -177,6 +178,7 @@ def _assemble(
     studyid: str,
     data_cutoff: dt.date | None,
     audit_chain_head: str | None,
+    facts: GuideFacts | None = None,
 ) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     entries: list[dict[str, Any]] = []
@@ -192,6 +194,15 @@ def _assemble(
                 "variables": ds.variables,
                 "files": [xpt_name, csv_name],
             }
+        )
+    if facts is not None:  # a study's transfer (render_study): with the reviewer's guide
+        files[GUIDE_NAME] = reviewers_guide(
+            [(ds.name, ds.label, ds.file_stem, ds.rows, ds.variables) for ds in rendered],
+            facts,
+            studyid=studyid,
+            criteria_version=criteria_version,
+            charter_version=charter_version,
+            data_cutoff=data_cutoff,
         )
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -219,9 +230,11 @@ def render_package(
     studyid: str,
     data_cutoff: dt.date | None = None,
     audit_chain_head: str | None = None,
+    facts: GuideFacts | None = None,
 ) -> dict[str, bytes]:
     """File name -> bytes for the whole transfer (not yet written). Raises :class:`XportError`
-    with every conformance and cross-link problem found."""
+    with every conformance and cross-link problem found. With ``facts`` (a study's transfer)
+    it includes the reviewer's guide (:mod:`trialreads.exports.guide`), listed in the manifest."""
     tables = {ds.name: tabulate(ds) for ds in datasets}
     problems = check_all(datasets, tables)
     if problems:
@@ -235,6 +248,7 @@ def render_package(
         studyid=studyid,
         data_cutoff=data_cutoff,
         audit_chain_head=audit_chain_head,
+        facts=facts,
     )
 
 
@@ -319,6 +333,7 @@ def render_study(
         "studyid": study.studyid,
         "data_cutoff": study.data_cutoff,
         "audit_chain_head": audit_chain_head,
+        "facts": guide_facts(study),
     }
     if not parallel or "fork" not in multiprocessing.get_all_start_methods():
         return render_package(build_transfer(study), created=created, **common)

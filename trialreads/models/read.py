@@ -171,6 +171,30 @@ class Lesion(models.Model):
 
 
 MAX_MM = Decimal("1000.0")
+#: Decimal places a stored diameter keeps: values transcribed from a source (``import_sdtm``)
+#: keep their collected precision (pharmaversesdtm has 32.32 mm); typed entries stay on 0.1 mm.
+MM_PLACES = 4
+
+
+class MillimetreField(models.DecimalField):  # type: ignore[type-arg]
+    """A diameter stored with :data:`MM_PLACES` places and read back at its own precision, with
+    at least one decimal: ``35.0400`` reads as ``35.04``, ``21.0000`` as ``21.0`` (what the
+    0.1 mm column gave), so the engine sees the exact collected value and every value that was
+    already on the 0.1 mm quantum reads exactly as before."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 4 + MM_PLACES)
+        kwargs.setdefault("decimal_places", MM_PLACES)
+        super().__init__(*args, **kwargs)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Decimal | None:
+        return None if value is None else mm_at_own_precision(Decimal(value))
+
+
+def mm_at_own_precision(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros beyond the first decimal place."""
+    tenths = value.quantize(Decimal("0.1"))
+    return tenths if tenths == value else value.normalize()
 
 
 class Measurement(models.Model):
@@ -183,7 +207,10 @@ class Measurement(models.Model):
     state = models.CharField(
         max_length=16, choices=MeasurementState.choices, default=MeasurementState.MEASURED
     )
-    value_mm = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    value_mm = MillimetreField(null=True, blank=True)
+    #: The result as collected (``TRORRES``) when the value was transcribed from a source
+    #: (``21``, ``32.32``); empty for values entered in the system.
+    collected = models.CharField(max_length=40, blank=True, default="")
     fragments_mm = models.JSONField(default=list, blank=True)
     coalesced_with = models.JSONField(default=list, blank=True)
     coalesced_into = models.CharField(max_length=20, blank=True, default="")

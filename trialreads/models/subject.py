@@ -60,6 +60,11 @@ class ImagingTimepoint(models.Model):
     modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.CT)
     scan_date_earliest = models.DateField()
     scan_date_latest = models.DateField()
+    #: The scan date as collected when it was partial (``2014-02``; SDTM ``--DTC`` keep it),
+    #: and the rule (``trialreads.exports.dates``) that imputed the scan dates the engine uses
+    #: from it; both empty for a full date.
+    scan_date_collected = models.CharField(max_length=10, blank=True, default="")
+    scan_date_imputation = models.CharField(max_length=8, blank=True, default="")
     is_baseline = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -44,7 +44,7 @@ from criteria.types import CriterionResult
 from criteria.types import Subject as EngineSubject
 from trialreads import access, conf
 from trialreads.bulk import children_allowed, fork_processes, gc_paused
-from trialreads.choices import AuditEventType, LesionKind, MeasurementState, Modality
+from trialreads.choices import AcceptanceBasis, AuditEventType, LesionKind, MeasurementState, Modality
 from trialreads.errors import Conflict, NotFound, ValidationError
 from trialreads.exports.datasets import (
     Evaluator,
@@ -69,6 +69,7 @@ from trialreads.exports.package import (
 )
 from trialreads.exports.spec import Dataset
 from trialreads.models import (
+    AcceptedRead,
     ImagingTimepoint,
     Lesion,
     Measurement,
@@ -139,17 +140,19 @@ class StudyBuild:
     as_of: dt.datetime
 
 
-def _target_result(code: str, state: str, value: Decimal | None) -> LesionResult:
+def _target_result(code: str, state: str, value: Decimal | None, collected: str = "") -> LesionResult:
     if state == MeasurementState.NOT_ASSESSED:
         return LesionResult(code, MeasurementStatus.NOT_DONE, reason_not_done="NOT ASSESSED")
     if state == MeasurementState.TOO_SMALL:
         return LesionResult(code, MeasurementStatus.TOO_SMALL)
-    return LesionResult(code, MeasurementStatus.MEASURED, mm=value)
+    return LesionResult(code, MeasurementStatus.MEASURED, mm=value, collected=collected)
 
 
-def _new_lesion_result(code: str, value: Decimal | None, equivocal: bool) -> LesionResult:
+def _new_lesion_result(
+    code: str, value: Decimal | None, equivocal: bool, collected: str = ""
+) -> LesionResult:
     state = "EQUIVOCAL" if equivocal else ("ABSENT" if value is not None and value == 0 else "PRESENT")
-    return LesionResult(code, MeasurementStatus.MEASURED, mm=value, state=state)
+    return LesionResult(code, MeasurementStatus.MEASURED, mm=value, state=state, collected=collected)
 
 
 def _rating_result(code: str, status: str) -> LesionResult:
@@ -182,6 +185,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
             "is_baseline",
             "modality",
             "scan_date_earliest",
+            "scan_date_collected",
         )
     }
     trs: dict[int, list[tuple[int, int]]] = defaultdict(list)  # read -> [(tr id, timepoint id)]
@@ -199,14 +203,14 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
         lesions[rid].append((code, kind, organ, node, first_tp))
         lesion_code[lid] = (code, kind)
     results: dict[int, list[LesionResult]] = defaultdict(list)  # timepoint read -> results
-    for tr_id, lid, state, value, equivocal in Measurement.objects.filter(
+    for tr_id, lid, state, value, equivocal, collected in Measurement.objects.filter(
         signed_q("timepoint_read"), timepoint_read__read__subject__trial_id=trial_id
-    ).values_list("timepoint_read_id", "lesion_id", "state", "value_mm", "equivocal"):
+    ).values_list("timepoint_read_id", "lesion_id", "state", "value_mm", "equivocal", "collected"):
         code, kind = lesion_code[lid]
         if kind == LesionKind.TARGET:
-            results[tr_id].append(_target_result(code, state, value))
+            results[tr_id].append(_target_result(code, state, value, collected))
         elif kind == LesionKind.NEW:
-            results[tr_id].append(_new_lesion_result(code, value, equivocal))
+            results[tr_id].append(_new_lesion_result(code, value, equivocal, collected))
     for tr_id, lid, status in NonTargetRating.objects.filter(
         signed_q("timepoint_read"), timepoint_read__read__subject__trial_id=trial_id
     ).values_list("timepoint_read_id", "lesion_id", "status"):
@@ -222,6 +226,13 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
     for rid, (sid, slot) in reads.items():
         reads_of[sid][slot] = rid
 
+    # Subjects whose accepted read is the adjudicator's choice: their RS has ADJUDICATOR records.
+    adjudicated = {
+        (sid, EVALUATOR_BY_SLOT.get(slot, ""))
+        for sid, slot in AcceptedRead.objects.filter(
+            subject__trial_id=trial_id, basis=AcceptanceBasis.ADJUDICATION
+        ).values_list("subject_id", "read__slot")
+    }
     subjects: list[ExportSubject] = []
     excluded: list[str] = []
     for sid, subject_runs in by_subject.items():
@@ -275,6 +286,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
                             results=tuple(results.get(tr_id, ())),
                             baseline=tps[tpid][3],
                             scan_dates=(tps[tpid][5], tps[tpid][2]),
+                            dtc=tps[tpid][6],
                         )
                         for tr_id, tpid in trs[rid]
                     ),
@@ -287,6 +299,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
                 randomisation_date=subject.randomisation_date,
                 reads=tuple(export_reads),
                 accepted=_EVALUATOR[accepted],
+                adjudicated=(sid, accepted) in adjudicated,
                 death_date=subject.death_date,
             )
         )

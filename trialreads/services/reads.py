@@ -42,6 +42,11 @@ from trialreads.models import (
     Subject,
     TimepointRead,
 )
+from trialreads.models import read as read_models
+
+MM_PLACES = read_models.MM_PLACES
+#: Target states whose value is the reader's own measurement (the others are derived: 5 mm, a sum).
+_COLLECTED_STATES = frozenset({MeasurementState.MEASURED, MeasurementState.COALESCED})
 
 #: Allowed read status moves; every change goes through :func:`_set_read_status`.
 READ_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -63,6 +68,9 @@ class TargetInput:
     value_mm: Decimal
     is_node: bool = False
     injected: bool = False
+    #: The result text as collected, for a value transcribed from a source
+    #: (``validation._Problems.check_diameter``).
+    collected: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,7 @@ class TargetValueInput:
     fragments_mm: tuple[Decimal, ...] = ()
     coalesced_with: tuple[str, ...] = ()
     coalesced_into: str = ""
+    collected: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,7 @@ class NewLesionInput:
     is_node: bool = False
     measurable: bool = True
     equivocal: bool = False
+    collected: str = ""
 
 
 # --- content and hashing ------------------------------------------------------------------
@@ -118,6 +128,7 @@ _MEASUREMENT_COLUMNS = (
     "coalesced_with",
     "coalesced_into",
     "equivocal",
+    "collected",
 )
 _RATING_COLUMNS = ("timepoint_read_id", *_LESION_COLUMNS, "status")
 
@@ -138,8 +149,10 @@ def _content(
     pk: int, read_id: int, timepoint_id: int, measurements: Sequence[Any], ratings: Sequence[Any]
 ) -> dict[str, Any]:
     def measurement(row: Sequence[Any]) -> dict[str, Any]:
-        state, value_mm, fragments_mm, coalesced_with, coalesced_into, equivocal = row[7:]
-        return {
+        state, value_mm, fragments_mm, coalesced_with, coalesced_into, equivocal, collected = row[7:]
+        # The collected text is signed with the value; absent when empty, so the content (and
+        # hash) of every read entered in the system is what it was before the field existed.
+        return ({"collected": collected} if collected else {}) | {
             **_lesion_part(row),
             "state": state,
             "value_mm": value_mm,
@@ -312,8 +325,14 @@ def timepoint_read_save_baseline(
                 lesion.injected, lesion.measurable, lesion.first_timepoint = item.injected, True, tr.timepoint
                 lesion.save()
                 if kind == LesionKind.TARGET:
-                    value = item.value_mm.quantize(validation.ONE_DECIMAL)  # type: ignore[union-attr]
-                    Measurement(timepoint_read=tr, lesion=lesion, value_mm=value).save()
+                    assert isinstance(item, TargetInput)
+                    # a transcribed value keeps its collected precision (issue 18 item 6)
+                    value = item.value_mm
+                    if not item.collected:
+                        value = value.quantize(validation.ONE_DECIMAL)
+                    Measurement(
+                        timepoint_read=tr, lesion=lesion, value_mm=value, collected=item.collected
+                    ).save()
                 else:
                     NonTargetRating(timepoint_read=tr, lesion=lesion, status=NonTargetStatus.PRESENT).save()
         _finish_write(read, tr, before, actor, kind="baseline")
@@ -384,6 +403,7 @@ def timepoint_read_save_followup(
                 fragments_mm=[str(f.quantize(validation.ONE_DECIMAL)) for f in t.fragments_mm],
                 coalesced_with=list(t.coalesced_with),
                 coalesced_into=t.coalesced_into,
+                collected=t.collected if t.state in _COLLECTED_STATES else "",
             ).save()
         for code, status in non_targets.items():
             NonTargetRating(timepoint_read=tr, lesion=lesions[code], status=status).save()
@@ -401,6 +421,7 @@ def timepoint_read_save_followup(
                 state=MeasurementState.MEASURED if n.value_mm is not None else MeasurementState.NOT_ASSESSED,
                 value_mm=n.value_mm,
                 equivocal=n.equivocal,
+                collected=n.collected if n.value_mm is not None else "",
             ).save()
         _finish_write(read, tr, before, actor, kind="followup")
     return tr

@@ -23,6 +23,7 @@ from trialreads import access, conf, validators
 from trialreads.adjudication_rules import AdjudicationRules, RulesError
 from trialreads.choices import AuditEventType, Modality, ReadStatus, TrialRole
 from trialreads.errors import Conflict, PermissionDenied, ValidationError
+from trialreads.exports import dates as export_dates
 from trialreads.models import (
     Charter,
     ImagingTimepoint,
@@ -333,6 +334,23 @@ def _visit_number(value: object) -> Decimal:
     return number
 
 
+def _check_collected_date(collected: object, rule: object, earliest: dt.date, latest: dt.date) -> None:
+    if collected == "" and rule == "":
+        return
+    if not isinstance(collected, str) or not collected:
+        raise ValidationError("required with scan_date_imputation", "scan_date_collected")
+    try:
+        first, last, flag = export_dates.period(collected)
+    except export_dates.DateError as exc:
+        raise ValidationError(str(exc), "scan_date_collected") from None
+    if not flag:
+        raise ValidationError("only a partial date (YYYY or YYYY-MM) is kept", "scan_date_collected")
+    if rule not in export_dates.RULE_NAMES:
+        raise ValidationError(f"one of {', '.join(export_dates.RULE_NAMES)}", "scan_date_imputation")
+    if not first <= earliest <= latest <= last:
+        raise ValidationError(f"the scan dates must lie in {collected}", "scan_date_collected")
+
+
 def timepoint_create(
     *,
     subject_id: int,
@@ -342,12 +360,17 @@ def timepoint_create(
     scan_date_latest: dt.date | None = None,
     is_baseline: bool = False,
     modality: str = Modality.CT,
+    scan_date_collected: str = "",
+    scan_date_imputation: str = "",
     actor: Any,
 ) -> ImagingTimepoint:
     """Add the subject's next imaging timepoint (and a draft timepoint read per assigned read).
 
     The baseline comes first; each follow-up's scans must start after the previous
-    timepoint's scans ended, and none may lie in the future.
+    timepoint's scans ended, and none may lie in the future. A partial collected date
+    (``scan_date_collected``, e.g. ``2014-02``) comes with the rule that imputed the scan
+    dates from it (``scan_date_imputation``, one of ``trialreads.exports.dates.RULE_NAMES``),
+    and both scan dates must lie in the collected period.
     """
     subject = access.access_subject_for(actor, subject_id)
     access.require_capability(actor, subject.trial_id, access.MANAGE, "subject", subject.pk)
@@ -364,6 +387,7 @@ def timepoint_create(
     horizon = timezone.now().date() + dt.timedelta(days=conf.get("SCAN_DATE_FUTURE_TOLERANCE_DAYS"))
     if latest > horizon:
         raise ValidationError("scan date in the future", "scan_date_latest")
+    _check_collected_date(scan_date_collected, scan_date_imputation, scan_date_earliest, latest)
     with transaction.atomic():
         subject = Subject.objects.select_for_update().get(pk=subject.pk)
         previous = subject.timepoints.order_by("-sequence").first()
@@ -390,6 +414,8 @@ def timepoint_create(
             modality=modality,
             scan_date_earliest=scan_date_earliest,
             scan_date_latest=latest,
+            scan_date_collected=scan_date_collected,
+            scan_date_imputation=scan_date_imputation,
             is_baseline=is_baseline,
         )
         timepoint.save()

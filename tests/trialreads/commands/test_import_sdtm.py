@@ -8,7 +8,7 @@ direction. The data are the fixtures in ``tests/data/pharmaversesdtm``.
 from __future__ import annotations
 
 import csv
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ DATA = Path(__file__).resolve().parents[3] / "tests" / "data" / "pharmaversesdtm
 NOT_IN_SOURCE = "not in source"
 #: TR: (USUBJID, evaluator, VISIT, lesion, test) -> (source, ours, reason). Only the
 #: diameter the criteria use is compared (LPERP for nodes, LDIAM otherwise; the source
-#: carries both) and source values are rounded to the system's 0.1 mm quantum first.
+#: carries both); values are compared exactly, at their collected precision (issue 18 item 6).
 TR_DIFFERENCES: dict[tuple[str, str, str, str, str], tuple[Any, Any, str]] = {
     (subject, reader, visit, lesion, test): (
         NOT_IN_SOURCE,
@@ -114,7 +114,7 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
     assert manifest["studyid"] == "CDISCPILOT01"
 
     # The import went through the services: subjects, signed and locked reads, audit.
-    assert summary["subjects"] == 8 and summary["values_rounded_to_0.1_mm"] > 0
+    assert summary["subjects"] == 8 and summary["values_finer_than_0.1_mm"] > 0
     assert Subject.objects.filter(trial=trial).count() == 8
     trs = TimepointRead.objects.filter(read__subject__trial=trial)
     assert trs.exists() and not trs.filter(locked=False).exists()
@@ -136,12 +136,13 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
     }
     assert ours_tu == source_tu
 
-    # TR: diameters (rounded to 0.1 mm) and tumour states.
+    # TR: diameters (exact, as collected) and tumour states.
     nodal = {
         (r["USUBJID"], r["TUEVALID"], r["TULNKID"]): "LYMPH NODE" in r["TULOC"]
         for r in _csv("tu_onco_recist.csv")
     }
     source_tr: dict[tuple[str, ...], Any] = {}
+    source_orres: dict[tuple[str, ...], str] = {}
     for r in _csv("tr_onco_recist.csv"):
         if r["TREVALID"] == "NA":
             continue
@@ -149,7 +150,8 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
         if r["TRTESTCD"] == "TUMSTATE":
             source_tr[(*key, "TUMSTATE")] = r["TRSTRESC"]
         elif r["TRTESTCD"] == ("LPERP" if nodal[(r["USUBJID"], r["TREVALID"], r["TRLNKID"])] else "LDIAM"):
-            source_tr[(*key, r["TRTESTCD"])] = Decimal(r["TRSTRESN"]).quantize(Decimal("0.1"), ROUND_HALF_UP)
+            source_tr[(*key, r["TRTESTCD"])] = Decimal(r["TRSTRESN"])
+            source_orres[(*key, r["TRTESTCD"])] = r["TRORRES"]
     ours_tr: dict[tuple[str, ...], Any] = {}
     for r in tr.rows:
         if r["TRTESTCD"] == "SUMDIAM":
@@ -164,6 +166,16 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
     }
     assert found_tr == {key: diff[:2] for key, diff in TR_DIFFERENCES.items()}
     assert len(source_tr) > 150
+    # TRORRES as collected (``21`` stays ``21``, ``32.32`` stays ``32.32``), for every diameter.
+    ours_orres = {
+        (str(r["USUBJID"]), str(r["TREVALID"]), str(r["VISIT"]), str(r["TRLNKID"]).split("-", 1)[1],
+         str(r["TRTESTCD"])): r["TRORRES"]
+        for r in tr.rows
+        if r["TRTESTCD"] in ("LDIAM", "LPERP") and not r["TRSTAT"]
+    }  # fmt: skip
+    assert ours_orres == {k: v for k, v in source_orres.items() if k in ours_orres}
+    assert len(ours_orres) == len([k for k in source_orres if k not in TR_DIFFERENCES])
+    assert {"21", "32.32"} <= set(ours_orres.values())
 
     # RS: RECIST 1.1 overall responses per reader and visit.
     source_rs = {
@@ -174,7 +186,7 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
     ours_rs = {
         (str(r["USUBJID"]), str(r["RSEVALID"]), str(r["VISIT"])): r["RSSTRESC"]
         for r in rs.rows
-        if r["RSCAT"] == "RECIST 1.1" and r["RSTESTCD"] == "OVRLRESP"
+        if r["RSCAT"] == "RECIST 1.1" and r["RSTESTCD"] == "OVRLRESP" and r["RSEVALID"] != "ADJUDICATOR"
     }
     found_rs = {
         key: (source_rs.get(key), ours_rs.get(key))
@@ -189,7 +201,13 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
     for r in _csv("rs_onco_recist.csv"):
         if r["RSACPTFL"] == "Y":
             source_accepted.setdefault(r["USUBJID"], set()).add(r["RSEVALID"])
-    ours_accepted = {str(r["USUBJID"]): str(r["RSEVALID"]) for r in rs.rows if r["RSACPTFL"] == "Y"}
+    # The radiologist whose read is accepted: the one with accepted records other than the
+    # adjudicator's (TRGRESP etc. stay accepted on the chosen reader).
+    ours_accepted = {
+        str(r["USUBJID"]): str(r["RSEVALID"])
+        for r in rs.rows
+        if r["RSACPTFL"] == "Y" and r["RSEVALID"] != "ADJUDICATOR"
+    }
     assert set(ours_accepted) == set(source_accepted)
     for usubjid, evaluator in ours_accepted.items():
         assert evaluator in source_accepted[usubjid], (usubjid, ACCEPTANCE_DIFFERENCE)
@@ -197,6 +215,35 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
         AcceptedRead.objects.filter(subject__trial=trial).values_list("subject__subject_code", "basis")
     )
     assert bases["01-701-1028"] == "ADJUDICATION" and summary["adjudications_decided"] >= 1
+
+    # Issue 18 item 2: the adjudicator's decisions are RS records (RSEVALID ADJUDICATOR) for
+    # the adjudicated subjects only, repeating the chosen reader's OVRLRESP/BESTRESP with its
+    # link groups, and carrying RSACPTFL where the chosen reader's copies no longer do.
+    adjudicated = {s for s, basis in bases.items() if basis == "ADJUDICATION"}
+    adj_rows = [r for r in rs.rows if r["RSEVALID"] == "ADJUDICATOR"]
+    assert {r["USUBJID"] for r in adj_rows} == adjudicated
+    tr_groups = {(r["USUBJID"], r["TRLNKGRP"]) for r in tr.rows}
+    for usubjid in adjudicated:
+        chosen = ours_accepted[usubjid]
+        mine = [r for r in adj_rows if r["USUBJID"] == usubjid]
+        theirs = [
+            r for r in rs.rows
+            if r["USUBJID"] == usubjid and r["RSEVALID"] == chosen
+            and r["RSTESTCD"] in ("OVRLRESP", "BESTRESP")
+        ]  # fmt: skip
+        strip = ("RSSEQ", "RSEVALID", "RSACPTFL")
+        assert [{k: v for k, v in r.items() if k not in strip} for r in mine] == [
+            {k: v for k, v in r.items() if k not in strip} for r in theirs
+        ]
+        assert {r["RSACPTFL"] for r in mine} == {"Y"} and {r["RSACPTFL"] for r in theirs} == {None}
+        assert {r["RSTESTCD"] for r in mine} == {"OVRLRESP", "BESTRESP"}
+        assert all((usubjid, r["RSLNKGRP"]) in tr_groups for r in mine if r["RSLNKGRP"])
+        assert any(r["RSLNKGRP"] for r in mine)
+    # ADRS takes the adjudicator's records as its source.
+    adrs = datasets[3]
+    seq_of = {r["RSSEQ"]: r for r in rs.rows if r["USUBJID"] in adjudicated}
+    sources = [r for r in adrs.rows if r["USUBJID"] in adjudicated and r["PARAMCD"] == "OVR"]
+    assert sources and all(seq_of[r["SRCSEQ"]]["RSEVALID"] == "ADJUDICATOR" for r in sources)
 
     # ADTTE: one PFS record per subject and criterion.
     keys = sorted((r["USUBJID"], r["PARAMCD"]) for r in adtte.rows)

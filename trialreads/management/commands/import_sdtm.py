@@ -14,9 +14,16 @@ conformance test):
 * Every ``USUBJID`` becomes a subject of the site named by its middle part (``01-701-1015``
   -> site ``701``); the randomisation date is the baseline date (TU/TR carry none).
 * Visits: one imaging timepoint per ``VISIT`` in ``VISITNUM`` order, its scan dates spanning
-  both readers' (imputed, for partial ``TRDTC``) dates.
-* Values are stored on the 0.1 mm quantum of the system (ROUND_HALF_UP; the source has
-  values like 32.32 mm); the command reports how many were rounded.
+  both readers' dates. A partial ``TRDTC`` (both readers' the same) is kept as collected on
+  the timepoint (SDTM ``--DTC`` write it so) and imputed for the engine by ``--date-imputation``
+  (``first``/``mid``/``last``/``nominal``, :mod:`trialreads.exports.dates`; default ``nominal``,
+  the former behaviour), recorded with it; ADaM ``ADT`` is that date with ``ADTF``.
+* Values keep their collected precision (the source has values like 32.32 mm): the standardised
+  ``TRSTRESC`` is stored exactly and is what the engine decides on, with the collected
+  ``TRORRES`` text beside it, so the export writes ``TRORRES`` as collected. Rounding to the
+  web form's 0.1 mm entry quantum would let the import change a response (a target 50 mm ->
+  35.04 mm is SD, -29.92 %; rounded to 35.0 it would be PR) (issue 18 item 6). The summary
+  counts the values finer than 0.1 mm (``values_finer_than_0.1_mm``), none of them rounded.
 * Each timepoint read is signed with the reader's import account; the signature meaning
   says it is an import of the named file and not the original reader's own signature.
 * The accepted read: concordant subjects are accepted by the charter rule (read 1); for
@@ -33,7 +40,7 @@ import re
 import secrets
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +54,7 @@ from criteria.sdtm import SdtmError, subjects_from_sdtm
 from trialreads import validators
 from trialreads.choices import AdjudicationStatus, MeasurementState, TrialRole
 from trialreads.errors import DomainError
+from trialreads.exports import dates as export_dates
 from trialreads.management.inputs import BAD_INPUT, refused, trial_code
 from trialreads.models import AdjudicationCase, ImagingTimepoint, Read, TimepointRead, Trial
 from trialreads.services import adjudication as adjudication_services
@@ -55,6 +63,7 @@ from trialreads.services import trials as trial_services
 
 READERS = ("RADIOLOGIST 1", "RADIOLOGIST 2")
 QUANTUM = Decimal("0.1")
+_DIAMETER_TESTS = frozenset({"LDIAM", "LPERP", "DIAMETER"})
 _SITE = re.compile(r"^[^-]+-([^-]+)-")
 
 
@@ -70,20 +79,40 @@ def _find(directory: Path, prefix: str) -> Path:
     return found[0]
 
 
-class _Counter:
-    rounded = 0
+class _Values:
+    """Values as the engine gets them (exact) and their collected text, per TR row key."""
+
+    def __init__(self, tr: Sequence[Mapping[str, str]]) -> None:
+        self.finer = 0
+        #: (USUBJID, TREVALID, VISIT, TRLNKID) -> TRORRES of the diameter row
+        self.collected: dict[tuple[str, str, str, str], str] = {}
+        for row in tr:
+            if row.get("TRTESTCD") in _DIAMETER_TESTS and row.get("TRORRES", "").strip():
+                key = (row["USUBJID"], row.get("TREVALID", ""), row.get("VISIT", ""), row.get("TRLNKID", ""))
+                self.collected.setdefault(key, row["TRORRES"].strip())
 
     def mm(self, value: Any) -> Decimal | None:
         if value is None:
             return None
         exact = Decimal(value)
         try:
-            stored = exact.quantize(QUANTUM, rounding=ROUND_HALF_UP)
+            finer = exact.is_finite() and exact != exact.quantize(QUANTUM)
         except InvalidOperation:
             return exact  # far out of range (1e400): the service refuses it, naming the field
-        if stored != exact:
-            self.rounded += 1
-        return stored
+        self.finer += finer
+        return exact
+
+    def text(self, value: Decimal | None, usubjid: str, reader: str, visit: str, lesion: str) -> str:
+        """The collected ``TRORRES`` when it reads as the value in mm, else the value's own text
+        (a result collected in other units is standardised in ``TRSTRESC``, which is the value)."""
+        if value is None or not value.is_finite():
+            return ""
+        collected = self.collected.get((usubjid, reader, visit, lesion), "")
+        try:
+            same = collected != "" and Decimal(collected) == value
+        except ArithmeticError:
+            same = False
+        return collected if same else str(value)
 
 
 def _user(username: str, password: str, *, staff: bool = False, name: str = "") -> Any:
@@ -99,9 +128,14 @@ def _user(username: str, password: str, *, staff: bool = False, name: str = "") 
 
 
 def import_sdtm(
-    directory: Path, *, trial_code: str | None = None, stdout: Any = None
+    directory: Path, *, trial_code: str | None = None, stdout: Any = None, date_imputation: str = "nominal"
 ) -> tuple[Trial, dict[str, Any]]:
-    """Import the TU/TR files of ``directory`` into a new trial; returns it and a summary."""
+    """Import the TU/TR files of ``directory`` into a new trial; returns it and a summary.
+    Partial ``TRDTC`` are imputed by ``date_imputation`` (:data:`trialreads.exports.dates.RULE_NAMES`)."""
+    if date_imputation not in export_dates.RULE_NAMES:
+        raise CommandError(
+            f"--date-imputation: one of {', '.join(export_dates.RULE_NAMES)}", returncode=BAD_INPUT
+        )
     tu_path, tr_path = _find(directory, "tu"), _find(directory, "tr")
     tu, tr = _rows(tu_path), _rows(tr_path)
     source = f"{tr_path.name} (SHA-256 {hashlib.sha256(tr_path.read_bytes()).hexdigest()[:16]})"
@@ -138,7 +172,7 @@ def import_sdtm(
 
     passwords = {key: secrets.token_urlsafe(24) for key in ("manager", "r1", "r2", "adj")}
     prefix = code.lower()[:30]
-    counter = _Counter()
+    counter = _Values(tr)
     subjects = sorted(set(per_reader[READERS[0]]) | set(per_reader[READERS[1]]))
     baseline_dates = [
         dt.date.fromisoformat(per_reader[r][s]["baseline"]["date"]) for r in READERS for s in per_reader[r]
@@ -176,14 +210,15 @@ def import_sdtm(
             reads = {r: per_reader[r].get(usubjid) for r in READERS}
             _import_subject(
                 trial, sites[site_code], usubjid, reads, visitnum, first_visit[usubjid][1],
-                manager, reader_users, counter, source,
+                manager, reader_users, counter, source, date_imputation,
             )  # fmt: skip
         decided = _settle_adjudications(trial, accepted, manager, adjudicator, passwords["adj"])
     summary = {
         "trial": trial.code,
         "subjects": len(subjects),
         "readers": list(READERS),
-        "values_rounded_to_0.1_mm": counter.rounded,
+        "values_finer_than_0.1_mm": counter.finer,
+        "date_imputation": date_imputation,
         "adjudications_decided": decided,
         "source": source,
     }
@@ -199,23 +234,41 @@ def _import_subject(
     baseline_visit: str,
     manager: Any,
     reader_users: Mapping[str, tuple[Any, str]],
-    counter: _Counter,
+    counter: _Values,
     source: str,
+    date_imputation: str,
 ) -> None:
     present = {r: data for r, data in reads.items() if data is not None}
     reference = min(dt.date.fromisoformat(d["reference_date"]) for d in present.values())
     subject = trial_services.subject_create(
         trial_id=trial.pk, site_id=site_id, subject_code=usubjid, randomisation_date=reference, actor=manager
     )
-    # visit -> dates seen by the readers
+    # visit -> dates seen by the readers, and the partial dates they were imputed from
     dates: dict[str, list[dt.date]] = defaultdict(list)
+    partial: dict[str, list[str]] = defaultdict(list)
     for read_data in present.values():
         dates[baseline_visit].append(dt.date.fromisoformat(read_data["baseline"]["date"]))
+        imputed = read_data.get("_imputed_dates", {})
         for visit, tp in zip(read_data["_visits"], read_data["timepoints"], strict=True):
             dates[visit].append(dt.date.fromisoformat(tp["date"]))
+            if visit in imputed:
+                partial[visit].append(imputed[visit].split(" -> ", 1)[0])
     order = sorted(dates, key=lambda v: visitnum[(usubjid, v)])
     timepoints: dict[str, ImagingTimepoint] = {}
+    previous: dt.date | None = None
     for visit in order:
+        collected, rule = "", ""
+        if partial[visit]:
+            if len(partial[visit]) != len(dates[visit]) or len(set(partial[visit])) != 1:
+                raise CommandError(
+                    f"{usubjid} {visit}: TRDTC: the readers' dates must be one partial date or full dates "
+                    f"({', '.join(sorted(set(partial[visit])))} with {len(dates[visit])} reads)",
+                    returncode=BAD_INPUT,
+                )
+            collected, rule = partial[visit][0], date_imputation
+            # criteria.sdtm imputed the nominal-visit rule; the trial's rule decides (same floor).
+            day, _ = export_dates.impute(collected, rule, nominal=min(dates[visit]), after=previous)
+            dates[visit] = [day]
         timepoints[visit] = trial_services.timepoint_create(
             subject_id=subject.pk,
             visit_label=visit,
@@ -223,8 +276,11 @@ def _import_subject(
             scan_date_earliest=min(dates[visit]),
             scan_date_latest=max(dates[visit]),
             is_baseline=visit == baseline_visit,
+            scan_date_collected=collected,
+            scan_date_imputation=rule,
             actor=manager,
         )
+        previous = max(dates[visit])
     users = [reader_users[r][0] for r in READERS]
     trial_services.reads_assign(subject_id=subject.pk, reader_ids=[u.pk for u in users], actor=manager)
     for slot, reader in enumerate(READERS, start=1):
@@ -237,17 +293,21 @@ def _import_subject(
         meaning = f"Imported from {source}; transcribed by the import, not signed by the original reader."
         base = data["baseline"]
         tr = TimepointRead.objects.get(read=read, timepoint=timepoints[baseline_visit])
-        read_services.timepoint_read_save_baseline(
-            timepoint_read_id=tr.pk,
-            targets=[
+        targets = []
+        for t in base["targets"]:
+            value = counter.mm(t["mm"]) or Decimal(0)
+            targets.append(
                 read_services.TargetInput(
                     code=t["id"],
                     organ=t["organ"],
-                    value_mm=counter.mm(t["mm"]) or Decimal(0),
+                    value_mm=value,
                     is_node=t["node"],
+                    collected=counter.text(value, usubjid, reader, baseline_visit, t["id"]),
                 )
-                for t in base["targets"]
-            ],
+            )
+        read_services.timepoint_read_save_baseline(
+            timepoint_read_id=tr.pk,
+            targets=targets,
             non_targets=[
                 read_services.NonTargetInput(code=n["id"], organ=n["organ"], is_node=n["node"])
                 for n in base["non_targets"]
@@ -260,15 +320,19 @@ def _import_subject(
             tr = TimepointRead.objects.get(read=read, timepoint=timepoints[visit])
             read_services.timepoint_read_save_followup(
                 timepoint_read_id=tr.pk,
-                targets=[_target_value(lesion, value, counter) for lesion, value in tp["targets"].items()],
+                targets=[
+                    _target_value(lesion, value, counter, (usubjid, reader, visit))
+                    for lesion, value in tp["targets"].items()
+                ],
                 non_targets=dict(tp["non_targets"]),
                 new_lesions=[
                     read_services.NewLesionInput(
                         code=n["id"],
                         organ=n["organ"],
-                        value_mm=counter.mm(n["mm"]),
+                        value_mm=(new_mm := counter.mm(n["mm"])),
                         is_node=n["node"],
                         measurable=n["mm"] is not None,
+                        collected=counter.text(new_mm, usubjid, reader, visit, n["id"]),
                     )
                     for n in tp["new_lesions"]
                 ],
@@ -278,12 +342,17 @@ def _import_subject(
             read_services.timepoint_read_sign(timepoint_read_id=tr.pk, meaning=meaning, **sign_as)
 
 
-def _target_value(lesion: str, value: Any, counter: _Counter) -> read_services.TargetValueInput:
+def _target_value(
+    lesion: str, value: Any, counter: _Values, where: tuple[str, str, str]
+) -> read_services.TargetValueInput:
     if value is None:
         return read_services.TargetValueInput(code=lesion, state=MeasurementState.NOT_ASSESSED)
     if value == TSTM:
         return read_services.TargetValueInput(code=lesion, state=MeasurementState.TOO_SMALL)
-    return read_services.TargetValueInput(code=lesion, value_mm=counter.mm(value))
+    mm = counter.mm(value)
+    return read_services.TargetValueInput(
+        code=lesion, value_mm=mm, collected=counter.text(mm, *where, lesion)
+    )
 
 
 def _settle_adjudications(
@@ -320,6 +389,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--trial", default=None, type=trial_code, help="trial code (default: the STUDYID)"
         )
+        parser.add_argument(
+            "--date-imputation",
+            default="nominal",
+            choices=export_dates.RULE_NAMES,
+            help="rule for partial TRDTC (trialreads.exports.dates; default: nominal)",
+        )
         parser.add_argument("--compute", action="store_true", help="compute the endpoints afterwards")
         parser.add_argument("--export-dir", type=Path, default=None, help="then write the export here")
 
@@ -330,7 +405,9 @@ class Command(BaseCommand):
         from trialreads.services.exports import export_write
 
         try:
-            trial, summary = import_sdtm(options["dir"], trial_code=options["trial"])
+            trial, summary = import_sdtm(
+                options["dir"], trial_code=options["trial"], date_imputation=options["date_imputation"]
+            )
         except DomainError as exc:
             # A value the services refuse (a visit number, a diameter, a date): exit 2.
             raise refused(exc, str(options["dir"])) from exc

@@ -1,0 +1,93 @@
+"""The transfer's short reviewer's guide (``reviewers-guide.txt``, issue 18 item 5).
+
+Plain ASCII text for the sponsor's programmer and validator: what the transfer holds, the
+conventions the writers follow, and what it does not hold, each stated from the datasets
+themselves (counts of partial dates, imputed ADaM dates and adjudicator records) so that
+the text cannot drift from the data it describes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from trialreads.exports.censoring import describe_rules
+from trialreads.exports.datasets import ExportStudy
+from trialreads.exports.dates import IMPUTATION_RULES
+
+GUIDE_NAME = "reviewers-guide.txt"
+
+
+@dataclass(frozen=True)
+class GuideFacts:
+    """What the guide counts, taken from the transfer's input (:func:`guide_facts`)."""
+
+    partial_date_visits: int  # reader visits whose date was collected partial
+    adjudicated_subjects: int
+
+
+def guide_facts(study: ExportStudy) -> GuideFacts:
+    return GuideFacts(
+        partial_date_visits=sum(
+            1 for s in study.subjects for r in s.reads for tp in r.timepoints if tp.dtc
+        ),
+        adjudicated_subjects=sum(1 for s in study.subjects if s.adjudicated),
+    )
+
+
+def reviewers_guide(
+    datasets: Sequence[tuple[str, str, str, int, int]],
+    facts: GuideFacts,
+    *,
+    studyid: str,
+    criteria_version: str,
+    charter_version: str,
+    data_cutoff: dt.date | None,
+) -> bytes:
+    """The guide's bytes (ASCII, LF line ends); ``datasets`` are (name, label, file stem,
+    records, variables) in transfer order."""
+    lines = [
+        f"Reviewer's guide: blinded independent central review transfer, study {studyid}",
+        "",
+        f"Criteria algorithm version: {criteria_version}; charter version {charter_version}; "
+        f"data cut-off: {data_cutoff.isoformat() if data_cutoff else 'none'}.",
+        "",
+        "1. Datasets",
+        *(f"   {name:<6} {label} ({rows} records, {variables} variables; {stem}.xpt and {stem}.csv)"
+          for name, label, stem, rows, variables in datasets),
+        f"   {GUIDE_NAME}: this guide. manifest.json lists every file with its SHA-256, the censoring",
+        "   rules and the versions.",
+        "",
+        "2. Evaluators and the accepted read",
+        "   Two independent radiologists (RADIOLOGIST 1 / 2, --EVAL INDEPENDENT ASSESSOR); when their",
+        "   reads disagree the adjudicator chooses one. --ACPTFL = Y marks the accepted records. For an",
+        "   adjudicated subject RS repeats the chosen reader's OVRLRESP and BESTRESP as RSEVALID",
+        "   ADJUDICATOR records with the chosen reader's RSLNKGRP; those carry RSACPTFL = Y and ADRS/ADTTE",
+        f"   cite them in SRCSEQ. Adjudicated subjects in this transfer: {facts.adjudicated_subjects}.",
+        "",
+        "3. Results as collected",
+        "   TRORRES is the result as collected (a value transcribed from a source keeps its text, e.g. 21",
+        "   or 32.32); TRSTRESC/TRSTRESN are the standardised values in mm the criteria engine decided on,",
+        "   at their collected precision (never rounded). TOO SMALL TO MEASURE is standardised to 5 mm.",
+        "",
+        "4. Dates",
+        "   SDTM --DTC keep the collected precision: a partial date (YYYY-MM, YYYY) stays partial",
+        f"   (reader visits with a partial date in this transfer: {facts.partial_date_visits}). The engine",
+        "   and ADaM use an imputed date, chosen by the rule named at import:",
+        *(f"     {rule.name:<8} {rule.description}" for rule in IMPUTATION_RULES),
+        "   always after the previous visit. ADRS ADT is that date, with ADTF = D (day imputed) or M",
+        "   (month and day imputed). RSDTC of a visit is its latest image date for CR/PR and its",
+        "   earliest for any other response (SDTM RECIST supplement).",
+        "",
+        "5. Time to event (ADTTE)",
+        "   AVAL = ADT - STARTDT + 1 days; CNSR 0 is an event, each censoring reason has its own code:",
+        *(f"     CNSR {rule['cnsr']}: {rule['evntdesc']}" for rule in describe_rules()),
+        "",
+        "6. Not in this transfer",
+        "   --DY and EPOCH: the sponsor's reference start date and epochs were not provided, so they are",
+        "   left out. No subject-level dataset (ADSL) is delivered: STARTDT and death dates come from the",
+        "   trial's subject records. Define-XML is not part of this transfer.",
+        "",
+    ]
+    return "\n".join(lines).encode("ascii")
