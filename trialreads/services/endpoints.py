@@ -37,7 +37,6 @@ import multiprocessing
 import os
 import socket
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -61,32 +60,15 @@ from criteria.types import (
 from trialreads import conf
 from trialreads.bulk import children_allowed, fork_processes, gc_paused
 from trialreads.choices import (
-    AcceptanceBasis,
     AuditEventType,
-    MeasurementState,
-)
-from trialreads.mappers import (
-    LesionRow,
-    MeasurementRow,
-    RatingRow,
-    baseline_from_rows,
-    settings_from_charter,
-    timepoint_from_rows,
 )
 from trialreads.models import (
-    AcceptedRead,
     Charter,
-    Lesion,
-    Measurement,
-    NonTargetRating,
-    Read,
-    TimepointRead,
     Trial,
-    signed_q,
 )
-from trialreads.models import Subject as SubjectRow
 from trialreads.models.endpoint import ClaimableJob, EndpointJob, EndpointRun, ExportBatch, JobStatus
 from trialreads.services.audit import audit_record
+from trialreads.snapshot import TrialSnapshot, engine_subject, input_rows, settings_from_charter
 
 ALGORITHM_VERSION = criteria.__version__
 
@@ -127,129 +109,43 @@ class TrialInputs:
     input_sha256: str
 
 
-def load_trial_inputs(trial_id: int, *, charter: Charter | None = None) -> TrialInputs:
-    """The engine inputs of every subject of the trial, from signed timepoint reads only.
-
-    Seven queries whatever the size of the trial: each filters by a join on the trial
-    (never by an ``IN`` list of ids, which grows with the trial and hits SQLite's variable
-    limit), and fetches plain value rows (no model instances).
-    """
+def load_trial_inputs(
+    trial_id: int, *, charter: Charter | None = None, snapshot: TrialSnapshot | None = None
+) -> TrialInputs:
+    """The engine inputs of every subject of the trial, from signed timepoint reads only:
+    the trial's :class:`~trialreads.snapshot.TrialSnapshot` (loaded here unless given, in a
+    fixed number of queries) mapped by :func:`~trialreads.snapshot.engine_subject`."""
     trial = Trial.objects.get(pk=trial_id)
     charter = charter or Charter.objects.get(trial=trial, is_current=True)
     settings = settings_from_charter(charter)
     wanted = tuple(c for c in CRITERIA if c in charter.criteria)
+    snapshot = snapshot if snapshot is not None else TrialSnapshot.load(trial_id)
 
-    subjects = list(
-        SubjectRow.objects.filter(trial_id=trial_id)
-        .order_by("subject_code")
-        .values_list("id", "subject_code", "randomisation_date", "death_date", "last_contact_date")
-    )
-    read_slot = {
-        rid: (sid, slot)
-        for rid, sid, slot in Read.objects.filter(subject__trial_id=trial_id).values_list(
-            "id", "subject_id", "slot"
-        )
-    }
-    signed = list(
-        TimepointRead.objects.signed()
-        .filter(read__subject__trial_id=trial_id, saved_at__isnull=False)
-        .values_list(
-            "id",
-            "read_id",
-            "timepoint__sequence",
-            "timepoint__is_baseline",
-            "timepoint__scan_date_earliest",
-            "timepoint__scan_date_latest",
-        )
-    )
-    lesions = {
-        lid: (code, kind, organ, node, measurable)
-        for lid, code, kind, organ, node, measurable in Lesion.objects.filter(
-            read__subject__trial_id=trial_id
-        ).values_list("id", "lesion_code", "kind", "organ", "is_node", "measurable")
-    }
-    signed_measurements = Measurement.objects.filter(
-        signed_q("timepoint_read"), timepoint_read__read__subject__trial_id=trial_id
-    )
-    # The JSON columns (fragments, coalescence) are decoded only for the few split or
-    # coalesced lesions: decoding them on every row costs more than the second query.
-    compound = {
-        (tr_id, lesion_id): (fragments, with_)
-        for tr_id, lesion_id, fragments, with_ in signed_measurements.filter(
-            state__in=(MeasurementState.SPLIT, MeasurementState.COALESCED, MeasurementState.COALESCED_INTO)
-        ).values_list("timepoint_read_id", "lesion_id", "fragments_mm", "coalesced_with")
-    }
-    measurements: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for tr_id, lesion_id, state, value, into, equivocal in signed_measurements.values_list(
-        "timepoint_read_id", "lesion_id", "state", "value_mm", "coalesced_into", "equivocal"
-    ):
-        fragments, with_ = compound.get((tr_id, lesion_id), ((), ()))
-        measurements[tr_id].append((tr_id, lesion_id, state, value, fragments, with_, into, equivocal))
-    ratings: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for tr_id, lesion_id, status in NonTargetRating.objects.filter(
-        signed_q("timepoint_read"), timepoint_read__read__subject__trial_id=trial_id
-    ).values_list("timepoint_read_id", "lesion_id", "status"):
-        ratings[tr_id].append((lesion_id, status))
-    accepted = {
-        sid: slot
-        for sid, slot, basis in AcceptedRead.objects.filter(subject__trial_id=trial_id).values_list(
-            "subject_id", "read__slot", "basis"
-        )
-        if basis != AcceptanceBasis.PENDING and slot is not None
-    }
-
-    by_read: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for tr_row in signed:
-        by_read[tr_row[1]].append(tr_row)
-    reads_of_subject: dict[int, dict[int, int]] = defaultdict(dict)
-    for rid, (sid, slot) in read_slot.items():
-        reads_of_subject[sid][slot] = rid
-
-    # The input hash is taken over the rows themselves (lesions by code, never by id), which
-    # is exactly what the engine inputs are built from and far cheaper than rendering them.
+    # The input hash is taken over the rows themselves (``snapshot.input_rows``), which is
+    # exactly what the engine inputs are built from and far cheaper than rendering them.
     prefix = f"{ALGORITHM_VERSION}|charter {charter.version}|{settings!r}|{','.join(wanted)}"
     out: list[SubjectInputs] = []
-    for sid, code, randomised, death, last_contact in subjects:
+    for subject in snapshot.subjects:
         engine_inputs: dict[int, Subject] = {}
-        slot_accepted = accepted.get(sid)
-        raw: list[Any] = [prefix, code, randomised, death, last_contact, slot_accepted]
-        for slot, rid in sorted(reads_of_subject.get(sid, {}).items()):
-            rows = sorted(by_read.get(rid, ()), key=lambda r: r[2])
-            base = next((r for r in rows if r[3]), None)
-            if base is None:
+        raw: list[Any] = [
+            prefix,
+            subject.code,
+            subject.randomisation_date,
+            subject.death_date,
+            subject.last_contact_date,
+            subject.accepted_slot,
+        ]
+        for slot, read in sorted(subject.reads.items()):
+            if not any(tr.timepoint.is_baseline for tr in read.timepoint_reads):
                 continue  # no signed baseline: nothing to evaluate on this read yet
-            raw.append(
-                (
-                    slot,
-                    [
-                        (
-                            r[2:],
-                            sorted((lesions[m[1]], m[2:]) for m in measurements.get(r[0], ())),
-                            sorted((lesions[lid], status) for lid, status in ratings.get(r[0], ())),
-                        )
-                        for r in rows
-                    ],
-                )
-            )
-            engine_inputs[slot] = Subject(
-                subject=code,
-                reference_date=randomised,
-                baseline=baseline_from_rows(base[5], *_rows_of(base[0], measurements, ratings, lesions)),
-                timepoints=tuple(
-                    timepoint_from_rows(r[4], r[5], *_rows_of(r[0], measurements, ratings, lesions))
-                    for r in rows
-                    if not r[3]
-                ),
-                settings=settings,
-                death_date=death,
-                last_contact_date=last_contact,
-            )
+            raw.append((slot, input_rows(read)))
+            engine_inputs[slot] = engine_subject(subject, read, settings)
         out.append(
             SubjectInputs(
-                subject_id=sid,
-                subject_code=code,
+                subject_id=subject.id,
+                subject_code=subject.code,
                 reads=engine_inputs,
-                accepted_slot=slot_accepted,
+                accepted_slot=subject.accepted_slot,
                 input_sha256=hashlib.sha256(repr(raw).encode()).hexdigest(),
             )
         )
@@ -258,19 +154,6 @@ def load_trial_inputs(trial_id: int, *, charter: Charter | None = None) -> Trial
     for s in out:
         digest.update(f"|{s.subject_id}:{s.input_sha256}".encode())
     return TrialInputs(trial, charter, wanted, tuple(out), digest.hexdigest())
-
-
-def _rows_of(
-    tr_id: int,
-    measurements: Mapping[int, list[tuple[Any, ...]]],
-    ratings: Mapping[int, list[tuple[int, str]]],
-    lesions: Mapping[int, LesionRow],
-) -> tuple[list[MeasurementRow], list[RatingRow]]:
-    """The timepoint read's value rows in the mapper's shape (lesion ids -> lesion rows)."""
-    return (
-        [(lesions[m[1]], *m[2:]) for m in measurements.get(tr_id, ())],
-        [(lesions[lid], status) for lid, status in ratings.get(tr_id, ())],
-    )
 
 
 # --- results: lossless JSON ------------------------------------------------------------------
