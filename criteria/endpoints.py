@@ -501,7 +501,7 @@ def imrecist_pfs(
     return _pfs(_pd_date(timepoints[first]), REASON_PD, death_date, timepoints[:first], reference_date)
 
 
-def derive_pfs(
+def criterion_pfs(
     timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
     criterion: str = RECIST11, death_date: dt.date | None = None,
 ) -> Pfs:
@@ -541,7 +541,7 @@ def derive_dor(
     if at is None:
         at = timepoints.index(seq[start])
     rest = tuple(timepoints[at:])
-    pfs = derive_pfs(rest, begin, settings, criterion, death_date)
+    pfs = criterion_pfs(rest, begin, settings, criterion, death_date)
     return DurationOfResponse(start=begin, end=pfs.date, days=_days(pfs.date, begin),
                               event=pfs.event, reason=pfs.reason)
 
