@@ -8,11 +8,15 @@ by their inputs, claimed under a lease and finished conditionally on still holdi
 Enqueue with :func:`enqueue_compute_endpoints` / :func:`enqueue_export` (``delay_on_commit``)
 so a task never runs for a transaction that rolled back, and never before its data is
 visible to the worker.
+
+Test seam: the tasks call the services through their modules (``endpoint_services.
+endpoints_compute``), looked up at call time, so a test worker can bind a service's own
+hook parameter there (``tests/celery/worker_app.py`` binds ``on_subject`` to pause or crash
+mid-computation); production code holds no test hook.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from celery import Task, shared_task
@@ -22,10 +26,6 @@ from django.db import OperationalError
 from trialreads.services import endpoints as endpoint_services
 from trialreads.services import exports as export_services
 from trialreads.services.audit import audit_context
-
-#: Called before each subject is evaluated by ``compute_endpoints`` in this process. ``None``
-#: in production; the worker-kill tests install one that pauses or crashes mid-computation.
-SUBJECT_HOOK: Callable[[endpoint_services.SubjectInputs], None] | None = None
 
 #: Longest wait before a task whose job is leased by a live worker looks again.
 MAX_RETRY_WAIT_SECONDS = 30
@@ -60,7 +60,6 @@ def compute_endpoints(self: Task, trial_id: int, requested_by: str = "") -> dict
             trial_id=trial_id,
             task_id=str(self.request.id or ""),
             requested_by=requested_by,
-            on_subject=SUBJECT_HOOK,
         )
     except endpoint_services.LeaseLost:
         # Another worker took the job over after our lease ran out; it writes the result.

@@ -22,6 +22,7 @@ from criteria.evaluate import evaluate
 from criteria.types import Baseline, CriterionResult, TimepointResult
 from trialreads import access, mappers
 from trialreads.choices import AdjudicationStatus, LesionKind, MeasurementState, TrialRole
+from trialreads.endpoint_results import job_runs, result_from_json
 from trialreads.models import (
     AcceptedRead,
     AdjudicationCase,
@@ -466,8 +467,6 @@ def accepted_results(
 ) -> list[AcceptedResult]:
     """The accepted (BICR) result of every subject x criterion of the latest finished
     endpoint computation; subjects without an accepted read (adjudication open) are left out."""
-    from trialreads.services.endpoints import job_runs, result_from_json
-
     trial = dashboard_trial_get(user=user, trial_id=trial_id)
     job = _latest_done_job(trial)
     if job is None:

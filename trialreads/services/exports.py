@@ -15,8 +15,8 @@ and no failed run are exported; the others are listed in the batch's ``reason``.
 A batch's folder appears whole or not at all (:func:`export_build`: staged, checked,
 renamed in the finishing transaction), and a batch never stays RUNNING for good: a build
 that fails marks it FAILED with the reason, one whose worker died is taken over through
-the lease (``services.endpoints.job_claim``) when its task is redelivered or the batch is
-requested again.
+the lease (``services.leases.lease_claim`` with :data:`EXPORT_LEASE`) when its task is
+redelivered or the batch is requested again.
 """
 
 from __future__ import annotations
@@ -44,6 +44,12 @@ from criteria.types import CriterionResult
 from trialreads import access, conf
 from trialreads.bulk import children_allowed, fork_processes, gc_paused
 from trialreads.choices import AuditEventType, LesionKind, MeasurementState, Modality
+from trialreads.endpoint_results import (
+    EVALUATOR_BY_SLOT,
+    job_runs,
+    latest_done_job,
+    result_from_json,
+)
 from trialreads.errors import Conflict, NotFound, ValidationError
 from trialreads.exports.datasets import (
     Evaluator,
@@ -73,17 +79,8 @@ from trialreads.models import (
 from trialreads.models.audit import ChainHead
 from trialreads.models.endpoint import EndpointJob, ExportBatch, JobStatus
 from trialreads.services.audit import audit_record
-from trialreads.services.endpoints import (
-    EVALUATOR_BY_SLOT,
-    LeaseLost,
-    job_claim,
-    job_progress,
-    job_runs,
-    latest_done_job,
-    load_trial_inputs,
-    result_from_json,
-    worker_identity,
-)
+from trialreads.services.endpoint_inputs import load_trial_inputs
+from trialreads.services.leases import LeaseKind, LeaseLost, lease_claim, lease_renew, worker_identity
 from trialreads.snapshot import (
     LesionRow,
     TimepointReadRow,
@@ -95,6 +92,8 @@ from trialreads.snapshot import (
 
 logger = logging.getLogger(__name__)
 
+#: The export batch's lease: a batch given up on is audited as ``EXPORT_CREATED``.
+EXPORT_LEASE = LeaseKind(ExportBatch, AuditEventType.EXPORT_CREATED, "export_batch")
 #: Version of this mapping; part of an export batch's key.
 EXPORT_MAPPING_VERSION = "1"
 #: Progress steps of a batch (``done``/``total``): the study loaded; every dataset built,
@@ -454,7 +453,7 @@ def export_request(
 
 def export_batches_resume() -> list[int]:
     """Send the build again for every batch RUNNING past its lease (its worker died and its
-    message is gone, or nobody asked again): the task takes it over through ``job_claim``,
+    message is gone, or nobody asked again): the task takes it over through ``lease_claim``,
     or marks it FAILED with the reason once ``ENDPOINT_MAX_ATTEMPTS`` claims are used up.
     Run periodically by ``trialreads.resume_stale_exports``; returns the batch ids sent."""
     # tasks imports this module (a cycle at import time): imported when called.
@@ -477,7 +476,7 @@ def export_batches_resume() -> list[int]:
 def _lease_ran_out(batch: ExportBatch) -> bool:
     """RUNNING, but its holder stopped renewing (killed, or its task message was lost):
     nothing would ever finish it, so the request sends a task that takes it over
-    (``job_claim``) or, past ``ENDPOINT_MAX_ATTEMPTS``, marks it FAILED with the reason."""
+    (``lease_claim``) or, past ``ENDPOINT_MAX_ATTEMPTS``, marks it FAILED with the reason."""
     expires = batch.lease_expires_at
     return batch.status == JobStatus.RUNNING and (expires is None or expires <= timezone.now())
 
@@ -539,7 +538,7 @@ def export_build(*, batch_id: int, task_id: str = "") -> ExportOutcome:
     (the task retries them) and :class:`LeaseLost` means another worker owns the batch now.
     """
     owner = worker_identity(task_id)
-    claim = job_claim(batch_id, owner, model=ExportBatch)
+    claim = lease_claim(EXPORT_LEASE, batch_id, owner)
     batch = ExportBatch.objects.select_related("job__charter", "job__trial", "trial").get(pk=batch_id)
     if not claim.claimed:
         return ExportOutcome(batch, False, claim.retry_in)
@@ -564,7 +563,7 @@ def _build_claimed(batch: ExportBatch, owner: str) -> None:
         batch.job,
         chain_head=head,
         data_cutoff=batch.data_cutoff,
-        on_step=lambda done: job_progress(batch.pk, owner, done, model=ExportBatch),
+        on_step=lambda done: lease_renew(EXPORT_LEASE, batch.pk, owner, done),
     )
     manifest: dict[str, Any] = json.loads(rendered[MANIFEST_NAME])
     manifest_bytes = rendered[MANIFEST_NAME]
