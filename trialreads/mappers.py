@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import Protocol
 
 from criteria.types import (
     Baseline,
@@ -26,11 +27,61 @@ from criteria.types import (
 )
 from trialreads import snapshot
 from trialreads.choices import MeasurementState
+from trialreads.models import Charter, Read, TimepointRead
 from trialreads.snapshot import settings_from_charter
 
-if TYPE_CHECKING:
-    from trialreads.models import Charter, Read, TimepointRead
-    from trialreads.services.reads import NewLesionInput, NonTargetInput, TargetInput, TargetValueInput
+# --- the shapes of submitted inputs (``services.reads``' input dataclasses have them; typed
+# by shape so this module does not import the services that call it) -----------------------
+
+
+class TargetInput(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def organ(self) -> str: ...
+    @property
+    def value_mm(self) -> Decimal: ...
+    @property
+    def is_node(self) -> bool: ...
+
+
+class NonTargetInput(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def organ(self) -> str: ...
+    @property
+    def is_node(self) -> bool: ...
+
+
+class TargetValueInput(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def value_mm(self) -> Decimal | None: ...
+    @property
+    def fragments_mm(self) -> tuple[Decimal, ...]: ...
+    @property
+    def coalesced_with(self) -> tuple[str, ...]: ...
+    @property
+    def coalesced_into(self) -> str: ...
+
+
+class NewLesionInput(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def organ(self) -> str: ...
+    @property
+    def value_mm(self) -> Decimal | None: ...
+    @property
+    def is_node(self) -> bool: ...
+    @property
+    def measurable(self) -> bool: ...
+    @property
+    def equivocal(self) -> bool: ...
 
 
 # --- service inputs -----------------------------------------------------------------------

@@ -21,7 +21,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from criteria.types import (
     Baseline,
@@ -39,6 +39,7 @@ from criteria.types import Subject as EngineSubject
 from trialreads.choices import AcceptanceBasis, LesionKind, MeasurementState
 from trialreads.models import (
     AcceptedRead,
+    Charter,
     ImagingTimepoint,
     Lesion,
     Measurement,
@@ -48,9 +49,6 @@ from trialreads.models import (
     TimepointRead,
     signed_q,
 )
-
-if TYPE_CHECKING:
-    from trialreads.models import Charter
 
 #: Queries of :meth:`TrialSnapshot.load`, whatever the size of the trial.
 SNAPSHOT_QUERIES = 9

@@ -5,8 +5,8 @@ a worker killed mid-task gets the message redelivered instead of losing it. That
 only because the services are idempotent: the endpoint job and the export batch are keyed
 by their inputs, claimed under a lease and finished conditionally on still holding it.
 
-Enqueue with :func:`enqueue_compute_endpoints` / :func:`enqueue_export` (``delay_on_commit``)
-so a task never runs for a transaction that rolled back, and never before its data is
+Enqueue with :func:`enqueue_compute_endpoints` / :func:`enqueue_export` (``services.queue``,
+``delay_on_commit``) so a task never runs for a transaction that rolled back, and never before its data is
 visible to the worker.
 
 Test seam: the tasks call the services through their modules (``endpoint_services.
@@ -25,7 +25,17 @@ from django.db import OperationalError
 
 from trialreads.services import endpoints as endpoint_services
 from trialreads.services import exports as export_services
+from trialreads.services import queue
 from trialreads.services.audit import audit_context
+from trialreads.services.queue import enqueue_compute_endpoints, enqueue_export
+
+__all__ = [
+    "build_export",
+    "compute_endpoints",
+    "enqueue_compute_endpoints",
+    "enqueue_export",
+    "resume_stale_exports",
+]
 
 #: Longest wait before a task whose job is leased by a live worker looks again.
 MAX_RETRY_WAIT_SECONDS = 30
@@ -52,7 +62,7 @@ _COMMON: dict[str, Any] = {
 }
 
 
-@shared_task(name="trialreads.compute_endpoints", **_COMMON)  # type: ignore[untyped-decorator]
+@shared_task(name=queue.COMPUTE_ENDPOINTS, **_COMMON)  # type: ignore[untyped-decorator]
 def compute_endpoints(self: Task, trial_id: int, requested_by: str = "") -> dict[str, Any]:
     """Endpoints of every subject x criterion of the trial's current inputs."""
     try:
@@ -72,7 +82,7 @@ def compute_endpoints(self: Task, trial_id: int, requested_by: str = "") -> dict
     return {"job": outcome.job.pk, "status": outcome.job.status, "computed": outcome.computed}
 
 
-@shared_task(name="trialreads.build_export", **_COMMON)  # type: ignore[untyped-decorator]
+@shared_task(name=queue.BUILD_EXPORT, **_COMMON)  # type: ignore[untyped-decorator]
 def build_export(self: Task, batch_id: int) -> dict[str, Any]:
     """Write the sponsor transfer of an :class:`~trialreads.models.ExportBatch`."""
     try:
@@ -91,11 +101,3 @@ def resume_stale_exports(self: Task) -> dict[str, Any]:
     return {"resumed": export_services.export_batches_resume()}
 
 
-def enqueue_compute_endpoints(trial_id: int, requested_by: str = "") -> None:
-    """Compute the trial's endpoints once the current transaction commits (nothing if it
-    rolls back). Call after reads are signed or adjudicated, or on demand."""
-    compute_endpoints.delay_on_commit(trial_id, requested_by)
-
-
-def enqueue_export(batch_id: int) -> None:
-    build_export.delay_on_commit(batch_id)

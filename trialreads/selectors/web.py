@@ -39,7 +39,9 @@ from trialreads.models import (
     signed_q,
 )
 from trialreads.models.endpoint import EndpointJob, EndpointRun, JobStatus
-from trialreads.selectors.reads import _with_content
+from trialreads.selectors.audit import audit_event_list
+from trialreads.selectors.reads import _with_content, read_evaluate
+from trialreads.selectors.trials import charter_current
 
 # --- worklists ------------------------------------------------------------------------------
 
@@ -336,8 +338,6 @@ def followup_preview(
 
 def read_results(*, user: Any, read: Read) -> dict[str, CriterionResult]:
     """The engine on the read as the user may see it (drafts included for its reader)."""
-    from trialreads.selectors.reads import read_evaluate
-
     evaluation = read_evaluate(user=user, read_id=read.pk)
     return dict(evaluation.result.results) if evaluation.result else {}
 
@@ -457,8 +457,6 @@ class AcceptedResult:
 
 def charter_criteria(*, user: Any, trial_id: object) -> list[str]:
     """The criteria of the trial's current charter, in charter order."""
-    from trialreads.selectors.trials import charter_current
-
     return list(charter_current(user=user, trial_id=trial_id).criteria)
 
 
@@ -522,8 +520,6 @@ def audit_events_filtered(
     """The trial's audit trail filtered by subject (every object of that subject: the
     subject, its timepoints, reads, timepoint reads and adjudication cases), by user and by
     date (inclusive calendar days, UTC)."""
-    from trialreads.selectors.audit import audit_event_list
-
     start = dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC) if since else None
     end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC) if until else None
     qs = audit_event_list(user=user, trial_id=trial_id, since=start, until=end)

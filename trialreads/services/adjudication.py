@@ -63,6 +63,8 @@ from trialreads.models import (
     TrialMembership,
 )
 from trialreads.services.audit import audit_context, audit_record
+from trialreads.services.auth import signature_reauthenticate
+from trialreads.services.queue import endpoints_recompute_on_commit
 from trialreads.snapshot import SubjectSnapshot, TrialSnapshot, engine_subject, settings_from_charter
 
 logger = logging.getLogger(__name__)
@@ -463,8 +465,6 @@ def adjudication_decide(
     if errors:
         raise ValidationError(errors)
     # The same re-authentication and lockout counter as every other e-signature.
-    from trialreads.services.reads import signature_reauthenticate
-
     signature_reauthenticate(
         actor=actor,
         password=password,
@@ -513,8 +513,6 @@ def adjudication_decide(
         _accept(accepted, subject, {r.slot: r for r in reads}, AcceptanceBasis.ADJUDICATION,
                 case.chosen_slot, case, actor)
         # The accepted read drives the endpoints: recompute them once this commits.
-        from trialreads.services.reads import endpoints_recompute_on_commit
-
         endpoints_recompute_on_commit(trial_id=subject.trial_id, actor=actor)
     return case
 

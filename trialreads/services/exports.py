@@ -81,6 +81,7 @@ from trialreads.models.endpoint import EndpointJob, ExportBatch, JobStatus
 from trialreads.services.audit import audit_record
 from trialreads.services.endpoint_inputs import load_trial_inputs
 from trialreads.services.leases import LeaseKind, LeaseLost, lease_claim, lease_renew, worker_identity
+from trialreads.services.queue import enqueue_export
 from trialreads.snapshot import (
     LesionRow,
     TimepointReadRow,
@@ -426,8 +427,6 @@ def export_request(
     asking again for a batch stuck RUNNING past its lease sends the build again.
     An invalid cut-off raises :class:`ValidationError` on ``data_cutoff`` before anything
     is written."""
-    from trialreads.tasks import enqueue_export  # tasks imports this module: imported when called
-
     trial = access.access_trial_for(actor, trial_id)
     access.require_capability(actor, trial.pk, access.EXPORT, "trial", trial.pk)
     data_cutoff = _validate_cutoff(trial.pk, data_cutoff)
@@ -456,9 +455,6 @@ def export_batches_resume() -> list[int]:
     message is gone, or nobody asked again): the task takes it over through ``lease_claim``,
     or marks it FAILED with the reason once ``ENDPOINT_MAX_ATTEMPTS`` claims are used up.
     Run periodically by ``trialreads.resume_stale_exports``; returns the batch ids sent."""
-    # tasks imports this module (a cycle at import time): imported when called.
-    from trialreads.tasks import enqueue_export
-
     now = timezone.now()
     stale = list(
         ExportBatch.objects.filter(status=JobStatus.RUNNING)

@@ -34,9 +34,8 @@ from trialreads.choices import (
     ReadStatus,
     TimepointReadStatus,
 )
-from trialreads.errors import Conflict, PermissionDenied, ValidationError
+from trialreads.errors import Conflict, ValidationError
 from trialreads.models import (
-    AuditEvent,
     Lesion,
     Measurement,
     NonTargetRating,
@@ -45,6 +44,10 @@ from trialreads.models import (
     Subject,
     TimepointRead,
 )
+from trialreads.services.adjudication import adjudication_evaluate_after_sign
+from trialreads.services.audit import audit_record
+from trialreads.services.auth import signature_reauthenticate
+from trialreads.services.queue import endpoints_recompute_on_commit
 
 _LESION_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 _ONE_DP = Decimal("0.1")
@@ -319,8 +322,6 @@ def _finish_write(read: Read, tr: TimepointRead, before: dict[str, Any], actor: 
     tr.content_sha256 = content_sha256(tr)
     tr.save(update_fields=["version", "saved_at", "content_sha256"])
     _set_read_status(read, ReadStatus.IN_PROGRESS if read.status == ReadStatus.ASSIGNED else read.status)
-    from trialreads.services.audit import audit_record
-
     audit_record(
         chain_id=read.subject.trial.chain_id,
         event_type=AuditEventType.TIMEPOINT_READ_SAVED,
@@ -574,41 +575,6 @@ def timepoint_read_save_followup(
 # --- signing -------------------------------------------------------------------------------------
 
 
-def _recent_sign_failures(actor: Any) -> int:
-    since = timezone.now() - dt.timedelta(minutes=conf.get("SIGN_LOCKOUT_MINUTES"))
-    return AuditEvent.objects.filter(
-        actor_id=actor.pk, event_type=AuditEventType.SIGN_FAILED, ts__gte=since
-    ).count()
-
-
-def signature_reauthenticate(
-    *, actor: Any, password: object, chain_id: str, object_type: str, object_id: int
-) -> None:
-    """The re-authentication of every e-signature (reads and adjudication decisions;
-    21 CFR 11.200): one lockout counter per user, the password checked again, and every
-    failure audited as SIGN_FAILED in its own transaction, so that it stays recorded although
-    the request fails. Raises PermissionDenied on failure."""
-    from trialreads.services.audit import audit_record
-
-    def failed(why: str) -> None:
-        with transaction.atomic():
-            audit_record(
-                chain_id=chain_id,
-                event_type=AuditEventType.SIGN_FAILED,
-                actor=actor,
-                object_type=object_type,
-                object_id=object_id,
-                reason=why,
-            )
-
-    if _recent_sign_failures(actor) >= conf.get("SIGN_MAX_FAILURES"):
-        failed("locked out after repeated failures")
-        raise PermissionDenied("Signing is locked after repeated failed attempts; try again later.")
-    if not isinstance(password, str) or not actor.check_password(password):
-        failed("wrong password")
-        raise PermissionDenied("Re-authentication failed.")
-
-
 def timepoint_read_sign(
     *,
     timepoint_read_id: int,
@@ -661,8 +627,6 @@ def timepoint_read_sign(
         tr.save(update_fields=["status", "locked", "version", "content_sha256"])
         all_signed = not TimepointRead.objects.unsigned().filter(read=read).exists()
         _set_read_status(read, ReadStatus.COMPLETED if all_signed else ReadStatus.IN_PROGRESS)
-        from trialreads.services.audit import audit_record
-
         audit_record(
             chain_id=read.subject.trial.chain_id,
             event_type=AuditEventType.TIMEPOINT_READ_SIGNED,
@@ -681,21 +645,9 @@ def timepoint_read_sign(
         # Adjudication trigger (2+1): compare the two reads once both have signed the same
         # timepoints, in this transaction so that a signature never exists without its
         # evaluation (see services.adjudication for the simultaneous-signing race).
-        from trialreads.services.adjudication import adjudication_evaluate_after_sign
-
         adjudication_evaluate_after_sign(subject_id=read.subject_id, actor=actor)
         endpoints_recompute_on_commit(trial_id=read.subject.trial_id, actor=actor)
     return signature
-
-
-def endpoints_recompute_on_commit(*, trial_id: int, actor: Any) -> None:
-    """Enqueue the trial's endpoint computation once the current transaction commits (never
-    when it rolls back), unless ``TRIALREADS["AUTO_COMPUTE_ENDPOINTS"]`` is off."""
-    if not conf.get("AUTO_COMPUTE_ENDPOINTS"):
-        return
-    from trialreads.tasks import enqueue_compute_endpoints
-
-    enqueue_compute_endpoints(trial_id, getattr(actor, "username", "") or "system")
 
 
 def timepoint_read_unlock(*, timepoint_read_id: int, reason: str, actor: Any) -> TimepointRead:
@@ -728,8 +680,6 @@ def timepoint_read_unlock(*, timepoint_read_id: int, reason: str, actor: Any) ->
         )
         signature.save(update_fields=["voided_at", "voided_by", "void_reason"])
         _set_read_status(read, ReadStatus.IN_PROGRESS)
-        from trialreads.services.audit import audit_record
-
         audit_record(
             chain_id=read.subject.trial.chain_id,
             event_type=AuditEventType.TIMEPOINT_READ_UNLOCKED,
