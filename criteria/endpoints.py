@@ -636,7 +636,7 @@ def ir_pfs(
     return _pfs(None, REASON_CONFIRMED_IRPD, death_date, timepoints, reference_date)
 
 
-def derive_pfs(
+def criterion_pfs(
     timepoints: Sequence[TimepointResult], reference_date: dt.date, settings: Settings,
     criterion: str = RECIST11, death_date: dt.date | None = None,
 ) -> Pfs:
@@ -719,7 +719,7 @@ def derive_dor(
     if at is None:
         at = timepoints.index(seq[start])
     rest = tuple(timepoints[at:])
-    pfs = derive_pfs(rest, begin, settings, criterion, death_date)
+    pfs = criterion_pfs(rest, begin, settings, criterion, death_date)
     return DurationOfResponse(start=begin, end=pfs.date, days=_days(pfs.date, begin),
                               event=pfs.event, reason=pfs.reason)
 

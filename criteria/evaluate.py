@@ -205,7 +205,7 @@ def evaluate_criterion(subject: Subject, criterion: str,
     # measurement level knows the baseline; response level (no baseline) reads it from the codes
     nt_only = None if subject.baseline is None or criterion in PET_CRITERIA else not subject.baseline.targets
     confirmed = endpoints.derive_confirmed_bor(timepoints, ref, settings, rules, seq, nt_only)
-    pfs = endpoints.derive_pfs(timepoints, ref, settings, rules, subject.death_date)
+    pfs = endpoints.criterion_pfs(timepoints, ref, settings, rules, subject.death_date)
     if SENTENCES.get():
         pfs_why = (f"{'event' if pfs.event else 'censored'} on {pfs.date}: {pfs.reason} "
                    f"({endpoints.PFS_RULES[criterion]})")

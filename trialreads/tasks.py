@@ -5,14 +5,18 @@ a worker killed mid-task gets the message redelivered instead of losing it. That
 only because the services are idempotent: the endpoint job and the export batch are keyed
 by their inputs, claimed under a lease and finished conditionally on still holding it.
 
-Enqueue with :func:`enqueue_compute_endpoints` / :func:`enqueue_export` (``delay_on_commit``)
-so a task never runs for a transaction that rolled back, and never before its data is
+Enqueue with :func:`enqueue_compute_endpoints` / :func:`enqueue_export` (``services.queue``,
+``delay_on_commit``) so a task never runs for a transaction that rolled back, and never before its data is
 visible to the worker.
+
+Test seam: the tasks call the services through their modules (``endpoint_services.
+endpoints_compute``), looked up at call time, so a test worker can bind a service's own
+hook parameter there (``tests/celery/worker_app.py`` binds ``on_subject`` to pause or crash
+mid-computation); production code holds no test hook.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from celery import Task, shared_task
@@ -21,11 +25,17 @@ from django.db import OperationalError
 
 from trialreads.services import endpoints as endpoint_services
 from trialreads.services import exports as export_services
+from trialreads.services import queue
 from trialreads.services.audit import audit_context
+from trialreads.services.queue import enqueue_compute_endpoints, enqueue_export
 
-#: Called before each subject is evaluated by ``compute_endpoints`` in this process. ``None``
-#: in production; the worker-kill tests install one that pauses or crashes mid-computation.
-SUBJECT_HOOK: Callable[[endpoint_services.SubjectInputs], None] | None = None
+__all__ = [
+    "build_export",
+    "compute_endpoints",
+    "enqueue_compute_endpoints",
+    "enqueue_export",
+    "resume_stale_exports",
+]
 
 #: Longest wait before a task whose job is leased by a live worker looks again.
 MAX_RETRY_WAIT_SECONDS = 30
@@ -52,7 +62,7 @@ _COMMON: dict[str, Any] = {
 }
 
 
-@shared_task(name="trialreads.compute_endpoints", **_COMMON)  # type: ignore[untyped-decorator]
+@shared_task(name=queue.COMPUTE_ENDPOINTS, **_COMMON)  # type: ignore[untyped-decorator]
 def compute_endpoints(self: Task, trial_id: int, requested_by: str = "") -> dict[str, Any]:
     """Endpoints of every subject x criterion of the trial's current inputs."""
     try:
@@ -60,7 +70,6 @@ def compute_endpoints(self: Task, trial_id: int, requested_by: str = "") -> dict
             trial_id=trial_id,
             task_id=str(self.request.id or ""),
             requested_by=requested_by,
-            on_subject=SUBJECT_HOOK,
         )
     except endpoint_services.LeaseLost:
         # Another worker took the job over after our lease ran out; it writes the result.
@@ -73,7 +82,7 @@ def compute_endpoints(self: Task, trial_id: int, requested_by: str = "") -> dict
     return {"job": outcome.job.pk, "status": outcome.job.status, "computed": outcome.computed}
 
 
-@shared_task(name="trialreads.build_export", **_COMMON)  # type: ignore[untyped-decorator]
+@shared_task(name=queue.BUILD_EXPORT, **_COMMON)  # type: ignore[untyped-decorator]
 def build_export(self: Task, batch_id: int) -> dict[str, Any]:
     """Write the sponsor transfer of an :class:`~trialreads.models.ExportBatch`."""
     try:
@@ -92,11 +101,3 @@ def resume_stale_exports(self: Task) -> dict[str, Any]:
     return {"resumed": export_services.export_batches_resume()}
 
 
-def enqueue_compute_endpoints(trial_id: int, requested_by: str = "") -> None:
-    """Compute the trial's endpoints once the current transaction commits (nothing if it
-    rolls back). Call after reads are signed or adjudicated, or on demand."""
-    compute_endpoints.delay_on_commit(trial_id, requested_by)
-
-
-def enqueue_export(batch_id: int) -> None:
-    build_export.delay_on_commit(batch_id)

@@ -21,7 +21,6 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING
 
 from criteria import lesions as criteria_lesions
 from criteria import validate as rules
@@ -29,10 +28,8 @@ from criteria.types import Baseline
 from trialreads import mappers, validators
 from trialreads.choices import LesionKind, MeasurementState, NonTargetStatus
 from trialreads.errors import FieldPath, FieldProblem
+from trialreads.inputs import NewLesionInput, NonTargetInput, TargetInput, TargetValueInput
 from trialreads.models import read as read_models
-
-if TYPE_CHECKING:
-    from trialreads.services.reads import NewLesionInput, NonTargetInput, TargetInput, TargetValueInput
 
 ONE_DECIMAL = Decimal("0.1")
 #: Decimal places a value transcribed from a source keeps (``Measurement.value_mm``).

@@ -15,6 +15,7 @@ test-only switches read from the environment of the worker process.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from pathlib import Path
@@ -70,9 +71,12 @@ def _configure_main_process(**kwargs: Any) -> None:
 def _install_hook(**kwargs: Any) -> None:
     from django.conf import settings
 
-    from trialreads import tasks
+    from trialreads.services import endpoints
 
-    tasks.SUBJECT_HOOK = _hook_from_env()
+    hook = _hook_from_env()
+    if hook is not None:
+        # The documented seam (``trialreads.tasks``): the task looks the service up at call time.
+        endpoints.endpoints_compute = functools.partial(endpoints.endpoints_compute, on_subject=hook)
     if os.environ.get("TRIALREADS_TEST_EXPORT_HANG"):
         _hang_in_export_staging(Path(os.environ["TRIALREADS_TEST_EXPORT_HANG"]))
     threshold = os.environ.get("TRIALREADS_TEST_FORK_THRESHOLD", "")

@@ -287,7 +287,7 @@ def test_irecist_confirmed_bor_uses_irecist_codes() -> None:
 
 def ipfs(pairs: tuple[tuple[int, str], ...], settings: Settings = DEFAULT, death: int | None = None,
          pd_on: dict[int, int] | None = None) -> tuple[bool, int, str]:
-    result = endpoints.derive_pfs(seq(*pairs, pd_on=pd_on), REF, settings, IRECIST,
+    result = endpoints.criterion_pfs(seq(*pairs, pd_on=pd_on), REF, settings, IRECIST,
                                   None if death is None else day(death))
     return result.event, (result.date - REF).days, result.reason
 
@@ -355,12 +355,13 @@ PFS_CASES = [
 @pytest.mark.parametrize(("label", "pairs", "death", "expected"), PFS_CASES, ids=[c[0] for c in PFS_CASES])
 def test_recist_pfs(label: str, pairs: Pairs, death: int | None,
                     expected: tuple[bool, int, str]) -> None:
-    result = endpoints.derive_pfs(seq(*pairs), REF, DEFAULT, RECIST11, None if death is None else day(death))
+    died = None if death is None else day(death)
+    result = endpoints.criterion_pfs(seq(*pairs), REF, DEFAULT, RECIST11, died)
     assert (result.event, (result.date - REF).days, result.reason) == expected
 
 
 def test_recist_pfs_uses_progression_date() -> None:
-    result = endpoints.derive_pfs(seq((42, "SD"), (84, "PD"), pd_on={84: 63}), REF, DEFAULT)
+    result = endpoints.criterion_pfs(seq((42, "SD"), (84, "PD"), pd_on={84: 63}), REF, DEFAULT)
     assert result.date == day(63)
 
 
@@ -398,7 +399,8 @@ def test_imrecist_negation_days_setting() -> None:
 
 
 def impfs(pairs: tuple[tuple[int, str], ...], death: int | None = None) -> tuple[bool, int, str]:
-    result = endpoints.derive_pfs(seq(*pairs), REF, DEFAULT, IMRECIST, None if death is None else day(death))
+    died = None if death is None else day(death)
+    result = endpoints.criterion_pfs(seq(*pairs), REF, DEFAULT, IMRECIST, died)
     return result.event, (result.date - REF).days, result.reason
 
 
@@ -457,7 +459,7 @@ def test_attached_pd_status_is_used() -> None:
     results = seq((42, "SD"), (84, "PD"), (126, "SD"))
     tagged = tuple(dataclasses.replace(r, extra={"pd_status": "negated"}) if r.overall == "PD" else r
                    for r in results)
-    assert endpoints.derive_pfs(tagged, REF, DEFAULT, IMRECIST).event is False
+    assert endpoints.criterion_pfs(tagged, REF, DEFAULT, IMRECIST).event is False
 
 
 def test_criterion_named_entry_points() -> None:

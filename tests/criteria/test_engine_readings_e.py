@@ -113,7 +113,7 @@ def test_e4_early_pd_confirms_setting(confirms: bool, status: str, event: bool) 
     seq = _seq((42, "SD"), (84, "PD"), (98, "PD"), (140, "SD"))
     settings = Settings(imrecist_early_pd_confirms=confirms)
     assert endpoints.imrecist_pd_status(seq, settings)[1] == status
-    pfs = endpoints.derive_pfs(seq, REF, settings, IMRECIST)
+    pfs = endpoints.criterion_pfs(seq, REF, settings, IMRECIST)
     assert pfs.event is event
     assert pfs.date == (REF + dt.timedelta(days=84) if event else REF + dt.timedelta(days=140))
 

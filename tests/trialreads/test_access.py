@@ -17,6 +17,7 @@ from trialreads.models import AuditEvent, EndpointJob, ExportBatch, Read, Subjec
 from trialreads.selectors import reads as read_selectors
 from trialreads.selectors import trials as trial_selectors
 from trialreads.services import reads as svc
+from trialreads.services.signed_content import signature_verify
 
 pytestmark = pytest.mark.django_db
 
@@ -223,9 +224,9 @@ def trial_with_reads_first_tr(trial: Any, index: int = 0) -> Any:
 def test_signature_link_verifier(trial_with_reads: Any, reader_a: Any) -> None:
     tr = trial_with_reads.tr(trial_with_reads.read_a, 0)
     save_baseline(tr, reader_a)
-    assert read_selectors.signature_verify(user=reader_a, timepoint_read_id=tr.pk)["signed"] is False
+    assert signature_verify(user=reader_a, timepoint_read_id=tr.pk)["signed"] is False
     sign(tr, reader_a)
-    report = read_selectors.signature_verify(user=reader_a, timepoint_read_id=tr.pk)
+    report = signature_verify(user=reader_a, timepoint_read_id=tr.pk)
     assert report["valid"] and report["signature_sha256"] == svc.content_sha256(tr)
 
 

@@ -48,6 +48,7 @@ from trialreads.selectors import reads as read_selectors
 from trialreads.selectors import trials as trial_selectors
 from trialreads.services import auth as auth_services
 from trialreads.services import reads as read_services
+from trialreads.services import signed_content as signed_content_services
 from trialreads.services import trials as trial_services
 
 from . import etag, filters, serializers
@@ -577,5 +578,5 @@ class SignatureVerify(ApiView):
     serializer_class = serializers.VerificationOut
 
     def get(self, request: Request, pk: int) -> Response:
-        result = read_selectors.signature_verify(user=request.user, timepoint_read_id=pk)
+        result = signed_content_services.signature_verify(user=request.user, timepoint_read_id=pk)
         return Response(self.get_serializer(result).data)

@@ -309,8 +309,10 @@ def facts_for(inp: PfsInput) -> Facts:
     )
 
 
-def derive_pfs(inp: PfsInput, rules: tuple[CensoringRule, ...] = RULES) -> PfsOutcome:
-    """ADT, CNSR, EVNTDESC and CNSDTDSC for one subject × criterion, by the first matching rule."""
+def censor_pfs(inp: PfsInput, rules: tuple[CensoringRule, ...] = RULES) -> PfsOutcome:
+    """The ADTTE PFS record of one subject × criterion: the first matching censoring rule of
+    ``rules`` decides ADT, CNSR, EVNTDESC and CNSDTDSC (the engine's own PFS, from
+    ``criteria.endpoints.criterion_pfs``, is one of the inputs)."""
     facts = facts_for(inp)
     for rule in rules:
         if PREDICATES[rule.predicate](facts):

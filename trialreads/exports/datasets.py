@@ -55,7 +55,7 @@ from typing import TypeVar
 
 from criteria.lesions import TSTM_MM
 from criteria.types import CRITERIA, IMRECIST, IRECIST, RECIST11, CriterionResult, TimepointResult
-from trialreads.exports.censoring import Assessment, PfsInput, PfsOutcome, derive_pfs
+from trialreads.exports.censoring import Assessment, PfsInput, PfsOutcome, censor_pfs
 from trialreads.exports.dates import imputation_flag
 from trialreads.exports.spec import Dataset, Value, Variable, char, date_num, num
 
@@ -919,7 +919,7 @@ def build_adtte(study: ExportStudy, rs: Dataset) -> Dataset:
     for subject in sorted(study.subjects, key=lambda s: s.usubjid):
         read = _accepted_read(subject)
         for criterion in (c for c in CRITERIA if c in read.criteria):
-            outcome: PfsOutcome = derive_pfs(pfs_input(study, subject, criterion, rs))
+            outcome: PfsOutcome = censor_pfs(pfs_input(study, subject, criterion, rs))
             rows.append(
                 _ordered(
                     ADTTE_VARS,

@@ -37,6 +37,7 @@ from trialreads.reader_metrics import (
     discrepancy_rates,
     summarise,
 )
+from trialreads.selectors.reads import _with_content
 
 
 def adjudication_case_list(
@@ -116,9 +117,9 @@ def signed_by_slot(reads: Sequence[Read]) -> dict[int, list[TimepointRead]]:
     """The signed timepoint reads of a subject's two reads, by slot, in visit order, with
     lesions, values and ratings prefetched (a constant number of queries). A loader, not a
     view: what a user may see of it is decided by ``access`` (``access_adjudication_for``,
-    ``adjudication_comparable``) in the view below; the adjudication service compares it."""
-    from trialreads.selectors.reads import _with_content
-
+    ``adjudication_comparable``) in the view below, which shows these instances and maps
+    them to engine inputs through ``mappers.subject_for_read`` (the snapshot's rows; the
+    adjudication service compares the subject's ``TrialSnapshot``, the same signed data)."""
     signed = TimepointRead.objects.signed().filter(read__in=reads)
     slot_of = {r.pk: r.slot for r in reads}
     by_slot: dict[int, list[TimepointRead]] = {1: [], 2: []}

@@ -12,8 +12,6 @@ from criteria.evaluate import evaluate
 from criteria.types import SubjectResult
 from trialreads import access, mappers
 from trialreads.models import Charter, Measurement, NonTargetRating, Read, Signature, TimepointRead
-from trialreads.services.reads import content_sha256
-from trialreads.services.signed_content import chained_sign_event
 
 
 def read_list(
@@ -54,29 +52,6 @@ def timepoint_read_list(*, user: Any, read_id: object) -> QuerySet[TimepointRead
 def timepoint_read_get(*, user: Any, timepoint_read_id: object) -> TimepointRead:
     tr = access.access_timepoint_read_for(user, timepoint_read_id)
     return _with_content(TimepointRead.objects.filter(pk=tr.pk)).get()
-
-
-def signature_verify(*, user: Any, timepoint_read_id: object) -> dict[str, Any]:
-    """Does the live signature still cover the stored content (T-SIG-LINK)? Valid only when
-    the content, the signature's stored hash and the hash in the chained sign event that
-    counts now (``services.signed_content``) all agree, and that event names this signature:
-    the stored hash alone is an editable column."""
-    tr = access.access_timepoint_read_for(user, timepoint_read_id)
-    signature = Signature.objects.filter(timepoint_read=tr, voided_at__isnull=True).first()
-    current = content_sha256(tr)
-    event = chained_sign_event(timepoint_read=tr, chain_id=tr.read.subject.trial.chain_id)
-    valid = (
-        signature is not None
-        and event is not None
-        and event.signature_id == signature.pk
-        and event.content_sha256 == signature.content_sha256 == current
-    )
-    return {
-        "signed": signature is not None,
-        "valid": valid,
-        "signature_sha256": signature.content_sha256 if signature else None,
-        "content_sha256": current,
-    }
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from criteria.evaluate import evaluate
 from criteria.types import CriterionResult, TimepointResult
 from trialreads import access, mappers, validation
 from trialreads.choices import AdjudicationStatus, LesionKind, MeasurementState, TrialRole
+from trialreads.endpoint_results import job_runs, result_from_json
 from trialreads.errors import FieldProblem
 from trialreads.models import (
     AcceptedRead,
@@ -39,7 +40,9 @@ from trialreads.models import (
     signed_q,
 )
 from trialreads.models.endpoint import EndpointJob, EndpointRun, JobStatus
-from trialreads.selectors.reads import _with_content
+from trialreads.selectors.audit import audit_event_list
+from trialreads.selectors.reads import _with_content, read_evaluate
+from trialreads.selectors.trials import charter_current
 
 # --- worklists ------------------------------------------------------------------------------
 
@@ -350,8 +353,6 @@ def followup_preview(
 
 def read_results(*, user: Any, read: Read) -> dict[str, CriterionResult]:
     """The engine on the read as the user may see it (drafts included for its reader)."""
-    from trialreads.selectors.reads import read_evaluate
-
     evaluation = read_evaluate(user=user, read_id=read.pk)
     return dict(evaluation.result.results) if evaluation.result else {}
 
@@ -471,8 +472,6 @@ class AcceptedResult:
 
 def charter_criteria(*, user: Any, trial_id: object) -> list[str]:
     """The criteria of the trial's current charter, in charter order."""
-    from trialreads.selectors.trials import charter_current
-
     return list(charter_current(user=user, trial_id=trial_id).criteria)
 
 
@@ -481,8 +480,6 @@ def accepted_results(
 ) -> list[AcceptedResult]:
     """The accepted (BICR) result of every subject x criterion of the latest finished
     endpoint computation; subjects without an accepted read (adjudication open) are left out."""
-    from trialreads.services.endpoints import job_runs, result_from_json
-
     trial = dashboard_trial_get(user=user, trial_id=trial_id)
     job = _latest_done_job(trial)
     if job is None:
@@ -538,8 +535,6 @@ def audit_events_filtered(
     """The trial's audit trail filtered by subject (every object of that subject: the
     subject, its timepoints, reads, timepoint reads and adjudication cases), by user and by
     date (inclusive calendar days, UTC)."""
-    from trialreads.selectors.audit import audit_event_list
-
     start = dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC) if since else None
     end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC) if until else None
     qs = audit_event_list(user=user, trial_id=trial_id, since=start, until=end)

@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from criteria.evaluate import evaluate
 from criteria.types import CriterionResult
-from trialreads import access, mappers, validators
+from trialreads import access, validators
 from trialreads.adjudication_rules import (
     AdjudicationRules,
     Disagreement,
@@ -60,10 +60,12 @@ from trialreads.models import (
     InvestigatorAssessment,
     Read,
     Subject,
-    TimepointRead,
     TrialMembership,
 )
 from trialreads.services.audit import audit_context, audit_record
+from trialreads.services.auth import signature_reauthenticate
+from trialreads.services.queue import endpoints_recompute_on_commit
+from trialreads.snapshot import SubjectSnapshot, TrialSnapshot, engine_subject, settings_from_charter
 
 logger = logging.getLogger(__name__)
 
@@ -105,36 +107,35 @@ def _rules(charter: Charter) -> AdjudicationRules:
     )
 
 
-def _signed_state(reads: Sequence[Read]) -> tuple[Snapshot, dict[int, list[TimepointRead]]] | None:
-    """The signed timepoint reads of both reads, or ``None`` unless both signed the same
+def _signed_state(subject: Subject) -> tuple[Snapshot, SubjectSnapshot] | None:
+    """The signed timepoint reads of the subject's two reads (its
+    :class:`~trialreads.snapshot.TrialSnapshot`), or ``None`` unless both signed the same
     (non-empty) set of timepoints."""
-    from trialreads.selectors.adjudication import signed_by_slot
-
-    by_slot = signed_by_slot(reads)
-    tps1 = [tr.timepoint_id for tr in by_slot[1]]
-    tps2 = [tr.timepoint_id for tr in by_slot[2]]
-    if not tps1 or tps1 != tps2:
+    [state] = TrialSnapshot.load(subject.trial_id, subject_id=subject.pk).subjects
+    trs1 = state.reads[1].timepoint_reads if 1 in state.reads else ()
+    trs2 = state.reads[2].timepoint_reads if 2 in state.reads else ()
+    if not trs1 or [t.timepoint.id for t in trs1] != [t.timepoint.id for t in trs2]:
         return None
     snapshot = [
-        [t1.timepoint_id, t1.content_sha256, t2.content_sha256]
-        for t1, t2 in zip(by_slot[1], by_slot[2], strict=True)
+        [t1.timepoint.id, t1.content_sha256, t2.content_sha256] for t1, t2 in zip(trs1, trs2, strict=True)
     ]
-    return snapshot, by_slot
+    return snapshot, state
 
 
 def _compare(subject: Subject, reads: Sequence[Read], charter: Charter) -> Comparison | None:
-    state = _signed_state(reads)
+    state = _signed_state(subject)
     if state is None:
         return None
-    snapshot, by_slot = state
+    snapshot, signed = state
     rules = _rules(charter)
     criteria = list(dict.fromkeys([*charter.criteria, *rules.criteria]))
+    settings = settings_from_charter(charter)
     results: dict[int, dict[str, CriterionResult]] = {}
     for read in reads:
-        engine_subject = mappers.subject_for_read(read, by_slot[read.slot], charter)
-        if engine_subject.baseline is None:
+        engine_input = engine_subject(signed, signed.reads[read.slot], settings)
+        if engine_input.baseline is None:
             return None
-        results[read.slot] = dict(evaluate(engine_subject, criteria).results)
+        results[read.slot] = dict(evaluate(engine_input, criteria).results)
     return Comparison(
         snapshot=snapshot,
         results=results,
@@ -464,8 +465,6 @@ def adjudication_decide(
     if errors:
         raise ValidationError(errors)
     # The same re-authentication and lockout counter as every other e-signature.
-    from trialreads.services.reads import signature_reauthenticate
-
     signature_reauthenticate(
         actor=actor,
         password=password,
@@ -479,7 +478,7 @@ def adjudication_decide(
         if case.status != AdjudicationStatus.OPEN:
             raise Conflict("This adjudication is no longer open.")
         reads = list(Read.objects.filter(subject=subject).order_by("slot"))
-        state = _signed_state(reads)
+        state = _signed_state(subject)
         if state is None or not _snapshot_still_holds(case.snapshot, state[0]):
             raise Conflict("A read of this subject was reopened; decide once it has been signed again.")
         case.chosen_slot = case.slot_for_label(chosen)
@@ -514,8 +513,6 @@ def adjudication_decide(
         _accept(accepted, subject, {r.slot: r for r in reads}, AcceptanceBasis.ADJUDICATION,
                 case.chosen_slot, case, actor)
         # The accepted read drives the endpoints: recompute them once this commits.
-        from trialreads.services.reads import endpoints_recompute_on_commit
-
         endpoints_recompute_on_commit(trial_id=subject.trial_id, actor=actor)
     return case
 

@@ -22,11 +22,13 @@ from django.conf import settings
 from django.contrib.auth import authenticate, user_logged_in
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from knox.models import AuthToken
 
 from trialreads import conf
 from trialreads.choices import AuditEventType
-from trialreads.errors import LoginLockedOut, ValidationError
+from trialreads.errors import LoginLockedOut, PermissionDenied, ValidationError
+from trialreads.models import AuditEvent
 from trialreads.models.audit import GLOBAL_CHAIN
 from trialreads.services.audit import audit_record
 
@@ -160,3 +162,36 @@ def api_tokens_revoke_all(*, actor: Any) -> int:
             _token_revoked_record(token=token, actor=actor, reason="logout of all tokens")
         AuthToken.objects.filter(pk__in=[t.pk for t in tokens]).delete()
     return len(tokens)
+
+
+def _recent_sign_failures(actor: Any) -> int:
+    since = timezone.now() - dt.timedelta(minutes=conf.get("SIGN_LOCKOUT_MINUTES"))
+    return AuditEvent.objects.filter(
+        actor_id=actor.pk, event_type=AuditEventType.SIGN_FAILED, ts__gte=since
+    ).count()
+
+
+def signature_reauthenticate(
+    *, actor: Any, password: object, chain_id: str, object_type: str, object_id: int
+) -> None:
+    """The re-authentication of every e-signature (reads and adjudication decisions;
+    21 CFR 11.200): one lockout counter per user, the password checked again, and every
+    failure audited as SIGN_FAILED in its own transaction, so that it stays recorded although
+    the request fails. Raises PermissionDenied on failure."""
+    def failed(why: str) -> None:
+        with transaction.atomic():
+            audit_record(
+                chain_id=chain_id,
+                event_type=AuditEventType.SIGN_FAILED,
+                actor=actor,
+                object_type=object_type,
+                object_id=object_id,
+                reason=why,
+            )
+
+    if _recent_sign_failures(actor) >= conf.get("SIGN_MAX_FAILURES"):
+        failed("locked out after repeated failures")
+        raise PermissionDenied("Signing is locked after repeated failed attempts; try again later.")
+    if not isinstance(password, str) or not actor.check_password(password):
+        failed("wrong password")
+        raise PermissionDenied("Re-authentication failed.")

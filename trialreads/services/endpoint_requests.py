@@ -10,12 +10,11 @@ from typing import Any
 from django.db import transaction
 
 from trialreads import access
+from trialreads.services.queue import enqueue_compute_endpoints
 
 
 def endpoints_request(*, trial_id: object, actor: Any) -> int:
     """Queue the computation of the trial's endpoints; returns the trial id."""
-    from trialreads.tasks import enqueue_compute_endpoints
-
     trial = access.access_trial_for(actor, trial_id)
     access.require_capability(actor, trial.pk, access.MANAGE, "trial", trial.pk)
     with transaction.atomic():

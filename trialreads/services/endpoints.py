@@ -1,404 +1,101 @@
-"""Endpoint computation for a whole trial: every subject x every criterion of the charter, on
-each reader's read, plus which evaluator's result is the accepted (BICR) one.
+"""The endpoint job of a trial: every subject x every criterion of the charter, on each
+reader's read, plus which evaluator's result is the accepted (BICR) one.
 
-Exactly-once effects on top of at-least-once delivery (celery-concurrency-ci §6.4):
+Exactly-once effects on top of at-least-once delivery (celery-concurrency-ci §6.4), one
+concept per module:
 
-1. :func:`load_trial_inputs` reads everything the computation depends on in a constant
-   number of queries (no per-subject query, no ``IN`` list that grows with the trial) and
-   maps it to ``criteria.types.Subject`` values, one per signed read.
-2. Each subject's inputs are hashed; the trial's hash of hashes keys the
-   :class:`~trialreads.models.EndpointJob` (trial, charter version, algorithm version,
-   inputs). A redelivered task computes the same key and finds the job DONE; new data gives
-   a new job.
-3. :func:`job_claim` takes the job's lease in a locking transaction (``select_for_update``
-   on PostgreSQL; SQLite's IMMEDIATE transactions serialise writers). A live lease held by
-   another worker sends the caller away (the task retries later); a lease whose holder is
-   provably dead (same host, process gone) or expired is taken over. ``attempts`` is capped
-   so a task that keeps killing its worker ends FAILED instead of looping.
-4. The engine runs in chunks; after each chunk the progress counter and the lease are
-   renewed, conditional on still holding the lease.
-5. :func:`job_finish` writes every :class:`~trialreads.models.EndpointRun`, flips the job to
+1. Inputs (:mod:`~trialreads.services.endpoint_inputs`): :func:`load_trial_inputs` maps the
+   trial's snapshot (a fixed number of queries) to ``criteria.types.Subject`` values, one per
+   signed read, and hashes them; the hash of hashes keys the
+   :class:`~trialreads.models.EndpointJob`, so a redelivered task finds the job DONE.
+2. The lease (:mod:`~trialreads.services.leases`): :func:`job_claim` takes the job's lease,
+   taking over a dead or expired holder's; ``attempts`` is capped.
+3. The engine runs in chunks (on forked processes for large trials,
+   :mod:`trialreads.fork_pool`); after each chunk the progress counter and the lease are
+   renewed, conditional on still holding the lease (:func:`job_progress`).
+4. :func:`job_finish` writes every :class:`~trialreads.models.EndpointRun`, flips the job to
    DONE and appends the ``ENDPOINT_COMPUTED`` audit event in one transaction, again
    conditional on the lease. Runs are unique on (trial, subject, criterion, algorithm
    version, input hash) and inserted with ``ignore_conflicts``: a duplicate writer inserts
    nothing. Bulk inserts are allowed here because endpoint runs are derived data (see
    ``models/endpoint.py``), not audited clinical records.
+5. Results (:mod:`~trialreads.endpoint_results`): the lossless JSON codec and the
+   runs of a DONE job.
+
+The names of 1, 2 and 5 that callers of this service use are re-exported here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import itertools
 import json
 import logging
-import multiprocessing
-import os
-import socket
-import uuid
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-import criteria
 from criteria.errors import CriteriaError
 from criteria.evaluate import evaluate
-from criteria.types import (
-    CRITERIA,
-    CriterionResult,
-    DurationOfResponse,
-    Pfs,
-    Progression,
-    ScanKind,
-    Subject,
-    TimepointResult,
-)
 from trialreads import conf
-from trialreads.bulk import children_allowed, fork_processes, gc_paused
-from trialreads.choices import (
-    AcceptanceBasis,
-    AuditEventType,
-    MeasurementState,
+from trialreads.bulk import fork_processes, gc_paused
+from trialreads.choices import AuditEventType
+from trialreads.endpoint_results import (
+    EVALUATOR_BY_SLOT,
+    job_runs,
+    latest_done_job,
+    result_from_json,
+    result_to_json,
 )
-from trialreads.mappers import (
-    LesionRow,
-    MeasurementRow,
-    RatingRow,
-    baseline_from_rows,
-    settings_from_charter,
-    timepoint_from_rows,
-)
-from trialreads.models import (
-    AcceptedRead,
-    Charter,
-    Lesion,
-    Measurement,
-    NonTargetRating,
-    Read,
-    TimepointRead,
-    Trial,
-    signed_q,
-)
-from trialreads.models import Subject as SubjectRow
-from trialreads.models.endpoint import ClaimableJob, EndpointJob, EndpointRun, ExportBatch, JobStatus
+from trialreads.fork_pool import imap_slices
+from trialreads.models.endpoint import EndpointJob, EndpointRun, JobStatus
 from trialreads.services.audit import audit_record
+from trialreads.services.endpoint_inputs import (
+    ALGORITHM_VERSION,
+    SubjectInputs,
+    TrialInputs,
+    load_trial_inputs,
+)
+from trialreads.services.leases import (
+    Claim,
+    LeaseKind,
+    LeaseLost,
+    lease_claim,
+    lease_renew,
+    worker_identity,
+)
 
-ALGORITHM_VERSION = criteria.__version__
-
-#: CDISC evaluator id (``--EVALID``) of each read slot.
-EVALUATOR_BY_SLOT: Mapping[int, str] = {1: "RADIOLOGIST 1", 2: "RADIOLOGIST 2"}
+__all__ = [
+    "ALGORITHM_VERSION",
+    "ENDPOINT_LEASE",
+    "EVALUATOR_BY_SLOT",
+    "Claim",
+    "ComputeOutcome",
+    "LeaseLost",
+    "RunValues",
+    "SubjectInputs",
+    "TrialInputs",
+    "endpoints_compute",
+    "evaluate_subject",
+    "job_claim",
+    "job_finish",
+    "job_get_or_create",
+    "job_progress",
+    "job_runs",
+    "latest_done_job",
+    "load_trial_inputs",
+    "result_from_json",
+    "result_to_json",
+    "worker_identity",
+]
 
 logger = logging.getLogger(__name__)
 
-def app_setting(name: str) -> Any:
-    """``settings.TRIALREADS[name]`` or its default in :mod:`trialreads.conf` (read at call time)."""
-    return conf.get(name)
-
-
-class LeaseLost(Exception):
-    """Another worker took the job over (our lease expired); our work is discarded."""
-
-
-# --- inputs: constant number of queries --------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class SubjectInputs:
-    """Everything one subject's endpoints depend on."""
-
-    subject_id: int
-    subject_code: str
-    reads: Mapping[int, Subject]  # slot -> the engine input of that read (signed data only)
-    accepted_slot: int | None  # None while no read is accepted (adjudication pending / not yet compared)
-    input_sha256: str
-
-
-@dataclasses.dataclass(frozen=True)
-class TrialInputs:
-    trial: Trial
-    charter: Charter
-    criteria: tuple[str, ...]
-    subjects: tuple[SubjectInputs, ...]  # by subject code
-    input_sha256: str
-
-
-def load_trial_inputs(trial_id: int, *, charter: Charter | None = None) -> TrialInputs:
-    """The engine inputs of every subject of the trial, from signed timepoint reads only.
-
-    Seven queries whatever the size of the trial: each filters by a join on the trial
-    (never by an ``IN`` list of ids, which grows with the trial and hits SQLite's variable
-    limit), and fetches plain value rows (no model instances).
-    """
-    trial = Trial.objects.get(pk=trial_id)
-    charter = charter or Charter.objects.get(trial=trial, is_current=True)
-    settings = settings_from_charter(charter)
-    wanted = tuple(c for c in CRITERIA if c in charter.criteria)
-
-    subjects = list(
-        SubjectRow.objects.filter(trial_id=trial_id)
-        .order_by("subject_code")
-        .values_list("id", "subject_code", "randomisation_date", "death_date", "last_contact_date")
-    )
-    read_slot = {
-        rid: (sid, slot)
-        for rid, sid, slot in Read.objects.filter(subject__trial_id=trial_id).values_list(
-            "id", "subject_id", "slot"
-        )
-    }
-    signed = list(
-        TimepointRead.objects.signed()
-        .filter(read__subject__trial_id=trial_id, saved_at__isnull=False)
-        .values_list(
-            "id",
-            "read_id",
-            "timepoint__sequence",
-            "timepoint__is_baseline",
-            "timepoint__scan_date_earliest",
-            "timepoint__scan_date_latest",
-        )
-    )
-    lesions = {
-        lid: (code, kind, organ, node, measurable)
-        for lid, code, kind, organ, node, measurable in Lesion.objects.filter(
-            read__subject__trial_id=trial_id
-        ).values_list("id", "lesion_code", "kind", "organ", "is_node", "measurable")
-    }
-    signed_measurements = Measurement.objects.filter(
-        signed_q("timepoint_read"), timepoint_read__read__subject__trial_id=trial_id
-    )
-    # The JSON columns (fragments, coalescence) are decoded only for the few split or
-    # coalesced lesions: decoding them on every row costs more than the second query.
-    compound = {
-        (tr_id, lesion_id): (fragments, with_)
-        for tr_id, lesion_id, fragments, with_ in signed_measurements.filter(
-            state__in=(MeasurementState.SPLIT, MeasurementState.COALESCED, MeasurementState.COALESCED_INTO)
-        ).values_list("timepoint_read_id", "lesion_id", "fragments_mm", "coalesced_with")
-    }
-    measurements: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for tr_id, lesion_id, state, value, into, equivocal in signed_measurements.values_list(
-        "timepoint_read_id", "lesion_id", "state", "value_mm", "coalesced_into", "equivocal"
-    ):
-        fragments, with_ = compound.get((tr_id, lesion_id), ((), ()))
-        measurements[tr_id].append((tr_id, lesion_id, state, value, fragments, with_, into, equivocal))
-    ratings: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for tr_id, lesion_id, status in NonTargetRating.objects.filter(
-        signed_q("timepoint_read"), timepoint_read__read__subject__trial_id=trial_id
-    ).values_list("timepoint_read_id", "lesion_id", "status"):
-        ratings[tr_id].append((lesion_id, status))
-    accepted = {
-        sid: slot
-        for sid, slot, basis in AcceptedRead.objects.filter(subject__trial_id=trial_id).values_list(
-            "subject_id", "read__slot", "basis"
-        )
-        if basis != AcceptanceBasis.PENDING and slot is not None
-    }
-
-    by_read: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for tr_row in signed:
-        by_read[tr_row[1]].append(tr_row)
-    reads_of_subject: dict[int, dict[int, int]] = defaultdict(dict)
-    for rid, (sid, slot) in read_slot.items():
-        reads_of_subject[sid][slot] = rid
-
-    # The input hash is taken over the rows themselves (lesions by code, never by id), which
-    # is exactly what the engine inputs are built from and far cheaper than rendering them.
-    prefix = f"{ALGORITHM_VERSION}|charter {charter.version}|{settings!r}|{','.join(wanted)}"
-    out: list[SubjectInputs] = []
-    for sid, code, randomised, death, last_contact in subjects:
-        engine_inputs: dict[int, Subject] = {}
-        slot_accepted = accepted.get(sid)
-        raw: list[Any] = [prefix, code, randomised, death, last_contact, slot_accepted]
-        for slot, rid in sorted(reads_of_subject.get(sid, {}).items()):
-            rows = sorted(by_read.get(rid, ()), key=lambda r: r[2])
-            base = next((r for r in rows if r[3]), None)
-            if base is None:
-                continue  # no signed baseline: nothing to evaluate on this read yet
-            raw.append(
-                (
-                    slot,
-                    [
-                        (
-                            r[2:],
-                            sorted((lesions[m[1]], m[2:]) for m in measurements.get(r[0], ())),
-                            sorted((lesions[lid], status) for lid, status in ratings.get(r[0], ())),
-                        )
-                        for r in rows
-                    ],
-                )
-            )
-            engine_inputs[slot] = Subject(
-                subject=code,
-                reference_date=randomised,
-                baseline=baseline_from_rows(base[5], *_rows_of(base[0], measurements, ratings, lesions)),
-                timepoints=tuple(
-                    timepoint_from_rows(r[4], r[5], *_rows_of(r[0], measurements, ratings, lesions))
-                    for r in rows
-                    if not r[3]
-                ),
-                settings=settings,
-                death_date=death,
-                last_contact_date=last_contact,
-            )
-        out.append(
-            SubjectInputs(
-                subject_id=sid,
-                subject_code=code,
-                reads=engine_inputs,
-                accepted_slot=slot_accepted,
-                input_sha256=hashlib.sha256(repr(raw).encode()).hexdigest(),
-            )
-        )
-    digest = hashlib.sha256()
-    digest.update(f"{ALGORITHM_VERSION}|{charter.version}|{','.join(wanted)}".encode())
-    for s in out:
-        digest.update(f"|{s.subject_id}:{s.input_sha256}".encode())
-    return TrialInputs(trial, charter, wanted, tuple(out), digest.hexdigest())
-
-
-def _rows_of(
-    tr_id: int,
-    measurements: Mapping[int, list[tuple[Any, ...]]],
-    ratings: Mapping[int, list[tuple[int, str]]],
-    lesions: Mapping[int, LesionRow],
-) -> tuple[list[MeasurementRow], list[RatingRow]]:
-    """The timepoint read's value rows in the mapper's shape (lesion ids -> lesion rows)."""
-    return (
-        [(lesions[m[1]], *m[2:]) for m in measurements.get(tr_id, ())],
-        [(lesions[lid], status) for lid, status in ratings.get(tr_id, ())],
-    )
-
-
-# --- results: lossless JSON ------------------------------------------------------------------
-
-
-def _decimal_to_json(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _iso(value: dt.date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _timepoint_json(t: TimepointResult) -> dict[str, Any]:
-    return {
-        "date": t.date.isoformat(),
-        "target": t.target,
-        "non_target": t.non_target,
-        "new_lesions": t.new_lesions,
-        "overall": t.overall,
-        "sum_mm": _decimal_to_json(t.sum_mm),
-        "nadir_ref_mm": _decimal_to_json(t.nadir_ref_mm),
-        "pct_vs_baseline": _decimal_to_json(t.pct_vs_baseline),
-        "pct_vs_nadir": _decimal_to_json(t.pct_vs_nadir),
-        "why": list(t.why),
-        "progression_date": _iso(t.progression_date),
-        "scan": t.scan.value,
-        # Decimals tagged so they come back as Decimals, not strings.
-        "extra": {k: {"$d": str(v)} if isinstance(v, Decimal) else v for k, v in t.extra.items()},
-    }
-
-
-def result_to_json(result: CriterionResult) -> dict[str, Any]:
-    """A :class:`CriterionResult` as JSON with exact decimals (strings) and ISO dates; the
-    inverse is :func:`result_from_json`. Unlike the contract's display JSON
-    (``criteria.serialize``) nothing is rounded or dropped. Written field by field: this
-    runs for every read x criterion of a trial and a generic dataclass walk is 4x slower."""
-    prog, dor = result.progression, result.dor
-    return {
-        "criterion": result.criterion,
-        "timepoints": [_timepoint_json(t) for t in result.timepoints],
-        "bor": result.bor,
-        "bor_date": _iso(result.bor_date),
-        "bor_confirmed": result.bor_confirmed,
-        "pfs": {"event": result.pfs.event, "date": result.pfs.date.isoformat(), "reason": result.pfs.reason},
-        "progression": None
-        if prog is None
-        else {"iupd_date": _iso(prog.iupd_date), "icpd_date": _iso(prog.icpd_date)},
-        "why": list(result.why),
-        "bor_confirmed_date": _iso(result.bor_confirmed_date),
-        "dor": None
-        if dor is None
-        else {
-            "start": dor.start.isoformat(),
-            "end": dor.end.isoformat(),
-            "days": dor.days,
-            "event": dor.event,
-            "reason": dor.reason,
-        },
-        "defaults": list(result.defaults),
-    }
-
-
-def _date_from_json(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
-
-
-def _decimal_from_json(value: str | None) -> Decimal | None:
-    return Decimal(value) if value is not None else None
-
-
-def _extra_from_json(value: Any) -> str | Decimal | None:
-    if isinstance(value, dict):
-        return Decimal(value["$d"])
-    return None if value is None else str(value)
-
-
-def result_from_json(data: Mapping[str, Any]) -> CriterionResult:
-    """Inverse of :func:`result_to_json`."""
-
-    def tp(t: Mapping[str, Any]) -> TimepointResult:
-        date = _date_from_json(t["date"])
-        assert date is not None
-        return TimepointResult(
-            date=date,
-            target=t["target"],
-            non_target=t["non_target"],
-            new_lesions=t["new_lesions"],
-            overall=t["overall"],
-            sum_mm=_decimal_from_json(t["sum_mm"]),
-            nadir_ref_mm=_decimal_from_json(t["nadir_ref_mm"]),
-            pct_vs_baseline=_decimal_from_json(t["pct_vs_baseline"]),
-            pct_vs_nadir=_decimal_from_json(t["pct_vs_nadir"]),
-            why=tuple(t["why"]),
-            progression_date=_date_from_json(t["progression_date"]),
-            scan=ScanKind(t["scan"]),
-            extra={k: _extra_from_json(v) for k, v in t["extra"].items()},
-        )
-
-    pfs_date = _date_from_json(data["pfs"]["date"])
-    assert pfs_date is not None
-    prog = data.get("progression")
-    dor = data.get("dor")
-    return CriterionResult(
-        criterion=data["criterion"],
-        timepoints=tuple(tp(t) for t in data["timepoints"]),
-        bor=data["bor"],
-        bor_date=_date_from_json(data["bor_date"]),
-        bor_confirmed=data["bor_confirmed"],
-        pfs=Pfs(event=data["pfs"]["event"], date=pfs_date, reason=data["pfs"]["reason"]),
-        progression=(
-            Progression(_date_from_json(prog["iupd_date"]), _date_from_json(prog["icpd_date"]))
-            if prog
-            else None
-        ),
-        why=tuple(data["why"]),
-        bor_confirmed_date=_date_from_json(data["bor_confirmed_date"]),
-        dor=DurationOfResponse(
-            start=dt.date.fromisoformat(dor["start"]),
-            end=dt.date.fromisoformat(dor["end"]),
-            days=dor["days"],
-            event=dor["event"],
-            reason=dor["reason"],
-        )
-        if dor
-        else None,
-        defaults=tuple(data["defaults"]),
-    )
+#: The endpoint job's lease: a job given up on is audited as ``ENDPOINT_COMPUTED``.
+ENDPOINT_LEASE = LeaseKind(EndpointJob, AuditEventType.ENDPOINT_COMPUTED, "endpoint_job")
 
 
 # --- evaluation -------------------------------------------------------------------------------
@@ -456,36 +153,7 @@ def _dumps(value: Any) -> str:
 # --- the job: claim, progress, finish -----------------------------------------------------------
 
 
-def worker_identity(task_id: str = "") -> str:
-    """``host:pid:task`` -- enough to tell whether a lease holder on this host is alive.
-    Without a task id (in-process calls) a random token keeps two callers apart."""
-    return f"{socket.gethostname()}:{os.getpid()}:{task_id or uuid.uuid4().hex}"
-
-
-def _holder_is_dead(owner: str) -> bool:
-    """True only when the holder provably cannot run any more: same host, process gone.
-    (A recycled pid makes us wait for the lease to expire, which is the safe direction.)"""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-@dataclasses.dataclass(frozen=True)
-class Claim:
-    """Outcome of :func:`job_claim`: ``job`` is ours when ``claimed``; otherwise ``retry_in``
-    seconds (lease held by a live worker) or nothing to do (DONE/FAILED)."""
-
-    job: ClaimableJob
-    claimed: bool
-    retry_in: float | None = None
+# --- the job: claim, progress, finish -----------------------------------------------------------
 
 
 def job_get_or_create(inputs: TrialInputs, *, requested_by: str = "", task_id: str = "") -> EndpointJob:
@@ -505,63 +173,14 @@ def job_get_or_create(inputs: TrialInputs, *, requested_by: str = "", task_id: s
     return job
 
 
-def job_claim(job_id: int, owner: str, model: type[ClaimableJob] = EndpointJob) -> Claim:
-    """Take the lease of an endpoint job (or, with ``model``, an export batch): see the
-    module docstring, step 3."""
-    now = timezone.now()
-    with transaction.atomic():
-        job = model._default_manager.select_for_update().get(pk=job_id)
-        if job.status in (JobStatus.DONE, JobStatus.FAILED):
-            return Claim(job, False)
-        if (
-            job.status == JobStatus.RUNNING
-            and job.lease_owner != owner
-            and job.lease_expires_at is not None
-            and job.lease_expires_at > now
-            and not _holder_is_dead(job.lease_owner)
-        ):
-            return Claim(job, False, retry_in=(job.lease_expires_at - now).total_seconds())
-        if job.attempts >= app_setting("ENDPOINT_MAX_ATTEMPTS"):
-            job.status, job.finished_at = JobStatus.FAILED, now
-            job.reason = (
-                f"gave up after {job.attempts} attempts; the last holder ({job.lease_owner or 'unknown'}) "
-                "stopped without finishing (worker lost or crashed)"
-            )
-            job.lease_owner, job.lease_expires_at = "", None
-            job.save(update_fields=["status", "finished_at", "reason", "lease_owner", "lease_expires_at"])
-            audit_record(
-                chain_id=job.trial.chain_id,
-                event_type=AuditEventType.EXPORT_CREATED
-                if isinstance(job, ExportBatch)
-                else AuditEventType.ENDPOINT_COMPUTED,
-                actor=None,
-                object_type=_object_type(job),
-                object_id=job.pk,
-                after={"status": job.status, "attempts": job.attempts, "input_sha256": job.input_sha256},
-                reason=job.reason,
-            )
-            return Claim(job, False)
-        job.status, job.lease_owner = JobStatus.RUNNING, owner
-        job.lease_expires_at = now + dt.timedelta(seconds=app_setting("ENDPOINT_LEASE_SECONDS"))
-        job.attempts += 1
-        job.started_at = job.started_at or now
-        job.save(update_fields=["status", "lease_owner", "lease_expires_at", "attempts", "started_at"])
-    return Claim(job, True)
+def job_claim(job_id: int, owner: str) -> Claim:
+    """Take the lease of an endpoint job (:func:`~trialreads.services.leases.lease_claim`)."""
+    return lease_claim(ENDPOINT_LEASE, job_id, owner)
 
 
-def _object_type(job: ClaimableJob) -> str:
-    return "export_batch" if isinstance(job, ExportBatch) else "endpoint_job"
-
-
-def job_progress(job_id: int, owner: str, done: int, model: type[ClaimableJob] = EndpointJob) -> None:
+def job_progress(job_id: int, owner: str, done: int) -> None:
     """Record progress and renew the lease; :class:`LeaseLost` if it is no longer ours."""
-    lease = timezone.now() + dt.timedelta(seconds=app_setting("ENDPOINT_LEASE_SECONDS"))
-    with transaction.atomic():
-        updated = model._default_manager.filter(
-            pk=job_id, lease_owner=owner, status=JobStatus.RUNNING
-        ).update(done=done, lease_expires_at=lease)
-    if updated != 1:
-        raise LeaseLost(f"endpoint job {job_id}: lease lost")
+    lease_renew(ENDPOINT_LEASE, job_id, owner, done)
 
 
 def job_finish(job: EndpointJob, owner: str, runs: Iterable[RunValues]) -> EndpointJob:
@@ -644,14 +263,8 @@ def _insert_runs(job: EndpointJob, runs: Sequence[RunValues], now: dt.datetime) 
         cursor.executemany(sql, rows)
 
 
-#: The subjects and criteria the forked evaluation processes read (inherited, not pickled).
-_FORK_STATE: tuple[Sequence[SubjectInputs], tuple[str, ...]] | None = None
-
-
-def _evaluate_range(bounds: tuple[int, int]) -> list[RunValues]:
-    assert _FORK_STATE is not None
-    subjects, wanted = _FORK_STATE
-    return [run for subject in subjects[bounds[0] : bounds[1]] for run in evaluate_subject(subject, wanted)]
+def _evaluate_all(wanted: tuple[str, ...]) -> Callable[[Sequence[SubjectInputs]], list[RunValues]]:
+    return lambda subjects: [run for subject in subjects for run in evaluate_subject(subject, wanted)]
 
 
 def _evaluate_chunks(
@@ -663,12 +276,9 @@ def _evaluate_chunks(
     """Yield (subjects done so far, runs of the chunk) chunk by chunk, in order.
 
     The engine is pure Python and CPU-bound, so large trials are evaluated in forked
-    processes that inherit the inputs (nothing to pickle on the way in; plain dicts on the
-    way out). The children never touch the database connection they inherit, and fork
-    children leave through ``os._exit`` so no finaliser closes it. With a test hook, or a
-    small trial, everything runs here, subject by subject.
+    processes that inherit the inputs (:func:`trialreads.fork_pool.imap_slices`). With an
+    ``on_subject`` hook, or a small trial, everything runs here, subject by subject.
     """
-    global _FORK_STATE
     processes = fork_processes(len(subjects)) if on_subject is None else 1
     if processes == 1:
         for start, end in chunks:
@@ -680,13 +290,9 @@ def _evaluate_chunks(
             yield end, part
         return
     logger.info("evaluating %d subjects in %d forked processes", len(subjects), processes)
-    _FORK_STATE = (subjects, wanted)
-    try:
-        with children_allowed(), multiprocessing.get_context("fork").Pool(processes) as pool:
-            for (_, end), part in zip(chunks, pool.imap(_evaluate_range, chunks), strict=True):
-                yield end, part
-    finally:
-        _FORK_STATE = None
+    parts = imap_slices(_evaluate_all(wanted), subjects, chunks, processes)
+    for (_, end), part in zip(chunks, parts, strict=True):
+        yield end, part
 
 
 @dataclasses.dataclass(frozen=True)
@@ -732,7 +338,7 @@ def endpoints_compute(
     skipped = len(inputs.subjects) - len(todo)
     # A fixed number of progress steps (not "every k subjects") keeps the query count of a
     # computation independent of the trial's size.
-    steps = min(len(todo), max(1, int(app_setting("ENDPOINT_PROGRESS_STEPS"))))
+    steps = min(len(todo), max(1, int(conf.get("ENDPOINT_PROGRESS_STEPS"))))
     bounds = [len(todo) * i // steps for i in range(steps + 1)] if todo else [0]
     chunks = list(itertools.pairwise(bounds))
     runs: list[RunValues] = []
@@ -743,29 +349,3 @@ def endpoints_compute(
     evaluated = len(todo)
     job = job_finish(job, owner, runs)
     return ComputeOutcome(job, True, None, evaluated)
-
-
-# --- reading results ------------------------------------------------------------------------------
-
-
-def job_runs(job: EndpointJob) -> list[EndpointRun]:
-    """The runs that make up a DONE job's result (one query; by subject code, criterion)."""
-    hashes = set(job.subject_hashes.values())
-    runs = [
-        run
-        for run in EndpointRun.objects.filter(
-            trial_id=job.trial_id, charter_id=job.charter_id, algorithm_version=job.algorithm_version
-        ).select_related("subject")
-        if run.input_sha256 in hashes and job.subject_hashes.get(str(run.subject_id)) == run.input_sha256
-    ]
-    order = {c: i for i, c in enumerate(CRITERIA)}
-    return sorted(runs, key=lambda r: (r.subject.subject_code, order.get(r.criterion, 99)))
-
-
-def latest_done_job(trial_id: int) -> EndpointJob | None:
-    return (
-        EndpointJob.objects.filter(trial_id=trial_id, status=JobStatus.DONE)
-        .select_related("charter", "trial")
-        .order_by("-finished_at", "-pk")
-        .first()
-    )

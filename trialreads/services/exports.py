@@ -15,8 +15,8 @@ and no failed run are exported; the others are listed in the batch's ``reason``.
 A batch's folder appears whole or not at all (:func:`export_build`: staged, checked,
 renamed in the finishing transaction), and a batch never stays RUNNING for good: a build
 that fails marks it FAILED with the reason, one whose worker died is taken over through
-the lease (``services.endpoints.job_claim``) when its task is redelivered or the batch is
-requested again.
+the lease (``services.leases.lease_claim`` with :data:`EXPORT_LEASE`) when its task is
+redelivered or the batch is requested again.
 """
 
 from __future__ import annotations
@@ -36,15 +36,20 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import OperationalError, transaction
-from django.db.models import F, Max, Min, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from criteria.evaluate import evaluate
 from criteria.types import CriterionResult
-from criteria.types import Subject as EngineSubject
 from trialreads import access, conf
 from trialreads.bulk import children_allowed, fork_processes, gc_paused
 from trialreads.choices import AcceptanceBasis, AuditEventType, LesionKind, MeasurementState, Modality
+from trialreads.endpoint_results import (
+    EVALUATOR_BY_SLOT,
+    job_runs,
+    latest_done_job,
+    result_from_json,
+)
 from trialreads.errors import Conflict, NotFound, ValidationError
 from trialreads.exports.datasets import (
     Evaluator,
@@ -70,32 +75,27 @@ from trialreads.exports.package import (
 from trialreads.exports.spec import Dataset
 from trialreads.models import (
     AcceptedRead,
-    ImagingTimepoint,
-    Lesion,
-    Measurement,
-    NonTargetRating,
-    Read,
     Subject,
-    TimepointRead,
-    signed_q,
 )
 from trialreads.models.audit import ChainHead
 from trialreads.models.endpoint import EndpointJob, ExportBatch, JobStatus
 from trialreads.services.audit import audit_record
-from trialreads.services.endpoints import (
-    EVALUATOR_BY_SLOT,
-    LeaseLost,
-    job_claim,
-    job_progress,
-    job_runs,
-    latest_done_job,
-    load_trial_inputs,
-    result_from_json,
-    worker_identity,
+from trialreads.services.endpoint_inputs import load_trial_inputs
+from trialreads.services.leases import LeaseKind, LeaseLost, lease_claim, lease_renew, worker_identity
+from trialreads.services.queue import enqueue_export
+from trialreads.snapshot import (
+    LesionRow,
+    TimepointReadRow,
+    TimepointRow,
+    TrialSnapshot,
+    engine_subject,
+    settings_from_charter,
 )
 
 logger = logging.getLogger(__name__)
 
+#: The export batch's lease: a batch given up on is audited as ``EXPORT_CREATED``.
+EXPORT_LEASE = LeaseKind(ExportBatch, AuditEventType.EXPORT_CREATED, "export_batch")
 #: Version of this mapping; part of an export batch's key.
 EXPORT_MAPPING_VERSION = "1"
 #: Progress steps of a batch (``done``/``total``): the study loaded; every dataset built,
@@ -109,7 +109,7 @@ _ROLE = {
     LesionKind.NON_TARGET: LesionRole.NON_TARGET,
     LesionKind.NEW: LesionRole.NEW,
 }
-_METHOD = {
+_METHOD: dict[str, str] = {
     Modality.CT: "CT SCAN",
     Modality.MRI: "MRI",
     Modality.PET_CT: "PET/CT SCAN",
@@ -161,95 +161,74 @@ def _rating_result(code: str, status: str) -> LesionResult:
     return LesionResult(code, MeasurementStatus.MEASURED, state=_NT_STATE[status])
 
 
+def _lesion_results(tr: TimepointReadRow) -> tuple[LesionResult, ...]:
+    """A timepoint read's values as export results: targets and new lesions in stored
+    order, then the non-target ratings."""
+    results: list[LesionResult] = []
+    for m in tr.measurements:
+        if m.lesion.kind == LesionKind.TARGET:
+            results.append(_target_result(m.lesion.code, m.state, m.value_mm, m.collected))
+        elif m.lesion.kind == LesionKind.NEW:
+            results.append(_new_lesion_result(m.lesion.code, m.value_mm, m.equivocal, m.collected))
+    for r in tr.ratings:
+        if r.lesion.kind == LesionKind.NON_TARGET:
+            results.append(_rating_result(r.lesion.code, r.status))
+    return tuple(results)
+
+
+def _timepoint(tr: TimepointReadRow) -> ReaderTimepoint:
+    tp = tr.timepoint
+    return ReaderTimepoint(
+        visitnum=tp.visit_number,
+        visit=tp.visit_label,
+        date=tp.scan_date_latest,
+        results=_lesion_results(tr),
+        baseline=tp.is_baseline,
+        scan_dates=(tp.scan_date_earliest, tp.scan_date_latest),
+        dtc=tp.scan_date_collected,
+    )
+
+
 def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> StudyBuild:
     """The export input of a DONE endpoint job: signed reads + the job's results, "as of"
     ``data_cutoff`` when given (ADTTE censoring and ADRS ``ANL01FL`` in the exports package).
 
-    A constant number of queries (joins on the trial, value rows), like the computation.
+    The trial's :class:`~trialreads.snapshot.TrialSnapshot` is loaded once (a fixed number
+    of queries), for the export rows and, with a cut-off, for the endpoints as of then.
     """
-    trial_id = job.trial_id
     runs = job_runs(job)
-    reads = {
-        rid: (sid, slot)
-        for rid, sid, slot in Read.objects.filter(subject__trial_id=trial_id).values_list(
-            "id", "subject_id", "slot"
-        )
-    }
-    tps: dict[int, tuple[Any, ...]] = {
-        tpid: tuple(row)
-        for tpid, *row in ImagingTimepoint.objects.filter(subject__trial_id=trial_id).values_list(
-            "id",
-            "visit_number",
-            "visit_label",
-            "scan_date_latest",
-            "is_baseline",
-            "modality",
-            "scan_date_earliest",
-            "scan_date_collected",
-        )
-    }
-    trs: dict[int, list[tuple[int, int]]] = defaultdict(list)  # read -> [(tr id, timepoint id)]
-    for tr_id, rid, tpid in (
-        TimepointRead.objects.signed()
-        .filter(read__subject__trial_id=trial_id, saved_at__isnull=False)
-        .values_list("id", "read_id", "timepoint_id")
-    ):
-        trs[rid].append((tr_id, tpid))
-    lesions: dict[int, list[tuple[Any, ...]]] = defaultdict(list)  # read -> lesions
-    lesion_code: dict[int, tuple[str, str]] = {}
-    for lid, rid, code, kind, organ, node, first_tp in Lesion.objects.filter(
-        read__subject__trial_id=trial_id
-    ).values_list("id", "read_id", "lesion_code", "kind", "organ", "is_node", "first_timepoint_id"):
-        lesions[rid].append((code, kind, organ, node, first_tp))
-        lesion_code[lid] = (code, kind)
-    results: dict[int, list[LesionResult]] = defaultdict(list)  # timepoint read -> results
-    for tr_id, lid, state, value, equivocal, collected in Measurement.objects.filter(
-        signed_q("timepoint_read"), timepoint_read__read__subject__trial_id=trial_id
-    ).values_list("timepoint_read_id", "lesion_id", "state", "value_mm", "equivocal", "collected"):
-        code, kind = lesion_code[lid]
-        if kind == LesionKind.TARGET:
-            results[tr_id].append(_target_result(code, state, value, collected))
-        elif kind == LesionKind.NEW:
-            results[tr_id].append(_new_lesion_result(code, value, equivocal, collected))
-    for tr_id, lid, status in NonTargetRating.objects.filter(
-        signed_q("timepoint_read"), timepoint_read__read__subject__trial_id=trial_id
-    ).values_list("timepoint_read_id", "lesion_id", "status"):
-        code, kind = lesion_code[lid]
-        if kind == LesionKind.NON_TARGET:
-            results[tr_id].append(_rating_result(code, status))
-
-    as_of_cutoff = _endpoints_as_of(job, data_cutoff) if data_cutoff is not None else None
+    snapshot = TrialSnapshot.load(job.trial_id)
+    timepoints = snapshot.timepoints
+    as_of_cutoff = _endpoints_as_of(job, data_cutoff, snapshot) if data_cutoff is not None else None
     by_subject: dict[int, list[Any]] = defaultdict(list)
     for run in runs:
         by_subject[run.subject_id].append(run)
-    reads_of: dict[int, dict[int, int]] = defaultdict(dict)
-    for rid, (sid, slot) in reads.items():
-        reads_of[sid][slot] = rid
+    subject_of = {s.id: s for s in snapshot.subjects}
 
     # Subjects whose accepted read is the adjudicator's choice: their RS has ADJUDICATOR records.
     adjudicated = {
         (sid, EVALUATOR_BY_SLOT.get(slot, ""))
         for sid, slot in AcceptedRead.objects.filter(
-            subject__trial_id=trial_id, basis=AcceptanceBasis.ADJUDICATION
+            subject__trial_id=job.trial_id, basis=AcceptanceBasis.ADJUDICATION
         ).values_list("subject_id", "read__slot")
     }
     subjects: list[ExportSubject] = []
     excluded: list[str] = []
     for sid, subject_runs in by_subject.items():
-        subject = subject_runs[0].subject
+        subject = subject_of[sid]
         failed = [r for r in subject_runs if r.status != JobStatus.DONE]
         accepted = subject_runs[0].accepted_evaluator
         if failed:
-            excluded.append(f"{subject.subject_code}: endpoint run failed ({failed[0].reason})")
+            excluded.append(f"{subject.code}: endpoint run failed ({failed[0].reason})")
             continue
         if not accepted:
-            excluded.append(f"{subject.subject_code}: no accepted read yet")
+            excluded.append(f"{subject.code}: no accepted read yet")
             continue
         if as_of_cutoff is not None and accepted not in as_of_cutoff.get(sid, {}):
-            excluded.append(f"{subject.subject_code}: no baseline on or before the data cut-off")
+            excluded.append(f"{subject.code}: no baseline on or before the data cut-off")
             continue
         export_reads: list[ReaderRead] = []
-        for slot, rid in sorted(reads_of[sid].items()):
+        for slot, read in sorted(subject.reads.items()):
             evaluator = _EVALUATOR.get(EVALUATOR_BY_SLOT.get(slot, ""))
             criteria_results: dict[str, CriterionResult] = {
                 run.criterion: result_from_json(run.result[evaluator.value])
@@ -270,32 +249,21 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
                     evaluator=evaluator,
                     lesions=tuple(
                         ExportLesion(
-                            lesion_id=code,
-                            role=_ROLE[LesionKind(kind)],
-                            location=organ.upper(),
-                            nodal=node,
-                            method=_METHOD.get(tps[first_tp][4], "OTHER"),
+                            lesion_id=lesion.code,
+                            role=_ROLE[LesionKind(lesion.kind)],
+                            location=lesion.organ.upper(),
+                            nodal=lesion.node,
+                            method=_lesion_method(lesion, timepoints),
                         )
-                        for code, kind, organ, node, first_tp in lesions[rid]
+                        for lesion in read.lesions
                     ),
-                    timepoints=tuple(
-                        ReaderTimepoint(
-                            visitnum=tps[tpid][0],
-                            visit=tps[tpid][1],
-                            date=tps[tpid][2],
-                            results=tuple(results.get(tr_id, ())),
-                            baseline=tps[tpid][3],
-                            scan_dates=(tps[tpid][5], tps[tpid][2]),
-                            dtc=tps[tpid][6],
-                        )
-                        for tr_id, tpid in trs[rid]
-                    ),
+                    timepoints=tuple(_timepoint(tr) for tr in read.timepoint_reads),
                     criteria=criteria_results,
                 )
             )
         subjects.append(
             ExportSubject(
-                usubjid=subject.subject_code,
+                usubjid=subject.code,
                 randomisation_date=subject.randomisation_date,
                 reads=tuple(export_reads),
                 accepted=_EVALUATOR[accepted],
@@ -303,9 +271,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
                 death_date=subject.death_date,
             )
         )
-    latest = ImagingTimepoint.objects.filter(subject__trial_id=trial_id).aggregate(m=Max("scan_date_latest"))[
-        "m"
-    ]
+    latest = max((tp.scan_date_latest for tp in timepoints.values()), default=None)
     as_of = dt.datetime.combine(latest or dt.date(1970, 1, 1), dt.time.min, tzinfo=dt.UTC) + dt.timedelta(
         days=1
     )
@@ -319,46 +285,41 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
     return StudyBuild(study, tuple(sorted(excluded)), as_of)
 
 
-def _as_of(subject: EngineSubject, cutoff: dt.date) -> EngineSubject | None:
-    """The engine input as the data stood at the cut-off: the visits whose imaging began on
-    or before it (the earliest scan date, the date a progression counts from, §3.3), a death
-    after it unknown, the last contact no later than it. ``None`` without a baseline then."""
-    if subject.baseline is None or subject.baseline.date > cutoff:
-        return None
-    return dataclasses.replace(
-        subject,
-        timepoints=tuple(tp for tp in subject.timepoints if (tp.scan_dates or (tp.date,))[0] <= cutoff),
-        death_date=subject.death_date if subject.death_date and subject.death_date <= cutoff else None,
-        last_contact_date=min(subject.last_contact_date, cutoff) if subject.last_contact_date else None,
-    )
+def _lesion_method(lesion: LesionRow, timepoints: Mapping[int, TimepointRow]) -> str:
+    """TUMETHOD: the modality of the visit the lesion was first recorded at."""
+    first = timepoints.get(lesion.first_timepoint_id) if lesion.first_timepoint_id is not None else None
+    return _METHOD.get(first.modality if first is not None else "", "OTHER")
 
 
 #: subject id -> evaluator -> criterion -> result
 AsOfResults = dict[int, dict[str, Mapping[str, CriterionResult]]]
 
 
-def _endpoints_as_of(job: EndpointJob, cutoff: dt.date) -> AsOfResults:
+def _endpoints_as_of(job: EndpointJob, cutoff: dt.date, snapshot: TrialSnapshot) -> AsOfResults:
     """subject id -> evaluator -> criterion -> the engine's result on the reads as they stood
-    at the cut-off. Best responses, confirmation, PFS/iPFS/imPFS and duration of response
-    look forward (a confirmation scan, an iCPD, the scan that negates an imPD): after the
-    cut-off none of that is known yet, so they are evaluated again on the truncated reads.
-    Timepoint responses look only backward (the engines are causal), so the job's stand.
+    at the cut-off (``snapshot.engine_subject(..., as_of=cutoff)``). Best responses,
+    confirmation, PFS/iPFS/imPFS and duration of response look forward (a confirmation
+    scan, an iCPD, the scan that negates an imPD): after the cut-off none of that is known
+    yet, so they are evaluated again on the truncated reads. Timepoint responses look only
+    backward (the engines are causal), so the job's stand.
 
-    The job's inputs must still be the trial's: otherwise the export would mix two states.
+    The job's inputs must still be the trial's (the hash of ``snapshot``, the same rows the
+    export is built from): otherwise the export would mix two states.
     """
-    inputs = load_trial_inputs(job.trial_id, charter=job.charter)
+    inputs = load_trial_inputs(job.trial_id, charter=job.charter, snapshot=snapshot)
     if inputs.input_sha256 != job.input_sha256:
         raise Conflict(
             f"The signed reads changed after endpoint job {job.pk}: compute the endpoints again, then export."
         )
+    settings = settings_from_charter(job.charter)
     out: AsOfResults = {}
-    for subject_inputs in inputs.subjects:
+    for subject, subject_inputs in zip(snapshot.subjects, inputs.subjects, strict=True):
         per_read: dict[str, Mapping[str, CriterionResult]] = {}
-        for slot, engine_subject in subject_inputs.reads.items():
-            truncated = _as_of(engine_subject, cutoff)
-            if truncated is not None:
+        for slot in subject_inputs.reads:
+            truncated = engine_subject(subject, subject.reads[slot], settings, as_of=cutoff)
+            if truncated.baseline is not None:
                 per_read[EVALUATOR_BY_SLOT[slot]] = evaluate(truncated, inputs.criteria).results
-        out[subject_inputs.subject_id] = per_read
+        out[subject.id] = per_read
     return out
 
 
@@ -478,8 +439,6 @@ def export_request(
     asking again for a batch stuck RUNNING past its lease sends the build again.
     An invalid cut-off raises :class:`ValidationError` on ``data_cutoff`` before anything
     is written."""
-    from trialreads.tasks import enqueue_export  # tasks imports this module: imported when called
-
     trial = access.access_trial_for(actor, trial_id)
     access.require_capability(actor, trial.pk, access.EXPORT, "trial", trial.pk)
     data_cutoff = _validate_cutoff(trial.pk, data_cutoff)
@@ -505,12 +464,9 @@ def export_request(
 
 def export_batches_resume() -> list[int]:
     """Send the build again for every batch RUNNING past its lease (its worker died and its
-    message is gone, or nobody asked again): the task takes it over through ``job_claim``,
+    message is gone, or nobody asked again): the task takes it over through ``lease_claim``,
     or marks it FAILED with the reason once ``ENDPOINT_MAX_ATTEMPTS`` claims are used up.
     Run periodically by ``trialreads.resume_stale_exports``; returns the batch ids sent."""
-    # tasks imports this module (a cycle at import time): imported when called.
-    from trialreads.tasks import enqueue_export
-
     now = timezone.now()
     stale = list(
         ExportBatch.objects.filter(status=JobStatus.RUNNING)
@@ -528,7 +484,7 @@ def export_batches_resume() -> list[int]:
 def _lease_ran_out(batch: ExportBatch) -> bool:
     """RUNNING, but its holder stopped renewing (killed, or its task message was lost):
     nothing would ever finish it, so the request sends a task that takes it over
-    (``job_claim``) or, past ``ENDPOINT_MAX_ATTEMPTS``, marks it FAILED with the reason."""
+    (``lease_claim``) or, past ``ENDPOINT_MAX_ATTEMPTS``, marks it FAILED with the reason."""
     expires = batch.lease_expires_at
     return batch.status == JobStatus.RUNNING and (expires is None or expires <= timezone.now())
 
@@ -590,7 +546,7 @@ def export_build(*, batch_id: int, task_id: str = "") -> ExportOutcome:
     (the task retries them) and :class:`LeaseLost` means another worker owns the batch now.
     """
     owner = worker_identity(task_id)
-    claim = job_claim(batch_id, owner, model=ExportBatch)
+    claim = lease_claim(EXPORT_LEASE, batch_id, owner)
     batch = ExportBatch.objects.select_related("job__charter", "job__trial", "trial").get(pk=batch_id)
     if not claim.claimed:
         return ExportOutcome(batch, False, claim.retry_in)
@@ -615,7 +571,7 @@ def _build_claimed(batch: ExportBatch, owner: str) -> None:
         batch.job,
         chain_head=head,
         data_cutoff=batch.data_cutoff,
-        on_step=lambda done: job_progress(batch.pk, owner, done, model=ExportBatch),
+        on_step=lambda done: lease_renew(EXPORT_LEASE, batch.pk, owner, done),
     )
     manifest: dict[str, Any] = json.loads(rendered[MANIFEST_NAME])
     manifest_bytes = rendered[MANIFEST_NAME]

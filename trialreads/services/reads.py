@@ -11,10 +11,7 @@ transaction opens so that denials stay recorded.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -31,9 +28,12 @@ from trialreads.choices import (
     ReadStatus,
     TimepointReadStatus,
 )
-from trialreads.errors import Conflict, FieldProblem, PermissionDenied, ValidationError
+from trialreads.errors import Conflict, FieldProblem, ValidationError
+from trialreads.inputs import NewLesionInput as NewLesionInput  # re-exported: the callers' import
+from trialreads.inputs import NonTargetInput as NonTargetInput
+from trialreads.inputs import TargetInput as TargetInput
+from trialreads.inputs import TargetValueInput as TargetValueInput
 from trialreads.models import (
-    AuditEvent,
     Lesion,
     Measurement,
     NonTargetRating,
@@ -43,6 +43,10 @@ from trialreads.models import (
     TimepointRead,
 )
 from trialreads.models import read as read_models
+from trialreads.services.adjudication import adjudication_evaluate_after_sign
+from trialreads.services.audit import audit_record
+from trialreads.services.auth import signature_reauthenticate
+from trialreads.services.queue import endpoints_recompute_on_commit
 
 MM_PLACES = read_models.MM_PLACES
 #: Target states whose value is the reader's own measurement (the others are derived: 5 mm, a sum).
@@ -54,55 +58,6 @@ READ_TRANSITIONS: dict[str, frozenset[str]] = {
     ReadStatus.IN_PROGRESS: frozenset({ReadStatus.COMPLETED}),
     ReadStatus.COMPLETED: frozenset({ReadStatus.IN_PROGRESS}),
 }
-
-
-# --- inputs ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TargetInput:
-    """A baseline target lesion: longest diameter (short axis for a node) in mm."""
-
-    code: str
-    organ: str
-    value_mm: Decimal
-    is_node: bool = False
-    injected: bool = False
-    #: The result text as collected, for a value transcribed from a source
-    #: (``validation._Problems.check_diameter``).
-    collected: str = ""
-
-
-@dataclass(frozen=True)
-class NonTargetInput:
-    code: str
-    organ: str
-    is_node: bool = False
-    injected: bool = False
-
-
-@dataclass(frozen=True)
-class TargetValueInput:
-    """A baseline target's value at a follow-up (``state`` is a ``MeasurementState``)."""
-
-    code: str
-    state: str = MeasurementState.MEASURED
-    value_mm: Decimal | None = None
-    fragments_mm: tuple[Decimal, ...] = ()
-    coalesced_with: tuple[str, ...] = ()
-    coalesced_into: str = ""
-    collected: str = ""
-
-
-@dataclass(frozen=True)
-class NewLesionInput:
-    code: str
-    organ: str
-    value_mm: Decimal | None = None
-    is_node: bool = False
-    measurable: bool = True
-    equivocal: bool = False
-    collected: str = ""
 
 
 # --- content and hashing ------------------------------------------------------------------
@@ -257,8 +212,6 @@ def _finish_write(read: Read, tr: TimepointRead, before: dict[str, Any], actor: 
     tr.content_sha256 = content_sha256(tr)
     tr.save(update_fields=["version", "saved_at", "content_sha256"])
     _set_read_status(read, ReadStatus.IN_PROGRESS if read.status == ReadStatus.ASSIGNED else read.status)
-    from trialreads.services.audit import audit_record
-
     audit_record(
         chain_id=read.subject.trial.chain_id,
         event_type=AuditEventType.TIMEPOINT_READ_SAVED,
@@ -430,41 +383,6 @@ def timepoint_read_save_followup(
 # --- signing -------------------------------------------------------------------------------------
 
 
-def _recent_sign_failures(actor: Any) -> int:
-    since = timezone.now() - dt.timedelta(minutes=conf.get("SIGN_LOCKOUT_MINUTES"))
-    return AuditEvent.objects.filter(
-        actor_id=actor.pk, event_type=AuditEventType.SIGN_FAILED, ts__gte=since
-    ).count()
-
-
-def signature_reauthenticate(
-    *, actor: Any, password: object, chain_id: str, object_type: str, object_id: int
-) -> None:
-    """The re-authentication of every e-signature (reads and adjudication decisions;
-    21 CFR 11.200): one lockout counter per user, the password checked again, and every
-    failure audited as SIGN_FAILED in its own transaction, so that it stays recorded although
-    the request fails. Raises PermissionDenied on failure."""
-    from trialreads.services.audit import audit_record
-
-    def failed(why: str) -> None:
-        with transaction.atomic():
-            audit_record(
-                chain_id=chain_id,
-                event_type=AuditEventType.SIGN_FAILED,
-                actor=actor,
-                object_type=object_type,
-                object_id=object_id,
-                reason=why,
-            )
-
-    if _recent_sign_failures(actor) >= conf.get("SIGN_MAX_FAILURES"):
-        failed("locked out after repeated failures")
-        raise PermissionDenied("Signing is locked after repeated failed attempts; try again later.")
-    if not isinstance(password, str) or not actor.check_password(password):
-        failed("wrong password")
-        raise PermissionDenied("Re-authentication failed.")
-
-
 def timepoint_read_sign(
     *,
     timepoint_read_id: int,
@@ -511,8 +429,6 @@ def timepoint_read_sign(
         tr.save(update_fields=["status", "locked", "version", "content_sha256"])
         all_signed = not TimepointRead.objects.unsigned().filter(read=read).exists()
         _set_read_status(read, ReadStatus.COMPLETED if all_signed else ReadStatus.IN_PROGRESS)
-        from trialreads.services.audit import audit_record
-
         audit_record(
             chain_id=read.subject.trial.chain_id,
             event_type=AuditEventType.TIMEPOINT_READ_SIGNED,
@@ -531,21 +447,9 @@ def timepoint_read_sign(
         # Adjudication trigger (2+1): compare the two reads once both have signed the same
         # timepoints, in this transaction so that a signature never exists without its
         # evaluation (see services.adjudication for the simultaneous-signing race).
-        from trialreads.services.adjudication import adjudication_evaluate_after_sign
-
         adjudication_evaluate_after_sign(subject_id=read.subject_id, actor=actor)
         endpoints_recompute_on_commit(trial_id=read.subject.trial_id, actor=actor)
     return signature
-
-
-def endpoints_recompute_on_commit(*, trial_id: int, actor: Any) -> None:
-    """Enqueue the trial's endpoint computation once the current transaction commits (never
-    when it rolls back), unless ``TRIALREADS["AUTO_COMPUTE_ENDPOINTS"]`` is off."""
-    if not conf.get("AUTO_COMPUTE_ENDPOINTS"):
-        return
-    from trialreads.tasks import enqueue_compute_endpoints
-
-    enqueue_compute_endpoints(trial_id, getattr(actor, "username", "") or "system")
 
 
 def timepoint_read_unlock(*, timepoint_read_id: int, reason: str, actor: Any) -> TimepointRead:
@@ -578,8 +482,6 @@ def timepoint_read_unlock(*, timepoint_read_id: int, reason: str, actor: Any) ->
         )
         signature.save(update_fields=["voided_at", "voided_by", "void_reason"])
         _set_read_status(read, ReadStatus.IN_PROGRESS)
-        from trialreads.services.audit import audit_record
-
         audit_record(
             chain_id=read.subject.trial.chain_id,
             event_type=AuditEventType.TIMEPOINT_READ_UNLOCKED,

@@ -30,11 +30,12 @@ from typing import Any
 
 from django.db.models import F, Q
 
+from trialreads import access
 from trialreads.canonical import canonical_json, sha256_hex
 from trialreads.choices import AdjudicationStatus, AuditEventType
 from trialreads.models import AdjudicationCase, AuditEvent, Signature, TimepointRead, Trial, signed_q
 from trialreads.services.adjudication import decision_content
-from trialreads.services.reads import content_sha256_by_timepoint_read
+from trialreads.services.reads import content_sha256, content_sha256_by_timepoint_read
 
 TAMPERED = "tampered"
 NO_CHAINED_HASH = "no chained hash"
@@ -113,6 +114,29 @@ def chained_sign_event(*, timepoint_read: TimepointRead, chain_id: str) -> SignE
     if row is None or row[1] != AuditEventType.TIMEPOINT_READ_SIGNED:
         return None
     return _sign_event(chain_id, row[0], row[2])
+
+
+def signature_verify(*, user: Any, timepoint_read_id: object) -> dict[str, Any]:
+    """Does the live signature still cover the stored content (T-SIG-LINK)? Valid only when
+    the content, the signature's stored hash and the hash in the chained sign event that
+    counts now (:func:`chained_sign_event`) all agree, and that event names this signature:
+    the stored hash alone is an editable column."""
+    tr = access.access_timepoint_read_for(user, timepoint_read_id)
+    signature = Signature.objects.filter(timepoint_read=tr, voided_at__isnull=True).first()
+    current = content_sha256(tr)
+    event = chained_sign_event(timepoint_read=tr, chain_id=tr.read.subject.trial.chain_id)
+    valid = (
+        signature is not None
+        and event is not None
+        and event.signature_id == signature.pk
+        and event.content_sha256 == signature.content_sha256 == current
+    )
+    return {
+        "signed": signature is not None,
+        "valid": valid,
+        "signature_sha256": signature.content_sha256 if signature else None,
+        "content_sha256": current,
+    }
 
 
 def signed_content_problems(*, trial: Trial | None = None) -> list[SignedContentProblem]:

@@ -38,6 +38,7 @@ from trialreads.selectors import trials as trial_selectors
 from trialreads.selectors import web as web_selectors
 from trialreads.services import adjudication as adjudication_services
 from trialreads.services import endpoint_requests as endpoint_request_services
+from trialreads.services import exports as export_services
 from trialreads.services import reads as read_services
 
 from . import forms, plots
@@ -745,8 +746,6 @@ def endpoints_progress(request: HttpRequest, trial_id: int) -> HttpResponse:
 def export_start(request: HttpRequest, trial_id: int) -> HttpResponse:
     """Request a sponsor export, optionally as of a data cut-off date; a refused cut-off is
     shown next to its field and nothing is requested."""
-    from trialreads.services import exports as export_services
-
     trial = web_selectors.dashboard_trial_get(user=request.user, trial_id=trial_id)
     # The gate before the form: whoever may not export gets the 403/404 whatever was posted.
     endpoint_selectors.export_batch_list(user=request.user, trial_id=trial.pk)
@@ -799,8 +798,6 @@ def export_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
 @require_GET
 @page
 def export_download(request: HttpRequest, batch_id: int, name: str) -> HttpResponseBase:
-    from trialreads.services import exports as export_services
-
     path = export_services.export_file_path(batch_id=batch_id, name=name, actor=request.user)
     if not path.is_file():
         raise Http404()

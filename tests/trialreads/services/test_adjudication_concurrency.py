@@ -89,7 +89,10 @@ def test_racing_evaluations_of_one_state_create_one_case(
 
     readers = (reader_a, reader_b)
     trial = make_trial(manager, readers, [adjudicator], {"variables": ["bor"], "bor_confirmed": False})
-    monkeypatch.setattr(adj, "adjudication_evaluate_after_sign", lambda **kwargs: None)
+    from trialreads.services import reads as read_services
+
+    # The sign service's own reference to the hook (imported at module level).
+    monkeypatch.setattr(read_services, "adjudication_evaluate_after_sign", lambda **kwargs: None)
     tw = _prepare(trial, manager, readers, "S-EVAL", PR, PD)
     sign(tw.tr(tw.read_a, 1), reader_a)
     sign(tw.tr(tw.read_b, 1), reader_b)

@@ -31,16 +31,16 @@ def test_a_batch_moves_through_its_steps_and_renews_its_lease(
     signed_subject(trial, manager, (reader_a, reader_b), "S-001")
     endpoint_services.endpoints_compute(trial_id=trial.pk)
     seen: list[tuple[int, int, str, int]] = []
-    real = svc.job_progress
+    real = svc.lease_renew
 
-    def spy(batch_id: int, owner: str, done: int, model: Any = None) -> None:
+    def spy(kind: Any, batch_id: int, owner: str, done: int) -> None:
         row = ExportBatch.objects.get(pk=batch_id)
-        real(batch_id, owner, done, model=model)
+        real(kind, batch_id, owner, done)
         after = ExportBatch.objects.get(pk=batch_id)
         assert after.lease_expires_at is not None and after.lease_expires_at >= row.lease_expires_at
         seen.append((done, after.done, after.status, after.total))
 
-    monkeypatch.setattr(svc, "job_progress", spy)
+    monkeypatch.setattr(svc, "lease_renew", spy)
     with django_capture_on_commit_callbacks(execute=True):
         batch = svc.export_request(trial_id=trial.pk, actor=sponsor)
     assert batch.total == svc.EXPORT_STEPS == 3

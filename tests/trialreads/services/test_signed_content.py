@@ -31,11 +31,15 @@ from tests.trialreads.services.test_adjudication_service import PD, PR, both, ma
 from trialreads.canonical import canonical_json, sha256_hex
 from trialreads.choices import AuditEventType, TimepointReadStatus
 from trialreads.models import AdjudicationCase, AuditEvent, Lesion, Measurement, Signature, TimepointRead
-from trialreads.selectors import reads as read_selectors
 from trialreads.services import adjudication as adj
 from trialreads.services import reads as svc
 from trialreads.services.audit import audit_record
-from trialreads.services.signed_content import NO_CHAINED_HASH, decision_problems, signed_content_problems
+from trialreads.services.signed_content import (
+    NO_CHAINED_HASH,
+    decision_problems,
+    signature_verify,
+    signed_content_problems,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -122,7 +126,7 @@ def test_content_changed_with_its_stored_hashes_is_detected(
 ) -> None:
     signature = Signature.objects.get(timepoint_read=signed)
     chained = signed.content_sha256
-    assert read_selectors.signature_verify(user=reader_a, timepoint_read_id=signed.pk)["valid"] is True
+    assert signature_verify(user=reader_a, timepoint_read_id=signed.pk)["valid"] is True
     tamper(signed)
     forged = _rewrite_stored_hashes(signed)
     assert forged != chained
@@ -136,7 +140,7 @@ def test_content_changed_with_its_stored_hashes_is_detected(
     assert f"differs from the hash chained at {signed.read.subject.trial.chain_id} seq" in output
     assert "1 signed record(s) do not match the hashes signed in the audit chain" in output
     # The API's verifier (GET .../signature/verify/) is not fooled either.
-    report = read_selectors.signature_verify(user=reader_a, timepoint_read_id=signed.pk)
+    report = signature_verify(user=reader_a, timepoint_read_id=signed.pk)
     assert report == {**report, "signed": True, "valid": False, "content_sha256": forged}
 
 

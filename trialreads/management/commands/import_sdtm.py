@@ -60,6 +60,8 @@ from trialreads.models import AdjudicationCase, ImagingTimepoint, Read, Timepoin
 from trialreads.services import adjudication as adjudication_services
 from trialreads.services import reads as read_services
 from trialreads.services import trials as trial_services
+from trialreads.services.endpoints import endpoints_compute
+from trialreads.services.exports import export_write
 
 READERS = ("RADIOLOGIST 1", "RADIOLOGIST 2")
 QUANTUM = Decimal("0.1")
@@ -401,8 +403,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         import json
 
-        from trialreads.services.endpoints import endpoints_compute
-        from trialreads.services.exports import export_write
 
         try:
             trial, summary = import_sdtm(

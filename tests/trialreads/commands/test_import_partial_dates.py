@@ -21,7 +21,7 @@ from trialreads.models import ImagingTimepoint
 from trialreads.services import endpoints as endpoint_services
 from trialreads.services import exports as export_services
 
-DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "pharmaversesdtm"
+DATA = Path(__file__).resolve().parents[3] / "tests" / "data" / "pharmaversesdtm"
 SUBJECT, VISIT = "01-701-1015", "WEEK 6"
 
 
