@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from criteria.errors import InputError
+from criteria.errors import InputError, describe_value
 from criteria.types import Baseline, Clinical, PrebaselineScan
 
 #: The published definitions, in output order (criteria-rules.md §9, HPD-... rule ids).
@@ -34,27 +34,9 @@ _MAX_SUM_MM = Decimal(5000)
 _MAX_MM = Decimal(1000)
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, str):
-        return f"string {value!r}"
-    if isinstance(value, Decimal | int | float):
-        return f"number {value}"
-    return (
-        "a list"
-        if isinstance(value, list)
-        else "an object"
-        if isinstance(value, Mapping)
-        else type(value).__name__
-    )
-
-
 def _obj(subject: str, value: Any, field: str, keys: frozenset[str]) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise InputError(subject, field, f"expected an object, got {_kind(value)}")
+        raise InputError(subject, field, f"expected an object, got {describe_value(value)}")
     for key in value:
         if not isinstance(key, str) or (key not in keys and not key.startswith("_")):
             raise InputError(
@@ -70,7 +52,7 @@ def _obj(subject: str, value: Any, field: str, keys: frozenset[str]) -> Mapping[
 
 def _date(subject: str, value: Any, field: str) -> dt.date:
     if not isinstance(value, str) or not _DATE.fullmatch(value):
-        raise InputError(subject, field, f"expected an ISO date YYYY-MM-DD, got {_kind(value)}")
+        raise InputError(subject, field, f"expected an ISO date YYYY-MM-DD, got {describe_value(value)}")
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
@@ -79,7 +61,7 @@ def _date(subject: str, value: Any, field: str) -> dt.date:
 
 def _mm(subject: str, value: Any, field: str, limit: Decimal) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
-        raise InputError(subject, field, f"expected a number of mm, got {_kind(value)}")
+        raise InputError(subject, field, f"expected a number of mm, got {describe_value(value)}")
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     if not number.is_finite():
         raise InputError(subject, field, f"not a finite number: {value}")
@@ -97,7 +79,7 @@ def parse_prebaseline(subject: str, value: Any, baseline: Baseline | None) -> tu
     if baseline is None:
         raise InputError(subject, "prebaseline", "pre-baseline scans need the measured baseline")
     if not isinstance(value, list):
-        raise InputError(subject, "prebaseline", f"expected a list, got {_kind(value)}")
+        raise InputError(subject, "prebaseline", f"expected a list, got {describe_value(value)}")
     target_ids = {t.id for t in baseline.targets}
     scans: list[PrebaselineScan] = []
     previous: dt.date | None = None
@@ -157,7 +139,7 @@ def parse_clinical(subject: str, value: Any, reference_date: dt.date) -> Clinica
         raise InputError(
             subject,
             "clinical.ecog_deterioration_2_months",
-            f"expected true, false or null, got {_kind(ecog)}",
+            f"expected true, false or null, got {describe_value(ecog)}",
         )
     return Clinical(failure, ecog)
 
@@ -171,20 +153,21 @@ def parse_setting(subject: str, key: str, raw: Any) -> object:
     field = f"settings.{key}"
     if key == "tgr_month_days":
         if isinstance(raw, bool) or not isinstance(raw, Decimal | int | float):
-            raise InputError(subject, field, f"expected a number of days, got {_kind(raw)}")
+            raise InputError(subject, field, f"expected a number of days, got {describe_value(raw)}")
         days = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
         if not days.is_finite() or not Decimal(28) <= days <= Decimal(31):
             raise InputError(subject, field, f"a month is 28 to 31 days, got {raw}")
         return days
     if not isinstance(raw, list) or not raw:
-        raise InputError(subject, field, f"expected a non-empty list of definition names, got {_kind(raw)}")
+        raise InputError(subject, field,
+                         f"expected a non-empty list of definition names, got {describe_value(raw)}")
     names: list[str] = []
     for k, name in enumerate(raw):
         if not isinstance(name, str) or name not in HPD_DEFINITIONS:
             raise InputError(
                 subject,
                 f"{field}[{k}]",
-                f"unknown definition {_kind(name)} (expected one of {', '.join(HPD_DEFINITIONS)})",
+                f"unknown definition {describe_value(name)} (expected one of {', '.join(HPD_DEFINITIONS)})",
             )
         if name not in names:
             names.append(name)

@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any, TypeGuard
 
 from criteria import growth_input
-from criteria.errors import InputError
+from criteria.errors import InputError, describe_value
 from criteria.lesions import TSTM_MM
 from criteria.types import (
     Baseline,
@@ -137,7 +137,7 @@ class _Reader:
 
     def obj(self, value: Any, field: str, keys: frozenset[str]) -> Mapping[str, Any]:
         if not _is_object(value):
-            raise self.fail(field, f"expected an object, got {_describe(value)}")
+            raise self.fail(field, f"expected an object, got {describe_value(value)}")
         self.no_duplicates(value, field)
         if keys.issuperset(value):
             return value
@@ -149,22 +149,22 @@ class _Reader:
 
     def list(self, value: Any, field: str) -> list[Any]:
         if not isinstance(value, list):
-            raise self.fail(field, f"expected a list, got {_describe(value)}")
+            raise self.fail(field, f"expected a list, got {describe_value(value)}")
         return value
 
     def string(self, value: Any, field: str) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(field, f"expected a non-empty string, got {_describe(value)}")
+            raise self.fail(field, f"expected a non-empty string, got {describe_value(value)}")
         return value
 
     def boolean(self, value: Any, field: str) -> bool:
         if not isinstance(value, bool):
-            raise self.fail(field, f"expected true or false, got {_describe(value)}")
+            raise self.fail(field, f"expected true or false, got {describe_value(value)}")
         return value
 
     def number(self, value: Any, field: str) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
-            raise self.fail(field, f"expected a number, got {_describe(value)}")
+            raise self.fail(field, f"expected a number, got {describe_value(value)}")
         if isinstance(value, float):
             value = Decimal(repr(value))  # Python callers: the shortest repr is the intended value
         number = Decimal(value)
@@ -184,7 +184,7 @@ class _Reader:
 
     def date(self, value: Any, field: str) -> dt.date:
         if not isinstance(value, str) or not _DATE.fullmatch(value):
-            raise self.fail(field, f"expected an ISO date YYYY-MM-DD, got {_describe(value)}")
+            raise self.fail(field, f"expected an ISO date YYYY-MM-DD, got {describe_value(value)}")
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
@@ -192,22 +192,6 @@ class _Reader:
 
     def optional_date(self, value: Any, field: str) -> dt.date | None:
         return None if value is None else self.date(value, field)
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, str):
-        return f"string {value!r}"
-    if isinstance(value, Decimal | int | float):
-        return f"number {value}"
-    if isinstance(value, list):
-        return "a list"
-    if _is_object(value):
-        return "an object"
-    return type(value).__name__
 
 
 def _iso_date(value: Any) -> dt.date | None:
@@ -271,7 +255,8 @@ def parse_settings(value: Any, subject: str = "?") -> Settings:
         else:
             choices = _literal_choices(key)
             if not isinstance(raw, str) or raw not in choices:
-                raise r.fail(field, f"expected one of {', '.join(map(repr, choices))}, got {_describe(raw)}")
+                raise r.fail(field,
+                             f"expected one of {', '.join(map(repr, choices))}, got {describe_value(raw)}")
             kwargs[key] = raw
     return dataclasses.replace(_SETTINGS_DEFAULTS, **kwargs) if kwargs else _SETTINGS_DEFAULTS
 
@@ -290,7 +275,8 @@ def _parse_target_value(r: _Reader, value: Any, field: str) -> TargetMeasurement
     if isinstance(value, str):
         if value == TSTM:
             return _TOO_SMALL
-        raise r.fail(field, f"expected a number of mm, null, \"TSTM\" or an object, got {_describe(value)}")
+        raise r.fail(field, 'expected a number of mm, null, "TSTM" or an object, got '
+                            f"{describe_value(value)}")
     if _is_object(value):
         if "fragments_mm" in value:
             data = r.obj(value, field, frozenset({"fragments_mm", "fragments_perp_mm"}))
@@ -432,7 +418,7 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
         word = data["scan"]
         kind = _SCAN_WORDS.get(word) if isinstance(word, str) else None
         if kind is None:
-            raise r.fail(f"{field}.scan", f"unknown scan kind {_describe(word)} "
+            raise r.fail(f"{field}.scan", f"unknown scan kind {describe_value(word)} "
                                           f"(expected one of {', '.join(_SCAN_WORDS)})")
         scan = kind
     scan_dates: tuple[dt.date, ...] = ()
@@ -452,7 +438,7 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
     raw_targets = data.get("targets", {})
     if not _is_object(raw_targets):
         raise r.fail(f"{field}.targets",
-                     f"expected an object of lesion id -> mm, got {_describe(raw_targets)}")
+                     f"expected an object of lesion id -> mm, got {describe_value(raw_targets)}")
     if type(raw_targets) is _Object:
         r.no_duplicates(raw_targets, f"{field}.targets")
     measured = TargetKind.MEASURED
@@ -465,7 +451,7 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
     raw_nt = data.get("non_targets", {})
     if not _is_object(raw_nt):
         raise r.fail(f"{field}.non_targets",
-                     f"expected an object of lesion id -> status, got {_describe(raw_nt)}")
+                     f"expected an object of lesion id -> status, got {describe_value(raw_nt)}")
     if type(raw_nt) is _Object:
         r.no_duplicates(raw_nt, f"{field}.non_targets")
     words = _STATUS_WORDS
@@ -473,7 +459,7 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
         status = words.get(word) if isinstance(word, str) else None
         if status is None:
             raise r.fail(f"{field}.non_targets.{lesion_id}",
-                         f"unknown non-target status {_describe(word)} "
+                         f"unknown non-target status {describe_value(word)} "
                          f"(expected one of {', '.join(_STATUS_WORDS)})")
         non_targets[lesion_id] = status
     raw_new = data.get("new_lesions")  # absent, null or empty: no new lesion
@@ -516,7 +502,7 @@ def _parse_pet_reference(r: _Reader, value: Any, field: str) -> PetReference:
             raise r.fail(f"{field}.{key}", "missing")
     site = data["site"]
     if site not in ("liver", "blood_pool"):
-        raise r.fail(f"{field}.site", f"expected 'liver' or 'blood_pool', got {_describe(site)}")
+        raise r.fail(f"{field}.site", f"expected 'liver' or 'blood_pool', got {describe_value(site)}")
     return PetReference(site=site, mean=_bounded(r, data["mean"], f"{field}.mean", MAX_SUL, positive=True),
                         sd=_bounded(r, data["sd"], f"{field}.sd", MAX_SUL))
 
@@ -602,11 +588,11 @@ def parse_subject(value: Any, index: int | None = None) -> Subject:
     """
     where = "" if index is None else f"[{index}]"
     if not _is_object(value):
-        raise InputError("?", where or "$", f"expected a subject object, got {_describe(value)}")
+        raise InputError("?", where or "$", f"expected a subject object, got {describe_value(value)}")
     raw_id = value.get("subject")
     if not isinstance(raw_id, str) or not raw_id.strip():
         raise InputError("?", f"{where}.subject" if where else "subject",
-                         f"missing or empty subject id (got {_describe(raw_id)})")
+                         f"missing or empty subject id (got {describe_value(raw_id)})")
     r = _Reader(raw_id)
     data = r.obj(value, "", _SUBJECT_KEYS)
     if "reference_date" not in data:
