@@ -194,6 +194,23 @@ def uninstall(apps, schema_editor) -> None:
     _run(schema_editor, forward=False)
 
 
+def _on_sqlite(statements: list[str], schema_editor) -> None:
+    if schema_editor.connection.vendor == "sqlite":
+        for sql in statements:
+            schema_editor.execute(sql, None)
+
+
+# For the later migrations whose SQLite table rebuild (AddField, AlterField, constraints) the
+# triggers above do not survive: drop them before the rebuild, create them again after
+# (RunPython forwards and backwards, as 0011-0013 use them). PostgreSQL keeps its triggers.
+def drop_sqlite_triggers(apps, schema_editor) -> None:
+    _on_sqlite(SQLITE_REVERSE, schema_editor)
+
+
+def create_sqlite_triggers(apps, schema_editor) -> None:
+    _on_sqlite(SQLITE_FORWARD, schema_editor)
+
+
 class Migration(migrations.Migration):
     dependencies = [("trialreads", "0001_initial_models")]
     operations = [migrations.RunPython(install, uninstall)]

@@ -20,17 +20,8 @@ import trialreads.models.read
 _TRIGGERS = importlib.import_module("trialreads.migrations.0002_lock_and_audit_triggers")
 
 
-def _sqlite(statements: list[str]):
-    def run(apps, schema_editor) -> None:
-        if schema_editor.connection.vendor == "sqlite":
-            for sql in statements:
-                schema_editor.execute(sql, None)
-
-    return run
-
-
-drop_sqlite_triggers = _sqlite(_TRIGGERS.SQLITE_REVERSE)
-create_sqlite_triggers = _sqlite(_TRIGGERS.SQLITE_FORWARD)
+drop_sqlite_triggers = _TRIGGERS.drop_sqlite_triggers
+create_sqlite_triggers = _TRIGGERS.create_sqlite_triggers
 
 
 class Migration(migrations.Migration):
