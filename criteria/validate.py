@@ -139,6 +139,23 @@ def is_measurable_size(mm: Decimal, node: bool) -> bool:
 
 # --- baseline ------------------------------------------------------------------------
 
+def _target_id_and_diameter_problems(
+    field: str, target: BaselineTarget, seen: set[str]
+) -> tuple[list[Problem], bool]:
+    """A baseline target's id (not empty, not seen before; added to ``seen``) and diameter
+    (:func:`diameter_problem`): the problems, and whether the diameter is usable."""
+    problems: list[Problem] = []
+    if not target.id:
+        problems.append(Problem(f"{field}.id", "empty lesion id"))
+    elif target.id in seen:
+        problems.append(Problem(f"{field}.id", f"duplicate target id {target.id}"))
+    seen.add(target.id)
+    size = diameter_problem(f"{field}.mm", target.mm)
+    if size is not None:
+        problems.append(size)
+    return problems, size is None
+
+
 def validate_baseline_targets(
     targets: Sequence[BaselineTarget], prefix: str = "baseline.targets", max_targets: int = MAX_TARGETS,
 ) -> list[Problem]:
@@ -157,15 +174,9 @@ def validate_baseline_targets(
             seen.add(target.id)
             continue  # the common case, without building field paths
         field = f"{prefix}[{i}]"
-        if not target.id:
-            problems.append(Problem(f"{field}.id", "empty lesion id"))
-        elif target.id in seen:
-            problems.append(Problem(f"{field}.id", f"duplicate target id {target.id}"))
-        seen.add(target.id)
-        size = diameter_problem(f"{field}.mm", target.mm)
-        if size is not None:
-            problems.append(size)
-        elif not is_measurable_size(target.mm, target.node):
+        found, sized = _target_id_and_diameter_problems(field, target, seen)
+        problems += found
+        if sized and not is_measurable_size(target.mm, target.node):
             if target.node:
                 problems.append(Problem(
                     f"{field}.mm",
@@ -474,14 +485,7 @@ def _bidimensional_baseline_problems(targets: Sequence[BaselineTarget]) -> list[
     seen: set[str] = set()
     for i, target in enumerate(targets):
         field = f"baseline.targets[{i}]"
-        if not target.id:
-            problems.append(Problem(f"{field}.id", "empty lesion id"))
-        elif target.id in seen:
-            problems.append(Problem(f"{field}.id", f"duplicate target id {target.id}"))
-        seen.add(target.id)
-        size = diameter_problem(f"{field}.mm", target.mm)
-        if size is not None:
-            problems.append(size)
+        problems += _target_id_and_diameter_problems(field, target, seen)[0]
         problems += _pair_problems(field, target.id, target.node, target.mm, target.perp_mm, target.long_mm)
     return problems
 
