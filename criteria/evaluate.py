@@ -112,9 +112,7 @@ def _check_response_level(subject: Subject, criteria: Sequence[str]) -> None:
     vocab = response_vocabulary([tp.overall for tp in subject.timepoints])
     for criterion in criteria:
         if criterion in PET_CRITERIA:
-            if subject.pet is None:
-                raise InputError(subject.subject, "pet", f"{criterion} needs PET input (the pet object)")
-            continue
+            continue  # computed from the pet input (its presence is checked by evaluate)
         if subject.pet is not None and not subject.timepoints:
             raise InputError(subject.subject, "baseline",
                              f"PET input only: no CT/MRI baseline or timepoints to evaluate {criterion}")
@@ -296,11 +294,13 @@ def evaluate(subject: Subject, criteria: Sequence[str] | None = None, *,
     ``defaults`` may carry a batch's :class:`~criteria.ambiguities.DefaultsCache`;
     ``analyses`` the growth-family analyses wanted (None: :func:`default_analyses`).
     Raises :class:`InputError` when response-level codes cannot serve a requested criterion,
-    :class:`CriteriaSelectionError` for an unknown or not yet implemented criterion.
+    :class:`CriteriaSelectionError` for an unknown criterion.
     """
     wanted = select_criteria(criteria) if criteria else supported_criteria(subject)
-    if subject.pet is None and any(c in PET_CRITERIA for c in wanted):
-        raise InputError(subject.subject, "pet", "PERCIST-family criteria need PET input (the pet object)")
+    if subject.pet is None:
+        pet_criterion = next((c for c in wanted if c in PET_CRITERIA), None)
+        if pet_criterion is not None:
+            raise InputError(subject.subject, "pet", f"{pet_criterion} needs PET input (the pet object)")
     if subject.response_level:
         _check_response_level(subject, wanted)
     # One cache per subject, shared by its criteria and dropped with this call: the only
