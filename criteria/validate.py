@@ -229,7 +229,7 @@ def validate_baseline(baseline: Baseline, max_targets: int = MAX_TARGETS) -> lis
     A bidimensional (irRC) baseline has its selection rules checked per criterion when it is
     evaluated (:func:`selection_problems`): here only ids, diameters and their pairing."""
     if is_bidimensional(baseline):
-        problems = _bidimensional_baseline_problems(baseline.targets)
+        problems = bidimensional_baseline_problems(baseline.targets)
     else:
         problems = validate_baseline_targets(baseline.targets, max_targets=max_targets)
     problems += validate_baseline_non_targets(baseline.non_targets, (t.id for t in baseline.targets))
@@ -429,7 +429,7 @@ def validate_subject(subject: Subject) -> list[Problem]:
                                         "baseline; give lesions or drop the baseline"))
             problems += _timepoint_lesion_problems(tp, target_ids, non_target_ids, baseline_ids,
                                                    f"timepoints[{i}]")
-            problems += _bidimensional_timepoint_problems(baseline, tp, f"timepoints[{i}]")
+            problems += bidimensional_timepoint_problems(baseline, tp, f"timepoints[{i}]")
     else:
         problems += validate_response_codes(subject.timepoints)
     problems += validate_dates(subject)
@@ -480,17 +480,23 @@ def _pair_problems(field: str, lesion_id: str, node: bool, mm: Decimal | None, p
     return []
 
 
-def _bidimensional_baseline_problems(targets: Sequence[BaselineTarget]) -> list[Problem]:
+def bidimensional_baseline_problems(
+    targets: Sequence[BaselineTarget], prefix: str = "baseline.targets"
+) -> list[Problem]:
+    """A bidimensional baseline's targets: ids, diameters and each second diameter
+    (``perp_mm`` <= ``mm`` for a non-nodal lesion, ``long_mm`` >= ``mm`` for a node)."""
     problems: list[Problem] = []
     seen: set[str] = set()
     for i, target in enumerate(targets):
-        field = f"baseline.targets[{i}]"
+        field = f"{prefix}[{i}]"
         problems += _target_id_and_diameter_problems(field, target, seen)[0]
         problems += _pair_problems(field, target.id, target.node, target.mm, target.perp_mm, target.long_mm)
     return problems
 
 
-def _bidimensional_timepoint_problems(baseline: Baseline, tp: Timepoint, prefix: str) -> list[Problem]:
+def bidimensional_timepoint_problems(baseline: Baseline, tp: Timepoint, prefix: str) -> list[Problem]:
+    """A follow-up's second diameters (targets, split fragments, new lesions), as
+    :func:`bidimensional_baseline_problems` checks the baseline's."""
     problems: list[Problem] = []
     nodes = {t.id: t.node for t in baseline.targets}
     for lesion_id, m in tp.targets.items():

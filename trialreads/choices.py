@@ -39,6 +39,16 @@ class LesionKind(models.TextChoices):
     TARGET = "TARGET", "Target"
     NON_TARGET = "NON_TARGET", "Non-target"
     NEW = "NEW", "New"
+    #: A lesion assessed on PET (PERCIST family): SULpeak per scan, not a CT target.
+    PET = "PET", "PET lesion"
+
+
+class PetReferenceSite(models.TextChoices):
+    """PERCIST reference region (Wahl 2009): the liver, or the blood pool when the liver is
+    abnormal. Mirrors ``criteria.types.PetReference.site``."""
+
+    LIVER = "liver", "Liver"
+    BLOOD_POOL = "blood_pool", "Blood pool"
 
 
 class MeasurementState(models.TextChoices):

@@ -44,6 +44,10 @@ class TargetInput(Protocol):
     def value_mm(self) -> Decimal: ...
     @property
     def is_node(self) -> bool: ...
+    @property
+    def perp_mm(self) -> Decimal | None: ...
+    @property
+    def long_mm(self) -> Decimal | None: ...
 
 
 class NonTargetInput(Protocol):
@@ -68,6 +72,12 @@ class TargetValueInput(Protocol):
     def coalesced_with(self) -> tuple[str, ...]: ...
     @property
     def coalesced_into(self) -> str: ...
+    @property
+    def perp_mm(self) -> Decimal | None: ...
+    @property
+    def long_mm(self) -> Decimal | None: ...
+    @property
+    def fragments_perp_mm(self) -> tuple[Decimal, ...]: ...
 
 
 class NewLesionInput(Protocol):
@@ -83,13 +93,22 @@ class NewLesionInput(Protocol):
     def measurable(self) -> bool: ...
     @property
     def equivocal(self) -> bool: ...
+    @property
+    def perp_mm(self) -> Decimal | None: ...
+    @property
+    def long_mm(self) -> Decimal | None: ...
 
 
 # --- service inputs -----------------------------------------------------------------------
 
 
 def baseline_targets_from_input(targets: Sequence[TargetInput]) -> tuple[BaselineTarget, ...]:
-    return tuple(BaselineTarget(id=t.code, organ=t.organ, node=t.is_node, mm=t.value_mm) for t in targets)
+    return tuple(
+        BaselineTarget(
+            id=t.code, organ=t.organ, node=t.is_node, mm=t.value_mm, perp_mm=t.perp_mm, long_mm=t.long_mm
+        )
+        for t in targets
+    )
 
 
 def baseline_non_targets_from_input(non_targets: Sequence[NonTargetInput]) -> tuple[BaselineNonTarget, ...]:
@@ -104,6 +123,9 @@ def target_measurement_from_input(value: TargetValueInput) -> TargetMeasurement:
         coalesced_with=tuple(value.coalesced_with),
         coalesced_into=value.coalesced_into or None,
         raw=TSTM if value.state == MeasurementState.TOO_SMALL else None,
+        perp_mm=value.perp_mm,
+        long_mm=value.long_mm,
+        fragments_perp_mm=tuple(value.fragments_perp_mm),
     )
 
 
@@ -130,6 +152,9 @@ def new_lesion_from_input(lesion: NewLesionInput) -> NewLesion:
         mm=lesion.value_mm,
         measurable=lesion.measurable,
         equivocal=lesion.equivocal,
+        measurable_stated=lesion.measurable,
+        perp_mm=lesion.perp_mm,
+        long_mm=lesion.long_mm,
     )
 
 
@@ -154,4 +179,6 @@ def subject_for_read(
     """
     row = snapshot.read_from_instances(read, timepoint_reads)
     subject = snapshot.subject_from_instance(read.subject, {row.slot: row})
-    return snapshot.engine_subject(subject, row, settings_from_charter(charter))
+    return snapshot.engine_subject(
+        subject, row, settings_from_charter(charter), scope=snapshot.scope_from_charter(charter)
+    )

@@ -25,11 +25,19 @@ from typing import Any, NamedTuple
 
 from criteria.parse import TSTM
 from criteria.types import (
+    ITRECIST,
+    PET_CRITERIA,
     Baseline,
     BaselineNonTarget,
     BaselineTarget,
+    Injection,
     NewLesion,
     NonTargetStatus,
+    PetLesion,
+    PetReference,
+    PetScan,
+    PetStudy,
+    PrebaselineScan,
     ScanKind,
     Settings,
     TargetKind,
@@ -65,6 +73,7 @@ class LesionRow(NamedTuple):
     node: bool
     measurable: bool
     first_timepoint_id: int | None = None
+    injected: bool = False  # itRECIST: injected at baseline
 
 
 class MeasurementRow(NamedTuple):
@@ -78,11 +87,28 @@ class MeasurementRow(NamedTuple):
     coalesced_into: str
     equivocal: bool
     collected: str = ""  # the result text as collected (a transcribed value), else ""
+    # issue 15: second diameter (irRC), first injected here (itRECIST), PET values
+    perp_mm: Decimal | None = None
+    long_mm: Decimal | None = None
+    fragments_perp_mm: Sequence[Any] = ()
+    newly_injected: bool = False
+    sul_peak: Decimal | None = None
+    sul_max: Decimal | None = None
+    tlg: Decimal | None = None
+
+    @property
+    def extended(self) -> tuple[Any, ...]:
+        """The values of the other criteria's inputs, () when none is set (so the input hash
+        of a RECIST-only read is what it was before they existed)."""
+        values = (self.perp_mm, self.long_mm, tuple(self.fragments_perp_mm), self.newly_injected,
+                  self.sul_peak, self.sul_max, self.tlg)
+        return values if any(v not in (None, (), False) for v in values) else ()
 
 
 class RatingRow(NamedTuple):
     lesion: LesionRow
     status: str  # NonTargetStatus value
+    newly_injected: bool = False
 
 
 class TimepointRow(NamedTuple):
@@ -95,6 +121,18 @@ class TimepointRow(NamedTuple):
     scan_date_earliest: dt.date
     scan_date_latest: dt.date
     scan_date_collected: str = ""  # a partial date as collected (e.g. "2014-02"), else ""
+    is_prebaseline: bool = False
+
+
+class PetRow(NamedTuple):
+    """A timepoint read's PET scan (``TimepointRead.pet_*``)."""
+
+    reference_site: str
+    reference_mean: Decimal | None
+    reference_sd: Decimal | None
+    uptake_min: Decimal | None
+    unequivocal_progression: bool
+    not_done: bool
 
 
 class TimepointReadRow(NamedTuple):
@@ -103,6 +141,8 @@ class TimepointReadRow(NamedTuple):
     content_sha256: str
     measurements: tuple[MeasurementRow, ...]
     ratings: tuple[RatingRow, ...]
+    pet: PetRow | None = None
+    prebaseline_sum_mm: Decimal | None = None
 
 
 class ReadRow(NamedTuple):
@@ -157,21 +197,25 @@ class TrialSnapshot(NamedTuple):
                 "scan_date_earliest",
                 "scan_date_latest",
                 "scan_date_collected",
+                "is_prebaseline",
             )
         }
         signed_trs = list(
             TimepointRead.objects.signed()
             .filter(**via("read__subject"), saved_at__isnull=False)
-            .values_list("id", "read_id", "timepoint_id", "content_sha256")
+            .values_list(
+                "id", "read_id", "timepoint_id", "content_sha256", *_PET_COLUMNS, "prebaseline_sum_mm"
+            )
         )
         lesions: dict[int, LesionRow] = {}
         lesions_of_read: dict[int, list[LesionRow]] = defaultdict(list)
-        for lid, rid, code, kind, organ, node, measurable, first_tp in Lesion.objects.filter(
+        for lid, rid, code, kind, organ, node, measurable, first_tp, injected in Lesion.objects.filter(
             **via("read__subject")
         ).values_list(
-            "id", "read_id", "lesion_code", "kind", "organ", "is_node", "measurable", "first_timepoint_id"
+            "id", "read_id", "lesion_code", "kind", "organ", "is_node", "measurable", "first_timepoint_id",
+            "injected",
         ):
-            lesion = LesionRow(code, kind, organ, node, measurable, first_tp)
+            lesion = LesionRow(code, kind, organ, node, measurable, first_tp, injected)
             lesions[lid] = lesion
             lesions_of_read[rid].append(lesion)
         signed_measurements = Measurement.objects.filter(
@@ -180,29 +224,37 @@ class TrialSnapshot(NamedTuple):
         # The JSON columns (fragments, coalescence) are decoded only for the few split or
         # coalesced lesions: decoding them on every row costs more than the second query.
         compound = {
-            (tr_id, lesion_id): (fragments, with_)
-            for tr_id, lesion_id, fragments, with_ in signed_measurements.filter(
+            (tr_id, lesion_id): (fragments, with_, fragments_perp)
+            for tr_id, lesion_id, fragments, with_, fragments_perp in signed_measurements.filter(
                 state__in=(
                     MeasurementState.SPLIT,
                     MeasurementState.COALESCED,
                     MeasurementState.COALESCED_INTO,
                 )
-            ).values_list("timepoint_read_id", "lesion_id", "fragments_mm", "coalesced_with")
+            ).values_list(
+                "timepoint_read_id", "lesion_id", "fragments_mm", "coalesced_with", "fragments_perp_mm"
+            )
         }
         measurements: dict[int, list[MeasurementRow]] = defaultdict(list)
-        no_parts: tuple[Sequence[Any], Sequence[str]] = ((), ())
-        for tr_id, lesion_id, state, value, into, equivocal, collected in signed_measurements.values_list(
-            "timepoint_read_id", "lesion_id", "state", "value_mm", "coalesced_into", "equivocal", "collected"
-        ):
-            fragments, with_ = compound.get((tr_id, lesion_id), no_parts)
+        no_parts: tuple[Sequence[Any], Sequence[str], Sequence[Any]] = ((), (), ())
+        value_rows = signed_measurements.values_list(
+            "timepoint_read_id", "lesion_id", "state", "value_mm", "coalesced_into", "equivocal", "collected",
+            *_OTHER_VALUE_COLUMNS,
+        )
+        for tr_id, lesion_id, state, value, into, equivocal, collected, *other in value_rows:
+            fragments, with_, fragments_perp = compound.get((tr_id, lesion_id), no_parts)
+            perp, long, injected, sul_peak, sul_max, tlg = other
             measurements[tr_id].append(
-                MeasurementRow(lesions[lesion_id], state, value, fragments, with_, into, equivocal, collected)
+                MeasurementRow(
+                    lesions[lesion_id], state, value, fragments, with_, into, equivocal, collected,
+                    perp, long, fragments_perp or (), injected, sul_peak, sul_max, tlg,
+                )
             )
         ratings: dict[int, list[RatingRow]] = defaultdict(list)
-        for tr_id, lesion_id, status in NonTargetRating.objects.filter(
+        for tr_id, lesion_id, status, injected in NonTargetRating.objects.filter(
             signed_q("timepoint_read"), **via("timepoint_read__read__subject")
-        ).values_list("timepoint_read_id", "lesion_id", "status"):
-            ratings[tr_id].append(RatingRow(lesions[lesion_id], status))
+        ).values_list("timepoint_read_id", "lesion_id", "status", "newly_injected"):
+            ratings[tr_id].append(RatingRow(lesions[lesion_id], status, injected))
         accepted = {
             sid: slot
             for sid, slot, basis in AcceptedRead.objects.filter(**via("subject")).values_list(
@@ -212,7 +264,7 @@ class TrialSnapshot(NamedTuple):
         }
 
         trs_of_read: dict[int, list[TimepointReadRow]] = defaultdict(list)
-        for tr_id, rid, tpid, sha in signed_trs:
+        for tr_id, rid, tpid, sha, *pet, prebaseline_sum in signed_trs:
             trs_of_read[rid].append(
                 TimepointReadRow(
                     tr_id,
@@ -220,6 +272,8 @@ class TrialSnapshot(NamedTuple):
                     sha,
                     tuple(measurements.get(tr_id, ())),
                     tuple(ratings.get(tr_id, ())),
+                    _pet_row(pet),
+                    prebaseline_sum,
                 )
             )
         reads_of_subject: dict[int, dict[int, ReadRow]] = defaultdict(dict)
@@ -247,6 +301,25 @@ class TrialSnapshot(NamedTuple):
         )
 
 
+#: The timepoint read's PET columns, in :class:`PetRow` order.
+_PET_COLUMNS = (
+    "pet_reference_site",
+    "pet_reference_mean",
+    "pet_reference_sd",
+    "pet_uptake_min",
+    "pet_unequivocal_progression",
+    "pet_not_done",
+)
+#: The measurement columns of the other criteria, in :class:`MeasurementRow` order.
+_OTHER_VALUE_COLUMNS = ("perp_mm", "long_mm", "newly_injected", "sul_peak", "sul_max", "tlg")
+
+
+def _pet_row(values: Sequence[Any]) -> PetRow | None:
+    """The PET scan of a timepoint read, None when none was saved (no site, not "not done")."""
+    row = PetRow(*values)
+    return row if row.reference_site or row.not_done else None
+
+
 # --- one read from prefetched instances (drafts included) -------------------------------------
 
 
@@ -258,6 +331,7 @@ def _lesion_row(lesion: Lesion) -> LesionRow:
         lesion.is_node,
         lesion.measurable,
         lesion.first_timepoint_id,
+        lesion.injected,
     )
 
 
@@ -271,6 +345,8 @@ def _timepoint_row(tp: ImagingTimepoint) -> TimepointRow:
         tp.modality,
         tp.scan_date_earliest,
         tp.scan_date_latest,
+        tp.scan_date_collected,
+        tp.is_prebaseline,
     )
 
 
@@ -292,10 +368,20 @@ def timepoint_read_row(tr: TimepointRead) -> TimepointReadRow:
                 m.coalesced_with or (),
                 m.coalesced_into,
                 m.equivocal,
+                m.collected,
+                m.perp_mm,
+                m.long_mm,
+                m.fragments_perp_mm or (),
+                m.newly_injected,
+                m.sul_peak,
+                m.sul_max,
+                m.tlg,
             )
             for m in measurements
         ),
-        tuple(RatingRow(_lesion_row(r.lesion), r.status) for r in ratings),
+        tuple(RatingRow(_lesion_row(r.lesion), r.status, r.newly_injected) for r in ratings),
+        _pet_row([getattr(tr, column) for column in _PET_COLUMNS]),
+        tr.prebaseline_sum_mm,
     )
 
 
@@ -343,7 +429,7 @@ def target_measurement(row: MeasurementRow) -> TargetMeasurement:
     """A stored target measurement (too small to measure keeps its raw ``TSTM``). The plain
     cases (no fragments, no coalescence) are frozen values, shared (a bounded memo: a large
     trial repeats the same few hundred)."""
-    simple = not row.fragments_mm and not row.coalesced_with and not row.coalesced_into
+    simple = not row.fragments_mm and not row.coalesced_with and not row.coalesced_into and not row.extended
     if simple:
         cached = _simple_targets.get((row.state, row.value_mm))
         if cached is not None:
@@ -355,6 +441,9 @@ def target_measurement(row: MeasurementRow) -> TargetMeasurement:
         coalesced_with=tuple(row.coalesced_with or ()),
         coalesced_into=row.coalesced_into or None,
         raw=TSTM if row.state == MeasurementState.TOO_SMALL else None,
+        perp_mm=row.perp_mm,
+        long_mm=row.long_mm,
+        fragments_perp_mm=tuple(Decimal(str(f)) for f in row.fragments_perp_mm or ()),
     )
     if simple and len(_simple_targets) < 100_000:
         _simple_targets[(row.state, row.value_mm)] = made
@@ -363,14 +452,24 @@ def target_measurement(row: MeasurementRow) -> TargetMeasurement:
 
 def baseline_from_rows(tr: TimepointReadRow) -> Baseline:
     """The baseline: measured targets and rated non-targets, by lesion code."""
-    targets = sorted((m.lesion, m.value_mm) for m in tr.measurements if m.lesion.kind == LesionKind.TARGET)
+    targets = sorted(
+        (m for m in tr.measurements if m.lesion.kind == LesionKind.TARGET and m.value_mm is not None),
+        key=_by_code,
+    )
     non_targets = sorted(r.lesion for r in tr.ratings if r.lesion.kind == LesionKind.NON_TARGET)
     return Baseline(
         date=tr.timepoint.scan_date_latest,
         targets=tuple(
-            BaselineTarget(id=lesion.code, organ=lesion.organ, node=lesion.node, mm=value)
-            for lesion, value in targets
-            if value is not None
+            BaselineTarget(
+                id=m.lesion.code,
+                organ=m.lesion.organ,
+                node=m.lesion.node,
+                mm=m.value_mm,
+                perp_mm=m.perp_mm,
+                long_mm=m.long_mm,
+            )
+            for m in targets
+            if m.value_mm is not None
         ),
         non_targets=tuple(
             BaselineNonTarget(id=lesion.code, organ=lesion.organ, node=lesion.node) for lesion in non_targets
@@ -399,6 +498,9 @@ def timepoint_from_rows(tr: TimepointReadRow) -> Timepoint:
                     mm=m.value_mm,
                     measurable=lesion.measurable,
                     equivocal=m.equivocal,
+                    perp_mm=m.perp_mm,
+                    long_mm=m.long_mm,
+                    measurable_stated=lesion.measurable,
                 )
             )
     non_targets = {
@@ -417,11 +519,44 @@ def timepoint_from_rows(tr: TimepointReadRow) -> Timepoint:
     )
 
 
+class Scope(NamedTuple):
+    """What the charter asks of the engine input beyond RECIST: its criteria and PET tracer."""
+
+    criteria: tuple[str, ...] = ()
+    tracer: str = "FDG"
+
+
+def scope_from_charter(charter: Charter | None) -> Scope:
+    if charter is None:
+        return NO_SCOPE
+    return Scope(tuple(charter.criteria), charter.pet_tracer)
+
+
+#: The scope without a charter: RECIST input only.
+NO_SCOPE = Scope()
+
+
+def has_engine_input(subject: EngineSubject) -> bool:
+    """Whether the mapped read has anything to evaluate: a CT baseline or a PET study."""
+    return subject.baseline is not None or subject.pet is not None
+
+
 def engine_subject(
-    subject: SubjectSnapshot, read: ReadRow, settings: Settings, *, as_of: dt.date | None = None
+    subject: SubjectSnapshot,
+    read: ReadRow,
+    settings: Settings,
+    *,
+    as_of: dt.date | None = None,
+    scope: Scope = NO_SCOPE,
 ) -> EngineSubject:
     """One read of the subject as the engine's :class:`~criteria.types.Subject`; without a
     saved baseline there are no follow-ups to judge (``baseline`` is ``None``).
+
+    ``scope.criteria`` (the charter's) decide what else is mapped: the PET study (``pet``, from the
+    timepoint reads' PET scans, the baseline's first) when a PET criterion is named, and then
+    the CT baseline and follow-ups only when a CT criterion is named too; the injected /
+    non-injected classification (``injection``) for itRECIST. Pre-baseline scans
+    (``prebaseline``, by date) are mapped whenever read.
 
     ``as_of``: the data as it stood at the cut-off: the visits whose imaging began on or
     before it (the earliest scan date, the date a progression counts from, §3.3), a death
@@ -435,20 +570,122 @@ def engine_subject(
             base = None
         death = death if death and death <= as_of else None
         last_contact = min(last_contact, as_of) if last_contact else None
+    follow_ups = (
+        tuple(
+            tr
+            for tr in read.timepoint_reads
+            if not tr.timepoint.is_baseline
+            and not tr.timepoint.is_prebaseline
+            and (as_of is None or tr.timepoint.scan_date_earliest <= as_of)
+        )
+        if base is not None
+        else ()
+    )
+    criteria, tracer = scope
+    pet_named = any(c in PET_CRITERIA for c in criteria)
+    ct_named = not criteria or any(c not in PET_CRITERIA for c in criteria)
+    ct_base = base if ct_named else None
+    ct_follow_ups = follow_ups if ct_named else ()
+    baseline = baseline_from_rows(ct_base) if ct_base is not None else None
     return EngineSubject(
         subject=subject.code,
         reference_date=subject.randomisation_date,
-        baseline=baseline_from_rows(base) if base is not None else None,
-        timepoints=tuple(
-            timepoint_from_rows(tr)
-            for tr in read.timepoint_reads
-            if not tr.timepoint.is_baseline and (as_of is None or tr.timepoint.scan_date_earliest <= as_of)
-        )
-        if base is not None
-        else (),
+        baseline=baseline,
+        timepoints=tuple(timepoint_from_rows(tr) for tr in ct_follow_ups),
         settings=settings,
         death_date=death,
         last_contact_date=last_contact,
+        pet=pet_study(base, follow_ups, tracer) if pet_named and base is not None else None,
+        injection=injection_from_rows(ct_base, ct_follow_ups) if ITRECIST in criteria and ct_base else None,
+        prebaseline=prebaseline_from_rows(read, baseline, as_of) if baseline is not None else (),
+    )
+
+
+def pet_study(
+    base: TimepointReadRow, follow_ups: Sequence[TimepointReadRow], tracer: str
+) -> PetStudy | None:
+    """The PET study of a read: the baseline's PET scan and each later PET scan (None when
+    the baseline has none). A lesion first recorded after the baseline is new."""
+    if base.pet is None:
+        return None
+    baseline_tp = base.timepoint.id
+    return PetStudy(
+        tracer=tracer,
+        baseline=_pet_scan(base, baseline_tp),
+        timepoints=tuple(_pet_scan(tr, baseline_tp) for tr in follow_ups if tr.pet is not None),
+    )
+
+
+def _pet_scan(tr: TimepointReadRow, baseline_tp: int) -> PetScan:
+    pet = tr.pet
+    assert pet is not None
+    reference = (
+        PetReference(site=pet.reference_site, mean=pet.reference_mean, sd=pet.reference_sd)  # type: ignore[arg-type]
+        if pet.reference_site and pet.reference_mean is not None and pet.reference_sd is not None
+        else None
+    )
+    return PetScan(
+        date=tr.timepoint.scan_date_latest,
+        reference=reference,
+        lesions=tuple(
+            PetLesion(
+                id=m.lesion.code,
+                organ=m.lesion.organ,
+                sul_peak=m.sul_peak,
+                sul_max=m.sul_max,
+                tlg=m.tlg,
+                new=m.lesion.first_timepoint_id != baseline_tp,
+                mm=m.value_mm,
+            )
+            for m in sorted(tr.measurements, key=_by_code)
+            if m.lesion.kind == LesionKind.PET and m.sul_peak is not None
+        ),
+        uptake_min=pet.uptake_min,
+        unequivocal_progression=pet.unequivocal_progression,
+        not_done=pet.not_done,
+    )
+
+
+def injection_from_rows(base: TimepointReadRow, follow_ups: Sequence[TimepointReadRow]) -> Injection:
+    """itRECIST's classification: each baseline lesion's injected flag, and per follow-up the
+    baseline lesions first injected there (ITR-CLASS)."""
+    flags = {
+        m.lesion.code: m.lesion.injected for m in base.measurements if m.lesion.kind == LesionKind.TARGET
+    }
+    flags.update(
+        (r.lesion.code, r.lesion.injected) for r in base.ratings if r.lesion.kind == LesionKind.NON_TARGET
+    )
+    later: list[tuple[str, ...]] = []
+    for tr in follow_ups:
+        codes = {m.lesion.code for m in tr.measurements if m.newly_injected}
+        codes.update(r.lesion.code for r in tr.ratings if r.newly_injected)
+        later.append(tuple(sorted(codes)))
+    return Injection(baseline=flags, later=tuple(later))
+
+
+def prebaseline_from_rows(
+    read: ReadRow, baseline: Baseline, as_of: dt.date | None = None
+) -> tuple[PrebaselineScan, ...]:
+    """The read's pre-baseline scans, oldest first: the baseline targets' values there (a
+    target not assessed is None) or the sum alone."""
+    scans = sorted(
+        (
+            tr
+            for tr in read.timepoint_reads
+            if tr.timepoint.is_prebaseline and (as_of is None or tr.timepoint.scan_date_latest <= as_of)
+        ),
+        key=lambda tr: tr.timepoint.scan_date_latest,
+    )
+    target_ids = {t.id for t in baseline.targets}
+    return tuple(
+        PrebaselineScan(
+            date=tr.timepoint.scan_date_latest,
+            targets={}
+            if tr.prebaseline_sum_mm is not None
+            else {m.lesion.code: m.value_mm for m in tr.measurements if m.lesion.code in target_ids},
+            sum_mm=tr.prebaseline_sum_mm,
+        )
+        for tr in scans
     )
 
 
@@ -456,22 +693,41 @@ def input_rows(read: ReadRow) -> list[tuple[Any, ...]]:
     """The plain values a read's engine input is built from (lesions by code, never by id),
     for hashing: exactly the engine's inputs, far cheaper to take than to render them.
     The shape is stable on purpose: it keys stored endpoint runs."""
-    return [
+    return [_input_row(tr) for tr in read.timepoint_reads]
+
+
+def _input_row(tr: TimepointReadRow) -> tuple[Any, ...]:
+    tp = tr.timepoint
+    values = sorted(
         (
-            (tp.sequence, tp.is_baseline, tp.scan_date_earliest, tp.scan_date_latest),
-            sorted(
-                (
-                    _lesion_key(m.lesion),
-                    (m.state, m.value_mm, m.fragments_mm, m.coalesced_with, m.coalesced_into, m.equivocal),
-                )
-                for m in tr.measurements
+            _lesion_key(m.lesion),
+            (
+                m.state, m.value_mm, m.fragments_mm, m.coalesced_with, m.coalesced_into, m.equivocal,
+                *m.extended,
             ),
-            sorted((_lesion_key(r.lesion), r.status) for r in tr.ratings),
         )
-        for tr in read.timepoint_reads
-        for tp in (tr.timepoint,)
-    ]
+        for m in tr.measurements
+    )
+    ratings = sorted(
+        (_lesion_key(r.lesion), r.status, *((True,) if r.newly_injected else ())) for r in tr.ratings
+    )
+    visit = (tp.sequence, tp.is_baseline, tp.scan_date_earliest, tp.scan_date_latest)
+    row: tuple[Any, ...] = (visit, values, ratings)
+    # the other criteria's inputs only when present: a RECIST-only read hashes as before
+    if _has_other(tr):
+        row += (tp.is_prebaseline, tr.pet, tr.prebaseline_sum_mm, tp.modality)
+    return row
 
 
-def _lesion_key(lesion: LesionRow) -> tuple[str, str, str, bool, bool]:
-    return (lesion.code, lesion.kind, lesion.organ, lesion.node, lesion.measurable)
+def _has_other(tr: TimepointReadRow) -> bool:
+    return tr.timepoint.is_prebaseline or tr.pet is not None or tr.prebaseline_sum_mm is not None
+
+
+def _lesion_key(lesion: LesionRow) -> tuple[Any, ...]:
+    key: tuple[Any, ...] = (lesion.code, lesion.kind, lesion.organ, lesion.node, lesion.measurable)
+    # itRECIST's flag (and a PET lesion's first timepoint, which makes it new) when they matter
+    if lesion.injected:
+        key += (True,)
+    if lesion.kind == LesionKind.PET:
+        key += (lesion.first_timepoint_id,)
+    return key

@@ -23,7 +23,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from trialreads.choices import LesionKind, MeasurementState, NonTargetStatus, ReadStatus, TimepointReadStatus
+from trialreads.choices import (
+    LesionKind,
+    MeasurementState,
+    NonTargetStatus,
+    PetReferenceSite,
+    ReadStatus,
+    TimepointReadStatus,
+)
 from trialreads.errors import Locked
 
 from .base import AuditedManager, AuditedQuerySet
@@ -83,6 +90,20 @@ class TimepointRead(models.Model):
     locked = models.BooleanField(default=False)
     saved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # --- PET scan of the timepoint (PERCIST family; a ``PET_CT`` timepoint), empty otherwise:
+    # the reference region (Wahl 2009: liver 3 cm ROI mean and SD, or the blood pool), the
+    # uptake time, the reader's unequivocal progression and "scan not done / not evaluable".
+    # A PET assessment exists when ``pet_reference_site`` is set or ``pet_not_done``.
+    pet_reference_site = models.CharField(
+        max_length=12, choices=PetReferenceSite.choices, blank=True, default=""
+    )
+    pet_reference_mean = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    pet_reference_sd = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    pet_uptake_min = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    pet_unequivocal_progression = models.BooleanField(default=False)
+    pet_not_done = models.BooleanField(default=False)
+    #: A pre-baseline scan read as its sum of diameters only (the targets' values unknown).
+    prebaseline_sum_mm = models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True)
 
     objects = TimepointReadManager()
 
@@ -97,7 +118,21 @@ class TimepointRead(models.Model):
                 | Q(locked=False, status=TimepointReadStatus.DRAFT),
                 name="timepoint_read_signed_iff_locked",
             ),
+            models.CheckConstraint(
+                condition=(
+                    Q(pet_reference_mean__isnull=True)
+                    | Q(pet_reference_mean__gt=0, pet_reference_mean__lte=100)
+                )
+                & (Q(pet_reference_sd__isnull=True) | Q(pet_reference_sd__gte=0, pet_reference_sd__lte=100))
+                & (Q(pet_uptake_min__isnull=True) | Q(pet_uptake_min__gte=0, pet_uptake_min__lte=1440))
+                & (
+                    Q(prebaseline_sum_mm__isnull=True)
+                    | Q(prebaseline_sum_mm__gte=0, prebaseline_sum_mm__lte=5000)
+                ),
+                name="timepoint_read_pet_and_prebaseline_range",
+            ),
         ]
+
 
     def __str__(self) -> str:
         return f"timepoint read {self.pk}"
@@ -117,6 +152,11 @@ class TimepointRead(models.Model):
         if self.pk is None:
             return False
         return TimepointRead._base_manager.filter(signed_q(), pk=self.pk).exists()
+
+    @property
+    def has_pet(self) -> bool:
+        """Whether a PET assessment of the scan was saved (a reference region, or not done)."""
+        return bool(self.pet_reference_site) or self.pet_not_done
 
 
 def _refuse_if_parent_locked(timepoint_read_id: int | None) -> None:
@@ -215,6 +255,19 @@ class Measurement(models.Model):
     coalesced_with = models.JSONField(default=list, blank=True)
     coalesced_into = models.CharField(max_length=20, blank=True, default="")
     equivocal = models.BooleanField(default=False)
+    # --- bidimensional criteria (irRC, WHO products): the second diameter. Non-nodal lesion:
+    # ``perp_mm``, the longest diameter perpendicular to ``value_mm``; node: ``long_mm``, the
+    # long axis (``value_mm`` stays the short axis). A split lesion: one per fragment.
+    perp_mm = MillimetreField(null=True, blank=True)
+    long_mm = MillimetreField(null=True, blank=True)
+    fragments_perp_mm = models.JSONField(default=list, blank=True)
+    # --- itRECIST: a baseline lesion first injected at this follow-up (ITR-CLASS).
+    newly_injected = models.BooleanField(default=False)
+    # --- PET lesion (``Lesion.kind`` PET): SULpeak (required), SULmax and TLG where recorded;
+    # ``value_mm`` is then the lesion's optional CT size (PERCIMT new-lesion sizes).
+    sul_peak = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    sul_max = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    tlg = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
 
     objects = AuditedManager()
 
@@ -224,14 +277,25 @@ class Measurement(models.Model):
             models.UniqueConstraint(
                 fields=["timepoint_read", "lesion"], name="measurement_unique_per_timepoint_read"
             ),
+            models.CheckConstraint(
+                condition=(Q(perp_mm__isnull=True) | Q(perp_mm__gte=0, perp_mm__lte=MAX_MM))
+                & (Q(long_mm__isnull=True) | Q(long_mm__gte=0, long_mm__lte=MAX_MM))
+                & (Q(sul_peak__isnull=True) | Q(sul_peak__gte=0, sul_peak__lte=100))
+                & (Q(sul_max__isnull=True) | Q(sul_max__gte=0, sul_max__lte=100))
+                & (Q(tlg__isnull=True) | Q(tlg__gte=0, tlg__lte=1_000_000)),
+                name="measurement_second_diameter_and_pet_range",
+            ),
             # Upper bound also rejects NaN on PostgreSQL (NaN sorts above every number).
             models.CheckConstraint(
                 condition=Q(value_mm__isnull=True) | (Q(value_mm__gte=0) & Q(value_mm__lte=MAX_MM)),
                 name="measurement_value_range",
             ),
-            # SQLite stores NaN as NULL: a measured value must be present.
+            # SQLite stores NaN as NULL: a measured value must be present (a PET lesion's is
+            # its SULpeak).
             models.CheckConstraint(
-                condition=~Q(state=MeasurementState.MEASURED) | Q(value_mm__isnull=False),
+                condition=~Q(state=MeasurementState.MEASURED)
+                | Q(value_mm__isnull=False)
+                | Q(sul_peak__isnull=False),
                 name="measurement_measured_has_value",
             ),
         ]
@@ -252,6 +316,8 @@ class NonTargetRating(models.Model):
     timepoint_read = models.ForeignKey(TimepointRead, on_delete=models.CASCADE, related_name="ratings")
     lesion = models.ForeignKey(Lesion, on_delete=models.CASCADE, related_name="ratings")
     status = models.CharField(max_length=30, choices=NonTargetStatus.choices)
+    #: itRECIST: this baseline non-target was first injected at this follow-up (ITR-CLASS).
+    newly_injected = models.BooleanField(default=False)
 
     objects = AuditedManager()
 

@@ -66,6 +66,9 @@ class ImagingTimepoint(models.Model):
     scan_date_collected = models.CharField(max_length=10, blank=True, default="")
     scan_date_imputation = models.CharField(max_length=8, blank=True, default="")
     is_baseline = models.BooleanField(default=False)
+    #: A scan before the baseline (tumour growth rate's reference period): read for the
+    #: baseline targets only, never a follow-up; its scan date lies before the baseline's.
+    is_prebaseline = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = AuditedManager()
@@ -83,6 +86,9 @@ class ImagingTimepoint(models.Model):
                 name="timepoint_scan_dates_ordered",
             ),
             models.CheckConstraint(condition=Q(sequence__gte=1), name="timepoint_sequence_positive"),
+            models.CheckConstraint(
+                condition=~Q(is_baseline=True, is_prebaseline=True), name="timepoint_prebaseline_not_baseline"
+            ),
             models.CheckConstraint(
                 condition=Q(visit_number__gte=0, visit_number__lte=VISIT_NUMBER_MAX),
                 name="timepoint_visit_number_range",

@@ -55,6 +55,8 @@ class Charter(models.Model):
     irecist_window_min_days = models.PositiveIntegerField(default=28)
     irecist_window_max_days = models.PositiveIntegerField(default=56)
     adjudication_rules = models.JSONField(default=default_adjudication_rules)
+    #: The PET tracer of the trial's PET reads (PERCIST family: FDG; PERCIMT is for FDG too).
+    pet_tracer = models.CharField(max_length=20, default="FDG")
     read_paradigm = models.CharField(
         max_length=10, choices=ReadParadigm.choices, default=ReadParadigm.TWO_PLUS_ONE
     )

@@ -65,7 +65,14 @@ from trialreads.models import (
 from trialreads.services.audit import audit_context, audit_record
 from trialreads.services.auth import signature_reauthenticate
 from trialreads.services.queue import endpoints_recompute_on_commit
-from trialreads.snapshot import SubjectSnapshot, TrialSnapshot, engine_subject, settings_from_charter
+from trialreads.snapshot import (
+    SubjectSnapshot,
+    TrialSnapshot,
+    engine_subject,
+    has_engine_input,
+    scope_from_charter,
+    settings_from_charter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -130,10 +137,11 @@ def _compare(subject: Subject, reads: Sequence[Read], charter: Charter) -> Compa
     rules = _rules(charter)
     criteria = list(dict.fromkeys([*charter.criteria, *rules.criteria]))
     settings = settings_from_charter(charter)
+    scope = scope_from_charter(charter)
     results: dict[int, dict[str, CriterionResult]] = {}
     for read in reads:
-        engine_input = engine_subject(signed, signed.reads[read.slot], settings)
-        if engine_input.baseline is None:
+        engine_input = engine_subject(signed, signed.reads[read.slot], settings, scope=scope)
+        if not has_engine_input(engine_input):
             return None
         results[read.slot] = dict(evaluate(engine_input, criteria).results)
     return Comparison(

@@ -17,7 +17,13 @@ from typing import Any
 import criteria
 from criteria.types import CRITERIA, Subject
 from trialreads.models import Charter, Trial
-from trialreads.snapshot import TrialSnapshot, engine_subject, input_rows, settings_from_charter
+from trialreads.snapshot import (
+    TrialSnapshot,
+    engine_subject,
+    input_rows,
+    scope_from_charter,
+    settings_from_charter,
+)
 
 ALGORITHM_VERSION = criteria.__version__
 
@@ -51,6 +57,7 @@ def load_trial_inputs(
     trial = Trial.objects.get(pk=trial_id)
     charter = charter or Charter.objects.get(trial=trial, is_current=True)
     settings = settings_from_charter(charter)
+    scope = scope_from_charter(charter)
     wanted = tuple(c for c in CRITERIA if c in charter.criteria)
     snapshot = snapshot if snapshot is not None else TrialSnapshot.load(trial_id)
 
@@ -72,7 +79,7 @@ def load_trial_inputs(
             if not any(tr.timepoint.is_baseline for tr in read.timepoint_reads):
                 continue  # no signed baseline: nothing to evaluate on this read yet
             raw.append((slot, input_rows(read)))
-            engine_inputs[slot] = engine_subject(subject, read, settings)
+            engine_inputs[slot] = engine_subject(subject, read, settings, scope=scope)
         out.append(
             SubjectInputs(
                 subject_id=subject.id,

@@ -89,6 +89,8 @@ from trialreads.snapshot import (
     TimepointRow,
     TrialSnapshot,
     engine_subject,
+    has_engine_input,
+    scope_from_charter,
     settings_from_charter,
 )
 
@@ -312,12 +314,13 @@ def _endpoints_as_of(job: EndpointJob, cutoff: dt.date, snapshot: TrialSnapshot)
             f"The signed reads changed after endpoint job {job.pk}: compute the endpoints again, then export."
         )
     settings = settings_from_charter(job.charter)
+    scope = scope_from_charter(job.charter)
     out: AsOfResults = {}
     for subject, subject_inputs in zip(snapshot.subjects, inputs.subjects, strict=True):
         per_read: dict[str, Mapping[str, CriterionResult]] = {}
         for slot in subject_inputs.reads:
-            truncated = engine_subject(subject, subject.reads[slot], settings, as_of=cutoff)
-            if truncated.baseline is not None:
+            truncated = engine_subject(subject, subject.reads[slot], settings, as_of=cutoff, scope=scope)
+            if has_engine_input(truncated):
                 per_read[EVALUATOR_BY_SLOT[slot]] = evaluate(truncated, inputs.criteria).results
         out[subject.id] = per_read
     return out

@@ -12,6 +12,7 @@ transaction opens so that denials stay recorded.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -24,6 +25,7 @@ from trialreads.choices import (
     AuditEventType,
     LesionKind,
     MeasurementState,
+    Modality,
     NonTargetStatus,
     ReadStatus,
     TimepointReadStatus,
@@ -31,9 +33,13 @@ from trialreads.choices import (
 from trialreads.errors import Conflict, FieldProblem, ValidationError
 from trialreads.inputs import NewLesionInput as NewLesionInput  # re-exported: the callers' import
 from trialreads.inputs import NonTargetInput as NonTargetInput
+from trialreads.inputs import PetLesionInput as PetLesionInput
+from trialreads.inputs import PetScanInput as PetScanInput
+from trialreads.inputs import PrebaselineInput as PrebaselineInput
 from trialreads.inputs import TargetInput as TargetInput
 from trialreads.inputs import TargetValueInput as TargetValueInput
 from trialreads.models import (
+    Charter,
     Lesion,
     Measurement,
     NonTargetRating,
@@ -84,8 +90,34 @@ _MEASUREMENT_COLUMNS = (
     "coalesced_into",
     "equivocal",
     "collected",
+    # issue 15: the inputs of the other criteria, in the content only when set
+    "perp_mm",
+    "long_mm",
+    "fragments_perp_mm",
+    "newly_injected",
+    "sul_peak",
+    "sul_max",
+    "tlg",
 )
-_RATING_COLUMNS = ("timepoint_read_id", *_LESION_COLUMNS, "status")
+_RATING_COLUMNS = ("timepoint_read_id", *_LESION_COLUMNS, "status", "newly_injected")
+#: The timepoint read's own columns the content covers (the PET scan, a pre-baseline sum).
+_TIMEPOINT_READ_COLUMNS = (
+    "pk",
+    "read_id",
+    "timepoint_id",
+    "pet_reference_site",
+    "pet_reference_mean",
+    "pet_reference_sd",
+    "pet_uptake_min",
+    "pet_unequivocal_progression",
+    "pet_not_done",
+    "prebaseline_sum_mm",
+)
+#: Measurement columns written into the content only when they hold a value, so that the
+#: content (and hash) of every read saved before they existed is what it was.
+_OPTIONAL_MEASUREMENT_KEYS = (
+    "perp_mm", "long_mm", "fragments_perp_mm", "newly_injected", "sul_peak", "sul_max", "tlg"
+)
 
 
 def _lesion_part(row: Sequence[Any]) -> dict[str, Any]:
@@ -100,14 +132,30 @@ def _lesion_part(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def _content(
-    pk: int, read_id: int, timepoint_id: int, measurements: Sequence[Any], ratings: Sequence[Any]
-) -> dict[str, Any]:
+def _set_only(keys: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    return {
+        key: _number(value)
+        for key, value in zip(keys, values, strict=True)
+        if value is not None and value is not False and value != [] and value != ""
+    }
+
+
+def _number(value: Any) -> Any:
+    """A decimal column's value at its own precision (``2.1000`` and ``2.1`` are one value:
+    the instance a service holds and the row read back must hash alike)."""
+    return read_models.mm_at_own_precision(value) if isinstance(value, Decimal) else value
+
+
+def _content(tr_row: Sequence[Any], measurements: Sequence[Any], ratings: Sequence[Any]) -> dict[str, Any]:
+    pk, read_id, timepoint_id, site, mean, sd, uptake, unequivocal, not_done, prebaseline_sum = tr_row
+
     def measurement(row: Sequence[Any]) -> dict[str, Any]:
-        state, value_mm, fragments_mm, coalesced_with, coalesced_into, equivocal, collected = row[7:]
+        state, value_mm, fragments_mm, coalesced_with, coalesced_into, equivocal, collected = row[7:14]
         # The collected text is signed with the value; absent when empty, so the content (and
         # hash) of every read entered in the system is what it was before the field existed.
-        return ({"collected": collected} if collected else {}) | {
+        return ({"collected": collected} if collected else {}) | _set_only(
+            _OPTIONAL_MEASUREMENT_KEYS, row[14:]
+        ) | {
             **_lesion_part(row),
             "state": state,
             "value_mm": value_mm,
@@ -117,13 +165,28 @@ def _content(
             "equivocal": equivocal,
         }
 
-    return {
+    def rating(row: Sequence[Any]) -> dict[str, Any]:
+        return {**_lesion_part(row), "status": row[7]} | ({"newly_injected": True} if row[8] else {})
+
+    content: dict[str, Any] = {
         "timepoint_read": pk,
         "read": read_id,
         "timepoint": timepoint_id,
         "measurements": sorted((measurement(m) for m in measurements), key=lambda d: d["code"]),
-        "ratings": sorted(({**_lesion_part(r), "status": r[7]} for r in ratings), key=lambda d: d["code"]),
+        "ratings": sorted((rating(r) for r in ratings), key=lambda d: d["code"]),
     }
+    if site or not_done:
+        content["pet"] = {
+            "reference_site": site,
+            "reference_mean": _number(mean),
+            "reference_sd": _number(sd),
+            "uptake_min": _number(uptake),
+            "unequivocal_progression": unequivocal,
+            "not_done": not_done,
+        }
+    if prebaseline_sum is not None:
+        content["prebaseline_sum_mm"] = _number(prebaseline_sum)
+    return content
 
 
 def timepoint_read_content(tr: TimepointRead) -> dict[str, Any]:
@@ -131,9 +194,7 @@ def timepoint_read_content(tr: TimepointRead) -> dict[str, Any]:
     measurements = Measurement._base_manager.filter(timepoint_read_id=tr.pk)
     ratings = NonTargetRating._base_manager.filter(timepoint_read_id=tr.pk)
     return _content(
-        tr.pk,
-        tr.read_id,
-        tr.timepoint_id,
+        tuple(getattr(tr, column) for column in _TIMEPOINT_READ_COLUMNS),
         list(measurements.values_list(*_MEASUREMENT_COLUMNS)),
         list(ratings.values_list(*_RATING_COLUMNS)),
     )
@@ -153,12 +214,11 @@ def content_sha256_by_timepoint_read(timepoint_reads: QuerySet[TimepointRead]) -
     ratings: dict[int, list[Any]] = {}
     for row in NonTargetRating._base_manager.filter(timepoint_read_id__in=ids).values_list(*_RATING_COLUMNS):
         ratings.setdefault(row[0], []).append(row)
-    return {
-        pk: sha256_hex(
-            canonical_json(_content(pk, read_id, timepoint_id, measurements.get(pk, ()), ratings.get(pk, ())))
-        )
-        for pk, read_id, timepoint_id in timepoint_reads.values_list("pk", "read_id", "timepoint_id")
-    }
+    hashes: dict[int, str] = {}
+    for row in timepoint_reads.values_list(*_TIMEPOINT_READ_COLUMNS):
+        content = _content(row, measurements.get(row[0], []), ratings.get(row[0], []))
+        hashes[row[0]] = sha256_hex(canonical_json(content))
+    return hashes
 
 
 # --- shared steps ----------------------------------------------------------------------------
@@ -188,9 +248,17 @@ def _check_editable(read: Read, tr: TimepointRead, expected_version: int | None)
         raise Conflict("This timepoint read is signed and locked.")
     if expected_version is not None and tr.version != expected_version:
         raise Conflict(f"Stale version {expected_version}; the current version is {tr.version}.")
+    if tr.timepoint.is_prebaseline:
+        # A pre-baseline scan is read for the baseline's targets: after the baseline is saved,
+        # outside the follow-ups' order.
+        if not TimepointRead.objects.filter(
+            read=read, timepoint__is_baseline=True, saved_at__isnull=False
+        ).exists():
+            raise Conflict("Save the baseline first: a pre-baseline scan is read for its targets.")
+        return
     earlier_unsigned = (
         TimepointRead.objects.unsigned()
-        .filter(read=read, timepoint__sequence__lt=tr.timepoint.sequence)
+        .filter(read=read, timepoint__sequence__lt=tr.timepoint.sequence, timepoint__is_prebaseline=False)
         .exists()
     )
     if earlier_unsigned:
@@ -228,6 +296,29 @@ def _finish_write(read: Read, tr: TimepointRead, before: dict[str, Any], actor: 
     )
 
 
+def _charter_criteria(trial_id: int) -> tuple[str, ...]:
+    """The current charter's criteria (what a read must carry for them); none without one."""
+    criteria = Charter.objects.filter(trial_id=trial_id, is_current=True).values_list("criteria", flat=True)
+    return tuple(next(iter(criteria), ()) or ())
+
+
+def _clear_values(tr: TimepointRead, *, pet: bool) -> None:
+    """Delete the timepoint read's PET values (``pet``) or its CT values and ratings: the
+    two forms of a PET/CT timepoint are saved apart and never clear each other's."""
+    measurements = tr.measurements.filter(lesion__kind=LesionKind.PET) if pet else (
+        tr.measurements.exclude(lesion__kind=LesionKind.PET)
+    )
+    for m in list(measurements):
+        m.delete()
+    if not pet:
+        for r in list(tr.ratings.all()):
+            r.delete()
+
+
+def _invalid(path: tuple[str | int, ...], message: str) -> ValidationError:
+    return ValidationError([FieldProblem(path, message)])
+
+
 def _raise_if_any(problems: list[FieldProblem]) -> None:
     if problems:
         raise ValidationError(problems)
@@ -246,8 +337,9 @@ def timepoint_read_save_baseline(
 ) -> TimepointRead:
     """Save the reader's baseline: target lesions with their diameters, and non-target
     lesions (present by definition). Replaces the draft's previous content."""
-    _own_timepoint_read(actor, timepoint_read_id, access.EDIT_OWN_READ)
-    _raise_if_any(validation.baseline_problems(targets, non_targets))
+    own = _own_timepoint_read(actor, timepoint_read_id, access.EDIT_OWN_READ)
+    criteria = _charter_criteria(own.read.subject.trial_id)
+    _raise_if_any(validation.baseline_problems(targets, non_targets, criteria))
     with transaction.atomic():
         read, tr = _lock(timepoint_read_id)
         if not tr.timepoint.is_baseline:
@@ -258,10 +350,7 @@ def timepoint_read_save_baseline(
         if clashing.exists():
             raise ValidationError(f"{clashing.first()} is already a new lesion code in this read", "targets")
         before = timepoint_read_content(tr)
-        for m in list(tr.measurements.all()):
-            m.delete()
-        for r in list(tr.ratings.all()):
-            r.delete()
+        _clear_values(tr, pet=False)
         existing = {
             lesion.lesion_code: lesion
             for lesion in Lesion.objects.filter(
@@ -284,12 +373,21 @@ def timepoint_read_save_baseline(
                     if not item.collected:
                         value = value.quantize(validation.ONE_DECIMAL)
                     Measurement(
-                        timepoint_read=tr, lesion=lesion, value_mm=value, collected=item.collected
+                        timepoint_read=tr,
+                        lesion=lesion,
+                        value_mm=value,
+                        collected=item.collected,
+                        perp_mm=_tenths(item.perp_mm),
+                        long_mm=_tenths(item.long_mm),
                     ).save()
                 else:
                     NonTargetRating(timepoint_read=tr, lesion=lesion, status=NonTargetStatus.PRESENT).save()
         _finish_write(read, tr, before, actor, kind="baseline")
     return tr
+
+
+def _tenths(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(validation.ONE_DECIMAL)
 
 
 # --- follow-up -------------------------------------------------------------------------------------
@@ -303,15 +401,20 @@ def timepoint_read_save_followup(
     new_lesions: Sequence[NewLesionInput],
     expected_version: int | None,
     actor: Any,
+    injected: Sequence[str] = (),
 ) -> TimepointRead:
     """Save a follow-up: a value for every baseline target, a rating for every baseline
-    non-target, and the new lesions seen at this timepoint. Replaces the draft's content."""
-    _own_timepoint_read(actor, timepoint_read_id, access.EDIT_OWN_READ)
-    _raise_if_any(validation.followup_problems(targets, non_targets, new_lesions))
+    non-target, and the new lesions seen at this timepoint. Replaces the draft's content.
+    ``injected``: the baseline lesions first injected at this timepoint (itRECIST)."""
+    own = _own_timepoint_read(actor, timepoint_read_id, access.EDIT_OWN_READ)
+    criteria = _charter_criteria(own.read.subject.trial_id)
+    _raise_if_any(validation.followup_problems(targets, non_targets, new_lesions, injected=injected))
     with transaction.atomic():
         read, tr = _lock(timepoint_read_id)
         if tr.timepoint.is_baseline:
             raise Conflict("This timepoint is the baseline; use the baseline form.")
+        if tr.timepoint.is_prebaseline:
+            raise Conflict("This timepoint is before the baseline; use the pre-baseline form.")
         _check_editable(read, tr, expected_version)
         lesions = {lesion.lesion_code: lesion for lesion in Lesion.objects.filter(read=read)}
         baseline_tr = (
@@ -320,6 +423,9 @@ def timepoint_read_save_followup(
             .prefetch_related("measurements__lesion", "ratings__lesion")
             .get()
         )
+        for i, n in enumerate(new_lesions):
+            if (known := lesions.get(n.code)) is not None and known.kind == LesionKind.PET:
+                raise _invalid(("new_lesions", i, "code"), f"{n.code} is a PET lesion code in this read")
         recorded = {  # the new lesions given that the read already holds (one query each, as before)
             n.code: validation.RecordedLesion(
                 kind=known.kind,
@@ -335,14 +441,14 @@ def timepoint_read_save_followup(
             date=tr.timepoint.scan_date_latest,
             sequence=tr.timepoint.sequence,
             recorded=recorded,
+            criteria=criteria,
+            injected_before=_injected_before(read, tr) if injected else frozenset(),
         )
-        _raise_if_any(validation.followup_problems(targets, non_targets, new_lesions, against))
+        _raise_if_any(validation.followup_problems(targets, non_targets, new_lesions, against, injected))
 
         before = timepoint_read_content(tr)
-        for m in list(tr.measurements.all()):
-            m.delete()
-        for r in list(tr.ratings.all()):
-            r.delete()
+        _clear_values(tr, pet=False)
+        now_injected = set(injected)
         wanted_new = {n.code for n in new_lesions}
         for lesion in Lesion.objects.filter(read=read, kind=LesionKind.NEW, first_timepoint=tr.timepoint):
             if lesion.lesion_code not in wanted_new:
@@ -357,9 +463,15 @@ def timepoint_read_save_followup(
                 coalesced_with=list(t.coalesced_with),
                 coalesced_into=t.coalesced_into,
                 collected=t.collected if t.state in _COLLECTED_STATES else "",
+                perp_mm=_tenths(t.perp_mm),
+                long_mm=_tenths(t.long_mm),
+                fragments_perp_mm=[str(f.quantize(validation.ONE_DECIMAL)) for f in t.fragments_perp_mm],
+                newly_injected=t.code in now_injected,
             ).save()
         for code, status in non_targets.items():
-            NonTargetRating(timepoint_read=tr, lesion=lesions[code], status=status).save()
+            NonTargetRating(
+                timepoint_read=tr, lesion=lesions[code], status=status, newly_injected=code in now_injected
+            ).save()
         for n in new_lesions:
             known = lesions.get(n.code)
             lesion = known or Lesion(
@@ -375,8 +487,144 @@ def timepoint_read_save_followup(
                 value_mm=n.value_mm,
                 equivocal=n.equivocal,
                 collected=n.collected if n.value_mm is not None else "",
+                perp_mm=_tenths(n.perp_mm),
+                long_mm=_tenths(n.long_mm),
             ).save()
         _finish_write(read, tr, before, actor, kind="followup")
+    return tr
+
+
+def _injected_before(read: Read, tr: TimepointRead) -> frozenset[str]:
+    """The read's baseline lesions injected before this timepoint: at baseline, or first
+    injected at an earlier follow-up (itRECIST: a lesion is injected once)."""
+    codes = set(Lesion.objects.filter(read=read, injected=True).values_list("lesion_code", flat=True))
+    earlier = {"timepoint_read__read": read, "timepoint_read__timepoint__sequence__lt": tr.timepoint.sequence}
+    for model in (Measurement, NonTargetRating):
+        codes.update(
+            model.objects.filter(newly_injected=True, **earlier).values_list("lesion__lesion_code", flat=True)
+        )
+    return frozenset(codes)
+
+
+# --- PET scan (PERCIST family) ----------------------------------------------------------------
+
+#: Decimal places of the stored PET values (``Measurement.sul_peak`` etc.).
+_PET_QUANTUM = validation.PET_PLACES
+
+
+def _pet_value(value: Decimal | None, quantum: Decimal = _PET_QUANTUM) -> Decimal | None:
+    return None if value is None else value.quantize(quantum)
+
+
+def timepoint_read_save_pet(
+    *, timepoint_read_id: int, scan: PetScanInput, expected_version: int | None, actor: Any
+) -> TimepointRead:
+    """Save the PET scan of a PET/CT timepoint: the reference region, uptake time, the
+    lesions' SULpeak (SULmax, TLG, CT size where recorded) and the reader's unequivocal
+    progression, or that the scan was not done. Replaces the draft's PET content only (the
+    CT form of the same timepoint is saved apart). A lesion first recorded at a follow-up is
+    new (PERCIST 1.0); a code keeps the organ it was first recorded with."""
+    own = _own_timepoint_read(actor, timepoint_read_id, access.EDIT_OWN_READ)
+    _raise_if_any(validation.pet_problems(scan, _charter_criteria(own.read.subject.trial_id)))
+    with transaction.atomic():
+        read, tr = _lock(timepoint_read_id)
+        if tr.timepoint.modality != Modality.PET_CT:
+            raise ValidationError("this timepoint is not a PET/CT scan", "modality")
+        if tr.timepoint.is_prebaseline:
+            raise Conflict("A pre-baseline timepoint is read for its CT targets only.")
+        _check_editable(read, tr, expected_version)
+        lesions = {lesion.lesion_code: lesion for lesion in Lesion.objects.filter(read=read)}
+        for i, item in enumerate(scan.lesions):
+            known = lesions.get(item.code)
+            if known is None:
+                continue
+            if known.kind != LesionKind.PET:
+                raise _invalid(("lesions", i, "code"), f"{item.code} is a CT lesion code in this read")
+            if known.first_timepoint.sequence > tr.timepoint.sequence:
+                raise _invalid(("lesions", i, "code"), f"{item.code} is first recorded at a later timepoint")
+            if known.first_timepoint_id != tr.timepoint_id and known.organ != item.organ.strip():
+                raise _invalid(("lesions", i, "organ"), f"{item.code} was recorded earlier in another organ")
+        before = timepoint_read_content(tr)
+        _clear_values(tr, pet=True)
+        wanted = {item.code for item in scan.lesions}
+        for lesion in Lesion.objects.filter(read=read, kind=LesionKind.PET, first_timepoint=tr.timepoint):
+            if lesion.lesion_code not in wanted:
+                lesion.delete()
+                lesions.pop(lesion.lesion_code, None)
+        tr.pet_reference_site = scan.reference_site if not scan.not_done else ""
+        tr.pet_reference_mean = _pet_value(scan.reference_mean)
+        tr.pet_reference_sd = _pet_value(scan.reference_sd)
+        tr.pet_uptake_min = _pet_value(scan.uptake_min, validation.ONE_DECIMAL)
+        tr.pet_unequivocal_progression = scan.unequivocal_progression and not scan.not_done
+        tr.pet_not_done = scan.not_done
+        tr.save(update_fields=[*_PET_COLUMNS])
+        for item in scan.lesions:
+            lesion = lesions.get(item.code) or Lesion(
+                read=read, lesion_code=item.code, kind=LesionKind.PET, first_timepoint=tr.timepoint
+            )
+            if lesion.pk is None or lesion.first_timepoint_id == tr.timepoint_id:
+                lesion.organ, lesion.is_node, lesion.measurable = item.organ.strip(), False, True
+                lesion.save()
+            Measurement(
+                timepoint_read=tr,
+                lesion=lesion,
+                state=MeasurementState.MEASURED,
+                value_mm=_tenths(item.value_mm),
+                sul_peak=_pet_value(item.sul_peak),
+                sul_max=_pet_value(item.sul_max),
+                tlg=_pet_value(item.tlg, Decimal("0.001")),
+            ).save()
+        _finish_write(read, tr, before, actor, kind="pet")
+    return tr
+
+
+_PET_COLUMNS = (
+    "pet_reference_site",
+    "pet_reference_mean",
+    "pet_reference_sd",
+    "pet_uptake_min",
+    "pet_unequivocal_progression",
+    "pet_not_done",
+)
+
+
+# --- pre-baseline scan (tumour growth rate) --------------------------------------------------------
+
+
+def timepoint_read_save_prebaseline(
+    *, timepoint_read_id: int, scan: PrebaselineInput, expected_version: int | None, actor: Any
+) -> TimepointRead:
+    """Save a pre-baseline scan: the baseline targets' values there (measured or not
+    assessed) or only their sum. Checked against this read's saved baseline."""
+    _own_timepoint_read(actor, timepoint_read_id, access.EDIT_OWN_READ)
+    with transaction.atomic():
+        read, tr = _lock(timepoint_read_id)
+        if not tr.timepoint.is_prebaseline:
+            raise Conflict("This timepoint is not a pre-baseline scan.")
+        _check_editable(read, tr, expected_version)
+        baseline_tr = (
+            TimepointRead.objects.filter(read=read, timepoint__is_baseline=True)
+            .select_related("timepoint")
+            .prefetch_related("measurements__lesion", "ratings__lesion")
+            .get()
+        )
+        baseline = mappers.baseline_from_timepoint_read(baseline_tr)
+        _raise_if_any(validation.prebaseline_problems(scan, baseline, tr.timepoint.scan_date_latest))
+        before = timepoint_read_content(tr)
+        _clear_values(tr, pet=False)
+        targets = {
+            lesion.lesion_code: lesion for lesion in Lesion.objects.filter(read=read, kind=LesionKind.TARGET)
+        }
+        for t in scan.targets:
+            Measurement(
+                timepoint_read=tr,
+                lesion=targets[t.code],
+                state=t.state,
+                value_mm=_tenths(t.value_mm),
+            ).save()
+        tr.prebaseline_sum_mm = _tenths(scan.sum_mm)
+        tr.save(update_fields=["prebaseline_sum_mm"])
+        _finish_write(read, tr, before, actor, kind="prebaseline")
     return tr
 
 
@@ -466,7 +714,11 @@ def timepoint_read_unlock(*, timepoint_read_id: int, reason: str, actor: Any) ->
             raise Conflict("This timepoint read is not signed.")
         if (
             TimepointRead.objects.signed()
-            .filter(read=read, timepoint__sequence__gt=tr.timepoint.sequence)
+            .filter(
+                read=read,
+                timepoint__sequence__gt=tr.timepoint.sequence,
+                timepoint__is_prebaseline=tr.timepoint.is_prebaseline,
+            )
             .exists()
         ):
             raise Conflict("A later timepoint of this read is signed; unlock that one first.")

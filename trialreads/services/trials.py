@@ -351,6 +351,19 @@ def _check_collected_date(collected: object, rule: object, earliest: dt.date, la
         raise ValidationError(f"the scan dates must lie in {collected}", "scan_date_collected")
 
 
+def _check_prebaseline_dates(subject: Subject, earliest: dt.date, latest: dt.date) -> None:
+    baseline = subject.timepoints.filter(is_baseline=True).first()
+    if baseline is None:
+        raise Conflict("Record the baseline timepoint first: a pre-baseline scan is read for its targets.")
+    if latest >= baseline.scan_date_earliest:
+        raise ValidationError(
+            f"a pre-baseline scan must end before the baseline scan ({baseline.scan_date_earliest})",
+            "scan_date_latest",
+        )
+    if subject.timepoints.filter(is_prebaseline=True, scan_date_latest=latest).exists():
+        raise ValidationError("another pre-baseline scan has this date", "scan_date_latest")
+
+
 def timepoint_create(
     *,
     subject_id: int,
@@ -362,6 +375,7 @@ def timepoint_create(
     modality: str = Modality.CT,
     scan_date_collected: str = "",
     scan_date_imputation: str = "",
+    is_prebaseline: bool = False,
     actor: Any,
 ) -> ImagingTimepoint:
     """Add the subject's next imaging timepoint (and a draft timepoint read per assigned read).
@@ -371,6 +385,10 @@ def timepoint_create(
     (``scan_date_collected``, e.g. ``2014-02``) comes with the rule that imputed the scan
     dates from it (``scan_date_imputation``, one of ``trialreads.exports.dates.RULE_NAMES``),
     and both scan dates must lie in the collected period.
+
+    A pre-baseline timepoint (``is_prebaseline``: a scan before the baseline, for the tumour
+    growth rate's reference period) is added once the baseline exists, with its scans ending
+    before the baseline's begin; it is never a follow-up (the follow-ups' order ignores it).
     """
     subject = access.access_subject_for(actor, subject_id)
     access.require_capability(actor, subject.trial_id, access.MANAGE, "subject", subject.pk)
@@ -388,16 +406,22 @@ def timepoint_create(
     if latest > horizon:
         raise ValidationError("scan date in the future", "scan_date_latest")
     _check_collected_date(scan_date_collected, scan_date_imputation, scan_date_earliest, latest)
+    if not isinstance(is_prebaseline, bool):
+        raise ValidationError("true or false", "is_prebaseline")
+    if is_prebaseline and is_baseline:
+        raise ValidationError("a timepoint is the baseline or before it, not both", "is_prebaseline")
     with transaction.atomic():
         subject = Subject.objects.select_for_update().get(pk=subject.pk)
-        previous = subject.timepoints.order_by("-sequence").first()
+        previous = subject.timepoints.filter(is_prebaseline=False).order_by("-sequence").first()
         # A visit that exists already is a conflict (a resubmission, or two managers adding
         # it at once), checked before the dates, which the existing visit would fail too.
         if subject.timepoints.filter(visit_label=visit_label.strip()).exists():
             raise Conflict(f"Visit {visit_label.strip()} already exists for this subject.")
         if is_baseline and previous is not None:
             raise Conflict("The baseline must be the subject's first timepoint.")
-        if not is_baseline:
+        if is_prebaseline:
+            _check_prebaseline_dates(subject, scan_date_earliest, latest)
+        elif not is_baseline:
             if previous is None:
                 raise Conflict("Record the baseline timepoint first.")
             if scan_date_earliest <= previous.scan_date_latest:
@@ -417,6 +441,7 @@ def timepoint_create(
             scan_date_collected=scan_date_collected,
             scan_date_imputation=scan_date_imputation,
             is_baseline=is_baseline,
+            is_prebaseline=is_prebaseline,
         )
         timepoint.save()
         for read in Read.objects.select_for_update().filter(subject=subject):
@@ -439,7 +464,8 @@ def timepoint_create(
                 "scan_date_earliest": scan_date_earliest,
                 "scan_date_latest": latest,
                 "is_baseline": is_baseline,
-            },
+            }
+            | ({"is_prebaseline": True} if is_prebaseline else {}),
         )
     return timepoint
 
