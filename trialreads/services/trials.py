@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from criteria.types import CRITERIA
+from criteria.evaluate import AVAILABLE
 from trialreads import access, conf, validators
 from trialreads.adjudication_rules import AdjudicationRules, RulesError
 from trialreads.choices import AuditEventType, Modality, ReadStatus, TrialRole
@@ -48,6 +48,7 @@ CHARTER_FIELDS = (
     "irecist_window_max_days",
     "adjudication_rules",
     "read_paradigm",
+    "pet_tracer",
 )
 
 
@@ -82,13 +83,16 @@ def _validate_charter(values: Mapping[str, Any]) -> None:
         raise ValidationError(f"unknown charter field(s): {', '.join(sorted(unknown))}", "charter")
     criteria = values.get("criteria")
     if criteria is not None:
-        if not isinstance(criteria, list) or not criteria or any(c not in CRITERIA for c in criteria):
-            raise ValidationError(f"a non-empty list drawn from {', '.join(CRITERIA)}", "criteria")
+        if not isinstance(criteria, list) or not criteria or any(c not in AVAILABLE for c in criteria):
+            raise ValidationError(f"a non-empty list drawn from {', '.join(AVAILABLE)}", "criteria")
         if len(set(criteria)) != len(criteria):
             raise ValidationError("duplicate criterion", "criteria")
     for name in ("sd_min_days", "confirm_min_days", "irecist_window_min_days", "irecist_window_max_days"):
         if name in values and (type(values[name]) is not int or not 0 <= values[name] <= 365):
             raise ValidationError("an integer number of days between 0 and 365", name)
+    tracer = values.get("pet_tracer")
+    if tracer is not None and (not isinstance(tracer, str) or not 1 <= len(tracer.strip()) <= 20):
+        raise ValidationError("the PET tracer's name, 1-20 characters (e.g. FDG)", "pet_tracer")
     rules = values.get("adjudication_rules")
     if rules is not None:
         # The trigger's own parser is the validator, so a published charter always evaluates.
