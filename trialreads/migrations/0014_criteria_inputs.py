@@ -65,12 +65,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='measurement',
             name='sul_max',
-            field=models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True),
+            field=trialreads.models.read.ReadValueField(blank=True, decimal_places=4, max_digits=8, null=True),
         ),
         migrations.AddField(
             model_name='measurement',
             name='sul_peak',
-            field=models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True),
+            field=trialreads.models.read.ReadValueField(blank=True, decimal_places=4, max_digits=8, null=True),
         ),
         migrations.AddField(
             model_name='measurement',
@@ -90,12 +90,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='timepointread',
             name='pet_reference_mean',
-            field=models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True),
+            field=trialreads.models.read.ReadValueField(blank=True, decimal_places=4, max_digits=8, null=True),
         ),
         migrations.AddField(
             model_name='timepointread',
             name='pet_reference_sd',
-            field=models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True),
+            field=trialreads.models.read.ReadValueField(blank=True, decimal_places=4, max_digits=8, null=True),
         ),
         migrations.AddField(
             model_name='timepointread',
@@ -115,7 +115,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='timepointread',
             name='prebaseline_sum_mm',
-            field=models.DecimalField(blank=True, decimal_places=4, max_digits=9, null=True),
+            field=trialreads.models.read.MillimetreField(blank=True, decimal_places=4, max_digits=9, null=True),
         ),
         migrations.AlterField(
             model_name='lesion',

@@ -37,6 +37,38 @@ from .base import AuditedManager, AuditedQuerySet
 from .subject import ImagingTimepoint, Subject
 
 
+MAX_MM = Decimal("1000.0")
+#: Decimal places a stored diameter keeps: values transcribed from a source (``import_sdtm``)
+#: keep their collected precision (pharmaversesdtm has 32.32 mm); typed entries stay on 0.1 mm.
+MM_PLACES = 4
+
+
+class MillimetreField(models.DecimalField):  # type: ignore[type-arg]
+    """A diameter stored with :data:`MM_PLACES` places and read back at its own precision, with
+    at least one decimal: ``35.0400`` reads as ``35.04``, ``21.0000`` as ``21.0`` (what the
+    0.1 mm column gave), so the engine sees the exact collected value and every value that was
+    already on the 0.1 mm quantum reads exactly as before."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 4 + MM_PLACES)
+        kwargs.setdefault("decimal_places", MM_PLACES)
+        super().__init__(*args, **kwargs)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Decimal | None:
+        return None if value is None else mm_at_own_precision(Decimal(value))
+
+
+class ReadValueField(MillimetreField):
+    """A reader's value other than a diameter (SUL, the reference region's mean and SD), stored
+    with :data:`MM_PLACES` places and read back at its own precision as diameters are."""
+
+
+def mm_at_own_precision(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros beyond the first decimal place."""
+    tenths = value.quantize(Decimal("0.1"))
+    return tenths if tenths == value else value.normalize()
+
+
 class Read(models.Model):
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="reads")
     reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reads")
@@ -97,13 +129,13 @@ class TimepointRead(models.Model):
     pet_reference_site = models.CharField(
         max_length=12, choices=PetReferenceSite.choices, blank=True, default=""
     )
-    pet_reference_mean = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
-    pet_reference_sd = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    pet_reference_mean = ReadValueField(null=True, blank=True)
+    pet_reference_sd = ReadValueField(null=True, blank=True)
     pet_uptake_min = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
     pet_unequivocal_progression = models.BooleanField(default=False)
     pet_not_done = models.BooleanField(default=False)
     #: A pre-baseline scan read as its sum of diameters only (the targets' values unknown).
-    prebaseline_sum_mm = models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True)
+    prebaseline_sum_mm = MillimetreField(null=True, blank=True, max_digits=9)
 
     objects = TimepointReadManager()
 
@@ -210,33 +242,6 @@ class Lesion(models.Model):
         )
 
 
-MAX_MM = Decimal("1000.0")
-#: Decimal places a stored diameter keeps: values transcribed from a source (``import_sdtm``)
-#: keep their collected precision (pharmaversesdtm has 32.32 mm); typed entries stay on 0.1 mm.
-MM_PLACES = 4
-
-
-class MillimetreField(models.DecimalField):  # type: ignore[type-arg]
-    """A diameter stored with :data:`MM_PLACES` places and read back at its own precision, with
-    at least one decimal: ``35.0400`` reads as ``35.04``, ``21.0000`` as ``21.0`` (what the
-    0.1 mm column gave), so the engine sees the exact collected value and every value that was
-    already on the 0.1 mm quantum reads exactly as before."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max_digits", 4 + MM_PLACES)
-        kwargs.setdefault("decimal_places", MM_PLACES)
-        super().__init__(*args, **kwargs)
-
-    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Decimal | None:
-        return None if value is None else mm_at_own_precision(Decimal(value))
-
-
-def mm_at_own_precision(value: Decimal) -> Decimal:
-    """``value`` without trailing zeros beyond the first decimal place."""
-    tenths = value.quantize(Decimal("0.1"))
-    return tenths if tenths == value else value.normalize()
-
-
 class Measurement(models.Model):
     """A lesion's value at one timepoint read: target diameters (longest; short axis for
     nodes) and new-lesion sizes. ``value_mm`` is what enters the sum (TSTM: 5, split: the
@@ -265,8 +270,8 @@ class Measurement(models.Model):
     newly_injected = models.BooleanField(default=False)
     # --- PET lesion (``Lesion.kind`` PET): SULpeak (required), SULmax and TLG where recorded;
     # ``value_mm`` is then the lesion's optional CT size (PERCIMT new-lesion sizes).
-    sul_peak = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
-    sul_max = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    sul_peak = ReadValueField(null=True, blank=True)
+    sul_max = ReadValueField(null=True, blank=True)
     tlg = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
 
     objects = AuditedManager()

@@ -130,6 +130,8 @@ def trial_create(
         _require_date(effective_from, "effective_from")
     values = dict(charter or {})
     _validate_charter(values)
+    if values.get("criteria") and "primary_criterion" not in values:
+        values["primary_criterion"] = values["criteria"][0]  # the first criterion named leads
     with transaction.atomic():
         if Trial.objects.filter(code=code).exists():
             raise Conflict(f"A trial with code {code} already exists.")
