@@ -36,7 +36,6 @@ from trialreads.errors import Locked
 from .base import AuditedManager, AuditedQuerySet
 from .subject import ImagingTimepoint, Subject
 
-
 MAX_MM = Decimal("1000.0")
 #: Decimal places a stored diameter keeps: values transcribed from a source (``import_sdtm``)
 #: keep their collected precision (pharmaversesdtm has 32.32 mm); typed entries stay on 0.1 mm.

@@ -40,32 +40,55 @@ class Setup:
 
 
 def _setup(
-    manager: Any, reader_a: Any, reader_b: Any, criteria: list[str], *, modality: str = Modality.CT,
+    manager: Any,
+    reader_a: Any,
+    reader_b: Any,
+    criteria: list[str],
+    *,
+    modality: str = Modality.CT,
     followups: int = 2,
 ) -> Setup:
     trial = trial_services.trial_create(
-        code="ONC-X", title="Every criterion", actor=manager, charter={"criteria": criteria},
+        code="ONC-X",
+        title="Every criterion",
+        actor=manager,
+        charter={"criteria": criteria},
         effective_from=dt.date(2025, 1, 1),
     )
     for user in (reader_a, reader_b):
-        trial_services.membership_add(trial_id=trial.pk, user_id=user.pk, role=TrialRole.READER, actor=manager)
+        trial_services.membership_add(
+            trial_id=trial.pk, user_id=user.pk, role=TrialRole.READER, actor=manager
+        )
     site = trial_services.site_create(trial_id=trial.pk, code="S1", name="Site", actor=manager)
     subject = trial_services.subject_create(
-        trial_id=trial.pk, site_id=site.pk, subject_code="S-1", randomisation_date=BASE + dt.timedelta(days=3),
-        arm="ARM-SECRET", actor=manager,
+        trial_id=trial.pk,
+        site_id=site.pk,
+        subject_code="S-1",
+        randomisation_date=BASE + dt.timedelta(days=3),
+        arm="ARM-SECRET",
+        actor=manager,
     )
     timepoints = [
         trial_services.timepoint_create(
-            subject_id=subject.pk, visit_label="BASELINE", visit_number=0, scan_date_earliest=BASE,
-            is_baseline=True, modality=modality, actor=manager,
+            subject_id=subject.pk,
+            visit_label="BASELINE",
+            visit_number=0,
+            scan_date_earliest=BASE,
+            is_baseline=True,
+            modality=modality,
+            actor=manager,
         )
     ]
     for week in range(1, followups + 1):
         day = BASE + dt.timedelta(weeks=8 * week)
         timepoints.append(
             trial_services.timepoint_create(
-                subject_id=subject.pk, visit_label=f"W{8 * week}", visit_number=week, scan_date_earliest=day,
-                modality=modality, actor=manager,
+                subject_id=subject.pk,
+                visit_label=f"W{8 * week}",
+                visit_number=week,
+                scan_date_earliest=day,
+                modality=modality,
+                actor=manager,
             )
         )
     read_a, _ = trial_services.reads_assign(
@@ -77,15 +100,24 @@ def _setup(
 def _baseline(setup: Setup, actor: Any, targets: Any, non_targets: Any = ()) -> TimepointRead:
     tr = setup.tr(0)
     return svc.timepoint_read_save_baseline(
-        timepoint_read_id=tr.pk, targets=targets, non_targets=non_targets, expected_version=tr.version, actor=actor
+        timepoint_read_id=tr.pk,
+        targets=targets,
+        non_targets=non_targets,
+        expected_version=tr.version,
+        actor=actor,
     )
 
 
 def _followup(setup: Setup, index: int, actor: Any, targets: Any, non_targets: Any = None, **kw: Any) -> Any:
     tr = setup.tr(index)
     return svc.timepoint_read_save_followup(
-        timepoint_read_id=tr.pk, targets=targets, non_targets=non_targets or {}, new_lesions=kw.pop("new", ()),
-        expected_version=tr.version, actor=actor, **kw,
+        timepoint_read_id=tr.pk,
+        targets=targets,
+        non_targets=non_targets or {},
+        new_lesions=kw.pop("new", ()),
+        expected_version=tr.version,
+        actor=actor,
+        **kw,
     )
 
 
@@ -113,8 +145,9 @@ def _counts() -> tuple[int, int, int]:
 def _irrc_targets(perp: str = "30.0") -> tuple[svc.TargetInput, ...]:
     return (
         svc.TargetInput(code="T1", organ="liver", value_mm=D("50.0"), perp_mm=D(perp)),
-        svc.TargetInput(code="T2", organ="mediastinal lymph node", value_mm=D("20.0"), long_mm=D("30.0"),
-                        is_node=True),
+        svc.TargetInput(
+            code="T2", organ="mediastinal lymph node", value_mm=D("20.0"), long_mm=D("30.0"), is_node=True
+        ),
     )
 
 
@@ -152,17 +185,23 @@ def test_irrc_needs_the_second_diameter(manager: Any, reader_a: Any, reader_b: A
     assert "targets[0].perp_mm" in _problems(error)
     sign(_baseline(setup, reader_a, _irrc_targets()), reader_a)
     with pytest.raises(ValidationError) as error:
-        _followup(setup, 1, reader_a, (
-            svc.TargetValueInput(code="T1", value_mm=D("20.0")),
-            svc.TargetValueInput(code="T2", value_mm=D("8.0"), long_mm=D("9.0")),
-        ))
+        _followup(
+            setup,
+            1,
+            reader_a,
+            (
+                svc.TargetValueInput(code="T1", value_mm=D("20.0")),
+                svc.TargetValueInput(code="T2", value_mm=D("8.0"), long_mm=D("9.0")),
+            ),
+        )
     assert "targets[0].perp_mm" in _problems(error)
 
 
 def test_node_second_diameter_is_the_long_axis(manager: Any, reader_a: Any, reader_b: Any) -> None:
     setup = _setup(manager, reader_a, reader_b, ["irrc"])
-    node = svc.TargetInput(code="T2", organ="axillary lymph node", value_mm=D("20.0"), perp_mm=D("15.0"),
-                           is_node=True)
+    node = svc.TargetInput(
+        code="T2", organ="axillary lymph node", value_mm=D("20.0"), perp_mm=D("15.0"), is_node=True
+    )
     with pytest.raises(ValidationError) as error:
         _baseline(setup, reader_a, (_irrc_targets()[0], node))
     assert "targets[1].perp_mm" in _problems(error)
@@ -193,7 +232,10 @@ def test_itrecist_classification_and_later_injection(manager: Any, reader_a: Any
     assert "0 injected target lesions" in _problems(error)["targets"][0]
     non_target = (svc.NonTargetInput(code="NT1", organ="bone"),)
     sign(_baseline(setup, reader_a, _itr_targets(), non_target), reader_a)
-    values = (svc.TargetValueInput(code="T1", value_mm=D("10.0")), svc.TargetValueInput(code="T2", value_mm=D("30.0")))
+    values = (
+        svc.TargetValueInput(code="T1", value_mm=D("10.0")),
+        svc.TargetValueInput(code="T2", value_mm=D("30.0")),
+    )
     with pytest.raises(ValidationError) as error:  # T1 is injected at baseline already
         _followup(setup, 1, reader_a, values, {"NT1": "present"}, injected=["T1"])
     assert "injected[0]" in _problems(error)
@@ -214,24 +256,49 @@ def test_itrecist_classification_and_later_injection(manager: Any, reader_a: Any
 
 def _pet(sul: str, *, lesions: Any = None, site: str = "liver", **kw: Any) -> svc.PetScanInput:
     return svc.PetScanInput(
-        reference_site=site, reference_mean=D("2.0"), reference_sd=D("0.3"), uptake_min=D("60"),
-        lesions=lesions if lesions is not None else (svc.PetLesionInput(code="P1", organ="lung", sul_peak=D(sul)),),
+        reference_site=site,
+        reference_mean=D("2.0"),
+        reference_sd=D("0.3"),
+        uptake_min=D("60"),
+        lesions=lesions
+        if lesions is not None
+        else (svc.PetLesionInput(code="P1", organ="lung", sul_peak=D(sul)),),
         **kw,
     )
 
 
 def _save_pet(setup: Setup, index: int, actor: Any, scan: svc.PetScanInput) -> TimepointRead:
     tr = setup.tr(index)
-    return svc.timepoint_read_save_pet(timepoint_read_id=tr.pk, scan=scan, expected_version=tr.version, actor=actor)
+    return svc.timepoint_read_save_pet(
+        timepoint_read_id=tr.pk, scan=scan, expected_version=tr.version, actor=actor
+    )
 
 
 def test_pet_reads_evaluate_under_the_percist_family(manager: Any, reader_a: Any, reader_b: Any) -> None:
-    setup = _setup(manager, reader_a, reader_b, ["percist", "ipercist", "impercist5", "percimt"],
-                   modality=Modality.PET_CT)
+    setup = _setup(
+        manager,
+        reader_a,
+        reader_b,
+        ["percist", "ipercist", "impercist5", "percimt"],
+        modality=Modality.PET_CT,
+    )
     sign(_save_pet(setup, 0, reader_a, _pet("8.0")), reader_a)
     new = svc.PetLesionInput(code="P2", organ="bone", sul_peak=D("5.0"), value_mm=D("12.0"))
-    sign(_save_pet(setup, 1, reader_a, _pet("5.0", lesions=(
-        svc.PetLesionInput(code="P1", organ="lung", sul_peak=D("5.0"), sul_max=D("6.5")), new))), reader_a)
+    sign(
+        _save_pet(
+            setup,
+            1,
+            reader_a,
+            _pet(
+                "5.0",
+                lesions=(
+                    svc.PetLesionInput(code="P1", organ="lung", sul_peak=D("5.0"), sul_max=D("6.5")),
+                    new,
+                ),
+            ),
+        ),
+        reader_a,
+    )
     assert Lesion.objects.get(read=setup.read, lesion_code="P2").kind == LesionKind.PET
     results = _results(setup)
     assert set(results) == {"percist", "ipercist", "impercist5", "percimt"}
@@ -262,16 +329,25 @@ def test_pet_on_a_ct_timepoint_is_refused(manager: Any, reader_a: Any, reader_b:
     assert "modality" in _problems(error)
 
 
-def test_pet_and_ct_forms_of_one_timepoint_keep_each_other(manager: Any, reader_a: Any, reader_b: Any) -> None:
+def test_pet_and_ct_forms_of_one_timepoint_keep_each_other(
+    manager: Any, reader_a: Any, reader_b: Any
+) -> None:
     setup = _setup(manager, reader_a, reader_b, ["recist1.1", "percist"], modality=Modality.PET_CT)
     _save_pet(setup, 0, reader_a, _pet("8.0"))
     _baseline(setup, reader_a, (svc.TargetInput(code="T1", organ="liver", value_mm=D("50.0")),))
-    kinds = sorted(Measurement.objects.filter(timepoint_read=setup.tr(0)).values_list("lesion__kind", flat=True))
+    kinds = sorted(
+        Measurement.objects.filter(timepoint_read=setup.tr(0)).values_list("lesion__kind", flat=True)
+    )
     assert kinds == [LesionKind.PET, LesionKind.TARGET]
     _save_pet(setup, 0, reader_a, _pet("9.0"))
     assert Measurement.objects.filter(timepoint_read=setup.tr(0)).count() == 2
     with pytest.raises(ValidationError) as error:  # a PET code cannot be a CT lesion
-        _save_pet(setup, 0, reader_a, _pet("9.0", lesions=(svc.PetLesionInput(code="T1", organ="x", sul_peak=D(3)),)))
+        _save_pet(
+            setup,
+            0,
+            reader_a,
+            _pet("9.0", lesions=(svc.PetLesionInput(code="T1", organ="x", sul_peak=D(3)),)),
+        )
     assert "lesions[0].code" in _problems(error)
 
 
@@ -280,7 +356,11 @@ def test_pet_and_ct_forms_of_one_timepoint_keep_each_other(manager: Any, reader_
 
 def _prebaseline_timepoint(setup: Setup, manager: Any, day: dt.date, label: str = "PRE") -> Any:
     return trial_services.timepoint_create(
-        subject_id=setup.subject.pk, visit_label=label, visit_number=0, scan_date_earliest=day, is_prebaseline=True,
+        subject_id=setup.subject.pk,
+        visit_label=label,
+        visit_number=0,
+        scan_date_earliest=day,
+        is_prebaseline=True,
         actor=manager,
     )
 
@@ -293,8 +373,13 @@ def test_prebaseline_scan_after_baseline_is_refused(manager: Any, reader_a: Any,
     assert error.value.field == "scan_date_latest" and setup.subject.timepoints.count() == count
     with pytest.raises(ValidationError) as error:
         trial_services.timepoint_create(
-            subject_id=setup.subject.pk, visit_label="PRE", visit_number=0, scan_date_earliest=BASE,
-            is_prebaseline=True, is_baseline=True, actor=manager,
+            subject_id=setup.subject.pk,
+            visit_label="PRE",
+            visit_number=0,
+            scan_date_earliest=BASE,
+            is_prebaseline=True,
+            is_baseline=True,
+            actor=manager,
         )
     assert error.value.field == "is_prebaseline"
 
@@ -308,7 +393,9 @@ def test_prebaseline_scans_feed_the_growth_rate(manager: Any, reader_a: Any, rea
         svc.timepoint_read_save_prebaseline(
             timepoint_read_id=pre_tr.pk, scan=scan, expected_version=pre_tr.version, actor=reader_a
         )
-    sign(_baseline(setup, reader_a, (svc.TargetInput(code="T1", organ="liver", value_mm=D("50.0")),)), reader_a)
+    sign(
+        _baseline(setup, reader_a, (svc.TargetInput(code="T1", organ="liver", value_mm=D("50.0")),)), reader_a
+    )
     pre_tr.refresh_from_db()
     both = svc.PrebaselineInput(targets=scan.targets, sum_mm=D("40.0"))
     with pytest.raises(ValidationError) as error:
