@@ -73,3 +73,30 @@ def test_recompute_of_the_synthetic_trial_is_complete() -> None:
     trial = build_synthetic_trial(15, seed=11, code="BENCH-DONE")
     outcome = endpoints_compute(trial_id=trial.pk, full=True)
     assert outcome.job.status == "DONE" and outcome.job.failed_runs == 0 and outcome.evaluated_subjects == 15
+
+
+def test_every_criterion_trial_evaluates_every_criterion() -> None:
+    """The every-criterion synthetic trial carries what each criterion needs: every read of
+    every subject evaluates under all of them (bidimensional, injected, PET, pre-baseline)."""
+    from criteria.evaluate import AVAILABLE, evaluate
+    from trialreads.models import Charter
+    from trialreads.snapshot import TrialSnapshot, engine_subject, scope_from_charter, settings_from_charter
+
+    trial = build_synthetic_trial(12, seed=5, code="BENCH-EVERY", every_criterion=True)
+    charter = Charter.objects.get(trial=trial, is_current=True)
+    assert list(charter.criteria) == list(AVAILABLE)
+    snap = TrialSnapshot.load(trial.pk)
+    overall: dict[str, set[str]] = {}
+    for subject in snap.subjects:
+        for read in subject.reads.values():
+            engine_input = engine_subject(
+                subject, read, settings_from_charter(charter), scope=scope_from_charter(charter)
+            )
+            assert engine_input.pet is not None and engine_input.injection is not None
+            assert len(engine_input.prebaseline) == 1 and len(engine_input.timepoints) == FOLLOWUPS
+            results = evaluate(engine_input, list(AVAILABLE), analyses=["tgr"]).results
+            for criterion, result in results.items():
+                overall.setdefault(criterion, set()).update(tp.overall for tp in result.timepoints)
+    assert set(overall) == set(AVAILABLE)
+    assert all(codes - {"NE"} for codes in overall.values())  # every criterion judges something
+    assert {"irPR", "irPD"} <= overall["irrc"] and "PMD" in overall["percist"]

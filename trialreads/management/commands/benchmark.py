@@ -13,6 +13,13 @@ thing being measured. It is synthetic benchmark data in its own trial (code ``BE
 never clinical data; no signatures are created, the timepoint reads are marked signed and
 locked directly.
 
+``--every-criterion``: a second trial in the same run whose charter names every criterion the
+engine evaluates (criteria.evaluate.AVAILABLE), with the inputs they need on the same kind of
+histories: every lesion bidimensional (irRC), the first target injected (itRECIST; at least
+two targets then), PET/CT visits with a liver reference and SULpeak per PET lesion (PERCIST
+family), and one pre-baseline scan per subject (tumour growth rate). Its figures are printed
+under ``every_criterion`` beside the three-criterion trial's, with the ratios of the two.
+
 Printed keys: ``floor_s`` (fetch every measurement row of the trial with a plain ORM
 query; the fastest of three runs), ``recompute_s`` (a full endpoint recompute of every
 criterion, through the same service the Celery task runs), ``export_s`` (write the full
@@ -38,11 +45,14 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
 
+from criteria.evaluate import AVAILABLE
+from criteria.validate import organ_group
 from trialreads.choices import (
     AcceptanceBasis,
     AdjudicationStatus,
     LesionKind,
     MeasurementState,
+    Modality,
     NonTargetStatus,
     ReadStatus,
     TimepointReadStatus,
@@ -82,6 +92,7 @@ _ORGANS = (
 )
 _PATTERNS = ("responder", "stable", "progressor", "new_lesion", "late_progressor")
 _BATCH = 2000
+SUL_CAP = Decimal(99)
 
 
 def _user(username: str, *, staff: bool = False) -> Any:
@@ -116,7 +127,12 @@ class _Reader:
         return self.turn if self.pattern == "new_lesion" else None
 
 
-def build_synthetic_trial(subjects: int, *, seed: int = 20261121, code: str | None = None) -> Trial:
+THREE_CRITERIA = ["recist1.1", "irecist", "imrecist"]
+
+
+def build_synthetic_trial(
+    subjects: int, *, seed: int = 20261121, code: str | None = None, every_criterion: bool = False
+) -> Trial:
     """Create the benchmark trial (see the module docstring) and return it."""
     rng = random.Random(seed)
     manager = _user("bench-manager", staff=True)
@@ -127,7 +143,7 @@ def build_synthetic_trial(subjects: int, *, seed: int = 20261121, code: str | No
         code=code[:40],
         title=f"Synthetic benchmark trial, {subjects} subjects",
         actor=manager,
-        charter={"criteria": ["recist1.1", "irecist", "imrecist"]},
+        charter={"criteria": list(AVAILABLE) if every_criterion else THREE_CRITERIA},
         effective_from=dt.date(2020, 1, 1),
     )
     for user, role in (
@@ -138,7 +154,7 @@ def build_synthetic_trial(subjects: int, *, seed: int = 20261121, code: str | No
         trial_services.membership_add(trial_id=trial.pk, user_id=user.pk, role=role, actor=manager)
     site = trial_services.site_create(trial_id=trial.pk, code="BENCH01", actor=manager)
     with transaction.atomic():
-        _populate(trial, site, subjects, rng, (reader_1, reader_2), adjudicator)
+        _populate(trial, site, subjects, rng, (reader_1, reader_2), adjudicator, every_criterion)
     return trial
 
 
@@ -150,7 +166,13 @@ def _bulk(model: Any, rows: list[Any]) -> list[Any]:
 
 
 def _populate(
-    trial: Trial, site: Site, n: int, rng: random.Random, readers: tuple[Any, Any], adjudicator: Any
+    trial: Trial,
+    site: Site,
+    n: int,
+    rng: random.Random,
+    readers: tuple[Any, Any],
+    adjudicator: Any,
+    every_criterion: bool = False,
 ) -> None:
     now = timezone.now()
     base = dt.date(2020, 1, 6)
@@ -178,9 +200,24 @@ def _populate(
                     scan_date_earliest=day,
                     scan_date_latest=day + dt.timedelta(days=1 if k % 3 == 2 else 0),
                     is_baseline=k == 0,
+                    modality=Modality.PET_CT if every_criterion else Modality.CT,
+                )
+            )
+        if every_criterion:  # one pre-baseline scan, 8 weeks before the baseline
+            day = start - dt.timedelta(days=INTERVAL_DAYS)
+            timepoints.append(
+                ImagingTimepoint(
+                    subject=subject,
+                    visit_label="PRE",
+                    visit_number=Decimal(0),
+                    sequence=FOLLOWUPS + 2,
+                    scan_date_earliest=day,
+                    scan_date_latest=day,
+                    is_prebaseline=True,
                 )
             )
     timepoints = _bulk(ImagingTimepoint, timepoints)
+    per_subject = FOLLOWUPS + (2 if every_criterion else 1)
     reads = _bulk(
         Read,
         [
@@ -189,32 +226,40 @@ def _populate(
             for slot, reader in ((1, readers[0]), (2, readers[1]))
         ],
     )
+    pet: dict[str, Any] = {}
+    if every_criterion:  # a liver reference region on every PET/CT visit (PERCIST 1.0)
+        pet = {"pet_reference_site": "liver", "pet_reference_mean": Decimal("2.0")}
+        pet |= {"pet_reference_sd": Decimal("0.3"), "pet_uptake_min": Decimal(60)}
     trs = _bulk(
         TimepointRead,
         [
             TimepointRead(
                 read=read,
-                timepoint=timepoints[(index // 2) * (FOLLOWUPS + 1) + k],
+                timepoint=timepoints[(index // 2) * per_subject + k],
                 # DRAFT until the contents are in: the signed state (SIGNED and locked,
                 # one CHECK constraint) is set in one UPDATE below, as the services do.
                 status=TimepointReadStatus.DRAFT,
                 saved_at=now,
                 version=3,
+                **(pet if k <= FOLLOWUPS else {}),
             )
             for index, read in enumerate(reads)
-            for k in range(FOLLOWUPS + 1)
+            for k in range(per_subject)
         ],
     )
 
     lesions: list[Lesion] = []
-    plans: list[tuple[int, list[tuple[int, Decimal]], list[int], tuple[int, int] | None, _Reader]] = []
+    Sizes = list[tuple[int, Decimal]]  # (lesion index, baseline size or SULpeak)
+    plans: list[tuple[int, Sizes, list[int], tuple[int, int] | None, _Reader, Sizes]] = []
     accepted: list[tuple[int, int, bool]] = []  # subject index, accepted slot, discordant
     for i in range(n):
         n_targets = rng.randint(1, 5)
+        if every_criterion:
+            n_targets = max(2, n_targets)  # itRECIST: an injected and a non-injected target
         organs: list[tuple[str, bool]] = []
-        while len(organs) < n_targets:
+        while len(organs) < n_targets:  # at most two per organ (R11-TGT-SEL: the nodes are one organ)
             pick = rng.choice(_ORGANS)
-            if organs.count(pick) < 2:
+            if [organ_group(*o) for o in organs].count(organ_group(*pick)) < 2:
                 organs.append(pick)
         sizes = [Decimal(rng.randint(150, 400) if node else rng.randint(100, 900)) / 10 for _, node in organs]
         n_nt = rng.randint(0, 3)
@@ -231,7 +276,7 @@ def _populate(
                     reader_turn = turn + rng.choice((-1, 1))
                 else:
                     reader_pattern = "new_lesion"
-            first = timepoints[i * (FOLLOWUPS + 1)]
+            first = timepoints[i * per_subject]
             target_lesions = []
             for j, ((organ, node), size) in enumerate(zip(organs, sizes, strict=True)):
                 lesion = Lesion(
@@ -241,6 +286,7 @@ def _populate(
                     organ=organ,
                     is_node=node,
                     first_timepoint=first,
+                    injected=every_criterion and j == 0,
                 )
                 lesions.append(lesion)
                 noise = Decimal(str(round(rng.uniform(-0.03, 0.03), 3))) if slot == 2 else Decimal(0)
@@ -267,28 +313,64 @@ def _populate(
                         lesion_code="NEW01",
                         kind=LesionKind.NEW,
                         organ="liver",
-                        first_timepoint=timepoints[i * (FOLLOWUPS + 1) + new_at],
+                        first_timepoint=timepoints[i * per_subject + new_at],
                     )
                 )
                 new_lesion = (len(lesions) - 1, new_at)
-            plans.append((read_index, target_lesions, nt_lesions, new_lesion, trajectory))
+            pet_lesions: list[tuple[int, Decimal]] = []
+            if every_criterion:
+                for j in range(2):
+                    lesions.append(_pet_lesion(read, f"P{j + 1:02d}", organs[j][0], first))
+                    pet_lesions.append((len(lesions) - 1, Decimal(rng.randint(40, 120)) / 10))
+                if new_at is not None:
+                    lesions.append(_pet_lesion(read, "PNEW", "liver", timepoints[i * per_subject + new_at]))
+                    pet_lesions.append((len(lesions) - 1, Decimal("4.0")))
+            plans.append((read_index, target_lesions, nt_lesions, new_lesion, trajectory, pet_lesions))
         accepted.append((i, rng.choice((1, 2)) if discordant else 1, discordant))
     lesions = _bulk(Lesion, lesions)
 
     measurements: list[Measurement] = []
     ratings: list[NonTargetRating] = []
-    for read_index, targets, nts, new_lesion, trajectory in plans:
-        for k in range(FOLLOWUPS + 1):
-            tr = trs[read_index * (FOLLOWUPS + 1) + k]
-            factor = Decimal(1) if k == 0 else trajectory.factor(k)
+    for read_index, targets, nts, new_lesion, trajectory, pet_lesions in plans:
+        if every_criterion:  # the pre-baseline scan: each target at five sixths of its baseline size
+            tr = trs[read_index * per_subject + FOLLOWUPS + 1]
             for lesion_index, size in targets:
-                value = max(Decimal("5.0"), (size * factor).quantize(Decimal("0.1")))
                 measurements.append(
                     Measurement(
                         timepoint_read=tr,
                         lesion=lesions[lesion_index],
                         state=MeasurementState.MEASURED,
-                        value_mm=min(value, Decimal(999)),
+                        value_mm=(size * 5 / 6).quantize(Decimal("0.1")),
+                    )
+                )
+        for k in range(FOLLOWUPS + 1):
+            tr = trs[read_index * per_subject + k]
+            factor = Decimal(1) if k == 0 else trajectory.factor(k)
+            for lesion_index, size in targets:
+                value = min(max(Decimal("5.0"), (size * factor).quantize(Decimal("0.1"))), Decimal(999))
+                measurements.append(
+                    Measurement(
+                        timepoint_read=tr,
+                        lesion=lesions[lesion_index],
+                        state=MeasurementState.MEASURED,
+                        value_mm=value,
+                        **(_second_diameter(lesions[lesion_index], value) if every_criterion else {}),
+                    )
+                )
+            for lesion_index, sul in pet_lesions:
+                lesion = lesions[lesion_index]
+                if lesion.lesion_code == "PNEW":  # FDG-avid from the new lesion's visit on
+                    if new_lesion is None or k < new_lesion[1]:
+                        continue
+                    peak = sul
+                else:
+                    peak = (sul * factor).quantize(Decimal("0.1"))
+                measurements.append(
+                    Measurement(
+                        timepoint_read=tr,
+                        lesion=lesion,
+                        state=MeasurementState.MEASURED,
+                        sul_peak=min(peak, SUL_CAP),
                     )
                 )
             progressed = trajectory.pattern.endswith("progressor") and k >= trajectory.turn
@@ -307,6 +389,7 @@ def _populate(
                         lesion=lesions[new_lesion[0]],
                         state=MeasurementState.MEASURED,
                         value_mm=value,
+                        **(_second_diameter(lesions[new_lesion[0]], value) if every_criterion else {}),
                     )
                 )
     _bulk(Measurement, measurements)
@@ -354,6 +437,18 @@ def _populate(
     )
 
 
+def _pet_lesion(read: Read, code: str, organ: str, first: ImagingTimepoint) -> Lesion:
+    return Lesion(read=read, lesion_code=code, kind=LesionKind.PET, organ=organ, first_timepoint=first)
+
+
+def _second_diameter(lesion: Lesion, value: Decimal) -> dict[str, Decimal]:
+    """The bidimensional value of a synthetic lesion: a node's long axis at 1.4 times its
+    short axis, another lesion's perpendicular diameter at 0.7 times its longest."""
+    if lesion.is_node:
+        return {"long_mm": min(Decimal(999), (value * Decimal("1.4")).quantize(Decimal("0.1")))}
+    return {"perp_mm": (value * Decimal("0.7")).quantize(Decimal("0.1"))}
+
+
 @contextmanager
 def count_queries() -> Iterator[Callable[[], int]]:
     """Count statements sent to the database (cheaper than CaptureQueriesContext, which
@@ -369,10 +464,26 @@ def count_queries() -> Iterator[Callable[[], int]]:
         yield lambda: calls
 
 
-def run_benchmark(subjects: int, *, seed: int = 20261121, export_dir: Path | None = None) -> dict[str, Any]:
-    """Build the trial, then time the floor, the recompute and the export."""
+def run_benchmark(
+    subjects: int, *, seed: int = 20261121, export_dir: Path | None = None, every_criterion: bool = False
+) -> dict[str, Any]:
+    """Build the trial, then time the floor, the recompute and the export; with
+    ``every_criterion`` the same for the every-criterion trial, beside it."""
+    result = _measure(subjects, seed=seed, export_dir=export_dir, every_criterion=False)
+    if every_criterion:
+        every = _measure(subjects, seed=seed, export_dir=export_dir, every_criterion=True)
+        every["criteria"] = len(AVAILABLE)
+        for key in ("recompute_s", "export_s", "recompute_plus_export_s"):
+            every[f"{key.removesuffix('_s')}_vs_three_criteria"] = (
+                round(every[key] / result[key], 2) if result[key] else None
+            )
+        result["every_criterion"] = every
+    return result
+
+
+def _measure(subjects: int, *, seed: int, export_dir: Path | None, every_criterion: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
-    trial = build_synthetic_trial(subjects, seed=seed)
+    trial = build_synthetic_trial(subjects, seed=seed, every_criterion=every_criterion)
     build_s = time.perf_counter() - t0
 
     # The floor is the fastest of three fetches: one fetch right after the build varied
@@ -447,7 +558,17 @@ class Command(BaseCommand):
         parser.add_argument("--subjects", type=bounded_int(1, 100_000), default=200)
         parser.add_argument("--seed", type=bounded_int(0, 2**63 - 1), default=20261121)
         parser.add_argument("--export-dir", type=Path, default=None, help="keep the export here")
+        parser.add_argument(
+            "--every-criterion",
+            action="store_true",
+            help="also a trial whose charter names every criterion, measured beside the three-criterion one",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        result = run_benchmark(options["subjects"], seed=options["seed"], export_dir=options["export_dir"])
+        result = run_benchmark(
+            options["subjects"],
+            seed=options["seed"],
+            export_dir=options["export_dir"],
+            every_criterion=options["every_criterion"],
+        )
         self.stdout.write(json.dumps(result, sort_keys=True))
