@@ -43,7 +43,6 @@ import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
 from criteria.endpoints import IRPD_CONFIRMED, IRPD_NOT_CONFIRMED, IRPD_UNCONFIRMED, NOT_EVALUABLE
 from criteria.types import IPERCIST, IRECIST, IRRC, IRRECIST, ITRECIST, TimepointResult
@@ -217,7 +216,3 @@ def webhook_signature_valid(secret: str, body: bytes, header: str) -> bool:
     """What a receiver checks (constant-time)."""
     return hmac.compare_digest(webhook_signature(secret, body), header)
 
-
-def describe(payload: Mapping[str, Any]) -> str:
-    """One line for logs and audit events (the payload has nothing blinded)."""
-    return f"{payload['event']} {payload['trial']}/{payload['subject']} {payload['criterion']}"
