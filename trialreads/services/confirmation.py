@@ -59,6 +59,7 @@ from django.core.validators import EmailValidator, URLValidator
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from criteria.errors import CriteriaError
 from criteria.evaluate import evaluate
 from criteria.types import TimepointResult
 from trialreads import access, confirmation_rules
@@ -109,6 +110,7 @@ class ReadProgress:
 
     followups: tuple[TimepointReadRow, ...]
     results: Mapping[str, tuple[TimepointResult, ...]]
+    failed: Mapping[str, str]  # criterion -> why the engine could not evaluate this read
 
     def index_of(self, timepoint_id: int) -> int | None:
         return next((i for i, tr in enumerate(self.followups) if tr.timepoint.id == timepoint_id), None)
@@ -124,13 +126,21 @@ def _read_progress(
     if engine_input.baseline is None:
         return None
     results: dict[str, tuple[TimepointResult, ...]] = {}
+    failed: dict[str, str] = {}
     for criterion in criteria:
-        timepoints = evaluate(engine_input, [criterion]).results[criterion].timepoints
+        # One criterion at a time: one the stored reads cannot serve (PET criteria before the
+        # snapshot carries PET input) must not stop the windows of the others.
+        try:
+            timepoints = evaluate(engine_input, [criterion]).results[criterion].timepoints
+        except CriteriaError as exc:
+            failed[criterion] = f"{type(exc).__name__}: {exc}"[:500]
+            continue
         # One result per signed follow-up, in order (the engines report every timepoint).
         if len(timepoints) != len(followups):
-            raise ValueError(f"{criterion}: {len(timepoints)} results for {len(followups)} follow-ups")
+            failed[criterion] = f"{len(timepoints)} results for {len(followups)} signed follow-ups"
+            continue
         results[criterion] = timepoints
-    return ReadProgress(followups, results)
+    return ReadProgress(followups, results, failed)
 
 
 def _signed_ids(progress: Sequence[ReadProgress]) -> set[int]:
@@ -300,6 +310,19 @@ def _reconcile(subject: Subject) -> None:
     ]
     _drop_unsigned(subject, _signed_ids(progress))
     for criterion in criteria:
+        failures = [p.failed[criterion] for p in progress if criterion in p.failed]
+        if failures:
+            # Its windows are left as they are (no decision on part of the reads), and the
+            # read manager is told; the next signature or acceptance evaluates it again.
+            audit_record(
+                chain_id=subject.trial.chain_id,
+                event_type=AuditEventType.CONFIRMATION_EVALUATION_FAILED,
+                actor=None,
+                object_type="subject",
+                object_id=subject.pk,
+                after={"criterion": criterion, "errors": failures},
+            )
+            continue
         window = (
             ConfirmationWindow.objects.select_for_update()
             .filter(subject=subject, criterion=criterion, closed_at__isnull=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from criteria.errors import InputError
 from tests.conftest import sign
 from tests.trialreads.confirmation_helpers import (
     IUPD_SCAN,
@@ -194,3 +195,22 @@ def test_an_engine_failure_does_not_fail_the_signature(
     monkeypatch.undo()
     services.confirmation_windows_reconcile(subject_id=tw.subject.pk)  # the re-run catches up
     assert ConfirmationWindow.objects.filter(closed_at__isnull=True).count() == 1
+
+
+def test_a_criterion_the_engine_cannot_evaluate_is_audited_and_left_alone(
+    manager: Any, readers: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tw = irecist_trial(manager, readers)
+    step(tw, tw.read_a, readers[0], 0)
+    real = services.evaluate
+
+    def refuse_irecist(subject: Any, criteria: Any, **kwargs: Any) -> Any:
+        if list(criteria) == ["irecist"]:
+            raise InputError(subject.subject, "pet", "irecist needs what this read lacks")
+        return real(subject, criteria, **kwargs)
+
+    monkeypatch.setattr(services, "evaluate", refuse_irecist)
+    step(tw, tw.read_a, readers[0], 1, PD)
+    assert tw.tr(tw.read_a, 1).locked and not ConfirmationWindow.objects.exists()
+    failed = AuditEvent.objects.get(event_type=AuditEventType.CONFIRMATION_EVALUATION_FAILED)
+    assert failed.after["criterion"] == "irecist" and "irecist needs" in failed.after["errors"][0]
