@@ -13,6 +13,11 @@ Rules, one per line of :data:`CAPABILITIES` and of the ``visible_*`` querysets:
 * endpoint jobs, export batches and their files: the read managers and sponsor viewers of
   the trial (``VIEW_ENDPOINTS`` / ``EXPORT``); to anyone else, review team included, they
   do not exist (``visible_endpoint_jobs`` / ``visible_export_batches``);
+* confirmation windows (unconfirmed progression awaiting its confirmation scan): the read
+  managers and sponsor viewers of the trial (``VIEW_CONFIRMATION``); which reads showed the
+  progression only to the read manager (``FIELD_CAPABILITY``). Readers and adjudicators never
+  see them: a window may come from the other reader's read, so even its existence is blinded;
+* sponsor contacts (who is notified of the windows): the read managers only;
 * someone without a membership sees nothing.
 
 404 or 403 (issue 13): the answer never depends on whether an object the user may not see
@@ -53,10 +58,12 @@ from trialreads.choices import TrialRole
 from trialreads.errors import AccessDenial, NotFound, PermissionDenied
 from trialreads.models import (
     AdjudicationCase,
+    ConfirmationWindow,
     EndpointJob,
     ExportBatch,
     ImagingTimepoint,
     Read,
+    SponsorContact,
     Subject,
     TimepointRead,
     Trial,
@@ -76,13 +83,16 @@ EXPORT = "export"
 VIEW_AUDIT = "view_audit"
 VIEW_ENDPOINTS = "view_endpoints"
 VIEW_ARM = "view_arm"
+VIEW_CONFIRMATION = "view_confirmation"
 
 #: Role -> capabilities. Plain data; the functions below read nothing else.
 CAPABILITIES: dict[str, frozenset[str]] = {
     TrialRole.READER: frozenset({VIEW_OWN_READS, EDIT_OWN_READ, SIGN}),
     TrialRole.ADJUDICATOR: frozenset({VIEW_READS_SIGNED, ADJUDICATE}),
-    TrialRole.MANAGER: frozenset({VIEW_READS_ALL, UNLOCK, MANAGE, EXPORT, VIEW_AUDIT, VIEW_ENDPOINTS}),
-    TrialRole.SPONSOR_VIEWER: frozenset({VIEW_ENDPOINTS, EXPORT, VIEW_ARM}),
+    TrialRole.MANAGER: frozenset(
+        {VIEW_READS_ALL, UNLOCK, MANAGE, EXPORT, VIEW_AUDIT, VIEW_ENDPOINTS, VIEW_CONFIRMATION}
+    ),
+    TrialRole.SPONSOR_VIEWER: frozenset({VIEW_ENDPOINTS, EXPORT, VIEW_ARM, VIEW_CONFIRMATION}),
 }
 
 
@@ -248,6 +258,26 @@ def access_export_batch_for(user: Any, batch_id: object) -> ExportBatch:
     return batch
 
 
+def visible_confirmation_windows(user: Any) -> QuerySet[ConfirmationWindow]:
+    return ConfirmationWindow.objects.filter(subject__trial_id__in=_trials_with(user, VIEW_CONFIRMATION))
+
+
+def access_trial_with_for(user: Any, trial_id: object, capability: str) -> Trial:
+    """A trial, for an object kind that only ``capability`` shows: to a member whose role lacks
+    it the kind does not exist, so the trial answers the same 404 as to a non-member (rule 1)."""
+    trial: Trial = _get(Trial.objects.filter(pk__in=_trials_with(user, capability)), user, "trial", trial_id)
+    return trial
+
+
+def visible_sponsor_contacts(user: Any) -> QuerySet[SponsorContact]:
+    return SponsorContact.objects.filter(trial_id__in=_trials_with(user, MANAGE))
+
+
+def access_sponsor_contact_for(user: Any, contact_id: object) -> SponsorContact:
+    contact: SponsorContact = _get(visible_sponsor_contacts(user), user, "sponsor_contact", contact_id)
+    return contact
+
+
 def require_capability(
     user: Any, trial_id: int, capability: str, object_type: str, object_id: object
 ) -> None:
@@ -274,6 +304,9 @@ FIELD_CAPABILITY: dict[tuple[str, str], str] = {
     ("read", "reader"): MANAGE,
     ("read", "slot"): MANAGE,
     ("signature", "printed_name"): MANAGE,
+    # Which timepoint reads showed (or decided) an unconfirmed progression: reader work.
+    ("confirmation_window", "source_timepoint_reads"): MANAGE,
+    ("confirmation_window", "closing_timepoint_read"): MANAGE,
 }
 READER_IDENTITY = FIELD_CAPABILITY[("read", "reader")]
 

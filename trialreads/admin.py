@@ -123,3 +123,24 @@ class AcceptedReadAdmin(ReadOnlyAdmin):
 @admin.register(models.InvestigatorAssessment)
 class InvestigatorAssessmentAdmin(ReadOnlyAdmin):
     list_display = ("subject", "pd_date", "bor", "imported_at", "source")
+
+
+# Confirmation workflow (issue 15 item 4): viewed here, written by services.confirmation (the
+# contacts through the API). The webhook secret is never shown.
+@admin.register(models.ConfirmationWindow)
+class ConfirmationWindowAdmin(ReadOnlyAdmin):
+    list_display = ("subject", "criterion", "scan_date", "window_start", "window_end", "outcome", "closed_at")
+    list_filter = ("criterion", "outcome")
+
+
+@admin.register(models.SponsorContact)
+class SponsorContactAdmin(ReadOnlyAdmin):
+    list_display = ("trial", "name", "email", "webhook_url", "active")
+    list_filter = ("active",)
+    exclude = ("webhook_secret",)
+
+
+@admin.register(models.ConfirmationNotification)
+class ConfirmationNotificationAdmin(ReadOnlyAdmin):
+    list_display = ("window", "contact", "kind", "channel", "status", "attempts", "sent_at")
+    list_filter = ("kind", "channel", "status")

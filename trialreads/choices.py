@@ -105,6 +105,18 @@ class AuditEventType(models.TextChoices):
     LOGIN_LOCKED_OUT = "LOGIN_LOCKED_OUT"
     API_TOKEN_ISSUED = "API_TOKEN_ISSUED"  # noqa: S105 (an event name, not a secret)
     API_TOKEN_REVOKED = "API_TOKEN_REVOKED"  # noqa: S105
+    # The confirmation workflow of unconfirmed progression (issue 15 item 4).
+    CONFIRMATION_WINDOW_OPENED = "CONFIRMATION_WINDOW_OPENED"
+    CONFIRMATION_WINDOW_SOURCE_ADDED = "CONFIRMATION_WINDOW_SOURCE_ADDED"
+    CONFIRMATION_WINDOW_SOURCE_REMOVED = "CONFIRMATION_WINDOW_SOURCE_REMOVED"
+    CONFIRMATION_WINDOW_CLOSED = "CONFIRMATION_WINDOW_CLOSED"
+    CONFIRMATION_WINDOW_REOPENED = "CONFIRMATION_WINDOW_REOPENED"
+    CONFIRMATION_WINDOW_OVERDUE = "CONFIRMATION_WINDOW_OVERDUE"
+    CONFIRMATION_EVALUATION_FAILED = "CONFIRMATION_EVALUATION_FAILED"
+    CONFIRMATION_NOTIFICATION_SENT = "CONFIRMATION_NOTIFICATION_SENT"
+    CONFIRMATION_NOTIFICATION_FAILED = "CONFIRMATION_NOTIFICATION_FAILED"
+    SPONSOR_CONTACT_CREATED = "SPONSOR_CONTACT_CREATED"
+    SPONSOR_CONTACT_UPDATED = "SPONSOR_CONTACT_UPDATED"
 
 
 class AdjudicationStatus(models.TextChoices):
@@ -119,3 +131,37 @@ class AcceptanceBasis(models.TextChoices):
     RULE = "RULE", "Concordant reads: Read 1 accepted by rule"
     ADJUDICATION = "ADJUDICATION", "Chosen by the adjudicator"
     PENDING = "PENDING", "Adjudication open: no accepted read yet"
+
+
+class ConfirmationOutcome(models.TextChoices):
+    """How a confirmation window closed (``trialreads.confirmation_rules``)."""
+
+    CONFIRMED = "CONFIRMED", "Progression confirmed"
+    RESET = "RESET", "Progression reset (not confirmed)"
+    WITHDRAWN = "WITHDRAWN", "Withdrawn (the read that showed it was reopened)"
+
+
+class ConfirmationStatus(models.TextChoices):
+    """A window's status as shown: DUE / OVERDUE are derived from today's date while it is open."""
+
+    DUE = "DUE", "Confirmation scan due"
+    OVERDUE = "OVERDUE", "Confirmation scan overdue"
+    CONFIRMED = "CONFIRMED", "Confirmed"
+    RESET = "RESET", "Reset"
+    WITHDRAWN = "WITHDRAWN", "Withdrawn"
+
+
+class NotificationKind(models.TextChoices):
+    OPENED = "OPENED", "Confirmation window opened"
+    OVERDUE = "OVERDUE", "Confirmation window overdue"
+
+
+class NotificationChannel(models.TextChoices):
+    EMAIL = "EMAIL", "Email"
+    WEBHOOK = "WEBHOOK", "Webhook"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    SENT = "SENT", "Sent"
+    FAILED = "FAILED", "Failed (will be retried)"

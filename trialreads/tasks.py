@@ -17,12 +17,14 @@ mid-computation); production code holds no test hook.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from celery import Task, shared_task
 from celery.contrib.django.task import DjangoTask
 from django.db import OperationalError
 
+from trialreads.services import confirmation as confirmation_services
 from trialreads.services import endpoints as endpoint_services
 from trialreads.services import exports as export_services
 from trialreads.services import queue
@@ -32,6 +34,8 @@ from trialreads.services.queue import enqueue_compute_endpoints, enqueue_export
 __all__ = [
     "build_export",
     "compute_endpoints",
+    "confirmation_notification_send",
+    "confirmation_windows_check_overdue",
     "enqueue_compute_endpoints",
     "enqueue_export",
     "resume_stale_exports",
@@ -101,3 +105,23 @@ def resume_stale_exports(self: Task) -> dict[str, Any]:
     return {"resumed": export_services.export_batches_resume()}
 
 
+
+
+@shared_task(  # type: ignore[untyped-decorator]
+    name=queue.SEND_CONFIRMATION_NOTIFICATION,
+    **{**_COMMON, "autoretry_for": (OperationalError, confirmation_services.NotificationFailed)},
+)
+def confirmation_notification_send(self: Task, notification_id: int) -> dict[str, Any]:
+    """Send one sponsor notification of a confirmation window (email or signed webhook).
+    Idempotent: a notification already SENT is not sent again; a failure is recorded and
+    retried with backoff."""
+    status = confirmation_services.confirmation_notification_send(notification_id=notification_id)
+    return {"notification": notification_id, "status": status}
+
+
+@shared_task(name=queue.CHECK_CONFIRMATION_OVERDUE, bind=True, base=AuditedTask)  # type: ignore[untyped-decorator]
+def confirmation_windows_check_overdue(self: Task, today: str = "") -> dict[str, Any]:
+    """Periodic (``CELERY_BEAT_SCHEDULE``): queue the overdue notice of every open confirmation
+    window past its last day, once per window. ``today`` (ISO date) for a manual run."""
+    as_of = dt.date.fromisoformat(today) if today else None
+    return {"overdue": confirmation_services.confirmation_windows_overdue_notify(today=as_of)}

@@ -206,6 +206,22 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TRACK_STARTED = True
 CELERY_TASK_DEFAULT_QUEUE = "trialreads"
+# Run by ``celery beat``: the overdue notices of confirmation windows (idempotent, hourly).
+CELERY_BEAT_SCHEDULE = {
+    "confirmation-windows-check-overdue": {
+        "task": "trialreads.confirmation_windows_check_overdue",
+        "schedule": 3600.0,
+    },
+}
+
+# --- Email (sponsor notifications of confirmation windows: django.core.mail) -------------
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "trialreads@localhost")
 
 LOGGING = {
     "version": 1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import adjudication, endpoints, views
+from . import adjudication, confirmation, endpoints, views
 
 app_name = "trialreads-api"
 
@@ -55,3 +55,6 @@ urlpatterns += adjudication.urlpatterns
 
 # Issue 5: endpoint computations (trigger, progress, accepted results) and sponsor exports.
 urlpatterns += endpoints.urlpatterns
+
+# Issue 15 item 4: confirmation windows of unconfirmed progression and the sponsor contacts.
+urlpatterns += confirmation.urlpatterns

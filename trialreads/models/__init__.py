@@ -2,6 +2,7 @@
 
 from .adjudication import AcceptedRead, AdjudicationCase, InvestigatorAssessment
 from .audit import AuditEvent, ChainHead
+from .confirmation import ConfirmationNotification, ConfirmationWindow, SponsorContact
 from .endpoint import EndpointJob, EndpointRun, ExportBatch
 from .read import Lesion, Measurement, NonTargetRating, Read, Signature, TimepointRead, signed_q
 from .subject import ImagingTimepoint, Subject
@@ -13,6 +14,8 @@ __all__ = [
     "AuditEvent",
     "ChainHead",
     "Charter",
+    "ConfirmationNotification",
+    "ConfirmationWindow",
     "EndpointJob",
     "EndpointRun",
     "ExportBatch",
@@ -24,6 +27,7 @@ __all__ = [
     "Read",
     "Signature",
     "Site",
+    "SponsorContact",
     "Subject",
     "TimepointRead",
     "Trial",

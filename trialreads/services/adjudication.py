@@ -64,6 +64,7 @@ from trialreads.models import (
 )
 from trialreads.services.audit import audit_context, audit_record
 from trialreads.services.auth import signature_reauthenticate
+from trialreads.services.confirmation import confirmation_windows_reconcile
 from trialreads.services.queue import endpoints_recompute_on_commit
 from trialreads.snapshot import (
     SubjectSnapshot,
@@ -520,6 +521,9 @@ def adjudication_decide(
         accepted = AcceptedRead.objects.get(subject=subject)
         _accept(accepted, subject, {r.slot: r for r in reads}, AcceptanceBasis.ADJUDICATION,
                 case.chosen_slot, case, actor)
+        # Confirmation windows follow every signed read already (acceptance changes none of
+        # them); the run here catches up after an earlier engine failure and is otherwise a no-op.
+        confirmation_windows_reconcile(subject_id=subject.pk, actor=actor)
         # The accepted read drives the endpoints: recompute them once this commits.
         endpoints_recompute_on_commit(trial_id=subject.trial_id, actor=actor)
     return case

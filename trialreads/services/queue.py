@@ -18,6 +18,8 @@ from trialreads import conf
 
 COMPUTE_ENDPOINTS = "trialreads.compute_endpoints"
 BUILD_EXPORT = "trialreads.build_export"
+SEND_CONFIRMATION_NOTIFICATION = "trialreads.confirmation_notification_send"
+CHECK_CONFIRMATION_OVERDUE = "trialreads.confirmation_windows_check_overdue"
 
 
 def _delay_on_commit(task_name: str, *args: Any) -> None:
@@ -32,6 +34,12 @@ def enqueue_compute_endpoints(trial_id: int, requested_by: str = "") -> None:
 
 def enqueue_export(batch_id: int) -> None:
     _delay_on_commit(BUILD_EXPORT, batch_id)
+
+
+def enqueue_confirmation_notification(notification_id: int) -> None:
+    """Send one sponsor notification once the current transaction commits (the window that
+    caused it must be committed before anyone hears of it)."""
+    _delay_on_commit(SEND_CONFIRMATION_NOTIFICATION, notification_id)
 
 
 def endpoints_recompute_on_commit(*, trial_id: int, actor: Any) -> None:

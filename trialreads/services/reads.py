@@ -52,6 +52,7 @@ from trialreads.models import read as read_models
 from trialreads.services.adjudication import adjudication_evaluate_after_sign
 from trialreads.services.audit import audit_record
 from trialreads.services.auth import signature_reauthenticate
+from trialreads.services.confirmation import confirmation_windows_reconcile
 from trialreads.services.queue import endpoints_recompute_on_commit
 
 MM_PLACES = read_models.MM_PLACES
@@ -696,6 +697,9 @@ def timepoint_read_sign(
         # timepoints, in this transaction so that a signature never exists without its
         # evaluation (see services.adjudication for the simultaneous-signing race).
         adjudication_evaluate_after_sign(subject_id=read.subject_id, actor=actor)
+        # Confirmation windows (iUPD, irPD, UPMD): opened or closed by this signature, in
+        # this transaction, so that a window never lags its read (services.confirmation).
+        confirmation_windows_reconcile(subject_id=read.subject_id, actor=actor)
         endpoints_recompute_on_commit(trial_id=read.subject.trial_id, actor=actor)
     return signature
 
@@ -744,4 +748,7 @@ def timepoint_read_unlock(*, timepoint_read_id: int, reason: str, actor: Any) ->
             after={"version": tr.version, "signature_voided": signature.pk},
             reason=reason.strip(),
         )
+        # A window this timepoint read opened or closed rests on it no more (withdrawn or
+        # reopened; re-signing the same content restores it without a duplicate).
+        confirmation_windows_reconcile(subject_id=read.subject_id, actor=actor)
     return tr

@@ -33,6 +33,7 @@ from trialreads.errors import Conflict, NotFound, PermissionDenied, ValidationEr
 from trialreads.middleware import note_denial
 from trialreads.models import TimepointRead
 from trialreads.selectors import adjudication as adjudication_selectors
+from trialreads.selectors import confirmation as confirmation_selectors
 from trialreads.selectors import endpoints as endpoint_selectors
 from trialreads.selectors import trials as trial_selectors
 from trialreads.selectors import web as web_selectors
@@ -136,6 +137,9 @@ def worklist(request: HttpRequest) -> HttpResponse:
         context["managed"] = web_selectors.manager_trials(user=user)
     if TrialRole.SPONSOR_VIEWER in roles:
         context["sponsored"] = list(web_selectors.sponsor_trials(user=user))
+    if roles & {TrialRole.MANAGER, TrialRole.SPONSOR_VIEWER}:
+        # Open windows of the trials where the role sees them (never a reader's: blinding).
+        context["confirmation_windows"] = confirmation_selectors.confirmation_windows_open(user=user)
     return render(request, "trialreads/web/worklist.html", context)
 
 
@@ -681,6 +685,9 @@ def _dashboard_context(request: HttpRequest, trial_id: int) -> dict[str, Any]:
         if can_export
         else [],
         "export_form": forms.ExportForm() if can_export else None,
+        "confirmation_windows": confirmation_selectors.confirmation_window_list(user=user, trial_id=trial.pk)
+        if access.has_capability(user, trial.pk, access.VIEW_CONFIRMATION)
+        else None,
     }
     if manage:
         context["progress"] = web_selectors.trial_progress(user=user, trial_id=trial.pk)

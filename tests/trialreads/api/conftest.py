@@ -32,6 +32,7 @@ from trialreads.models import (
     TimepointRead,
 )
 from trialreads.models.endpoint import EndpointJob
+from trialreads.services import confirmation as confirmation_services
 from trialreads.services import endpoints as endpoint_services
 from trialreads.services import exports as export_services
 
@@ -162,11 +163,15 @@ def build_world(base: dict[str, Any], reader_a: Any, reader_b: Any, manager: Any
     endpoint_services.endpoints_compute(trial_id=base["trial"].pk, task_id="fixture")
     batch = export_services.export_request(trial_id=base["trial"].pk, actor=manager)
     export_services.export_build(batch_id=batch.pk, task_id="fixture")
+    contact = confirmation_services.sponsor_contact_create(
+        trial_id=base["trial"].pk, name="Sponsor desk", email="desk@sponsor.example", actor=manager
+    )
     return {
         **base,
         "case": AdjudicationCase.objects.get(subject=adj.subject),
         "job": EndpointJob.objects.get(trial=base["trial"]),
         "batch": batch,
+        "contact": contact,
     }
 
 

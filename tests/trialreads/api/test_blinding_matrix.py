@@ -146,6 +146,19 @@ API_ROUTES: dict[str, Route] = {
     "trialreads-api:export-file": Route(
         "batch", {"GET": row(404, 404, 404, 200, 200, 404, 401)}, extra=(("name", "manifest.json"),)
     ),
+    # Confirmation windows (managers, sponsor viewers) and sponsor contacts (managers): to the
+    # review team they do not exist (a window may rest on the other reader's read): 404.
+    "trialreads-api:trial-confirmation-windows": Route(
+        "trial", {"GET": row(404, 404, 404, 200, 200, 404, 401)}
+    ),
+    "trialreads-api:trial-sponsor-contacts": Route(
+        "trial",
+        {"GET": row(404, 404, 404, 200, 404, 404, 401), "POST": row(404, 404, 404, 201, 404, 404, 401)},
+    ),
+    "trialreads-api:sponsor-contact-detail": Route(
+        "contact",
+        {"GET": row(404, 404, 404, 200, 404, 404, 401), "PATCH": row(404, 404, 404, 200, 404, 404, 401)},
+    ),
 }
 
 #: Non-API namespaces checked as a whole (the admin: staff only, read-only by design).
@@ -247,6 +260,10 @@ def _body(route: str, role: str, users: dict[str, Any]) -> dict[str, Any] | None
         return {"adjudicator_id": users["adjudicator"].pk}
     if route == "trialreads-api:trial-investigator-assessments":
         return {"data_source": "EDC extract 2025-06-01", "rows": []}
+    if route == "trialreads-api:trial-sponsor-contacts":
+        return {"name": "Sponsor medical monitor", "email": "monitor@sponsor.example"}
+    if route == "trialreads-api:sponsor-contact-detail":
+        return {"active": False}
     if route == "trialreads-api:subject-timepoints":
         return {"visit_label": "WEEK18", "visit_number": 3, "scan_date_earliest": "2025-05-10"}
     return None

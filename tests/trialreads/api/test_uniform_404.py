@@ -36,6 +36,7 @@ from tests.trialreads.services.test_adjudication_service import PD, PR, both
 from trialreads.choices import TrialRole
 from trialreads.models import AdjudicationCase
 from trialreads.models.endpoint import EndpointJob
+from trialreads.services import confirmation as confirmation_services
 from trialreads.services import endpoints as endpoint_services
 from trialreads.services import exports as export_services
 from trialreads.services import trials as trial_services
@@ -51,6 +52,7 @@ KIND_BY_SEGMENT = {
     "adjudications": "case",
     "endpoint-jobs": "job",
     "exports": "batch",
+    "sponsor-contacts": "contact",
 }
 #: Web pages name their argument after the kind.
 KIND_BY_ARG = {
@@ -71,6 +73,7 @@ VISIBLE_IN_TRIAL = {
     "case": {"adjudicator", "manager"},
     "job": {"manager", "sponsor"},
     "batch": {"manager", "sponsor"},
+    "contact": {"manager"},
 }
 _ARG = re.compile(r"(?:([\w-]+)/)?<(int|str|path):(\w+)>")
 
@@ -145,7 +148,11 @@ def _second_trial() -> dict[str, Any]:
     endpoint_services.endpoints_compute(trial_id=trial.pk, task_id="fixture-2")
     batch = export_services.export_request(trial_id=trial.pk, actor=staff["manager"])
     export_services.export_build(batch_id=batch.pk, task_id="fixture-2")
+    contact = confirmation_services.sponsor_contact_create(
+        trial_id=trial.pk, name="Desk 2", email="desk2@sponsor.example", actor=staff["manager"]
+    )
     return {
+        "contact": contact,
         "trial": trial,
         "subject": tw.subject,
         "read": tw.read_b,
@@ -188,6 +195,7 @@ def test_hidden_objects_answer_like_missing_ones(
         "case": world["case"],
         "job": world["job"],
         "batch": world["batch"],
+        "contact": world["contact"],
     }
     elsewhere = _second_trial()
     routes = swept_routes()
