@@ -1,8 +1,7 @@
 """Confirmation windows of unconfirmed progression, sponsor contacts and their notifications
 (issue 15 item 4), and the audit event types they write (``AuditEvent.event_type`` choices only:
 no column changes, so no table rebuild and the lock triggers of 0002 stay as they are).
-Numbered after 0013_timepoint_scan_date_collected (0014 is taken by a parallel change; the
-lead rechains at merge).
+Numbered after 0014_criteria_inputs.
 """
 
 import django.db.models.deletion
@@ -12,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trialreads', '0013_timepoint_scan_date_collected'),
+        ('trialreads', '0014_criteria_inputs'),
     ]
 
     operations = [

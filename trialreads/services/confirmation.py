@@ -61,7 +61,7 @@ from django.utils import timezone
 
 from criteria.errors import CriteriaError
 from criteria.evaluate import evaluate
-from criteria.types import TimepointResult
+from criteria.types import PET_CRITERIA, TimepointResult
 from trialreads import access, confirmation_rules
 from trialreads.choices import (
     AuditEventType,
@@ -87,6 +87,8 @@ from trialreads.snapshot import (
     TimepointReadRow,
     TrialSnapshot,
     engine_subject,
+    has_engine_input,
+    scope_from_charter,
     settings_from_charter,
 )
 
@@ -106,28 +108,38 @@ class NotificationFailed(Exception):
 
 @dataclass(frozen=True)
 class ReadProgress:
-    """One read's signed follow-ups (in visit order) and each criterion's results for them."""
+    """One read's signed follow-ups (in visit order) and each criterion's results for them:
+    a PET criterion's for the follow-ups with a PET scan (``assessed``), the others' for all."""
 
     followups: tuple[TimepointReadRow, ...]
     results: Mapping[str, tuple[TimepointResult, ...]]
     failed: Mapping[str, str]  # criterion -> why the engine could not evaluate this read
+    assessed: Mapping[str, tuple[TimepointReadRow, ...]]  # criterion -> its follow-ups, in order
 
-    def index_of(self, timepoint_id: int) -> int | None:
-        return next((i for i, tr in enumerate(self.followups) if tr.timepoint.id == timepoint_id), None)
+    def index_of(self, criterion: str, timepoint_id: int) -> int | None:
+        return next(
+            (i for i, tr in enumerate(self.assessed[criterion]) if tr.timepoint.id == timepoint_id), None
+        )
 
 
 def _read_progress(
     state: SubjectSnapshot, read: ReadRow, charter: Charter, criteria: Sequence[str]
 ) -> ReadProgress | None:
-    followups = tuple(tr for tr in read.timepoint_reads if not tr.timepoint.is_baseline)
+    followups = tuple(
+        tr for tr in read.timepoint_reads if not tr.timepoint.is_baseline and not tr.timepoint.is_prebaseline
+    )
     if not followups:
         return None
-    engine_input = engine_subject(state, read, settings_from_charter(charter))
-    if engine_input.baseline is None:
+    engine_input = engine_subject(
+        state, read, settings_from_charter(charter), scope=scope_from_charter(charter)
+    )
+    if not has_engine_input(engine_input):
         return None
     results: dict[str, tuple[TimepointResult, ...]] = {}
     failed: dict[str, str] = {}
+    assessed: dict[str, tuple[TimepointReadRow, ...]] = {}
     for criterion in criteria:
+        its = tuple(tr for tr in followups if tr.pet is not None) if criterion in PET_CRITERIA else followups
         # One criterion at a time: one the stored reads cannot serve (PET criteria before the
         # snapshot carries PET input) must not stop the windows of the others.
         try:
@@ -136,11 +148,11 @@ def _read_progress(
             failed[criterion] = f"{type(exc).__name__}: {exc}"[:500]
             continue
         # One result per signed follow-up, in order (the engines report every timepoint).
-        if len(timepoints) != len(followups):
-            failed[criterion] = f"{len(timepoints)} results for {len(followups)} signed follow-ups"
+        if len(timepoints) != len(its):
+            failed[criterion] = f"{len(timepoints)} results for {len(its)} signed follow-ups"
             continue
-        results[criterion] = timepoints
-    return ReadProgress(followups, results, failed)
+        results[criterion], assessed[criterion] = timepoints, its
+    return ReadProgress(followups, results, failed, assessed)
 
 
 def _signed_ids(progress: Sequence[ReadProgress]) -> set[int]:
@@ -253,14 +265,17 @@ def _step(
 ) -> ConfirmationWindow | None:
     """One read against the subject's open window of ``criterion``: returns the open window after."""
     results = progress.results[criterion]
+    followups = progress.assessed[criterion]
     latest = len(results) - 1
+    if latest < 0:
+        return window  # no follow-up this criterion assesses (a PET criterion before a PET scan)
     if window is not None:
-        k = progress.index_of(window.timepoint_id)
+        k = progress.index_of(criterion, window.timepoint_id)
         if k is None:
             return window  # this read has not signed that timepoint (yet)
         fate = confirmation_rules.fate(criterion, results, k)
         if fate == confirmation_rules.UNCONFIRMED:
-            _add_source(window, subject, progress.followups[k].id)
+            _add_source(window, subject, followups[k].id)
             return window
         if fate is None or latest <= k:
             return window  # a discordant read: the window stays while another read shows it
@@ -270,9 +285,9 @@ def _step(
             else ConfirmationOutcome.RESET
         )
         # Reconciled at every signature, the latest signed result is the deciding one.
-        _close(window, subject, outcome, progress.followups[latest].id)
+        _close(window, subject, outcome, followups[latest].id)
     if confirmation_rules.opens_window(criterion, results):
-        return _open(subject, criterion, progress.followups[latest], results[latest], charter)
+        return _open(subject, criterion, followups[latest], results[latest], charter)
     return None
 
 

@@ -418,3 +418,22 @@ def test_prebaseline_scans_feed_the_growth_rate(manager: Any, reader_a: Any, rea
     analyses = evaluate(engine_input, ["recist1.1"], analyses=["tgr"]).analyses
     assert analyses["tgr"]["reference_period"]["sum_start_mm"] == D("40.0")  # type: ignore[index]
     assert signed_content_problems(trial=setup.trial) == []
+
+
+def test_unconfirmed_pmd_opens_a_confirmation_window(manager: Any, reader_a: Any, reader_b: Any) -> None:
+    """iPERCIST: a new FDG-avid lesion is UPMD until the next PET scan confirms it (issue 15
+    item 4 on PET reads): the window opens on its signature, dated from the scan."""
+    from trialreads.models import ConfirmationWindow
+
+    setup = _setup(manager, reader_a, reader_b, ["ipercist"], modality=Modality.PET_CT)
+    sign(_save_pet(setup, 0, reader_a, _pet("8.0")), reader_a)
+    new = svc.PetLesionInput(code="P2", organ="bone", sul_peak=D("5.0"))
+    sign(_save_pet(setup, 1, reader_a, _pet("8.0", lesions=(*_pet("8.0").lesions, new))), reader_a)
+    assert _results(setup)["ipercist"].timepoints[0].overall == "UPMD"
+    window = ConfirmationWindow.objects.get(subject=setup.subject, criterion="ipercist")
+    scan = setup.timepoints[1].scan_date_latest
+    assert window.closed_at is None and window.timepoint_id == setup.timepoints[1].pk
+    assert (window.window_start, window.window_end) == (
+        scan + dt.timedelta(days=28),
+        scan + dt.timedelta(days=56),
+    )
