@@ -17,13 +17,14 @@ optionally as the data stood at a cut-off date.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from criteria.parse import TSTM
+from criteria.parse import TSTM, parse_settings
 from criteria.types import (
     Baseline,
     BaselineNonTarget,
@@ -324,9 +325,19 @@ def subject_from_instance(subject: Subject, reads: Mapping[int, ReadRow]) -> Sub
 
 
 def settings_from_charter(charter: Charter | None) -> Settings:
+    """The engine settings of a charter: its ``engine_settings`` object read by the engine's
+    own parser (``criteria.parse.parse_settings``, as the CLI reads ``settings``), then the
+    charter's own columns (SD duration, confirmation interval, iRECIST window).
+
+    The columns are applied last, so they take priority; ``engine_settings`` may not name
+    those settings anyway (``services.trials.engine_settings_check`` refuses them), so the
+    order only matters for a row written around the service. An empty ``engine_settings``
+    (every charter before it existed) gives exactly the settings of the columns alone."""
     if charter is None:
         return Settings()
-    return Settings(
+    base = parse_settings(charter.engine_settings) if charter.engine_settings else Settings()
+    return dataclasses.replace(
+        base,
         sd_min_days=charter.sd_min_days,
         confirm_min_days=charter.confirm_min_days,
         irecist_confirm_window_days=(charter.irecist_window_min_days, charter.irecist_window_max_days),

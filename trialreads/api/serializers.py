@@ -257,6 +257,12 @@ class CharterOut(serializers.Serializer):  # type: ignore[type-arg]
     irecist_window_max_days = serializers.IntegerField()
     adjudication_rules = serializers.DictField()
     read_paradigm = serializers.CharField()
+    analyses = serializers.ListField(
+        child=serializers.CharField(), help_text="Growth-family analyses computed with the endpoints."
+    )
+    engine_settings = serializers.DictField(
+        help_text="Overrides of the engine's settings (criteria.types.Settings fields)."
+    )
     effective_from = serializers.DateField()
     created_at = serializers.DateTimeField()
 

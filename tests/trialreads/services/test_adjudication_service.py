@@ -231,7 +231,7 @@ def test_charter_rules_are_validated_at_publish(manager: Any) -> None:
         trial_services.trial_create(
             code="BAD-1", title="t", actor=manager, charter={"adjudication_rules": {"variables": ["orr"]}}
         )
-    assert err.value.field == "adjudication_rules"
+    assert err.value.field == "adjudication_rules.variables"
 
 
 # --- decision ----------------------------------------------------------------------------------
