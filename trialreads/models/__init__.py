@@ -2,7 +2,7 @@
 
 from .adjudication import AcceptedRead, AdjudicationCase, InvestigatorAssessment
 from .audit import AuditEvent, ChainHead
-from .endpoint import EndpointJob, EndpointRun, ExportBatch
+from .endpoint import EndpointAnalysis, EndpointJob, EndpointRun, ExportBatch
 from .read import Lesion, Measurement, NonTargetRating, Read, Signature, TimepointRead, signed_q
 from .subject import ImagingTimepoint, Subject
 from .trial import Charter, Site, Trial, TrialMembership
@@ -13,6 +13,7 @@ __all__ = [
     "AuditEvent",
     "ChainHead",
     "Charter",
+    "EndpointAnalysis",
     "EndpointJob",
     "EndpointRun",
     "ExportBatch",
