@@ -510,6 +510,11 @@ class EvaluationOut(serializers.Serializer):  # type: ignore[type-arg]
     charter_version = serializers.IntegerField(allow_null=True)
     signed_only = serializers.BooleanField()
     result = serializers.DictField(allow_null=True, help_text="criteria engine output with explanations")
+    not_evaluable = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Charter criteria this read cannot be evaluated under (criterion -> the engine's "
+        "message: an input the criterion needs is not recorded).",
+    )
 
 
 class AuditEventOut(serializers.Serializer):  # type: ignore[type-arg]
