@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from criteria.evaluate import AVAILABLE
+from criteria.growth_input import HPD_DEFINITIONS
 from criteria.types import (
     CriterionResult,
     DurationOfResponse,
@@ -251,22 +252,16 @@ Flags = dict[str, dict[str, bool | None]]
 
 def analysis_flags(analyses: Mapping[str, Any]) -> Flags:
     """One read's subject-level flags, from its analyses (decoded or as stored: the flags
-    are JSON booleans or null either way)."""
+    are JSON booleans or null either way). Keys in the engine's order (definitions as
+    ``criteria.growth_input.HPD_DEFINITIONS``, criteria as ``AVAILABLE``), whatever order the
+    database gave the stored object's keys in (PostgreSQL's jsonb keeps none)."""
     out: Flags = {}
     tgr = analyses.get("tgr")
     if isinstance(tgr, Mapping):
-        out["hyperprogression"] = {
-            name: _flag(item.get("hpd"))
-            for name, item in (tgr.get("hyperprogression") or {}).items()
-            if isinstance(item, Mapping)
-        }
+        out["hyperprogression"] = _in_order(tgr.get("hyperprogression") or {}, "hpd", HPD_DEFINITIONS)
     pseudo = analyses.get("pseudoprogression")
     if isinstance(pseudo, Mapping):
-        out["pseudoprogression"] = {
-            criterion: _flag(item.get("pseudoprogression"))
-            for criterion, item in pseudo.items()
-            if isinstance(item, Mapping)
-        }
+        out["pseudoprogression"] = _in_order(pseudo, "pseudoprogression", AVAILABLE)
     dissociated = analyses.get("dissociated_response")
     if isinstance(dissociated, Mapping):
         out["dissociated_response"] = {"dissociated": _flag(dissociated.get("dissociated"))}
@@ -275,6 +270,14 @@ def analysis_flags(analyses: Mapping[str, Any]) -> Flags:
 
 def _flag(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
+
+
+def _in_order(items: Mapping[str, Any], flag: str, order: Sequence[str]) -> dict[str, bool | None]:
+    rank = {name: i for i, name in enumerate(order)}
+    names = sorted(
+        (k for k, v in items.items() if isinstance(v, Mapping)), key=lambda k: (rank.get(k, len(rank)), k)
+    )
+    return {name: _flag(items[name].get(flag)) for name in names}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 
 from criteria import validate as rules
 from criteria.errors import CriteriaError
-from criteria.evaluate import evaluate
+from criteria.evaluate import AVAILABLE, evaluate
 from criteria.types import CriterionResult, TimepointResult
 from trialreads import access, mappers, validation
 from trialreads.choices import AdjudicationStatus, LesionKind, MeasurementState, TrialRole
@@ -570,7 +570,9 @@ def endpoint_patterns(*, user: Any, trial_id: object) -> EndpointPatterns | None
         data = row.result.get(row.accepted_evaluator) if row.accepted_evaluator else None
         if isinstance(data, dict):  # no accepted read yet (adjudication open): not counted
             flags.append(analysis_flags(data))
-    return EndpointPatterns(len(flags), failed, analysis_counts(flags), dict(not_evaluable))
+    order = {c: i for i, c in enumerate(AVAILABLE)}
+    by_criterion = dict(sorted(not_evaluable.items(), key=lambda item: order.get(item[0], len(order))))
+    return EndpointPatterns(len(flags), failed, analysis_counts(flags), by_criterion)
 
 
 def dashboard_subject_get(*, user: Any, subject_id: object) -> Subject:
