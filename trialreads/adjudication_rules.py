@@ -15,32 +15,51 @@ the two primary reads are adjudicated). Supported variables:
     ``confirmation_required`` unless the rules JSON says otherwise).
 ``pd_date``
     Date of the first radiological progression of each criterion in scope: the first
-    timepoint whose overall response is a progression code (RECIST 1.1 / imRECIST ``PD``,
-    iRECIST ``iUPD`` or ``iCPD``), dated at its ``progression_date`` (earliest scan) or,
-    failing that, its assessment date. Progression on one read only is a disagreement;
-    progression on both is a disagreement when the dates are *more than*
-    ``pd_date_tolerance_days`` apart (a difference equal to the tolerance agrees).
+    timepoint whose overall response is a progression code of the criterion
+    (:data:`PROGRESSION_CODES`: RECIST 1.1 / imRECIST ``PD``, iRECIST ``iUPD`` or ``iCPD``,
+    irRC / irRECIST ``irPD``, PERCIST ``PMD``, iPERCIST ``UPMD`` or ``CPMD``...), dated at
+    its ``progression_date`` (earliest scan) or, failing that, its assessment date.
+    Progression on one read only is a disagreement; progression on both is a disagreement
+    when the dates are *more than* ``pd_date_tolerance_days`` apart (a difference equal to
+    the tolerance agrees).
     Death is clinical data shared by both reads, so it never enters this comparison.
 ``icpd_date``
-    iRECIST only: the date of the iCPD confirming the progression block
-    (``CriterionResult.progression.icpd_date``), same presence/tolerance rule with
-    ``icpd_date_tolerance_days`` (defaults to ``pd_date_tolerance_days``).
+    iRECIST (and itRECIST assessed by iRECIST) only: the date of the iCPD confirming the
+    progression block (``CriterionResult.progression.icpd_date``), same presence/tolerance
+    rule with ``icpd_date_tolerance_days`` (defaults to ``pd_date_tolerance_days``).
 ``impfs_event``
     imRECIST only: whether the read has an imPFS event (``pfs.event``); a PD negated by
     the next assessment is no event (IM-PFS), so two reads can agree on "PD at week 8" and
     still disagree here.
 
-Output is deterministic: criteria in charter order, variables in the fixed order above.
+Which criteria each variable is compared under (``criteria`` in the rules JSON):
+
+- absent or ``[]``: every variable under every criterion both reads were evaluated under
+  (the charter's criteria);
+- a list, ``["irecist", "recist1.1"]``: every variable under these criteria, in this order
+  (the original shape, unchanged);
+- an object, one entry per variable, naming one criterion or a list of them:
+  ``{"bor": "irrc", "pd_date": ["irecist", "recist1.1"]}`` (BOR by irRC, progression
+  date by iRECIST and RECIST 1.1); a variable without an entry is compared under every
+  criterion, as with no ``criteria`` at all. Each key must be one of ``variables``.
+
+Every criterion of ``criteria.evaluate.AVAILABLE`` may be named; the charter service also
+requires it to be one of the charter's criteria (``services.trials``).
+
+Output is deterministic: criteria in the order the list shape gives them, else in the engine's
+order (``AVAILABLE``); variables in the fixed order above.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from criteria.types import CRITERIA, IMRECIST, IRECIST, CriterionResult
+from criteria.endpoints import vocabulary
+from criteria.evaluate import AVAILABLE
+from criteria.types import IMRECIST, IRECIST, ITRECIST, CriterionResult
 
 BOR = "bor"
 PD_DATE = "pd_date"
@@ -48,25 +67,44 @@ ICPD_DATE = "icpd_date"
 IMPFS_EVENT = "impfs_event"
 #: Every supported adjudication variable, in the order disagreements are reported.
 VARIABLES: tuple[str, ...] = (BOR, PD_DATE, ICPD_DATE, IMPFS_EVENT)
-#: Variables that exist for one criterion only.
-VARIABLE_CRITERION: Mapping[str, str] = {ICPD_DATE: IRECIST, IMPFS_EVENT: IMRECIST}
+#: Variables that exist for some criteria only (iCPD: the iRECIST progression block, which
+#: itRECIST has too when assessed by iRECIST, its default basis).
+VARIABLE_CRITERIA: Mapping[str, tuple[str, ...]] = {ICPD_DATE: (IRECIST, ITRECIST), IMPFS_EVENT: (IMRECIST,)}
 
-#: Overall-response codes that mean progression, per criterion (CDISC RS controlled terms).
-PROGRESSION_CODES: Mapping[str, frozenset[str]] = {
-    IRECIST: frozenset({"iUPD", "iCPD"}),
-}
+
+def _progression_codes(criterion: str) -> frozenset[str]:
+    # The engine's own vocabulary (criteria.endpoints.vocabulary): PD (RECIST 1.1, imRECIST),
+    # iUPD / iCPD (iRECIST), irPD (irRC, irRECIST), PMD (PERCIST, imPERCIST5, PERCIMT),
+    # UPMD / CPMD (iPERCIST). itRECIST reports its basis criterion's codes: iRECIST's by
+    # default, RECIST 1.1's with itrecist_overall_basis (criteria.itrecist.basis).
+    if criterion == ITRECIST:
+        return frozenset(vocabulary(IRECIST).pd) | frozenset(vocabulary("recist1.1").pd)
+    return frozenset(vocabulary(criterion).pd)
+
+
+#: Overall-response codes that mean progression, per criterion (CDISC RS controlled terms),
+#: for every criterion the engine evaluates.
+PROGRESSION_CODES: Mapping[str, frozenset[str]] = {c: _progression_codes(c) for c in AVAILABLE}
 _DEFAULT_PROGRESSION_CODES = frozenset({"PD"})
 
 
 class RulesError(ValueError):
-    """The charter's adjudication rules JSON is malformed (an invalid charter, not a read problem)."""
+    """The charter's adjudication rules JSON is malformed (an invalid charter, not a read
+    problem). ``field`` is the path of the offending key inside the rules (``criteria.bor``),
+    empty for the rules object as a whole."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
 class AdjudicationRules:
     """The machine-readable adjudication part of a charter.
 
-    ``criteria`` empty means "every criterion both reads were evaluated under".
+    ``criteria`` (the list shape) empty means "every criterion both reads were evaluated
+    under"; ``by_variable`` (the object shape) names the criteria of single variables, the
+    others following ``criteria``.
     """
 
     variables: tuple[str, ...]
@@ -74,6 +112,25 @@ class AdjudicationRules:
     icpd_date_tolerance_days: int = 0
     criteria: tuple[str, ...] = ()
     bor_confirmed: bool = False
+    by_variable: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+
+    def criteria_for(self, variable: str) -> tuple[str, ...]:
+        """The criteria ``variable`` is compared under; ``()`` means every criterion evaluated."""
+        return self.by_variable.get(variable, self.criteria)
+
+    @property
+    def named_criteria(self) -> tuple[str, ...]:
+        """Every criterion the rules name, in the order they are first named."""
+        named = [*self.criteria, *(c for v in self.variables for c in self.by_variable.get(v, ()))]
+        return tuple(dict.fromkeys(named))
+
+    def named_paths(self) -> list[tuple[str, str]]:
+        """(path in the rules JSON, criterion) of every criterion named, for the charter's
+        check that each is one of its criteria."""
+        out = [(f"criteria[{i}]", c) for i, c in enumerate(self.criteria)]
+        for variable, names in self.by_variable.items():
+            out += [(f"criteria.{variable}", c) for c in names]
+        return out
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any], *, bor_confirmed_default: bool = False) -> AdjudicationRules:
@@ -92,44 +149,81 @@ class AdjudicationRules:
             "bor_confirmed",
         }
         if unknown_keys:
-            raise RulesError(f"unknown adjudication rule keys: {sorted(unknown_keys)}")
+            keys = sorted(unknown_keys)
+            raise RulesError(f"unknown adjudication rule keys: {keys}", keys[0])
         variables = raw.get("variables", [])
         if not isinstance(variables, list | tuple) or not all(isinstance(v, str) for v in variables):
-            raise RulesError("variables must be a list of strings")
+            raise RulesError("variables must be a list of strings", "variables")
         unknown = [v for v in variables if v not in VARIABLES]
         if unknown:
-            raise RulesError(f"unknown adjudication variables: {unknown}; supported: {list(VARIABLES)}")
+            raise RulesError(
+                f"unknown adjudication variables: {unknown}; supported: {list(VARIABLES)}", "variables"
+            )
         if len(set(variables)) != len(variables):
-            raise RulesError("variables must not repeat")
-        criteria = raw.get("criteria", [])
-        if not isinstance(criteria, list | tuple) or not all(isinstance(c, str) for c in criteria):
-            raise RulesError("criteria must be a list of strings")
-        bad = [c for c in criteria if c not in CRITERIA]
-        if bad:
-            raise RulesError(f"unknown criteria: {bad}; supported: {list(CRITERIA)}")
-        for variable, criterion in VARIABLE_CRITERION.items():
-            if variable in variables and criteria and criterion not in criteria:
-                raise RulesError(f"{variable} needs {criterion} among the adjudicated criteria")
+            raise RulesError("variables must not repeat", "variables")
+        criteria, by_variable = _criteria(raw.get("criteria", []), variables)
+        for variable, allowed in VARIABLE_CRITERIA.items():
+            scope = by_variable.get(variable, criteria)
+            if variable in variables and scope and not set(scope) & set(allowed):
+                where = f"criteria.{variable}" if variable in by_variable else "criteria"
+                needs = " or ".join(allowed)
+                raise RulesError(f"{variable} needs {needs} among the adjudicated criteria", where)
         pd_tol = _tolerance(raw, "pd_date_tolerance_days", 0)
         icpd_tol = _tolerance(raw, "icpd_date_tolerance_days", pd_tol)
         bor_confirmed = raw.get("bor_confirmed", bor_confirmed_default)
         if not isinstance(bor_confirmed, bool):
-            raise RulesError("bor_confirmed must be true or false")
+            raise RulesError("bor_confirmed must be true or false", "bor_confirmed")
         # Keep VARIABLES order so that output order never depends on how the charter lists them.
         return cls(
             variables=tuple(v for v in VARIABLES if v in variables),
             pd_date_tolerance_days=pd_tol,
             icpd_date_tolerance_days=icpd_tol,
-            criteria=tuple(criteria),
+            criteria=criteria,
             bor_confirmed=bor_confirmed,
+            by_variable=by_variable,
         )
+
+
+_CRITERIA_SHAPE = (
+    "criteria must be a list of strings, or an object of variable -> criterion (or list of them)"
+)
+
+
+def _criterion_names(value: object, where: str) -> tuple[str, ...]:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not all(isinstance(c, str) for c in names):
+        raise RulesError(_CRITERIA_SHAPE, where)
+    bad = [c for c in names if c not in AVAILABLE]
+    if bad:
+        raise RulesError(f"unknown criteria: {bad}; supported: {list(AVAILABLE)}", where)
+    if len(set(names)) != len(names):
+        raise RulesError("criteria must not repeat", where)
+    return tuple(names)
+
+
+def _criteria(value: object, variables: Sequence[str]) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """The ``criteria`` key: a list (every variable) or an object (per variable)."""
+    if not isinstance(value, Mapping):
+        if isinstance(value, str):
+            raise RulesError(_CRITERIA_SHAPE, "criteria")
+        return _criterion_names(value, "criteria"), {}
+    by_variable: dict[str, tuple[str, ...]] = {}
+    for variable, names in value.items():
+        where = f"criteria.{variable}"
+        if variable not in variables:
+            raise RulesError(f"{variable!r} is not one of this charter's adjudication variables", where)
+        by_variable[variable] = _criterion_names(names, where)
+        if not by_variable[variable]:
+            raise RulesError("name at least one criterion (or leave the variable out)", where)
+    # VARIABLES order, whatever the order of the JSON object's keys
+    return (), {v: by_variable[v] for v in VARIABLES if v in by_variable}
 
 
 def _tolerance(raw: Mapping[str, Any], key: str, default: int) -> int:
     value: object = raw.get(key, default)
     # bool is an int subclass; "true days" is a charter typo, not a tolerance.
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise RulesError(f"{key} must be a non-negative integer number of days")
+        raise RulesError(f"{key} must be a non-negative integer number of days", key)
     return value
 
 
@@ -199,17 +293,24 @@ def _criteria_in_scope(
     rules: AdjudicationRules,
     a: Mapping[str, CriterionResult],
     b: Mapping[str, CriterionResult],
-) -> list[str]:
-    scope = list(rules.criteria) if rules.criteria else [c for c in CRITERIA if c in a or c in b]
-    present: list[str] = []
-    for criterion in scope:
+) -> list[tuple[str, tuple[str, ...]]]:
+    """(criterion, its variables) in report order: the list shape's order, else the engine's
+    criterion order (``criteria.evaluate.AVAILABLE``, charter order for the original three)."""
+    evaluated = [c for c in AVAILABLE if c in a or c in b]
+    scopes = {v: rules.criteria_for(v) or tuple(evaluated) for v in rules.variables}
+    order = list(rules.criteria) + [c for c in AVAILABLE if c not in rules.criteria]
+    present: list[tuple[str, tuple[str, ...]]] = []
+    for criterion in order:
+        variables = tuple(v for v in rules.variables if criterion in scopes[v])
+        if not variables:
+            continue
         in_a, in_b = criterion in a, criterion in b
         if in_a != in_b:
             # Both reads are evaluated under the same charter; a criterion on one side only
             # is a programming error upstream, not a clinical disagreement.
             raise ValueError(f"{criterion} was evaluated for one read only")
         if in_a:
-            present.append(criterion)
+            present.append((criterion, variables))
     return present
 
 
@@ -221,10 +322,10 @@ def compare_results(
     """Every disagreement between Read A (``a``) and Read B (``b``) on the charter's
     adjudication variables; ``[]`` when the reads are concordant."""
     out: list[Disagreement] = []
-    for criterion in _criteria_in_scope(rules, a, b):
+    for criterion, variables in _criteria_in_scope(rules, a, b):
         ra, rb = a[criterion], b[criterion]
-        for variable in rules.variables:
-            if VARIABLE_CRITERION.get(variable, criterion) != criterion:
+        for variable in variables:
+            if criterion not in VARIABLE_CRITERIA.get(variable, (criterion,)):
                 continue
             found = _compare_variable(criterion, variable, ra, rb, rules)
             if found is not None:

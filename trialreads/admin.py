@@ -34,7 +34,9 @@ class TrialAdmin(ReadOnlyAdmin):
 
 @admin.register(models.Charter)
 class CharterAdmin(ReadOnlyAdmin):
-    list_display = ("trial", "version", "is_current", "primary_criterion", "effective_from")
+    list_display = (
+        "trial", "version", "is_current", "primary_criterion", "criteria", "analyses", "effective_from"
+    )
     list_filter = ("is_current",)
 
 

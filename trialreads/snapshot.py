@@ -17,13 +17,14 @@ optionally as the data stood at a cut-off date.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from criteria.parse import TSTM
+from criteria.parse import TSTM, parse_settings
 from criteria.types import (
     ITRECIST,
     PET_CRITERIA,
@@ -410,9 +411,19 @@ def subject_from_instance(subject: Subject, reads: Mapping[int, ReadRow]) -> Sub
 
 
 def settings_from_charter(charter: Charter | None) -> Settings:
+    """The engine settings of a charter: its ``engine_settings`` object read by the engine's
+    own parser (``criteria.parse.parse_settings``, as the CLI reads ``settings``), then the
+    charter's own columns (SD duration, confirmation interval, iRECIST window).
+
+    The columns are applied last, so they take priority; ``engine_settings`` may not name
+    those settings anyway (``services.trials.engine_settings_check`` refuses them), so the
+    order only matters for a row written around the service. An empty ``engine_settings``
+    (every charter before it existed) gives exactly the settings of the columns alone."""
     if charter is None:
         return Settings()
-    return Settings(
+    base = parse_settings(charter.engine_settings) if charter.engine_settings else Settings()
+    return dataclasses.replace(
+        base,
         sd_min_days=charter.sd_min_days,
         confirm_min_days=charter.confirm_min_days,
         irecist_confirm_window_days=(charter.irecist_window_min_days, charter.irecist_window_max_days),
@@ -646,9 +657,11 @@ def _pet_scan(tr: TimepointReadRow, baseline_tp: int) -> PetScan:
     )
 
 
-def injection_from_rows(base: TimepointReadRow, follow_ups: Sequence[TimepointReadRow]) -> Injection:
+def injection_from_rows(base: TimepointReadRow, follow_ups: Sequence[TimepointReadRow]) -> Injection | None:
     """itRECIST's classification: each baseline lesion's injected flag, and per follow-up the
-    baseline lesions first injected there (ITR-CLASS)."""
+    baseline lesions first injected there (ITR-CLASS); None when the read classified no lesion
+    as injected (read before the charter named itRECIST: the engine then says the flags are
+    missing, rather than judging every lesion non-injected)."""
     flags = {
         m.lesion.code: m.lesion.injected for m in base.measurements if m.lesion.kind == LesionKind.TARGET
     }
@@ -660,6 +673,8 @@ def injection_from_rows(base: TimepointReadRow, follow_ups: Sequence[TimepointRe
         codes = {m.lesion.code for m in tr.measurements if m.newly_injected}
         codes.update(r.lesion.code for r in tr.ratings if r.newly_injected)
         later.append(tuple(sorted(codes)))
+    if not any(flags.values()) and not any(later):
+        return None
     return Injection(baseline=flags, later=tuple(later))
 
 

@@ -508,18 +508,23 @@ def _check_pet_number(
         found.add(path, "at most 4 decimal places")
 
 
+TGR = "tgr"
+NO_TGR = "the charter asks for no tumour growth rate analysis (analyses: tgr), which pre-baseline scans feed"
+
+
 # --- pre-baseline scan (tumour growth rate) --------------------------------------------------------
 
 
 def prebaseline_problems(
-    scan: PrebaselineInput, baseline: Baseline, date: dt.date, criteria_analyses: Sequence[str] = ("tgr",)
+    scan: PrebaselineInput, baseline: Baseline, date: dt.date, analyses: Sequence[str]
 ) -> list[FieldProblem]:
-    """Problems with a pre-baseline scan: the baseline targets' values (measured, or not
-    assessed) or the sum alone, not both (``criteria.growth_input``'s own rules, which also
+    """Problems with a pre-baseline scan: the charter's analyses include the tumour growth
+    rate (the only one a pre-baseline scan feeds); the baseline targets' values (measured, or
+    not assessed) or the sum alone, not both (``criteria.growth_input``'s own rules, which also
     refuse a scan that is not before the baseline), each value a diameter as elsewhere."""
     found = _Problems()
-    if not criteria_analyses:
-        found.add(("prebaseline",), "the charter asks for no tumour growth analysis (analyses: tgr)")
+    if TGR not in analyses:
+        found.add(("prebaseline",), NO_TGR)
         return found.items
     seen: set[str] = set()
     values: dict[str, object] = {}

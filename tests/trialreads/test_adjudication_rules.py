@@ -229,3 +229,108 @@ def test_rules_defaults_and_order() -> None:
     assert rules.icpd_date_tolerance_days == 14
     assert rules.criteria == ()
     assert AdjudicationRules.from_json({}).variables == ()
+
+
+# --- criteria per variable (issue 15 item 2) --------------------------------------------------
+
+IRRC, IRRECIST, ITRECIST, PERCIST, IPERCIST = "irrc", "irrecist", "itrecist", "percist", "ipercist"
+
+
+@pytest.mark.parametrize(
+    ("criterion", "code"),
+    [
+        (IRRC, "irPD"), (IRRECIST, "irPD"), (PERCIST, "PMD"), ("impercist5", "PMD"), ("percimt", "PMD"),
+        (IPERCIST, "UPMD"), (IPERCIST, "CPMD"), (ITRECIST, "iUPD"), (ITRECIST, "PD"), (IMRECIST, "PD"),
+    ],
+)
+def test_first_progression_of_every_criterion(criterion: str, code: str) -> None:
+    r = result(criterion, [(WK6, "SD"), (WK12, code), (WK18, code)], "SD")
+    assert first_progression_date(r) == WK12
+
+
+def test_progression_codes_cover_every_criterion_and_no_response_code() -> None:
+    from criteria.evaluate import AVAILABLE
+    from trialreads.adjudication_rules import PROGRESSION_CODES
+
+    assert set(PROGRESSION_CODES) == set(AVAILABLE)
+    assert PROGRESSION_CODES[IRRC] == PROGRESSION_CODES[IRRECIST] == {"irPD"}
+    assert PROGRESSION_CODES[IPERCIST] == {"UPMD", "CPMD"} and PROGRESSION_CODES[PERCIST] == {"PMD"}
+    # The new criteria's non-progression codes are not progression.
+    for criterion, code in ((IRRC, "irSD"), (IRRECIST, "irNN"), (PERCIST, "SMD"), (IPERCIST, "PMR")):
+        assert first_progression_date(result(criterion, [(WK6, code)], code)) is None
+
+
+def test_each_variable_under_its_own_criteria() -> None:
+    # BOR by irRC, PD date by iRECIST. The reads also differ on irRC's progression date and
+    # on iRECIST's BOR, which these rules do not compare.
+    a = {
+        IRRC: result(IRRC, [(WK6, "irPR"), (WK12, "irPD")], "irPR"),
+        IRECIST: result(IRECIST, [(WK6, "iPR"), (WK12, "iUPD")], "iPR"),
+    }
+    b = {
+        IRRC: result(IRRC, [(WK6, "irSD"), (WK18, "irPD")], "irSD"),
+        IRECIST: result(IRECIST, [(WK6, "iSD"), (WK18, "iUPD")], "iSD"),
+    }
+    rules = AdjudicationRules.from_json(
+        {"variables": ["bor", "pd_date"], "criteria": {"pd_date": "irecist", "bor": "irrc"}}
+    )
+    assert rules.criteria_for("bor") == (IRRC,) and rules.criteria_for("pd_date") == (IRECIST,)
+    assert rules.named_criteria == (IRRC, IRECIST)
+    assert rules.named_paths() == [("criteria.bor", IRRC), ("criteria.pd_date", IRECIST)]
+    assert compare_results(a, b, rules) == [
+        Disagreement(IRECIST, "pd_date", "2026-03-26", "2026-05-07", "progression dates differ by 42 days "
+                     "(tolerance 0)"),
+        Disagreement(IRRC, "bor", "irPR", "irSD", "best overall response: irPR vs irSD"),
+    ]
+
+
+def test_a_variable_without_an_entry_is_compared_under_every_criterion() -> None:
+    a = {RECIST11: result(RECIST11, [(WK6, "SD"), (WK12, "PD")], "SD"),
+         PERCIST: result(PERCIST, [(WK6, "PMR")], "PMR")}
+    b = {RECIST11: result(RECIST11, [(WK6, "PR"), (WK12, "PR")], "PR"),
+         PERCIST: result(PERCIST, [(WK6, "SMD")], "SMD")}
+    rules = AdjudicationRules.from_json({"variables": ["bor", "pd_date"], "criteria": {"bor": ["percist"]}})
+    found = {(d.criterion, d.variable) for d in compare_results(a, b, rules)}
+    # bor only by PERCIST (RECIST 1.1's BOR differs too, SD vs PR: not compared); pd_date by both.
+    assert found == {(PERCIST, "bor"), (RECIST11, "pd_date")}
+
+
+def test_the_list_shape_keeps_its_meaning() -> None:
+    old = AdjudicationRules.from_json({"variables": ["bor"], "criteria": ["irecist"]})
+    assert old.criteria == (IRECIST,) and old.by_variable == {} and old.criteria_for("bor") == (IRECIST,)
+    assert old.named_paths() == [("criteria[0]", IRECIST)]
+
+
+def test_icpd_date_under_itrecist() -> None:
+    rules = AdjudicationRules.from_json({"variables": ["icpd_date"], "criteria": {"icpd_date": "itrecist"}})
+    a = {ITRECIST: CriterionResult(ITRECIST, (tp(WK6, "iUPD"), tp(WK12, "iCPD")), "iUPD", None, None,
+                                   Pfs(True, WK6, "x"), progression=Progression(WK6, WK12))}
+    b = {ITRECIST: CriterionResult(ITRECIST, (tp(WK6, "iUPD"),), "iUPD", None, None,
+                                   Pfs(True, WK6, "x"), progression=Progression(WK6, None))}
+    [d] = compare_results(a, b, rules)
+    assert (d.criterion, d.variable, d.value_a, d.value_b) == (ITRECIST, "icpd_date", "2026-03-26", None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "message"),
+    [
+        ({"variables": ["bor"], "criteria": {"bor": "who"}}, "criteria.bor", "unknown criteria"),
+        ({"variables": ["bor"], "criteria": {"bor": 3}}, "criteria.bor", "list of strings"),
+        ({"variables": ["bor"], "criteria": {"bor": []}}, "criteria.bor", "at least one"),
+        ({"variables": ["bor"], "criteria": {"bor": ["irrc", "irrc"]}}, "criteria.bor", "repeat"),
+        ({"variables": ["bor"], "criteria": {"pd_date": "irrc"}}, "criteria.pd_date",
+         "adjudication variables"),
+        ({"variables": ["impfs_event"], "criteria": {"impfs_event": "irrc"}}, "criteria.impfs_event",
+         "needs imrecist"),
+        ({"variables": ["icpd_date"], "criteria": {"icpd_date": "irrc"}}, "criteria.icpd_date",
+         "needs irecist"),
+        ({"variables": ["bor"], "criteria": ["irrc", "who"]}, "criteria", "unknown criteria"),
+        ({"variables": "bor"}, "variables", "list of strings"),
+        ({"variables": ["bor"], "pd_date_tolerance_days": -1}, "pd_date_tolerance_days", "non-negative"),
+        ({"variables": ["bor"], "colour": 1}, "colour", "unknown adjudication rule keys"),
+    ],
+)
+def test_rules_errors_name_the_key(raw: object, field: str, message: str) -> None:
+    with pytest.raises(RulesError, match=message) as err:
+        AdjudicationRules.from_json(raw)  # type: ignore[arg-type]
+    assert err.value.field == field

@@ -185,12 +185,22 @@ class AcceptedReadList(ListView):
 class ReaderMetrics(ApiView):
     """Read manager: adjudication rate, per-reader adjudicator agreement and disagreement
     index, Cohen's kappa on BOR (95% CI), median |Δ| of progression dates, monthly drift,
-    and site-vs-central EDR/LDR. ``?pd_tolerance_days=N`` for the EDR/LDR timing."""
+    and site-vs-central EDR/LDR. ``?pd_tolerance_days=N`` for the EDR/LDR timing;
+    ``?criterion=irecist`` for the BOR and progression dates of another of the trial's
+    criteria (default: the charter's primary criterion)."""
 
     serializer_class = AcceptedReadOut
 
     @extend_schema(
-        parameters=[OpenApiParameter("pd_tolerance_days", OpenApiTypes.INT)],
+        parameters=[
+            OpenApiParameter("pd_tolerance_days", OpenApiTypes.INT),
+            OpenApiParameter(
+                "criterion",
+                OpenApiTypes.STR,
+                description="One of the trial's criteria (default: the primary criterion); "
+                "another value is a 400 naming criterion.",
+            ),
+        ],
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -200,7 +210,11 @@ class ReaderMetrics(ApiView):
             days = validators.parse_int(raw, minimum=0, maximum=validators.DAYS_MAX)
         except ValueError as exc:
             raise ValidationError(f"number of days: {exc}", "pd_tolerance_days") from exc
-        return Response(selectors.reader_metrics(user=request.user, trial_id=pk, pd_tolerance_days=days))
+        criterion = request.query_params.get("criterion")
+        metrics = selectors.reader_metrics(
+            user=request.user, trial_id=pk, pd_tolerance_days=days, criterion=criterion
+        )
+        return Response(metrics)
 
 
 class InvestigatorAssessmentImport(ApiView):

@@ -16,8 +16,10 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from criteria.serialize import plain
+from trialreads.endpoint_results import analyses_from_json, analysis_flags
 from trialreads.errors import NotFound
-from trialreads.models.endpoint import EndpointJob, EndpointRun, ExportBatch
+from trialreads.models.endpoint import EndpointAnalysis, EndpointJob, EndpointRun, ExportBatch
 from trialreads.selectors import endpoints as selectors
 from trialreads.services import endpoint_requests
 from trialreads.services import exports as export_services
@@ -56,6 +58,10 @@ class EndpointResultOut(serializers.Serializer):  # type: ignore[type-arg]
     subject_code = serializers.CharField(source="subject.subject_code")
     criterion = serializers.CharField()
     status = serializers.CharField()
+    reason = serializers.CharField(
+        help_text="Why the run FAILED: the engine's message per evaluator (e.g. an input the "
+        "criterion needs that the reads do not carry); empty when DONE."
+    )
     evaluator = serializers.CharField(source="accepted_evaluator")
     result = serializers.SerializerMethodField()
 
@@ -63,6 +69,44 @@ class EndpointResultOut(serializers.Serializer):  # type: ignore[type-arg]
     def get_result(self, obj: EndpointRun) -> dict[str, Any] | None:
         data = obj.result.get(obj.accepted_evaluator) if obj.accepted_evaluator else None
         return data if isinstance(data, dict) else None
+
+
+class EndpointAnalysisOut(serializers.Serializer):  # type: ignore[type-arg]
+    """The accepted (BICR) read's analyses for one subject: the subject-level flags
+    (hyperprogression per definition, pseudoprogression per criterion, dissociated response;
+    null when undetermined) and the analyses as the criteria CLI writes them."""
+
+    subject_id = serializers.IntegerField()
+    subject_code = serializers.CharField(source="subject.subject_code")
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    evaluator = serializers.CharField(source="accepted_evaluator")
+    flags = serializers.SerializerMethodField()
+    analyses = serializers.SerializerMethodField()
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": {"type": "boolean", "nullable": True},
+            },
+        }
+    )
+    def get_flags(self, obj: EndpointAnalysis) -> dict[str, Any] | None:
+        data = _accepted(obj)
+        return None if data is None else analysis_flags(data)
+
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": {}})
+    def get_analyses(self, obj: EndpointAnalysis) -> dict[str, Any] | None:
+        data = _accepted(obj)
+        return None if data is None else {k: plain(v) for k, v in analyses_from_json(data).items()}
+
+
+def _accepted(obj: EndpointAnalysis) -> dict[str, Any] | None:
+    data = obj.result.get(obj.accepted_evaluator) if obj.accepted_evaluator else None
+    return data if isinstance(data, dict) else None
 
 
 class ExportFileOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -140,6 +184,17 @@ class EndpointResultList(ListView):
         return selectors.endpoint_result_list(user=self.request.user, trial_id=self.kwargs["pk"])
 
 
+class EndpointAnalysisList(ListView):
+    """Accepted analyses of the latest finished computation, per subject (the charter's
+    ``analyses``; empty when it asks for none)."""
+
+    serializer_class = EndpointAnalysisOut
+    schema_model = EndpointAnalysis
+
+    def select(self) -> QuerySet[Any]:
+        return selectors.endpoint_analysis_list(user=self.request.user, trial_id=self.kwargs["pk"])
+
+
 class ExportBatchList(ListView):
     """Export batches of the trial (sponsor viewers, read managers)."""
 
@@ -186,6 +241,9 @@ class ExportFileDownload(ApiView):
 urlpatterns = [
     path("trials/<int:pk>/endpoint-jobs/", EndpointJobList.as_view(), name="trial-endpoint-jobs"),
     path("trials/<int:pk>/endpoint-results/", EndpointResultList.as_view(), name="trial-endpoint-results"),
+    path(
+        "trials/<int:pk>/endpoint-analyses/", EndpointAnalysisList.as_view(), name="trial-endpoint-analyses"
+    ),
     path("trials/<int:pk>/exports/", ExportBatchList.as_view(), name="trial-exports"),
     path("endpoint-jobs/<int:pk>/", EndpointJobDetail.as_view(), name="endpoint-job-detail"),
     path("exports/<int:pk>/", ExportBatchDetail.as_view(), name="export-detail"),

@@ -257,6 +257,12 @@ class CharterOut(serializers.Serializer):  # type: ignore[type-arg]
     irecist_window_max_days = serializers.IntegerField()
     adjudication_rules = serializers.DictField()
     read_paradigm = serializers.CharField()
+    analyses = serializers.ListField(
+        child=serializers.CharField(), help_text="Growth-family analyses computed with the endpoints."
+    )
+    engine_settings = serializers.DictField(
+        help_text="Overrides of the engine's settings (criteria.types.Settings fields)."
+    )
     effective_from = serializers.DateField()
     created_at = serializers.DateTimeField()
 
@@ -504,6 +510,11 @@ class EvaluationOut(serializers.Serializer):  # type: ignore[type-arg]
     charter_version = serializers.IntegerField(allow_null=True)
     signed_only = serializers.BooleanField()
     result = serializers.DictField(allow_null=True, help_text="criteria engine output with explanations")
+    not_evaluable = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Charter criteria this read cannot be evaluated under (criterion -> the engine's "
+        "message: an input the criterion needs is not recorded).",
+    )
 
 
 class AuditEventOut(serializers.Serializer):  # type: ignore[type-arg]

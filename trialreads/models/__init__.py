@@ -3,7 +3,7 @@
 from .adjudication import AcceptedRead, AdjudicationCase, InvestigatorAssessment
 from .audit import AuditEvent, ChainHead
 from .confirmation import ConfirmationNotification, ConfirmationWindow, SponsorContact
-from .endpoint import EndpointJob, EndpointRun, ExportBatch
+from .endpoint import EndpointAnalysis, EndpointJob, EndpointRun, ExportBatch
 from .read import Lesion, Measurement, NonTargetRating, Read, Signature, TimepointRead, signed_q
 from .subject import ImagingTimepoint, Subject
 from .trial import Charter, Site, Trial, TrialMembership
@@ -16,6 +16,7 @@ __all__ = [
     "Charter",
     "ConfirmationNotification",
     "ConfirmationWindow",
+    "EndpointAnalysis",
     "EndpointJob",
     "EndpointRun",
     "ExportBatch",

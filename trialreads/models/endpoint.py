@@ -12,6 +12,7 @@ whose worker died, and Redis redelivers one that outlives the visibility timeout
 * :class:`EndpointRun` is one subject x criterion result, unique on (trial, subject,
   criterion, algorithm version, input hash): a redelivered or duplicate task inserts the
   same key again and the insert is a no-op, so the same result is written once.
+* :class:`EndpointAnalysis` is one subject's growth-family analyses, keyed like its runs.
 * :class:`ExportBatch` is one sponsor transfer with the SHA-256 of every file it wrote.
 
 These rows are derived from the clinical data and can always be recomputed from it; they
@@ -133,6 +134,42 @@ class EndpointRun(models.Model):
 
     def __str__(self) -> str:
         return f"endpoint run {self.subject_id}/{self.criterion} ({self.status})"
+
+
+class EndpointAnalysis(models.Model):
+    """One subject's growth-family analyses (the charter's ``analyses``: hyperprogression by
+    each definition, pseudoprogression per criterion, dissociated response), on every
+    reader's read, and which evaluator's is the accepted (BICR) one. Written with the
+    subject's :class:`EndpointRun` rows, keyed the same way.
+
+    ``result`` maps the CDISC evaluator to the lossless JSON of that read's analyses
+    (``endpoint_results.analyses_to_json``); ``status`` FAILED with ``reason`` when the
+    engine could not run them on a read.
+    """
+
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="endpoint_analyses")
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="endpoint_analyses")
+    charter = models.ForeignKey(Charter, on_delete=models.PROTECT, related_name="endpoint_analyses")
+    job = models.ForeignKey(EndpointJob, on_delete=models.PROTECT, related_name="analyses")
+    algorithm_version = models.CharField(max_length=20)
+    input_sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.DONE)
+    accepted_evaluator = models.CharField(max_length=20, blank=True, default="")
+    result = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["trial", "subject", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["trial", "subject", "algorithm_version", "input_sha256"],
+                name="endpointanalysis_unique_inputs",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"endpoint analyses {self.subject_id} ({self.status})"
 
 
 class ExportBatch(ClaimableJob):

@@ -39,6 +39,23 @@ def default_adjudication_rules() -> dict[str, object]:
     return {"variables": ["bor", "pd_date"], "pd_date_tolerance_days": 7}
 
 
+def default_analyses() -> list[str]:
+    return []
+
+
+def default_engine_settings() -> dict[str, object]:
+    return {}
+
+
+#: ``criteria.types.Settings`` fields that a charter column sets (the column's name):
+#: ``Charter.engine_settings`` may not name them, so each setting has one source.
+CHARTER_SETTING_FIELDS: dict[str, str] = {
+    "sd_min_days": "sd_min_days",
+    "confirm_min_days": "confirm_min_days",
+    "irecist_confirm_window_days": "irecist_window_min_days / irecist_window_max_days",
+}
+
+
 class Charter(models.Model):
     """The imaging review charter's machine-readable part. Versioned data: a change is a
     new row (``charter_publish``), never an edit, so every read and endpoint can name the
@@ -57,6 +74,12 @@ class Charter(models.Model):
     adjudication_rules = models.JSONField(default=default_adjudication_rules)
     #: The PET tracer of the trial's PET reads (PERCIST family: FDG; PERCIMT is for FDG too).
     pet_tracer = models.CharField(max_length=20, default="FDG")
+    #: Growth-family analyses computed with the endpoints (``criteria.evaluate.ANALYSES``).
+    analyses = models.JSONField(default=default_analyses, blank=True)
+    #: Overrides of ``criteria.types.Settings`` fields that no column above sets (the
+    #: ambiguity readings, e.g. ``{"ir_pd_date": "confirming"}``); parsed by the engine's own
+    #: ``criteria.parse.parse_settings`` (``trialreads.snapshot.settings_from_charter``).
+    engine_settings = models.JSONField(default=default_engine_settings, blank=True)
     read_paradigm = models.CharField(
         max_length=10, choices=ReadParadigm.choices, default=ReadParadigm.TWO_PLUS_ONE
     )

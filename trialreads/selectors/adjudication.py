@@ -15,11 +15,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from criteria.evaluate import evaluate
 from criteria.serialize import criterion_json
 from trialreads import access, mappers
 from trialreads.adjudication_rules import AdjudicationRules
 from trialreads.choices import AdjudicationStatus, LesionKind, TrialRole
+from trialreads.errors import ValidationError
+from trialreads.evaluation import evaluate_each
 from trialreads.models import (
     AcceptedRead,
     AdjudicationCase,
@@ -38,6 +39,7 @@ from trialreads.reader_metrics import (
     summarise,
 )
 from trialreads.selectors.reads import _with_content
+from trialreads.snapshot import has_engine_input
 
 
 def adjudication_case_list(
@@ -141,13 +143,15 @@ def adjudication_side_by_side(*, user: Any, case_id: object) -> dict[str, Any]:
         slot = case.slot_for_label(label)
         trs = comparable[slot]
         engine_subject = mappers.subject_for_read(reads[slot], trs, charter)
-        results = (
-            evaluate(engine_subject, list(charter.criteria)).results if engine_subject.baseline else {}
-        )
+        # each criterion on its own: one the reads do not carry the input of is named, not fatal
+        evaluable = has_engine_input(engine_subject)
+        evaluation = evaluate_each(engine_subject, list(charter.criteria)) if evaluable else None
+        results = evaluation.results if evaluation else {}
         out_reads.append({
             "label": f"Read {label}",
             "timepoints": [_timepoint_json(tr) for tr in trs],
             "results": {name: criterion_json(r, explain=True) for name, r in results.items()},
+            "not_evaluable": dict(evaluation.errors) if evaluation else {},
         })
     return {"case": case_json(case), "reads": out_reads}
 
@@ -173,16 +177,38 @@ def _drift(buckets: Sequence[MonthBucket]) -> list[dict[str, object]]:
     return [b.as_json() for b in buckets]
 
 
+def _slot_values(summary: dict[str, Any], criterion: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Each slot's stored values under ``criterion`` at the latest comparison; ``None`` when
+    that comparison has none (made before the criterion joined the charter or before values
+    were kept per criterion, or the criterion was not evaluable on the reads)."""
+    per_criterion = summary.get("criteria")
+    if isinstance(per_criterion, dict):
+        values = per_criterion.get(criterion)
+        return (values.get("1", {}), values.get("2", {})) if isinstance(values, dict) else None
+    if summary.get("criterion") == criterion:  # a comparison stored before "criteria" existed
+        return summary.get("1", {}), summary.get("2", {})
+    return None
+
+
 def reader_metrics(
-    *, user: Any, trial_id: object, pd_tolerance_days: int = 0, bor_categories: Sequence[str] | None = None,
+    *,
+    user: Any,
+    trial_id: object,
+    pd_tolerance_days: int = 0,
+    bor_categories: Sequence[str] | None = None,
+    criterion: str | None = None,
 ) -> dict[str, Any]:
     """Per-trial and per-reader metrics (read managers only), from the compared subjects.
 
     A subject counts once it has been compared (both reads signed the same timepoints),
     in the calendar month of its first comparison. It counts as adjudicated if it has an
     open or decided case (its latest one decides "chosen"); voided cases do not count.
-    BOR and first-progression dates are the charter's primary criterion at the latest
-    comparison (confirmed BOR when the adjudication rules compare it).
+    BOR and first-progression dates are those of ``criterion`` (any of the charter's
+    criteria; default its primary criterion) at the latest comparison (confirmed BOR when
+    the adjudication rules compare it); a subject whose latest comparison has no values
+    under ``criterion`` is left out and counted in ``subjects_without_values``. The
+    site-vs-central rates always compare the investigator's (RECIST 1.1) progression with
+    the primary criterion's.
 
     Six queries whatever the trial size (trial, capability, states, reads, cases, team),
     plus one for investigator assessments.
@@ -190,6 +216,9 @@ def reader_metrics(
     trial = access.access_trial_for(user, trial_id)
     access.require_capability(user, trial.pk, access.MANAGE, "trial", trial.pk)
     charter = Charter.objects.get(trial=trial, is_current=True)
+    criterion = charter.primary_criterion if criterion is None else criterion
+    if criterion not in charter.criteria:
+        raise ValidationError(f"one of the trial's criteria: {', '.join(charter.criteria)}", "criterion")
     states = list(
         AcceptedRead.objects.filter(subject__trial=trial).select_related("read").order_by("subject_id")
     )
@@ -208,12 +237,17 @@ def reader_metrics(
     )
     bor_field = "bor_confirmed" if rules.bor_confirmed else "bor"
     pairs: list[SubjectPair] = []
+    without_values = 0
     for state in states:
         slots = readers.get(state.subject_id, {})
         if set(slots) != {1, 2}:
             continue
+        values = _slot_values(state.summary, criterion)
+        if values is None:
+            without_values += 1
+            continue
         latest = latest_case.get(state.subject_id)
-        s1, s2 = state.summary.get("1", {}), state.summary.get("2", {})
+        s1, s2 = values
         pairs.append(SubjectPair(
             subject=state.subject_id,
             readers=(slots[1], slots[2]),
@@ -231,9 +265,12 @@ def reader_metrics(
     site = _site_vs_central(trial.pk, states, pd_tolerance_days)
     return {
         "trial": trial.code,
-        "criterion": charter.primary_criterion,
+        "criterion": criterion,
+        "primary_criterion": charter.primary_criterion,
+        "criteria": list(charter.criteria),
         "bor_field": bor_field,
         "compared_subjects": summary.compared,
+        "subjects_without_values": without_values,
         "adjudication_rate": summary.adjudication_rate.as_json(),
         "kappa_bor": summary.kappa.as_json(),
         "median_abs_pd_date_difference_days": summary.median_abs_pd_date_difference_days,

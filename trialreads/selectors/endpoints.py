@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from trialreads import access
-from trialreads.models.endpoint import EndpointJob, EndpointRun, ExportBatch, JobStatus
+from trialreads.models.endpoint import EndpointAnalysis, EndpointJob, EndpointRun, ExportBatch, JobStatus
 
 
 def _endpoints_trial(user: Any, trial_id: object) -> int:
@@ -31,25 +31,50 @@ def endpoint_job_get(*, user: Any, job_id: object) -> EndpointJob:
     return access.access_endpoint_job_for(user, job_id)
 
 
+def _latest_done(trial_pk: int) -> EndpointJob | None:
+    return (
+        EndpointJob.objects.filter(trial_id=trial_pk, status=JobStatus.DONE)
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+
+
+def _job_keys(job: EndpointJob) -> dict[str, Any]:
+    """The filter that picks a job's rows (runs or analyses): its subjects' input hashes."""
+    keys = [(int(subject), digest) for subject, digest in job.subject_hashes.items()]
+    return {
+        "trial_id": job.trial_id,
+        "charter_id": job.charter_id,
+        "algorithm_version": job.algorithm_version,
+        "input_sha256__in": {digest for _, digest in keys},
+        "subject_id__in": {subject for subject, _ in keys},
+    }
+
+
 def endpoint_result_list(*, user: Any, trial_id: object) -> QuerySet[EndpointRun]:
     """Subject x criterion results of the latest finished computation (one query)."""
     pk = _endpoints_trial(user, trial_id)
-    job = (
-        EndpointJob.objects.filter(trial_id=pk, status=JobStatus.DONE).order_by("-finished_at", "-pk").first()
-    )
+    job = _latest_done(pk)
     if job is None:
         return EndpointRun.objects.none()
-    keys = [(int(subject), digest) for subject, digest in job.subject_hashes.items()]
     return (
-        EndpointRun.objects.filter(
-            trial_id=pk,
-            charter_id=job.charter_id,
-            algorithm_version=job.algorithm_version,
-            input_sha256__in={digest for _, digest in keys},
-            subject_id__in={subject for subject, _ in keys},
-        )
+        EndpointRun.objects.filter(**_job_keys(job))
         .select_related("subject")
         .order_by("subject__subject_code", "criterion")
+    )
+
+
+def endpoint_analysis_list(*, user: Any, trial_id: object) -> QuerySet[EndpointAnalysis]:
+    """Each subject's analyses (the charter's ``analyses``) of the latest finished
+    computation (one query); none when the charter asks for no analysis."""
+    pk = _endpoints_trial(user, trial_id)
+    job = _latest_done(pk)
+    if job is None:
+        return EndpointAnalysis.objects.none()
+    return (
+        EndpointAnalysis.objects.filter(**_job_keys(job))
+        .select_related("subject")
+        .order_by("subject__subject_code")
     )
 
 

@@ -3,7 +3,8 @@ the engine's evaluation of one read. Everything goes through the access gate."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -11,6 +12,7 @@ from django.db.models import Prefetch, QuerySet
 from criteria.evaluate import evaluate
 from criteria.types import SubjectResult
 from trialreads import access, mappers
+from trialreads.evaluation import evaluate_each
 from trialreads.models import Charter, Measurement, NonTargetRating, Read, Signature, TimepointRead
 
 
@@ -60,6 +62,9 @@ class ReadEvaluation:
     charter_version: int | None
     result: SubjectResult | None  # None until the baseline has been saved
     signed_only: bool
+    #: criterion -> the engine's message, for the charter criteria the read cannot be
+    #: evaluated under (an input they need, e.g. perpendicular diameters, is not recorded)
+    not_evaluable: Mapping[str, str] = field(default_factory=dict)
 
 
 def read_evaluate(*, user: Any, read_id: object, signed_only: bool = False) -> ReadEvaluation:
@@ -75,7 +80,9 @@ def read_evaluate(*, user: Any, read_id: object, signed_only: bool = False) -> R
     subject = mappers.subject_for_read(read, trs, charter)
     if subject.baseline is None:
         return ReadEvaluation(read, charter.version if charter else None, None, signed_only)
-    criteria = list(charter.criteria) if charter else None
-    return ReadEvaluation(
-        read, charter.version if charter else None, evaluate(subject, criteria), signed_only
-    )
+    version = charter.version if charter else None
+    if charter is None:
+        return ReadEvaluation(read, version, evaluate(subject), signed_only)
+    evaluation = evaluate_each(subject, list(charter.criteria))
+    result = SubjectResult(subject.subject, evaluation.results)
+    return ReadEvaluation(read, version, result, signed_only, evaluation.errors)

@@ -18,12 +18,20 @@ from django.db.models import Q, QuerySet
 
 from criteria import validate as rules
 from criteria.errors import CriteriaError
-from criteria.evaluate import evaluate
+from criteria.evaluate import AVAILABLE, evaluate
 from criteria.types import CriterionResult, TimepointResult
 from trialreads import access, mappers, validation
 from trialreads.choices import AdjudicationStatus, LesionKind, MeasurementState, TrialRole
-from trialreads.endpoint_results import job_runs, result_from_json
+from trialreads.endpoint_results import (
+    FlagCount,
+    analysis_counts,
+    analysis_flags,
+    job_analyses,
+    job_runs,
+    result_from_json,
+)
 from trialreads.errors import FieldProblem
+from trialreads.evaluation import evaluate_each
 from trialreads.models import (
     AcceptedRead,
     AdjudicationCase,
@@ -268,6 +276,8 @@ class Preview:
     per_organ: dict[str, int] = field(default_factory=dict)
     responses: list[tuple[str, TimepointResult]] = field(default_factory=list)
     engine_error: str = ""
+    #: criterion -> why the engine cannot evaluate it on this read (the others still respond)
+    not_evaluable: dict[str, str] = field(default_factory=dict)
 
 
 def baseline_preview(
@@ -338,12 +348,22 @@ def followup_preview(
     charter = Charter.objects.filter(trial_id=tr.read.subject.trial_id, is_current=True).first()
     subject = mappers.subject_for_read(tr.read, ctx.earlier, charter)
     subject = dataclasses.replace(subject, timepoints=(*subject.timepoints, timepoint))
-    try:
-        result = evaluate(subject, list(charter.criteria) if charter else None)
-    except CriteriaError as exc:
-        preview.engine_error = str(exc)
-        return preview
-    for name, crit in result.results.items():
+    if charter is None:
+        try:
+            results = dict(evaluate(subject).results)
+        except CriteriaError as exc:
+            preview.engine_error = str(exc)
+            return preview
+    else:
+        # Each charter criterion on its own: one whose input this form does not record
+        # (irRC's perpendicular diameters, PET) is named, and the others still respond.
+        evaluation = evaluate_each(subject, list(charter.criteria))
+        results = dict(evaluation.results)
+        preview.not_evaluable = dict(evaluation.errors)
+        if not results:
+            preview.engine_error = next(iter(evaluation.errors.values()))
+            return preview
+    for name, crit in results.items():
         if crit.timepoints:
             preview.responses.append((name, crit.timepoints[-1]))
     if preview.responses:
@@ -507,6 +527,52 @@ def accepted_results(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class EndpointPatterns:
+    """The dashboard's counts of the latest finished computation, accepted reads only:
+    ``counts`` per analysis, then per criterion (pseudoprogression) or definition
+    (hyperprogression), over the ``subjects`` whose analyses were computed (``failed``: the
+    engine could not run them); ``not_evaluable``: per criterion, the subjects whose run
+    FAILED (an input the criterion needs is not in the reads)."""
+
+    subjects: int
+    failed: int
+    counts: dict[str, dict[str, FlagCount]]
+    not_evaluable: dict[str, int]
+
+
+def endpoint_patterns(*, user: Any, trial_id: object) -> EndpointPatterns | None:
+    """Pseudoprogression, hyperprogression and dissociated response counts and rates, and
+    the criteria not evaluable per subject; ``None`` before the first computation."""
+    trial = dashboard_trial_get(user=user, trial_id=trial_id)
+    job = _latest_done_job(trial)
+    if job is None:
+        return None
+    failed_runs = EndpointRun.objects.filter(
+        trial_id=job.trial_id,
+        charter_id=job.charter_id,
+        algorithm_version=job.algorithm_version,
+        status=JobStatus.FAILED,
+    ).values_list("subject_id", "input_sha256", "criterion")
+    not_evaluable: Counter[str] = Counter(
+        criterion
+        for subject_id, digest, criterion in failed_runs
+        if job.subject_hashes.get(str(subject_id)) == digest
+    )
+    flags = []
+    failed = 0
+    for row in job_analyses(job):
+        if row.status != JobStatus.DONE:
+            failed += 1
+            continue
+        data = row.result.get(row.accepted_evaluator) if row.accepted_evaluator else None
+        if isinstance(data, dict):  # no accepted read yet (adjudication open): not counted
+            flags.append(analysis_flags(data))
+    order = {c: i for i, c in enumerate(AVAILABLE)}
+    by_criterion = dict(sorted(not_evaluable.items(), key=lambda item: order.get(item[0], len(order))))
+    return EndpointPatterns(len(flags), failed, analysis_counts(flags), by_criterion)
 
 
 def dashboard_subject_get(*, user: Any, subject_id: object) -> Subject:

@@ -33,14 +33,13 @@ import logging
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from criteria.evaluate import evaluate
 from criteria.types import CriterionResult
 from trialreads import access, validators
 from trialreads.adjudication_rules import (
@@ -53,6 +52,7 @@ from trialreads.adjudication_rules import (
 from trialreads.canonical import canonical_json, sha256_hex
 from trialreads.choices import AcceptanceBasis, AdjudicationStatus, AuditEventType, TrialRole
 from trialreads.errors import Conflict, ValidationError
+from trialreads.evaluation import evaluate_each
 from trialreads.models import (
     AcceptedRead,
     AdjudicationCase,
@@ -95,11 +95,19 @@ class Comparison:
     primary_criterion: str
     rules: AdjudicationRules
     charter_version: int
+    #: criterion -> the engine's message, for the charter criteria left out of the comparison
+    #: because a read does not carry what they need (none of them named by the rules)
+    not_evaluable: dict[str, str] = field(default_factory=dict)
 
     def disagreements_for(self, a_slot: int) -> list[dict[str, Any]]:
         """The disagreements as the case shows them: the ``a_slot`` read as "Read A"."""
         a, b = self.results[a_slot], self.results[3 - a_slot]
         return [d.as_json() for d in compare_results(a, b, self.rules)]
+
+
+class CriterionNotEvaluable(ValueError):
+    """A criterion the comparison cannot do without (the primary criterion, or one the rules
+    name) cannot be evaluated on a read: the evaluation fails, audited for the read manager."""
 
 
 # --- loading and comparing -----------------------------------------------------------------
@@ -131,20 +139,35 @@ def _signed_state(subject: Subject) -> tuple[Snapshot, SubjectSnapshot] | None:
 
 
 def _compare(subject: Subject, reads: Sequence[Read], charter: Charter) -> Comparison | None:
+    """Both reads under every charter criterion (and any the rules name), each criterion on
+    its own (:func:`trialreads.evaluation.evaluate_each`). A criterion the reads do not
+    carry the input of (irRC's perpendicular diameters, PET) is left out of the comparison
+    and recorded in the summary, unless it is the primary criterion or the rules name it:
+    then the evaluation fails (:class:`CriterionNotEvaluable`), as any engine failure does."""
     state = _signed_state(subject)
     if state is None:
         return None
     snapshot, signed = state
     rules = _rules(charter)
-    criteria = list(dict.fromkeys([*charter.criteria, *rules.criteria]))
+    criteria = list(dict.fromkeys([*charter.criteria, *rules.named_criteria]))
+    required = {charter.primary_criterion, *rules.named_criteria}
     settings = settings_from_charter(charter)
     scope = scope_from_charter(charter)
     results: dict[int, dict[str, CriterionResult]] = {}
+    not_evaluable: dict[str, str] = {}
     for read in reads:
         engine_input = engine_subject(signed, signed.reads[read.slot], settings, scope=scope)
         if not has_engine_input(engine_input):
             return None
-        results[read.slot] = dict(evaluate(engine_input, criteria).results)
+        evaluation = evaluate_each(engine_input, criteria)
+        for criterion, message in evaluation.errors.items():
+            if criterion in required:
+                raise CriterionNotEvaluable(message)
+            not_evaluable.setdefault(criterion, message)
+        results[read.slot] = dict(evaluation.results)
+    for slot_results in results.values():  # out of the comparison on both reads alike
+        for criterion in not_evaluable:
+            slot_results.pop(criterion, None)
     return Comparison(
         snapshot=snapshot,
         results=results,
@@ -152,22 +175,34 @@ def _compare(subject: Subject, reads: Sequence[Read], charter: Charter) -> Compa
         primary_criterion=charter.primary_criterion,
         rules=rules,
         charter_version=charter.version,
+        not_evaluable=not_evaluable,
     )
 
 
+def _values(result: CriterionResult | None) -> dict[str, Any]:
+    pd_date = first_progression_date(result) if result else None
+    return {
+        "bor": result.bor if result else None,
+        "bor_confirmed": result.bor_confirmed if result else None,
+        "pd_date": pd_date.isoformat() if pd_date else None,
+    }
+
+
 def _summary(comparison: Comparison) -> dict[str, Any]:
-    """Each slot's primary-criterion values for the reader metrics."""
+    """Each slot's values for the reader metrics: the primary criterion's at the top level
+    (``"1"``, ``"2"``, as before), every compared criterion's under ``criteria``, and the
+    criteria left out under ``not_evaluable``."""
     out: dict[str, Any] = {
         "criterion": comparison.primary_criterion, "charter_version": comparison.charter_version,
     }
     for slot, results in comparison.results.items():
-        result = results.get(comparison.primary_criterion)
-        pd_date = first_progression_date(result) if result else None
-        out[str(slot)] = {
-            "bor": result.bor if result else None,
-            "bor_confirmed": result.bor_confirmed if result else None,
-            "pd_date": pd_date.isoformat() if pd_date else None,
-        }
+        out[str(slot)] = _values(results.get(comparison.primary_criterion))
+    out["criteria"] = {
+        criterion: {str(slot): _values(results[criterion]) for slot, results in comparison.results.items()}
+        for criterion in comparison.results[1]
+    }
+    if comparison.not_evaluable:
+        out["not_evaluable"] = dict(comparison.not_evaluable)
     return out
 
 

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import criteria
-from criteria.types import CRITERIA, Subject
+from criteria.evaluate import ANALYSES, AVAILABLE
+from criteria.types import Subject
 from trialreads.models import Charter, Trial
 from trialreads.snapshot import (
     TrialSnapshot,
@@ -46,6 +47,7 @@ class TrialInputs:
     criteria: tuple[str, ...]
     subjects: tuple[SubjectInputs, ...]  # by subject code
     input_sha256: str
+    analyses: tuple[str, ...] = ()  # the charter's growth-family analyses, in the engine's order
 
 
 def load_trial_inputs(
@@ -58,12 +60,18 @@ def load_trial_inputs(
     charter = charter or Charter.objects.get(trial=trial, is_current=True)
     settings = settings_from_charter(charter)
     scope = scope_from_charter(charter)
-    wanted = tuple(c for c in CRITERIA if c in charter.criteria)
+    # Every criterion of the charter, in the engine's order (the original three first).
+    wanted = tuple(c for c in AVAILABLE if c in charter.criteria)
+    analyses = tuple(a for a in ANALYSES if a in (charter.analyses or ()))
     snapshot = snapshot if snapshot is not None else TrialSnapshot.load(trial_id)
 
     # The input hash is taken over the rows themselves (``snapshot.input_rows``), which is
     # exactly what the engine inputs are built from and far cheaper than rendering them.
+    # The analyses join the prefix only when there are some, so a charter without any keeps
+    # the hashes (and the stored runs) it had before they existed.
     prefix = f"{ALGORITHM_VERSION}|charter {charter.version}|{settings!r}|{','.join(wanted)}"
+    if analyses:
+        prefix += f"|analyses {','.join(analyses)}"
     out: list[SubjectInputs] = []
     for subject in snapshot.subjects:
         engine_inputs: dict[int, Subject] = {}
@@ -93,4 +101,4 @@ def load_trial_inputs(
     digest.update(f"{ALGORITHM_VERSION}|{charter.version}|{','.join(wanted)}".encode())
     for s in out:
         digest.update(f"|{s.subject_id}:{s.input_sha256}".encode())
-    return TrialInputs(trial, charter, wanted, tuple(out), digest.hexdigest())
+    return TrialInputs(trial, charter, wanted, tuple(out), digest.hexdigest(), analyses)

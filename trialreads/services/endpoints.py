@@ -38,20 +38,21 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from criteria.errors import CriteriaError
-from criteria.evaluate import evaluate
 from trialreads import conf
 from trialreads.bulk import fork_processes, gc_paused
 from trialreads.choices import AuditEventType
 from trialreads.endpoint_results import (
     EVALUATOR_BY_SLOT,
+    analyses_to_json,
+    job_analyses,
     job_runs,
     latest_done_job,
     result_from_json,
     result_to_json,
 )
+from trialreads.evaluation import evaluate_each
 from trialreads.fork_pool import imap_slices
-from trialreads.models.endpoint import EndpointJob, EndpointRun, JobStatus
+from trialreads.models.endpoint import EndpointAnalysis, EndpointJob, EndpointRun, JobStatus
 from trialreads.services.audit import audit_record
 from trialreads.services.endpoint_inputs import (
     ALGORITHM_VERSION,
@@ -72,6 +73,7 @@ __all__ = [
     "ALGORITHM_VERSION",
     "ENDPOINT_LEASE",
     "EVALUATOR_BY_SLOT",
+    "AnalysisValues",
     "Claim",
     "ComputeOutcome",
     "LeaseLost",
@@ -80,6 +82,7 @@ __all__ = [
     "TrialInputs",
     "endpoints_compute",
     "evaluate_subject",
+    "job_analyses",
     "job_claim",
     "job_finish",
     "job_get_or_create",
@@ -116,34 +119,70 @@ class RunValues:
     result_json: str
 
 
-def evaluate_subject(inputs: SubjectInputs, wanted: Sequence[str]) -> list[RunValues]:
-    """Every criterion on every read of one subject (pure: no database)."""
+@dataclasses.dataclass(frozen=True)
+class AnalysisValues:
+    """One EndpointAnalysis to write: the subject's analyses on each read (JSON text)."""
+
+    subject_id: int
+    status: str
+    input_sha256: str
+    accepted_evaluator: str
+    reason: str
+    result_json: str
+
+
+def evaluate_subject(
+    inputs: SubjectInputs, wanted: Sequence[str], analyses: Sequence[str] = ()
+) -> list[RunValues | AnalysisValues]:
+    """Every criterion on every read of one subject (pure: no database), then the subject's
+    analyses when the charter asks for some.
+
+    Each criterion stands alone (:func:`trialreads.evaluation.evaluate_each`): a criterion
+    the engine cannot evaluate on a read (irRC without perpendicular diameters, a PET
+    criterion without PET input, itRECIST without injected flags) makes that criterion's run
+    FAILED, its reason the engine's message per evaluator, and the other criteria's runs are
+    computed as usual."""
     per_criterion: dict[str, dict[str, Any]] = {c: {} for c in wanted}
-    problems: list[str] = []
+    problems: dict[str, list[str]] = {c: [] for c in wanted}
+    per_read_analyses: dict[str, Any] = {}
+    analysis_problems: list[str] = []
     for slot, subject in sorted(inputs.reads.items()):
         evaluator = EVALUATOR_BY_SLOT[slot]
-        try:
-            results = evaluate(subject, wanted).results
-        except CriteriaError as exc:
-            problems.append(f"{evaluator}: {exc}")
-            continue
-        for criterion, result in results.items():
+        evaluation = evaluate_each(subject, wanted, analyses)
+        for criterion, message in evaluation.errors.items():
+            problems[criterion].append(f"{evaluator}: {message}")
+        for criterion, result in evaluation.results.items():
             per_criterion[criterion][evaluator] = result_to_json(result)
+        if evaluation.analyses_error:
+            analysis_problems.append(f"{evaluator}: {evaluation.analyses_error}")
+        elif analyses:
+            per_read_analyses[evaluator] = analyses_to_json(evaluation.analyses)
     chosen = inputs.accepted_slot
     accepted = EVALUATOR_BY_SLOT[chosen] if chosen is not None and chosen in inputs.reads else ""
-    status = JobStatus.FAILED if problems else JobStatus.DONE
-    return [
+    out: list[RunValues | AnalysisValues] = [
         RunValues(
             subject_id=inputs.subject_id,
             criterion=criterion,
-            status=status,
+            status=JobStatus.FAILED if problems[criterion] else JobStatus.DONE,
             input_sha256=inputs.input_sha256,
             accepted_evaluator=accepted,
-            reason="; ".join(problems),
+            reason="; ".join(problems[criterion]),
             result_json=_dumps(per_criterion[criterion]),
         )
         for criterion in wanted
     ]
+    if analyses:
+        out.append(
+            AnalysisValues(
+                subject_id=inputs.subject_id,
+                status=JobStatus.FAILED if analysis_problems else JobStatus.DONE,
+                input_sha256=inputs.input_sha256,
+                accepted_evaluator=accepted,
+                reason="; ".join(analysis_problems),
+                result_json=_dumps(per_read_analyses),
+            )
+        )
+    return out
 
 
 def _dumps(value: Any) -> str:
@@ -183,11 +222,13 @@ def job_progress(job_id: int, owner: str, done: int) -> None:
     lease_renew(ENDPOINT_LEASE, job_id, owner, done)
 
 
-def job_finish(job: EndpointJob, owner: str, runs: Iterable[RunValues]) -> EndpointJob:
-    """Write the runs, mark the job DONE and audit it, in one transaction, only while the
-    lease is still ours (step 5)."""
-    runs = list(runs)
-    failed = sum(1 for r in runs if r.status == JobStatus.FAILED)
+def job_finish(job: EndpointJob, owner: str, runs: Iterable[RunValues | AnalysisValues]) -> EndpointJob:
+    """Write the runs (and the subjects' analyses), mark the job DONE and audit it, in one
+    transaction, only while the lease is still ours (step 5)."""
+    values = list(runs)
+    run_values = [r for r in values if isinstance(r, RunValues)]
+    analyses = [a for a in values if isinstance(a, AnalysisValues)]
+    failed = sum(1 for r in run_values if r.status == JobStatus.FAILED)
     now = timezone.now()
     with transaction.atomic():
         updated = EndpointJob.objects.filter(pk=job.pk, lease_owner=owner, status=JobStatus.RUNNING).update(
@@ -200,7 +241,8 @@ def job_finish(job: EndpointJob, owner: str, runs: Iterable[RunValues]) -> Endpo
         )
         if updated != 1:
             raise LeaseLost(f"endpoint job {job.pk}: lease lost before finishing")
-        _insert_runs(job, runs, now)
+        _insert_runs(job, run_values, now)
+        _insert_analyses(job, analyses, now)
         audit_record(
             chain_id=job.trial.chain_id,
             event_type=AuditEventType.ENDPOINT_COMPUTED,
@@ -215,6 +257,7 @@ def job_finish(job: EndpointJob, owner: str, runs: Iterable[RunValues]) -> Endpo
                 "runs": job.total,
                 "failed_runs": failed,
                 "attempts": job.attempts,
+                **({"analyses": len(analyses)} if analyses else {}),
             },
         )
     job.refresh_from_db()
@@ -263,8 +306,40 @@ def _insert_runs(job: EndpointJob, runs: Sequence[RunValues], now: dt.datetime) 
         cursor.executemany(sql, rows)
 
 
-def _evaluate_all(wanted: tuple[str, ...]) -> Callable[[Sequence[SubjectInputs]], list[RunValues]]:
-    return lambda subjects: [run for subject in subjects for run in evaluate_subject(subject, wanted)]
+def _insert_analyses(job: EndpointJob, analyses: Sequence[AnalysisValues], now: dt.datetime) -> None:
+    """The subjects' analyses, inserted as :func:`_insert_runs` inserts the runs (one
+    ``executemany``; a key that exists already is skipped)."""
+    if not analyses:
+        return
+    table = EndpointAnalysis._meta.db_table
+    columns = (
+        "trial_id, charter_id, job_id, algorithm_version, created_at, subject_id, "
+        "input_sha256, status, accepted_evaluator, result, reason"
+    )
+    result = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    sql = (
+        f"INSERT INTO {table} ({columns}) "  # noqa: S608 - identifiers are ours, values are parameters
+        f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, {result}, %s) ON CONFLICT DO NOTHING"
+    )
+    created = connection.ops.adapt_datetimefield_value(now)
+    fixed = (job.trial_id, job.charter_id, job.pk, job.algorithm_version, created)
+    rows = [
+        (*fixed, a.subject_id, a.input_sha256, a.status, a.accepted_evaluator, a.result_json, a.reason)
+        for a in analyses
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+Values = RunValues | AnalysisValues
+
+
+def _evaluate_all(
+    wanted: tuple[str, ...], analyses: tuple[str, ...]
+) -> Callable[[Sequence[SubjectInputs]], list[Values]]:
+    return lambda subjects: [
+        value for subject in subjects for value in evaluate_subject(subject, wanted, analyses)
+    ]
 
 
 def _evaluate_chunks(
@@ -272,7 +347,8 @@ def _evaluate_chunks(
     wanted: tuple[str, ...],
     chunks: Sequence[tuple[int, int]],
     on_subject: Callable[[SubjectInputs], None] | None,
-) -> Iterator[tuple[int, list[RunValues]]]:
+    analyses: tuple[str, ...] = (),
+) -> Iterator[tuple[int, list[Values]]]:
     """Yield (subjects done so far, runs of the chunk) chunk by chunk, in order.
 
     The engine is pure Python and CPU-bound, so large trials are evaluated in forked
@@ -282,15 +358,15 @@ def _evaluate_chunks(
     processes = fork_processes(len(subjects)) if on_subject is None else 1
     if processes == 1:
         for start, end in chunks:
-            part: list[RunValues] = []
+            part: list[Values] = []
             for subject in subjects[start:end]:
                 if on_subject is not None:
                     on_subject(subject)
-                part += evaluate_subject(subject, wanted)
+                part += evaluate_subject(subject, wanted, analyses)
             yield end, part
         return
     logger.info("evaluating %d subjects in %d forked processes", len(subjects), processes)
-    parts = imap_slices(_evaluate_all(wanted), subjects, chunks, processes)
+    parts = imap_slices(_evaluate_all(wanted, analyses), subjects, chunks, processes)
     for (_, end), part in zip(chunks, parts, strict=True):
         yield end, part
 
@@ -341,8 +417,8 @@ def endpoints_compute(
     steps = min(len(todo), max(1, int(conf.get("ENDPOINT_PROGRESS_STEPS"))))
     bounds = [len(todo) * i // steps for i in range(steps + 1)] if todo else [0]
     chunks = list(itertools.pairwise(bounds))
-    runs: list[RunValues] = []
-    for done_subjects, part in _evaluate_chunks(todo, inputs.criteria, chunks, on_subject):
+    runs: list[Values] = []
+    for done_subjects, part in _evaluate_chunks(todo, inputs.criteria, chunks, on_subject, inputs.analyses):
         runs += part
         if done_subjects < len(todo):
             job_progress(job.pk, owner, (skipped + done_subjects) * len(inputs.criteria))

@@ -39,7 +39,6 @@ from django.db import OperationalError, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
-from criteria.evaluate import evaluate
 from criteria.types import CriterionResult
 from trialreads import access, conf
 from trialreads.bulk import children_allowed, fork_processes, gc_paused
@@ -51,6 +50,7 @@ from trialreads.endpoint_results import (
     result_from_json,
 )
 from trialreads.errors import Conflict, NotFound, ValidationError
+from trialreads.evaluation import evaluate_each
 from trialreads.exports.datasets import (
     Evaluator,
     ExportLesion,
@@ -220,9 +220,14 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
         subject = subject_of[sid]
         failed = [r for r in subject_runs if r.status != JobStatus.DONE]
         accepted = subject_runs[0].accepted_evaluator
-        if failed:
+        if failed and len(failed) == len(subject_runs):
             excluded.append(f"{subject.code}: endpoint run failed ({failed[0].reason})")
             continue
+        # A criterion the engine could not evaluate on this subject's reads (its input is not
+        # collected: irRC's perpendicular diameters, PET) leaves the others to export.
+        for run in failed:
+            excluded.append(f"{subject.code}: {run.criterion} endpoint run failed ({run.reason})")
+        subject_runs = [r for r in subject_runs if r.status == JobStatus.DONE]
         if not accepted:
             excluded.append(f"{subject.code}: no accepted read yet")
             continue
@@ -321,7 +326,8 @@ def _endpoints_as_of(job: EndpointJob, cutoff: dt.date, snapshot: TrialSnapshot)
         for slot in subject_inputs.reads:
             truncated = engine_subject(subject, subject.reads[slot], settings, as_of=cutoff, scope=scope)
             if has_engine_input(truncated):
-                per_read[EVALUATOR_BY_SLOT[slot]] = evaluate(truncated, inputs.criteria).results
+                # criteria that cannot be evaluated failed in the job too: none to cut
+                per_read[EVALUATOR_BY_SLOT[slot]] = evaluate_each(truncated, inputs.criteria).results
         out[subject.id] = per_read
     return out
 
@@ -339,6 +345,9 @@ def _endpoints_from(full: CriterionResult, cut: CriterionResult) -> CriterionRes
         dor=cut.dor,
         why=cut.why,
         defaults=cut.defaults,
+        # subject-level criterion fields (itRECIST's injected / non-injected BOR) look
+        # forward like the BOR: as of the cut-off too
+        extra=cut.extra,
     )
 
 

@@ -610,7 +610,10 @@ def timepoint_read_save_prebaseline(
             .get()
         )
         baseline = mappers.baseline_from_timepoint_read(baseline_tr)
-        _raise_if_any(validation.prebaseline_problems(scan, baseline, tr.timepoint.scan_date_latest))
+        charter = Charter.objects.filter(trial_id=read.subject.trial_id, is_current=True).first()
+        analyses = charter.analyses if charter is not None else []
+        date = tr.timepoint.scan_date_latest
+        _raise_if_any(validation.prebaseline_problems(scan, baseline, date, analyses))
         before = timepoint_read_content(tr)
         _clear_values(tr, pet=False)
         targets = {

@@ -18,8 +18,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from criteria.evaluate import AVAILABLE
-from trialreads import access, conf, validators
+from criteria.errors import InputError
+from criteria.evaluate import ANALYSES, AVAILABLE
+from criteria.parse import parse_settings
+from trialreads import access, conf, validation, validators
 from trialreads.adjudication_rules import AdjudicationRules, RulesError
 from trialreads.choices import AuditEventType, Modality, ReadStatus, TrialRole
 from trialreads.errors import Conflict, PermissionDenied, ValidationError
@@ -35,6 +37,7 @@ from trialreads.models import (
     TrialMembership,
 )
 from trialreads.models.subject import VISIT_NUMBER_MAX
+from trialreads.models.trial import CHARTER_SETTING_FIELDS
 from trialreads.services.audit import audit_record
 
 #: Charter fields a new version may set, with their validators.
@@ -49,6 +52,8 @@ CHARTER_FIELDS = (
     "adjudication_rules",
     "read_paradigm",
     "pet_tracer",
+    "analyses",
+    "engine_settings",
 )
 
 
@@ -83,10 +88,21 @@ def _validate_charter(values: Mapping[str, Any]) -> None:
         raise ValidationError(f"unknown charter field(s): {', '.join(sorted(unknown))}", "charter")
     criteria = values.get("criteria")
     if criteria is not None:
+        # Any criterion the engine evaluates; CT/MRI and PET criteria may be mixed.
         if not isinstance(criteria, list) or not criteria or any(c not in AVAILABLE for c in criteria):
             raise ValidationError(f"a non-empty list drawn from {', '.join(AVAILABLE)}", "criteria")
         if len(set(criteria)) != len(criteria):
             raise ValidationError("duplicate criterion", "criteria")
+    if "primary_criterion" in values and values["primary_criterion"] not in AVAILABLE:
+        raise ValidationError(f"one of {', '.join(AVAILABLE)}", "primary_criterion")
+    analyses = values.get("analyses")
+    if analyses is not None:
+        if not isinstance(analyses, list) or any(a not in ANALYSES for a in analyses):
+            raise ValidationError(f"a list drawn from {', '.join(ANALYSES)} (may be empty)", "analyses")
+        if len(set(analyses)) != len(analyses):
+            raise ValidationError("duplicate analysis", "analyses")
+    if "engine_settings" in values:
+        engine_settings_check(values["engine_settings"])
     for name in ("sd_min_days", "confirm_min_days", "irecist_window_min_days", "irecist_window_max_days"):
         if name in values and (type(values[name]) is not int or not 0 <= values[name] <= 365):
             raise ValidationError("an integer number of days between 0 and 365", name)
@@ -99,12 +115,41 @@ def _validate_charter(values: Mapping[str, Any]) -> None:
         try:
             AdjudicationRules.from_json(rules)
         except RulesError as exc:
-            raise ValidationError(str(exc), "adjudication_rules") from exc
+            raise ValidationError(str(exc), _rules_field(exc.field)) from exc
+
+
+def _rules_field(path: str) -> str:
+    return f"adjudication_rules.{path}" if path else "adjudication_rules"
+
+
+def engine_settings_check(value: object) -> None:
+    """``Charter.engine_settings``: an object of ``criteria.types.Settings`` fields, each
+    checked by the engine's own parser (``criteria.parse.parse_settings``, the CLI's
+    ``settings`` object), so a published charter always gives the engine valid settings.
+
+    The settings the charter has its own fields for are refused here: one place sets each
+    (:data:`trialreads.models.trial.CHARTER_SETTING_FIELDS`)."""
+    if not isinstance(value, dict):
+        raise ValidationError("an object of engine settings (may be empty)", "engine_settings")
+    for key in value:
+        column = CHARTER_SETTING_FIELDS.get(key)
+        if column is not None:
+            raise ValidationError(f"set by the charter field {column}, not here", f"engine_settings.{key}")
+    try:
+        parse_settings(value)
+    except InputError as exc:
+        # the parser names "settings.<key>[...]"; the charter's field is engine_settings
+        field = exc.field.removeprefix("settings")
+        raise ValidationError(exc.message, f"engine_settings{field}") from exc
 
 
 def _check_charter_coherent(charter: Charter) -> None:
     if charter.primary_criterion not in charter.criteria:
         raise ValidationError("must be one of the charter's criteria", "primary_criterion")
+    rules = AdjudicationRules.from_json(charter.adjudication_rules)
+    for path, criterion in rules.named_paths():
+        if criterion not in charter.criteria:
+            raise ValidationError(f"{criterion} is not one of the charter's criteria", _rules_field(path))
     if charter.irecist_window_min_days > charter.irecist_window_max_days:
         raise ValidationError("must not exceed irecist_window_max_days", "irecist_window_min_days")
 
@@ -358,6 +403,9 @@ def _check_collected_date(collected: object, rule: object, earliest: dt.date, la
 
 
 def _check_prebaseline_dates(subject: Subject, earliest: dt.date, latest: dt.date) -> None:
+    charter = Charter.objects.filter(trial_id=subject.trial_id, is_current=True).first()
+    if charter is None or "tgr" not in (charter.analyses or ()):
+        raise ValidationError(validation.NO_TGR, "is_prebaseline")
     baseline = subject.timepoints.filter(is_baseline=True).first()
     if baseline is None:
         raise Conflict("Record the baseline timepoint first: a pre-baseline scan is read for its targets.")

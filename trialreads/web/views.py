@@ -45,7 +45,32 @@ from trialreads.services import reads as read_services
 from . import forms, plots
 
 HttpView = Callable[..., HttpResponseBase]
-CRITERIA_LABELS = {"recist1.1": "RECIST 1.1", "irecist": "iRECIST", "imrecist": "imRECIST"}
+CRITERIA_LABELS = {
+    "recist1.1": "RECIST 1.1",
+    "irecist": "iRECIST",
+    "imrecist": "imRECIST",
+    "irrc": "irRC",
+    "irrecist": "irRECIST",
+    "itrecist": "itRECIST",
+    "percist": "PERCIST",
+    "ipercist": "iPERCIST",
+    "impercist5": "imPERCIST5",
+    "percimt": "PERCIMT",
+}
+#: The growth-family analyses' flags as the dashboard names them (``endpoint_results.Flags``).
+ANALYSIS_LABELS = {
+    "pseudoprogression": "Pseudoprogression",
+    "hyperprogression": "Hyperprogression",
+    "dissociated_response": "Dissociated response",
+}
+HPD_LABELS = {
+    "champiat2017": "Champiat 2017",
+    "saada_bouzid2017": "Saâda-Bouzid 2017",
+    "ferrara2018": "Ferrara 2018",
+    "kas2020": "Kas 2020",
+    "kato2017": "Kato 2017",
+    "lo_russo2019": "Lo Russo 2019",
+}
 
 
 def _svg(markup: str) -> SafeString:
@@ -665,6 +690,30 @@ def _plot_data(user: Any, trial_id: int, criterion: str) -> dict[str, Any]:
     }
 
 
+def _patterns(user: Any, trial_id: int) -> dict[str, Any] | None:
+    """Rows of the dashboard's response-pattern table: (analysis, criterion or definition,
+    counts), and the criteria not evaluable per subject."""
+    patterns = web_selectors.endpoint_patterns(user=user, trial_id=trial_id)
+    if patterns is None:
+        return None
+    rows = []
+    for analysis in ("pseudoprogression", "hyperprogression", "dissociated_response"):
+        for key, count in patterns.counts.get(analysis, {}).items():
+            labels = HPD_LABELS if analysis == "hyperprogression" else CRITERIA_LABELS
+            rows.append({
+                "analysis": ANALYSIS_LABELS[analysis],
+                "of": "" if key == "dissociated" else labels.get(key, key),
+                "count": count,
+                "percent": None if count.rate is None else round(100 * count.rate, 1),
+            })
+    return {
+        "subjects": patterns.subjects,
+        "failed": patterns.failed,
+        "rows": rows,
+        "not_evaluable": [(CRITERIA_LABELS.get(c, c), n) for c, n in patterns.not_evaluable.items()],
+    }
+
+
 def _dashboard_context(request: HttpRequest, trial_id: int) -> dict[str, Any]:
     user = request.user
     trial = web_selectors.dashboard_trial_get(user=user, trial_id=trial_id)
@@ -680,6 +729,7 @@ def _dashboard_context(request: HttpRequest, trial_id: int) -> dict[str, Any]:
         "can_export": can_export,
         "criteria": [(c, CRITERIA_LABELS.get(c, c)) for c in charter_criteria],
         "plots": _plot_data(user, trial.pk, criterion),
+        "patterns": _patterns(user, trial.pk),
         "job": web_selectors.endpoint_job_latest(user=user, trial_id=trial.pk),
         "batches": list(endpoint_selectors.export_batch_list(user=user, trial_id=trial.pk)[:10])
         if can_export
@@ -691,7 +741,13 @@ def _dashboard_context(request: HttpRequest, trial_id: int) -> dict[str, Any]:
     }
     if manage:
         context["progress"] = web_selectors.trial_progress(user=user, trial_id=trial.pk)
-        context["metrics"] = adjudication_selectors.reader_metrics(user=user, trial_id=trial.pk)
+        # the reader metrics under any of the charter's criteria (default: the primary one)
+        metrics_criterion = request.GET.get("metrics_criterion") or None
+        if metrics_criterion is not None and metrics_criterion not in charter_criteria:
+            raise Http404()
+        context["metrics"] = adjudication_selectors.reader_metrics(
+            user=user, trial_id=trial.pk, criterion=metrics_criterion
+        )
         context["subjects"] = web_selectors.subject_list_for_dashboard(user=user, trial=trial)
         context["adjudicators"] = [
             m

@@ -137,6 +137,7 @@ API_ROUTES: dict[str, Route] = {
         {"GET": row(403, 403, 403, 200, 200, 404, 401), "POST": row(403, 403, 403, 202, 403, 404, 401)},
     ),
     "trialreads-api:trial-endpoint-results": Route("trial", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
+    "trialreads-api:trial-endpoint-analyses": Route("trial", {"GET": row(403, 403, 403, 200, 200, 404, 401)}),
     "trialreads-api:endpoint-job-detail": Route("job", {"GET": row(404, 404, 404, 200, 200, 404, 401)}),
     "trialreads-api:trial-exports": Route(
         "trial",

@@ -231,7 +231,7 @@ def test_charter_rules_are_validated_at_publish(manager: Any) -> None:
         trial_services.trial_create(
             code="BAD-1", title="t", actor=manager, charter={"adjudication_rules": {"variables": ["orr"]}}
         )
-    assert err.value.field == "adjudication_rules"
+    assert err.value.field == "adjudication_rules.variables"
 
 
 # --- decision ----------------------------------------------------------------------------------
@@ -440,7 +440,7 @@ def test_engine_failure_does_not_fail_the_signature(
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("engine exploded on the other read")
 
-    monkeypatch.setattr(adj, "evaluate", boom)
+    monkeypatch.setattr(adj, "evaluate_each", boom)
     step(tw, tw.read_b, readers[1], 0)  # no exception reaches reader B
     assert tw.tr(tw.read_b, 0).locked
     failed = AuditEvent.objects.get(event_type=AuditEventType.ADJUDICATION_EVALUATION_FAILED)

@@ -47,12 +47,13 @@ def _setup(
     *,
     modality: str = Modality.CT,
     followups: int = 2,
+    analyses: tuple[str, ...] = (),
 ) -> Setup:
     trial = trial_services.trial_create(
         code="ONC-X",
         title="Every criterion",
         actor=manager,
-        charter={"criteria": criteria},
+        charter={"criteria": criteria, "analyses": list(analyses)},
         effective_from=dt.date(2025, 1, 1),
     )
     for user in (reader_a, reader_b):
@@ -366,7 +367,7 @@ def _prebaseline_timepoint(setup: Setup, manager: Any, day: dt.date, label: str 
 
 
 def test_prebaseline_scan_after_baseline_is_refused(manager: Any, reader_a: Any, reader_b: Any) -> None:
-    setup = _setup(manager, reader_a, reader_b, ["recist1.1"])
+    setup = _setup(manager, reader_a, reader_b, ["recist1.1"], analyses=("tgr",))
     count = setup.subject.timepoints.count()
     with pytest.raises(ValidationError) as error:
         _prebaseline_timepoint(setup, manager, BASE + dt.timedelta(days=1))
@@ -385,7 +386,7 @@ def test_prebaseline_scan_after_baseline_is_refused(manager: Any, reader_a: Any,
 
 
 def test_prebaseline_scans_feed_the_growth_rate(manager: Any, reader_a: Any, reader_b: Any) -> None:
-    setup = _setup(manager, reader_a, reader_b, ["recist1.1"], followups=1)
+    setup = _setup(manager, reader_a, reader_b, ["recist1.1"], followups=1, analyses=("tgr",))
     pre = _prebaseline_timepoint(setup, manager, BASE - dt.timedelta(days=60))
     pre_tr = TimepointRead.objects.get(read=setup.read, timepoint=pre)
     scan = svc.PrebaselineInput(targets=(svc.TargetValueInput(code="T1", value_mm=D("40.0")),))
@@ -437,3 +438,12 @@ def test_unconfirmed_pmd_opens_a_confirmation_window(manager: Any, reader_a: Any
         scan + dt.timedelta(days=28),
         scan + dt.timedelta(days=56),
     )
+
+
+def test_prebaseline_scan_needs_the_growth_rate_analysis(manager: Any, reader_a: Any, reader_b: Any) -> None:
+    setup = _setup(manager, reader_a, reader_b, ["recist1.1"], analyses=("pseudoprogression",))
+    count = setup.subject.timepoints.count()
+    with pytest.raises(ValidationError) as error:
+        _prebaseline_timepoint(setup, manager, BASE - dt.timedelta(days=60))
+    assert error.value.field == "is_prebaseline" and "tgr" in error.value.errors["is_prebaseline"][0]
+    assert setup.subject.timepoints.count() == count

@@ -58,7 +58,7 @@ def test_trial_create_refusals(manager: Any, reader_a: Any) -> None:
         ({"charter": {"criteria": ["irecist"], "primary_criterion": "recist1.1"}}, "primary_criterion"),
         ({"charter": {"sd_min_days": -1}}, "sd_min_days"),
         ({"charter": {"colour": "blue"}}, "charter"),
-        ({"charter": {"adjudication_rules": {"variables": "bor"}}}, "adjudication_rules"),
+        ({"charter": {"adjudication_rules": {"variables": "bor"}}}, "adjudication_rules.variables"),
     ):
         args = {"code": "T-3", "title": "ok", **kwargs}
         with pytest.raises(ValidationError) as exc:
