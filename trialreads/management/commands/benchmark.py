@@ -14,11 +14,12 @@ never clinical data; no signatures are created, the timepoint reads are marked s
 locked directly.
 
 ``--every-criterion``: a second trial in the same run whose charter names every criterion the
-engine evaluates (criteria.evaluate.AVAILABLE), with the inputs they need on the same kind of
-histories: every lesion bidimensional (irRC), the first target injected (itRECIST; at least
-two targets then), PET/CT visits with a liver reference and SULpeak per PET lesion (PERCIST
-family), and one pre-baseline scan per subject (tumour growth rate). Its figures are printed
-under ``every_criterion`` beside the three-criterion trial's, with the ratios of the two.
+engine evaluates (criteria.evaluate.AVAILABLE) and every analysis (ANALYSES), with the inputs
+they need on the same kind of histories: every lesion bidimensional (irRC), the first target
+injected (itRECIST; at least two targets then), PET/CT visits with a liver reference and
+SULpeak per PET lesion (PERCIST family), and one pre-baseline scan per subject (tumour growth
+rate). Its figures are printed under ``every_criterion`` beside the three-criterion trial's,
+with the ratios of the two.
 
 Printed keys: ``floor_s`` (fetch every measurement row of the trial with a plain ORM
 query; the fastest of three runs), ``recompute_s`` (a full endpoint recompute of every
@@ -45,7 +46,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from criteria.evaluate import AVAILABLE
+from criteria.evaluate import ANALYSES, AVAILABLE
 from criteria.validate import organ_group
 from trialreads.choices import (
     AcceptanceBasis,
@@ -143,7 +144,11 @@ def build_synthetic_trial(
         code=code[:40],
         title=f"Synthetic benchmark trial, {subjects} subjects",
         actor=manager,
-        charter={"criteria": list(AVAILABLE) if every_criterion else THREE_CRITERIA},
+        charter=(
+            {"criteria": list(AVAILABLE), "analyses": list(ANALYSES)}
+            if every_criterion
+            else {"criteria": THREE_CRITERIA}
+        ),
         effective_from=dt.date(2020, 1, 1),
     )
     for user, role in (
