@@ -269,10 +269,11 @@ class _Half:
 
 
 def _tumour_half(study: ExportStudy, stamp: dt.datetime) -> _Half:
-    tu, tr = build_tumour_domains(study)
-    tables = {ds.name: tabulate(ds) for ds in (tu, tr)}
-    problems = check_all((tu, tr), tables) + check_tumour_links(tu, tr, tables)
-    rendered = () if problems else tuple(_render(ds, stamp, tables[ds.name]) for ds in (tu, tr))
+    datasets = build_tumour_domains(study)
+    tu, tr = datasets[0], datasets[1]
+    tables = {ds.name: tabulate(ds) for ds in datasets}
+    problems = check_all(datasets, tables) + check_tumour_links(tu, tr, tables)
+    rendered = () if problems else tuple(_render(ds, stamp, tables[ds.name]) for ds in datasets)
     return _Half(rendered, tuple(problems), frozenset(link_groups(tr, "TRLNKGRP", tables)))
 
 
