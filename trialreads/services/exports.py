@@ -29,8 +29,7 @@ import logging
 import re
 import shutil
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from decimal import Decimal
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from criteria.evaluate import evaluate
-from criteria.types import CriterionResult
+from criteria.types import ITRECIST, CriterionResult
 from trialreads import access, conf
 from trialreads.bulk import children_allowed, fork_processes, gc_paused
 from trialreads.choices import AcceptanceBasis, AuditEventType, LesionKind, MeasurementState, Modality
@@ -51,6 +50,7 @@ from trialreads.endpoint_results import (
     result_from_json,
 )
 from trialreads.errors import Conflict, NotFound, ValidationError
+from trialreads.exports.criteria_codes import REFERENCE_LOCATION
 from trialreads.exports.datasets import (
     Evaluator,
     ExportLesion,
@@ -85,6 +85,9 @@ from trialreads.services.leases import LeaseKind, LeaseLost, lease_claim, lease_
 from trialreads.services.queue import enqueue_export
 from trialreads.snapshot import (
     LesionRow,
+    MeasurementRow,
+    RatingRow,
+    ReadRow,
     TimepointReadRow,
     TimepointRow,
     TrialSnapshot,
@@ -99,7 +102,7 @@ logger = logging.getLogger(__name__)
 #: The export batch's lease: a batch given up on is audited as ``EXPORT_CREATED``.
 EXPORT_LEASE = LeaseKind(ExportBatch, AuditEventType.EXPORT_CREATED, "export_batch")
 #: Version of this mapping; part of an export batch's key.
-EXPORT_MAPPING_VERSION = "1"
+EXPORT_MAPPING_VERSION = "2"  # 2: every criterion, the new TR tests, SUPPTU/SUPPTR, per-criterion manifest
 #: Progress steps of a batch (``done``/``total``): the study loaded; every dataset built,
 #: checked and encoded; the files written and the batch finished. Each step renews the
 #: build's lease.
@@ -142,53 +145,163 @@ class StudyBuild:
     as_of: dt.datetime
 
 
-def _target_result(code: str, state: str, value: Decimal | None, collected: str = "") -> LesionResult:
-    if state == MeasurementState.NOT_ASSESSED:
+def _target_result(m: MeasurementRow) -> LesionResult:
+    """A target's value (and, in a bidimensional read, its second diameter)."""
+    code = m.lesion.code
+    if m.state == MeasurementState.NOT_ASSESSED:
         return LesionResult(code, MeasurementStatus.NOT_DONE, reason_not_done="NOT ASSESSED")
-    if state == MeasurementState.TOO_SMALL:
-        return LesionResult(code, MeasurementStatus.TOO_SMALL)
-    return LesionResult(code, MeasurementStatus.MEASURED, mm=value, collected=collected)
+    if m.state == MeasurementState.TOO_SMALL:
+        return LesionResult(code, MeasurementStatus.TOO_SMALL, newly_injected=m.newly_injected)
+    return LesionResult(
+        code,
+        MeasurementStatus.MEASURED,
+        mm=m.value_mm,
+        collected=m.collected,
+        perp_mm=m.perp_mm,
+        long_mm=m.long_mm,
+        newly_injected=m.newly_injected,
+    )
 
 
-def _new_lesion_result(
-    code: str, value: Decimal | None, equivocal: bool, collected: str = ""
-) -> LesionResult:
-    state = "EQUIVOCAL" if equivocal else ("ABSENT" if value is not None and value == 0 else "PRESENT")
-    return LesionResult(code, MeasurementStatus.MEASURED, mm=value, state=state, collected=collected)
+def _new_lesion_result(m: MeasurementRow) -> LesionResult:
+    value = m.value_mm
+    state = "EQUIVOCAL" if m.equivocal else ("ABSENT" if value is not None and value == 0 else "PRESENT")
+    return LesionResult(
+        m.lesion.code,
+        MeasurementStatus.MEASURED,
+        mm=value,
+        state=state,
+        collected=m.collected,
+        perp_mm=m.perp_mm,
+        long_mm=m.long_mm,
+    )
 
 
-def _rating_result(code: str, status: str) -> LesionResult:
-    if status not in _NT_STATE:
-        return LesionResult(code, MeasurementStatus.NOT_DONE, reason_not_done="NOT EVALUATED")
-    return LesionResult(code, MeasurementStatus.MEASURED, state=_NT_STATE[status])
+def _rating_result(r: RatingRow) -> LesionResult:
+    if r.status not in _NT_STATE:
+        return LesionResult(r.lesion.code, MeasurementStatus.NOT_DONE, reason_not_done="NOT EVALUATED")
+    return LesionResult(
+        r.lesion.code, MeasurementStatus.MEASURED, state=_NT_STATE[r.status], newly_injected=r.newly_injected
+    )
 
 
-def _lesion_results(tr: TimepointReadRow) -> tuple[LesionResult, ...]:
+#: A PET scan's reference region as a TU "lesion" of the read: its id per site. A "." is
+#: never in a lesion code (``validation.LESION_CODE_MAX`` characters of A-Z a-z 0-9 _ -).
+REFERENCE_ID = {site: f"REF.{site.upper().replace('_', '')}" for site in REFERENCE_LOCATION}
+
+
+def _pet_results(tr: TimepointReadRow, baseline_pet: Sequence[str]) -> list[LesionResult]:
+    """A PET scan's values: each lesion's SULpeak (SULmax, TLG, CT size) and the reference
+    region's mean and SD; a scan not done is NOT DONE for the baseline's PET lesions."""
+    pet = tr.pet
+    if pet is None:
+        return []
+    if pet.not_done:
+        return [
+            LesionResult(code, MeasurementStatus.NOT_DONE, reason_not_done="SCAN NOT PERFORMED")
+            for code in baseline_pet
+        ]
+    results = [
+        LesionResult(
+            m.lesion.code,
+            MeasurementStatus.MEASURED,
+            mm=m.value_mm,
+            sul_peak=m.sul_peak,
+            sul_max=m.sul_max,
+            tlg=m.tlg,
+        )
+        for m in tr.measurements
+        if m.lesion.kind == LesionKind.PET and m.sul_peak is not None
+    ]
+    if pet.reference_site in REFERENCE_ID and pet.reference_mean is not None:
+        results.append(
+            LesionResult(
+                REFERENCE_ID[pet.reference_site],
+                MeasurementStatus.MEASURED,
+                sul_mean=pet.reference_mean,
+                sul_sd=pet.reference_sd,
+            )
+        )
+    return results
+
+
+def _lesion_results(tr: TimepointReadRow, baseline_pet: Sequence[str]) -> tuple[LesionResult, ...]:
     """A timepoint read's values as export results: targets and new lesions in stored
-    order, then the non-target ratings."""
+    order, then the non-target ratings, then the PET scan's values."""
     results: list[LesionResult] = []
     for m in tr.measurements:
         if m.lesion.kind == LesionKind.TARGET:
-            results.append(_target_result(m.lesion.code, m.state, m.value_mm, m.collected))
+            results.append(_target_result(m))
         elif m.lesion.kind == LesionKind.NEW:
-            results.append(_new_lesion_result(m.lesion.code, m.value_mm, m.equivocal, m.collected))
+            results.append(_new_lesion_result(m))
     for r in tr.ratings:
         if r.lesion.kind == LesionKind.NON_TARGET:
-            results.append(_rating_result(r.lesion.code, r.status))
-    return tuple(results)
+            results.append(_rating_result(r))
+    return (*results, *_pet_results(tr, baseline_pet))
 
 
-def _timepoint(tr: TimepointReadRow) -> ReaderTimepoint:
+def _timepoint(tr: TimepointReadRow, baseline_pet: Sequence[str]) -> ReaderTimepoint:
     tp = tr.timepoint
     return ReaderTimepoint(
         visitnum=tp.visit_number,
         visit=tp.visit_label,
         date=tp.scan_date_latest,
-        results=_lesion_results(tr),
+        results=_lesion_results(tr, baseline_pet),
         baseline=tp.is_baseline,
         scan_dates=(tp.scan_date_earliest, tp.scan_date_latest),
         dtc=tp.scan_date_collected,
+        prebaseline=tp.is_prebaseline,
+        sum_mm=tr.prebaseline_sum_mm,
     )
+
+
+def _export_lesions(
+    read: ReadRow, timepoints: Mapping[int, TimepointRow], *, classified: bool
+) -> tuple[ExportLesion, ...]:
+    """The read's lesions as TU records: CT lesions by kind, PET lesions MEASURED when first
+    recorded at the baseline (else NEW), and one LOCATION OF INTEREST per PET reference site
+    used; ``classified``: the charter names itRECIST, so baseline lesions carry their
+    injected flag."""
+    base = next((tr.timepoint.id for tr in read.timepoint_reads if tr.timepoint.is_baseline), None)
+    out: list[ExportLesion] = []
+    for lesion in read.lesions:
+        kind = LesionKind(lesion.kind)
+        if kind == LesionKind.PET:
+            role = LesionRole.MEASURED if lesion.first_timepoint_id == base else LesionRole.NEW
+        else:
+            role = _ROLE[kind]
+        out.append(
+            ExportLesion(
+                lesion_id=lesion.code,
+                role=role,
+                location=lesion.organ.upper(),
+                nodal=lesion.node,
+                method=_lesion_method(lesion, timepoints),
+                injected=lesion.injected if classified and role in _CLASSIFIED_ROLES else None,
+            )
+        )
+    sites = {tr.pet.reference_site: tr for tr in reversed(read.timepoint_reads) if tr.pet is not None}
+    for site, first in sorted(sites.items()):
+        if site in REFERENCE_ID:
+            out.append(
+                ExportLesion(
+                    lesion_id=REFERENCE_ID[site],
+                    role=LesionRole.LOCATION_OF_INTEREST,
+                    location=REFERENCE_LOCATION[site],
+                    method=_METHOD.get(first.timepoint.modality, "OTHER"),
+                )
+            )
+    return tuple(out)
+
+
+_CLASSIFIED_ROLES = frozenset({LesionRole.TARGET, LesionRole.NON_TARGET})
+
+
+def _baseline_pet_codes(read: ReadRow) -> tuple[str, ...]:
+    base = next((tr for tr in read.timepoint_reads if tr.timepoint.is_baseline), None)
+    if base is None:
+        return ()
+    return tuple(m.lesion.code for m in base.measurements if m.lesion.kind == LesionKind.PET)
 
 
 def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> StudyBuild:
@@ -216,6 +329,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
     }
     subjects: list[ExportSubject] = []
     excluded: list[str] = []
+    classified = ITRECIST in (job.charter.criteria or ())  # baseline lesions carry injected flags
     for sid, subject_runs in by_subject.items():
         subject = subject_of[sid]
         failed = [r for r in subject_runs if r.status != JobStatus.DONE]
@@ -246,20 +360,12 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
                 criteria_results = {
                     c: _endpoints_from(r, cut[c]) for c, r in criteria_results.items() if c in cut
                 }
+            baseline_pet = _baseline_pet_codes(read)
             export_reads.append(
                 ReaderRead(
                     evaluator=evaluator,
-                    lesions=tuple(
-                        ExportLesion(
-                            lesion_id=lesion.code,
-                            role=_ROLE[LesionKind(lesion.kind)],
-                            location=lesion.organ.upper(),
-                            nodal=lesion.node,
-                            method=_lesion_method(lesion, timepoints),
-                        )
-                        for lesion in read.lesions
-                    ),
-                    timepoints=tuple(_timepoint(tr) for tr in read.timepoint_reads),
+                    lesions=_export_lesions(read, timepoints, classified=classified),
+                    timepoints=tuple(_timepoint(tr, baseline_pet) for tr in read.timepoint_reads),
                     criteria=criteria_results,
                 )
             )
