@@ -46,7 +46,7 @@ def _timepoint_json(t: TimepointResult) -> dict[str, Any]:
         "progression_date": _iso(t.progression_date),
         "scan": t.scan.value,
         # Decimals tagged so they come back as Decimals, not strings.
-        "extra": {k: {"$d": str(v)} if isinstance(v, Decimal) else v for k, v in t.extra.items()},
+        "extra": {k: _extra_json(v) for k, v in t.extra.items()},
     }
 
 
@@ -89,9 +89,19 @@ def _decimal_or_none(value: str | None) -> Decimal | None:
     return Decimal(value) if value is not None else None
 
 
-def _extra_value(value: Any) -> str | Decimal | None:
+def _extra_json(value: Any) -> Any:
+    """Decimals and dates tagged (``{"$d": "12.5"}``, ``{"$date": "2025-04-27"}``, e.g.
+    iPERCIST's ``upmd_date``) so they come back as they were, not as strings."""
+    if isinstance(value, Decimal):
+        return {"$d": str(value)}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    return value
+
+
+def _extra_value(value: Any) -> str | Decimal | dt.date | None:
     if isinstance(value, dict):
-        return Decimal(value["$d"])
+        return dt.date.fromisoformat(value["$date"]) if "$date" in value else Decimal(value["$d"])
     return None if value is None else str(value)
 
 
