@@ -445,6 +445,7 @@ def _endpoints_from(full: CriterionResult, cut: CriterionResult) -> CriterionRes
         dor=cut.dor,
         why=cut.why,
         defaults=cut.defaults,
+        extra=cut.extra,  # criterion-level fields look forward too (itRECIST's group BORs)
     )
 
 

@@ -302,6 +302,18 @@ def test_itrecist_injected_flags(manager: Any, reader_a: Any, reader_b: Any, tmp
     assert [r["AVISIT"] for r in ovrinj] == ["WEEK8", "WEEK16"] and {r["SRCDOM"] for r in ovrinj} == {"RS"}
     assert [r["PARAMCD"] for r in _both(out, "adtte")] == ["PFS", "PFSIT"]
 
+    # As of a cut-off the best responses are the engine's on the reads then, the groups' too:
+    # at week 8 the injected lesions (T1, and T2 injected there: 70 -> 40 mm) are in iPR, the
+    # non-injected one (T3, 20 -> 15 mm) in iSD.
+    job = endpoint_services.endpoints_compute(trial_id=trial.pk).job
+    svc.export_write(job, tmp_path / "cut", data_cutoff=BASELINE + dt.timedelta(weeks=9))
+    best = {
+        r["PARAMCD"]: r["AVALC"]
+        for r in _both(tmp_path / "cut", "adrs")
+        if r["PARAMCD"] in ("BORINJ", "BORNINJ")
+    }
+    assert best == {"BORINJ": "iPR", "BORNINJ": "iSD"}
+
 
 # --- PERCIST / iPERCIST: PET reads -------------------------------------------------------------
 
