@@ -76,6 +76,10 @@ def _criteria_lines(criteria: Sequence[str]) -> list[str]:
             f"   {entry.rscat} ({source}): OVR{entry.suffix}, BOR{entry.suffix}, CBOR{entry.suffix}, "
             f"{paramcd(PFS, criterion)} (progression {pd})"
         )
+        if entry.extra_tests:
+            own = [t.testcd for t in entry.extra_tests]
+            params = [t.paramcd for t in entry.extra_tests] + [b.paramcd for b in entry.extra_best]
+            lines.append(f"     its own: RS {', '.join(own)}; ADRS {', '.join(params)}")
     return lines or ["   (no criterion results)"]
 
 
@@ -140,11 +144,9 @@ def reviewers_guide(
         "   (TUORRES LOCATION OF INTEREST, TULOC LIVER or DESCENDING AORTA) with its SULMEAN/SULSD in TR.",
         "   itRECIST's injected flags are supplemental qualifiers: SUPPTU INJECTED (Y/N, baseline lesions),",
         "   SUPPTR INJFIRST (Y: first injected at that visit). Growth-family flags, when computed, are ADRS",
-        "   parameters with AVALC Y/N/U: "
-        + ", ".join(code for code, _ in HYPERPROGRESSION_PARAMS.values())
-        + ", PSPD<suffix>, DISSRESP.",
-        f"   Pre-baseline scans (tumour growth rate) are TR visits before the baseline without RS records"
-        f" ({facts.prebaseline_visits} reader visits in this transfer).",
+        f"   parameters with AVALC Y/N/U: {', '.join(code for code, _ in HYPERPROGRESSION_PARAMS.values())},",
+        "   PSPD<suffix>, DISSRESP. Pre-baseline scans (tumour growth rate) are TR visits before the",
+        f"   baseline without RS records ({facts.prebaseline_visits} reader visits in this transfer).",
         "",
         "7. Not in this transfer",
         "   --DY and EPOCH: the sponsor's reference start date and epochs were not provided, so they are",

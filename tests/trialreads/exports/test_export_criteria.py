@@ -291,6 +291,9 @@ def test_transfer_with_every_new_dataset_reads_back(tmp_path: Path) -> None:
         ["INJRESP", "NINJRESP"],
     )
     assert [r["cnsr"] for r in itr["censoring_rules"]] == [5, 4, 0, 0, 2, 3, 1]
+    guide = files["reviewers-guide.txt"].decode("ascii")
+    assert "itRECIST GOLDMACHER 2020 (CDISC CT C179781): OVRIT, BORIT, CBORIT, PFSIT" in guide
+    assert "its own: RS INJRESP, NINJRESP; ADRS OVRINJ, OVRNINJ, BORINJ, BORNINJ" in guide
     for name in ("supptu", "supptr"):
         (tmp_path / f"{name}.xpt").write_bytes(files[f"{name}.xpt"])
         data, meta = pyreadstat.read_xport(str(tmp_path / f"{name}.xpt"), output_format="dict")
