@@ -709,13 +709,15 @@ def _reference_records(result: LesionResult, where: str) -> list[Record]:
 def _lesion_records(lesion: ExportLesion, result: LesionResult, where: str) -> list[Record]:
     """The TR records of one lesion at one visit, in order (diameters before the state)."""
     role = lesion.role
+    if role is LesionRole.TARGET:
+        return _diameter_records(lesion, result, where)
+    if role is LesionRole.NON_TARGET:
+        return [(codes.TUMSTATE, _state_values(result, where))]
     if role is LesionRole.LOCATION_OF_INTEREST:
         return _reference_records(result, where)
     if role is LesionRole.MEASURED or result.sul_peak is not None:
         return _pet_records(result, where)
-    if role is LesionRole.TARGET:
-        return _diameter_records(lesion, result, where)
-    out = _diameter_records(lesion, result, where) if role is LesionRole.NEW and result.mm is not None else []
+    out = _diameter_records(lesion, result, where) if result.mm is not None else []  # a new lesion
     return [*out, (codes.TUMSTATE, _state_values(result, where))]
 
 
@@ -852,8 +854,8 @@ def build_supptr(study: ExportStudy, tr: Dataset) -> Dataset:
     }
     rows = [
         _supp_row(study, "TR", row, codes.SUPP_INJECTED_FIRST, "Y")
-        for row in tr.rows
-        if first and (row["USUBJID"], row["TRLNKID"], row["VISITNUM"]) in first
+        for row in (tr.rows if first else ())
+        if (row["USUBJID"], row["TRLNKID"], row["VISITNUM"]) in first
     ]
     return Dataset("SUPPTR", DATASET_LABELS["SUPPTR"], SUPP_VARS, rows)
 
