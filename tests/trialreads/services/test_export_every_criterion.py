@@ -333,7 +333,7 @@ def _pet(lesions: Sequence[tuple[str, str, str]], mean: str = "2.0", uptake: str
 
 def test_percist_pet_reads(manager: Any, reader_a: Any, reader_b: Any, tmp_path: Path) -> None:
     trial = _trial("PET-001", ["percist", "ipercist"], manager, (reader_a, reader_b))
-    timepoints, read_a, read_b = _timepoints(trial, manager, (reader_a, reader_b), 3, Modality.PET_CT)
+    timepoints, read_a, read_b = _timepoints(trial, manager, (reader_a, reader_b), 4, Modality.PET_CT)
     baseline = read_services.PetScanInput(
         reference_site="liver",
         reference_mean=D("2.0"),
@@ -351,12 +351,14 @@ def test_percist_pet_reads(manager: Any, reader_a: Any, reader_b: Any, tmp_path:
             read_services.PetLesionInput(code="L2", organ="liver", sul_peak=D("5.0")),
         ),
     )
-    # PERCIST: 5.2 (-35%) PMR; 11.0 (+37.5%) PMD; 11.5 PMD. iPERCIST: PMR, UPMD, CPMD.
+    # PERCIST: 5.2 (-35%) PMR; 11.0 (+37.5%) PMD; 11.5 PMD; not done, NE. iPERCIST: PMR, UPMD,
+    # CPMD, NE.
     scans = (
         baseline,
         _pet((("L1", "lung", "5.2"), ("L2", "liver", "1.9")), mean="2.1", uptake="65"),
         _pet((("L1", "lung", "11.0"), ("L2", "liver", "4.0"))),
         _pet((("L1", "lung", "11.5"), ("L2", "liver", "4.0")), uptake="58"),
+        read_services.PetScanInput(not_done=True),
     )
     for read, reader in ((read_a, reader_a), (read_b, reader_b)):
         for timepoint, scan in zip(timepoints, scans, strict=True):
@@ -394,6 +396,13 @@ def test_percist_pet_reads(manager: Any, reader_a: Any, reader_b: Any, tmp_path:
     week8 = {(r["TRLNKID"], r["TRTESTCD"]): r["TRSTRESC"] for r in tr_rows if r["VISIT"] == "WEEK8"}
     assert week8[("R1-L1", "SULPEAK")] == "5.2" and week8[("R1-REF.LIVER", "SULMEAN")] == "2.1"
     assert "SUMDIAM" not in {r["TRTESTCD"] for r in tr_rows}  # no CT targets
+    week32 = [
+        (r["TRLNKID"], r["TRTESTCD"], r["TRSTAT"], r["TRREASND"]) for r in tr_rows if r["VISIT"] == "WEEK32"
+    ]
+    assert week32 == [
+        ("R1-L1", "SULPEAK", "NOT DONE", "SCAN NOT PERFORMED"),
+        ("R1-L2", "SULPEAK", "NOT DONE", "SCAN NOT PERFORMED"),
+    ]
 
     rs = _both(out, "rs")
     overall = {
@@ -408,6 +417,8 @@ def test_percist_pet_reads(manager: Any, reader_a: Any, reader_b: Any, tmp_path:
         ("iPERCIST", "WEEK8"): "PMR",
         ("iPERCIST", "WEEK16"): "UPMD",
         ("iPERCIST", "WEEK24"): "CPMD",
+        ("PERCIST", "WEEK32"): "NE",
+        ("iPERCIST", "WEEK32"): "NE",
     }
     assert "NTRGRESP" not in {r["RSTESTCD"] for r in rs}  # PET criteria have no non-target response
     adrs = _both(out, "adrs")
