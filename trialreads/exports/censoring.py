@@ -11,6 +11,13 @@ follows the "PD at the earliest scan date" convention, §3.3) and the accepted r
 timepoint responses for that criterion, plus subject dates the engine does not see: death,
 start of new anticancer therapy, the data cut-off and the protocol imaging interval.
 
+Every criterion has its own table (:data:`PFS_RULES`, one PFS parameter per criterion: PFS,
+iPFS, imPFS, irPFS, metabolic PFS ...): the same precedence, with the criterion's progression
+event (its codes in :data:`trialreads.exports.criteria_codes.CRITERIA_CODES`, its event
+description, and how the engine dates it) as the event rule. Whether an unconfirmed
+progression (iUPD, irPD, UPMD) is an event is the engine's setting (A3, I2, P5), already in
+its ``Pfs``; the table names it.
+
 Order of precedence (FDA "Clinical Trial Endpoints for the Approval of Cancer Drugs and
 Biologics", PFS censoring table; the sponsor's SAP overrides by editing :data:`RULES`):
 
@@ -29,13 +36,28 @@ Biologics", PFS censoring table; the sponsor's SAP overrides by editing :data:`R
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Literal
 
-from criteria.types import Pfs
+from criteria.types import (
+    IMPERCIST5,
+    IMRECIST,
+    IPERCIST,
+    IRECIST,
+    IRRC,
+    IRRECIST,
+    ITRECIST,
+    PERCIMT,
+    PERCIST,
+    RECIST11,
+    Pfs,
+)
+from trialreads.exports.criteria_codes import CRITERIA_CODES
 
-#: Timepoint responses that are progression under RECIST 1.1 / imRECIST / iRECIST.
+#: Timepoint responses that are progression under RECIST 1.1 / imRECIST / iRECIST (the
+#: default of :class:`PfsInput`; each criterion's own are in ``CRITERIA_CODES``).
 PROGRESSION_CODES = frozenset({"PD", "iUPD", "iCPD"})
 #: Responses that do not make an assessment "adequate" (evaluable).
 NOT_ADEQUATE_CODES = frozenset({"NE", "NA", ""})
@@ -75,6 +97,8 @@ class PfsInput:
     death_date: dt.date | None = None
     new_therapy_date: dt.date | None = None
     data_cutoff: dt.date | None = None
+    #: the criterion's timepoint codes that are a progression (traceability of the event)
+    progression_codes: frozenset[str] = PROGRESSION_CODES
 
 
 @dataclass(frozen=True)
@@ -194,6 +218,61 @@ RULES: tuple[CensoringRule, ...] = (
     ),
 )
 
+_AT_DATE = "on or before the cut-off: event at the progression date (earliest scan date of the timepoint)."
+
+#: criterion -> (EVNTDESC of its progression event, what the event is): the event rule of
+#: its table. The dates and the unconfirmed cases are the engine's (``criteria.endpoints``).
+PROGRESSION_EVENTS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    RECIST11: ("DISEASE PROGRESSION", f"Progression (PD) {_AT_DATE}"),
+    IRECIST: (
+        "DISEASE PROGRESSION",
+        "Progression (the iUPD of a block confirmed by iCPD; an unconfirmed iUPD by setting A3, "
+        f"default event) {_AT_DATE}",
+    ),
+    IMRECIST: (
+        "DISEASE PROGRESSION",
+        f"Progression (a PD not negated by the next assessment, IM-PFS) {_AT_DATE}",
+    ),
+    PERCIST: ("METABOLIC PROGRESSION", f"Metabolic progression (PMD) {_AT_DATE}"),
+    IPERCIST: (
+        "METABOLIC PROGRESSION",
+        "Metabolic progression (UPMD confirmed as CPMD; an unconfirmed UPMD by setting P5, "
+        f"default event) {_AT_DATE}",
+    ),
+    IMPERCIST5: ("METABOLIC PROGRESSION", f"Metabolic progression (PMD on the SULpeak sum) {_AT_DATE}"),
+    PERCIMT: ("METABOLIC PROGRESSION", f"Metabolic progression (PMD by the PERCIMT rules) {_AT_DATE}"),
+    IRRC: (
+        "IMMUNE-RELATED PROGRESSION",
+        "Immune-related progression (irPD confirmed at least 4 weeks later, dated by setting I1; an "
+        f"unconfirmed irPD by setting I2, default event) {_AT_DATE}",
+    ),
+    IRRECIST: (
+        "IMMUNE-RELATED PROGRESSION",
+        "Immune-related progression (irPD confirmed at least 4 weeks later, dated by setting I1; an "
+        f"unconfirmed irPD by setting I2, default event) {_AT_DATE}",
+    ),
+    ITRECIST: (
+        "DISEASE PROGRESSION",
+        "Progression of all lesions by the itRECIST basis (setting T1: iRECIST by default, iUPD "
+        f"confirmed by iCPD; or RECIST 1.1 PD) {_AT_DATE}",
+    ),
+})
+
+
+def criterion_rules(criterion: str, rules: tuple[CensoringRule, ...] = RULES) -> tuple[CensoringRule, ...]:
+    """``rules`` with the progression rule of ``criterion`` (:data:`PROGRESSION_EVENTS`)."""
+    evntdesc, description = PROGRESSION_EVENTS[criterion]
+    return tuple(
+        replace(rule, evntdesc=evntdesc, description=description) if rule.predicate == "progression" else rule
+        for rule in rules
+    )
+
+
+#: criterion -> its PFS censoring table, in precedence order (one ADTTE parameter each).
+PFS_RULES: Mapping[str, tuple[CensoringRule, ...]] = MappingProxyType(
+    {criterion: criterion_rules(criterion) for criterion in CRITERIA_CODES}
+)
+
 
 # --- predicates and date sources ---------------------------------------------------
 
@@ -274,7 +353,7 @@ def facts_for(inp: PfsInput) -> Facts:
     ordered = sorted(inp.assessments, key=lambda a: (a.date, a.seq or 0))
     kept = [a for a in ordered if cutoff is None or a.date <= cutoff]
     progressed_by_death = inp.death_date is not None and any(
-        a.response in PROGRESSION_CODES and a.date <= inp.death_date for a in ordered
+        a.response in inp.progression_codes and a.date <= inp.death_date for a in ordered
     )
     pd_date: dt.date | None = None
     if inp.pfs.event and not (inp.pfs.date == inp.death_date and not progressed_by_death):
@@ -293,7 +372,7 @@ def facts_for(inp: PfsInput) -> Facts:
         event_kind, event_date = "PD", pd_kept
         # Traceability: the progression timepoint whose response carries this date (the PD
         # date may precede it when an equivocal new lesion is confirmed later).
-        source = next((a for a in kept if a.response in PROGRESSION_CODES and a.date >= pd_kept), None)
+        source = next((a for a in kept if a.response in inp.progression_codes and a.date >= pd_kept), None)
         event_seq = source.seq if source else None
     elif death_kept is not None:
         event_kind, event_date = "DEATH", death_kept

@@ -1,10 +1,12 @@
-"""SDTM TU/TR/RS and ADaM ADRS/ADTTE builders for a BICR data transfer.
+"""SDTM TU/TR/RS (and SUPPTU/SUPPTR) and ADaM ADRS/ADTTE builders for a BICR data transfer.
 
 Input is a tree of frozen dataclasses (:class:`ExportStudy` → :class:`ExportSubject` →
 :class:`ReaderRead` → :class:`ReaderTimepoint` → :class:`LesionResult`) that the Django side
 fills from the ORM; responses are the criteria engine's own :class:`criteria.types.CriterionResult`
 per reader and criterion. Output is one :class:`~trialreads.exports.spec.Dataset` per domain
-with a fixed column order, labels and types (cdisc-export.md §3.1–3.4).
+with a fixed column order, labels and types (cdisc-export.md §3.1–3.4). What each criterion
+and measurement is called (RSCAT, parameter codes, test codes, units) is the data of
+:mod:`trialreads.exports.criteria_codes`, with its CDISC CT sources.
 
 Conventions (cdisc-export.md; SDTM RECIST 1.1 supplement):
 
@@ -12,34 +14,52 @@ Conventions (cdisc-export.md; SDTM RECIST 1.1 supplement):
   ``R1-A2`` = reader 1, assessment 2, where the assessment number is the position of the visit
   among *all* visits of the subject (by ``VISITNUM``), so the same visit has the same number
   for every reader.
-* Nodal targets are measured as ``LPERP`` (short axis), other targets as ``LDIAM``; "too small
+* Nodal targets are measured as ``LPERP`` (short axis), other targets as ``LDIAM``; the second
+  diameter of a bidimensional read (irRC) is a record of its own: ``LPERP`` (perpendicular) of
+  a non-nodal lesion, ``LDIAM`` (long axis) of a node, the longest diameter first. "Too small
   to measure" is standardised to 5 mm; a not-done measurement has ``TRSTAT="NOT DONE"``.
+* PET lesions have ``SULPEAK`` (and ``SULMAX``, ``TLG``, their CT size as ``LDIAM`` where
+  recorded); the scan's reference region is a TU record of its own (``LOCATION OF
+  INTEREST``, ``TULOC`` liver or descending aorta) with ``SULMEAN`` and ``SULSD`` records.
 * ``SUMDIAM`` is the sum of the reader's standardised target values at the visit, or
-  ``NOT DONE`` when a target was not assessed; summary rows carry no ``TRDTC``/``TRMETHOD``.
+  ``NOT DONE`` when a target was not assessed; at a pre-baseline scan read as a sum only
+  (tumour growth rate) it is that sum. Summary rows carry no ``TRDTC``/``TRMETHOD``.
+  Pre-baseline scans are TR visits of their own (before the baseline) and have no RS records.
+* itRECIST: ``SUPPTU`` ``INJECTED`` (Y/N) on every baseline lesion of a read classified
+  injected / non-injected, ``SUPPTR`` ``INJFIRST`` (Y) on the TR records of a lesion at the
+  visit it was first injected; RS adds the injected and non-injected responses (``INJRESP``,
+  ``NINJRESP``). Both SUPP datasets are only in a transfer that has such records.
 * ``--ACPTFL="Y"`` marks every record of the accepted evaluator (``ExportSubject.accepted``),
   except, for an adjudicated subject, its OVRLRESP/BESTRESP records: those are repeated as
   the adjudicator's (``RSEVALID="ADJUDICATOR"``, the chosen reader's ``RSLNKGRP``), which carry
   the flag; ADaM then names the adjudicator's records as the source.
-* ``RSDTC``: CR/PR are dated at the latest image date of the visit, everything else (PD, SD,
-  NE…) at the earliest (§3.3).
+* ``RSDTC``: CR/PR (and iCR/iPR, irCR/irPR, CMR/PMR) are dated at the latest image date of
+  the visit, everything else (PD, SD, NE…) at the earliest (§3.3).
 * Partial dates: a visit collected as ``2014-02`` keeps that text in ``TUDTC``/``TRDTC``/
   ``RSDTC``; ADRS ``ADT`` is the imputed date the engine used (by the rule the import named,
   :mod:`trialreads.exports.dates`) with ``ADTF`` ``D`` (day) or ``M`` (month and day); ADTTE
   takes its dates from the same imputed dates.
 * ADRS ``ANL01FL="Y"``: timepoint responses (``OVR*``) dated on or before the data cut-off,
   and every ``BOR*``/``CBOR*`` record; ADRS takes the accepted evaluator's records only.
-* ADaM parameter codes: criterion suffix ``""`` (RECIST 1.1), ``I`` (iRECIST), ``IM``
-  (imRECIST), e.g. ``OVR``/``OVRI``/``OVRIM``, ``PFS``/``PFSI``/``PFSIM``; ``PARCAT1`` holds
-  the criterion as in ``RSCAT``.
+* ADaM parameter codes: stem + criterion suffix (``criteria_codes.CRITERIA_CODES``): ``""``
+  (RECIST 1.1), ``I`` (iRECIST), ``IM`` (imRECIST), ``PC``/``IPC``/``IMPC``/``PMT`` (PERCIST,
+  iPERCIST, imPERCIST5, PERCIMT), ``IRC``/``IRR`` (irRC, irRECIST), ``IT`` (itRECIST), e.g.
+  ``OVRIRC``, ``CBORPC``, ``PFSIPC``; ``PARCAT1`` holds the criterion as in ``RSCAT``. The
+  growth family's subject-level flags are ADRS parameters with ``AVALC`` Y/N/U: hyperprogression
+  per definition (``HPDCHAMP`` …), pseudoprogression per criterion (``PSPDI``, ``PSPDIRC`` …)
+  and dissociated response (``DISSRESP``), from the accepted read's analyses when the
+  endpoint results carry them (:attr:`ReaderRead.analyses`).
 
 Row order and ``--SEQ`` (numbered 1… per ``USUBJID``; subjects by ``USUBJID``):
 
-* TU: evaluator (R1, R2, ADJ), lesion role (TARGET, NON-TARGET, NEW), lesion id (natural order);
-* TR: evaluator, ``VISITNUM``, role, lesion id, test (diameter before state), ``SUMDIAM`` last;
-* RS: evaluator, criterion (RECIST 1.1, iRECIST, imRECIST), ``VISITNUM``, test (TRGRESP,
-  NTRGRESP, NEWLPROG, OVRLRESP), ``BESTRESP`` after the criterion's visits;
-* ADRS: criterion, parameter (OVR, BOR, CBOR), ``AVISITN``; ADTTE: criterion. ``ASEQ`` 1… per
-  subject.
+* TU: evaluator (R1, R2, ADJ), lesion role (TARGET, NON-TARGET, NEW, MEASURED, LOCATION OF
+  INTEREST), lesion id (natural order);
+* TR: evaluator, ``VISITNUM``, role, lesion id, test (diameters before state), ``SUMDIAM`` last;
+* RS: evaluator, criterion (the engine's order), ``VISITNUM``, test (TRGRESP, NTRGRESP,
+  NEWLPROG, OVRLRESP, then the criterion's own), ``BESTRESP`` after the criterion's visits;
+* ADRS: criterion, parameter (OVR, the criterion's own timepoint parameters, BOR, CBOR, its
+  own best responses, PSPD), ``AVISITN``; then the subject's growth flags; ADTTE: criterion.
+  ``ASEQ`` 1… per subject.
 """
 
 from __future__ import annotations
@@ -54,8 +74,10 @@ from enum import Enum
 from typing import TypeVar
 
 from criteria.lesions import TSTM_MM
-from criteria.types import CRITERIA, IMRECIST, IRECIST, RECIST11, CriterionResult, TimepointResult
-from trialreads.exports.censoring import Assessment, PfsInput, PfsOutcome, censor_pfs
+from criteria.types import CriterionResult, ExtraValue, TimepointResult
+from trialreads.exports import criteria_codes as codes
+from trialreads.exports.censoring import PFS_RULES, Assessment, PfsInput, PfsOutcome, censor_pfs
+from trialreads.exports.criteria_codes import CRITERIA_CODES, LATEST_DATE_CODES, TestCode
 from trialreads.exports.dates import imputation_flag
 from trialreads.exports.spec import Dataset, Value, Variable, char, date_num, num
 
@@ -81,11 +103,14 @@ _EVALUATOR_ORDER = {e: i for i, e in enumerate(Evaluator)}
 
 
 class LesionRole(str, Enum):
-    """``TUORRES`` (Oncology CT)."""
+    """``TUORRES`` (Oncology CT C123650). ``MEASURED``: a PET lesion present at baseline;
+    ``LOCATION_OF_INTEREST``: a PET scan's reference region (not a lesion)."""
 
     TARGET = "TARGET"
     NON_TARGET = "NON-TARGET"
     NEW = "NEW"
+    MEASURED = "MEASURED"
+    LOCATION_OF_INTEREST = "LOCATION OF INTEREST"
 
 
 _ROLE_ORDER = {r: i for i, r in enumerate(LesionRole)}
@@ -104,12 +129,13 @@ TOO_SMALL_TEXT = "TOO SMALL TO MEASURE"
 TUMOR_STATES = frozenset({"PRESENT", "ABSENT", "UNEQUIVOCAL PROGRESSION", "EQUIVOCAL", "NOT EVALUABLE"})
 
 EVAL = "INDEPENDENT ASSESSOR"
-RSCAT = {RECIST11: "RECIST 1.1", IRECIST: "iRECIST", IMRECIST: "imRECIST"}
-PARAM_SUFFIX = {RECIST11: "", IRECIST: "I", IMRECIST: "IM"}
+#: criterion -> RSCAT / PARCAT1, and -> the suffix of its ADaM parameter codes.
+RSCAT: Mapping[str, str] = {c: entry.rscat for c, entry in CRITERIA_CODES.items()}
+PARAM_SUFFIX: Mapping[str, str] = {c: entry.suffix for c, entry in CRITERIA_CODES.items()}
 #: Criterion-level new-lesion codes -> NEWLPROG result.
 NEWLPROG_VALUE = {"YES": "Y", "NO": "N", "EQUIVOCAL": "EQUIVOCAL", "NE": "NE"}
-#: Responses dated at the latest image of the visit; all others at the earliest (§3.3).
-LATEST_DATE_CODES = frozenset({"CR", "PR", "iCR", "iPR"})
+#: Timepoint codes with no RS record (not applicable; PET criteria have no non-target response).
+NO_RECORD_CODES = frozenset({"NA", ""})
 RS_TESTS: tuple[tuple[str, str], ...] = (
     ("TRGRESP", "Target Response"),
     ("NTRGRESP", "Non-target Response"),
@@ -136,6 +162,9 @@ class ExportLesion:
     laterality: str | None = None
     method: str = "CT SCAN"
     refid: str | None = None  # TUREFID: image/series id
+    #: itRECIST: injected at baseline (True/False) for a read classified injected /
+    #: non-injected (SUPPTU ``INJECTED``); None for a read without the classification.
+    injected: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +178,11 @@ class LesionResult:
     ``collected`` is the result text as collected (``TRORRES``, e.g. ``21`` for a value
     transcribed from a source); empty for values entered in the system, whose ``TRORRES`` is
     the value as entered.
+
+    Bidimensional reads (irRC): ``perp_mm`` the perpendicular diameter of a non-nodal lesion,
+    ``long_mm`` a node's long axis. PET lesions: ``sul_peak`` (``sul_max``, ``tlg``; ``mm``
+    their CT size); a reference region: ``sul_mean`` and ``sul_sd``. ``newly_injected``: the
+    lesion was first injected at this visit (itRECIST, SUPPTR ``INJFIRST``).
     """
 
     lesion_id: str
@@ -158,6 +192,14 @@ class LesionResult:
     reason_not_done: str | None = None
     image_date: dt.date | None = None
     collected: str = ""
+    perp_mm: Decimal | None = None
+    long_mm: Decimal | None = None
+    sul_peak: Decimal | None = None
+    sul_max: Decimal | None = None
+    tlg: Decimal | None = None
+    sul_mean: Decimal | None = None
+    sul_sd: Decimal | None = None
+    newly_injected: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,6 +214,8 @@ class ReaderTimepoint:
     ``dtc`` is the visit's date as collected when it was partial (``2014-02``): SDTM ``--DTC``
     of the visit write it as collected, while ``date``/``scan_dates`` are the imputed dates the
     engine used, which ADaM writes as ``ADT`` with ``ADTF`` (:mod:`trialreads.exports.dates`).
+    ``prebaseline``: a scan before the baseline (tumour growth rate), with TR records only;
+    ``sum_mm`` its target sum when it was read as a sum alone (``SUMDIAM``).
     """
 
     visitnum: int | Decimal
@@ -181,20 +225,26 @@ class ReaderTimepoint:
     baseline: bool = False
     scan_dates: tuple[dt.date, ...] = ()
     dtc: str = ""
+    prebaseline: bool = False
+    sum_mm: Decimal | None = None
 
 
 @dataclass(frozen=True)
 class ReaderRead:
     """One evaluator's complete read of a subject and the engine's results on it.
 
-    ``criteria`` maps a criterion id (``criteria.types.RECIST11``, ``IRECIST``, ``IMRECIST``)
-    to the engine's result for this read.
+    ``criteria`` maps a criterion id (``criteria.types.RECIST11``, ``IRRC``, ``PERCIST`` …,
+    any of ``criteria_codes.CRITERIA_CODES``) to the engine's result for this read;
+    ``analyses`` the growth family's analyses of the read as the engine gives them
+    (``criteria.types.SubjectResult.analyses``: ``tgr``, ``pseudoprogression``,
+    ``dissociated_response``), empty when the endpoint results carry none.
     """
 
     evaluator: Evaluator
     lesions: tuple[ExportLesion, ...]
     timepoints: tuple[ReaderTimepoint, ...]
     criteria: Mapping[str, CriterionResult] = field(default_factory=dict)
+    analyses: Mapping[str, ExtraValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -330,25 +380,53 @@ ADTTE_VARS: tuple[Variable, ...] = (
     num("SRCSEQ", "Source Sequence Number"),
 )
 
+#: SUPPTU / SUPPTR (SDTMIG §8.4, supplemental qualifiers).
+SUPP_VARS: tuple[Variable, ...] = (
+    char("STUDYID", "Study Identifier"),
+    char("RDOMAIN", "Related Domain Abbreviation"),
+    char("USUBJID", "Unique Subject Identifier"),
+    char("IDVAR", "Identifying Variable"),
+    char("IDVARVAL", "Identifying Variable Value"),
+    char("QNAM", "Qualifier Variable Name"),
+    char("QLABEL", "Qualifier Variable Label"),
+    char("QVAL", "Data Value"),
+    char("QORIG", "Origin"),
+    char("QEVAL", "Evaluator"),
+)
+
 DATASET_LABELS = {
     "TU": "Tumor/Lesion Identification",
     "TR": "Tumor/Lesion Results",
+    "SUPPTU": "Supplemental Qualifiers for TU",
+    "SUPPTR": "Supplemental Qualifiers for TR",
     "RS": "Disease Response and Clin Classification",
     "ADRS": "Response Analysis Dataset",
     "ADTTE": "Time-to-Event Analysis Dataset",
 }
 
-#: ADaM parameters: (PARAMCD stem, PARAM text) — PARAMCD = stem + criterion suffix.
-ADRS_PARAMS: tuple[tuple[str, str], ...] = (
-    ("OVR", "Overall Response by BICR"),
-    ("BOR", "Best Overall Response by BICR"),
-    ("CBOR", "Confirmed Best Overall Response by BICR"),
-)
-ADTTE_PARAM = ("PFS", "Progression-Free Survival by BICR")
+#: ADaM parameter stems: PARAMCD = stem + criterion suffix; PARAM = the text with the
+#: criterion's response name (``CriterionCodes.response``, e.g. "Overall Metabolic Response").
+OVR, BOR, CBOR, PFS = "OVR", "BOR", "CBOR", "PFS"
 
 
 def paramcd(stem: str, criterion: str) -> str:
     return stem + PARAM_SUFFIX[criterion]
+
+
+def criterion_codes(criterion: str) -> codes.CriterionCodes:
+    """The criterion's names in the transfer; :class:`ExportInputError` for a criterion the
+    table does not know (it could not be categorised in RS)."""
+    found = CRITERIA_CODES.get(criterion)
+    if found is None:
+        raise ExportInputError(f"criterion {criterion!r} has no RSCAT (not in criteria_codes.CRITERIA_CODES)")
+    return found
+
+
+def ordered_criteria(results: Mapping[str, object]) -> list[str]:
+    """The criteria of ``results`` in the transfer's order (the engine's: ``CRITERIA_CODES``)."""
+    for criterion in results:
+        criterion_codes(criterion)
+    return [c for c in CRITERIA_CODES if c in results]
 
 
 _T = TypeVar("_T")
@@ -358,7 +436,7 @@ _T = TypeVar("_T")
 #: All-None rows of the module's datasets, by identity of their variable tuple (constants).
 _TEMPLATES: dict[int, dict[str, Value]] = {
     id(variables): dict.fromkeys(var.name for var in variables)
-    for variables in (TU_VARS, TR_VARS, RS_VARS, ADRS_VARS, ADTTE_VARS)
+    for variables in (TU_VARS, TR_VARS, SUPP_VARS, RS_VARS, ADRS_VARS, ADTTE_VARS)
 }
 
 
@@ -467,6 +545,9 @@ def _image_dates(tp: ReaderTimepoint) -> list[dt.date]:
 # --- TU ---------------------------------------------------------------------------
 
 
+_BASELINE_ROLES = frozenset({LesionRole.TARGET, LesionRole.NON_TARGET, LesionRole.MEASURED})
+
+
 def _lesion_image_date(tp: ReaderTimepoint | None, lesion: ExportLesion) -> dt.date | None:
     if tp is None:
         return None
@@ -476,9 +557,10 @@ def _lesion_image_date(tp: ReaderTimepoint | None, lesion: ExportLesion) -> dt.d
 def _identifying_visit(
     read: ReaderRead, lesion: ExportLesion
 ) -> tuple[ReaderTimepoint | None, dt.date | None]:
-    """Baseline visit for targets/non-targets; first visit with a result for new lesions."""
+    """Baseline visit for targets, non-targets and PET lesions measured at baseline; first
+    visit with a result for new lesions and for a reference region."""
     tps = _timepoints(read)
-    if lesion.role is not LesionRole.NEW:
+    if lesion.role in _BASELINE_ROLES:
         base = next((tp for tp in tps if tp.baseline), tps[0] if tps else None)
         found = base
     else:
@@ -536,13 +618,29 @@ def build_tu(study: ExportStudy) -> Dataset:
 # --- TR ---------------------------------------------------------------------------
 
 
-def _diameter_test(lesion: ExportLesion) -> tuple[str, str]:
-    return ("LPERP", "Longest Perpendicular") if lesion.nodal else ("LDIAM", "Longest Diameter")
+def _diameter_test(lesion: ExportLesion) -> TestCode:
+    """The test of a lesion's primary value: a node's short axis, another lesion's longest diameter."""
+    return codes.LPERP if lesion.nodal else codes.LDIAM
+
+
+def _number_values(value: Decimal, unit: str, collected: str = "") -> dict[str, Value]:
+    """A numeric result: ``TRORRES`` as collected (or as entered), standardised text and number."""
+    return {
+        "TRORRES": collected or str(value),
+        "TRORRESU": unit,
+        "TRSTRESC": decimal_text(value),
+        "TRSTRESN": value,
+        "TRSTRESU": unit,
+    }
+
+
+def _not_done(result: LesionResult) -> dict[str, Value]:
+    return {"TRSTAT": "NOT DONE", "TRREASND": result.reason_not_done}
 
 
 def _measurement_values(result: LesionResult, where: str) -> dict[str, Value]:
     if result.status is MeasurementStatus.NOT_DONE:
-        return {"TRSTAT": "NOT DONE", "TRREASND": result.reason_not_done}
+        return _not_done(result)
     if result.status is MeasurementStatus.TOO_SMALL:
         return {
             "TRORRES": TOO_SMALL_TEXT,
@@ -552,18 +650,12 @@ def _measurement_values(result: LesionResult, where: str) -> dict[str, Value]:
         }
     if result.mm is None:
         raise ExportInputError(f"{where}: measured lesion {result.lesion_id} has no mm")
-    return {
-        "TRORRES": result.collected or str(result.mm),
-        "TRORRESU": "mm",
-        "TRSTRESC": decimal_text(result.mm),
-        "TRSTRESN": result.mm,
-        "TRSTRESU": "mm",
-    }
+    return _number_values(result.mm, "mm", result.collected)
 
 
 def _state_values(result: LesionResult, where: str) -> dict[str, Value]:
     if result.status is MeasurementStatus.NOT_DONE:
-        return {"TRSTAT": "NOT DONE", "TRREASND": result.reason_not_done}
+        return _not_done(result)
     if result.state not in TUMOR_STATES:
         raise ExportInputError(
             f"{where}: lesion {result.lesion_id} state {result.state!r} not in {sorted(TUMOR_STATES)}"
@@ -571,10 +663,81 @@ def _state_values(result: LesionResult, where: str) -> dict[str, Value]:
     return {"TRORRES": result.state, "TRSTRESC": result.state}
 
 
+Record = tuple[TestCode, dict[str, Value]]
+
+
+def _diameter_records(lesion: ExportLesion, result: LesionResult, where: str) -> list[Record]:
+    """The primary value, with the second diameter of a bidimensional read (irRC) beside it:
+    a node's long axis (``LDIAM``) before its short axis, a non-nodal lesion's perpendicular
+    (``LPERP``) after its longest diameter."""
+    primary = (_diameter_test(lesion), _measurement_values(result, where))
+    if result.status is not MeasurementStatus.MEASURED:
+        return [primary]
+    if lesion.nodal:
+        second = result.long_mm
+        return [(codes.LDIAM, _number_values(second, "mm")), primary] if second is not None else [primary]
+    if result.perp_mm is not None:
+        return [primary, (codes.LPERP, _number_values(result.perp_mm, "mm"))]
+    return [primary]
+
+
+def _pet_records(result: LesionResult, where: str) -> list[Record]:
+    """A PET lesion: SULpeak (SULmax, TLG where recorded) and its CT size (``LDIAM``)."""
+    if result.status is MeasurementStatus.NOT_DONE:
+        return [(codes.SULPEAK, _not_done(result))]
+    if result.sul_peak is None:
+        raise ExportInputError(f"{where}: PET lesion {result.lesion_id} has no SULpeak")
+    out: list[Record] = [(codes.SULPEAK, _number_values(result.sul_peak, codes.SULPEAK.unit))]
+    for test, value in ((codes.SULMAX, result.sul_max), (codes.TLG, result.tlg), (codes.LDIAM, result.mm)):
+        if value is not None:
+            out.append((test, _number_values(value, test.unit)))
+    return out
+
+
+def _reference_records(result: LesionResult, where: str) -> list[Record]:
+    """A PET scan's reference region: its SUL mean and standard deviation."""
+    if result.status is MeasurementStatus.NOT_DONE:
+        return [(codes.SULMEAN, _not_done(result))]
+    if result.sul_mean is None:
+        raise ExportInputError(f"{where}: reference region {result.lesion_id} has no SUL mean")
+    out: list[Record] = [(codes.SULMEAN, _number_values(result.sul_mean, codes.SULMEAN.unit))]
+    if result.sul_sd is not None:
+        out.append((codes.SULSD, _number_values(result.sul_sd, codes.SULSD.unit)))
+    return out
+
+
+def _lesion_records(lesion: ExportLesion, result: LesionResult, where: str) -> list[Record]:
+    """The TR records of one lesion at one visit, in order (diameters before the state)."""
+    role = lesion.role
+    if role is LesionRole.TARGET:
+        return _diameter_records(lesion, result, where)
+    if role is LesionRole.NON_TARGET:
+        return [(codes.TUMSTATE, _state_values(result, where))]
+    if role is LesionRole.LOCATION_OF_INTEREST:
+        return _reference_records(result, where)
+    if role is LesionRole.MEASURED or result.sul_peak is not None:
+        return _pet_records(result, where)
+    out = _diameter_records(lesion, result, where) if result.mm is not None else []  # a new lesion
+    return [*out, (codes.TUMSTATE, _state_values(result, where))]
+
+
 def _standard_mm(result: LesionResult | None) -> Decimal | None:
     if result is None or result.status is MeasurementStatus.NOT_DONE:
         return None
     return TOO_SMALL_MM if result.status is MeasurementStatus.TOO_SMALL else result.mm
+
+
+def _sum_values(tp: ReaderTimepoint, targets: Sequence[ExportLesion]) -> dict[str, Value]:
+    """``SUMDIAM``'s result: the sum read at a pre-baseline scan, else the sum of the targets'
+    standardised values, ``NOT DONE`` when one was not assessed."""
+    if tp.sum_mm is not None:
+        return _number_values(tp.sum_mm, "mm")
+    by_id = {r.lesion_id: r for r in tp.results}
+    values = [_standard_mm(by_id.get(lesion.lesion_id)) for lesion in targets]
+    if all(v is not None for v in values):
+        total = sum((v for v in values if v is not None), Decimal(0))
+        return _number_values(total, "mm")
+    return {"TRSTAT": "NOT DONE", "TRREASND": "NOT ALL TARGET LESIONS ASSESSED"}
 
 
 def _tr_rows_for_visit(
@@ -611,36 +774,19 @@ def _tr_rows_for_visit(
             "TRMETHOD": lesion.method,
             "TRDTC": _dtc(tp, result.image_date, tp.date),
         }
-        if lesion.role is LesionRole.TARGET:
-            code, name = _diameter_test(lesion)
-            rows.append({**base, "TRTESTCD": code, "TRTEST": name, **_measurement_values(result, where)})
-            continue
-        if lesion.role is LesionRole.NEW and result.mm is not None:
-            code, name = _diameter_test(lesion)
-            rows.append({**base, "TRTESTCD": code, "TRTEST": name, **_measurement_values(result, where)})
-        rows.append({**base, "TRTESTCD": "TUMSTATE", "TRTEST": "Tumor State", **_state_values(result, where)})
+        for test, values in _lesion_records(lesion, result, where):
+            rows.append({**base, "TRTESTCD": test.testcd, "TRTEST": test.test, **values})
     targets = [lesion for lesion in read.lesions if lesion.role is LesionRole.TARGET]
-    if targets:
-        by_id = {r.lesion_id: r for r in tp.results}
-        values = [_standard_mm(by_id.get(lesion.lesion_id)) for lesion in targets]
-        summary: dict[str, Value] = {
-            **common,
-            "TRGRPID": "TARGET",
-            "TRTESTCD": "SUMDIAM",
-            "TRTEST": "Sum of Diameter",
-        }
-        if all(v is not None for v in values):
-            total = sum((v for v in values if v is not None), Decimal(0))
-            summary |= {
-                "TRORRES": str(total),
-                "TRORRESU": "mm",
-                "TRSTRESC": decimal_text(total),
-                "TRSTRESN": total,
-                "TRSTRESU": "mm",
+    if targets or tp.sum_mm is not None:
+        rows.append(
+            {
+                **common,
+                "TRGRPID": "TARGET",
+                "TRTESTCD": codes.SUMDIAM.testcd,
+                "TRTEST": codes.SUMDIAM.test,
+                **_sum_values(tp, targets),
             }
-        else:
-            summary |= {"TRSTAT": "NOT DONE", "TRREASND": "NOT ALL TARGET LESIONS ASSESSED"}
-        rows.append(summary)
+        )
     return [_ordered(TR_VARS, row) for row in rows]
 
 
@@ -653,6 +799,65 @@ def build_tr(study: ExportStudy) -> Dataset:
             for tp in _timepoints(read):
                 rows += _tr_rows_for_visit(study, subject, read, tp, _link_group(read, numbers, tp))
     return Dataset("TR", DATASET_LABELS["TR"], TR_VARS, _number(rows, "TRSEQ"))
+
+
+# --- SUPPTU / SUPPTR: the itRECIST classification -----------------------------------
+
+
+def _supp_row(
+    study: ExportStudy, rdomain: str, parent: Mapping[str, Value], qualifier: tuple[str, str], value: str
+) -> dict[str, Value]:
+    qnam, qlabel = qualifier
+    seq_var = f"{rdomain}SEQ"
+    return {
+        "STUDYID": study.studyid,
+        "RDOMAIN": rdomain,
+        "USUBJID": parent["USUBJID"],
+        "IDVAR": seq_var,
+        "IDVARVAL": str(parent[seq_var]),
+        "QNAM": qnam,
+        "QLABEL": qlabel,
+        "QVAL": value,
+        "QORIG": "CRF",
+        "QEVAL": EVAL,
+    }
+
+
+def build_supptu(study: ExportStudy, tu: Dataset) -> Dataset:
+    """``INJECTED`` (Y/N) on the TU record of every lesion classified injected / non-injected
+    (itRECIST), in TU order."""
+    flags: dict[tuple[Value, Value], bool] = {
+        (subject.usubjid, _lesion_link(read, lesion.lesion_id)): lesion.injected
+        for subject in study.subjects
+        for read in subject.reads
+        for lesion in read.lesions
+        if lesion.injected is not None
+    }
+    rows = [
+        _supp_row(study, "TU", row, codes.SUPP_INJECTED, "Y" if injected else "N")
+        for row in tu.rows
+        if (injected := flags.get((row["USUBJID"], row["TULNKID"]))) is not None
+    ]
+    return Dataset("SUPPTU", DATASET_LABELS["SUPPTU"], SUPP_VARS, rows)
+
+
+def build_supptr(study: ExportStudy, tr: Dataset) -> Dataset:
+    """``INJFIRST`` = Y on every TR record of a lesion at the visit it was first injected
+    (itRECIST), in TR order."""
+    first: set[tuple[Value, Value, Value]] = {
+        (subject.usubjid, _lesion_link(read, result.lesion_id), tp.visitnum)
+        for subject in study.subjects
+        for read in subject.reads
+        for tp in read.timepoints
+        for result in tp.results
+        if result.newly_injected
+    }
+    rows = [
+        _supp_row(study, "TR", row, codes.SUPP_INJECTED_FIRST, "Y")
+        for row in (tr.rows if first else ())
+        if (row["USUBJID"], row["TRLNKID"], row["VISITNUM"]) in first
+    ]
+    return Dataset("SUPPTR", DATASET_LABELS["SUPPTR"], SUPP_VARS, rows)
 
 
 # --- RS ---------------------------------------------------------------------------
@@ -670,7 +875,7 @@ def response_date(code: str, tp: ReaderTimepoint) -> dt.date:
 
 
 def _match_timepoint(read: ReaderRead, result: TimepointResult, where: str) -> ReaderTimepoint:
-    matches = [tp for tp in read.timepoints if tp.date == result.date and not tp.baseline]
+    matches = [tp for tp in read.timepoints if tp.date == result.date and not (tp.baseline or tp.prebaseline)]
     if len(matches) != 1:
         raise ExportInputError(f"{where}: {len(matches)} visits dated {result.date} for a timepoint result")
     return matches[0]
@@ -707,22 +912,24 @@ def build_rs(study: ExportStudy) -> Dataset:
             # reader with targets (it always gets a SUMDIAM record).
             has_targets = any(lesion.role is LesionRole.TARGET for lesion in read.lesions)
             grouped = {tp.visitnum for tp in read.timepoints if tp.results or has_targets}
-            for criterion in (c for c in CRITERIA if c in read.criteria):
+            for criterion in ordered_criteria(read.criteria):
                 result = read.criteria[criterion]
+                entry = CRITERIA_CODES[criterion]
                 common: dict[str, Value] = {
                     "STUDYID": study.studyid,
                     "DOMAIN": "RS",
                     "USUBJID": subject.usubjid,
-                    "RSCAT": RSCAT[criterion],
+                    "RSCAT": entry.rscat,
                     "RSEVAL": EVAL,
                     "RSEVALID": read.evaluator.value,
                     "RSACPTFL": accepted,
                 }
-                where = f"{subject.usubjid} {read.evaluator.value} {RSCAT[criterion]}"
+                where = f"{subject.usubjid} {read.evaluator.value} {entry.rscat}"
                 tps = sorted(
                     ((_match_timepoint(read, r, where), r) for r in result.timepoints),
                     key=lambda pair: pair[0].visitnum,
                 )
+                tests = (*RS_TESTS, *((x.testcd, x.test) for x in entry.extra_tests))
                 for tp, tpr in tps:
                     values = {
                         "TRGRESP": tpr.target,
@@ -730,12 +937,15 @@ def build_rs(study: ExportStudy) -> Dataset:
                         "NEWLPROG": NEWLPROG_VALUE.get(tpr.new_lesions, tpr.new_lesions),
                         "OVRLRESP": tpr.overall,
                     }
+                    for extra in entry.extra_tests:  # the criterion's own (itRECIST's groups)
+                        found = tpr.extra.get(extra.key)
+                        values[extra.testcd] = found if isinstance(found, str) else ""
                     group = _link_group(read, numbers, tp) if tp.visitnum in grouped else None
                     dates = _image_dates(tp)  # response_date()'s dates, once per visit
                     earliest, latest = iso(dates[0]), iso(dates[-1])
-                    for testcd, test in RS_TESTS:
+                    for testcd, test in tests:
                         code = values[testcd]
-                        if code == "NA":  # not applicable (e.g. no target lesions): no record
+                        if code in NO_RECORD_CODES:  # not applicable (e.g. no target lesions): no record
                             continue
                         rows.append(
                             _ordered(
@@ -778,13 +988,15 @@ def build_rs(study: ExportStudy) -> Dataset:
 # --- ADaM -------------------------------------------------------------------------
 
 
-def _accepted_overall(rs: Dataset, usubjid: str, criterion: str) -> list[dict[str, Value]]:
-    """The accepted evaluator's OVRLRESP records of one criterion, in visit order."""
+def _accepted_overall(
+    rs: Dataset, usubjid: str, criterion: str, testcd: str = "OVRLRESP"
+) -> list[dict[str, Value]]:
+    """The accepted evaluator's ``testcd`` records of one criterion, in visit order."""
     return [
         row
         for row in rs.rows
         if row["USUBJID"] == usubjid
-        and row["RSTESTCD"] == "OVRLRESP"
+        and row["RSTESTCD"] == testcd
         and row["RSCAT"] == RSCAT[criterion]
         and row["RSACPTFL"] == "Y"
     ]
@@ -822,71 +1034,171 @@ def _overall_record_at(
     return next((r for r in overall if r["VISITNUM"] == tp.visitnum), None)
 
 
+def _timepoint_params(
+    study: ExportStudy,
+    read: ReaderRead,
+    common: Mapping[str, Value],
+    records: Sequence[dict[str, Value]],
+    code: str,
+    param: str,
+) -> list[dict[str, Value]]:
+    """One ADRS record per accepted RS timepoint record (OVR and the criterion's own)."""
+    rows: list[dict[str, Value]] = []
+    for rec in records:
+        adt, adtf = _analysis_date(read, rec)
+        in_cut = study.data_cutoff is None or (adt is not None and adt <= study.data_cutoff)
+        rows.append(
+            {
+                **common,
+                "PARAMCD": code,
+                "PARAM": param,
+                "AVALC": rec["RSSTRESC"],
+                "ADT": adt,
+                "ADTF": adtf,
+                "AVISIT": rec["VISIT"],
+                "AVISITN": rec["VISITNUM"],
+                "ANL01FL": _flag(in_cut),
+                "SRCDOM": "RS",
+                "SRCVAR": "RSSTRESC",
+                "SRCSEQ": rec["RSSEQ"],
+            }
+        )
+    return rows
+
+
+def _best_params(
+    read: ReaderRead,
+    criterion: str,
+    result: CriterionResult,
+    overall: Sequence[dict[str, Value]],
+    common: Mapping[str, Value],
+) -> list[dict[str, Value]]:
+    """BOR and CBOR: the visit the engine dated them at (CBOR without a date: the first visit
+    with that response). ADT is that visit's RSDTC, so BOR and OVR share one date convention
+    (§3.3)."""
+    entry = CRITERIA_CODES[criterion]
+    bor_rec = _overall_record_at(read, result, overall, result.bor_date)
+    bor_adt, bor_adtf = _analysis_date(read, bor_rec) if bor_rec else (result.bor_date, None)
+    cbor_rec = _overall_record_at(read, result, overall, result.bor_confirmed_date) or next(
+        (r for r in overall if r["RSSTRESC"] == result.bor_confirmed), None
+    )
+    cbor_adt, cbor_adtf = _analysis_date(read, cbor_rec) if cbor_rec else (result.bor_confirmed_date, None)
+    derived: tuple[tuple[str, str, str | None, dt.date | None, str | None, dict[str, Value] | None], ...] = (
+        (BOR, f"Best {entry.response} by BICR", result.bor, bor_adt, bor_adtf, bor_rec),
+        (CBOR, f"Confirmed Best {entry.response} by BICR", result.bor_confirmed, cbor_adt, cbor_adtf,
+         cbor_rec),
+    )
+    return [
+        {
+            **common,
+            "PARAMCD": paramcd(stem, criterion),
+            "PARAM": f"{text}, {entry.rscat}",
+            "AVALC": value,
+            "ADT": adt,
+            "ADTF": adtf,
+            "ANL01FL": "Y",
+            "SRCDOM": "RS" if source else None,
+            "SRCVAR": "RSSTRESC" if source else None,
+            "SRCSEQ": source["RSSEQ"] if source else None,
+        }
+        for stem, text, value, adt, adtf, source in derived
+    ]
+
+
+def _extra_best_params(
+    criterion: str, result: CriterionResult, common: Mapping[str, Value]
+) -> list[dict[str, Value]]:
+    """The criterion's own best responses (itRECIST's injected / non-injected BOR), from the
+    result's ``extra``; none when the result does not carry them."""
+    rows: list[dict[str, Value]] = []
+    for best in CRITERIA_CODES[criterion].extra_best:
+        if best.key not in result.extra:
+            continue
+        value, date = result.extra[best.key], result.extra.get(best.date_key)
+        rows.append(
+            {
+                **common,
+                "PARAMCD": best.paramcd,
+                "PARAM": best.param,
+                "AVALC": value if isinstance(value, str) else None,
+                "ADT": date if isinstance(date, dt.date) else None,
+                "ANL01FL": "Y",
+            }
+        )
+    return rows
+
+
+def _flag_row(common: Mapping[str, Value], code: str, param: str, flag: object) -> dict[str, Value]:
+    value = flag if isinstance(flag, bool) else None
+    return {**common, "PARAMCD": code, "PARAM": param, "AVALC": codes.FLAG_VALUE[value], "ANL01FL": "Y"}
+
+
+def _pseudoprogression_params(
+    analyses: Mapping[str, ExtraValue], criterion: str, common: Mapping[str, Value]
+) -> list[dict[str, Value]]:
+    """PSPD + suffix: whether the criterion's progression was negated (a pseudoprogression,
+    ``criteria.growth.pseudoprogression``), when the read's analyses carry it."""
+    block = analyses.get("pseudoprogression")
+    item = block.get(criterion) if isinstance(block, Mapping) else None
+    if not isinstance(item, Mapping):
+        return []
+    stem, text = codes.PSEUDOPROGRESSION_STEM
+    entry = CRITERIA_CODES[criterion]
+    flag = item.get("pseudoprogression")
+    return [_flag_row(common, paramcd(stem, criterion), f"{text}, {entry.rscat}", flag)]
+
+
+def _growth_params(study: ExportStudy, subject: ExportSubject, analyses: Mapping[str, ExtraValue]) -> list[
+    dict[str, Value]
+]:
+    """Hyperprogression per definition and dissociated response (the read's ``tgr`` and
+    ``dissociated_response`` analyses), ``PARCAT1`` :data:`~criteria_codes.GROWTH_PARCAT`."""
+    common: dict[str, Value] = {
+        "STUDYID": study.studyid,
+        "USUBJID": subject.usubjid,
+        "PARCAT1": codes.GROWTH_PARCAT,
+    }
+    rows: list[dict[str, Value]] = []
+    tgr = analyses.get("tgr")
+    definitions = tgr.get("hyperprogression") if isinstance(tgr, Mapping) else None
+    for name, item in (definitions.items() if isinstance(definitions, Mapping) else ()):
+        known = codes.HYPERPROGRESSION_PARAMS.get(str(name))
+        if known is None:
+            why = f"hyperprogression definition {name!r} has no parameter"
+            raise ExportInputError(f"{subject.usubjid}: {why}")
+        flag = item.get("hpd") if isinstance(item, Mapping) else None
+        rows.append(_flag_row(common, *known, flag))
+    dissociated = analyses.get("dissociated_response")
+    if isinstance(dissociated, Mapping):
+        rows.append(_flag_row(common, *codes.DISSOCIATED_PARAM, dissociated.get("dissociated")))
+    return rows
+
+
 def build_adrs(study: ExportStudy, rs: Dataset) -> Dataset:
-    """OVR/BOR/CBOR per criterion from the accepted evaluator only (RSACPTFL="Y")."""
+    """Per criterion OVR (and its own timepoint parameters), BOR, CBOR (and its own best
+    responses) and the pseudoprogression flag; then the subject's growth flags; from the
+    accepted evaluator only (RSACPTFL="Y")."""
     rows: list[dict[str, Value]] = []
     for subject in sorted(study.subjects, key=lambda s: s.usubjid):
         read = _accepted_read(subject)
-        for criterion in (c for c in CRITERIA if c in read.criteria):
+        for criterion in ordered_criteria(read.criteria):
             result = read.criteria[criterion]
+            entry = CRITERIA_CODES[criterion]
             common: dict[str, Value] = {
                 "STUDYID": study.studyid,
                 "USUBJID": subject.usubjid,
-                "PARCAT1": RSCAT[criterion],
+                "PARCAT1": entry.rscat,
             }
             overall = _accepted_overall(rs, subject.usubjid, criterion)
-            (ovr, ovr_text), (bor, bor_text), (cbor, cbor_text) = ADRS_PARAMS
-            for rec in overall:
-                adt, adtf = _analysis_date(read, rec)
-                in_cut = study.data_cutoff is None or (adt is not None and adt <= study.data_cutoff)
-                rows.append(
-                    {
-                        **common,
-                        "PARAMCD": paramcd(ovr, criterion),
-                        "PARAM": f"{ovr_text}, {RSCAT[criterion]}",
-                        "AVALC": rec["RSSTRESC"],
-                        "ADT": adt,
-                        "ADTF": adtf,
-                        "AVISIT": rec["VISIT"],
-                        "AVISITN": rec["VISITNUM"],
-                        "ANL01FL": _flag(in_cut),
-                        "SRCDOM": "RS",
-                        "SRCVAR": "RSSTRESC",
-                        "SRCSEQ": rec["RSSEQ"],
-                    }
-                )
-            # BOR/CBOR: the visit the engine dated them at (CBOR without a date: the first
-            # visit with that response). ADT is that visit's RSDTC, so BOR and OVR share one
-            # date convention (§3.3).
-            bor_rec = _overall_record_at(read, result, overall, result.bor_date)
-            bor_adt, bor_adtf = _analysis_date(read, bor_rec) if bor_rec else (result.bor_date, None)
-            cbor_rec = _overall_record_at(read, result, overall, result.bor_confirmed_date) or next(
-                (r for r in overall if r["RSSTRESC"] == result.bor_confirmed), None
-            )
-            cbor_adt, cbor_adtf = (
-                _analysis_date(read, cbor_rec) if cbor_rec else (result.bor_confirmed_date, None)
-            )
-            derived: tuple[
-                tuple[str, str, str | None, dt.date | None, str | None, dict[str, Value] | None], ...
-            ] = (
-                (bor, bor_text, result.bor, bor_adt, bor_adtf, bor_rec),
-                (cbor, cbor_text, result.bor_confirmed, cbor_adt, cbor_adtf, cbor_rec),
-            )
-            for stem, text, value, adt, adtf, source in derived:
-                rows.append(
-                    {
-                        **common,
-                        "PARAMCD": paramcd(stem, criterion),
-                        "PARAM": f"{text}, {RSCAT[criterion]}",
-                        "AVALC": value,
-                        "ADT": adt,
-                        "ADTF": adtf,
-                        "ANL01FL": "Y",
-                        "SRCDOM": "RS" if source else None,
-                        "SRCVAR": "RSSTRESC" if source else None,
-                        "SRCSEQ": source["RSSEQ"] if source else None,
-                    }
-                )
+            ovr_param = f"{entry.response} by BICR, {entry.rscat}"
+            rows += _timepoint_params(study, read, common, overall, paramcd(OVR, criterion), ovr_param)
+            for extra in entry.extra_tests:
+                own = _accepted_overall(rs, subject.usubjid, criterion, extra.testcd)
+                rows += _timepoint_params(study, read, common, own, extra.paramcd, extra.param)
+            rows += _best_params(read, criterion, result, overall, common)
+            rows += _extra_best_params(criterion, result, common)
+            rows += _pseudoprogression_params(read.analyses, criterion, common)
+        rows += _growth_params(study, subject, read.analyses)
     ordered = [_ordered(ADRS_VARS, row) for row in rows]
     return Dataset("ADRS", DATASET_LABELS["ADRS"], ADRS_VARS, _number(ordered, "ASEQ"))
 
@@ -909,26 +1221,28 @@ def pfs_input(study: ExportStudy, subject: ExportSubject, criterion: str, rs: Da
         death_date=subject.death_date,
         new_therapy_date=subject.new_therapy_date,
         data_cutoff=study.data_cutoff,
+        progression_codes=criterion_codes(criterion).progression,
     )
 
 
 def build_adtte(study: ExportStudy, rs: Dataset) -> Dataset:
-    """One PFS record per subject × criterion (PFS, PFSI, PFSIM); AVAL = ADT − STARTDT + 1."""
+    """One PFS record per subject × criterion (PFS, PFSI, PFSIM, PFSIRC, PFSPC …), each by its
+    criterion's censoring table (``censoring.PFS_RULES``); AVAL = ADT − STARTDT + 1."""
     rows: list[dict[str, Value]] = []
-    stem, text = ADTTE_PARAM
     for subject in sorted(study.subjects, key=lambda s: s.usubjid):
         read = _accepted_read(subject)
-        for criterion in (c for c in CRITERIA if c in read.criteria):
-            outcome: PfsOutcome = censor_pfs(pfs_input(study, subject, criterion, rs))
+        for criterion in ordered_criteria(read.criteria):
+            entry = CRITERIA_CODES[criterion]
+            outcome: PfsOutcome = censor_pfs(pfs_input(study, subject, criterion, rs), PFS_RULES[criterion])
             rows.append(
                 _ordered(
                     ADTTE_VARS,
                     {
                         "STUDYID": study.studyid,
                         "USUBJID": subject.usubjid,
-                        "PARAMCD": paramcd(stem, criterion),
-                        "PARAM": f"{text}, {RSCAT[criterion]} (days)",
-                        "PARCAT1": RSCAT[criterion],
+                        "PARAMCD": paramcd(PFS, criterion),
+                        "PARAM": f"{entry.pfs} by BICR, {entry.rscat} (days)",
+                        "PARCAT1": entry.rscat,
                         "STARTDT": subject.randomisation_date,
                         "ADT": outcome.adt,
                         "AVAL": (outcome.adt - subject.randomisation_date).days + 1,
@@ -945,17 +1259,24 @@ def build_adtte(study: ExportStudy, rs: Dataset) -> Dataset:
 
 
 def build_all(study: ExportStudy) -> tuple[Dataset, ...]:
-    """TU, TR, RS, ADRS, ADTTE in that order."""
+    """TU, TR, SUPPTU and SUPPTR (when they have records: itRECIST), RS, ADRS, ADTTE in that order."""
     rs = build_rs(study)
-    return (build_tu(study), build_tr(study), rs, build_adrs(study, rs), build_adtte(study, rs))
+    return (*_tumour_domains(study), rs, build_adrs(study, rs), build_adtte(study, rs))
+
+
+def _tumour_domains(study: ExportStudy) -> tuple[Dataset, ...]:
+    tu, tr = build_tu(study), build_tr(study)
+    supp = (build_supptu(study, tu), build_supptr(study, tr))
+    return (tu, tr, *(ds for ds in supp if ds.rows))
 
 
 # --- the transfer in two independent halves ----------------------------------------
 
 
-def build_tumour_domains(study: ExportStudy) -> tuple[Dataset, Dataset]:
-    """TU and TR, as in :func:`build_all` (neither looks across subjects)."""
-    return build_tu(study), build_tr(study)
+def build_tumour_domains(study: ExportStudy) -> tuple[Dataset, ...]:
+    """TU, TR and their supplemental qualifiers, as in :func:`build_all` (none looks across
+    subjects)."""
+    return _tumour_domains(study)
 
 
 def build_response_domains(study: ExportStudy) -> tuple[Dataset, Dataset, Dataset]:

@@ -12,8 +12,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from trialreads.exports.censoring import describe_rules
-from trialreads.exports.datasets import ExportStudy
+from trialreads.exports.censoring import PFS_RULES, describe_rules
+from trialreads.exports.criteria_codes import CRITERIA_CODES, HYPERPROGRESSION_PARAMS
+from trialreads.exports.datasets import PFS, ExportStudy, ordered_criteria, paramcd
 from trialreads.exports.dates import IMPUTATION_RULES
 
 GUIDE_NAME = "reviewers-guide.txt"
@@ -25,15 +26,61 @@ class GuideFacts:
 
     partial_date_visits: int  # reader visits whose date was collected partial
     adjudicated_subjects: int
+    criteria: tuple[str, ...] = ()  # the criteria with results in the transfer, in its order
+    prebaseline_visits: int = 0  # reader visits before the baseline (tumour growth rate)
 
 
 def guide_facts(study: ExportStudy) -> GuideFacts:
+    present = {c for s in study.subjects for r in s.reads for c in r.criteria}
     return GuideFacts(
         partial_date_visits=sum(
             1 for s in study.subjects for r in s.reads for tp in r.timepoints if tp.dtc
         ),
         adjudicated_subjects=sum(1 for s in study.subjects if s.adjudicated),
+        criteria=tuple(ordered_criteria(dict.fromkeys(present))),
+        prebaseline_visits=sum(
+            1 for s in study.subjects for r in s.reads for tp in r.timepoints if tp.prebaseline
+        ),
     )
+
+
+def criteria_metadata(criteria: Sequence[str]) -> list[dict[str, object]]:
+    """Per criterion of the transfer: its RSCAT (with the CDISC CT code, or ``null`` for a
+    sponsor extension), parameter codes, progression codes and PFS censoring table (for the
+    manifest)."""
+    out: list[dict[str, object]] = []
+    for criterion in criteria:
+        entry = CRITERIA_CODES[criterion]
+        out.append(
+            {
+                "criterion": criterion,
+                "rscat": entry.rscat,
+                "rscat_ct_code": entry.ct_code or None,
+                "paramcd_suffix": entry.suffix,
+                "pfs_paramcd": paramcd(PFS, criterion),
+                "progression_codes": sorted(entry.progression),
+                "own_rs_tests": [t.testcd for t in entry.extra_tests],
+                "censoring_rules": describe_rules(PFS_RULES[criterion]),
+            }
+        )
+    return out
+
+
+def _criteria_lines(criteria: Sequence[str]) -> list[str]:
+    lines = []
+    for criterion in criteria:
+        entry = CRITERIA_CODES[criterion]
+        source = f"CDISC CT {entry.ct_code}" if entry.ct_code else "sponsor extension of C124298"
+        pd = "/".join(sorted(entry.progression))
+        lines.append(
+            f"   {entry.rscat} ({source}): OVR{entry.suffix}, BOR{entry.suffix}, CBOR{entry.suffix}, "
+            f"{paramcd(PFS, criterion)} (progression {pd})"
+        )
+        if entry.extra_tests:
+            own = [t.testcd for t in entry.extra_tests]
+            params = [t.paramcd for t in entry.extra_tests] + [b.paramcd for b in entry.extra_best]
+            lines.append(f"     its own: RS {', '.join(own)}; ADRS {', '.join(params)}")
+    return lines or ["   (no criterion results)"]
 
 
 def reviewers_guide(
@@ -83,8 +130,25 @@ def reviewers_guide(
         "5. Time to event (ADTTE)",
         "   AVAL = ADT - STARTDT + 1 days; CNSR 0 is an event, each censoring reason has its own code:",
         *(f"     CNSR {rule['cnsr']}: {rule['evntdesc']}" for rule in describe_rules()),
+        "   Each criterion has its own PFS parameter and table (manifest.json, criteria): the same",
+        "   precedence, with that criterion's progression event (metabolic progression for the PERCIST",
+        "   family, immune-related progression for irRC / irRECIST).",
         "",
-        "6. Not in this transfer",
+        "6. Criteria (RSCAT, ADaM PARCAT1 and parameter codes)",
+        *_criteria_lines(facts.criteria),
+        "   Controlled terminology: SDTM CT 2025-03-25 (check against the CT version of the data transfer",
+        "   agreement). TR test codes: LDIAM, LPERP (a node's short axis; a non-nodal lesion's perpendicular",
+        "   diameter in a bidimensional read), SUMDIAM, TUMSTATE, SULPEAK, SULMAX, SULMEAN (C96779); TLG",
+        "   (total lesion glycolysis, g) and SULSD (SD of a PET reference region's SUL) are sponsor",
+        "   extensions, as is the unit g/mL of SUL values. A PET scan's reference region is a TU record",
+        "   (TUORRES LOCATION OF INTEREST, TULOC LIVER or DESCENDING AORTA) with its SULMEAN/SULSD in TR.",
+        "   itRECIST's injected flags are supplemental qualifiers: SUPPTU INJECTED (Y/N, baseline lesions),",
+        "   SUPPTR INJFIRST (Y: first injected at that visit). Growth-family flags, when computed, are ADRS",
+        f"   parameters with AVALC Y/N/U: {', '.join(code for code, _ in HYPERPROGRESSION_PARAMS.values())},",
+        "   PSPD<suffix>, DISSRESP. Pre-baseline scans (tumour growth rate) are TR visits before the",
+        f"   baseline without RS records ({facts.prebaseline_visits} reader visits in this transfer).",
+        "",
+        "7. Not in this transfer",
         "   --DY and EPOCH: the sponsor's reference start date and epochs were not provided, so they are",
         "   left out. No subject-level dataset (ADSL) is delivered: STARTDT and death dates come from the",
         "   trial's subject records. Define-XML is not part of this transfer.",

@@ -10,8 +10,9 @@ one step (:func:`write_files`), so a writer killed at any point leaves no partia
 
 Files: ``<name>.xpt`` and ``<name>.csv`` (lower-case dataset name; FDA TCG dataset name = file
 name), ``manifest.json`` with size and SHA-256 of every other file, row and variable counts,
-the criteria algorithm version, charter version, data cut-off, the censoring rule table and,
-when given, the head of the audit hash chain at export time.
+the criteria algorithm version, charter version, data cut-off, the censoring rule table, per
+criterion of the transfer its RSCAT, parameter codes and PFS censoring table, and, when given,
+the head of the audit hash chain at export time.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from trialreads.exports.datasets import (
     build_tumour_domains,
     decimal_text,
 )
-from trialreads.exports.guide import GUIDE_NAME, GuideFacts, guide_facts, reviewers_guide
+from trialreads.exports.guide import GUIDE_NAME, GuideFacts, criteria_metadata, guide_facts, reviewers_guide
 from trialreads.exports.spec import Dataset, Value
 from trialreads.exports.table import Table, tabulate
 from trialreads.exports.validate import (
@@ -216,6 +217,8 @@ def _assemble(
         "files": [vars(_file(name, content)) for name, content in sorted(files.items())],
         "censoring_rules": describe_rules(),
     }
+    if facts is not None:  # per criterion: RSCAT, parameter codes, its PFS censoring table
+        manifest["criteria"] = criteria_metadata(facts.criteria)
     text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
     files[MANIFEST_NAME] = text.encode("ascii")
     return files
@@ -269,10 +272,11 @@ class _Half:
 
 
 def _tumour_half(study: ExportStudy, stamp: dt.datetime) -> _Half:
-    tu, tr = build_tumour_domains(study)
-    tables = {ds.name: tabulate(ds) for ds in (tu, tr)}
-    problems = check_all((tu, tr), tables) + check_tumour_links(tu, tr, tables)
-    rendered = () if problems else tuple(_render(ds, stamp, tables[ds.name]) for ds in (tu, tr))
+    datasets = build_tumour_domains(study)
+    tu, tr = datasets[0], datasets[1]
+    tables = {ds.name: tabulate(ds) for ds in datasets}
+    problems = check_all(datasets, tables) + check_tumour_links(tu, tr, tables)
+    rendered = () if problems else tuple(_render(ds, stamp, tables[ds.name]) for ds in datasets)
     return _Half(rendered, tuple(problems), frozenset(link_groups(tr, "TRLNKGRP", tables)))
 
 

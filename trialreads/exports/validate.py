@@ -14,7 +14,13 @@ Limits (FDA TCG §4.1 as summarised by xportr/xportrs; SAS TS-140):
   so a trailing blank would not survive the round trip);
 * no all-blank row in an all-character dataset (indistinguishable from the blank padding);
 * numeric values: finite and within the IBM double range; dates only in variables carrying a
-  date format, so a SAS date is never written as a bare day count.
+  date format, so a SAS date is never written as a bare day count;
+* the values of the code variables (``--TESTCD``, ``PARAMCD``, ``QNAM``, ``IDVAR``) follow the
+  variable-name rule (1-8 characters ``[A-Z][A-Z0-9_]*``: SDTMIG, ADaMIG) and the names of
+  tests (``--TEST``) and qualifiers (``QLABEL``) are at most 40 characters;
+* a supplemental qualifier dataset (``SUPP--``) points at records of its parent domain:
+  ``RDOMAIN`` its name's tail, ``IDVAR`` the parent's ``--SEQ``, ``IDVARVAL`` a sequence number
+  the parent has for that subject, one ``QNAM`` per parent record.
 """
 
 from __future__ import annotations
@@ -42,6 +48,10 @@ MAX_VARIABLES = 9999
 IBM_LIMIT = math.ldexp(1.0, 252)
 IBM_MIN = math.ldexp(1.0, -260)
 DATE_FORMATS = frozenset({"DATE", "E8601DA", "YYMMDD", "MMDDYY", "DDMMYY"})
+#: Variables whose values are names (test codes, parameter codes, qualifier names).
+CODE_VARIABLES = frozenset({"TUTESTCD", "TRTESTCD", "RSTESTCD", "PARAMCD", "QNAM", "IDVAR"})
+#: Variables whose values are test or qualifier labels (at most 40 characters).
+LABEL_VARIABLES = frozenset({"TUTEST", "TRTEST", "RSTEST", "QLABEL"})
 
 
 @dataclass(frozen=True)
@@ -255,6 +265,7 @@ def validate_dataset(
     if table is None:
         table = tabulate(dataset)
     clean = clean_columns(dataset, table)
+    out += _check_code_values(dataset, table)
     if table is not None and not all_char and all(clean):
         return out  # every row has exactly the declared variables and every column is clean
     # Row by row, naming the offending rows: cell checks only for the columns that fail the
@@ -280,6 +291,81 @@ def validate_dataset(
             # Only blanks: XPORT pads its last record with blanks, so readers cannot tell
             # such a row from padding and drop it (observed with pyreadstat/ReadStat).
             out.append(Problem(ds, "ROW_BLANK", "row is entirely blank character values", None, index))
+    return out
+
+
+def _code_problem(variable: str, value: str) -> str | None:
+    """Why ``value`` may not be a value of ``variable``, or ``None``."""
+    if variable in CODE_VARIABLES and not NAME_RE.match(value):
+        return f"{value!r} must be 1-8 characters [A-Z][A-Z0-9_]* (a name)"
+    if variable in LABEL_VARIABLES and len(value) > MAX_LABEL:
+        return f"{value!r} is {len(value)} characters (max {MAX_LABEL})"
+    return None
+
+
+def _check_code_values(dataset: Dataset, table: Table | None) -> list[Problem]:
+    """The name and label rules on the values of :data:`CODE_VARIABLES` and
+    :data:`LABEL_VARIABLES`, decided on each column's distinct values; the rows of a bad
+    value are named."""
+    out: list[Problem] = []
+    for index, var in enumerate(dataset.variables):
+        if var.name not in CODE_VARIABLES | LABEL_VARIABLES:
+            continue
+        column: Sequence[Value] = table.columns[index] if table is not None else dataset.column(var.name)
+        try:
+            distinct = table.distinct(index) if table is not None else frozenset(column)
+        except TypeError:  # an unhashable cell: the cell checks name it
+            continue
+        bad = {
+            value: why
+            for value in distinct
+            if isinstance(value, str) and (why := _code_problem(var.name, value)) is not None
+        }
+        if not bad:
+            continue
+        for row, value in enumerate(column, start=1):
+            if isinstance(value, str) and value in bad:
+                out.append(Problem(dataset.name, "VALUE_NAME", bad[value], var.name, row))
+    return out
+
+
+# --- supplemental qualifiers -----------------------------------------------------------
+
+
+def check_supp_links(
+    supp: Dataset, parent: Dataset, tables: Mapping[str, Table | None] | None = None
+) -> list[Problem]:
+    """A ``SUPP--`` dataset's records point at records of ``parent`` (module docstring)."""
+    column = _column_reader(tables)
+    rdomain = supp.name[4:]
+    seq_var = f"{rdomain}SEQ"
+    out: list[Problem] = []
+    if parent.name != rdomain:
+        return [Problem(supp.name, "SUPP_PARENT", f"parent {parent.name} is not {rdomain}")]
+    seqs = (
+        set(zip(column(parent, "USUBJID"), map(str, column(parent, seq_var)), strict=True))
+        if seq_var in {v.name for v in parent.variables}
+        else set()
+    )
+    seen: Counter[tuple[Value, ...]] = Counter()
+    names = ("USUBJID", "RDOMAIN", "IDVAR", "IDVARVAL", "QNAM")
+    for index, (usubjid, rdom, idvar, idvarval, qnam) in enumerate(
+        zip(*(column(supp, name) for name in names), strict=True), start=1
+    ):
+        if rdom != rdomain:
+            why = f"RDOMAIN {rdom!r} is not {rdomain!r}"
+            out.append(Problem(supp.name, "SUPP_RDOMAIN", why, "RDOMAIN", index))
+        if idvar != seq_var:
+            why = f"IDVAR {idvar!r} is not {seq_var!r}"
+            out.append(Problem(supp.name, "SUPP_IDVAR", why, "IDVAR", index))
+        elif (usubjid, idvarval) not in seqs:
+            why = f"{usubjid} has no {rdomain} record with {seq_var} {idvarval}"
+            out.append(Problem(supp.name, "SUPP_LINK", why, "IDVARVAL", index))
+        seen[(usubjid, idvar, idvarval, qnam)] += 1
+    for key, count in sorted(seen.items(), key=repr):
+        if count > 1:
+            why = f"{key[0]} {key[1]} {key[2]}: QNAM {key[3]!r} given {count} times (one per parent record)"
+            out.append(Problem(supp.name, "SUPP_DUPLICATE", why, "QNAM"))
     return out
 
 
@@ -417,7 +503,8 @@ def _check_accepted_flags(
 def check_all(
     datasets: Sequence[Dataset], tables: Mapping[str, Table | None] | None = None
 ) -> list[Problem]:
-    """:func:`validate_dataset` over all, plus :func:`check_links` when TU, TR and RS are present.
+    """:func:`validate_dataset` over all, plus :func:`check_links` when TU, TR and RS are present
+    and :func:`check_supp_links` for each ``SUPP--`` dataset whose parent is present.
     ``tables``: dataset name -> its :func:`~trialreads.exports.table.tabulate`, when known."""
     out: list[Problem] = []
     by_name = {ds.name: ds for ds in datasets}
@@ -426,4 +513,7 @@ def check_all(
         out += validate_dataset(ds, f"{ds.file_stem}.xpt", table=table)
     if {"TU", "TR", "RS"} <= by_name.keys():
         out += check_links(by_name["TU"], by_name["TR"], by_name["RS"], tables)
+    for ds in datasets:
+        if ds.name.startswith("SUPP") and ds.name[4:] in by_name:
+            out += check_supp_links(ds, by_name[ds.name[4:]], tables)
     return out

@@ -29,8 +29,7 @@ import logging
 import re
 import shutil
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from decimal import Decimal
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +38,21 @@ from django.db import OperationalError, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
-from criteria.types import CriterionResult
+from criteria.types import ITRECIST, CriterionResult, ExtraValue
 from trialreads import access, conf
 from trialreads.bulk import children_allowed, fork_processes, gc_paused
 from trialreads.choices import AcceptanceBasis, AuditEventType, LesionKind, MeasurementState, Modality
 from trialreads.endpoint_results import (
     EVALUATOR_BY_SLOT,
+    analyses_from_json,
+    job_analyses,
     job_runs,
     latest_done_job,
     result_from_json,
 )
 from trialreads.errors import Conflict, NotFound, ValidationError
 from trialreads.evaluation import evaluate_each
+from trialreads.exports.criteria_codes import REFERENCE_LOCATION
 from trialreads.exports.datasets import (
     Evaluator,
     ExportLesion,
@@ -85,6 +87,9 @@ from trialreads.services.leases import LeaseKind, LeaseLost, lease_claim, lease_
 from trialreads.services.queue import enqueue_export
 from trialreads.snapshot import (
     LesionRow,
+    MeasurementRow,
+    RatingRow,
+    ReadRow,
     TimepointReadRow,
     TimepointRow,
     TrialSnapshot,
@@ -99,7 +104,7 @@ logger = logging.getLogger(__name__)
 #: The export batch's lease: a batch given up on is audited as ``EXPORT_CREATED``.
 EXPORT_LEASE = LeaseKind(ExportBatch, AuditEventType.EXPORT_CREATED, "export_batch")
 #: Version of this mapping; part of an export batch's key.
-EXPORT_MAPPING_VERSION = "1"
+EXPORT_MAPPING_VERSION = "2"  # 2: every criterion, the new TR tests, SUPPTU/SUPPTR, per-criterion manifest
 #: Progress steps of a batch (``done``/``total``): the study loaded; every dataset built,
 #: checked and encoded; the files written and the batch finished. Each step renews the
 #: build's lease.
@@ -142,53 +147,163 @@ class StudyBuild:
     as_of: dt.datetime
 
 
-def _target_result(code: str, state: str, value: Decimal | None, collected: str = "") -> LesionResult:
-    if state == MeasurementState.NOT_ASSESSED:
+def _target_result(m: MeasurementRow) -> LesionResult:
+    """A target's value (and, in a bidimensional read, its second diameter)."""
+    code = m.lesion.code
+    if m.state == MeasurementState.NOT_ASSESSED:
         return LesionResult(code, MeasurementStatus.NOT_DONE, reason_not_done="NOT ASSESSED")
-    if state == MeasurementState.TOO_SMALL:
-        return LesionResult(code, MeasurementStatus.TOO_SMALL)
-    return LesionResult(code, MeasurementStatus.MEASURED, mm=value, collected=collected)
+    if m.state == MeasurementState.TOO_SMALL:
+        return LesionResult(code, MeasurementStatus.TOO_SMALL, newly_injected=m.newly_injected)
+    return LesionResult(
+        code,
+        MeasurementStatus.MEASURED,
+        mm=m.value_mm,
+        collected=m.collected,
+        perp_mm=m.perp_mm,
+        long_mm=m.long_mm,
+        newly_injected=m.newly_injected,
+    )
 
 
-def _new_lesion_result(
-    code: str, value: Decimal | None, equivocal: bool, collected: str = ""
-) -> LesionResult:
-    state = "EQUIVOCAL" if equivocal else ("ABSENT" if value is not None and value == 0 else "PRESENT")
-    return LesionResult(code, MeasurementStatus.MEASURED, mm=value, state=state, collected=collected)
+def _new_lesion_result(m: MeasurementRow) -> LesionResult:
+    value = m.value_mm
+    state = "EQUIVOCAL" if m.equivocal else ("ABSENT" if value is not None and value == 0 else "PRESENT")
+    return LesionResult(
+        m.lesion.code,
+        MeasurementStatus.MEASURED,
+        mm=value,
+        state=state,
+        collected=m.collected,
+        perp_mm=m.perp_mm,
+        long_mm=m.long_mm,
+    )
 
 
-def _rating_result(code: str, status: str) -> LesionResult:
-    if status not in _NT_STATE:
-        return LesionResult(code, MeasurementStatus.NOT_DONE, reason_not_done="NOT EVALUATED")
-    return LesionResult(code, MeasurementStatus.MEASURED, state=_NT_STATE[status])
+def _rating_result(r: RatingRow) -> LesionResult:
+    if r.status not in _NT_STATE:
+        return LesionResult(r.lesion.code, MeasurementStatus.NOT_DONE, reason_not_done="NOT EVALUATED")
+    return LesionResult(
+        r.lesion.code, MeasurementStatus.MEASURED, state=_NT_STATE[r.status], newly_injected=r.newly_injected
+    )
 
 
-def _lesion_results(tr: TimepointReadRow) -> tuple[LesionResult, ...]:
+#: A PET scan's reference region as a TU "lesion" of the read: its id per site. A "." is
+#: never in a lesion code (``validation.LESION_CODE_MAX`` characters of A-Z a-z 0-9 _ -).
+REFERENCE_ID = {site: f"REF.{site.upper().replace('_', '')}" for site in REFERENCE_LOCATION}
+
+
+def _pet_results(tr: TimepointReadRow, baseline_pet: Sequence[str]) -> list[LesionResult]:
+    """A PET scan's values: each lesion's SULpeak (SULmax, TLG, CT size) and the reference
+    region's mean and SD; a scan not done is NOT DONE for the baseline's PET lesions."""
+    pet = tr.pet
+    if pet is None:
+        return []
+    if pet.not_done:
+        return [
+            LesionResult(code, MeasurementStatus.NOT_DONE, reason_not_done="SCAN NOT PERFORMED")
+            for code in baseline_pet
+        ]
+    results = [
+        LesionResult(
+            m.lesion.code,
+            MeasurementStatus.MEASURED,
+            mm=m.value_mm,
+            sul_peak=m.sul_peak,
+            sul_max=m.sul_max,
+            tlg=m.tlg,
+        )
+        for m in tr.measurements
+        if m.lesion.kind == LesionKind.PET and m.sul_peak is not None
+    ]
+    if pet.reference_site in REFERENCE_ID and pet.reference_mean is not None:
+        results.append(
+            LesionResult(
+                REFERENCE_ID[pet.reference_site],
+                MeasurementStatus.MEASURED,
+                sul_mean=pet.reference_mean,
+                sul_sd=pet.reference_sd,
+            )
+        )
+    return results
+
+
+def _lesion_results(tr: TimepointReadRow, baseline_pet: Sequence[str]) -> tuple[LesionResult, ...]:
     """A timepoint read's values as export results: targets and new lesions in stored
-    order, then the non-target ratings."""
+    order, then the non-target ratings, then the PET scan's values."""
     results: list[LesionResult] = []
     for m in tr.measurements:
         if m.lesion.kind == LesionKind.TARGET:
-            results.append(_target_result(m.lesion.code, m.state, m.value_mm, m.collected))
+            results.append(_target_result(m))
         elif m.lesion.kind == LesionKind.NEW:
-            results.append(_new_lesion_result(m.lesion.code, m.value_mm, m.equivocal, m.collected))
+            results.append(_new_lesion_result(m))
     for r in tr.ratings:
         if r.lesion.kind == LesionKind.NON_TARGET:
-            results.append(_rating_result(r.lesion.code, r.status))
-    return tuple(results)
+            results.append(_rating_result(r))
+    return (*results, *_pet_results(tr, baseline_pet))
 
 
-def _timepoint(tr: TimepointReadRow) -> ReaderTimepoint:
+def _timepoint(tr: TimepointReadRow, baseline_pet: Sequence[str]) -> ReaderTimepoint:
     tp = tr.timepoint
     return ReaderTimepoint(
         visitnum=tp.visit_number,
         visit=tp.visit_label,
         date=tp.scan_date_latest,
-        results=_lesion_results(tr),
+        results=_lesion_results(tr, baseline_pet),
         baseline=tp.is_baseline,
         scan_dates=(tp.scan_date_earliest, tp.scan_date_latest),
         dtc=tp.scan_date_collected,
+        prebaseline=tp.is_prebaseline,
+        sum_mm=tr.prebaseline_sum_mm,
     )
+
+
+def _export_lesions(
+    read: ReadRow, timepoints: Mapping[int, TimepointRow], *, classified: bool
+) -> tuple[ExportLesion, ...]:
+    """The read's lesions as TU records: CT lesions by kind, PET lesions MEASURED when first
+    recorded at the baseline (else NEW), and one LOCATION OF INTEREST per PET reference site
+    used; ``classified``: the charter names itRECIST, so baseline lesions carry their
+    injected flag."""
+    base = next((tr.timepoint.id for tr in read.timepoint_reads if tr.timepoint.is_baseline), None)
+    out: list[ExportLesion] = []
+    for lesion in read.lesions:
+        kind = LesionKind(lesion.kind)
+        if kind == LesionKind.PET:
+            role = LesionRole.MEASURED if lesion.first_timepoint_id == base else LesionRole.NEW
+        else:
+            role = _ROLE[kind]
+        out.append(
+            ExportLesion(
+                lesion_id=lesion.code,
+                role=role,
+                location=lesion.organ.upper(),
+                nodal=lesion.node,
+                method=_lesion_method(lesion, timepoints),
+                injected=lesion.injected if classified and role in _CLASSIFIED_ROLES else None,
+            )
+        )
+    sites = {tr.pet.reference_site: tr for tr in reversed(read.timepoint_reads) if tr.pet is not None}
+    for site, first in sorted(sites.items()):
+        if site in REFERENCE_ID:
+            out.append(
+                ExportLesion(
+                    lesion_id=REFERENCE_ID[site],
+                    role=LesionRole.LOCATION_OF_INTEREST,
+                    location=REFERENCE_LOCATION[site],
+                    method=_METHOD.get(first.timepoint.modality, "OTHER"),
+                )
+            )
+    return tuple(out)
+
+
+_CLASSIFIED_ROLES = frozenset({LesionRole.TARGET, LesionRole.NON_TARGET})
+
+
+def _baseline_pet_codes(read: ReadRow) -> tuple[str, ...]:
+    base = next((tr for tr in read.timepoint_reads if tr.timepoint.is_baseline), None)
+    if base is None:
+        return ()
+    return tuple(m.lesion.code for m in base.measurements if m.lesion.kind == LesionKind.PET)
 
 
 def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> StudyBuild:
@@ -216,6 +331,12 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
     }
     subjects: list[ExportSubject] = []
     excluded: list[str] = []
+    classified = ITRECIST in (job.charter.criteria or ())  # baseline lesions carry injected flags
+    # the growth family's analyses per subject (the charter's), from the same job; a cut-off
+    # export computes them as of the cut-off (``_endpoints_as_of``)
+    analyses_of = {
+        row.subject_id: row.result for row in job_analyses(job) if row.status == JobStatus.DONE
+    }
     for sid, subject_runs in by_subject.items():
         subject = subject_of[sid]
         failed = [r for r in subject_runs if r.status != JobStatus.DONE]
@@ -244,28 +365,24 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
             }
             if evaluator is None or not criteria_results:
                 continue  # this read has nothing signed yet
+            stored = analyses_of.get(sid, {}).get(evaluator.value)
+            analyses: Mapping[str, ExtraValue] = analyses_from_json(stored) if stored else {}
             if as_of_cutoff is not None:
-                cut = as_of_cutoff.get(sid, {}).get(evaluator.value)
-                if cut is None:
+                cut_of = as_of_cutoff.get(sid, {}).get(evaluator.value)
+                if cut_of is None:
                     continue  # this read has no baseline on or before the cut-off
+                cut, analyses = cut_of
                 criteria_results = {
                     c: _endpoints_from(r, cut[c]) for c, r in criteria_results.items() if c in cut
                 }
+            baseline_pet = _baseline_pet_codes(read)
             export_reads.append(
                 ReaderRead(
                     evaluator=evaluator,
-                    lesions=tuple(
-                        ExportLesion(
-                            lesion_id=lesion.code,
-                            role=_ROLE[LesionKind(lesion.kind)],
-                            location=lesion.organ.upper(),
-                            nodal=lesion.node,
-                            method=_lesion_method(lesion, timepoints),
-                        )
-                        for lesion in read.lesions
-                    ),
-                    timepoints=tuple(_timepoint(tr) for tr in read.timepoint_reads),
+                    lesions=_export_lesions(read, timepoints, classified=classified),
+                    timepoints=tuple(_timepoint(tr, baseline_pet) for tr in read.timepoint_reads),
                     criteria=criteria_results,
+                    analyses=analyses,
                 )
             )
         subjects.append(
@@ -298,13 +415,13 @@ def _lesion_method(lesion: LesionRow, timepoints: Mapping[int, TimepointRow]) ->
     return _METHOD.get(first.modality if first is not None else "", "OTHER")
 
 
-#: subject id -> evaluator -> criterion -> result
-AsOfResults = dict[int, dict[str, Mapping[str, CriterionResult]]]
+#: subject id -> evaluator -> (criterion results, analyses) as of the cut-off.
+AsOfResults = dict[int, dict[str, tuple[Mapping[str, CriterionResult], Mapping[str, ExtraValue]]]]
 
 
 def _endpoints_as_of(job: EndpointJob, cutoff: dt.date, snapshot: TrialSnapshot) -> AsOfResults:
-    """subject id -> evaluator -> criterion -> the engine's result on the reads as they stood
-    at the cut-off (``snapshot.engine_subject(..., as_of=cutoff)``). Best responses,
+    """subject id -> evaluator -> (criterion -> the engine's result, the charter's analyses) on
+    the reads as they stood at the cut-off (``snapshot.engine_subject(..., as_of=cutoff)``). Best responses,
     confirmation, PFS/iPFS/imPFS and duration of response look forward (a confirmation
     scan, an iCPD, the scan that negates an imPD): after the cut-off none of that is known
     yet, so they are evaluated again on the truncated reads. Timepoint responses look only
@@ -322,12 +439,13 @@ def _endpoints_as_of(job: EndpointJob, cutoff: dt.date, snapshot: TrialSnapshot)
     scope = scope_from_charter(job.charter)
     out: AsOfResults = {}
     for subject, subject_inputs in zip(snapshot.subjects, inputs.subjects, strict=True):
-        per_read: dict[str, Mapping[str, CriterionResult]] = {}
+        per_read: dict[str, tuple[Mapping[str, CriterionResult], Mapping[str, ExtraValue]]] = {}
         for slot in subject_inputs.reads:
             truncated = engine_subject(subject, subject.reads[slot], settings, as_of=cutoff, scope=scope)
             if has_engine_input(truncated):
                 # criteria that cannot be evaluated failed in the job too: none to cut
-                per_read[EVALUATOR_BY_SLOT[slot]] = evaluate_each(truncated, inputs.criteria).results
+                evaluation = evaluate_each(truncated, inputs.criteria, inputs.analyses)
+                per_read[EVALUATOR_BY_SLOT[slot]] = (evaluation.results, evaluation.analyses)
         out[subject.id] = per_read
     return out
 
@@ -345,9 +463,7 @@ def _endpoints_from(full: CriterionResult, cut: CriterionResult) -> CriterionRes
         dor=cut.dor,
         why=cut.why,
         defaults=cut.defaults,
-        # subject-level criterion fields (itRECIST's injected / non-injected BOR) look
-        # forward like the BOR: as of the cut-off too
-        extra=cut.extra,
+        extra=cut.extra,  # criterion-level fields look forward too (itRECIST's group BORs)
     )
 
 

@@ -301,6 +301,12 @@ def operations(w: dict[str, Any]) -> dict[tuple[str, str], Operation]:
         ("post", "/api/trials/{id}/exports/"): Operation(
             "sponsor", w["trial"].pk, {"data_cutoff": "2025-06-01"}
         ),
+        ("post", "/api/trials/{id}/sponsor-contacts/"): Operation(
+            "manager", w["trial"].pk, {"name": "Sponsor safety desk", "email": "safety@sponsor.example"}
+        ),
+        ("patch", "/api/sponsor-contacts/{id}/"): Operation(
+            "manager", w["contact"].pk, {"name": "Sponsor imaging desk", "email": "imaging@sponsor.example"}
+        ),
         ("post", "/api/trials/{id}/investigator-assessments/"): Operation(
             "manager",
             w["trial"].pk,
