@@ -23,14 +23,15 @@ PD, PR, SD = ("70.0", "35.0", "20.0"), ("30.0", "20.0", "10.0"), ("40.0", "25.0"
 
 @pytest.fixture
 def computed(manager: Any, reader_a: Any, reader_b: Any, sponsor: Any) -> Any:
-    """Charter recist1.1, irecist, irrecist, irrc with every analysis; S-001 PD then PR (a
+    """Charter recist1.1, irecist, irrecist with every analysis, amended to name irRC once the
+    reads are signed (they carry no perpendicular diameters); S-001 PD then PR (a
     pseudoprogression under iRECIST and irRECIST), S-002 SD then SD; endpoints computed."""
     trial = trial_services.trial_create(
         code="AN-1",
         title="Analyses",
         actor=manager,
         charter={
-            "criteria": ["recist1.1", "irecist", "irrecist", "irrc"],
+            "criteria": ["recist1.1", "irecist", "irrecist"],
             "analyses": ["tgr", "pseudoprogression", "dissociated_response"],
         },
         effective_from=dt.date(2025, 1, 1),
@@ -43,6 +44,12 @@ def computed(manager: Any, reader_a: Any, reader_b: Any, sponsor: Any) -> Any:
         trial_services.membership_add(trial_id=trial.pk, user_id=user.pk, role=role, actor=manager)
     signed_subject(trial, manager, (reader_a, reader_b), "S-001", followups=(PD, PR))
     signed_subject(trial, manager, (reader_a, reader_b), "S-002", followups=(SD, SD))
+    trial_services.charter_publish(
+        trial_id=trial.pk,
+        changes={"criteria": ["recist1.1", "irecist", "irrecist", "irrc"]},
+        effective_from=dt.date(2025, 1, 1),
+        actor=manager,
+    )
     endpoint_services.endpoints_compute(trial_id=trial.pk)
     return trial
 

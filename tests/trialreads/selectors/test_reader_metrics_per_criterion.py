@@ -3,6 +3,7 @@ parameter (400 naming it for a criterion the trial does not have) and the dashbo
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -14,24 +15,32 @@ from tests.trialreads.services.test_adjudication_service import PD, SD, both, ma
 from trialreads.errors import ValidationError
 from trialreads.models import AcceptedRead
 from trialreads.selectors import adjudication as sel
+from trialreads.services import trials as trial_services
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def compared(manager: Any, reader_a: Any, reader_b: Any, adjudicator: Any) -> Any:
-    """Charter recist1.1 (primary), irecist, irrc; default rules; one subject read PD (A) vs
-    SD (B) at week 6: compared, adjudicated (open case), irRC not evaluable on the reads."""
+    """Charter recist1.1 (primary), irecist, irrc (named once the baselines were signed: the
+    reads carry no perpendicular diameters); default rules; one subject read PD (A) vs SD (B)
+    at week 6: compared, adjudicated (open case), irRC not evaluable on the reads."""
     readers = (reader_a, reader_b)
     trial = make_trial(
         manager,
         readers,
         [adjudicator],
         {"variables": ["bor", "pd_date"]},
-        criteria=("recist1.1", "irecist", "irrc"),
+        criteria=("recist1.1", "irecist"),
     )
     tw = make_subject_with_reads(trial, manager, readers, followups=1)
     both(tw, readers, 0)
+    trial_services.charter_publish(
+        trial_id=trial.pk,
+        changes={"criteria": ["recist1.1", "irecist", "irrc"]},
+        effective_from=dt.date(2025, 1, 1),
+        actor=manager,
+    )
     both(tw, readers, 1, PD, SD)
     return tw
 

@@ -8,15 +8,17 @@ Values as in test_adjudication_service: SD = 77 mm (-23 %), PD = 125 mm (+25 %, 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 
-from tests.conftest import make_subject_with_reads
-from tests.trialreads.services.test_adjudication_service import PD, SD, both, cases, make_trial, step
+from tests.conftest import make_subject_with_reads, save_baseline, sign
+from tests.trialreads.services.test_adjudication_service import PD, SD, both, cases, make_trial
 from trialreads.choices import AcceptanceBasis, AuditEventType
 from trialreads.models import AcceptedRead, AuditEvent
 from trialreads.selectors.adjudication import adjudication_side_by_side
+from trialreads.services import trials as trial_services
 
 pytestmark = pytest.mark.django_db
 
@@ -62,11 +64,23 @@ def test_each_variable_triggers_under_its_own_criterion(manager: Any, readers: A
     assert accepted.summary["1"] == values["recist1.1"]["1"]
 
 
+def _amend(tw: Any, manager: Any, criteria: tuple[str, ...], rules: dict[str, Any] | None = None) -> None:
+    """Name irRC once the baselines are in: the read services refuse a baseline without its
+    perpendicular diameters while the charter names irRC, so this is how such reads arise."""
+    changes: dict[str, Any] = {"criteria": list(criteria)}
+    if rules is not None:
+        changes["adjudication_rules"] = rules
+    trial_services.charter_publish(
+        trial_id=tw.trial.pk, changes=changes, effective_from=dt.date(2025, 1, 1), actor=manager
+    )
+
+
 def test_a_criterion_the_reads_cannot_carry_is_left_out_and_named(
     manager: Any, readers: Any, adjudicator: Any
 ) -> None:
-    tw = _setup(manager, readers, adjudicator, {"variables": ["bor", "pd_date"]}, ("recist1.1", "irrc"))
+    tw = _setup(manager, readers, adjudicator, {"variables": ["bor", "pd_date"]}, ("recist1.1",))
     both(tw, readers, 0)
+    _amend(tw, manager, ("recist1.1", "irrc"))
     both(tw, readers, 1, SD, SD)
     assert cases(tw) == []
     accepted = AcceptedRead.objects.get(subject=tw.subject)
@@ -78,9 +92,12 @@ def test_a_criterion_the_reads_cannot_carry_is_left_out_and_named(
 
 def test_a_criterion_the_rules_name_must_be_evaluable(manager: Any, readers: Any, adjudicator: Any) -> None:
     rules = {"variables": ["bor"], "criteria": {"bor": "irrc"}}
-    tw = _setup(manager, readers, adjudicator, rules, ("recist1.1", "irrc"))
-    step(tw, tw.read_a, readers[0], 0)
-    step(tw, tw.read_b, readers[1], 0)  # the signature stands; the evaluation failure is audited
+    tw = _setup(manager, readers, adjudicator, {"variables": ["bor"]}, ("recist1.1",))
+    save_baseline(tw.tr(tw.read_a, 0), readers[0])
+    save_baseline(tw.tr(tw.read_b, 0), readers[1])
+    _amend(tw, manager, ("recist1.1", "irrc"), rules)
+    sign(tw.tr(tw.read_a, 0), readers[0])
+    sign(tw.tr(tw.read_b, 0), readers[1])  # the signature stands; the evaluation failure is audited
     assert tw.tr(tw.read_b, 0).locked
     assert not AcceptedRead.objects.filter(subject=tw.subject).exists()
     failed = AuditEvent.objects.get(event_type=AuditEventType.ADJUDICATION_EVALUATION_FAILED)
@@ -92,8 +109,9 @@ def test_the_side_by_side_view_names_the_criterion_it_cannot_evaluate(
     manager: Any, readers: Any, adjudicator: Any
 ) -> None:
     rules = {"variables": ["bor"], "bor_confirmed": False}
-    tw = _setup(manager, readers, adjudicator, rules, ("recist1.1", "irrc"))
+    tw = _setup(manager, readers, adjudicator, rules, ("recist1.1",))
     both(tw, readers, 0)
+    _amend(tw, manager, ("recist1.1", "irrc"))
     both(tw, readers, 1, PD, SD)
     [case] = cases(tw)
     assert [d["criterion"] for d in case.disagreements] == ["recist1.1"]

@@ -50,12 +50,14 @@ BASELINE = dt.date(2025, 1, 5)
 TargetValue = read_services.TargetValueInput
 
 
-def _trial(code: str, criteria: Sequence[str], manager: Any, readers: Sequence[Any]) -> Trial:
+def _trial(
+    code: str, criteria: Sequence[str], manager: Any, readers: Sequence[Any], analyses: Sequence[str] = ()
+) -> Trial:
     trial = trial_services.trial_create(
         code=code,
         title=f"Trial {code}",
         actor=manager,
-        charter={"criteria": list(criteria), "primary_criterion": criteria[0]},
+        charter={"criteria": list(criteria), "primary_criterion": criteria[0], "analyses": list(analyses)},
         effective_from=dt.date(2025, 1, 1),
     )
     for user in readers:
@@ -436,7 +438,7 @@ def test_percist_pet_reads(manager: Any, reader_a: Any, reader_b: Any, tmp_path:
 
 
 def test_prebaseline_scans(manager: Any, reader_a: Any, reader_b: Any, tmp_path: Path) -> None:
-    trial = _trial("TGR-001", ["recist1.1"], manager, (reader_a, reader_b))
+    trial = _trial("TGR-001", ["recist1.1"], manager, (reader_a, reader_b), analyses=["tgr"])
     timepoints, read_a, read_b = _timepoints(trial, manager, (reader_a, reader_b), 2)
     for read, reader in ((read_a, reader_a), (read_b, reader_b)):
         save_baseline(_tr(read, timepoints[0]), reader, BASELINE_TARGETS, BASELINE_NON_TARGETS)

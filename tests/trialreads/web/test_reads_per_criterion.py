@@ -32,9 +32,9 @@ def test_live_check_names_the_criterion_it_cannot_evaluate(
     web: dict[str, Client], trial_with_reads: TrialWithReads, reader_a: Any, manager: Any
 ) -> None:
     tw = trial_with_reads
-    _with_irrc(tw, manager)
     save_baseline(tw.tr(tw.read_a, 0), reader_a)
     sign(tw.tr(tw.read_a, 0), reader_a)
+    _with_irrc(tw, manager)  # named after the baseline: its reads have no perpendicular diameters
     tr = tw.tr(tw.read_a, 1)
     values = {"targets-0-value_mm": "30", "targets-1-value_mm": "20", "targets-2-value_mm": "10"}
     states = {f"targets-{i}-state": "MEASURED" for i in range(3)}
@@ -52,8 +52,8 @@ def test_read_evaluation_api_lists_the_criteria_it_cannot_evaluate(
     trial_with_reads: TrialWithReads, reader_a: Any, manager: Any
 ) -> None:
     tw = trial_with_reads
-    _with_irrc(tw, manager)
     save_baseline(tw.tr(tw.read_a, 0), reader_a)
+    _with_irrc(tw, manager)
     body = client_for(reader_a).get(f"{API}/reads/{tw.read_a.pk}/evaluation/").json()
     assert set(body["result"]["results"]) == {"recist1.1", "irecist"}
     assert list(body["not_evaluable"]) == ["irrc"] and IRRC_MESSAGE in body["not_evaluable"]["irrc"]
