@@ -12,6 +12,7 @@ from criteria.types import (
     CRITERIA,
     CriterionResult,
     DurationOfResponse,
+    ExtraValue,
     Pfs,
     Progression,
     ScanKind,
@@ -45,9 +46,23 @@ def _timepoint_json(t: TimepointResult) -> dict[str, Any]:
         "why": list(t.why),
         "progression_date": _iso(t.progression_date),
         "scan": t.scan.value,
-        # Decimals tagged so they come back as Decimals, not strings.
-        "extra": {k: {"$d": str(v)} if isinstance(v, Decimal) else v for k, v in t.extra.items()},
+        "extra": {k: _extra_json(v) for k, v in t.extra.items()},
     }
+
+
+def _extra_json(value: Any) -> Any:
+    """An ``ExtraValue`` as JSON: Decimals and dates tagged (``{"$d": "1.5"}``,
+    ``{"$date": "2025-03-01"}``) so they come back as such, tuples and lists as arrays,
+    mappings as objects; text, numbers, booleans and null as they are."""
+    if isinstance(value, Decimal):
+        return {"$d": str(value)}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, tuple | list):
+        return [_extra_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _extra_json(v) for k, v in value.items()}
+    return value
 
 
 def result_to_json(result: CriterionResult) -> dict[str, Any]:
@@ -78,6 +93,7 @@ def result_to_json(result: CriterionResult) -> dict[str, Any]:
             "reason": dor.reason,
         },
         "defaults": list(result.defaults),
+        "extra": {k: _extra_json(v) for k, v in result.extra.items()},
     }
 
 
@@ -89,10 +105,18 @@ def _decimal_or_none(value: str | None) -> Decimal | None:
     return Decimal(value) if value is not None else None
 
 
-def _extra_value(value: Any) -> str | Decimal | None:
+def _extra_value(value: Any) -> ExtraValue:
+    """Inverse of :func:`_extra_json` (an array comes back as a tuple, as the engine writes
+    them)."""
     if isinstance(value, dict):
-        return Decimal(value["$d"])
-    return None if value is None else str(value)
+        if set(value) == {"$d"}:
+            return Decimal(value["$d"])
+        if set(value) == {"$date"}:
+            return dt.date.fromisoformat(value["$date"])
+        return {k: _extra_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_extra_value(v) for v in value)
+    return value  # type: ignore[no-any-return]
 
 
 def result_from_json(data: Mapping[str, Any]) -> CriterionResult:
@@ -143,6 +167,8 @@ def result_from_json(data: Mapping[str, Any]) -> CriterionResult:
         if dor
         else None,
         defaults=tuple(data["defaults"]),
+        # Runs written before the criterion-level extras were stored have none.
+        extra={k: _extra_value(v) for k, v in data.get("extra", {}).items()},
     )
 
 
