@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import criteria
-from criteria.types import CRITERIA, Subject
+from criteria.evaluate import AVAILABLE
+from criteria.types import Subject
 from trialreads.models import Charter, Trial
 from trialreads.snapshot import (
     TrialSnapshot,
@@ -58,7 +59,8 @@ def load_trial_inputs(
     charter = charter or Charter.objects.get(trial=trial, is_current=True)
     settings = settings_from_charter(charter)
     scope = scope_from_charter(charter)
-    wanted = tuple(c for c in CRITERIA if c in charter.criteria)
+    # Every criterion the charter names, in charter order (any of criteria.evaluate.AVAILABLE).
+    wanted = tuple(c for c in charter.criteria if c in AVAILABLE)
     snapshot = snapshot if snapshot is not None else TrialSnapshot.load(trial_id)
 
     # The input hash is taken over the rows themselves (``snapshot.input_rows``), which is
