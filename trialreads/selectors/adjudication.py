@@ -38,6 +38,7 @@ from trialreads.reader_metrics import (
     summarise,
 )
 from trialreads.selectors.reads import _with_content
+from trialreads.snapshot import has_engine_input
 
 
 def adjudication_case_list(
@@ -142,7 +143,9 @@ def adjudication_side_by_side(*, user: Any, case_id: object) -> dict[str, Any]:
         trs = comparable[slot]
         engine_subject = mappers.subject_for_read(reads[slot], trs, charter)
         results = (
-            evaluate(engine_subject, list(charter.criteria)).results if engine_subject.baseline else {}
+            evaluate(engine_subject, list(charter.criteria)).results
+            if has_engine_input(engine_subject)
+            else {}
         )
         out_reads.append({
             "label": f"Read {label}",
