@@ -183,12 +183,12 @@ def _in_time_order(timepoint: Any) -> tuple[int, Any]:
     return (0, timepoint.scan_date_latest) if timepoint.is_prebaseline else (1, timepoint.sequence)
 
 
-def _prebaseline_sum(tr: TimepointRead) -> Decimal | None:
+def _prebaseline_sum(tr: TimepointRead) -> str | None:
     """A pre-baseline scan's target sum as the reader gave it (the sum, or its targets')."""
     if tr.prebaseline_sum_mm is not None:
-        return tr.prebaseline_sum_mm
+        return display.mm(tr.prebaseline_sum_mm)
     values = [m.value_mm for m in tr.measurements.all() if m.value_mm is not None]
-    return sum(values, start=Decimal(0)) if values else None
+    return display.mm(sum(values, start=Decimal(0))) if values else None
 
 
 def _response_rows(trs: list[TimepointRead], results: dict[str, Any]) -> list[dict[str, Any]]:

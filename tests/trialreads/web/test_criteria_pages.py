@@ -252,6 +252,26 @@ def test_a_reader_sees_every_criterion_of_their_own_read_only(
     assert list(week6) == CT_CRITERIA
     assert "tumour burden 645.0 mm²" in week6["irrc"] and "resp-irPR" in week6["irrc"]  # B's own values
     assert "1,170.0" not in page and "65.0 mm" not in page  # reader A's read of the same subject
+    # A pre-baseline scan (tumour growth rate) comes first, with the sum the reader gave.
+    pre = trial_services.timepoint_create(
+        subject_id=apart.subject.pk,
+        visit_label="PRE",
+        visit_number=0,
+        scan_date_earliest=dt.date(2024, 11, 20),
+        is_prebaseline=True,
+        actor=users["manager"],
+    )
+    tr = TimepointRead.objects.get(read=apart.read_b, timepoint=pre)
+    read_services.timepoint_read_save_prebaseline(
+        timepoint_read_id=tr.pk,
+        scan=read_services.PrebaselineInput(sum_mm=Decimal("72.5")),
+        expected_version=tr.version,
+        actor=users["reader_b"],
+    )
+    page = web["reader_b"].get(f"/reads/{apart.read_b.pk}/").content.decode()
+    visits = re.findall(r'/timepoint-reads/\d+/">([A-Z0-9-]+)</a>', page)
+    assert visits == ["PRE", "BASELINE", "WEEK6"]
+    assert 'data-testid="prebaseline">before baseline: Σ 72.5 mm<' in page
     # Reader A's read and the subject page (both reads' results) do not exist for reader B.
     assert web["reader_b"].get(f"/reads/{apart.read_a.pk}/").status_code == 404
     assert web["reader_b"].get(f"/subjects/{apart.subject.pk}/").status_code in (403, 404)
