@@ -17,8 +17,9 @@ $(STAMP): requirements/lock.txt
 
 venv: $(STAMP)
 
-## demo: migrate an embedded SQLite database, load a demo trial with signed reads, adjudicate,
-## compute endpoints, write exports, and print where to look.
+## demo: migrate an embedded SQLite database, load the demo trials with signed reads (DEMO-ADJ;
+## DEMO-PET and DEMO-IR, so every criterion shows), adjudicate, compute endpoints, write
+## exports, and print where to look.
 demo: $(STAMP)
 	env -u DATABASE_URL -u REDIS_URL DJANGO_SETTINGS_MODULE=config.settings.base $(PY) manage.py migrate --noinput -v 0
 	env -u DATABASE_URL -u REDIS_URL DJANGO_SETTINGS_MODULE=config.settings.base $(PY) manage.py load_demo

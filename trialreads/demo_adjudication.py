@@ -34,8 +34,9 @@ from trialreads.services import reads as read_services
 from trialreads.services import trials as trial_services
 
 DEMO_PASSWORD = "demo-password-2025"  # noqa: S105 -- demo users on the embedded database only
+# T1 is the injected lesion (itRECIST: an intratumoural therapy; the other criteria ignore it).
 BASELINE = (
-    read_services.TargetInput(code="T1", organ="liver", value_mm=Decimal("50.0")),
+    read_services.TargetInput(code="T1", organ="liver", value_mm=Decimal("50.0"), injected=True),
     read_services.TargetInput(code="T2", organ="left lung", value_mm=Decimal("30.0")),
     read_services.TargetInput(
         code="T3", organ="mediastinal lymph node", value_mm=Decimal("20.0"), is_node=True
@@ -58,11 +59,13 @@ class Scenario:
     choose_slot: int | None = None  # the adjudicator's choice, by slot (None: leave open)
     rationale: str = ""
     change_read_2_week6_to: tuple[str, str, str] | None = None  # unlock + change after agreeing
+    injected_week6: tuple[str, ...] = ()  # itRECIST: lesions first injected at week 6
 
 
 SCENARIOS = (
     Scenario("D-101", "concordant stable disease", [SD, SD], [SD, SD]),
-    Scenario("D-102", "concordant partial response", [PR, PR], [PR, PR]),
+    Scenario("D-102", "concordant partial response; T2 injected from week 6 (itRECIST)", [PR, PR], [PR, PR],
+             injected_week6=("T2",)),
     Scenario("D-103", "concordant progression at week 6", [PD, PD2], [PD, PD2]),
     Scenario("D-104", "BOR: PR vs SD", [PR, PR], [SD, SD], choose_slot=1,
              rationale="T1 and T2 are measured on the correct series in Read A; the decrease is real."),
@@ -76,7 +79,7 @@ SCENARIOS = (
 )
 
 
-def _user(username: str, first: str, last: str, *, staff: bool = False) -> Any:
+def demo_user(username: str, first: str, last: str, *, staff: bool = False) -> Any:
     user_model = get_user_model()
     user = user_model.objects.filter(username=username).first()
     if user is None:
@@ -88,7 +91,10 @@ def _user(username: str, first: str, last: str, *, staff: bool = False) -> Any:
     return user
 
 
-def _sign(read: Read, index: int, actor: Any, values: tuple[str, str, str] | None) -> None:
+def _sign(read: Read, index: int, actor: Any, values: tuple[str, str, str] | None,
+          injected: Sequence[str] = ()) -> None:
+    """Save and sign the read's ``index``-th timepoint: the baseline (``values`` None) or a
+    follow-up (``injected``: the lesions first injected there, itRECIST)."""
     tr = TimepointRead.objects.filter(read=read).order_by("timepoint__sequence")[index]
     if values is None:
         read_services.timepoint_read_save_baseline(
@@ -96,13 +102,13 @@ def _sign(read: Read, index: int, actor: Any, values: tuple[str, str, str] | Non
             actor=actor,
         )
     else:
-        targets = tuple(
+        values_in = tuple(
             read_services.TargetValueInput(code=c, value_mm=Decimal(v))
             for c, v in zip(("T1", "T2", "T3"), values, strict=True)
         )
         read_services.timepoint_read_save_followup(
-            timepoint_read_id=tr.pk, targets=targets, non_targets={"NT1": "present"}, new_lesions=(),
-            expected_version=tr.version, actor=actor,
+            timepoint_read_id=tr.pk, targets=values_in, non_targets={"NT1": "present"}, new_lesions=(),
+            expected_version=tr.version, actor=actor, injected=tuple(injected),
         )
     read_services.timepoint_read_sign(timepoint_read_id=tr.pk, password=DEMO_PASSWORD,
                                       printed_name=actor.get_full_name(), actor=actor)
@@ -110,16 +116,16 @@ def _sign(read: Read, index: int, actor: Any, values: tuple[str, str, str] | Non
 
 def populate(*, trial_code: str = "DEMO-ADJ", stdout: Any = None) -> dict[str, Any]:
     """Create (or reuse) the demo adjudication trial and its subjects; return the metrics."""
-    manager = _user("demo_manager", "Mina", "Manager", staff=True)
-    reader_1 = _user("demo_reader1", "Ada", "Reader")
-    reader_2 = _user("demo_reader2", "Ben", "Reader")
-    adjudicator = _user("demo_adjudicator", "Alex", "Judge")
+    manager = demo_user("demo_manager", "Mina", "Manager", staff=True)
+    reader_1 = demo_user("demo_reader1", "Ada", "Reader")
+    reader_2 = demo_user("demo_reader2", "Ben", "Reader")
+    adjudicator = demo_user("demo_adjudicator", "Alex", "Judge")
     trial = Trial.objects.filter(code=trial_code).first()
     if trial is None:
         trial = trial_services.trial_create(
             code=trial_code, title="Demo: adjudication and reader metrics", actor=manager,
             charter={
-                "criteria": ["recist1.1", "irecist", "imrecist"],
+                "criteria": ["recist1.1", "irecist", "imrecist", "itrecist"],
                 "adjudication_rules": {
                     "variables": ["bor", "pd_date", "icpd_date", "impfs_event"],
                     "pd_date_tolerance_days": 7,
@@ -155,8 +161,9 @@ def populate(*, trial_code: str = "DEMO-ADJ", stdout: Any = None) -> dict[str, A
         for index in range(3):
             v1 = None if index == 0 else scenario.read_1[index - 1]
             v2 = None if index == 0 else scenario.read_2[index - 1]
-            _sign(read_1, index, reader_1, v1)
-            _sign(read_2, index, reader_2, v2)
+            injected = scenario.injected_week6 if index == 1 else ()
+            _sign(read_1, index, reader_1, v1, injected)
+            _sign(read_2, index, reader_2, v2, injected)
         if scenario.change_read_2_week6_to is not None:
             for index in (2, 1):  # only the latest signed timepoint can be reopened
                 tr = TimepointRead.objects.filter(read=read_2).order_by("timepoint__sequence")[index]

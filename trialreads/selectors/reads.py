@@ -14,6 +14,7 @@ from criteria.types import SubjectResult
 from trialreads import access, mappers
 from trialreads.evaluation import evaluate_each
 from trialreads.models import Charter, Measurement, NonTargetRating, Read, Signature, TimepointRead
+from trialreads.snapshot import has_engine_input
 
 
 def read_list(
@@ -78,7 +79,7 @@ def read_evaluate(*, user: Any, read_id: object, signed_only: bool = False) -> R
         trs = [tr for tr in trs if tr.locked]
     charter = Charter.objects.filter(trial_id=read.subject.trial_id, is_current=True).first()
     subject = mappers.subject_for_read(read, trs, charter)
-    if subject.baseline is None:
+    if not has_engine_input(subject):  # no saved baseline (CT or, for a PET charter, PET) yet
         return ReadEvaluation(read, charter.version if charter else None, None, signed_only)
     version = charter.version if charter else None
     if charter is None:

@@ -19,7 +19,7 @@ from django.db.models import Q, QuerySet
 from criteria import validate as rules
 from criteria.errors import CriteriaError
 from criteria.evaluate import AVAILABLE, evaluate
-from criteria.types import CriterionResult, TimepointResult
+from criteria.types import CriterionResult, Settings, TimepointResult
 from trialreads import access, mappers, validation
 from trialreads.choices import AdjudicationStatus, LesionKind, MeasurementState, TrialRole
 from trialreads.endpoint_results import (
@@ -51,6 +51,7 @@ from trialreads.models.endpoint import EndpointJob, EndpointRun, JobStatus
 from trialreads.selectors.audit import audit_event_list
 from trialreads.selectors.reads import _with_content, read_evaluate
 from trialreads.selectors.trials import charter_current
+from trialreads.snapshot import settings_from_charter
 
 # --- worklists ------------------------------------------------------------------------------
 
@@ -493,6 +494,11 @@ class AcceptedResult:
 def charter_criteria(*, user: Any, trial_id: object) -> list[str]:
     """The criteria of the trial's current charter, in charter order."""
     return list(charter_current(user=user, trial_id=trial_id).criteria)
+
+
+def charter_settings(*, user: Any, trial_id: object) -> Settings:
+    """The engine settings of the trial's current charter (the plots' thresholds)."""
+    return settings_from_charter(charter_current(user=user, trial_id=trial_id))
 
 
 def accepted_results(

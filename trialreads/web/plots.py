@@ -6,6 +6,10 @@ readers announce the plot and its summary), and a ``<title>`` on every mark (the
 hover). All text is escaped here; callers mark the result safe. Percentages are ``Decimal``
 and only formatted for display (one decimal, the engine's display rounding happened
 upstream); geometry uses floats, which is harmless for pixels.
+
+The percentage drawn is whatever the caller measures (``trialreads.web.criteria_display``:
+the target sum, irRC's tumour burden, PERCIST's SULpeak); each criterion passes its own
+thresholds as ``references`` (RECIST 1.1's +20 % / −30 % by default).
 """
 
 from __future__ import annotations
@@ -15,26 +19,50 @@ from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
 
-#: Fill per response code (CDISC RS codes of the three criteria). Colour-blind-safe pairs:
-#: responses in blues/greens, progression in red/orange, the rest grey.
+#: Fill per response code (the RS codes of every criterion). Colour-blind-safe pairs:
+#: responses in greens, stable disease in blues, progression in red (unconfirmed progression
+#: in orange), the rest grey.
+_GREEN, _LIGHT_GREEN, _BLUE, _LIGHT_BLUE = "#1b7837", "#5aae61", "#4575b4", "#74add1"
+_RED, _ORANGE, _GREY = "#d73027", "#f46d43", "#8c8c8c"
 RESPONSE_COLOURS: dict[str, str] = {
-    "CR": "#1b7837",
-    "iCR": "#1b7837",
-    "PR": "#5aae61",
-    "iPR": "#5aae61",
-    "SD": "#4575b4",
-    "iSD": "#4575b4",
-    "NON-CR/NON-PD": "#74add1",
-    "iNN": "#74add1",
-    "PD": "#d73027",
-    "iCPD": "#d73027",
-    "iUPD": "#f46d43",
-    "NE": "#8c8c8c",
-    "NA": "#8c8c8c",
+    # RECIST 1.1, imRECIST, itRECIST
+    "CR": _GREEN,
+    "PR": _LIGHT_GREEN,
+    "SD": _BLUE,
+    "NON-CR/NON-PD": _LIGHT_BLUE,
+    "PD": _RED,
+    # iRECIST
+    "iCR": _GREEN,
+    "iPR": _LIGHT_GREEN,
+    "iSD": _BLUE,
+    "iNN": _LIGHT_BLUE,
+    "NON-iCR/NON-iUPD": _LIGHT_BLUE,
+    "iUPD": _ORANGE,
+    "iCPD": _RED,
+    # irRC, irRECIST
+    "irCR": _GREEN,
+    "irPR": _LIGHT_GREEN,
+    "irSD": _BLUE,
+    "irNN": _LIGHT_BLUE,
+    "irPD": _RED,
+    # PERCIST family (complete / partial / stable metabolic response, progressive metabolic
+    # disease; iPERCIST's unconfirmed and confirmed PMD)
+    "CMR": _GREEN,
+    "PMR": _LIGHT_GREEN,
+    "SMD": _BLUE,
+    "PMD": _RED,
+    "UPMD": _ORANGE,
+    "CPMD": _RED,
+    "NE": _GREY,
+    "NA": _GREY,
 }
-DEFAULT_COLOUR = "#8c8c8c"
-PROGRESSION = frozenset({"PD", "iCPD", "iUPD"})
-RESPONSE = frozenset({"CR", "PR", "iCR", "iPR"})
+DEFAULT_COLOUR = _GREY
+PROGRESSION = frozenset({"PD", "iCPD", "iUPD", "irPD", "PMD", "UPMD", "CPMD"})
+RESPONSE = frozenset({"CR", "PR", "iCR", "iPR", "irCR", "irPR", "CMR", "PMR"})
+#: RECIST 1.1's thresholds, the reference lines drawn unless a criterion gives its own.
+RECIST_REFERENCES: tuple[tuple[Decimal, str], ...] = ((Decimal(20), "+20% (PD)"), (Decimal(-30), "−30% (PR)"))
+
+References = Sequence[tuple[Decimal, str]]
 
 
 def colour(code: str | None) -> str:
@@ -43,20 +71,24 @@ def colour(code: str | None) -> str:
 
 @dataclass(frozen=True)
 class WaterfallBar:
-    """One subject: best percentage change of the target sum from baseline, and its BOR."""
+    """One subject: best percentage change from baseline (of the target sum, irRC's tumour
+    burden, PERCIST's SULpeak ...), its BOR, and the value behind the change (``note``)."""
 
     subject: str
     pct: Decimal
     response: str | None
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class SpiderSeries:
-    """One subject's target-sum change from baseline over time (days since baseline)."""
+    """One subject's change from baseline over time (days since baseline); ``notes``, where
+    given, the value behind each point (same order)."""
 
     subject: str
     points: tuple[tuple[int, Decimal], ...]
     response: str | None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,14 +147,19 @@ class _Scale:
         return self.p0 + (value - self.lo) * (self.p1 - self.p0) / (self.hi - self.lo)
 
 
-def _pct_range(values: Sequence[Decimal]) -> tuple[float, float]:
-    """Always show the RECIST reference lines (-30 %, +20 %) and round outwards to 20 %."""
-    lo = min([-100.0, *[float(v) for v in values]])
-    hi = max([40.0, *[float(v) for v in values]])
+def _pct_range(values: Sequence[Decimal], references: References) -> tuple[float, float]:
+    """Always show the reference lines (and -100 % to +40 %) and round outwards to 20 %."""
+    marks = [*values, *(ref for ref, _ in references)]
+    lo = min([-100.0, *[float(v) for v in marks]])
+    hi = max([40.0, *[float(v) for v in marks]])
     return (lo // 20) * 20, -((-hi) // 20) * 20
 
 
-def _y_axis(scale: _Scale, lo: float, hi: float, x0: float, x1: float) -> list[str]:
+def _threshold(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _y_axis(scale: _Scale, lo: float, hi: float, x0: float, x1: float, references: References) -> list[str]:
     out = []
     tick = lo
     while tick <= hi:
@@ -130,8 +167,8 @@ def _y_axis(scale: _Scale, lo: float, hi: float, x0: float, x1: float) -> list[s
         out.append(f'<line x1="{x0}" x2="{x1}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e6ea"/>')
         out.append(f'<text x="{x0 - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#444">{tick:+.0f}%</text>')
         tick += 20
-    for ref, label in ((20.0, "+20% (PD)"), (-30.0, "−30% (PR)")):
-        y = scale(ref)
+    for ref, label in references:
+        y = scale(float(ref))
         out.append(
             f'<line x1="{x0}" x2="{x1}" y1="{y:.1f}" y2="{y:.1f}" stroke="#666" '
             f'stroke-dasharray="4 3"><title>{escape(label)} threshold</title></line>'
@@ -142,22 +179,37 @@ def _y_axis(scale: _Scale, lo: float, hi: float, x0: float, x1: float) -> list[s
     return out
 
 
-def waterfall_svg(bars: Sequence[WaterfallBar], *, uid: str, title: str) -> str:
-    """Best percentage change from baseline per subject, largest increase first."""
+def _mark_title(subject: str, value: str, response: str, note: str) -> str:
+    return f"{escape(subject)}: {value} ({escape(response)}{'; ' + escape(note) if note else ''})"
+
+
+def waterfall_svg(
+    bars: Sequence[WaterfallBar],
+    *,
+    uid: str,
+    title: str,
+    references: References = RECIST_REFERENCES,
+    empty: str = "",
+) -> str:
+    """Best percentage change from baseline per subject, largest increase first, with the
+    criterion's thresholds (``references``; the lowest is the response threshold)."""
     if not bars:
-        return _empty(uid, title, "No subject has a follow-up assessment yet.")
+        return _empty(uid, title, empty or "No subject has a follow-up assessment yet.")
     ordered = sorted(bars, key=lambda b: (-b.pct, b.subject))
     width, height = 720, 320
     left, right, top, bottom = 56, 12, 14, 70
-    lo, hi = _pct_range([b.pct for b in ordered])
+    lo, hi = _pct_range([b.pct for b in ordered], references)
     y = _Scale(hi, lo, top, height - bottom)
-    responders = sum(1 for b in ordered if b.pct <= Decimal(-30))
     desc = (
         f"{len(ordered)} subjects; best change from baseline ranges from {_pct(ordered[-1].pct)} "
-        f"to {_pct(ordered[0].pct)}; {responders} at or below -30%."
+        f"to {_pct(ordered[0].pct)}"
     )
-    parts = _open(uid, width, height, title, desc)
-    parts += _y_axis(y, lo, hi, left, width - right)
+    if references:
+        response = min(ref for ref, _ in references)
+        responders = sum(1 for b in ordered if b.pct <= response)
+        desc += f"; {responders} at or below {_threshold(response)}%"
+    parts = _open(uid, width, height, title, desc + ".")
+    parts += _y_axis(y, lo, hi, left, width - right, references)
     slot = (width - left - right) / len(ordered)
     bar_w = max(2.0, slot * 0.72)
     zero = y(0.0)
@@ -167,8 +219,8 @@ def waterfall_svg(bars: Sequence[WaterfallBar], *, uid: str, title: str) -> str:
         h = max(1.0, abs(y(float(bar.pct)) - zero))
         parts.append(
             f'<rect x="{x:.1f}" y="{top_y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-            f'fill="{colour(bar.response)}"><title>{escape(bar.subject)}: {_pct(bar.pct)} '
-            f"({escape(bar.response or 'no BOR')})</title></rect>"
+            f'fill="{colour(bar.response)}"><title>'
+            f"{_mark_title(bar.subject, _pct(bar.pct), bar.response or 'no BOR', bar.note)}</title></rect>"
         )
         if len(ordered) <= 40:
             cx = x + bar_w / 2
@@ -181,15 +233,22 @@ def waterfall_svg(bars: Sequence[WaterfallBar], *, uid: str, title: str) -> str:
     return "\n".join(parts)
 
 
-def spider_svg(series: Sequence[SpiderSeries], *, uid: str, title: str) -> str:
+def spider_svg(
+    series: Sequence[SpiderSeries],
+    *,
+    uid: str,
+    title: str,
+    references: References = RECIST_REFERENCES,
+    empty: str = "",
+) -> str:
     """Percentage change from baseline over time, one line per subject."""
     drawn = [s for s in series if s.points]
     if not drawn:
-        return _empty(uid, title, "No follow-up measurements to plot yet.")
+        return _empty(uid, title, empty or "No follow-up measurements to plot yet.")
     width, height = 720, 320
     left, right, top, bottom = 56, 16, 14, 46
     values = [p for s in drawn for _, p in s.points]
-    lo, hi = _pct_range(values)
+    lo, hi = _pct_range(values, references)
     max_day = max(d for s in drawn for d, _ in s.points)
     x = _Scale(0.0, float(max(max_day, 42)), left, width - right)
     y = _Scale(hi, lo, top, height - bottom)
@@ -198,7 +257,7 @@ def spider_svg(series: Sequence[SpiderSeries], *, uid: str, title: str) -> str:
         f"{_pct(max(values))} over {max_day} days."
     )
     parts = _open(uid, width, height, title, desc)
-    parts += _y_axis(y, lo, hi, left, width - right)
+    parts += _y_axis(y, lo, hi, left, width - right, references)
     step = 42 if max_day <= 400 else 84
     day = 0
     while day <= max(max_day, 42):
@@ -219,10 +278,12 @@ def spider_svg(series: Sequence[SpiderSeries], *, uid: str, title: str) -> str:
             f"<g><title>{escape(s.subject)} ({escape(s.response or 'no BOR')})</title>"
             f'<polyline points="{path}" fill="none" stroke="{stroke}" stroke-width="1.8"/>'
         )
-        for d, p in s.points:
+        for i, (d, p) in enumerate(s.points):
+            note = s.notes[i] if i < len(s.notes) and s.notes[i] else ""
             parts.append(
                 f'<circle cx="{x(float(d)):.1f}" cy="{y(float(p)):.1f}" r="3" fill="{stroke}">'
-                f"<title>{escape(s.subject)} day {d}: {_pct(p)}</title></circle>"
+                f"<title>{escape(s.subject)} day {d}: {_pct(p)}{f' ({escape(note)})' if note else ''}"
+                "</title></circle>"
             )
         parts.append("</g>")
     parts += _legend([s.response for s in drawn], left, height - 4)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from functools import wraps
 from typing import Any
@@ -27,6 +27,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from criteria.serialize import criterion_json
+from criteria.types import TimepointResult
 from trialreads import access, conf, validators
 from trialreads.choices import AcceptanceBasis, AdjudicationStatus, NonTargetStatus, TrialRole
 from trialreads.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -42,21 +43,11 @@ from trialreads.services import endpoint_requests as endpoint_request_services
 from trialreads.services import exports as export_services
 from trialreads.services import reads as read_services
 
+from . import criteria_display as display
 from . import forms, plots
+from .criteria_display import CRITERIA_LABELS
 
 HttpView = Callable[..., HttpResponseBase]
-CRITERIA_LABELS = {
-    "recist1.1": "RECIST 1.1",
-    "irecist": "iRECIST",
-    "imrecist": "imRECIST",
-    "irrc": "irRC",
-    "irrecist": "irRECIST",
-    "itrecist": "itRECIST",
-    "percist": "PERCIST",
-    "ipercist": "iPERCIST",
-    "impercist5": "imPERCIST5",
-    "percimt": "PERCIMT",
-}
 #: The growth-family analyses' flags as the dashboard names them (``endpoint_results.Flags``).
 ANALYSIS_LABELS = {
     "pseudoprogression": "Pseudoprogression",
@@ -174,11 +165,14 @@ def worklist(request: HttpRequest) -> HttpResponse:
 @require_GET
 @page
 def read_detail(request: HttpRequest, read_id: int) -> HttpResponse:
+    """One read (its reader's own, or any for the read manager): every criterion of the
+    charter side by side per timepoint with the engine's explanation, and a spider plot."""
     read = web_selectors.read_page_get(user=request.user, read_id=read_id)
     trs = web_selectors.read_page_timepoint_reads(user=request.user, read=read)
     results = web_selectors.read_results(user=request.user, read=read)
+    settings = web_selectors.charter_settings(user=request.user, trial_id=read.subject.trial_id)
     rows = _response_rows(trs, results)
-    spider = _read_spider(results, read.subject.subject_code, f"spider-read-{read.pk}", trs)
+    spider = _read_spider(results, read.subject.subject_code, f"spider-read-{read.pk}", trs, settings)
     return render(
         request,
         "trialreads/web/read_detail.html",
@@ -186,47 +180,104 @@ def read_detail(request: HttpRequest, read_id: int) -> HttpResponse:
             "read": read,
             "timepoint_reads": trs,
             "rows": rows,
-            "criteria": [(c, CRITERIA_LABELS.get(c, c)) for c in results],
+            "criteria": display.labelled(list(results)),
+            "summary": _summary(results),
             "spider": spider,
             "criteria_labels": CRITERIA_LABELS,
         },
     )
 
 
-def _response_rows(trs: list[TimepointRead], results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Timepoint by timepoint: each criterion's overall response, sum and explanation."""
-    by_date: dict[dt.date, dict[str, Any]] = defaultdict(dict)
+def _cells_by_date(results: dict[str, Any]) -> dict[dt.date, dict[str, display.Cell]]:
+    by_date: dict[dt.date, dict[str, display.Cell]] = defaultdict(dict)
     for name, result in results.items():
         for tp in result.timepoints:
-            by_date[tp.date][name] = tp
+            by_date[tp.date][name] = display.cell(name, tp)
+    return by_date
+
+
+def _in_time_order(timepoint: Any) -> tuple[int, Any]:
+    """Pre-baseline scans (by date) before the baseline and its follow-ups (in sequence)."""
+    return (0, timepoint.scan_date_latest) if timepoint.is_prebaseline else (1, timepoint.sequence)
+
+
+def _prebaseline_sum(tr: TimepointRead) -> str | None:
+    """A pre-baseline scan's target sum as the reader gave it (the sum, or its targets')."""
+    if tr.prebaseline_sum_mm is not None:
+        return display.mm(tr.prebaseline_sum_mm)
+    values = [m.value_mm for m in tr.measurements.all() if m.value_mm is not None]
+    return display.mm(sum(values, start=Decimal(0))) if values else None
+
+
+def _response_rows(trs: list[TimepointRead], results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Timepoint by timepoint: each criterion's response, numbers and explanation."""
+    by_date = _cells_by_date(results)
     return [
-        {"tr": tr, "per_criterion": [by_date.get(tr.timepoint.scan_date_latest, {}).get(n) for n in results]}
-        for tr in trs
+        {
+            "tr": tr,
+            "per_criterion": [by_date.get(tr.timepoint.scan_date_latest, {}).get(n) for n in results],
+            "prebaseline_sum": _prebaseline_sum(tr) if tr.timepoint.is_prebaseline else None,
+        }
+        for tr in sorted(trs, key=lambda tr: _in_time_order(tr.timepoint))
     ]
 
 
-def _read_spider(results: dict[str, Any], subject: str, uid: str, trs: list[TimepointRead]) -> str:
+def _summary(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per criterion: the derived endpoints and the criterion-level extras (itRECIST's
+    injected / non-injected best responses)."""
+    return [
+        {
+            "criterion": name,
+            "label": display.label(name),
+            "json": criterion_json(result),
+            "details": display.extra_details(result.extra),
+        }
+        for name, result in results.items()
+    ]
+
+
+def _series(
+    measure: display.Measure,
+    timepoints: Sequence[TimepointResult],
+    day0: dt.date,
+    subject: str,
+    response: str | None,
+) -> plots.SpiderSeries:
+    """One subject's measured changes from baseline (days since ``day0``)."""
+    points, notes = [], []
+    for tp in timepoints:
+        change = measure.change(tp)
+        if change is not None:
+            points.append(((tp.date - day0).days, change))
+            notes.append(measure.note(tp))
+    return plots.SpiderSeries(subject, tuple(points), response, tuple(notes))
+
+
+def _read_spider(
+    results: dict[str, Any], subject: str, uid: str, trs: list[TimepointRead], settings: Any
+) -> str:
+    """The spider plot of the criterion with the most measured changes (RECIST 1.1 stops at
+    PD while iRECIST goes on), first in charter order on ties."""
     baseline = next((tr.timepoint for tr in trs if tr.timepoint.is_baseline), None)
-    # RECIST 1.1 stops at PD while iRECIST goes on: plot the criterion with most changes.
-    result = max(
-        results.values(),
-        key=lambda r: sum(1 for tp in r.timepoints if tp.pct_vs_baseline is not None),
-        default=None,
-    )
-    if result is None or baseline is None:
+    if baseline is None:
         return ""
-    points = tuple(
-        ((tp.date - baseline.scan_date_latest).days, tp.pct_vs_baseline)
-        for tp in result.timepoints
-        if tp.pct_vs_baseline is not None
-    )
-    series = plots.SpiderSeries(subject, points, result.bor)
+    best: tuple[str, display.Measure, plots.SpiderSeries] | None = None
+    for name, result in results.items():
+        measure = display.measure(name, settings)
+        if measure is None:
+            continue
+        series = _series(measure, result.timepoints, baseline.scan_date_latest, subject, result.bor)
+        if best is None or len(series.points) > len(best[2].points):
+            best = (name, measure, series)
+    if best is None:
+        return ""
+    name, measure, series = best
     return _svg(
         plots.spider_svg(
             [series],
             uid=uid,
-            title=f"{CRITERIA_LABELS.get(result.criterion, result.criterion)}: "
-            "change of the target sum from baseline",
+            title=f"{display.label(name)}: change of {measure.what} from baseline",
+            references=measure.references,
         )
     )
 
@@ -517,7 +568,9 @@ def adjudication_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         request,
         "trialreads/web/adjudication.html",
         {
-            **_side_by_side(data, case),
+            **_side_by_side(
+                data, case, web_selectors.charter_settings(user=request.user, trial_id=case.subject.trial_id)
+            ),
             "form": form,
             "decidable": case.status == AdjudicationStatus.OPEN and case.adjudicator_id == request.user.pk,
             "meaning": "I am the adjudicator of this subject and approve this decision.",
@@ -547,34 +600,28 @@ def adjudication_assign(request: HttpRequest, case_id: int) -> HttpResponse:
     return redirect("trialreads-web:dashboard", trial_id=case.subject.trial_id)
 
 
-def _spider_source(results: dict[str, Any]) -> tuple[str, Any] | None:
-    """The criterion whose timepoints carry the most target-sum changes (RECIST 1.1 stops at
-    PD while iRECIST goes on), first in charter order on ties."""
-    best: tuple[str, Any] | None = None
-    best_count = -1
-    for name, res in results.items():
-        count = sum(1 for t in res["timepoints"] if t.get("pct_vs_baseline") is not None)
-        if count > best_count:
-            best, best_count = (name, res), count
-    return best
-
-
-def _side_by_side(data: dict[str, Any], case: Any) -> dict[str, Any]:
-    """Rows of both reads, with every cell where the two reads' responses differ flagged."""
+def _side_by_side(data: dict[str, Any], case: Any, settings: Any) -> dict[str, Any]:
+    """Rows of both reads, every criterion's cell with its numbers and explanation, and
+    every cell where the two reads' responses differ flagged."""
     disagreements = data["case"]["disagreements"]
     flagged = {(d["criterion"], d["variable"]) for d in disagreements}
     overall: list[dict[tuple[str, str], str | None]] = []
     matched: list[list[dict[str, Any]]] = []
+    timepoints: list[dict[str, list[Any]]] = []
     for read in data["reads"]:
         by_key: dict[tuple[str, str], str | None] = {}
+        parsed = {
+            name: [display.timepoint_from_json(t) for t in res["timepoints"]]
+            for name, res in read["results"].items()
+        }
+        timepoints.append(parsed)
         rows = []
         for tp in read["timepoints"]:
             cells = []
-            for name, res in read["results"].items():
-                date = tp["scan_date_latest"].isoformat()
-                match = next((t for t in res["timepoints"] if t["date"] == date), None)
-                by_key[(tp["visit"], name)] = match.get("overall") if match else None
-                cells.append((name, match))
+            for name in read["results"]:
+                match = next((t for t in parsed[name] if t.date == tp["scan_date_latest"]), None)
+                by_key[(tp["visit"], name)] = match.overall if match else None
+                cells.append((name, display.cell(name, match) if match else None))
             rows.append({"tp": tp, "cells": cells})
         overall.append(by_key)
         matched.append(rows)
@@ -597,24 +644,25 @@ def _side_by_side(data: dict[str, Any], case: Any) -> dict[str, Any]:
             for row in matched[i]
         ]
         baseline = next((tp for tp in read["timepoints"] if tp["baseline"]), None)
-        source = _spider_source(read["results"])
         spider = ""
-        if source is not None and baseline is not None:
-            name, res = source
-            points = tuple(
-                (
-                    (dt.date.fromisoformat(t["date"]) - baseline["scan_date_latest"]).days,
-                    Decimal(str(t["pct_vs_baseline"])),
-                )
-                for t in res["timepoints"]
-                if t.get("pct_vs_baseline") is not None
+        best: tuple[str, display.Measure, plots.SpiderSeries] | None = None
+        for name, res in read["results"].items():
+            measure = display.measure(name, settings)
+            if measure is None or baseline is None:
+                continue
+            series = _series(
+                measure, timepoints[i][name], baseline["scan_date_latest"], read["label"], res.get("bor")
             )
+            if best is None or len(series.points) > len(best[2].points):
+                best = (name, measure, series)
+        if best is not None:
+            name, measure, series = best
             spider = _svg(
                 plots.spider_svg(
-                    [plots.SpiderSeries(read["label"], points, res.get("bor"))],
+                    [series],
                     uid=f"spider-{i}",
-                    title=f"{read['label']}: change of the target sum from baseline "
-                    f"({CRITERIA_LABELS.get(name, name)})",
+                    title=f"{read['label']}: change of {measure.what} from baseline ({display.label(name)})",
+                    references=measure.references,
                 )
             )
         summary = [
@@ -650,38 +698,51 @@ def _side_by_side(data: dict[str, Any], case: Any) -> dict[str, Any]:
 
 
 def _plot_data(user: Any, trial_id: int, criterion: str) -> dict[str, Any]:
+    """The waterfall, spider and swimmer plots of one criterion over the accepted reads:
+    the criterion's own quantity (``criteria_display.measure``: the target sum, irRC's tumour
+    burden, PERCIST's hottest SULpeak, imPERCIST5's SULpeak sum) and thresholds."""
     results = [
         r for r in web_selectors.accepted_results(user=user, trial_id=trial_id) if r.criterion == criterion
     ]
+    measure = display.measure(criterion, web_selectors.charter_settings(user=user, trial_id=trial_id))
     bars, series, lanes = [], [], []
     for r in results:
         code = r.subject.subject_code
         bor = r.result.bor_confirmed or r.result.bor
-        pcts = [tp.pct_vs_baseline for tp in r.result.timepoints if tp.pct_vs_baseline is not None]
-        baseline_date = r.baseline_date
-        if pcts:
-            bars.append(plots.WaterfallBar(code, min(pcts), bor))
-        points = tuple(
-            ((tp.date - baseline_date).days, tp.pct_vs_baseline)
-            for tp in r.result.timepoints
-            if tp.pct_vs_baseline is not None
-        )
-        series.append(plots.SpiderSeries(code, points, bor))
+        if measure is not None:
+            one = _series(measure, r.result.timepoints, r.baseline_date, code, bor)
+            if one.points:
+                best = min(range(len(one.points)), key=lambda i: one.points[i][1])
+                bars.append(plots.WaterfallBar(code, one.points[best][1], bor, one.notes[best]))
+            series.append(one)
         if r.result.timepoints:
-            events = tuple(((tp.date - baseline_date).days, tp.overall) for tp in r.result.timepoints)
+            events = tuple(((tp.date - r.baseline_date).days, tp.overall) for tp in r.result.timepoints)
             lanes.append(plots.SwimmerLane(code, events[-1][0], not r.result.pfs.event, events))
-    label = CRITERIA_LABELS.get(criterion, criterion)
+    label = display.label(criterion)
+    references = measure.references if measure is not None else ()
+    what = measure.what if measure is not None else "the measure"
+    empty = display.NO_MEASURE.format(label=label) if measure is None else ""
     return {
         "criterion": criterion,
+        "label": label,
+        "what": what,
         "count": len(results),
         "waterfall": _svg(
             plots.waterfall_svg(
-                bars, uid=f"wf-{criterion}", title=f"{label}: best change of the target sum from baseline"
+                bars,
+                uid=f"wf-{criterion}",
+                title=f"{label}: best change of {what} from baseline",
+                references=references,
+                empty=empty,
             )
         ),
         "spider": _svg(
             plots.spider_svg(
-                series, uid=f"sp-{criterion}", title=f"{label}: change of the target sum over time"
+                series,
+                uid=f"sp-{criterion}",
+                title=f"{label}: change of {what} over time",
+                references=references,
+                empty=empty,
             )
         ),
         "swimmer": _svg(
@@ -727,7 +788,7 @@ def _dashboard_context(request: HttpRequest, trial_id: int) -> dict[str, Any]:
         "trial": trial,
         "manage": manage,
         "can_export": can_export,
-        "criteria": [(c, CRITERIA_LABELS.get(c, c)) for c in charter_criteria],
+        "criteria": display.labelled(charter_criteria),
         "plots": _plot_data(user, trial.pk, criterion),
         "patterns": _patterns(user, trial.pk),
         "job": web_selectors.endpoint_job_latest(user=user, trial_id=trial.pk),
@@ -870,7 +931,9 @@ def export_download(request: HttpRequest, batch_id: int, name: str) -> HttpRespo
 @require_GET
 @page
 def subject_detail(request: HttpRequest, subject_id: int) -> HttpResponse:
-    """One subject, the three criteria side by side, timepoint by timepoint (accepted read)."""
+    """One subject (read managers and sponsor viewers): every criterion of the charter side
+    by side, timepoint by timepoint, with its numbers and explanation (the accepted read of
+    the latest endpoint computation). A reader sees their own read on the read page."""
     subject = web_selectors.dashboard_subject_get(user=request.user, subject_id=subject_id)
     results = {
         r.criterion: r
@@ -883,24 +946,17 @@ def subject_detail(request: HttpRequest, subject_id: int) -> HttpResponse:
         for c in web_selectors.charter_criteria(user=request.user, trial_id=subject.trial_id)
         if c in results
     ]
-    dates: dict[dt.date, dict[str, Any]] = defaultdict(dict)
-    for name in criteria:
-        for tp in results[name].result.timepoints:
-            dates[tp.date][name] = tp
-    timepoints = web_selectors.subject_timepoints(user=request.user, subject=subject)
+    by_date = _cells_by_date({c: results[c].result for c in criteria})
+    timepoints = sorted(
+        web_selectors.subject_timepoints(user=request.user, subject=subject), key=_in_time_order
+    )
     rows = [
-        {"tp": tp, "cells": [dates.get(tp.scan_date_latest, {}).get(c) for c in criteria]}
+        {"tp": tp, "cells": [by_date.get(tp.scan_date_latest, {}).get(c) for c in criteria]}
         for tp in timepoints
     ]
-    summary = [
-        {
-            "criterion": c,
-            "label": CRITERIA_LABELS.get(c, c),
-            "json": criterion_json(results[c].result),
-            "evaluator": results[c].evaluator,
-        }
-        for c in criteria
-    ]
+    summary = _summary({c: results[c].result for c in criteria})
+    for row in summary:
+        row["evaluator"] = results[row["criterion"]].evaluator
     accepted = (
         getattr(subject, "accepted_read", None)
         if access.has_capability(request.user, subject.trial_id, access.MANAGE)
@@ -912,7 +968,7 @@ def subject_detail(request: HttpRequest, subject_id: int) -> HttpResponse:
         {
             "subject": subject,
             "trial": subject.trial,
-            "criteria": [(c, CRITERIA_LABELS.get(c, c)) for c in criteria],
+            "criteria": display.labelled(criteria),
             "rows": rows,
             "summary": summary,
             "accepted": accepted,

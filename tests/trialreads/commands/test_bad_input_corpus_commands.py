@@ -113,6 +113,8 @@ def test_every_writing_command_refuses_the_bad_input_corpus(
         cases.append(("import_sdtm", ["--dir", str(_subset(tmp_path / "ok")), "--trial", code], "--trial"))
         cases.append(("load_demo", ["--trial", code], "--trial"))
         cases.append(("demo_adjudication", ["--trial", code], "--trial"))
+    for code in ("DEMO-PET", "DEMO-IR"):  # the codes of the criteria demo trials
+        cases.append(("load_demo", ["--trial", code], "--trial"))
     for option in ("--subjects", "--seed"):
         for value in INTEGERS:
             if option == "--seed" and value in ("0", "100001"):

@@ -5,13 +5,27 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 
-from trialreads.models import AdjudicationCase, AuditEvent, ExportBatch, Signature, Trial
+from criteria.evaluate import AVAILABLE
+from trialreads.choices import Modality
+from trialreads.demo_criteria import IR_TRIAL, PET_TRIAL
+from trialreads.endpoint_results import job_runs, latest_done_job, result_from_json
+from trialreads.models import (
+    AdjudicationCase,
+    AuditEvent,
+    ExportBatch,
+    ImagingTimepoint,
+    Measurement,
+    Signature,
+    TimepointRead,
+    Trial,
+)
 from trialreads.services.audit import verify_chain
 
 
@@ -42,8 +56,75 @@ def test_load_demo_builds_everything_and_is_idempotent(settings: Any, tmp_path: 
     assert report.ok, report
     assert "Demo ready." in text and str(folder.resolve()) in text and "demo_reader1" in text
 
+    _assert_every_criterion_is_shown(text)
+
     # Running it again adds nothing: no new audit events, the same export batch.
     events = AuditEvent.objects.count()
     call_command("load_demo", stdout=io.StringIO())
     assert AuditEvent.objects.count() == events
     assert ExportBatch.objects.filter(trial=trial).count() == 1
+
+
+def _accepted(code: str, criterion: str) -> Any:
+    """The accepted result of one demo subject under one criterion (latest endpoint job)."""
+    run = next(
+        r
+        for t in Trial.objects.all()
+        for r in job_runs(latest_done_job(t.pk))  # type: ignore[arg-type]
+        if r.subject.subject_code == code and r.criterion == criterion
+    )
+    return result_from_json(run.result[run.accepted_evaluator])
+
+
+def _evaluated_criteria() -> dict[str, set[str]]:
+    """Criterion -> the demo subjects whose accepted read has a follow-up response under it."""
+    out: dict[str, set[str]] = {}
+    for trial in Trial.objects.all():
+        job = latest_done_job(trial.pk)
+        assert job is not None, trial.code
+        for run in job_runs(job):
+            assert run.status == "DONE", (trial.code, run.subject.subject_code, run.criterion, run.reason)
+            if run.accepted_evaluator:
+                result = result_from_json(run.result[run.accepted_evaluator])
+                if any(tp.overall not in ("NE", "NA") for tp in result.timepoints):
+                    out.setdefault(run.criterion, set()).add(run.subject.subject_code)
+    return out
+
+
+def _assert_every_criterion_is_shown(text: str) -> None:
+    """The criteria demo trials (``trialreads.demo_criteria``) and itRECIST in DEMO-ADJ: every
+    criterion the engine evaluates has accepted, evaluated results for its subjects."""
+    evaluated = _evaluated_criteria()
+    assert set(evaluated) == set(AVAILABLE), set(AVAILABLE) - set(evaluated)
+    for code in (PET_TRIAL, IR_TRIAL):
+        other = Trial.objects.get(code=code)
+        assert verify_chain(other.chain_id).ok and f"Trial {code}: 3 subjects" in text
+        assert not TimepointRead.objects.filter(read__subject__trial=other, locked=False).exists()
+    # The PET arm: PET/CT timepoints read on the PET form, every subject under all four.
+    pet = Trial.objects.get(code=PET_TRIAL)
+    modalities = set(ImagingTimepoint.objects.filter(subject__trial=pet).values_list("modality", flat=True))
+    assert modalities == {Modality.PET_CT}
+    pet_values = Measurement.objects.filter(timepoint_read__read__subject__trial=pet)
+    assert pet_values.exists() and not pet_values.filter(sul_peak__isnull=True).exists()
+    for criterion in ("percist", "ipercist", "impercist5", "percimt"):
+        assert evaluated[criterion] == {"P-201", "P-202", "P-203"}, criterion
+    assert [tp.overall for tp in _accepted("P-202", "ipercist").timepoints] == ["UPMD", "CPMD"]
+    p203 = _accepted("P-203", "ipercist").timepoints
+    assert [tp.overall for tp in p203] == ["UPMD", "PMR"] and p203[1].extra["upmd_status"] == "reset"
+    assert _accepted("P-203", "percimt").timepoints[0].extra["new_lesions_over_10mm"] == 3
+    # irRC / irRECIST: bidimensional reads, one pre-baseline scan.
+    ir = Trial.objects.get(code=IR_TRIAL)
+    values = Measurement.objects.filter(timepoint_read__read__subject__trial=ir, lesion__kind="TARGET")
+    assert values.filter(perp_mm__isnull=False).exists() and values.filter(long_mm__isnull=False).exists()
+    assert ImagingTimepoint.objects.filter(subject__trial=ir, is_prebaseline=True).count() == 1
+    assert evaluated["irrc"] == evaluated["irrecist"] == {"I-301", "I-302", "I-303"}
+    # burden: sums of products, baseline 40x30 + 30x20 + 20x25 (node) = 2300 mm²
+    i302 = _accepted("I-302", "irrc").timepoints
+    assert [(tp.overall, tp.sum_mm) for tp in i302] == [("irPD", Decimal("3134")), ("irPR", Decimal("635"))]
+    assert _accepted("I-303", "irrc").bor == "irPD"
+    # itRECIST in the adjudication trial: T1 injected at baseline, T2 first injected at week 6.
+    assert evaluated["itrecist"] >= {"D-101", "D-102"}
+    injected = Measurement.objects.filter(
+        timepoint_read__read__subject__subject_code="D-102", lesion__lesion_code="T2", newly_injected=True
+    )
+    assert injected.count() == 2  # both reads, at week 6

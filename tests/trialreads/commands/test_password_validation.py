@@ -26,11 +26,11 @@ def test_the_validators_are_on(settings: Any) -> None:
 
 
 def test_the_demo_users_get_a_valid_password_or_none(monkeypatch: pytest.MonkeyPatch) -> None:
-    user = demo_adjudication._user("demo_check", "Demo", "Check")
+    user = demo_adjudication.demo_user("demo_check", "Demo", "Check")
     assert user.check_password(demo_adjudication.DEMO_PASSWORD)
     monkeypatch.setattr(demo_adjudication, "DEMO_PASSWORD", "password")
     with pytest.raises(ValidationError, match="too common"):
-        demo_adjudication._user("demo_weak", "Demo", "Weak")
+        demo_adjudication.demo_user("demo_weak", "Demo", "Weak")
     assert not get_user_model().objects.filter(username="demo_weak").exists()
 
 

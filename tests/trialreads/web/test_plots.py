@@ -117,3 +117,43 @@ def test_unknown_codes_get_the_neutral_colour() -> None:
     assert plots.colour(None) == plots.DEFAULT_COLOUR
     assert plots.colour("WHATEVER") == plots.DEFAULT_COLOUR
     assert plots.colour("iUPD") != plots.colour("iCPD")
+
+
+def test_each_criterion_draws_its_own_thresholds_and_counts_responders_by_them() -> None:
+    irrc = ((Decimal(25), "+25% (irPD)"), (Decimal(-50), "−50% (irPR)"))
+    data = [
+        plots.WaterfallBar("S-1", Decimal("-45.0"), "irPR", "burden 550.0 mm²"),
+        plots.WaterfallBar("S-2", Decimal("-55.0"), "irPR", "burden 450.0 mm²"),
+    ]
+    root = parse(plots.waterfall_svg(data, uid="wf", title="irRC", references=irrc))
+    labels = {t.text for t in root.iter(f"{SVG}text")}
+    assert {"+25% (irPD)", "−50% (irPR)"} <= labels and "+20% (PD)" not in labels
+    # -45 % is no irRC response (the threshold is -50 %): one responder, not two
+    assert "1 at or below -50%" in (root.findtext(f"{SVG}desc") or "")
+    titles = [r.findtext(f"{SVG}title") for r in bars(root)]
+    assert titles == ["S-1: -45.0% (irPR; burden 550.0 mm²)", "S-2: -55.0% (irPR; burden 450.0 mm²)"]
+
+
+def test_spider_points_carry_the_value_behind_the_change() -> None:
+    series = [plots.SpiderSeries("S-1", ((42, Decimal("-25")),), "SMD", ("SULpeak 6.0 vs 8.0",))]
+    percist = ((Decimal(30), "+30% (PMD)"), (Decimal(-30), "−30% (PMR)"))
+    root = parse(plots.spider_svg(series, uid="sp", title="PERCIST", references=percist))
+    assert [c.findtext(f"{SVG}title") for c in root.iter(f"{SVG}circle")] == [
+        "S-1 day 42: -25.0% (SULpeak 6.0 vs 8.0)"
+    ]
+    assert "+30% (PMD)" in {t.text for t in root.iter(f"{SVG}text")}
+
+
+def test_a_plot_without_a_measure_says_why() -> None:
+    root = parse(plots.waterfall_svg([], uid="e", title="PERCIMT", references=(), empty="No measure."))
+    assert root.findtext(f"{SVG}desc") == "No measure."
+
+
+def test_every_criterions_codes_have_colours_and_marks() -> None:
+    for code in ("irPD", "PMD", "UPMD", "CPMD"):
+        assert code in plots.PROGRESSION and plots.colour(code) != plots.DEFAULT_COLOUR
+    for code in ("irCR", "irPR", "CMR", "PMR"):
+        assert code in plots.RESPONSE and plots.colour(code) != plots.DEFAULT_COLOUR
+    for code in ("irSD", "irNN", "SMD", "NON-iCR/NON-iUPD"):
+        assert plots.colour(code) != plots.DEFAULT_COLOUR
+    assert plots.colour("UPMD") == plots.colour("iUPD") != plots.colour("CPMD")
