@@ -370,7 +370,14 @@ def populate(*, stdout: Any = None) -> list[Trial]:
     ir = _trial(
         IR_TRIAL,
         "Demo: immunotherapy read by irRC and irRECIST (bidimensional)",
-        {"criteria": ["irrc", "irrecist"], "primary_criterion": "irrc", "adjudication_rules": rules},
+        {
+            "criteria": ["irrc", "irrecist"],
+            "primary_criterion": "irrc",
+            "adjudication_rules": rules,
+            # I-303's pre-baseline scan feeds the tumour growth rate (and its hyperprogression
+            # definitions); pseudoprogression and dissociated response as the dashboard shows them
+            "analyses": ["tgr", "pseudoprogression", "dissociated_response"],
+        },
         manager,
         members,
     )

@@ -106,6 +106,7 @@ def _ct_trial(users: dict[str, Any]) -> tuple[Trial, Any, Any]:
         "criteria": CT_CRITERIA,
         "sd_min_days": 35,  # week 6 is day 37 after randomisation
         "adjudication_rules": {"variables": ["bor"], "bor_confirmed": False},
+        "analyses": ["tgr"],  # pre-baseline scans feed the tumour growth rate
     }
     trial = _trial("CT-BIDI", charter, users)
     readers = (users["reader_a"], users["reader_b"])
