@@ -581,6 +581,35 @@ def endpoint_patterns(*, user: Any, trial_id: object) -> EndpointPatterns | None
     return EndpointPatterns(len(flags), failed, analysis_counts(flags), by_criterion)
 
 
+@dataclass(frozen=True)
+class SubjectPatterns:
+    """One subject's response patterns in the latest finished computation: the accepted
+    read's flags (``endpoint_results.analysis_flags``: per criterion, per definition, or the
+    one flag; None where undetermined), or why there are none (``note``)."""
+
+    evaluator: str
+    flags: Mapping[str, Mapping[str, bool | None]]
+    note: str = ""
+
+
+def subject_patterns(*, user: Any, subject: Subject) -> SubjectPatterns | None:
+    """Pseudoprogression, hyperprogression and dissociated response of one subject (the
+    charter's analyses, accepted read); ``None`` when none was computed for it."""
+    trial = dashboard_trial_get(user=user, trial_id=subject.trial_id)
+    job = _latest_done_job(trial)
+    if job is None:
+        return None
+    row = next((r for r in job_analyses(job) if r.subject_id == subject.pk), None)
+    if row is None:
+        return None
+    if row.status != JobStatus.DONE:
+        return SubjectPatterns("", {}, f"the analyses could not be computed: {row.reason}")
+    data = row.result.get(row.accepted_evaluator) if row.accepted_evaluator else None
+    if not isinstance(data, dict):
+        return SubjectPatterns("", {}, "no accepted read yet (adjudication open)")
+    return SubjectPatterns(row.accepted_evaluator, analysis_flags(data))
+
+
 def dashboard_subject_get(*, user: Any, subject_id: object) -> Subject:
     subject = access.access_subject_for(user, subject_id)
     dashboard_trial_get(user=user, trial_id=subject.trial_id)

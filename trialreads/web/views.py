@@ -962,6 +962,7 @@ def subject_detail(request: HttpRequest, subject_id: int) -> HttpResponse:
         if access.has_capability(request.user, subject.trial_id, access.MANAGE)
         else None
     )
+    patterns = web_selectors.subject_patterns(user=request.user, subject=subject)
     return render(
         request,
         "trialreads/web/subject.html",
@@ -973,8 +974,28 @@ def subject_detail(request: HttpRequest, subject_id: int) -> HttpResponse:
             "summary": summary,
             "accepted": accepted,
             "AcceptanceBasis": AcceptanceBasis,
+            "patterns": patterns,
+            "pattern_rows": _subject_pattern_rows(patterns) if patterns else [],
         },
     )
+
+
+def _subject_pattern_rows(patterns: web_selectors.SubjectPatterns) -> list[dict[str, Any]]:
+    """One row per flag of the subject's accepted read: analysis, criterion or definition,
+    and "yes" / "no" / "undetermined" (the engine could not decide: e.g. no pre-baseline scan
+    for a growth-rate ratio)."""
+    rows = []
+    for analysis in ("pseudoprogression", "hyperprogression", "dissociated_response"):
+        labels = HPD_LABELS if analysis == "hyperprogression" else CRITERIA_LABELS
+        for key, flag in patterns.flags.get(analysis, {}).items():
+            rows.append(
+                {
+                    "analysis": ANALYSIS_LABELS[analysis],
+                    "key": "" if analysis == "dissociated_response" else labels.get(key, key),
+                    "value": "undetermined" if flag is None else ("yes" if flag else "no"),
+                }
+            )
+    return rows
 
 
 # --- audit review --------------------------------------------------------------------------------------

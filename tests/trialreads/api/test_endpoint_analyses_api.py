@@ -100,3 +100,20 @@ def test_dashboard_counts_and_rates_per_criterion(computed: Any, manager: Any) -
     hpd = [r for r in rows if "Hyperprogression" in r]
     assert len(hpd) == 6 and "Champiat 2017" in hpd[0]
     assert 'data-testid="not-evaluable"' in page and "irRC: 2 subjects" in page
+
+
+def test_subject_page_shows_the_subjects_response_patterns(computed: Any, manager: Any, sponsor: Any) -> None:
+    """Issue 15 item 4: the patterns appear on the subject page too, the accepted read's."""
+    subjects = {s.subject_code: s for s in computed.subjects.all()}
+    for user in (manager, sponsor):
+        web = Client()
+        web.force_login(user)
+        pseudo = web.get(f"/subjects/{subjects['S-001'].pk}/").content.decode()
+        assert 'data-testid="response-patterns"' in pseudo and "(RADIOLOGIST 1)" in pseudo
+        assert 'data-testid="pattern-pseudoprogression-irecist">yes<' in pseudo
+        assert 'data-testid="pattern-pseudoprogression-irrecist">yes<' in pseudo
+        assert 'data-testid="pattern-dissociated-response-">no<' in pseudo
+        # no pre-baseline scan: the growth-rate ratio definitions cannot be decided
+        assert 'data-testid="pattern-hyperprogression-champiat-2017">undetermined<' in pseudo
+        stable = web.get(f"/subjects/{subjects['S-002'].pk}/").content.decode()
+        assert 'data-testid="pattern-pseudoprogression-irecist">no<' in stable
