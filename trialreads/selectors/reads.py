@@ -12,6 +12,7 @@ from criteria.evaluate import evaluate
 from criteria.types import SubjectResult
 from trialreads import access, mappers
 from trialreads.models import Charter, Measurement, NonTargetRating, Read, Signature, TimepointRead
+from trialreads.snapshot import has_engine_input
 
 
 def read_list(
@@ -58,7 +59,7 @@ def timepoint_read_get(*, user: Any, timepoint_read_id: object) -> TimepointRead
 class ReadEvaluation:
     read: Read
     charter_version: int | None
-    result: SubjectResult | None  # None until the baseline has been saved
+    result: SubjectResult | None  # None until the baseline (CT, or a PET-only charter's PET) is saved
     signed_only: bool
 
 
@@ -73,7 +74,7 @@ def read_evaluate(*, user: Any, read_id: object, signed_only: bool = False) -> R
         trs = [tr for tr in trs if tr.locked]
     charter = Charter.objects.filter(trial_id=read.subject.trial_id, is_current=True).first()
     subject = mappers.subject_for_read(read, trs, charter)
-    if subject.baseline is None:
+    if not has_engine_input(subject):  # a PET-only charter maps no CT baseline, only the PET study
         return ReadEvaluation(read, charter.version if charter else None, None, signed_only)
     criteria = list(charter.criteria) if charter else None
     return ReadEvaluation(
