@@ -452,6 +452,10 @@ SUL_MAX = Decimal(100)
 TLG_MAX = Decimal(1_000_000)
 UPTAKE_MAX_MIN = Decimal(1440)
 PET_PLACES = Decimal("0.0001")
+#: The stored precision of the uptake time (minutes) and of the TLG (a value is never rounded
+#: on its way in: ``TimepointRead.pet_uptake_min``, ``Measurement.tlg``).
+UPTAKE_PLACES = Decimal("0.1")
+TLG_PLACES = Decimal("0.001")
 
 
 def pet_problems(scan: PetScanInput, criteria: Sequence[str]) -> list[FieldProblem]:
@@ -472,14 +476,15 @@ def pet_problems(scan: PetScanInput, criteria: Sequence[str]) -> list[FieldProbl
                                       "(every SULpeak is judged against the reference region)")
     _check_pet_number(found, ("reference_mean",), scan.reference_mean, SUL_MAX, positive=True)
     _check_pet_number(found, ("reference_sd",), scan.reference_sd, SUL_MAX)
-    _check_pet_number(found, ("uptake_min",), scan.uptake_min, UPTAKE_MAX_MIN, required=False)
+    _check_pet_number(found, ("uptake_min",), scan.uptake_min, UPTAKE_MAX_MIN, required=False,
+                      places=UPTAKE_PLACES)
     seen: set[str] = set()
     for i, lesion in enumerate(scan.lesions):
         found.check_lesion_code(("lesions", i, "code"), lesion.code, seen)
         found.check_text(("lesions", i, "organ"), lesion.organ)
         _check_pet_number(found, ("lesions", i, "sul_peak"), lesion.sul_peak, SUL_MAX)
         _check_pet_number(found, ("lesions", i, "sul_max"), lesion.sul_max, SUL_MAX, required=False)
-        _check_pet_number(found, ("lesions", i, "tlg"), lesion.tlg, TLG_MAX, required=False)
+        _check_pet_number(found, ("lesions", i, "tlg"), lesion.tlg, TLG_MAX, required=False, places=TLG_PLACES)
         found.check_diameter(("lesions", i, "value_mm"), lesion.value_mm, required=False)
         if (
             lesion.sul_max is not None and isinstance(lesion.sul_max, Decimal) and lesion.sul_max.is_finite()
@@ -492,7 +497,7 @@ def pet_problems(scan: PetScanInput, criteria: Sequence[str]) -> list[FieldProbl
 
 def _check_pet_number(
     found: _Problems, path: FieldPath, value: object, high: Decimal, *, positive: bool = False,
-    required: bool = True,
+    required: bool = True, places: Decimal = PET_PLACES,
 ) -> None:
     if value is None:
         if required:
@@ -504,8 +509,9 @@ def _check_pet_number(
         found.add(path, "must be above 0" if positive else "must not be negative")
     elif value > high:
         found.add(path, f"at most {high}")
-    elif value.quantize(PET_PLACES) != value:
-        found.add(path, "at most 4 decimal places")
+    elif value.quantize(places) != value:
+        digits = len(str(places).partition(".")[2])
+        found.add(path, f"at most {digits} decimal place{'s' if digits != 1 else ''}")
 
 
 # --- pre-baseline scan (tumour growth rate) --------------------------------------------------------

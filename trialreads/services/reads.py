@@ -554,7 +554,7 @@ def timepoint_read_save_pet(
         tr.pet_reference_site = scan.reference_site if not scan.not_done else ""
         tr.pet_reference_mean = _pet_value(scan.reference_mean)
         tr.pet_reference_sd = _pet_value(scan.reference_sd)
-        tr.pet_uptake_min = _pet_value(scan.uptake_min, validation.ONE_DECIMAL)
+        tr.pet_uptake_min = _pet_value(scan.uptake_min, validation.UPTAKE_PLACES)
         tr.pet_unequivocal_progression = scan.unequivocal_progression and not scan.not_done
         tr.pet_not_done = scan.not_done
         tr.save(update_fields=[*_PET_COLUMNS])
@@ -572,7 +572,7 @@ def timepoint_read_save_pet(
                 value_mm=_tenths(item.value_mm),
                 sul_peak=_pet_value(item.sul_peak),
                 sul_max=_pet_value(item.sul_max),
-                tlg=_pet_value(item.tlg, Decimal("0.001")),
+                tlg=_pet_value(item.tlg, validation.TLG_PLACES),
             ).save()
         _finish_write(read, tr, before, actor, kind="pet")
     return tr
