@@ -250,8 +250,9 @@ def baseline_problems(
     engine_non_targets = mappers.baseline_non_targets_from_input(non_targets)
     checks: list[rules.Problem] = []
     if _recist_limited(criteria):
-        limit = rules.ITR_MAX_TARGETS if set(criteria) <= _ITRECIST_LIMITED else rules.MAX_TARGETS
-        checks += rules.validate_baseline_targets(engine_targets, prefix="@.targets", max_targets=limit)
+        checks += rules.validate_baseline_targets(
+            engine_targets, prefix="@.targets", max_targets=baseline_target_limit(criteria)
+        )
     if any(t.perp_mm is not None or t.long_mm is not None for t in engine_targets):
         checks += [
             p for p in rules.bidimensional_baseline_problems(engine_targets, prefix="@.targets")
@@ -282,6 +283,16 @@ _DIAMETER_FIELDS = frozenset({"value_mm", "perp_mm", "long_mm"})
 _NO_INJECTION = "the charter's criteria do not classify injected lesions (only itrecist does)"
 #: Criteria that only itRECIST's target limits bound (ITR-CLASS: up to 10 targets).
 _ITRECIST_LIMITED = frozenset({ITRECIST, *PET_CRITERIA})
+
+
+def baseline_target_limit(criteria: Sequence[str]) -> int:
+    """The most baseline targets the charter's criteria allow (what the read form offers rows
+    for): RECIST 1.1's five, itRECIST's ten when no other criterion limits them, irRC's
+    visceral plus cutaneous index lesions (IRRC-BURDEN) when only irRC selects them."""
+    if not _recist_limited(criteria):
+        return rules.IRRC_MAX_VISCERAL + rules.IRRC_MAX_CUTANEOUS
+    # no criteria (no charter) means RECIST 1.1's limit, not itRECIST's
+    return rules.ITR_MAX_TARGETS if criteria and set(criteria) <= _ITRECIST_LIMITED else rules.MAX_TARGETS
 
 
 def _recist_limited(criteria: Sequence[str]) -> bool:
@@ -484,7 +495,9 @@ def pet_problems(scan: PetScanInput, criteria: Sequence[str]) -> list[FieldProbl
         found.check_text(("lesions", i, "organ"), lesion.organ)
         _check_pet_number(found, ("lesions", i, "sul_peak"), lesion.sul_peak, SUL_MAX)
         _check_pet_number(found, ("lesions", i, "sul_max"), lesion.sul_max, SUL_MAX, required=False)
-        _check_pet_number(found, ("lesions", i, "tlg"), lesion.tlg, TLG_MAX, required=False, places=TLG_PLACES)
+        _check_pet_number(
+            found, ("lesions", i, "tlg"), lesion.tlg, TLG_MAX, required=False, places=TLG_PLACES
+        )
         found.check_diameter(("lesions", i, "value_mm"), lesion.value_mm, required=False)
         if (
             lesion.sul_max is not None and isinstance(lesion.sul_max, Decimal) and lesion.sul_max.is_finite()
