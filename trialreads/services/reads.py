@@ -346,9 +346,18 @@ def timepoint_read_save_baseline(
             raise Conflict("This timepoint is a follow-up; use the follow-up form.")
         _check_editable(read, tr, expected_version)
         wanted = {t.code for t in targets} | {n.code for n in non_targets}
-        clashing = Lesion.objects.filter(read=read, kind=LesionKind.NEW, lesion_code__in=wanted)
-        if clashing.exists():
-            raise ValidationError(f"{clashing.first()} is already a new lesion code in this read", "targets")
+        # A code the read holds for a new lesion or a PET lesion (a PET/CT timepoint's PET
+        # form is saved apart) cannot become a baseline lesion's: named at its item.
+        clashing = dict(
+            Lesion.objects.filter(
+                read=read, kind__in=[LesionKind.NEW, LesionKind.PET], lesion_code__in=wanted
+            ).values_list("lesion_code", "kind")
+        )
+        for group, items in (("targets", targets), ("non_targets", non_targets)):
+            for i, item in enumerate(items):
+                if item.code in clashing:
+                    what = "a new lesion" if clashing[item.code] == LesionKind.NEW else "a PET lesion"
+                    raise _invalid((group, i, "code"), f"{item.code} is already {what} code in this read")
         before = timepoint_read_content(tr)
         _clear_values(tr, pet=False)
         existing = {

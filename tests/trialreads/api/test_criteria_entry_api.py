@@ -455,3 +455,27 @@ def test_a_prebaseline_scan_after_the_baseline_is_refused(
         TimepointRead.objects.count(),
         AuditEvent.objects.count(),
     ) == rows
+
+
+def test_a_pet_lesion_code_cannot_become_a_baseline_lesion(
+    manager: Any, reader_a: Any, reader_b: Any, api: dict[str, Any]
+) -> None:
+    """A PET lesion code taken by a CT target or non-target: a 400 naming the item (the
+    unique lesion code of the read was a 500)."""
+    case = _case(manager, (reader_a, reader_b), ["recist1.1", "percist"], "MIX-03", modality=Modality.PET_CT)
+    a = api["reader_a"]
+    tr0 = case.tr(case.read_a, 0)
+    pet = {**PET_BASELINE, "lesions": [{"code": "T1", "organ": "lung", "sul_peak": 8.0}]}
+    assert put(a, tr0.pk, "pet", pet).status_code == 200
+    before = counts()
+    target = {"targets": [{"code": "T1", "organ": "liver", "value_mm": 50.0}], "non_targets": []}
+    assert (
+        "already a PET lesion code"
+        in refused(put(a, tr0.pk, "baseline", target), "targets[0].code")["targets[0].code"][0]
+    )
+    non_target = {
+        "targets": [{"code": "T2", "organ": "liver", "value_mm": 50.0}],
+        "non_targets": [{"code": "T1", "organ": "bone"}],
+    }
+    refused(put(a, tr0.pk, "baseline", non_target), "non_targets[0].code")
+    assert counts() == before
