@@ -3,13 +3,14 @@ the engine's evaluation of one read. Everything goes through the access gate."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
 from criteria.evaluate import evaluate
-from criteria.types import SubjectResult
+from criteria.types import PET_CRITERIA, Subject, SubjectResult
 from trialreads import access, mappers
 from trialreads.models import Charter, Measurement, NonTargetRating, Read, Signature, TimepointRead
 from trialreads.snapshot import has_engine_input
@@ -76,7 +77,16 @@ def read_evaluate(*, user: Any, read_id: object, signed_only: bool = False) -> R
     subject = mappers.subject_for_read(read, trs, charter)
     if not has_engine_input(subject):  # a PET-only charter maps no CT baseline, only the PET study
         return ReadEvaluation(read, charter.version if charter else None, None, signed_only)
-    criteria = list(charter.criteria) if charter else None
-    return ReadEvaluation(
-        read, charter.version if charter else None, evaluate(subject, criteria), signed_only
-    )
+    version = charter.version if charter else None
+    criteria = evaluable_criteria(subject, charter.criteria) if charter else None
+    if criteria == []:
+        return ReadEvaluation(read, version, None, signed_only)
+    return ReadEvaluation(read, version, evaluate(subject, criteria), signed_only)
+
+
+def evaluable_criteria(subject: Subject, criteria: Sequence[str]) -> list[str]:
+    """The charter's criteria whose input the read holds so far: the PET criteria once the
+    baseline's PET scan is saved, the others once the CT baseline is (a PET/CT timepoint's
+    two forms are saved apart, so a draft read may have one and not yet the other)."""
+    ct_saved = subject.baseline is not None and bool(subject.baseline.targets or subject.baseline.non_targets)
+    return [c for c in criteria if (subject.pet is not None if c in PET_CRITERIA else ct_saved)]

@@ -44,7 +44,7 @@ from trialreads.models import (
 )
 from trialreads.models.endpoint import EndpointJob, EndpointRun, JobStatus
 from trialreads.selectors.audit import audit_event_list
-from trialreads.selectors.reads import _with_content, read_evaluate
+from trialreads.selectors.reads import _with_content, evaluable_criteria, read_evaluate
 from trialreads.selectors.trials import charter_current
 
 # --- worklists ------------------------------------------------------------------------------
@@ -481,18 +481,13 @@ def _evaluate_into(preview: Preview, subject: EngineSubject, ctx: FormContext, d
     as typed), the first CT criterion's target sum, and the growth analyses."""
     if subject.baseline is None and subject.pet is None:
         return
-    wanted = list(ctx.criteria)
-    if wanted:
-        # The PET criteria need the baseline's PET scan, the others the CT baseline: each
-        # answers once its input exists.
-        if subject.pet is None:
-            wanted = [c for c in wanted if c not in PET_CRITERIA]
-        if subject.baseline is None:
-            wanted = [c for c in wanted if c in PET_CRITERIA]
-        if not wanted:
-            return
+    # The PET criteria need the baseline's PET scan, the others the CT baseline: each answers
+    # once its input exists.
+    wanted = evaluable_criteria(subject, ctx.criteria) if ctx.criteria else None
+    if wanted == []:
+        return
     try:
-        result = evaluate(subject, wanted or None)
+        result = evaluate(subject, wanted)
     except CriteriaError as exc:
         preview.engine_error = str(exc)
         return
