@@ -353,7 +353,11 @@ def timepoint_read_save_baseline(
                 read=read, kind__in=[LesionKind.NEW, LesionKind.PET], lesion_code__in=wanted
             ).values_list("lesion_code", "kind")
         )
-        for group, items in (("targets", targets), ("non_targets", non_targets)):
+        groups: tuple[tuple[str, Sequence[TargetInput | NonTargetInput]], ...] = (
+            ("targets", targets),
+            ("non_targets", non_targets),
+        )
+        for group, items in groups:
             for i, item in enumerate(items):
                 if item.code in clashing:
                     what = "a new lesion" if clashing[item.code] == LesionKind.NEW else "a PET lesion"
