@@ -712,6 +712,10 @@ class EvaluationOut(serializers.Serializer):  # type: ignore[type-arg]
     charter_version = serializers.IntegerField(allow_null=True)
     signed_only = serializers.BooleanField()
     result = serializers.DictField(allow_null=True, help_text="criteria engine output with explanations")
+    error = serializers.CharField(
+        help_text="Why the engine could not evaluate the read as saved (then result is null), "
+        "e.g. a charter version that added a criterion whose inputs are missing; empty otherwise."
+    )
 
 
 class AuditEventOut(serializers.Serializer):  # type: ignore[type-arg]

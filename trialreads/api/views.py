@@ -380,6 +380,7 @@ class ReadEvaluation(ApiView):
             "charter_version": evaluation.charter_version,
             "signed_only": evaluation.signed_only,
             "result": subject_json(evaluation.result, explain=True) if evaluation.result else None,
+            "error": evaluation.error,
         }
         return Response(self.get_serializer(body).data)
 

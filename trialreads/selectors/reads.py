@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
+from criteria.errors import CriteriaError
 from criteria.evaluate import evaluate
 from criteria.types import PET_CRITERIA, Subject, SubjectResult
 from trialreads import access, mappers
@@ -62,6 +63,9 @@ class ReadEvaluation:
     charter_version: int | None
     result: SubjectResult | None  # None until the baseline (CT, or a PET-only charter's PET) is saved
     signed_only: bool
+    #: Why the engine could not evaluate the read as saved (e.g. a charter version that added a
+    #: criterion whose inputs the read's earlier timepoints lack): ``result`` is then None.
+    error: str = ""
 
 
 def read_evaluate(*, user: Any, read_id: object, signed_only: bool = False) -> ReadEvaluation:
@@ -81,7 +85,10 @@ def read_evaluate(*, user: Any, read_id: object, signed_only: bool = False) -> R
     criteria = evaluable_criteria(subject, charter.criteria) if charter else None
     if criteria == []:
         return ReadEvaluation(read, version, None, signed_only)
-    return ReadEvaluation(read, version, evaluate(subject, criteria), signed_only)
+    try:
+        return ReadEvaluation(read, version, evaluate(subject, criteria), signed_only)
+    except CriteriaError as exc:
+        return ReadEvaluation(read, version, None, signed_only, error=str(exc))
 
 
 def evaluable_criteria(subject: Subject, criteria: Sequence[str]) -> list[str]:

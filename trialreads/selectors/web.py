@@ -532,10 +532,11 @@ def prebaseline_preview(*, user: Any, ctx: FormContext, scan: PrebaselineInput) 
     return preview
 
 
-def read_results(*, user: Any, read: Read) -> dict[str, CriterionResult]:
-    """The engine on the read as the user may see it (drafts included for its reader)."""
+def read_results(*, user: Any, read: Read) -> tuple[dict[str, CriterionResult], str]:
+    """The engine on the read as the user may see it (drafts included for its reader), and
+    why it could not evaluate it ("" when it could)."""
     evaluation = read_evaluate(user=user, read_id=read.pk)
-    return dict(evaluation.result.results) if evaluation.result else {}
+    return (dict(evaluation.result.results) if evaluation.result else {}), evaluation.error
 
 
 # --- dashboard --------------------------------------------------------------------------------

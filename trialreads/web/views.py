@@ -159,7 +159,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
 def read_detail(request: HttpRequest, read_id: int) -> HttpResponse:
     read = web_selectors.read_page_get(user=request.user, read_id=read_id)
     trs = web_selectors.read_page_timepoint_reads(user=request.user, read=read)
-    results = web_selectors.read_results(user=request.user, read=read)
+    results, engine_error = web_selectors.read_results(user=request.user, read=read)
     rows = _response_rows(trs, results)
     spider = _read_spider(results, read.subject.subject_code, f"spider-read-{read.pk}", trs)
     return render(
@@ -172,6 +172,7 @@ def read_detail(request: HttpRequest, read_id: int) -> HttpResponse:
             "criteria": [(c, CRITERIA_LABELS.get(c, c)) for c in results],
             "spider": spider,
             "criteria_labels": CRITERIA_LABELS,
+            "engine_error": engine_error,
         },
     )
 

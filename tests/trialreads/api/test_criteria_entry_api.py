@@ -9,9 +9,11 @@ growth rate analysis)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.conftest import TrialWithReads
@@ -19,6 +21,7 @@ from tests.trialreads.api.conftest import API, counts, etag_of
 from tests.trialreads.criteria_trials import criteria_subject, criteria_trial
 from trialreads.choices import Modality
 from trialreads.models import AuditEvent, ImagingTimepoint, Measurement, TimepointRead
+from trialreads.services import trials as trial_services
 
 pytestmark = pytest.mark.django_db
 
@@ -501,3 +504,29 @@ def test_a_mixed_charter_read_evaluates_the_criteria_whose_input_is_saved(
     other = TimepointRead.objects.get(pk=case.tr(case.read_b, 0).pk)
     assert put(api["reader_b"], other.pk, "pet", PET_BASELINE).status_code == 200
     assert list(evaluation(api["reader_b"], case.read_b.pk)["results"]) == ["percist"]
+
+
+def test_a_read_the_charter_no_longer_fits_is_reported_not_a_server_error(
+    manager: Any, reader_a: Any, reader_b: Any, api: dict[str, Any], password: str
+) -> None:
+    """A charter version adding irRC to a trial whose baselines have one diameter: the
+    evaluation says why it cannot run (it was the engine's InputError, a 500)."""
+    case = _case(manager, (reader_a, reader_b), ["recist1.1"], "CH-01")
+    a = api["reader_a"]
+    ct = {"targets": [{"code": "T1", "organ": "liver", "value_mm": 50.0}], "non_targets": []}
+    saved_and_signed(a, case.tr(case.read_a, 0).pk, "baseline", ct, reader_a, password)
+    trial_services.charter_publish(
+        trial_id=case.trial.pk,
+        changes={"criteria": ["recist1.1", "irrc"]},
+        effective_from=dt.date(2025, 3, 1),
+        reason="irRC added as a secondary criterion",
+        actor=manager,
+    )
+    body = a.get(f"{API}/reads/{case.read_a.pk}/evaluation/").json()
+    assert body["result"] is None and "irRC needs the bidimensional measurement" in body["error"]
+    detail = a.get(f"{API}/timepoint-reads/{case.tr(case.read_a, 1).pk}/")
+    assert detail.status_code == 200 and detail.json()["responses"] is None
+    browser = Client()
+    browser.force_login(reader_a)
+    page = browser.get(f"/reads/{case.read_a.pk}/")
+    assert page.status_code == 200 and "irRC needs the bidimensional measurement" in page.content.decode()
