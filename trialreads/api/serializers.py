@@ -15,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from criteria.types import PET_CRITERIA
 from trialreads import access, validators
 from trialreads.choices import LesionKind, MeasurementState, Modality, NonTargetStatus, PetReferenceSite
 from trialreads.models import TimepointRead
@@ -650,9 +651,14 @@ def prebaseline_content(tr: TimepointRead) -> dict[str, Any]:
     return {"targets": sorted(targets, key=lambda d: d["code"]), "sum_mm": tr.prebaseline_sum_mm}
 
 
-def takes_pet(tr: TimepointRead) -> bool:
-    """Whether the timepoint read has a PET form: a PET/CT scan that is not a pre-baseline one."""
-    return tr.timepoint.modality == Modality.PET_CT and not tr.timepoint.is_prebaseline
+def takes_pet(tr: TimepointRead, criteria: Any) -> bool:
+    """Whether the timepoint read has a PET form: a PET/CT scan (not a pre-baseline one) of a
+    trial whose charter names a PET criterion (``.../pet/`` accepts it)."""
+    return (
+        tr.timepoint.modality == Modality.PET_CT
+        and not tr.timepoint.is_prebaseline
+        and any(c in PET_CRITERIA for c in criteria or ())
+    )
 
 
 class TimepointReadOut(TimepointReadSummaryOut):
@@ -660,7 +666,7 @@ class TimepointReadOut(TimepointReadSummaryOut):
     followup = serializers.SerializerMethodField()
     pet = serializers.SerializerMethodField(
         help_text="A PET/CT timepoint's PET scan (PERCIST family), in the shape PUT .../pet/ takes; "
-        "null for another modality."
+        "null for another modality or a charter naming no PET criterion."
     )
     prebaseline = serializers.SerializerMethodField(
         help_text="A pre-baseline scan's values (tumour growth rate); null for any other timepoint."
@@ -683,7 +689,7 @@ class TimepointReadOut(TimepointReadSummaryOut):
 
     @extend_schema_field(PetContentOut(allow_null=True))
     def get_pet(self, obj: TimepointRead) -> dict[str, Any] | None:
-        return PetContentOut(pet_content(obj)).data if takes_pet(obj) else None
+        return PetContentOut(pet_content(obj)).data if takes_pet(obj, self.context.get("criteria")) else None
 
     @extend_schema_field(PrebaselineContentOut(allow_null=True))
     def get_prebaseline(self, obj: TimepointRead) -> dict[str, Any] | None:

@@ -409,7 +409,12 @@ class TimepointReadView(ApiView):
     def render_read(self, timepoint_read_id: int, status_code: int = status.HTTP_200_OK) -> Response:
         user = self.request.user
         tr = read_selectors.timepoint_read_get(user=user, timepoint_read_id=timepoint_read_id)
-        context = {**self.get_serializer_context(), "responses": _responses_at(user, tr)}
+        charter = trial_selectors.charter_current(user=user, trial_id=tr.read.subject.trial_id)
+        context = {
+            **self.get_serializer_context(),
+            "responses": _responses_at(user, tr),
+            "criteria": tuple(charter.criteria),
+        }
         response = Response(serializers.TimepointReadOut(tr, context=context).data, status=status_code)
         response["ETag"] = etag.etag_for(tr.pk, tr.version)
         return response

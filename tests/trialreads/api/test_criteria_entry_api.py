@@ -123,6 +123,7 @@ def test_irrc_read_through_the_api(
     assert result["results"]["irrc"]["bor"] == "irPR"
     # GET -> PUT round-trips: the representation is the shape PUT takes.
     detail = a.get(f"{API}/timepoint-reads/{tr0.pk}/").json()
+    assert detail["pet"] is None and detail["prebaseline"] is None  # a CT timepoint, no PET criterion
     assert detail["baseline"]["targets"][2] == {
         "code": "T3",
         "organ": "mediastinal lymph node",
