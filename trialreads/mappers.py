@@ -21,6 +21,10 @@ from criteria.types import (
     BaselineTarget,
     NewLesion,
     NonTargetStatus,
+    PetLesion,
+    PetReference,
+    PetScan,
+    PrebaselineScan,
     Subject,
     TargetKind,
     TargetMeasurement,
@@ -155,6 +159,80 @@ def new_lesion_from_input(lesion: NewLesionInput) -> NewLesion:
         measurable_stated=lesion.measurable,
         perp_mm=lesion.perp_mm,
         long_mm=lesion.long_mm,
+    )
+
+
+class PetLesionInput(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def organ(self) -> str: ...
+    @property
+    def sul_peak(self) -> Decimal: ...
+    @property
+    def sul_max(self) -> Decimal | None: ...
+    @property
+    def tlg(self) -> Decimal | None: ...
+    @property
+    def value_mm(self) -> Decimal | None: ...
+
+
+class PetScanInput(Protocol):
+    @property
+    def reference_site(self) -> str: ...
+    @property
+    def reference_mean(self) -> Decimal | None: ...
+    @property
+    def reference_sd(self) -> Decimal | None: ...
+    @property
+    def uptake_min(self) -> Decimal | None: ...
+    @property
+    def lesions(self) -> Sequence[PetLesionInput]: ...
+    @property
+    def unequivocal_progression(self) -> bool: ...
+    @property
+    def not_done(self) -> bool: ...
+
+
+def pet_scan_from_input(date: dt.date, scan: PetScanInput, baseline_codes: Iterable[str] | None) -> PetScan:
+    """A PET scan as submitted (already checked by ``validation.pet_problems``), as the
+    snapshot maps a stored one: a lesion not on the baseline scan (``baseline_codes``; None
+    for the baseline scan itself) is new."""
+    known = None if baseline_codes is None else set(baseline_codes)
+    reference = (
+        PetReference(site=scan.reference_site, mean=scan.reference_mean, sd=scan.reference_sd)  # type: ignore[arg-type]
+        if not scan.not_done and scan.reference_mean is not None and scan.reference_sd is not None
+        else None
+    )
+    return PetScan(
+        date=date,
+        reference=reference,
+        lesions=tuple(
+            PetLesion(
+                id=lesion.code,
+                organ=lesion.organ.strip(),
+                sul_peak=lesion.sul_peak,
+                sul_max=lesion.sul_max,
+                tlg=lesion.tlg,
+                new=known is not None and lesion.code not in known,
+                mm=lesion.value_mm,
+            )
+            for lesion in sorted(scan.lesions, key=lambda lesion: lesion.code)
+        ),
+        uptake_min=scan.uptake_min,
+        unequivocal_progression=scan.unequivocal_progression and not scan.not_done,
+        not_done=scan.not_done,
+    )
+
+
+def prebaseline_scan_from_input(
+    date: dt.date, targets: Sequence[TargetValueInput], sum_mm: Decimal | None
+) -> PrebaselineScan:
+    """A pre-baseline scan as submitted: the targets' values (None when not assessed) or the sum."""
+    return PrebaselineScan(
+        date=date,
+        targets={} if sum_mm is not None else {t.code: t.value_mm for t in targets},
+        sum_mm=sum_mm,
     )
 
 

@@ -250,8 +250,9 @@ def baseline_problems(
     engine_non_targets = mappers.baseline_non_targets_from_input(non_targets)
     checks: list[rules.Problem] = []
     if _recist_limited(criteria):
-        limit = rules.ITR_MAX_TARGETS if set(criteria) <= _ITRECIST_LIMITED else rules.MAX_TARGETS
-        checks += rules.validate_baseline_targets(engine_targets, prefix="@.targets", max_targets=limit)
+        checks += rules.validate_baseline_targets(
+            engine_targets, prefix="@.targets", max_targets=baseline_target_limit(criteria)
+        )
     if any(t.perp_mm is not None or t.long_mm is not None for t in engine_targets):
         checks += [
             p for p in rules.bidimensional_baseline_problems(engine_targets, prefix="@.targets")
@@ -282,6 +283,16 @@ _DIAMETER_FIELDS = frozenset({"value_mm", "perp_mm", "long_mm"})
 _NO_INJECTION = "the charter's criteria do not classify injected lesions (only itrecist does)"
 #: Criteria that only itRECIST's target limits bound (ITR-CLASS: up to 10 targets).
 _ITRECIST_LIMITED = frozenset({ITRECIST, *PET_CRITERIA})
+
+
+def baseline_target_limit(criteria: Sequence[str]) -> int:
+    """The most baseline targets the charter's criteria allow (what the read form offers rows
+    for): RECIST 1.1's five, itRECIST's ten when no other criterion limits them, irRC's
+    visceral plus cutaneous index lesions (IRRC-BURDEN) when only irRC selects them."""
+    if not _recist_limited(criteria):
+        return rules.IRRC_MAX_VISCERAL + rules.IRRC_MAX_CUTANEOUS
+    # no criteria (no charter) means RECIST 1.1's limit, not itRECIST's
+    return rules.ITR_MAX_TARGETS if criteria and set(criteria) <= _ITRECIST_LIMITED else rules.MAX_TARGETS
 
 
 def _recist_limited(criteria: Sequence[str]) -> bool:
@@ -452,6 +463,10 @@ SUL_MAX = Decimal(100)
 TLG_MAX = Decimal(1_000_000)
 UPTAKE_MAX_MIN = Decimal(1440)
 PET_PLACES = Decimal("0.0001")
+#: The stored precision of the uptake time (minutes) and of the TLG (a value is never rounded
+#: on its way in: ``TimepointRead.pet_uptake_min``, ``Measurement.tlg``).
+UPTAKE_PLACES = Decimal("0.1")
+TLG_PLACES = Decimal("0.001")
 
 
 def pet_problems(scan: PetScanInput, criteria: Sequence[str]) -> list[FieldProblem]:
@@ -472,14 +487,17 @@ def pet_problems(scan: PetScanInput, criteria: Sequence[str]) -> list[FieldProbl
                                       "(every SULpeak is judged against the reference region)")
     _check_pet_number(found, ("reference_mean",), scan.reference_mean, SUL_MAX, positive=True)
     _check_pet_number(found, ("reference_sd",), scan.reference_sd, SUL_MAX)
-    _check_pet_number(found, ("uptake_min",), scan.uptake_min, UPTAKE_MAX_MIN, required=False)
+    _check_pet_number(found, ("uptake_min",), scan.uptake_min, UPTAKE_MAX_MIN, required=False,
+                      places=UPTAKE_PLACES)
     seen: set[str] = set()
     for i, lesion in enumerate(scan.lesions):
         found.check_lesion_code(("lesions", i, "code"), lesion.code, seen)
         found.check_text(("lesions", i, "organ"), lesion.organ)
         _check_pet_number(found, ("lesions", i, "sul_peak"), lesion.sul_peak, SUL_MAX)
         _check_pet_number(found, ("lesions", i, "sul_max"), lesion.sul_max, SUL_MAX, required=False)
-        _check_pet_number(found, ("lesions", i, "tlg"), lesion.tlg, TLG_MAX, required=False)
+        _check_pet_number(
+            found, ("lesions", i, "tlg"), lesion.tlg, TLG_MAX, required=False, places=TLG_PLACES
+        )
         found.check_diameter(("lesions", i, "value_mm"), lesion.value_mm, required=False)
         if (
             lesion.sul_max is not None and isinstance(lesion.sul_max, Decimal) and lesion.sul_max.is_finite()
@@ -492,7 +510,7 @@ def pet_problems(scan: PetScanInput, criteria: Sequence[str]) -> list[FieldProbl
 
 def _check_pet_number(
     found: _Problems, path: FieldPath, value: object, high: Decimal, *, positive: bool = False,
-    required: bool = True,
+    required: bool = True, places: Decimal = PET_PLACES,
 ) -> None:
     if value is None:
         if required:
@@ -504,8 +522,9 @@ def _check_pet_number(
         found.add(path, "must be above 0" if positive else "must not be negative")
     elif value > high:
         found.add(path, f"at most {high}")
-    elif value.quantize(PET_PLACES) != value:
-        found.add(path, "at most 4 decimal places")
+    elif value.quantize(places) != value:
+        digits = len(str(places).partition(".")[2])
+        found.add(path, f"at most {digits} decimal place{'s' if digits != 1 else ''}")
 
 
 TGR = "tgr"

@@ -152,3 +152,11 @@ def test_form_field_ids() -> None:
     assert follow.field_id(("non_targets", "NT1")) == "non_targets-NT1"
     follow.place([FieldProblem(("targets", 0, "fragments_mm", 0), "x"), FieldProblem((), "y")])
     assert follow.errors[NON_FIELD] == ["targets[0].fragments_mm[0]: x", "y"]
+
+
+def test_the_baseline_target_limit_follows_the_charter() -> None:
+    """Without a charter RECIST 1.1's five (it was itRECIST's ten: six targets passed)."""
+    charters = ((), ("recist1.1", "itrecist"), ("itrecist",), ("irrc",))
+    assert [validation.baseline_target_limit(c) for c in charters] == [5, 5, 10, 15]
+    six = [TargetInput(code=f"T{i}", organ=f"organ {i}", value_mm=Decimal("20.0")) for i in range(6)]
+    assert [p.path for p in validation.baseline_problems(six, [])] == [("targets",)]

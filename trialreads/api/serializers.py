@@ -15,8 +15,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from criteria.types import PET_CRITERIA
 from trialreads import access, validators
-from trialreads.choices import LesionKind, MeasurementState, Modality, NonTargetStatus
+from trialreads.choices import LesionKind, MeasurementState, Modality, NonTargetStatus, PetReferenceSite
 from trialreads.models import TimepointRead
 
 from .parsers import NonFinite
@@ -119,8 +120,22 @@ class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
         return super().to_internal_value(data)
 
 
+class StrictNumberField(StrictDecimalField):
+    """A JSON number that is not a length (a SUL, a TLG, minutes): as :class:`StrictDecimalField`."""
+
+    default_error_messages = {**StrictDecimalField.default_error_messages, "invalid": "must be a JSON number"}
+
+
 def _lesion_code() -> StrictCharField:
     return StrictCharField(max_length=200)
+
+
+def _optional_mm(help_text: str) -> StrictDecimalField:
+    return StrictDecimalField(required=False, allow_null=True, default=None, help_text=help_text)
+
+
+PERP_HELP = "Bidimensional criteria (irRC): a non-nodal lesion's perpendicular diameter, mm (<= value_mm)."
+LONG_HELP = "Bidimensional criteria (irRC): a node's long axis, mm (>= value_mm, the short axis)."
 
 
 # --- inputs: baseline -------------------------------------------------------------------------
@@ -131,14 +146,20 @@ class BaselineTargetIn(StrictSerializer):
     organ = StrictCharField()
     value_mm = StrictDecimalField(help_text="Longest diameter (short axis for a node), mm, 0.1 mm steps.")
     is_node = StrictBooleanField(default=False)
-    injected = StrictBooleanField(default=False)
+    injected = StrictBooleanField(
+        default=False, help_text="itRECIST: the lesion is injected (only when the charter names itrecist)."
+    )
+    perp_mm = _optional_mm(PERP_HELP)
+    long_mm = _optional_mm(LONG_HELP)
 
 
 class BaselineNonTargetIn(StrictSerializer):
     code = _lesion_code()
     organ = StrictCharField()
     is_node = StrictBooleanField(default=False)
-    injected = StrictBooleanField(default=False)
+    injected = StrictBooleanField(
+        default=False, help_text="itRECIST: the lesion is injected (only when the charter names itrecist)."
+    )
 
 
 class BaselineIn(StrictSerializer):
@@ -162,6 +183,15 @@ class FollowupTargetIn(StrictSerializer):
     )
     coalesced_with = serializers.ListField(child=_lesion_code(), max_length=10, required=False, default=list)
     coalesced_into = StrictCharField(max_length=200, allow_blank=True, required=False, default="")
+    perp_mm = _optional_mm(PERP_HELP)
+    long_mm = _optional_mm(LONG_HELP)
+    fragments_perp_mm = serializers.ListField(
+        child=StrictDecimalField(),
+        max_length=10,
+        required=False,
+        default=list,
+        help_text="A split lesion's fragments' perpendicular diameters (irRC), in fragments_mm order.",
+    )
 
 
 class FollowupNonTargetIn(StrictSerializer):
@@ -176,6 +206,8 @@ class NewLesionIn(StrictSerializer):
     is_node = StrictBooleanField(default=False)
     measurable = StrictBooleanField(default=True)
     equivocal = StrictBooleanField(default=False)
+    perp_mm = _optional_mm(PERP_HELP)
+    long_mm = _optional_mm(LONG_HELP)
 
 
 class FollowupIn(StrictSerializer):
@@ -188,6 +220,13 @@ class FollowupIn(StrictSerializer):
     new_lesions: serializers.ListField = serializers.ListField(
         child=NewLesionIn(), max_length=MAX_LIST, required=False, default=list
     )
+    injected: serializers.ListField = serializers.ListField(
+        child=_lesion_code(),
+        max_length=MAX_LIST,
+        required=False,
+        default=list,
+        help_text="itRECIST: the codes of the baseline lesions first injected at this timepoint.",
+    )
 
     def validate_non_targets(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # The service takes a code -> status mapping; a repeated code would silently collapse.
@@ -199,6 +238,63 @@ class FollowupIn(StrictSerializer):
         if any(errors):
             raise serializers.ValidationError(errors)
         return value
+
+
+# --- inputs: PET scan, pre-baseline scan ------------------------------------------------------------
+
+
+class PetLesionIn(StrictSerializer):
+    code = _lesion_code()
+    organ = StrictCharField()
+    sul_peak = StrictNumberField(help_text="SULpeak (SUV normalised to lean body mass), 4 decimals at most.")
+    sul_max = StrictNumberField(required=False, allow_null=True, default=None)
+    tlg = StrictNumberField(
+        required=False, allow_null=True, default=None, help_text="Total lesion glycolysis (3 decimals)."
+    )
+    value_mm = _optional_mm("The lesion's CT size in mm, where measured (PERCIMT).")
+
+
+class PetScanIn(StrictSerializer):
+    reference_site = serializers.ChoiceField(
+        choices=PetReferenceSite.choices,
+        allow_blank=True,
+        default="",
+        help_text="The reference region (liver, or the blood pool when the liver is abnormal); "
+        "empty only for a scan not done.",
+    )
+    reference_mean = StrictNumberField(required=False, allow_null=True, default=None)
+    reference_sd = StrictNumberField(required=False, allow_null=True, default=None)
+    uptake_min = StrictNumberField(
+        required=False, allow_null=True, default=None, help_text="Uptake time, minutes (0.1 min steps)."
+    )
+    lesions: serializers.ListField = serializers.ListField(
+        child=PetLesionIn(), max_length=MAX_LIST, required=False, default=list
+    )
+    unequivocal_progression = StrictBooleanField(default=False)
+    not_done = StrictBooleanField(
+        default=False, help_text="The scan was not done or is not evaluable (then no values)."
+    )
+
+
+class PrebaselineTargetIn(StrictSerializer):
+    code = _lesion_code()
+    state = serializers.ChoiceField(
+        choices=MeasurementState.choices,
+        default=MeasurementState.MEASURED,
+        help_text="MEASURED or NOT_ASSESSED on a pre-baseline scan.",
+    )
+    value_mm = StrictDecimalField(required=False, allow_null=True, default=None)
+
+
+class PrebaselineIn(StrictSerializer):
+    targets: serializers.ListField = serializers.ListField(
+        child=PrebaselineTargetIn(),
+        max_length=MAX_LIST,
+        required=False,
+        default=list,
+        help_text="Every baseline target's value on the pre-baseline scan (or give sum_mm only).",
+    )
+    sum_mm = _optional_mm("The sum of the baseline targets' diameters, when only the sum is known.")
 
 
 # --- inputs: signing, unlocking, timepoints ---------------------------------------------------------
@@ -221,6 +317,10 @@ class TimepointIn(StrictSerializer):
     scan_date_latest = StrictDateField(required=False, allow_null=True, default=None)
     is_baseline = StrictBooleanField(default=False)
     modality = serializers.ChoiceField(choices=Modality.choices, default=Modality.CT)
+    is_prebaseline = StrictBooleanField(
+        default=False,
+        help_text="A scan before the baseline (tumour growth rate), added once the baseline exists.",
+    )
 
 
 # --- outputs ------------------------------------------------------------------------------------------
@@ -299,6 +399,7 @@ class TimepointOut(serializers.Serializer):  # type: ignore[type-arg]
     scan_date_earliest = serializers.DateField()
     scan_date_latest = serializers.DateField()
     is_baseline = serializers.BooleanField()
+    is_prebaseline = serializers.BooleanField()
 
 
 class ReadOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -333,7 +434,9 @@ class TimepointReadSummaryOut(serializers.Serializer):  # type: ignore[type-arg]
     content_sha256 = serializers.CharField()
 
     def get_form(self, obj: TimepointRead) -> str:
-        return "baseline" if obj.timepoint.is_baseline else "followup"
+        if obj.timepoint.is_baseline:
+            return "baseline"
+        return "prebaseline" if obj.timepoint.is_prebaseline else "followup"
 
 
 class SignatureOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -357,6 +460,8 @@ class BaselineTargetOut(serializers.Serializer):  # type: ignore[type-arg]
     value_mm = StrictDecimalField(allow_null=True)
     is_node = serializers.BooleanField()
     injected = serializers.BooleanField()
+    perp_mm = StrictDecimalField(allow_null=True)
+    long_mm = StrictDecimalField(allow_null=True)
 
 
 class BaselineNonTargetOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -378,6 +483,9 @@ class FollowupTargetOut(serializers.Serializer):  # type: ignore[type-arg]
     fragments_mm = serializers.ListField(child=StrictDecimalField())
     coalesced_with = serializers.ListField(child=serializers.CharField())
     coalesced_into = serializers.CharField()
+    perp_mm = StrictDecimalField(allow_null=True)
+    long_mm = StrictDecimalField(allow_null=True)
+    fragments_perp_mm = serializers.ListField(child=StrictDecimalField())
 
 
 class FollowupNonTargetOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -392,12 +500,45 @@ class NewLesionOut(serializers.Serializer):  # type: ignore[type-arg]
     is_node = serializers.BooleanField()
     measurable = serializers.BooleanField()
     equivocal = serializers.BooleanField()
+    perp_mm = StrictDecimalField(allow_null=True)
+    long_mm = StrictDecimalField(allow_null=True)
 
 
 class FollowupContentOut(serializers.Serializer):  # type: ignore[type-arg]
     targets = FollowupTargetOut(many=True)
     non_targets = FollowupNonTargetOut(many=True)
     new_lesions = NewLesionOut(many=True)
+    injected = serializers.ListField(child=serializers.CharField())
+
+
+class PetLesionOut(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.CharField()
+    organ = serializers.CharField()
+    sul_peak = StrictNumberField()
+    sul_max = StrictNumberField(allow_null=True)
+    tlg = StrictNumberField(allow_null=True)
+    value_mm = StrictDecimalField(allow_null=True)
+
+
+class PetContentOut(serializers.Serializer):  # type: ignore[type-arg]
+    reference_site = serializers.CharField()
+    reference_mean = StrictNumberField(allow_null=True)
+    reference_sd = StrictNumberField(allow_null=True)
+    uptake_min = StrictNumberField(allow_null=True)
+    lesions = PetLesionOut(many=True)
+    unequivocal_progression = serializers.BooleanField()
+    not_done = serializers.BooleanField()
+
+
+class PrebaselineTargetOut(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.CharField()
+    state = serializers.CharField()
+    value_mm = StrictDecimalField(allow_null=True)
+
+
+class PrebaselineContentOut(serializers.Serializer):  # type: ignore[type-arg]
+    targets = PrebaselineTargetOut(many=True)
+    sum_mm = StrictDecimalField(allow_null=True)
 
 
 def baseline_content(tr: TimepointRead) -> dict[str, Any]:
@@ -409,6 +550,8 @@ def baseline_content(tr: TimepointRead) -> dict[str, Any]:
             "value_mm": m.value_mm,
             "is_node": m.lesion.is_node,
             "injected": m.lesion.injected,
+            "perp_mm": m.perp_mm,
+            "long_mm": m.long_mm,
         }
         for m in tr.measurements.all()
         if m.lesion.kind == LesionKind.TARGET
@@ -432,7 +575,10 @@ def baseline_content(tr: TimepointRead) -> dict[str, Any]:
 def followup_content(tr: TimepointRead) -> dict[str, Any]:
     """The stored follow-up in the PUT shape."""
     targets, new_lesions = [], []
+    injected = {r.lesion.lesion_code for r in tr.ratings.all() if r.newly_injected}
     for m in tr.measurements.all():
+        if m.newly_injected:
+            injected.add(m.lesion.lesion_code)
         if m.lesion.kind == LesionKind.TARGET:
             targets.append(
                 {
@@ -443,6 +589,9 @@ def followup_content(tr: TimepointRead) -> dict[str, Any]:
                     "fragments_mm": [Decimal(str(f)) for f in m.fragments_mm],
                     "coalesced_with": list(m.coalesced_with),
                     "coalesced_into": m.coalesced_into,
+                    "perp_mm": m.perp_mm,
+                    "long_mm": m.long_mm,
+                    "fragments_perp_mm": [Decimal(str(f)) for f in m.fragments_perp_mm],
                 }
             )
             if m.state == MeasurementState.SPLIT:
@@ -456,6 +605,8 @@ def followup_content(tr: TimepointRead) -> dict[str, Any]:
                     "is_node": m.lesion.is_node,
                     "measurable": m.lesion.measurable,
                     "equivocal": m.equivocal,
+                    "perp_mm": m.perp_mm,
+                    "long_mm": m.long_mm,
                 }
             )
     non_targets = [
@@ -467,12 +618,65 @@ def followup_content(tr: TimepointRead) -> dict[str, Any]:
         "targets": sorted(targets, key=lambda d: d["code"]),
         "non_targets": sorted(non_targets, key=lambda d: d["code"]),
         "new_lesions": sorted(new_lesions, key=lambda d: d["code"]),
+        "injected": sorted(injected),
     }
+
+
+def pet_content(tr: TimepointRead) -> dict[str, Any]:
+    """The stored PET scan in the PUT shape (empty values when none was saved)."""
+    lesions = [
+        {
+            "code": m.lesion.lesion_code,
+            "organ": m.lesion.organ,
+            "sul_peak": m.sul_peak,
+            "sul_max": m.sul_max,
+            "tlg": m.tlg,
+            "value_mm": m.value_mm,
+        }
+        for m in tr.measurements.all()
+        if m.lesion.kind == LesionKind.PET
+    ]
+    return {
+        "reference_site": tr.pet_reference_site,
+        "reference_mean": tr.pet_reference_mean,
+        "reference_sd": tr.pet_reference_sd,
+        "uptake_min": tr.pet_uptake_min,
+        "lesions": sorted(lesions, key=lambda d: d["code"]),
+        "unequivocal_progression": tr.pet_unequivocal_progression,
+        "not_done": tr.pet_not_done,
+    }
+
+
+def prebaseline_content(tr: TimepointRead) -> dict[str, Any]:
+    """The stored pre-baseline scan in the PUT shape."""
+    targets = [
+        {"code": m.lesion.lesion_code, "state": m.state, "value_mm": m.value_mm}
+        for m in tr.measurements.all()
+        if m.lesion.kind == LesionKind.TARGET
+    ]
+    return {"targets": sorted(targets, key=lambda d: d["code"]), "sum_mm": tr.prebaseline_sum_mm}
+
+
+def takes_pet(tr: TimepointRead, criteria: Any) -> bool:
+    """Whether the timepoint read has a PET form: a PET/CT scan (not a pre-baseline one) of a
+    trial whose charter names a PET criterion (``.../pet/`` accepts it)."""
+    return (
+        tr.timepoint.modality == Modality.PET_CT
+        and not tr.timepoint.is_prebaseline
+        and any(c in PET_CRITERIA for c in criteria or ())
+    )
 
 
 class TimepointReadOut(TimepointReadSummaryOut):
     baseline = serializers.SerializerMethodField()
     followup = serializers.SerializerMethodField()
+    pet = serializers.SerializerMethodField(
+        help_text="A PET/CT timepoint's PET scan (PERCIST family), in the shape PUT .../pet/ takes; "
+        "null for another modality or a charter naming no PET criterion."
+    )
+    prebaseline = serializers.SerializerMethodField(
+        help_text="A pre-baseline scan's values (tumour growth rate); null for any other timepoint."
+    )
     signatures = serializers.SerializerMethodField()
     responses = serializers.SerializerMethodField(
         help_text="Per criterion: the engine's response at this timepoint for this read, with the "
@@ -485,7 +689,17 @@ class TimepointReadOut(TimepointReadSummaryOut):
 
     @extend_schema_field(FollowupContentOut(allow_null=True))
     def get_followup(self, obj: TimepointRead) -> dict[str, Any] | None:
-        return None if obj.timepoint.is_baseline else FollowupContentOut(followup_content(obj)).data
+        if obj.timepoint.is_baseline or obj.timepoint.is_prebaseline:
+            return None
+        return FollowupContentOut(followup_content(obj)).data
+
+    @extend_schema_field(PetContentOut(allow_null=True))
+    def get_pet(self, obj: TimepointRead) -> dict[str, Any] | None:
+        return PetContentOut(pet_content(obj)).data if takes_pet(obj, self.context.get("criteria")) else None
+
+    @extend_schema_field(PrebaselineContentOut(allow_null=True))
+    def get_prebaseline(self, obj: TimepointRead) -> dict[str, Any] | None:
+        return PrebaselineContentOut(prebaseline_content(obj)).data if obj.timepoint.is_prebaseline else None
 
     @extend_schema_field(SignatureOut(many=True))
     def get_signatures(self, obj: TimepointRead) -> Any:
@@ -514,6 +728,11 @@ class EvaluationOut(serializers.Serializer):  # type: ignore[type-arg]
         child=serializers.CharField(),
         help_text="Charter criteria this read cannot be evaluated under (criterion -> the engine's "
         "message: an input the criterion needs is not recorded).",
+    )
+    error = serializers.CharField(
+        help_text="Why the engine could not evaluate the read as saved under any of the charter's "
+        "criteria (then result is null), e.g. a charter version that added a criterion whose inputs "
+        "are missing; empty otherwise."
     )
 
 

@@ -39,6 +39,12 @@ urlpatterns = [
         views.TimepointReadFollowup.as_view(),
         name="timepoint-read-followup",
     ),
+    path("timepoint-reads/<int:pk>/pet/", views.TimepointReadPet.as_view(), name="timepoint-read-pet"),
+    path(
+        "timepoint-reads/<int:pk>/prebaseline/",
+        views.TimepointReadPrebaseline.as_view(),
+        name="timepoint-read-prebaseline",
+    ),
     path("timepoint-reads/<int:pk>/sign/", views.TimepointReadSign.as_view(), name="timepoint-read-sign"),
     path(
         "timepoint-reads/<int:pk>/unlock/", views.TimepointReadUnlock.as_view(), name="timepoint-read-unlock"

@@ -381,6 +381,7 @@ class ReadEvaluation(ApiView):
             "signed_only": evaluation.signed_only,
             "result": subject_json(evaluation.result, explain=True) if evaluation.result else None,
             "not_evaluable": dict(evaluation.not_evaluable),
+            "error": evaluation.error,
         }
         return Response(self.get_serializer(body).data)
 
@@ -389,9 +390,9 @@ class ReadEvaluation(ApiView):
 
 
 def _responses_at(user: Any, tr: TimepointRead) -> dict[str, Any] | None:
-    """The engine's response at this timepoint, per criterion (``None`` at baseline or before
-    the baseline is saved)."""
-    if tr.timepoint.is_baseline:
+    """The engine's response at this timepoint, per criterion (``None`` at baseline, at a
+    pre-baseline scan, or before the baseline is saved)."""
+    if tr.timepoint.is_baseline or tr.timepoint.is_prebaseline:
         return None
     evaluation = read_selectors.read_evaluate(user=user, read_id=tr.read_id)
     if evaluation.result is None:
@@ -409,7 +410,12 @@ class TimepointReadView(ApiView):
     def render_read(self, timepoint_read_id: int, status_code: int = status.HTTP_200_OK) -> Response:
         user = self.request.user
         tr = read_selectors.timepoint_read_get(user=user, timepoint_read_id=timepoint_read_id)
-        context = {**self.get_serializer_context(), "responses": _responses_at(user, tr)}
+        charter = trial_selectors.charter_current(user=user, trial_id=tr.read.subject.trial_id)
+        context = {
+            **self.get_serializer_context(),
+            "responses": _responses_at(user, tr),
+            "criteria": tuple(charter.criteria),
+        }
         response = Response(serializers.TimepointReadOut(tr, context=context).data, status=status_code)
         response["ETag"] = etag.etag_for(tr.pk, tr.version)
         return response
@@ -440,7 +446,8 @@ class TimepointReadDetail(TimepointReadView):
 
 class _ContentWrite(TimepointReadView):
     """PUT replaces the draft's content; PATCH replaces only the top-level keys it sends
-    (``targets``, ``non_targets``, ``new_lesions``), keeping the stored others."""
+    (``targets``, ``non_targets``, ``new_lesions``, ``injected``; a PET scan's
+    ``reference_site``, ``lesions``, ...), keeping the stored others."""
 
     input_class: type[serializers.StrictSerializer]
 
@@ -514,6 +521,9 @@ class TimepointReadFollowup(_ContentWrite):
                 fragments_mm=tuple(t["fragments_mm"]),
                 coalesced_with=tuple(t["coalesced_with"]),
                 coalesced_into=t["coalesced_into"],
+                perp_mm=t["perp_mm"],
+                long_mm=t["long_mm"],
+                fragments_perp_mm=tuple(t["fragments_perp_mm"]),
             )
             for t in data["targets"]
         ]
@@ -522,8 +532,64 @@ class TimepointReadFollowup(_ContentWrite):
             targets=targets,
             non_targets={n["code"]: n["status"] for n in data["non_targets"]},
             new_lesions=[read_services.NewLesionInput(**n) for n in data["new_lesions"]],
+            injected=list(data["injected"]),
             expected_version=expected,
             actor=request.user,
+        )
+
+
+@extend_schema(
+    parameters=[ETAG_HEADER],
+    request=serializers.PetScanIn,
+    responses={200: serializers.TimepointReadOut, **WRITE_ERRORS},
+)
+class TimepointReadPet(_ContentWrite):
+    """Save a PET/CT timepoint's PET scan (PERCIST family; the charter names a PET criterion):
+    the reference region's mean and SD, the uptake time, each lesion's SULpeak (SULmax, TLG
+    and CT size where recorded), the reader's unequivocal progression, or ``not_done``. The
+    CT form of the same timepoint is saved apart and is left as it is."""
+
+    input_class = serializers.PetScanIn
+
+    def current(self, tr: TimepointRead) -> dict[str, Any]:
+        return serializers.pet_content(tr)
+
+    def save(self, request: Request, pk: int, expected: int, data: dict[str, Any]) -> Any:
+        scan = read_services.PetScanInput(
+            reference_site=data["reference_site"],
+            reference_mean=data["reference_mean"],
+            reference_sd=data["reference_sd"],
+            uptake_min=data["uptake_min"],
+            lesions=tuple(read_services.PetLesionInput(**lesion) for lesion in data["lesions"]),
+            unequivocal_progression=data["unequivocal_progression"],
+            not_done=data["not_done"],
+        )
+        return read_services.timepoint_read_save_pet(
+            timepoint_read_id=pk, scan=scan, expected_version=expected, actor=request.user
+        )
+
+
+@extend_schema(
+    parameters=[ETAG_HEADER],
+    request=serializers.PrebaselineIn,
+    responses={200: serializers.TimepointReadOut, **WRITE_ERRORS},
+)
+class TimepointReadPrebaseline(_ContentWrite):
+    """Save a pre-baseline scan (tumour growth rate), once this read's baseline is saved:
+    every baseline target's value there (measured or not assessed), or only their sum."""
+
+    input_class = serializers.PrebaselineIn
+
+    def current(self, tr: TimepointRead) -> dict[str, Any]:
+        return serializers.prebaseline_content(tr)
+
+    def save(self, request: Request, pk: int, expected: int, data: dict[str, Any]) -> Any:
+        scan = read_services.PrebaselineInput(
+            targets=tuple(read_services.TargetValueInput(**t) for t in data["targets"]),
+            sum_mm=data["sum_mm"],
+        )
+        return read_services.timepoint_read_save_prebaseline(
+            timepoint_read_id=pk, scan=scan, expected_version=expected, actor=request.user
         )
 
 

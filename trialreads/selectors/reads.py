@@ -3,14 +3,14 @@ the engine's evaluation of one read. Everything goes through the access gate."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
 from criteria.evaluate import evaluate
-from criteria.types import SubjectResult
+from criteria.types import PET_CRITERIA, Subject, SubjectResult
 from trialreads import access, mappers
 from trialreads.evaluation import evaluate_each
 from trialreads.models import Charter, Measurement, NonTargetRating, Read, Signature, TimepointRead
@@ -61,11 +61,14 @@ def timepoint_read_get(*, user: Any, timepoint_read_id: object) -> TimepointRead
 class ReadEvaluation:
     read: Read
     charter_version: int | None
-    result: SubjectResult | None  # None until the baseline has been saved
+    result: SubjectResult | None  # None until the baseline (CT, or a PET-only charter's PET) is saved
     signed_only: bool
     #: criterion -> the engine's message, for the charter criteria the read cannot be
     #: evaluated under (an input they need, e.g. perpendicular diameters, is not recorded)
     not_evaluable: Mapping[str, str] = field(default_factory=dict)
+    #: Why the engine could not evaluate the read as saved under any of the charter's criteria
+    #: (e.g. a charter version that added irRC to one-diameter baselines): ``result`` is then None.
+    error: str = ""
 
 
 def read_evaluate(*, user: Any, read_id: object, signed_only: bool = False) -> ReadEvaluation:
@@ -84,6 +87,21 @@ def read_evaluate(*, user: Any, read_id: object, signed_only: bool = False) -> R
     version = charter.version if charter else None
     if charter is None:
         return ReadEvaluation(read, version, evaluate(subject), signed_only)
-    evaluation = evaluate_each(subject, list(charter.criteria))
+    criteria = evaluable_criteria(subject, charter.criteria)
+    if not criteria:
+        return ReadEvaluation(read, version, None, signed_only)
+    # each criterion on its own: one the reads do not carry the input of is named, not fatal
+    evaluation = evaluate_each(subject, criteria)
+    if not evaluation.results:
+        error = "; ".join(evaluation.errors.values())
+        return ReadEvaluation(read, version, None, signed_only, evaluation.errors, error)
     result = SubjectResult(subject.subject, evaluation.results)
     return ReadEvaluation(read, version, result, signed_only, evaluation.errors)
+
+
+def evaluable_criteria(subject: Subject, criteria: Sequence[str]) -> list[str]:
+    """The charter's criteria whose input the read holds so far: the PET criteria once the
+    baseline's PET scan is saved, the others once the CT baseline is (a PET/CT timepoint's
+    two forms are saved apart, so a draft read may have one and not yet the other)."""
+    ct_saved = subject.baseline is not None and bool(subject.baseline.targets or subject.baseline.non_targets)
+    return [c for c in criteria if (subject.pet is not None if c in PET_CRITERIA else ct_saved)]

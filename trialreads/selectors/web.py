@@ -19,9 +19,10 @@ from django.db.models import Q, QuerySet
 from criteria import validate as rules
 from criteria.errors import CriteriaError
 from criteria.evaluate import AVAILABLE, evaluate
-from criteria.types import CriterionResult, Settings, TimepointResult
+from criteria.types import IRRC, ITRECIST, PET_CRITERIA, CriterionResult, Settings, TimepointResult
+from criteria.types import Subject as EngineSubject
 from trialreads import access, mappers, validation
-from trialreads.choices import AdjudicationStatus, LesionKind, MeasurementState, TrialRole
+from trialreads.choices import AdjudicationStatus, LesionKind, MeasurementState, Modality, TrialRole
 from trialreads.endpoint_results import (
     FlagCount,
     analysis_counts,
@@ -32,6 +33,7 @@ from trialreads.endpoint_results import (
 )
 from trialreads.errors import FieldProblem
 from trialreads.evaluation import evaluate_each
+from trialreads.inputs import PetScanInput, PrebaselineInput
 from trialreads.models import (
     AcceptedRead,
     AdjudicationCase,
@@ -40,6 +42,7 @@ from trialreads.models import (
     ImagingTimepoint,
     Lesion,
     Measurement,
+    NonTargetRating,
     Read,
     Subject,
     TimepointRead,
@@ -49,7 +52,7 @@ from trialreads.models import (
 )
 from trialreads.models.endpoint import EndpointJob, EndpointRun, JobStatus
 from trialreads.selectors.audit import audit_event_list
-from trialreads.selectors.reads import _with_content, read_evaluate
+from trialreads.selectors.reads import _with_content, evaluable_criteria, read_evaluate
 from trialreads.selectors.trials import charter_current
 from trialreads.snapshot import settings_from_charter
 
@@ -223,11 +226,60 @@ class FormContext:
     targets: list[LesionRow] = field(default_factory=list)
     non_targets: list[LesionRow] = field(default_factory=list)
     earlier_unsigned: bool = False
+    #: The trial's current charter and its criteria: what the form collects beyond RECIST 1.1.
+    charter: Charter | None = None
+    criteria: tuple[str, ...] = ()
+    #: The read's baseline timepoint read (for a follow-up or a pre-baseline scan).
+    baseline: TimepointRead | None = None
+    #: itRECIST: the baseline lesions injected before this timepoint (at baseline or first
+    #: injected at an earlier follow-up): a lesion is injected once.
+    injected_before: frozenset[str] = frozenset()
+
+    @property
+    def is_prebaseline(self) -> bool:
+        return self.timepoint_read.timepoint.is_prebaseline
+
+    @property
+    def pet_form(self) -> bool:
+        """A PET/CT timepoint of a charter naming a PET criterion has a PET form."""
+        tp = self.timepoint_read.timepoint
+        return (
+            tp.modality == Modality.PET_CT
+            and not tp.is_prebaseline
+            and any(c in PET_CRITERIA for c in self.criteria)
+        )
+
+    @property
+    def ct_form(self) -> bool:
+        """The CT form (baseline, follow-up or pre-baseline), unless the charter names PET
+        criteria only and this timepoint has the PET form."""
+        ct_named = not self.criteria or any(c not in PET_CRITERIA for c in self.criteria)
+        return self.is_prebaseline or ct_named or not self.pet_form
+
+    @property
+    def bidimensional(self) -> bool:
+        """irRC's second diameters: for a charter naming irRC, or a read whose baseline has them."""
+        if IRRC in self.criteria:
+            return True
+        baseline = self.timepoint_read if self.timepoint_read.timepoint.is_baseline else self.baseline
+        return baseline is not None and any(
+            m.perp_mm is not None or m.long_mm is not None for m in baseline.measurements.all()
+        )
+
+    @property
+    def injection(self) -> bool:
+        return ITRECIST in self.criteria
+
+    @property
+    def target_rows(self) -> int:
+        return validation.baseline_target_limit(self.criteria)
 
 
 def timepoint_read_form_context(*, user: Any, tr: TimepointRead) -> FormContext:
     """What the read form shows beside the inputs: the baseline lesions with their baseline
-    and previous values (the reader's own read only: ``tr`` came through the gate)."""
+    and previous values (the reader's own read only: ``tr`` came through the gate), and what
+    the charter's criteria ask of it. A pre-baseline scan is read outside the follow-ups'
+    order: it is never a follow-up's "previous", and only the saved baseline must precede it."""
     earlier = list(
         _with_content(
             access.visible_timepoint_reads(user).filter(
@@ -235,15 +287,21 @@ def timepoint_read_form_context(*, user: Any, tr: TimepointRead) -> FormContext:
             )
         ).order_by("timepoint__sequence")
     )
+    in_order = [t for t in earlier if not t.timepoint.is_prebaseline]
+    charter = Charter.objects.filter(trial_id=tr.read.subject.trial_id, is_current=True).first()
     ctx = FormContext(
         timepoint_read=tr,
         earlier=earlier,
-        previous=earlier[-1] if earlier else None,
-        earlier_unsigned=any(not t.locked for t in earlier),
+        previous=in_order[-1] if in_order else None,
+        earlier_unsigned=not tr.timepoint.is_prebaseline and any(not t.locked for t in in_order),
+        charter=charter,
+        criteria=tuple(charter.criteria) if charter else (),
     )
     if tr.timepoint.is_baseline:
         return ctx
     baseline = next((t for t in earlier if t.timepoint.is_baseline), None)
+    ctx.baseline = baseline
+    ctx.injected_before = _injected_before(in_order)
     base_values = {m.lesion_id: m.value_mm for m in baseline.measurements.all()} if baseline else {}
     prev_values: dict[int, Measurement] = (
         {m.lesion_id: m for m in ctx.previous.measurements.all()} if ctx.previous else {}
@@ -263,30 +321,71 @@ def timepoint_read_form_context(*, user: Any, tr: TimepointRead) -> FormContext:
     return ctx
 
 
+def _injected_before(earlier: Sequence[TimepointRead]) -> frozenset[str]:
+    """The baseline lesions injected at baseline or first injected at an earlier follow-up
+    (as ``services.reads`` checks it, from the prefetched timepoint reads)."""
+    codes: set[str] = set()
+    for t in earlier:
+        items: list[Measurement | NonTargetRating] = [*t.measurements.all(), *t.ratings.all()]
+        for item in items:
+            if item.newly_injected or (t.timepoint.is_baseline and item.lesion.injected):
+                codes.add(item.lesion.lesion_code)
+    return frozenset(codes)
+
+
 # --- live check of an unsaved form ------------------------------------------------------------
 
 
 @dataclass
 class Preview:
-    """The engine's view of the form as typed: problems by field, the target sum, and per
-    criterion the response of this timepoint with the engine's explanation."""
+    """The engine's view of the form as typed: problems by field (the CT form's and the PET
+    form's), the target sum, and per criterion the response of this timepoint with the
+    engine's explanation; for a pre-baseline scan the growth analyses (``tgr``)."""
 
     problems: list[FieldProblem] = field(default_factory=list)
+    pet_problems: list[FieldProblem] = field(default_factory=list)
     sum_mm: Any = None
+    #: irRC: the baseline's sum of the products of the two diameters (mm2).
+    burden_mm2: Any = None
     target_count: int = 0
+    target_limit: int = rules.MAX_TARGETS
+    per_organ_limit: int = rules.MAX_TARGETS_PER_ORGAN
+    injected_count: int | None = None  # itRECIST: targets flagged injected at baseline
     per_organ: dict[str, int] = field(default_factory=dict)
     responses: list[tuple[str, TimepointResult]] = field(default_factory=list)
+    analyses: dict[str, Any] = field(default_factory=dict)
     engine_error: str = ""
     #: criterion -> why the engine cannot evaluate it on this read (the others still respond)
     not_evaluable: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def problem_count(self) -> int:
+        return len(self.problems) + len(self.pet_problems)
+
 
 def baseline_preview(
-    *, user: Any, tr: TimepointRead, targets: Sequence[Any], non_targets: Sequence[Any]
+    *,
+    user: Any,
+    ctx: FormContext,
+    targets: Sequence[Any] | None,
+    non_targets: Sequence[Any],
+    pet: PetScanInput | None = None,
 ) -> Preview:
-    """The baseline's problems as typed (``validation.baseline_problems``, which the save
-    service raises), the target sum and the targets per organ group."""
-    preview = Preview(problems=validation.baseline_problems(targets, non_targets))
+    """The baseline's problems as typed (``validation.baseline_problems`` with the charter's
+    criteria, which the save service raises; ``validation.pet_problems`` for the PET form),
+    the target sum (and irRC's sum of products) and the targets per organ group."""
+    preview = Preview(
+        target_limit=ctx.target_rows,
+        # only irRC's own selection allows more than RECIST's two per organ (IRRC-BURDEN)
+        per_organ_limit=rules.IRRC_MAX_PER_ORGAN
+        if ctx.target_rows > rules.ITR_MAX_TARGETS
+        else rules.MAX_TARGETS_PER_ORGAN,
+    )
+    if pet is not None:
+        preview.pet_problems = validation.pet_problems(pet, ctx.criteria)
+    if targets is None:  # no CT form (a PET-only charter)
+        return preview
+    preview.problems = validation.baseline_problems(targets, non_targets, ctx.criteria)
     engine_targets = mappers.baseline_targets_from_input(targets)
     preview.target_count = len(engine_targets)
     preview.sum_mm = (
@@ -294,6 +393,11 @@ def baseline_preview(
         if engine_targets
         else None
     )
+    seconds = [(t.mm, t.long_mm if t.node else t.perp_mm) for t in engine_targets]
+    if ctx.bidimensional and seconds and all(second is not None for _, second in seconds):
+        preview.burden_mm2 = sum((mm * second for mm, second in seconds if second is not None), Decimal(0))
+    if ctx.injection:
+        preview.injected_count = sum(1 for t in targets if t.injected)
     preview.per_organ = dict(Counter(rules.organ_group(t.organ, t.node) for t in engine_targets))
     return preview
 
@@ -302,80 +406,161 @@ def followup_preview(
     *,
     user: Any,
     ctx: FormContext,
-    targets: Sequence[Any],
+    targets: Sequence[Any] | None,
     non_targets: Mapping[str, str],
     new_lesions: Sequence[Any],
+    injected: Sequence[str] = (),
+    pet: PetScanInput | None = None,
 ) -> Preview:
-    """Evaluate the read with this follow-up as typed (earlier timepoints as saved)."""
+    """Evaluate the read with this follow-up as typed (earlier timepoints as saved): the CT
+    form (``targets`` None when there is none), the PET form (``pet``, None when there is
+    none or nothing was typed in it); every criterion of the charter answers for this date."""
     preview = Preview()
     tr = ctx.timepoint_read
-    baseline_tr = next((t for t in ctx.earlier if t.timepoint.is_baseline and t.saved_at), None)
+    baseline_tr = ctx.baseline if ctx.baseline is not None and ctx.baseline.saved_at else None
     if baseline_tr is None:
         preview.engine_error = "Save the baseline first."
         return preview
-    codes = [n.code for n in new_lesions]
-    recorded = (
-        {
-            lesion.lesion_code: validation.RecordedLesion(
-                kind=lesion.kind,
-                organ=lesion.organ,
-                is_node=lesion.is_node,
-                first_sequence=lesion.first_timepoint.sequence,
+    timepoint = None
+    if targets is not None:
+        codes = [n.code for n in new_lesions]
+        recorded = (
+            {
+                lesion.lesion_code: validation.RecordedLesion(
+                    kind=lesion.kind,
+                    organ=lesion.organ,
+                    is_node=lesion.is_node,
+                    first_sequence=lesion.first_timepoint.sequence,
+                )
+                for lesion in Lesion.objects.filter(
+                    read_id=tr.read_id, kind=LesionKind.NEW, lesion_code__in=codes
+                ).select_related("first_timepoint")
+            }
+            if codes
+            else {}
+        )
+        against = validation.FollowupContext(
+            baseline=mappers.baseline_from_timepoint_read(baseline_tr),
+            date=tr.timepoint.scan_date_latest,
+            sequence=tr.timepoint.sequence,
+            recorded=recorded,
+            criteria=ctx.criteria,
+            injected_before=ctx.injected_before,
+        )
+        preview.problems = validation.followup_problems(targets, non_targets, new_lesions, against, injected)
+        if not preview.problems:
+            # Too small to measure enters the engine as the save service stores it (R11-TSTM).
+            stored = [
+                dataclasses.replace(t, value_mm=validation.target_stored_mm(t))
+                if t.state == MeasurementState.TOO_SMALL and t.value_mm is None
+                else t
+                for t in targets
+            ]
+            timepoint = mappers.timepoint_from_input(
+                tr.timepoint.scan_date_latest, stored, non_targets, new_lesions
             )
-            for lesion in Lesion.objects.filter(
-                read_id=tr.read_id, kind=LesionKind.NEW, lesion_code__in=codes
-            ).select_related("first_timepoint")
-        }
-        if codes
-        else {}
-    )
-    against = validation.FollowupContext(
-        baseline=mappers.baseline_from_timepoint_read(baseline_tr),
-        date=tr.timepoint.scan_date_latest,
-        sequence=tr.timepoint.sequence,
-        recorded=recorded,
-    )
-    preview.problems = validation.followup_problems(targets, non_targets, new_lesions, against)
-    if preview.problems:
+    scan = None
+    if pet is not None:
+        preview.pet_problems = validation.pet_problems(pet, ctx.criteria)
+        scan = pet if not preview.pet_problems else None
+    if timepoint is None and scan is None:
         return preview
-    # Too small to measure enters the engine as the save service stores it (R11-TSTM).
-    targets = [
-        dataclasses.replace(t, value_mm=validation.target_stored_mm(t))
-        if t.state == MeasurementState.TOO_SMALL and t.value_mm is None
-        else t
-        for t in targets
-    ]
-    timepoint = mappers.timepoint_from_input(tr.timepoint.scan_date_latest, targets, non_targets, new_lesions)
-    charter = Charter.objects.filter(trial_id=tr.read.subject.trial_id, is_current=True).first()
-    subject = mappers.subject_for_read(tr.read, ctx.earlier, charter)
-    subject = dataclasses.replace(subject, timepoints=(*subject.timepoints, timepoint))
-    if charter is None:
-        try:
-            results = dict(evaluate(subject).results)
-        except CriteriaError as exc:
-            preview.engine_error = str(exc)
-            return preview
-    else:
-        # Each charter criterion on its own: one whose input this form does not record
-        # (irRC's perpendicular diameters, PET) is named, and the others still respond.
-        evaluation = evaluate_each(subject, list(charter.criteria))
-        results = dict(evaluation.results)
-        preview.not_evaluable = dict(evaluation.errors)
-        if not results:
-            preview.engine_error = next(iter(evaluation.errors.values()))
-            return preview
-    for name, crit in results.items():
-        if crit.timepoints:
-            preview.responses.append((name, crit.timepoints[-1]))
-    if preview.responses:
-        preview.sum_mm = preview.responses[0][1].sum_mm
+    subject = mappers.subject_for_read(tr.read, ctx.earlier, ctx.charter)
+    if timepoint is not None and subject.baseline is not None:
+        subject = dataclasses.replace(subject, timepoints=(*subject.timepoints, timepoint))
+        if subject.injection is not None:
+            injection = dataclasses.replace(
+                subject.injection, later=(*subject.injection.later, tuple(sorted(injected)))
+            )
+            subject = dataclasses.replace(subject, injection=injection)
+    if scan is not None:
+        if subject.pet is None:
+            preview.engine_error = "Save the baseline's PET scan first."
+        else:
+            typed = mappers.pet_scan_from_input(
+                tr.timepoint.scan_date_latest, scan, (lesion.id for lesion in subject.pet.baseline.lesions)
+            )
+            subject = dataclasses.replace(
+                subject, pet=dataclasses.replace(subject.pet, timepoints=(*subject.pet.timepoints, typed))
+            )
+    _evaluate_into(preview, subject, ctx, tr.timepoint.scan_date_latest)
     return preview
 
 
-def read_results(*, user: Any, read: Read) -> dict[str, CriterionResult]:
-    """The engine on the read as the user may see it (drafts included for its reader)."""
+def _evaluate_into(preview: Preview, subject: EngineSubject, ctx: FormContext, date: dt.date) -> None:
+    """Every criterion of the charter on ``subject``: its response at ``date`` (the timepoint
+    as typed), the first CT criterion's target sum, and the growth analyses."""
+    if subject.baseline is None and subject.pet is None:
+        return
+    # The PET criteria need the baseline's PET scan, the others the CT baseline: each answers
+    # once its input exists.
+    if not ctx.criteria:  # no charter: the engine's default criteria for the input
+        try:
+            result = evaluate(subject)
+        except CriteriaError as exc:
+            preview.engine_error = str(exc)
+            return
+        results, analyses = dict(result.results), dict(result.analyses)
+    else:
+        wanted = evaluable_criteria(subject, ctx.criteria)
+        if not wanted:
+            return
+        # Each charter criterion on its own: one whose input the read does not record (irRC's
+        # perpendicular diameters on an amended charter) is named, and the others still respond.
+        charter_analyses = tuple(ctx.charter.analyses or ()) if ctx.charter is not None else ()
+        evaluation = evaluate_each(subject, wanted, charter_analyses)
+        results, analyses = dict(evaluation.results), dict(evaluation.analyses)
+        preview.not_evaluable = dict(evaluation.errors)
+        if not results:
+            preview.engine_error = next(iter(evaluation.errors.values()))
+            return
+    for name, crit in results.items():
+        at = next((tp for tp in crit.timepoints if tp.date == date), None)
+        if at is not None:
+            preview.responses.append((name, at))
+    # The sum of diameters of the first CT criterion; irRC's is a burden of products (mm2).
+    for name, tp in preview.responses:
+        if name == IRRC:
+            preview.burden_mm2 = tp.sum_mm
+        elif name not in PET_CRITERIA and tp.sum_mm is not None and preview.sum_mm is None:
+            preview.sum_mm = tp.sum_mm
+    preview.analyses = analyses
+
+
+def prebaseline_preview(*, user: Any, ctx: FormContext, scan: PrebaselineInput) -> Preview:
+    """A pre-baseline scan as typed: its problems against the saved baseline
+    (``validation.prebaseline_problems``, which the save service raises), the sum, and the
+    tumour growth rate analysis with every other saved timepoint of the read."""
+    preview = Preview()
+    tr = ctx.timepoint_read
+    baseline_tr = ctx.baseline if ctx.baseline is not None and ctx.baseline.saved_at else None
+    if baseline_tr is None:
+        preview.engine_error = "Save the baseline first: a pre-baseline scan is read for its targets."
+        return preview
+    date = tr.timepoint.scan_date_latest
+    baseline = mappers.baseline_from_timepoint_read(baseline_tr)
+    analyses = ctx.charter.analyses if ctx.charter is not None else []
+    preview.problems = validation.prebaseline_problems(scan, baseline, date, analyses)
+    if preview.problems:
+        return preview
+    values = [t.value_mm for t in scan.targets if t.value_mm is not None]
+    preview.sum_mm = scan.sum_mm if scan.sum_mm is not None else sum(values, Decimal("0.0"))
+    others = _with_content(
+        access.visible_timepoint_reads(user).filter(read_id=tr.read_id).exclude(pk=tr.pk)
+    ).order_by("timepoint__sequence")
+    subject = mappers.subject_for_read(tr.read, list(others), ctx.charter)
+    typed = mappers.prebaseline_scan_from_input(date, scan.targets, scan.sum_mm)
+    scans = sorted((*subject.prebaseline, typed), key=lambda p: p.date)
+    _evaluate_into(preview, dataclasses.replace(subject, prebaseline=tuple(scans)), ctx, date)
+    preview.responses = []  # a pre-baseline scan has no response of its own
+    return preview
+
+
+def read_results(*, user: Any, read: Read) -> tuple[dict[str, CriterionResult], str]:
+    """The engine on the read as the user may see it (drafts included for its reader), and
+    why it could not evaluate it ("" when it could)."""
     evaluation = read_evaluate(user=user, read_id=read.pk)
-    return dict(evaluation.result.results) if evaluation.result else {}
+    return (dict(evaluation.result.results) if evaluation.result else {}), evaluation.error
 
 
 # --- dashboard --------------------------------------------------------------------------------

@@ -347,9 +347,22 @@ def timepoint_read_save_baseline(
             raise Conflict("This timepoint is a follow-up; use the follow-up form.")
         _check_editable(read, tr, expected_version)
         wanted = {t.code for t in targets} | {n.code for n in non_targets}
-        clashing = Lesion.objects.filter(read=read, kind=LesionKind.NEW, lesion_code__in=wanted)
-        if clashing.exists():
-            raise ValidationError(f"{clashing.first()} is already a new lesion code in this read", "targets")
+        # A code the read holds for a new lesion or a PET lesion (a PET/CT timepoint's PET
+        # form is saved apart) cannot become a baseline lesion's: named at its item.
+        clashing = dict(
+            Lesion.objects.filter(
+                read=read, kind__in=[LesionKind.NEW, LesionKind.PET], lesion_code__in=wanted
+            ).values_list("lesion_code", "kind")
+        )
+        groups: tuple[tuple[str, Sequence[TargetInput | NonTargetInput]], ...] = (
+            ("targets", targets),
+            ("non_targets", non_targets),
+        )
+        for group, items in groups:
+            for i, item in enumerate(items):
+                if item.code in clashing:
+                    what = "a new lesion" if clashing[item.code] == LesionKind.NEW else "a PET lesion"
+                    raise _invalid((group, i, "code"), f"{item.code} is already {what} code in this read")
         before = timepoint_read_content(tr)
         _clear_values(tr, pet=False)
         existing = {
@@ -555,7 +568,7 @@ def timepoint_read_save_pet(
         tr.pet_reference_site = scan.reference_site if not scan.not_done else ""
         tr.pet_reference_mean = _pet_value(scan.reference_mean)
         tr.pet_reference_sd = _pet_value(scan.reference_sd)
-        tr.pet_uptake_min = _pet_value(scan.uptake_min, validation.ONE_DECIMAL)
+        tr.pet_uptake_min = _pet_value(scan.uptake_min, validation.UPTAKE_PLACES)
         tr.pet_unequivocal_progression = scan.unequivocal_progression and not scan.not_done
         tr.pet_not_done = scan.not_done
         tr.save(update_fields=[*_PET_COLUMNS])
@@ -573,7 +586,7 @@ def timepoint_read_save_pet(
                 value_mm=_tenths(item.value_mm),
                 sul_peak=_pet_value(item.sul_peak),
                 sul_max=_pet_value(item.sul_max),
-                tlg=_pet_value(item.tlg, Decimal("0.001")),
+                tlg=_pet_value(item.tlg, validation.TLG_PLACES),
             ).save()
         _finish_write(read, tr, before, actor, kind="pet")
     return tr

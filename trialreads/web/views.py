@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import wraps
 from typing import Any
@@ -29,7 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from criteria.serialize import criterion_json
 from criteria.types import TimepointResult
 from trialreads import access, conf, validators
-from trialreads.choices import AcceptanceBasis, AdjudicationStatus, NonTargetStatus, TrialRole
+from trialreads.choices import AcceptanceBasis, AdjudicationStatus, LesionKind, NonTargetStatus, TrialRole
 from trialreads.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from trialreads.middleware import note_denial
 from trialreads.models import TimepointRead
@@ -169,7 +170,7 @@ def read_detail(request: HttpRequest, read_id: int) -> HttpResponse:
     charter side by side per timepoint with the engine's explanation, and a spider plot."""
     read = web_selectors.read_page_get(user=request.user, read_id=read_id)
     trs = web_selectors.read_page_timepoint_reads(user=request.user, read=read)
-    results = web_selectors.read_results(user=request.user, read=read)
+    results, engine_error = web_selectors.read_results(user=request.user, read=read)
     settings = web_selectors.charter_settings(user=request.user, trial_id=read.subject.trial_id)
     rows = _response_rows(trs, results)
     spider = _read_spider(results, read.subject.subject_code, f"spider-read-{read.pk}", trs, settings)
@@ -184,6 +185,7 @@ def read_detail(request: HttpRequest, read_id: int) -> HttpResponse:
             "summary": _summary(results),
             "spider": spider,
             "criteria_labels": CRITERIA_LABELS,
+            "engine_error": engine_error,
         },
     )
 
@@ -282,27 +284,77 @@ def _read_spider(
     )
 
 
-def _form_for(
-    tr: TimepointRead, ctx: web_selectors.FormContext, data: Any | None
-) -> forms.BaselineForm | forms.FollowupForm:
+CtForm = forms.BaselineForm | forms.FollowupForm | forms.PrebaselineForm
+
+
+@dataclass
+class PageForms:
+    """The read page's forms: the CT form (baseline, follow-up or pre-baseline; none for a
+    PET-only charter's PET/CT timepoint) and the PET form of a PET/CT timepoint whose
+    charter names a PET criterion. One HTML form holds both; each is saved by its own
+    service ("Save draft" / "Save PET scan"), and neither clears the other."""
+
+    ct: CtForm | None
+    pet: forms.PetForm | None
+
+    def field_ids(self) -> set[str]:
+        return (self.ct.field_ids() if self.ct else set()) | (self.pet.field_ids() if self.pet else set())
+
+    def errors(self) -> dict[str, list[str]]:
+        return {**(self.ct.errors if self.ct else {}), **(self.pet.errors if self.pet else {})}
+
+
+def _options(ctx: web_selectors.FormContext) -> forms.ReadOptions:
+    return forms.ReadOptions(
+        target_rows=ctx.target_rows,
+        second_diameters=ctx.bidimensional,
+        injection=ctx.injection,
+        injected_before=ctx.injected_before,
+    )
+
+
+def _forms_for(tr: TimepointRead, ctx: web_selectors.FormContext, data: Any | None) -> PageForms:
+    pet = None
+    if ctx.pet_form:
+        pet = forms.PetForm.initial(tr) if data is None else forms.PetForm(data)
+    return PageForms(_ct_form_for(tr, ctx, data) if ctx.ct_form else None, pet)
+
+
+def _ct_form_for(tr: TimepointRead, ctx: web_selectors.FormContext, data: Any | None) -> CtForm:
+    options = _options(ctx)
+    ct_values = [m for m in tr.measurements.all() if m.lesion.kind != LesionKind.PET]
     if tr.timepoint.is_baseline:
         if data is None:
-            return forms.BaselineForm.initial(list(tr.measurements.all()), list(tr.ratings.all()))
-        return forms.BaselineForm(data)
+            return forms.BaselineForm.initial(ct_values, list(tr.ratings.all()), options)
+        return forms.BaselineForm(data, options=options)
     target_codes = [row.lesion.lesion_code for row in ctx.targets]
+    if ctx.is_prebaseline:
+        if data is None:
+            return forms.PrebaselineForm.initial(target_codes, ct_values, tr.prebaseline_sum_mm)
+        return forms.PrebaselineForm(data, target_codes)
     non_target_codes = [row.lesion.lesion_code for row in ctx.non_targets]
     if data is None:
         return forms.FollowupForm.initial(
-            target_codes, non_target_codes, list(tr.measurements.all()), list(tr.ratings.all())
+            target_codes, non_target_codes, ct_values, list(tr.ratings.all()), options
         )
-    return forms.FollowupForm(data, target_codes, non_target_codes)
+    return forms.FollowupForm(data, target_codes, non_target_codes, options)
+
+
+def _ct_rows(form: CtForm | None, ctx: web_selectors.FormContext) -> dict[str, Any]:
+    if isinstance(form, forms.BaselineForm):
+        return forms.baseline_rows(form)
+    if isinstance(form, forms.PrebaselineForm):
+        return forms.prebaseline_rows(form, ctx.targets)
+    if isinstance(form, forms.FollowupForm):
+        return forms.followup_rows(form, ctx.targets, ctx.non_targets)
+    return {}
 
 
 def _form_page(
     request: HttpRequest,
     tr: TimepointRead,
     ctx: web_selectors.FormContext,
-    form: forms.BaselineForm | forms.FollowupForm,
+    page_forms: PageForms,
     *,
     sign_form: forms.SignForm | None = None,
     sign_open: bool = False,
@@ -311,11 +363,9 @@ def _form_page(
 ) -> HttpResponse:
     editable = web_selectors.can_edit(request.user, tr)
     # The engine's problems join the form's errors before the inputs are rendered.
-    preview = _preview(request, tr, ctx, form) if editable else None
-    if isinstance(form, forms.BaselineForm):
-        rows = forms.baseline_rows(form)
-    else:
-        rows = forms.followup_rows(form, ctx.targets, ctx.non_targets)
+    preview = _preview(request, tr, ctx, page_forms) if editable else None
+    form = page_forms.ct
+    rows = _ct_rows(form, ctx)
     signature = next((s for s in tr.signatures.all() if s.voided_at is None), None)
     if sign_form is None:
         sign_form = forms.SignForm(initial={"printed_name": _full_name(request)})
@@ -328,7 +378,11 @@ def _form_page(
             "ctx": ctx,
             "form": form,
             "rows": rows,
-            "non_field_errors": form.errors.get(forms.NON_FIELD, []),
+            "pet_form": page_forms.pet,
+            "pet": forms.pet_rows(page_forms.pet) if page_forms.pet else None,
+            "second": rows.get("second", False),
+            "injection": rows.get("injection", False),
+            "non_field_errors": form.errors.get(forms.NON_FIELD, []) if form else [],
             "editable": editable,
             "signable": editable and tr.saved_at is not None and not ctx.earlier_unsigned,
             "signature": signature,
@@ -340,6 +394,8 @@ def _form_page(
             "meaning": conf.get("DEFAULT_SIGNATURE_MEANING"),
             "nt_statuses": NonTargetStatus.choices,
             "states": forms.FOLLOWUP_STATES,
+            "prebaseline_states": forms.PREBASELINE_STATES,
+            "reference_sites": forms.PET_REFERENCE_SITES,
             "preview": preview,
             "criteria_labels": CRITERIA_LABELS,
         },
@@ -351,46 +407,84 @@ def _preview(
     request: HttpRequest,
     tr: TimepointRead,
     ctx: web_selectors.FormContext,
-    form: forms.BaselineForm | forms.FollowupForm,
+    page_forms: PageForms,
 ) -> web_selectors.Preview:
-    """Parse the form as typed and ask the criteria rules and engine about it; their
-    problems join the form's own errors next to the fields."""
-    if isinstance(form, forms.BaselineForm):
-        targets, non_targets = form.parse()
+    """Parse the forms as typed and ask the criteria rules and engine about them; their
+    problems join each form's own errors next to the fields. A PET form left blank is not
+    checked yet (the CT form of the same timepoint may be what the reader is typing)."""
+    form, pet_form = page_forms.ct, page_forms.pet
+    scan = None
+    if pet_form is not None and not pet_form.blank():
+        scan = pet_form.parse()
+        if pet_form.errors:
+            scan = None
+    if tr.timepoint.is_baseline:
+        targets, non_targets = form.parse() if isinstance(form, forms.BaselineForm) else (None, [])
         preview = web_selectors.baseline_preview(
-            user=request.user, tr=tr, targets=targets, non_targets=non_targets
+            user=request.user, ctx=ctx, targets=targets, non_targets=non_targets, pet=scan
         )
-    else:
-        values, ratings, new = form.parse()
+    elif isinstance(form, forms.PrebaselineForm):
+        prebaseline = form.parse()
         if form.errors:
             return web_selectors.Preview()
-        preview = web_selectors.followup_preview(
-            user=request.user, ctx=ctx, targets=values, non_targets=ratings, new_lesions=new
+        preview = web_selectors.prebaseline_preview(user=request.user, ctx=ctx, scan=prebaseline)
+    else:
+        values, ratings, new, injected = (
+            form.parse() if isinstance(form, forms.FollowupForm) else (None, {}, [], [])
         )
-    form.place(preview.problems)
+        if form is not None and form.errors:
+            values = None  # the form's own errors first; the PET form may still be evaluated
+            if scan is None:
+                return web_selectors.Preview()
+        preview = web_selectors.followup_preview(
+            user=request.user,
+            ctx=ctx,
+            targets=values,
+            non_targets=ratings,
+            new_lesions=new,
+            injected=injected,
+            pet=scan,
+        )
+    if form is not None:
+        form.place(preview.problems)
+    if pet_form is not None:
+        pet_form.place(preview.pet_problems)
     return preview
 
 
 @require_http_methods(["GET", "POST"])
 @page
 def timepoint_read_form(request: HttpRequest, tr_id: int) -> HttpResponse:
-    """The read form: baseline selection or follow-up measurement, saved by the services."""
+    """The read form: baseline selection, follow-up measurement or pre-baseline scan, and a
+    PET/CT timepoint's PET scan, each saved by its service."""
     tr = web_selectors.timepoint_read_page_get(user=request.user, timepoint_read_id=tr_id)
     ctx = web_selectors.timepoint_read_form_context(user=request.user, tr=tr)
     if request.method == "GET":
-        return _form_page(request, tr, ctx, _form_for(tr, ctx, None))
-    form = _form_for(tr, ctx, request.POST)
+        return _form_page(request, tr, ctx, _forms_for(tr, ctx, None))
+    page_forms = _forms_for(tr, ctx, request.POST)
     try:
         version: int | None = validators.parse_int(
             request.POST.get("version", ""), minimum=1, maximum=2**31 - 1
         )
     except ValueError:
         version = None
+    saving: forms.PetForm | CtForm | None = page_forms.ct
+    if page_forms.pet is not None and (request.POST.get("save") == "pet" or saving is None):
+        saving = page_forms.pet
+    if saving is None:
+        raise Http404()
     try:
-        if isinstance(form, forms.BaselineForm):
-            targets, non_targets = form.parse()
-            if form.errors:
-                return _form_page(request, tr, ctx, form, status=422)
+        if isinstance(saving, forms.PetForm):
+            scan = saving.parse()
+            if saving.errors:
+                return _form_page(request, tr, ctx, page_forms, status=422)
+            read_services.timepoint_read_save_pet(
+                timepoint_read_id=tr.pk, scan=scan, expected_version=version, actor=request.user
+            )
+        elif isinstance(saving, forms.BaselineForm):
+            targets, non_targets = saving.parse()
+            if saving.errors:
+                return _form_page(request, tr, ctx, page_forms, status=422)
             read_services.timepoint_read_save_baseline(
                 timepoint_read_id=tr.pk,
                 targets=targets,
@@ -398,25 +492,34 @@ def timepoint_read_form(request: HttpRequest, tr_id: int) -> HttpResponse:
                 expected_version=version,
                 actor=request.user,
             )
+        elif isinstance(saving, forms.PrebaselineForm):
+            prebaseline = saving.parse()
+            if saving.errors:
+                return _form_page(request, tr, ctx, page_forms, status=422)
+            read_services.timepoint_read_save_prebaseline(
+                timepoint_read_id=tr.pk, scan=prebaseline, expected_version=version, actor=request.user
+            )
         else:
-            values, ratings, new = form.parse()
-            if form.errors:
-                return _form_page(request, tr, ctx, form, status=422)
+            values, ratings, new, injected = saving.parse()
+            if saving.errors:
+                return _form_page(request, tr, ctx, page_forms, status=422)
             read_services.timepoint_read_save_followup(
                 timepoint_read_id=tr.pk,
                 targets=values,
                 non_targets=ratings,
                 new_lesions=new,
+                injected=injected,
                 expected_version=version,
                 actor=request.user,
             )
     except ValidationError as exc:
-        form.place(exc.problems)
-        return _form_page(request, tr, ctx, form, status=422)
+        saving.place(exc.problems)
+        return _form_page(request, tr, ctx, page_forms, status=422)
     except Conflict as exc:
-        form.add(forms.NON_FIELD, exc.message)
-        return _form_page(request, tr, ctx, form, status=409)
-    messages.success(request, f"{tr.timepoint.visit_label} saved. Review the responses, then sign.")
+        saving.add(saving.non_field, exc.message)
+        return _form_page(request, tr, ctx, page_forms, status=409)
+    what = "PET scan saved" if isinstance(saving, forms.PetForm) else "saved"
+    messages.success(request, f"{tr.timepoint.visit_label} {what}. Review the responses, then sign.")
     return redirect("trialreads-web:timepoint-read", tr_id=tr.pk)
 
 
@@ -429,15 +532,17 @@ def timepoint_read_check(request: HttpRequest, tr_id: int) -> HttpResponse:
     if not web_selectors.can_edit(request.user, tr):
         raise Http404()
     ctx = web_selectors.timepoint_read_form_context(user=request.user, tr=tr)
-    form = _form_for(tr, ctx, request.GET)
-    preview = _preview(request, tr, ctx, form)
+    page_forms = _forms_for(tr, ctx, request.GET)
+    preview = _preview(request, tr, ctx, page_forms)
+    errors = page_forms.errors()
     return render(
         request,
         "trialreads/web/_live.html",
         {
             "tr": tr,
+            "ctx": ctx,
             "preview": preview,
-            "form_errors": [(fid, form.errors.get(fid, [])) for fid in sorted(form.field_ids())],
+            "form_errors": [(fid, errors.get(fid, [])) for fid in sorted(page_forms.field_ids())],
             "oob": True,
             "criteria_labels": CRITERIA_LABELS,
         },
@@ -447,25 +552,43 @@ def timepoint_read_check(request: HttpRequest, tr_id: int) -> HttpResponse:
 @require_GET
 @page
 def timepoint_read_row(request: HttpRequest, tr_id: int) -> HttpResponse:
-    """htmx: one more blank non-target (baseline) or new-lesion (follow-up) row, focused,
-    and the group's row count out of band."""
+    """htmx: one more blank non-target (baseline), new-lesion (follow-up) or PET-lesion
+    (a PET/CT timepoint's PET form) row, focused, and the group's row count out of band."""
     tr = web_selectors.timepoint_read_page_get(user=request.user, timepoint_read_id=tr_id)
     group = request.GET.get("group", "")
-    expected = "non_targets" if tr.timepoint.is_baseline else "new_lesions"
+    ctx = web_selectors.timepoint_read_form_context(user=request.user, tr=tr)
+    expected = set()
+    if ctx.ct_form and not ctx.is_prebaseline:
+        expected.add("non_targets" if tr.timepoint.is_baseline else "new_lesions")
+    if ctx.pet_form:
+        expected.add("pet-lesions")
     try:
         index = validators.parse_int(request.GET.get(f"{group}-TOTAL", ""), minimum=0, maximum=forms.MAX_ROWS)
     except ValueError:
         index = -1
-    if not web_selectors.can_edit(request.user, tr) or group != expected or not 0 <= index < forms.MAX_ROWS:
+    if (
+        not web_selectors.can_edit(request.user, tr)
+        or group not in expected
+        or not 0 <= index < forms.MAX_ROWS
+    ):
         raise Http404()
     if group == "non_targets":
         row = forms.non_target_row(forms.RowForm({}), index)
+    elif group == "pet-lesions":
+        row = forms.pet_lesion_row(forms.RowForm({}), index)
     else:
         row = forms.new_lesion_row(forms.RowForm({f"new_lesions-{index}-measurable": "on"}), index)
     return render(
         request,
         "trialreads/web/_row.html",
-        {"r": row, "group": group, "total": index + 1, "focus": row["code"].name},
+        {
+            "r": row,
+            "group": group,
+            "total": index + 1,
+            "focus": row["code"].name,
+            "second": ctx.bidimensional,
+            "injection": ctx.injection,
+        },
     )
 
 
@@ -499,7 +622,7 @@ def timepoint_read_sign(request: HttpRequest, tr_id: int) -> HttpResponse:
                 return redirect("trialreads-web:timepoint-read", tr_id=following)
             return redirect("trialreads-web:read", read_id=tr.read_id)
     return _form_page(
-        request, tr, ctx, _form_for(tr, ctx, None), sign_form=sign_form, sign_open=True, status=422
+        request, tr, ctx, _forms_for(tr, ctx, None), sign_form=sign_form, sign_open=True, status=422
     )
 
 
@@ -523,7 +646,7 @@ def timepoint_read_unlock(request: HttpRequest, tr_id: int) -> HttpResponse:
             messages.success(request, f"{tr.timepoint.visit_label} unlocked; its signature is void.")
             return redirect("trialreads-web:timepoint-read", tr_id=tr.pk)
     ctx = web_selectors.timepoint_read_form_context(user=request.user, tr=tr)
-    return _form_page(request, tr, ctx, _form_for(tr, ctx, None), unlock_form=form, status=422)
+    return _form_page(request, tr, ctx, _forms_for(tr, ctx, None), unlock_form=form, status=422)
 
 
 # --- adjudication ------------------------------------------------------------------------------------

@@ -31,10 +31,11 @@ from django.db import connection, transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from tests.conftest import make_subject_with_reads
+from tests.conftest import make_subject_with_reads, save_baseline
 from tests.factories import PASSWORD
 from tests.trialreads.api.conftest import BASELINE_BODY, COMMITTED_SCHEMA, FOLLOWUP_BODY, etag_of
-from trialreads.choices import AuditEventType
+from tests.trialreads.criteria_trials import criteria_subject, criteria_trial, prebaseline_timepoint
+from trialreads.choices import AuditEventType, Modality
 from trialreads.models import AuditEvent, ChainHead, TimepointRead
 from trialreads.models.audit import GLOBAL_CHAIN
 
@@ -214,10 +215,18 @@ def _get(body: Any, where: list[Any]) -> Any:
 
 #: The shared bodies with every optional field present in their first items, so that each is walked.
 BASELINE = copy.deepcopy(BASELINE_BODY)
-BASELINE["targets"][0].update(is_node=False, injected=False)
+BASELINE["targets"][0].update(is_node=False, injected=False, perp_mm=30.0, long_mm=None)
 BASELINE["non_targets"][0].update(is_node=False, injected=False)
 FOLLOWUP = copy.deepcopy(FOLLOWUP_BODY)
-FOLLOWUP["targets"][0].update(state="MEASURED", fragments_mm=[], coalesced_with=[], coalesced_into="")
+FOLLOWUP["targets"][0].update(
+    state="MEASURED",
+    fragments_mm=[],
+    coalesced_with=[],
+    coalesced_into="",
+    perp_mm=30.0,
+    long_mm=None,
+    fragments_perp_mm=[],
+)
 FOLLOWUP["new_lesions"] = [
     {
         "code": "N1",
@@ -226,8 +235,31 @@ FOLLOWUP["new_lesions"] = [
         "is_node": False,
         "measurable": True,
         "equivocal": False,
+        "perp_mm": 10.0,
+        "long_mm": None,
     }
 ]
+FOLLOWUP["injected"] = []
+#: A PET/CT baseline's PET scan (a charter naming PERCIST), every field present.
+PET = {
+    "reference_site": "liver",
+    "reference_mean": 2.0,
+    "reference_sd": 0.3,
+    "uptake_min": 60.0,
+    "lesions": [
+        {"code": "P1", "organ": "lung", "sul_peak": 8.0, "sul_max": 9.5, "tlg": 120.5, "value_mm": 15.0}
+    ],
+    "unequivocal_progression": False,
+    "not_done": False,
+}
+#: A pre-baseline scan: the values of the saved baseline's three targets.
+PREBASELINE = {
+    "targets": [
+        {"code": "T1", "state": "MEASURED", "value_mm": 40.0},
+        {"code": "T2", "state": "MEASURED", "value_mm": 25.0},
+        {"code": "T3", "state": "MEASURED", "value_mm": 18.0},
+    ]
+}
 
 
 @dataclass
@@ -274,6 +306,7 @@ def operations(w: dict[str, Any]) -> dict[tuple[str, str], Operation]:
                 "scan_date_latest": "2025-05-11",
                 "is_baseline": False,
                 "modality": "CT",
+                "is_prebaseline": False,
             },
         ),
         ("put", "/api/timepoint-reads/{id}/baseline/"): Operation(
@@ -287,6 +320,18 @@ def operations(w: dict[str, Any]) -> dict[tuple[str, str], Operation]:
         ),
         ("patch", "/api/timepoint-reads/{id}/followup/"): Operation(
             "reader_a", w["tr_a1"].pk, FOLLOWUP, etag_of=w["tr_a1"].pk
+        ),
+        ("put", "/api/timepoint-reads/{id}/pet/"): Operation(
+            "reader_a", w["pet"].pk, PET, etag_of=w["pet"].pk
+        ),
+        ("patch", "/api/timepoint-reads/{id}/pet/"): Operation(
+            "reader_a", w["pet"].pk, PET, etag_of=w["pet"].pk
+        ),
+        ("put", "/api/timepoint-reads/{id}/prebaseline/"): Operation(
+            "reader_a", w["prebaseline"].pk, PREBASELINE, etag_of=w["prebaseline"].pk
+        ),
+        ("patch", "/api/timepoint-reads/{id}/prebaseline/"): Operation(
+            "reader_a", w["prebaseline"].pk, PREBASELINE, etag_of=w["prebaseline"].pk
         ),
         ("post", "/api/timepoint-reads/{id}/sign/"): Operation(
             "reader_b",
@@ -425,7 +470,24 @@ def corpus_world(
     fresh_subject = make_subject_with_reads(
         world["trial"], manager, (reader_a, reader_b), code="S-BAD", followups=0
     )
-    return {**world, "fresh": fresh_subject.tr(fresh_subject.read_a, 0), "adjudicator": adjudicator}
+    # A pre-baseline scan of a subject whose baseline reader A saved.
+    pre_subject = make_subject_with_reads(
+        world["trial"], manager, (reader_a, reader_b), code="S-PRE", followups=0
+    )
+    save_baseline(pre_subject.tr(pre_subject.read_a, 0), reader_a)
+    prebaseline_timepoint(pre_subject, manager)
+    # A PET/CT baseline in a trial whose charter names PERCIST.
+    pet_trial = criteria_trial(manager, (reader_a, reader_b), ["recist1.1", "percist"], "PET-BAD")
+    pet_subject = criteria_subject(
+        pet_trial, manager, (reader_a, reader_b), followups=0, modality=Modality.PET_CT
+    )
+    return {
+        **world,
+        "fresh": fresh_subject.tr(fresh_subject.read_a, 0),
+        "prebaseline": pre_subject.tr(pre_subject.read_a, 1),
+        "pet": pet_subject.tr(pet_subject.read_a, 0),
+        "adjudicator": adjudicator,
+    }
 
 
 def test_every_write_endpoint_refuses_the_bad_input_corpus(

@@ -111,6 +111,17 @@ API_ROUTES: dict[str, Route] = {
         "tr_b1",
         {"PUT": row(404, 200, 404, 403, 404, 404, 401), "PATCH": row(404, 200, 404, 403, 404, 404, 401)},
     ),
+    # B's draft week 6 again (a CT timepoint of a charter without a PET criterion, not a
+    # pre-baseline scan): B reaches the service, which refuses the PET scan (400) and the
+    # pre-baseline form (409); the manager is refused by role, the others by blinding.
+    "trialreads-api:timepoint-read-pet": Route(
+        "tr_b1",
+        {"PUT": row(404, 400, 404, 403, 404, 404, 401), "PATCH": row(404, 400, 404, 403, 404, 404, 401)},
+    ),
+    "trialreads-api:timepoint-read-prebaseline": Route(
+        "tr_b1",
+        {"PUT": row(404, 409, 404, 403, 404, 404, 401), "PATCH": row(404, 409, 404, 403, 404, 404, 401)},
+    ),
     "trialreads-api:timepoint-read-sign": Route("tr_b1", {"POST": row(404, 200, 404, 403, 404, 404, 401)}),
     "trialreads-api:timepoint-read-unlock": Route("tr_b0", {"POST": row(404, 403, 404, 200, 404, 404, 401)}),
     "trialreads-api:timepoint-read-verify": Route("tr_b0", {"GET": row(404, 200, 404, 200, 404, 404, 401)}),
@@ -244,6 +255,15 @@ def _body(route: str, role: str, users: dict[str, Any]) -> dict[str, Any] | None
         return BASELINE_BODY
     if route == "trialreads-api:timepoint-read-followup":
         return FOLLOWUP_BODY
+    if route == "trialreads-api:timepoint-read-pet":
+        return {
+            "reference_site": "liver",
+            "reference_mean": 2.0,
+            "reference_sd": 0.3,
+            "lesions": [{"code": "P1", "organ": "lung", "sul_peak": 8.0}],
+        }
+    if route == "trialreads-api:timepoint-read-prebaseline":
+        return {"sum_mm": 45.0}
     if route == "trialreads-api:timepoint-read-sign":
         user = users.get(role)
         return {"password": PASSWORD, "printed_name": user.get_full_name() if user else "x"}

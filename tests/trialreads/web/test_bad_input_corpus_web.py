@@ -19,9 +19,11 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, get_resolver
 
-from tests.conftest import TrialWithReads, make_subject_with_reads, save_followup
+from tests.conftest import TrialWithReads, make_subject_with_reads, save_baseline, save_followup
 from tests.factories import PASSWORD
 from tests.trialreads.api.test_bad_input_corpus import fingerprint
+from tests.trialreads.criteria_trials import criteria_subject, criteria_trial, prebaseline_timepoint
+from trialreads.choices import Modality
 from trialreads.models import AdjudicationCase
 from trialreads.services import endpoints as endpoint_services
 
@@ -42,6 +44,10 @@ NUMBERS = [
     "0x20",
     "9" * 40,
 ]
+#: PET values (SUL, TLG, minutes): a value valid for the field is left out (12.34 is a SUL).
+SUL_NUMBERS = [n for n in NUMBERS if n != "12.34"] + ["1.23456", "100.5"]
+TLG_NUMBERS = [n for n in NUMBERS if n not in ("12.34", "1000.1")] + ["1.2345", "1000001"]
+UPTAKE_NUMBERS = [n for n in NUMBERS if n not in ("12.34", "1000.1")] + ["60.25", "1441"]
 CODES = ["T\x00", "Té", "x" * 300, " ", "<T1>", "T 1"]
 TEXT = ["x" * 70, "liv\x00er", " "]
 NAMES = ["", "   ", "Ada\x00Reader", "Ada\nReader", "Ada\u202eredaeR", "x" * 201]
@@ -81,7 +87,20 @@ def web_world(disagreement: AdjudicationCase, trial_with_reads: TrialWithReads, 
     save_followup(week12, reader_a)
     week12.refresh_from_db()
     endpoint_services.endpoints_compute(trial_id=tw.trial.pk, task_id="fixture")
-    return {"tw": tw, "case": disagreement, "fresh": fresh.tr(fresh.read_a, 0), "week12": week12}
+    # A pre-baseline scan (its baseline saved) and a PET/CT baseline of a charter naming PERCIST.
+    pre = make_subject_with_reads(tw.trial, manager, (reader_a, reader_b), code="S-PRE", followups=0)
+    save_baseline(pre.tr(pre.read_a, 0), reader_a)
+    prebaseline_timepoint(pre, manager)
+    pet_trial = criteria_trial(manager, (reader_a, reader_b), ["recist1.1", "percist"], "PET-WEB")
+    pet = criteria_subject(pet_trial, manager, (reader_a, reader_b), followups=0, modality=Modality.PET_CT)
+    return {
+        "tw": tw,
+        "case": disagreement,
+        "fresh": fresh.tr(fresh.read_a, 0),
+        "week12": week12,
+        "prebaseline": pre.tr(pre.read_a, 1),
+        "pet": pet.tr(pet.read_a, 0),
+    }
 
 
 def forms_of(w: dict[str, Any], adjudicator: Any) -> dict[str, Form]:
@@ -101,6 +120,20 @@ def forms_of(w: dict[str, Any], adjudicator: Any) -> dict[str, Form]:
         "non_targets-NT1": "present",
         "new_lesions-0-code": "N1", "new_lesions-0-organ": "liver", "new_lesions-0-value_mm": "10",
         "new_lesions-0-measurable": "on",
+    }  # fmt: skip
+    prebaseline, pet = w["prebaseline"], w["pet"]
+    prebaseline_values = {
+        "version": str(prebaseline.version),
+        "targets-0-state": "MEASURED", "targets-0-value_mm": "40",
+        "targets-1-state": "MEASURED", "targets-1-value_mm": "25",
+        "targets-2-state": "MEASURED", "targets-2-value_mm": "18",
+    }  # fmt: skip
+    pet_scan = {
+        "version": str(pet.version), "save": "pet",
+        "pet-reference_site": "liver", "pet-reference_mean": "2.0", "pet-reference_sd": "0.3",
+        "pet-uptake_min": "60",
+        "pet-lesions-0-code": "P1", "pet-lesions-0-organ": "lung", "pet-lesions-0-sul_peak": "8",
+        "pet-lesions-0-sul_max": "9.5", "pet-lesions-0-tlg": "120.5", "pet-lesions-0-value_mm": "15",
     }  # fmt: skip
     decide = {"chosen": "A", "rationale": "Real.", "printed_name": "Alex Judge", "password": PASSWORD}
     return {
@@ -130,6 +163,35 @@ def forms_of(w: dict[str, Any], adjudicator: Any) -> dict[str, Form]:
                 "new_lesions-0-organ": TEXT,
             },
             "form",
+        ),
+        "timepoint-read prebaseline": Form(
+            "reader_a",
+            f"/timepoint-reads/{prebaseline.pk}/",
+            prebaseline_values,
+            {
+                "targets-0-value_mm": NUMBERS,
+                "targets-0-state": ["GONE", "TOO_SMALL", "measured", "٣"],
+                "sum_mm": NUMBERS,
+            },
+            "form",
+        ),
+        "timepoint-read pet": Form(
+            "reader_a",
+            f"/timepoint-reads/{pet.pk}/",
+            pet_scan,
+            {
+                "pet-reference_site": ["", "x", "LIVER", "٣", "liver\x00"],
+                "pet-reference_mean": [*SUL_NUMBERS, "0"],
+                "pet-reference_sd": SUL_NUMBERS,
+                "pet-uptake_min": UPTAKE_NUMBERS,
+                "pet-lesions-0-code": CODES,
+                "pet-lesions-0-organ": TEXT,
+                "pet-lesions-0-sul_peak": [*SUL_NUMBERS, ""],
+                "pet-lesions-0-sul_max": [*SUL_NUMBERS, "5"],
+                "pet-lesions-0-tlg": TLG_NUMBERS,
+                "pet-lesions-0-value_mm": NUMBERS,
+            },
+            "pet_form",
         ),
         "timepoint-read-sign": Form(
             "reader_a",

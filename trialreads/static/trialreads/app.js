@@ -1,4 +1,5 @@
-/* Small behaviours of the pages (no framework): modal dialogs and print buttons. */
+/* Small behaviours of the pages (no framework): modal dialogs, print buttons, the save button
+   of a read form section. */
 (function () {
   "use strict";
   function openDialog(dialog) {
@@ -30,6 +31,19 @@
       if (slot.textContent.trim()) input.setAttribute("aria-invalid", "true");
       else input.removeAttribute("aria-invalid");
     });
+  });
+  // One form with two save buttons (a PET/CT timepoint's CT assessment and PET scan, saved
+  // apart): Enter in a field saves the section the field is in, where the browser's implicit
+  // submission would use the first button ("Save draft") whatever the field.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || event.defaultPrevented) return;
+    var field = event.target;
+    if (!field.matches || !field.matches("input:not([type=checkbox]):not([type=hidden])")) return;
+    var section = field.closest("[data-save-button]");
+    var button = section && document.getElementById(section.getAttribute("data-save-button"));
+    if (!button || !field.form || typeof field.form.requestSubmit !== "function") return;
+    event.preventDefault();
+    field.form.requestSubmit(button);
   });
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("dialog[data-open-on-load]").forEach(openDialog);
