@@ -91,11 +91,11 @@ def read_evaluate(*, user: Any, read_id: object, signed_only: bool = False) -> R
     if not criteria:
         return ReadEvaluation(read, version, None, signed_only)
     # each criterion on its own: one the reads do not carry the input of is named, not fatal
-    evaluation = evaluate_each(subject, criteria)
+    evaluation = evaluate_each(subject, criteria, tuple(charter.analyses or ()))
     if not evaluation.results:
         error = "; ".join(evaluation.errors.values())
         return ReadEvaluation(read, version, None, signed_only, evaluation.errors, error)
-    result = SubjectResult(subject.subject, evaluation.results)
+    result = SubjectResult(subject.subject, evaluation.results, evaluation.analyses)
     return ReadEvaluation(read, version, result, signed_only, evaluation.errors)
 
 

@@ -558,9 +558,13 @@ def prebaseline_preview(*, user: Any, ctx: FormContext, scan: PrebaselineInput) 
 
 def read_results(*, user: Any, read: Read) -> tuple[dict[str, CriterionResult], str]:
     """The engine on the read as the user may see it (drafts included for its reader), and
-    why it could not evaluate it ("" when it could)."""
+    why it could not evaluate it, or which of the charter's criteria it could not ("" when
+    every one evaluated)."""
     evaluation = read_evaluate(user=user, read_id=read.pk)
-    return (dict(evaluation.result.results) if evaluation.result else {}), evaluation.error
+    why = evaluation.error or "; ".join(
+        f"{criterion}: {message}" for criterion, message in evaluation.not_evaluable.items()
+    )
+    return (dict(evaluation.result.results) if evaluation.result else {}), why
 
 
 # --- dashboard --------------------------------------------------------------------------------

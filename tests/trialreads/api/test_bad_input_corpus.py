@@ -470,10 +470,10 @@ def corpus_world(
     fresh_subject = make_subject_with_reads(
         world["trial"], manager, (reader_a, reader_b), code="S-BAD", followups=0
     )
-    # A pre-baseline scan of a subject whose baseline reader A saved.
-    pre_subject = make_subject_with_reads(
-        world["trial"], manager, (reader_a, reader_b), code="S-PRE", followups=0
-    )
+    # A pre-baseline scan of a subject whose baseline reader A saved (a trial asking for the
+    # tumour growth rate, which pre-baseline scans feed).
+    pre_trial = criteria_trial(manager, (reader_a, reader_b), ["recist1.1"], "PRE-BAD", analyses=["tgr"])
+    pre_subject = make_subject_with_reads(pre_trial, manager, (reader_a, reader_b), code="S-PRE", followups=0)
     save_baseline(pre_subject.tr(pre_subject.read_a, 0), reader_a)
     prebaseline_timepoint(pre_subject, manager)
     # A PET/CT baseline in a trial whose charter names PERCIST.

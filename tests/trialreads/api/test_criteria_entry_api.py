@@ -62,9 +62,14 @@ def refused(response: Any, field: str) -> dict[str, list[str]]:
 
 
 def _case(
-    manager: Any, readers: tuple[Any, Any], criteria: list[str], code: str, **kw: Any
+    manager: Any,
+    readers: tuple[Any, Any],
+    criteria: list[str],
+    code: str,
+    analyses: tuple[str, ...] = (),
+    **kw: Any,
 ) -> TrialWithReads:
-    trial = criteria_trial(manager, readers, criteria, code)
+    trial = criteria_trial(manager, readers, criteria, code, analyses=list(analyses))
     return criteria_subject(trial, manager, readers, **kw)
 
 
@@ -362,7 +367,7 @@ def test_the_ct_and_pet_forms_of_a_pet_ct_timepoint_are_saved_apart(
 def test_prebaseline_read_through_the_api(
     manager: Any, reader_a: Any, reader_b: Any, api: dict[str, Any], password: str
 ) -> None:
-    case = _case(manager, (reader_a, reader_b), ["recist1.1", "irecist"], "TGR-01")
+    case = _case(manager, (reader_a, reader_b), ["recist1.1", "irecist"], "TGR-01", analyses=("tgr",))
     a, m = api["reader_a"], api["manager"]
     baseline = {
         "targets": [
@@ -408,7 +413,7 @@ def test_prebaseline_read_through_the_api(
 def test_a_sum_only_prebaseline_and_its_conflicts(
     manager: Any, reader_a: Any, reader_b: Any, api: dict[str, Any], password: str
 ) -> None:
-    case = _case(manager, (reader_a, reader_b), ["recist1.1", "irecist"], "TGR-02")
+    case = _case(manager, (reader_a, reader_b), ["recist1.1", "irecist"], "TGR-02", analyses=("tgr",))
     a, m = api["reader_a"], api["manager"]
     body = {
         "visit_label": "PRE",
@@ -437,7 +442,7 @@ def test_a_sum_only_prebaseline_and_its_conflicts(
 def test_a_prebaseline_scan_after_the_baseline_is_refused(
     manager: Any, reader_a: Any, reader_b: Any, api: dict[str, Any]
 ) -> None:
-    case = _case(manager, (reader_a, reader_b), ["recist1.1", "irecist"], "TGR-03")
+    case = _case(manager, (reader_a, reader_b), ["recist1.1", "irecist"], "TGR-03", analyses=("tgr",))
     rows = (ImagingTimepoint.objects.count(), TimepointRead.objects.count(), AuditEvent.objects.count())
     for day in ("2025-01-05", "2025-01-20"):  # the baseline's own day, and after it
         body = {"visit_label": "PRE", "visit_number": 0, "scan_date_earliest": day, "is_prebaseline": True}
@@ -524,10 +529,22 @@ def test_a_read_the_charter_no_longer_fits_is_reported_not_a_server_error(
         actor=manager,
     )
     body = a.get(f"{API}/reads/{case.read_a.pk}/evaluation/").json()
-    assert body["result"] is None and "irRC needs the bidimensional measurement" in body["error"]
-    detail = a.get(f"{API}/timepoint-reads/{case.tr(case.read_a, 1).pk}/")
-    assert detail.status_code == 200 and detail.json()["responses"] is None
+    # RECIST 1.1 still evaluates; irRC is named with the engine's reason
+    assert set(body["result"]["results"]) == {"recist1.1"} and body["error"] == ""
+    assert "irRC needs the bidimensional measurement" in body["not_evaluable"]["irrc"]
     browser = Client()
     browser.force_login(reader_a)
     page = browser.get(f"/reads/{case.read_a.pk}/")
     assert page.status_code == 200 and "irRC needs the bidimensional measurement" in page.content.decode()
+    # A charter of irRC only: nothing evaluates, and the evaluation says why
+    trial_services.charter_publish(
+        trial_id=case.trial.pk,
+        changes={"criteria": ["irrc"], "primary_criterion": "irrc"},
+        effective_from=dt.date(2025, 3, 2),
+        reason="irRC only",
+        actor=manager,
+    )
+    body = a.get(f"{API}/reads/{case.read_a.pk}/evaluation/").json()
+    assert body["result"] is None and "irRC needs the bidimensional measurement" in body["error"]
+    detail = a.get(f"{API}/timepoint-reads/{case.tr(case.read_a, 1).pk}/")
+    assert detail.status_code == 200 and detail.json()["responses"] is None

@@ -88,7 +88,8 @@ def web_world(disagreement: AdjudicationCase, trial_with_reads: TrialWithReads, 
     week12.refresh_from_db()
     endpoint_services.endpoints_compute(trial_id=tw.trial.pk, task_id="fixture")
     # A pre-baseline scan (its baseline saved) and a PET/CT baseline of a charter naming PERCIST.
-    pre = make_subject_with_reads(tw.trial, manager, (reader_a, reader_b), code="S-PRE", followups=0)
+    pre_trial = criteria_trial(manager, (reader_a, reader_b), ["recist1.1"], "PRE-WEB", analyses=["tgr"])
+    pre = make_subject_with_reads(pre_trial, manager, (reader_a, reader_b), code="S-PRE", followups=0)
     save_baseline(pre.tr(pre.read_a, 0), reader_a)
     prebaseline_timepoint(pre, manager)
     pet_trial = criteria_trial(manager, (reader_a, reader_b), ["recist1.1", "percist"], "PET-WEB")

@@ -27,9 +27,14 @@ pytestmark = pytest.mark.django_db
 
 
 def _case(
-    manager: Any, readers: tuple[Any, Any], criteria: list[str], code: str, **kw: Any
+    manager: Any,
+    readers: tuple[Any, Any],
+    criteria: list[str],
+    code: str,
+    analyses: tuple[str, ...] = (),
+    **kw: Any,
 ) -> TrialWithReads:
-    trial = criteria_trial(manager, readers, criteria, code)
+    trial = criteria_trial(manager, readers, criteria, code, analyses=list(analyses))
     return criteria_subject(trial, manager, readers, **kw)
 
 
@@ -288,7 +293,7 @@ def test_a_pet_ct_timepoint_of_a_mixed_charter_saves_its_two_forms_apart(
 def test_prebaseline_read_through_the_web_form(
     manager: Any, reader_a: Any, reader_b: Any, web: dict[str, Client]
 ) -> None:
-    case = _case(manager, (reader_a, reader_b), ["recist1.1", "irecist"], "TGR-W1")
+    case = _case(manager, (reader_a, reader_b), ["recist1.1", "irecist"], "TGR-W1", analyses=("tgr",))
     a = web["reader_a"]
     baseline = {
         "targets-0-code": "T1", "targets-0-organ": "liver", "targets-0-value_mm": "30",
@@ -328,7 +333,7 @@ def test_prebaseline_read_through_the_web_form(
 def test_a_sum_only_prebaseline_on_the_form(
     manager: Any, reader_a: Any, reader_b: Any, web: dict[str, Client]
 ) -> None:
-    case = _case(manager, (reader_a, reader_b), ["recist1.1"], "TGR-W2")
+    case = _case(manager, (reader_a, reader_b), ["recist1.1"], "TGR-W2", analyses=("tgr",))
     read_services.timepoint_read_save_baseline(
         timepoint_read_id=case.tr(case.read_a, 0).pk,
         targets=[read_services.TargetInput(code="T1", organ="liver", value_mm=Decimal("30.0"))],
