@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from criteria.types import PET_CRITERIA
 from trialreads import access, conf, mappers, validation
 from trialreads.canonical import canonical_json, sha256_hex
 from trialreads.choices import (
@@ -675,6 +676,7 @@ def timepoint_read_sign(
         _check_editable(read, tr, expected_version)
         if tr.saved_at is None:
             raise Conflict("Nothing to sign: save the assessment first.")
+        _require_every_form(tr, _charter_criteria(read.subject.trial_id))
         digest = content_sha256(tr)
         signature = Signature(
             timepoint_read=tr,
@@ -718,6 +720,21 @@ def timepoint_read_sign(
         confirmation_windows_reconcile(subject_id=read.subject_id, actor=actor)
         endpoints_recompute_on_commit(trial_id=read.subject.trial_id, actor=actor)
     return signature
+
+
+def _require_every_form(tr: TimepointRead, criteria: Sequence[str]) -> None:
+    """A signature covers every form the charter asks of the timepoint: a PET/CT timepoint's
+    PET scan when the charter names a PET criterion, and the CT assessment (lesions and
+    ratings) when it names any other; a pre-baseline scan is its CT values or its sum."""
+    pet_named = any(c in PET_CRITERIA for c in criteria)
+    ct_named = not criteria or any(c not in PET_CRITERIA for c in criteria)
+    pet_scan = tr.timepoint.modality == Modality.PET_CT and not tr.timepoint.is_prebaseline
+    if pet_named and pet_scan and not tr.has_pet:
+        raise Conflict("Save the PET scan of this PET/CT timepoint first: the charter names a PET criterion.")
+    if ct_named:
+        ct_values = tr.measurements.exclude(lesion__kind=LesionKind.PET).exists() or tr.ratings.exists()
+        if not ct_values and tr.prebaseline_sum_mm is None:
+            raise Conflict("Save the CT assessment of this timepoint first (the charter names CT criteria).")
 
 
 def timepoint_read_unlock(*, timepoint_read_id: int, reason: str, actor: Any) -> TimepointRead:

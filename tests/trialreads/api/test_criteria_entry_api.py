@@ -493,20 +493,23 @@ def test_a_pet_lesion_code_cannot_become_a_baseline_lesion(
 def test_a_mixed_charter_read_evaluates_the_criteria_whose_input_is_saved(
     manager: Any, reader_a: Any, reader_b: Any, api: dict[str, Any], password: str
 ) -> None:
-    """RECIST 1.1 + PERCIST on PET/CT: with the CT baseline signed and no PET scan yet, the
+    """RECIST 1.1 + PERCIST on PET/CT: with the CT baseline saved and no PET scan yet, the
     read's representation and evaluation answer for RECIST 1.1 (PERCIST's missing PET input
-    was an InputError, a 500 on every GET of the read's timepoints)."""
+    was an InputError, a 500 on every GET of the read's timepoints); the signature waits for
+    the PET scan (a PET/CT timepoint is signed with both its forms)."""
     case = _case(manager, (reader_a, reader_b), ["recist1.1", "percist"], "MIX-04", modality=Modality.PET_CT)
     a = api["reader_a"]
     ct = {"targets": [{"code": "T1", "organ": "liver", "value_mm": 50.0}], "non_targets": []}
-    saved_and_signed(a, case.tr(case.read_a, 0).pk, "baseline", ct, reader_a, password)
-    tr1 = case.tr(case.read_a, 1)
-    response = put(a, tr1.pk, "followup", {"targets": [{"code": "T1", "value_mm": 30.0}]})
-    assert response.status_code == 200, response.content
-    assert set(response.json()["responses"]) == {"recist1.1"}
-    assert response.json()["responses"]["recist1.1"]["overall"] == "PR"
+    tr0 = case.tr(case.read_a, 0)
+    assert put(a, tr0.pk, "baseline", ct).status_code == 200
     assert list(evaluation(a, case.read_a.pk)["results"]) == ["recist1.1"]
-    # Once the PET scans are saved, PERCIST answers too.
+    early = sign(a, tr0.pk, reader_a, password)
+    assert early.status_code == 409 and "PET scan" in early.json()["detail"]
+    assert not TimepointRead.objects.get(pk=tr0.pk).locked
+    # Once the PET scans are saved, PERCIST answers too, and the timepoint can be signed.
+    assert put(a, tr0.pk, "pet", PET_BASELINE).status_code == 200
+    assert list(evaluation(a, case.read_a.pk)["results"]) == ["recist1.1", "percist"]
+    assert sign(a, tr0.pk, reader_a, password).status_code == 200
     other = TimepointRead.objects.get(pk=case.tr(case.read_b, 0).pk)
     assert put(api["reader_b"], other.pk, "pet", PET_BASELINE).status_code == 200
     assert list(evaluation(api["reader_b"], case.read_b.pk)["results"]) == ["percist"]

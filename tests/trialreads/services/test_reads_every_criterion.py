@@ -447,3 +447,24 @@ def test_prebaseline_scan_needs_the_growth_rate_analysis(manager: Any, reader_a:
         _prebaseline_timepoint(setup, manager, BASE - dt.timedelta(days=60))
     assert error.value.field == "is_prebaseline" and "tgr" in error.value.errors["is_prebaseline"][0]
     assert setup.subject.timepoints.count() == count
+
+
+def test_a_pet_ct_timepoint_is_signed_with_both_its_forms(manager: Any, reader_a: Any, reader_b: Any) -> None:
+    """A charter naming CT and PET criteria: the signature of a PET/CT timepoint covers its CT
+    assessment and its PET scan; either alone is a conflict, nothing signed."""
+    setup = _setup(manager, reader_a, reader_b, ["recist1.1", "percist"], modality=Modality.PET_CT)
+    _baseline(setup, reader_a, (svc.TargetInput(code="T1", organ="liver", value_mm=D("50.0")),))
+    with pytest.raises(Conflict, match="PET scan"):
+        sign(setup.tr(0), reader_a)
+    assert not setup.tr(0).locked
+    _save_pet(setup, 0, reader_a, _pet("8.0"))
+    sign(setup.tr(0), reader_a)
+    assert setup.tr(0).locked
+
+
+def test_a_pet_scan_alone_is_not_a_ct_read(manager: Any, reader_a: Any, reader_b: Any) -> None:
+    setup = _setup(manager, reader_a, reader_b, ["recist1.1", "percist"], modality=Modality.PET_CT)
+    _save_pet(setup, 0, reader_a, _pet("8.0"))
+    with pytest.raises(Conflict, match="CT assessment"):
+        sign(setup.tr(0), reader_a)
+    assert not setup.tr(0).locked
