@@ -205,7 +205,7 @@ class TrialSnapshot(NamedTuple):
             TimepointRead.objects.signed()
             .filter(**via("read__subject"), saved_at__isnull=False)
             .values_list(
-                "id", "read_id", "timepoint_id", "content_sha256", *_PET_COLUMNS, "prebaseline_sum_mm"
+                "id", "read_id", "timepoint_id", "content_sha256", *PET_COLUMNS, "prebaseline_sum_mm"
             )
         )
         lesions: dict[int, LesionRow] = {}
@@ -303,7 +303,7 @@ class TrialSnapshot(NamedTuple):
 
 
 #: The timepoint read's PET columns, in :class:`PetRow` order.
-_PET_COLUMNS = (
+PET_COLUMNS = (
     "pet_reference_site",
     "pet_reference_mean",
     "pet_reference_sd",
@@ -381,7 +381,7 @@ def timepoint_read_row(tr: TimepointRead) -> TimepointReadRow:
             for m in measurements
         ),
         tuple(RatingRow(_lesion_row(r.lesion), r.status, r.newly_injected) for r in ratings),
-        _pet_row([getattr(tr, column) for column in _PET_COLUMNS]),
+        _pet_row([getattr(tr, column) for column in PET_COLUMNS]),
         tr.prebaseline_sum_mm,
     )
 

@@ -20,7 +20,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from criteria.types import PET_CRITERIA
-from trialreads import access, conf, mappers, validation
+from trialreads import access, conf, mappers, snapshot, validation
 from trialreads.canonical import canonical_json, sha256_hex
 from trialreads.choices import (
     AuditEventType,
@@ -103,18 +103,7 @@ _MEASUREMENT_COLUMNS = (
 )
 _RATING_COLUMNS = ("timepoint_read_id", *_LESION_COLUMNS, "status", "newly_injected")
 #: The timepoint read's own columns the content covers (the PET scan, a pre-baseline sum).
-_TIMEPOINT_READ_COLUMNS = (
-    "pk",
-    "read_id",
-    "timepoint_id",
-    "pet_reference_site",
-    "pet_reference_mean",
-    "pet_reference_sd",
-    "pet_uptake_min",
-    "pet_unequivocal_progression",
-    "pet_not_done",
-    "prebaseline_sum_mm",
-)
+_TIMEPOINT_READ_COLUMNS = ("pk", "read_id", "timepoint_id", *snapshot.PET_COLUMNS, "prebaseline_sum_mm")
 #: Measurement columns written into the content only when they hold a value, so that the
 #: content (and hash) of every read saved before they existed is what it was.
 _OPTIONAL_MEASUREMENT_KEYS = (
@@ -572,7 +561,7 @@ def timepoint_read_save_pet(
         tr.pet_uptake_min = _pet_value(scan.uptake_min, validation.UPTAKE_PLACES)
         tr.pet_unequivocal_progression = scan.unequivocal_progression and not scan.not_done
         tr.pet_not_done = scan.not_done
-        tr.save(update_fields=[*_PET_COLUMNS])
+        tr.save(update_fields=[*snapshot.PET_COLUMNS])
         for item in scan.lesions:
             lesion = lesions.get(item.code) or Lesion(
                 read=read, lesion_code=item.code, kind=LesionKind.PET, first_timepoint=tr.timepoint
@@ -591,16 +580,6 @@ def timepoint_read_save_pet(
             ).save()
         _finish_write(read, tr, before, actor, kind="pet")
     return tr
-
-
-_PET_COLUMNS = (
-    "pet_reference_site",
-    "pet_reference_mean",
-    "pet_reference_sd",
-    "pet_uptake_min",
-    "pet_unequivocal_progression",
-    "pet_not_done",
-)
 
 
 # --- pre-baseline scan (tumour growth rate) --------------------------------------------------------
