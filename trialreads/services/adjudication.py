@@ -62,7 +62,7 @@ from trialreads.models import (
     Subject,
     TrialMembership,
 )
-from trialreads.services.audit import audit_context, audit_record
+from trialreads.services.audit import audit_context, audit_record, subject_failure_record
 from trialreads.services.auth import signature_reauthenticate
 from trialreads.services.confirmation import confirmation_windows_reconcile
 from trialreads.services.queue import endpoints_recompute_on_commit
@@ -376,15 +376,8 @@ def adjudication_evaluate_after_sign(*, subject_id: int, actor: Any) -> Accepted
             raise
         except Exception as exc:
             logger.exception("adjudication evaluation failed for subject %s", subject_id)
-            subject = Subject.objects.select_related("trial").get(pk=subject_id)
-            audit_record(
-                chain_id=subject.trial.chain_id,
-                event_type=AuditEventType.ADJUDICATION_EVALUATION_FAILED,
-                actor=None,
-                object_type="subject",
-                object_id=subject_id,
-                after={"error": type(exc).__name__, "message": str(exc)[:500]},
-            )
+            failed = AuditEventType.ADJUDICATION_EVALUATION_FAILED
+            subject_failure_record(subject_id=subject_id, event_type=failed, exc=exc)
             return None
 
 

@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_datetime
 from trialreads.canonical import canonical_json, sha256_hex, to_jsonable, utc_iso
 from trialreads.choices import AuditEventType
 from trialreads.errors import AccessDenial, DomainError
-from trialreads.models import AuditEvent, ChainHead
+from trialreads.models import AuditEvent, ChainHead, Subject
 from trialreads.models.audit import GENESIS_HASH, GLOBAL_CHAIN
 
 
@@ -281,6 +281,21 @@ def chain_anchor(chain_id: str) -> dict[str, Any]:
     head = ChainHead.objects.filter(chain_id=chain_id).first()
     seq, hash_ = (head.seq, head.hash) if head else (0, GENESIS_HASH)
     return {"seq": seq, "hash": hash_, "ts": utc_iso(dt.datetime.now(dt.UTC))}
+
+
+def subject_failure_record(*, subject_id: int, event_type: str, exc: Exception) -> AuditEvent:
+    """A hook that runs after a reader's signature (adjudication, confirmation windows) could
+    not evaluate the subject: the read manager is told through the trial's chain (the error's
+    type and message), the signature stands."""
+    subject = Subject.objects.select_related("trial").get(pk=subject_id)
+    return audit_record(
+        chain_id=subject.trial.chain_id,
+        event_type=event_type,
+        actor=None,
+        object_type="subject",
+        object_id=subject_id,
+        after={"error": type(exc).__name__, "message": str(exc)[:500]},
+    )
 
 
 def access_denied_record(*, denial: AccessDenial) -> AuditEvent:

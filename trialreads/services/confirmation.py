@@ -79,7 +79,7 @@ from trialreads.models import (
     Subject,
     Trial,
 )
-from trialreads.services.audit import audit_context, audit_record
+from trialreads.services.audit import audit_context, audit_record, subject_failure_record
 from trialreads.services.queue import enqueue_confirmation_notification
 from trialreads.snapshot import (
     ReadRow,
@@ -360,15 +360,8 @@ def confirmation_windows_reconcile(*, subject_id: int, actor: Any = None) -> Non
             raise
         except Exception as exc:
             logger.exception("confirmation window evaluation failed for subject %s", subject_id)
-            subject = Subject.objects.select_related("trial").get(pk=subject_id)
-            audit_record(
-                chain_id=subject.trial.chain_id,
-                event_type=AuditEventType.CONFIRMATION_EVALUATION_FAILED,
-                actor=None,
-                object_type="subject",
-                object_id=subject_id,
-                after={"error": type(exc).__name__, "message": str(exc)[:500]},
-            )
+            failed = AuditEventType.CONFIRMATION_EVALUATION_FAILED
+            subject_failure_record(subject_id=subject_id, event_type=failed, exc=exc)
 
 
 # --- notifications ---------------------------------------------------------------------------------
