@@ -123,6 +123,7 @@ class TimepointRow(NamedTuple):
     scan_date_latest: dt.date
     scan_date_collected: str = ""  # a partial date as collected (e.g. "2014-02"), else ""
     is_prebaseline: bool = False
+    scan_date_imputation: str = ""  # the rule that imputed the scan dates from the collected one
 
 
 class PetRow(NamedTuple):
@@ -199,6 +200,7 @@ class TrialSnapshot(NamedTuple):
                 "scan_date_latest",
                 "scan_date_collected",
                 "is_prebaseline",
+                "scan_date_imputation",
             )
         }
         signed_trs = list(
@@ -348,6 +350,7 @@ def _timepoint_row(tp: ImagingTimepoint) -> TimepointRow:
         tp.scan_date_latest,
         tp.scan_date_collected,
         tp.is_prebaseline,
+        tp.scan_date_imputation,
     )
 
 

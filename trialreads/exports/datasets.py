@@ -227,6 +227,8 @@ class ReaderTimepoint:
     dtc: str = ""
     prebaseline: bool = False
     sum_mm: Decimal | None = None
+    #: the rule that imputed ``date`` from ``dtc`` (``trialreads.exports.dates``), when partial
+    imputation: str = ""
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,8 @@ class ExportStudy:
     window_days: int = 0
     data_cutoff: dt.date | None = None
     include_bestresp: bool = True
+    #: the charter's rule for partial dates (``Charter.date_imputation``), for the metadata
+    date_imputation: str = "nominal"
 
 
 # --- variable metadata ------------------------------------------------------------

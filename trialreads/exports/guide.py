@@ -9,6 +9,7 @@ the text cannot drift from the data it describes.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,11 +29,20 @@ class GuideFacts:
     adjudicated_subjects: int
     criteria: tuple[str, ...] = ()  # the criteria with results in the transfer, in its order
     prebaseline_visits: int = 0  # reader visits before the baseline (tumour growth rate)
+    date_imputation: str = "nominal"  # the charter's rule for partial dates
+    #: rule -> reader visits whose partial date it imputed (the rule recorded on the visit)
+    imputed_by: tuple[tuple[str, int], ...] = ()
 
 
 def guide_facts(study: ExportStudy) -> GuideFacts:
     present = {c for s in study.subjects for r in s.reads for c in r.criteria}
+    rules = Counter(
+        tp.imputation or study.date_imputation
+        for s in study.subjects for r in s.reads for tp in r.timepoints if tp.dtc
+    )  # fmt: skip
     return GuideFacts(
+        date_imputation=study.date_imputation,
+        imputed_by=tuple(sorted(rules.items())),
         partial_date_visits=sum(
             1 for s in study.subjects for r in s.reads for tp in r.timepoints if tp.dtc
         ),
@@ -121,10 +131,13 @@ def reviewers_guide(
         "4. Dates",
         "   SDTM --DTC keep the collected precision: a partial date (YYYY-MM, YYYY) stays partial",
         f"   (reader visits with a partial date in this transfer: {facts.partial_date_visits}). The engine",
-        "   and ADaM use an imputed date, chosen by the rule named at import:",
+        f"   and ADaM use an imputed date, by the charter's rule ({facts.date_imputation}) unless an import",
+        "   named another for its visits (recorded on each visit):",
         *(f"     {rule.name:<8} {rule.description}" for rule in IMPUTATION_RULES),
-        "   always after the previous visit. ADRS ADT is that date, with ADTF = D (day imputed) or M",
-        "   (month and day imputed). RSDTC of a visit is its latest image date for CR/PR and its",
+        "   always after the previous visit. Reader visits imputed, by rule: "
+        + (", ".join(f"{rule} {count}" for rule, count in facts.imputed_by) or "none") + ".",
+        "   ADRS ADT is that date, with ADTF = D (day imputed) or M (month and day imputed); ADTTE",
+        "   ADT takes the same dates. RSDTC of a visit is its latest image date for CR/PR and its",
         "   earliest for any other response (SDTM RECIST supplement).",
         "",
         "5. Time to event (ADTTE)",

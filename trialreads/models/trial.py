@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from trialreads.choices import ReadParadigm, TrialRole
+from trialreads.exports.dates import RULE_NAMES
 from trialreads.validators import DAYS_MAX
 
 from .base import AuditedManager, date_window
@@ -83,6 +84,12 @@ class Charter(models.Model):
     read_paradigm = models.CharField(
         max_length=10, choices=ReadParadigm.choices, default=ReadParadigm.TWO_PLUS_ONE
     )
+    #: How a partial scan date (``2014-02``) is imputed for the engine and ADaM ``ADT``
+    #: (``trialreads.exports.dates``: first / mid / last day of the collected period, or the
+    #: nominal visit day an SDTM import knows). The default keeps the import's former rule.
+    date_imputation = models.CharField(
+        max_length=8, choices=[(name, name) for name in RULE_NAMES], default="nominal"
+    )
     effective_from = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -103,6 +110,9 @@ class Charter(models.Model):
             ),
             models.CheckConstraint(
                 condition=date_window("effective_from"), name="charter_effective_from_window"
+            ),
+            models.CheckConstraint(
+                condition=Q(date_imputation__in=RULE_NAMES), name="charter_date_imputation_rule"
             ),
             # The day counts are PositiveIntegerFields (>= 0 already); the services cap them too.
             models.CheckConstraint(

@@ -254,6 +254,7 @@ def _timepoint(tr: TimepointReadRow, baseline_pet: Sequence[str]) -> ReaderTimep
         dtc=tp.scan_date_collected,
         prebaseline=tp.is_prebaseline,
         sum_mm=tr.prebaseline_sum_mm,
+        imputation=tp.scan_date_imputation,
     )
 
 
@@ -405,6 +406,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
         assessment_interval_days=int(conf.get("EXPORT_ASSESSMENT_INTERVAL_DAYS")),
         window_days=int(conf.get("EXPORT_WINDOW_DAYS")),
         data_cutoff=data_cutoff,
+        date_imputation=job.charter.date_imputation,
     )
     return StudyBuild(study, tuple(sorted(excluded)), as_of)
 

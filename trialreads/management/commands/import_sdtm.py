@@ -15,9 +15,11 @@ conformance test):
   -> site ``701``); the randomisation date is the baseline date (TU/TR carry none).
 * Visits: one imaging timepoint per ``VISIT`` in ``VISITNUM`` order, its scan dates spanning
   both readers' dates. A partial ``TRDTC`` (both readers' the same) is kept as collected on
-  the timepoint (SDTM ``--DTC`` write it so) and imputed for the engine by ``--date-imputation``
-  (``first``/``mid``/``last``/``nominal``, :mod:`trialreads.exports.dates`; default ``nominal``,
-  the former behaviour), recorded with it; ADaM ``ADT`` is that date with ``ADTF``.
+  the timepoint (SDTM ``--DTC`` write it so) and imputed for the engine by the charter's
+  ``date_imputation`` (``first``/``mid``/``last``/``nominal``, :mod:`trialreads.exports.dates`;
+  a new charter's is ``nominal``, the former behaviour), or by ``--date-imputation`` when given
+  (it overrides the charter's rule for this import), recorded on the timepoint; ADaM ``ADT`` is
+  that date with ``ADTF``.
 * Values keep their collected precision (the source has values like 32.32 mm): the standardised
   ``TRSTRESC`` is stored exactly and is what the engine decides on, with the collected
   ``TRORRES`` text beside it, so the export writes ``TRORRES`` as collected. Rounding to the
@@ -56,7 +58,7 @@ from trialreads.choices import AdjudicationStatus, MeasurementState, TrialRole
 from trialreads.errors import DomainError
 from trialreads.exports import dates as export_dates
 from trialreads.management.inputs import BAD_INPUT, refused, trial_code
-from trialreads.models import AdjudicationCase, ImagingTimepoint, Read, TimepointRead, Trial
+from trialreads.models import AdjudicationCase, Charter, ImagingTimepoint, Read, TimepointRead, Trial
 from trialreads.services import adjudication as adjudication_services
 from trialreads.services import reads as read_services
 from trialreads.services import trials as trial_services
@@ -130,14 +132,21 @@ def _user(username: str, password: str, *, staff: bool = False, name: str = "") 
 
 
 def import_sdtm(
-    directory: Path, *, trial_code: str | None = None, stdout: Any = None, date_imputation: str = "nominal"
+    directory: Path,
+    *,
+    trial_code: str | None = None,
+    stdout: Any = None,
+    date_imputation: str | None = None,
+    charter_date_imputation: str | None = None,
 ) -> tuple[Trial, dict[str, Any]]:
     """Import the TU/TR files of ``directory`` into a new trial; returns it and a summary.
-    Partial ``TRDTC`` are imputed by ``date_imputation`` (:data:`trialreads.exports.dates.RULE_NAMES`)."""
-    if date_imputation not in export_dates.RULE_NAMES:
-        raise CommandError(
-            f"--date-imputation: one of {', '.join(export_dates.RULE_NAMES)}", returncode=BAD_INPUT
-        )
+    The new charter's ``date_imputation`` is ``charter_date_imputation`` (else the field's
+    default); partial ``TRDTC`` are imputed by ``date_imputation`` when given, else by the
+    charter's rule (:data:`trialreads.exports.dates.RULE_NAMES`)."""
+    options = {"--date-imputation": date_imputation, "--charter-date-imputation": charter_date_imputation}
+    for option, value in options.items():
+        if value is not None and value not in export_dates.RULE_NAMES:
+            raise CommandError(f"{option}: one of {', '.join(export_dates.RULE_NAMES)}", returncode=BAD_INPUT)
     tu_path, tr_path = _find(directory, "tu"), _find(directory, "tr")
     tu, tr = _rows(tu_path), _rows(tr_path)
     source = f"{tr_path.name} (SHA-256 {hashlib.sha256(tr_path.read_bytes()).hexdigest()[:16]})"
@@ -191,9 +200,12 @@ def import_sdtm(
             code=code,
             title=f"{code} (imported from SDTM TU/TR)",
             actor=manager,
-            charter={"criteria": ["recist1.1", "irecist", "imrecist"]},
+            charter={"criteria": ["recist1.1", "irecist", "imrecist"]}
+            | ({"date_imputation": charter_date_imputation} if charter_date_imputation else {}),
             effective_from=min(baseline_dates),
         )
+        charter_rule = Charter.objects.get(trial=trial, is_current=True).date_imputation
+        rule = date_imputation if date_imputation is not None else charter_rule
         for user, role, label in ((r1, TrialRole.READER, "R1"), (r2, TrialRole.READER, "R2")):
             trial_services.membership_add(
                 trial_id=trial.pk, user_id=user.pk, role=role, reader_label=label, actor=manager
@@ -212,7 +224,7 @@ def import_sdtm(
             reads = {r: per_reader[r].get(usubjid) for r in READERS}
             _import_subject(
                 trial, sites[site_code], usubjid, reads, visitnum, first_visit[usubjid][1],
-                manager, reader_users, counter, source, date_imputation,
+                manager, reader_users, counter, source, rule,
             )  # fmt: skip
         decided = _settle_adjudications(trial, accepted, manager, adjudicator, passwords["adj"])
     summary = {
@@ -220,7 +232,8 @@ def import_sdtm(
         "subjects": len(subjects),
         "readers": list(READERS),
         "values_finer_than_0.1_mm": counter.finer,
-        "date_imputation": date_imputation,
+        "date_imputation": rule,
+        "charter_date_imputation": charter_rule,
         "adjudications_decided": decided,
         "source": source,
     }
@@ -393,9 +406,15 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--date-imputation",
-            default="nominal",
+            default=None,
             choices=export_dates.RULE_NAMES,
-            help="rule for partial TRDTC (trialreads.exports.dates; default: nominal)",
+            help="rule for partial TRDTC (trialreads.exports.dates); default: the charter's date_imputation",
+        )
+        parser.add_argument(
+            "--charter-date-imputation",
+            default=None,
+            choices=export_dates.RULE_NAMES,
+            help="the new charter's date_imputation (the trial's rule; default: nominal)",
         )
         parser.add_argument("--compute", action="store_true", help="compute the endpoints afterwards")
         parser.add_argument("--export-dir", type=Path, default=None, help="then write the export here")
@@ -406,7 +425,10 @@ class Command(BaseCommand):
 
         try:
             trial, summary = import_sdtm(
-                options["dir"], trial_code=options["trial"], date_imputation=options["date_imputation"]
+                options["dir"],
+                trial_code=options["trial"],
+                date_imputation=options["date_imputation"],
+                charter_date_imputation=options["charter_date_imputation"],
             )
         except DomainError as exc:
             # A value the services refuse (a visit number, a diameter, a date): exit 2.
