@@ -15,8 +15,16 @@ from dataclasses import dataclass
 
 from trialreads.exports.censoring import PFS_RULES, describe_rules
 from trialreads.exports.criteria_codes import CRITERIA_CODES, HYPERPROGRESSION_PARAMS
-from trialreads.exports.datasets import PFS, ExportStudy, ordered_criteria, paramcd
+from trialreads.exports.datasets import (
+    PFS,
+    ExportStudy,
+    has_epochs,
+    has_study_days,
+    ordered_criteria,
+    paramcd,
+)
 from trialreads.exports.dates import IMPUTATION_RULES
+from trialreads.exports.timing import EPOCH_RULES
 
 GUIDE_NAME = "reviewers-guide.txt"
 
@@ -30,6 +38,9 @@ class GuideFacts:
     criteria: tuple[str, ...] = ()  # the criteria with results in the transfer, in its order
     prebaseline_visits: int = 0  # reader visits before the baseline (tumour growth rate)
     date_imputation: str = "nominal"  # the charter's rule for partial dates
+    study_days: bool = False  # TU/TR/RS carry --DY (some subject has a reference start date)
+    epoch_rule: str = ""  # the charter's epochs ("" none); EPOCH is there when study_days too
+    subjects_without_reference: int = 0  # subjects without a reference start date
     #: rule -> reader visits whose partial date it imputed (the rule recorded on the visit)
     imputed_by: tuple[tuple[str, int], ...] = ()
 
@@ -42,6 +53,9 @@ def guide_facts(study: ExportStudy) -> GuideFacts:
     )  # fmt: skip
     return GuideFacts(
         date_imputation=study.date_imputation,
+        study_days=has_study_days(study),
+        epoch_rule=study.epoch_rule if has_epochs(study) else "",
+        subjects_without_reference=sum(1 for s in study.subjects if s.reference_start_date is None),
         imputed_by=tuple(sorted(rules.items())),
         partial_date_visits=sum(
             1 for s in study.subjects for r in s.reads for tp in r.timepoints if tp.dtc
@@ -161,10 +175,35 @@ def reviewers_guide(
         "   PSPD<suffix>, DISSRESP. Pre-baseline scans (tumour growth rate) are TR visits before the",
         f"   baseline without RS records ({facts.prebaseline_visits} reader visits in this transfer).",
         "",
-        "7. Not in this transfer",
-        "   --DY and EPOCH: the sponsor's reference start date and epochs were not provided, so they are",
-        "   left out. No subject-level dataset (ADSL) is delivered: STARTDT and death dates come from the",
-        "   trial's subject records. Define-XML is not part of this transfer.",
+        "7. Subject-level dates, study days and epochs",
+        "   ADSL is a minimal subject-level dataset of the trial's dates the BICR derivations use",
+        "   (RANDDT, TRTSDT first dose, DTHDT, LSTALVDT last contact, RFSTDTC), one record per subject:",
+        "   ADTTE STARTDT is ADSL RANDDT and SRCDOM/SRCVAR name it; merge it into the sponsor's ADSL.",
+        *_timing_lines(facts),
         "",
     ]
     return "\n".join(lines).encode("ascii")
+
+
+def _timing_lines(facts: GuideFacts) -> list[str]:
+    if facts.study_days:
+        days = [
+            "   --DY (TUDY, TRDY, RSDY) count from the subject's reference start date (RFSTDTC is",
+            "   day 1, the day before is day -1, no day 0), from full dates only (a partial --DTC has",
+            "   none); subjects without a reference start date have none "
+            f"({facts.subjects_without_reference} in this transfer).",
+        ]
+    else:
+        days = ["   --DY: left out, the sponsor's reference start date (RFSTDTC) was not provided."]
+    rule = EPOCH_RULES.get(facts.epoch_rule)
+    if rule is None:
+        return [
+            *days,
+            "   EPOCH: left out, the sponsor's epochs (charter epoch_rule) and reference start dates",
+            "   were not both provided.",
+        ]
+    return [
+        *days,
+        f"   EPOCH (charter epoch rule {rule.name}): {rule.description};",
+        "   a partial date straddling the reference start date has none; SUMDIAM takes its visit's date.",
+    ]

@@ -57,6 +57,10 @@ CHARTER_SETTING_FIELDS: dict[str, str] = {
 }
 
 
+#: ``Charter.epoch_rule`` choices (the rules are ``trialreads.exports.epochs``).
+EPOCH_RULES = [("", "not provided"), ("screening_treatment", "SCREENING before RFSTDTC, TREATMENT on/after")]
+
+
 class Charter(models.Model):
     """The imaging review charter's machine-readable part. Versioned data: a change is a
     new row (``charter_publish``), never an edit, so every read and endpoint can name the
@@ -90,6 +94,10 @@ class Charter(models.Model):
     date_imputation = models.CharField(
         max_length=8, choices=[(name, name) for name in RULE_NAMES], default="nominal"
     )
+    #: The sponsor's epochs, when it gives them (SDTM ``EPOCH``): ``""`` none (the transfer
+    #: leaves EPOCH out), ``screening_treatment``: SCREENING before the subject's reference
+    #: start date (``Subject.reference_start_date``), TREATMENT on and after it.
+    epoch_rule = models.CharField(max_length=24, choices=EPOCH_RULES, blank=True, default="")
     effective_from = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -113,6 +121,9 @@ class Charter(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(date_imputation__in=RULE_NAMES), name="charter_date_imputation_rule"
+            ),
+            models.CheckConstraint(
+                condition=Q(epoch_rule__in=[value for value, _ in EPOCH_RULES]), name="charter_epoch_rule"
             ),
             # The day counts are PositiveIntegerFields (>= 0 already); the services cap them too.
             models.CheckConstraint(

@@ -104,7 +104,9 @@ logger = logging.getLogger(__name__)
 #: The export batch's lease: a batch given up on is audited as ``EXPORT_CREATED``.
 EXPORT_LEASE = LeaseKind(ExportBatch, AuditEventType.EXPORT_CREATED, "export_batch")
 #: Version of this mapping; part of an export batch's key.
-EXPORT_MAPPING_VERSION = "2"  # 2: every criterion, the new TR tests, SUPPTU/SUPPTR, per-criterion manifest
+#: 2: every criterion, the new TR tests, SUPPTU/SUPPTR, per-criterion manifest; 3: ADSL, --DY and
+#: EPOCH when given, define.xml
+EXPORT_MAPPING_VERSION = "3"
 #: Progress steps of a batch (``done``/``total``): the study loaded; every dataset built,
 #: checked and encoded; the files written and the batch finished. Each step renews the
 #: build's lease.
@@ -394,6 +396,9 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
                 accepted=_EVALUATOR[accepted],
                 adjudicated=(sid, accepted) in adjudicated,
                 death_date=subject.death_date,
+                first_dose_date=subject.first_dose_date,
+                last_contact_date=subject.last_contact_date,
+                reference_start_date=subject.reference_start_date,
             )
         )
     latest = max((tp.scan_date_latest for tp in timepoints.values()), default=None)
@@ -407,6 +412,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
         window_days=int(conf.get("EXPORT_WINDOW_DAYS")),
         data_cutoff=data_cutoff,
         date_imputation=job.charter.date_imputation,
+        epoch_rule=job.charter.epoch_rule,
     )
     return StudyBuild(study, tuple(sorted(excluded)), as_of)
 

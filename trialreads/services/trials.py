@@ -37,8 +37,10 @@ from trialreads.models import (
     TrialMembership,
 )
 from trialreads.models.subject import VISIT_NUMBER_MAX
-from trialreads.models.trial import CHARTER_SETTING_FIELDS
+from trialreads.models.trial import CHARTER_SETTING_FIELDS, EPOCH_RULES
 from trialreads.services.audit import audit_record
+
+EPOCH_RULE_VALUES = tuple(value for value, _ in EPOCH_RULES)
 
 #: Charter fields a new version may set, with their validators.
 CHARTER_FIELDS = (
@@ -55,6 +57,7 @@ CHARTER_FIELDS = (
     "analyses",
     "engine_settings",
     "date_imputation",
+    "epoch_rule",
 )
 
 
@@ -109,6 +112,8 @@ def _validate_charter(values: Mapping[str, Any]) -> None:
             raise ValidationError("an integer number of days between 0 and 365", name)
     if "date_imputation" in values and values["date_imputation"] not in export_dates.RULE_NAMES:
         raise ValidationError(f"one of {', '.join(export_dates.RULE_NAMES)}", "date_imputation")
+    if "epoch_rule" in values and values["epoch_rule"] not in EPOCH_RULE_VALUES:
+        raise ValidationError(f"one of {', '.join(map(repr, EPOCH_RULE_VALUES))}", "epoch_rule")
     tracer = values.get("pet_tracer")
     if tracer is not None and (not isinstance(tracer, str) or not 1 <= len(tracer.strip()) <= 20):
         raise ValidationError("the PET tracer's name, 1-20 characters (e.g. FDG)", "pet_tracer")
@@ -285,25 +290,45 @@ def site_create(*, trial_id: int, code: str, name: str = "", actor: Any) -> Site
 def subject_create(
     *,
     trial_id: int,
-    site_id: int,
+    site_id: int | None = None,
     subject_code: str,
     randomisation_date: dt.date,
     actor: Any,
     arm: str = "",
     death_date: dt.date | None = None,
     last_contact_date: dt.date | None = None,
+    first_dose_date: dt.date | None = None,
+    reference_start_date: dt.date | None = None,
+    site_code: str | None = None,
 ) -> Subject:
+    """A subject with its dates from the trial: randomisation, and when known the first dose
+    (``first_dose_date``, DM RFXSTDTC), the sponsor's reference start (``reference_start_date``,
+    DM RFSTDTC: day 1 of --DY), death and last contact; none of them may precede
+    randomisation except the reference start, which the sponsor defines. The site is named
+    by its id or, for API clients, by its code (``site_code``)."""
     trial = _manage(actor, trial_id)
     _require_code(subject_code, "subject_code")
     _require_date(randomisation_date, "randomisation_date")
-    for name, value in (("death_date", death_date), ("last_contact_date", last_contact_date)):
+    dates = {
+        "death_date": death_date,
+        "last_contact_date": last_contact_date,
+        "first_dose_date": first_dose_date,
+        "reference_start_date": reference_start_date,
+    }
+    for name, value in dates.items():
         if value is not None:
             _require_date(value, name)
-        if value is not None and value < randomisation_date:
+        if value is not None and name in _AFTER_RANDOMISATION and value < randomisation_date:
             raise ValidationError("cannot precede the randomisation date", name)
-    site = Site.objects.filter(pk=site_id, trial=trial).first()
-    if site is None:
-        raise ValidationError("no such site in this trial", "site_id")
+    if site_id is None and site_code is not None:
+        _require_code(site_code, "site_code")
+        site = Site.objects.filter(code=site_code, trial=trial).first()
+        if site is None:
+            raise ValidationError("no such site in this trial", "site_code")
+    else:
+        site = Site.objects.filter(pk=site_id, trial=trial).first() if site_id is not None else None
+        if site is None:
+            raise ValidationError("no such site in this trial", "site_id")
     with transaction.atomic():
         if Subject.objects.filter(trial=trial, subject_code=subject_code).exists():
             raise Conflict(f"Subject {subject_code} already exists in this trial.")
@@ -313,8 +338,7 @@ def subject_create(
             subject_code=subject_code,
             randomisation_date=randomisation_date,
             arm=arm,
-            death_date=death_date,
-            last_contact_date=last_contact_date,
+            **dates,
         )
         subject.save()
         # The arm itself stays out of the audit trail, which read managers may review (blinding).
@@ -331,17 +355,22 @@ def subject_create(
                 "arm_recorded": bool(arm),
                 "death_date": death_date,
                 "last_contact_date": last_contact_date,
-            },
+            }
+            | {name: value for name in ("first_dose_date", "reference_start_date") if (value := dates[name])},
         )
     return subject
 
 
-#: Subject fields that may change after creation (survival follow-up feeds PFS censoring).
-SUBJECT_UPDATABLE = ("death_date", "last_contact_date")
+#: Subject fields that may change after creation (survival follow-up feeds PFS censoring; the
+#: sponsor's first dose and reference start date arrive with its data).
+SUBJECT_UPDATABLE = ("death_date", "last_contact_date", "first_dose_date", "reference_start_date")
+#: Subject dates that cannot precede randomisation.
+_AFTER_RANDOMISATION = frozenset({"death_date", "last_contact_date", "first_dose_date"})
 
 
 def subject_update(*, subject_id: int, changes: Mapping[str, Any], reason: str, actor: Any) -> Subject:
-    """Record a death or last-contact date (read manager, with a reason; audited old/new)."""
+    """Record a death, last-contact, first-dose or reference start date (read manager, with a
+    reason; audited old/new)."""
     subject = access.access_subject_for(actor, subject_id)
     access.require_capability(actor, subject.trial_id, access.MANAGE, "subject", subject.pk)
     unknown = set(changes) - set(SUBJECT_UPDATABLE)
@@ -352,7 +381,7 @@ def subject_update(*, subject_id: int, changes: Mapping[str, Any], reason: str, 
     for name, value in changes.items():
         if value is not None:
             _require_date(value, name)
-        if value is not None and value < subject.randomisation_date:
+        if value is not None and name in _AFTER_RANDOMISATION and value < subject.randomisation_date:
             raise ValidationError("cannot precede the randomisation date", name)
         if value is not None and value > timezone.now().date():
             raise ValidationError("cannot be in the future", name)

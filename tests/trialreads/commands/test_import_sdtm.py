@@ -106,7 +106,7 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
         pass
     assert not Trial.objects.filter(code="CDISCPILOT01").exists()
     trial, summary, datasets, second = _pipeline()
-    assert second == first and len(second) == 10
+    assert second == first and len(second) == 12
 
     # The validated package (export_write) holds the same bytes.
     manifest, _ = export_services.export_write(summary["job"], tmp_path / "package")
@@ -122,7 +122,7 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
     assert AuditEvent.objects.filter(chain_id=trial.chain_id, event_type="TIMEPOINT_READ_SIGNED").count() == (
         trs.count()
     )
-    tu, tr, rs, _, adtte = datasets
+    tu, tr, rs, adsl, adrs, adtte = datasets
 
     # TU: every lesion of every reader, with role and location.
     source_tu = {
@@ -240,7 +240,6 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
         assert all((usubjid, r["RSLNKGRP"]) in tr_groups for r in mine if r["RSLNKGRP"])
         assert any(r["RSLNKGRP"] for r in mine)
     # ADRS takes the adjudicator's records as its source.
-    adrs = datasets[3]
     seq_of = {r["RSSEQ"]: r for r in rs.rows if r["USUBJID"] in adjudicated}
     sources = [r for r in adrs.rows if r["USUBJID"] in adjudicated and r["PARAMCD"] == "OVR"]
     assert sources and all(seq_of[r["SRCSEQ"]]["RSEVALID"] == "ADJUDICATOR" for r in sources)
@@ -248,6 +247,22 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
     # ADTTE: one PFS record per subject and criterion.
     keys = sorted((r["USUBJID"], r["PARAMCD"]) for r in adtte.rows)
     assert keys == sorted((s, p) for s in source_accepted for p in ("PFS", "PFSI", "PFSIM"))
+
+    # Issue 18 item 3: the subject dates come from the sponsor's DM / DS (tests/data/pharmaversesdtm
+    # dm.csv, ds.csv), ADSL delivers them, and ADTTE's STARTDT is DS's randomisation date, not
+    # the screening scan date.
+    dm = {r["USUBJID"]: r for r in _csv("dm.csv")}
+    randomised = {r["USUBJID"]: r["DSSTDTC"] for r in _csv("ds.csv") if r["DSDECOD"] == "RANDOMIZED"}
+    assert summary["subject_dates"] == {
+        "reference_start_date": 8, "first_dose_date": 8, "death_date": 0, "randomisation_date": 8,
+    }  # fmt: skip
+    ours_adsl = {
+        r["USUBJID"]: (r["RANDDT"].isoformat(), r["RFSTDTC"], r["TRTSDT"].isoformat()) for r in adsl.rows
+    }
+    assert ours_adsl == {u: (randomised[u], row["RFSTDTC"], row["RFXSTDTC"]) for u, row in dm.items()}
+    assert {r["USUBJID"]: r["STARTDT"].isoformat() for r in adtte.rows} == randomised
+    stored = Subject.objects.filter(trial=trial)
+    assert {s.subject_code: s.randomisation_date.isoformat() for s in stored} == randomised
 
 
 def test_every_listed_difference_has_a_reason() -> None:

@@ -23,7 +23,7 @@ from trialreads.exports.spec import Dataset, Value, char
 from trialreads.exports.xpt import XportError
 
 CREATED = dt.datetime(2024, 7, 1, 6, 0, 0, tzinfo=dt.UTC)
-NAMES = ["adrs", "adtte", "rs", "tr", "tu"]
+NAMES = ["adrs", "adsl", "adtte", "rs", "tr", "tu"]
 
 
 def build(directory: Path, **overrides: Any) -> dict[str, Any]:
@@ -165,7 +165,7 @@ def test_a_non_conformant_export_writes_nothing(tmp_path: Path) -> None:
             charter_version="c",
         )
     assert {p.code for p in caught.value.problems} == {"CHAR_LENGTH"}
-    assert {p.dataset for p in caught.value.problems} == {"TU", "TR", "RS", "ADRS", "ADTTE"}
+    assert {p.dataset for p in caught.value.problems} == {"TU", "TR", "RS", "ADSL", "ADRS", "ADTTE"}
     assert not (tmp_path / "out").exists()
 
 

@@ -102,3 +102,15 @@ def test_a_named_rule_overrides_the_charters_and_dates_must_lie_in_the_period(
     with pytest.raises(ValidationError) as missing:
         svc.timepoint_create(subject_id=subject.pk, visit_label="WEEK 12", visit_number=3, actor=manager)
     assert missing.value.field == "scan_date_earliest" and ImagingTimepoint.objects.count() == before
+
+
+def test_the_sponsors_epochs_are_a_charter_setting_checked_and_audited(trial: Any, manager: Any) -> None:
+    """Issue 18 item 4: ``epoch_rule`` (none by default: the transfer leaves EPOCH out)."""
+    assert Charter.objects.get(trial=trial, is_current=True).epoch_rule == ""
+    v2 = _publish(trial, manager, epoch_rule="screening_treatment")
+    event = AuditEvent.objects.filter(event_type=AuditEventType.CHARTER_PUBLISHED).latest("seq")
+    assert v2.epoch_rule == event.after["epoch_rule"] == "screening_treatment"
+    assert event.before["epoch_rule"] == ""
+    with pytest.raises(ValidationError) as caught:
+        _publish(trial, manager, epoch_rule="SCREENING")
+    assert caught.value.field == "epoch_rule" and Charter.objects.filter(trial=trial).count() == 2
