@@ -286,6 +286,8 @@ class ExportStudy:
     #: the charter's epochs (``Charter.epoch_rule``, :data:`trialreads.exports.timing.EPOCH_RULES`;
     #: ``""``: none given, no EPOCH)
     epoch_rule: str = ""
+    #: the engine settings the responses were evaluated with (name, value), for define.xml's methods
+    settings: tuple[tuple[str, str], ...] = ()
     #: ``--DY`` in TU/TR/RS: ``None`` derives it (some subject has a reference start date);
     #: set once for the whole study before it is split by subject (:func:`build_response_domains`)
     study_days: bool | None = None

@@ -41,6 +41,7 @@ class GuideFacts:
     study_days: bool = False  # TU/TR/RS carry --DY (some subject has a reference start date)
     epoch_rule: str = ""  # the charter's epochs ("" none); EPOCH is there when study_days too
     subjects_without_reference: int = 0  # subjects without a reference start date
+    settings: tuple[tuple[str, str], ...] = ()  # the engine settings the responses were evaluated with
     #: rule -> reader visits whose partial date it imputed (the rule recorded on the visit)
     imputed_by: tuple[tuple[str, int], ...] = ()
 
@@ -56,6 +57,7 @@ def guide_facts(study: ExportStudy) -> GuideFacts:
         study_days=has_study_days(study),
         epoch_rule=study.epoch_rule if has_epochs(study) else "",
         subjects_without_reference=sum(1 for s in study.subjects if s.reference_start_date is None),
+        settings=study.settings,
         imputed_by=tuple(sorted(rules.items())),
         partial_date_visits=sum(
             1 for s in study.subjects for r in s.reads for tp in r.timepoints if tp.dtc
@@ -127,8 +129,10 @@ def reviewers_guide(
         "1. Datasets",
         *(f"   {name:<6} {label} ({rows} records, {variables} variables; {stem}.xpt and {stem}.csv)"
           for name, label, stem, rows, variables in datasets),
-        f"   {GUIDE_NAME}: this guide. manifest.json lists every file with its SHA-256, the censoring",
-        "   rules and the versions.",
+        f"   {GUIDE_NAME}: this guide. define.xml: Define-XML 2.1 of every dataset (variables, origins,",
+        "   codelists of the values used, value-level metadata per test code, parameter and qualifier, the",
+        "   methods with the criteria algorithm version and engine settings), one file for SDTM and ADaM.",
+        "   manifest.json lists every file with its SHA-256, the censoring rules and the versions.",
         "",
         "2. Evaluators and the accepted read",
         "   Two independent radiologists (RADIOLOGIST 1 / 2, --EVAL INDEPENDENT ASSESSOR); when their",

@@ -401,6 +401,7 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
                 reference_start_date=subject.reference_start_date,
             )
         )
+    engine_settings = settings_from_charter(job.charter)
     latest = max((tp.scan_date_latest for tp in timepoints.values()), default=None)
     as_of = dt.datetime.combine(latest or dt.date(1970, 1, 1), dt.time.min, tzinfo=dt.UTC) + dt.timedelta(
         days=1
@@ -413,6 +414,9 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
         data_cutoff=data_cutoff,
         date_imputation=job.charter.date_imputation,
         epoch_rule=job.charter.epoch_rule,
+        settings=tuple(
+            (f.name, str(getattr(engine_settings, f.name))) for f in dataclasses.fields(engine_settings)
+        ),
     )
     return StudyBuild(study, tuple(sorted(excluded)), as_of)
 
