@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.db import transaction
+from lxml import etree
 
 from trialreads.exports.package import write_csv
 from trialreads.exports.spec import Dataset
@@ -112,6 +113,10 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
     manifest, _ = export_services.export_write(summary["job"], tmp_path / "package")
     assert {name: (tmp_path / "package" / name).read_bytes() for name in second} == second
     assert manifest["studyid"] == "CDISCPILOT01"
+    # Its define.xml (issue 18 item 5) is valid Define-XML 2.1 for the real transfer too.
+    xsd = DATA.parent / "define-xml-2.1" / "define" / "2.1" / "define2-1-0.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    assert schema.validate(etree.parse(str(tmp_path / "package" / "define.xml"))), schema.error_log
 
     # The import went through the services: subjects, signed and locked reads, audit.
     assert summary["subjects"] == 8 and summary["values_finer_than_0.1_mm"] > 0
