@@ -35,7 +35,8 @@ class TrialAdmin(ReadOnlyAdmin):
 @admin.register(models.Charter)
 class CharterAdmin(ReadOnlyAdmin):
     list_display = (
-        "trial", "version", "is_current", "primary_criterion", "criteria", "analyses", "effective_from"
+        "trial", "version", "is_current", "primary_criterion", "criteria", "analyses", "date_imputation",
+        "epoch_rule", "effective_from",
     )
     list_filter = ("is_current",)
 
@@ -54,7 +55,12 @@ class TrialMembershipAdmin(ReadOnlyAdmin):
 @admin.register(models.Subject)
 class SubjectAdmin(ReadOnlyAdmin):
     # The admin sees fields as a read manager does (access.ADMIN_VIEWS_AS): no arm.
-    list_display = ("trial", "subject_code", "site", "randomisation_date")
+    # The trial's subject dates (issue 18 item 3): randomisation, first dose, the sponsor's
+    # reference start date (RFSTDTC), death, last contact.
+    list_display = (
+        "trial", "subject_code", "site", "randomisation_date", "first_dose_date", "reference_start_date",
+        "death_date", "last_contact_date",
+    )
     exclude = access.admin_hidden_fields("subject")
 
 

@@ -60,6 +60,19 @@ class Scenario:
     rationale: str = ""
     change_read_2_week6_to: tuple[str, str, str] | None = None  # unlock + change after agreeing
     injected_week6: tuple[str, ...] = ()  # itRECIST: lesions first injected at week 6
+    #: the new lesions both reads record at week 6 and week 12
+    new_lesions: Sequence[Sequence[read_services.NewLesionInput]] = ((), ())
+
+
+#: New lesions (issue 18 item 7): an equivocal lung lesion at week 6, unequivocal and measurable
+#: at week 12 (the later scan confirms it), beside a non-measurable bone lesion new at week 12.
+NEW_LESIONS = (
+    (read_services.NewLesionInput(code="N1", organ="right lung", equivocal=True),),
+    (
+        read_services.NewLesionInput(code="N1", organ="right lung", value_mm=Decimal("12.0")),
+        read_services.NewLesionInput(code="N2", organ="bone", measurable=False),
+    ),
+)
 
 
 SCENARIOS = (
@@ -76,6 +89,8 @@ SCENARIOS = (
     Scenario("D-107", "iRECIST iCPD on one read, imRECIST negation", [PD, PD2], [PD, SD], choose_slot=None),
     Scenario("D-108", "agreed, then read 2 unlocked and changed", [SD, SD], [SD, SD], choose_slot=2,
              rationale="The corrected Read B measurements are right.", change_read_2_week6_to=PR),
+    Scenario("D-109", "concordant: an equivocal new lesion at week 6 confirmed (measurable) at week 12, "
+             "with a non-measurable one", [SD, SD], [SD, SD], new_lesions=NEW_LESIONS),
 )
 
 
@@ -92,9 +107,9 @@ def demo_user(username: str, first: str, last: str, *, staff: bool = False) -> A
 
 
 def _sign(read: Read, index: int, actor: Any, values: tuple[str, str, str] | None,
-          injected: Sequence[str] = ()) -> None:
+          injected: Sequence[str] = (), new_lesions: Sequence[read_services.NewLesionInput] = ()) -> None:
     """Save and sign the read's ``index``-th timepoint: the baseline (``values`` None) or a
-    follow-up (``injected``: the lesions first injected there, itRECIST)."""
+    follow-up (``injected``: the lesions first injected there, itRECIST; its new lesions)."""
     tr = TimepointRead.objects.filter(read=read).order_by("timepoint__sequence")[index]
     if values is None:
         read_services.timepoint_read_save_baseline(
@@ -107,7 +122,8 @@ def _sign(read: Read, index: int, actor: Any, values: tuple[str, str, str] | Non
             for c, v in zip(("T1", "T2", "T3"), values, strict=True)
         )
         read_services.timepoint_read_save_followup(
-            timepoint_read_id=tr.pk, targets=values_in, non_targets={"NT1": "present"}, new_lesions=(),
+            timepoint_read_id=tr.pk, targets=values_in, non_targets={"NT1": "present"},
+            new_lesions=tuple(new_lesions),
             expected_version=tr.version, actor=actor, injected=tuple(injected),
         )
     read_services.timepoint_read_sign(timepoint_read_id=tr.pk, password=DEMO_PASSWORD,
@@ -162,8 +178,9 @@ def populate(*, trial_code: str = "DEMO-ADJ", stdout: Any = None) -> dict[str, A
             v1 = None if index == 0 else scenario.read_1[index - 1]
             v2 = None if index == 0 else scenario.read_2[index - 1]
             injected = scenario.injected_week6 if index == 1 else ()
-            _sign(read_1, index, reader_1, v1, injected)
-            _sign(read_2, index, reader_2, v2, injected)
+            new = scenario.new_lesions[index - 1] if index else ()
+            _sign(read_1, index, reader_1, v1, injected, new)
+            _sign(read_2, index, reader_2, v2, injected, new)
         if scenario.change_read_2_week6_to is not None:
             for index in (2, 1):  # only the latest signed timepoint can be reopened
                 tr = TimepointRead.objects.filter(read=read_2).order_by("timepoint__sequence")[index]

@@ -123,6 +123,7 @@ class TimepointRow(NamedTuple):
     scan_date_latest: dt.date
     scan_date_collected: str = ""  # a partial date as collected (e.g. "2014-02"), else ""
     is_prebaseline: bool = False
+    scan_date_imputation: str = ""  # the rule that imputed the scan dates from the collected one
 
 
 class PetRow(NamedTuple):
@@ -161,6 +162,9 @@ class SubjectSnapshot(NamedTuple):
     last_contact_date: dt.date | None
     reads: Mapping[int, ReadRow]  # slot -> read
     accepted_slot: int | None  # None while no read is accepted (pending / not yet compared)
+    # The sponsor's subject dates the engine does not see (the transfer's ADSL, --DY, EPOCH).
+    first_dose_date: dt.date | None = None
+    reference_start_date: dt.date | None = None
 
 
 class TrialSnapshot(NamedTuple):
@@ -183,8 +187,11 @@ class TrialSnapshot(NamedTuple):
         subject_rows = list(
             Subject.objects.filter(**scope)
             .order_by("subject_code")
-            .values_list("id", "subject_code", "randomisation_date", "death_date", "last_contact_date")
-        )
+            .values_list(
+                "id", "subject_code", "randomisation_date", "death_date", "last_contact_date",
+                "first_dose_date", "reference_start_date",
+            )
+        )  # fmt: skip
         reads = list(Read.objects.filter(**via("subject")).values_list("id", "subject_id", "slot"))
         timepoints = {
             row[0]: TimepointRow(*row)
@@ -199,6 +206,7 @@ class TrialSnapshot(NamedTuple):
                 "scan_date_latest",
                 "scan_date_collected",
                 "is_prebaseline",
+                "scan_date_imputation",
             )
         }
         signed_trs = list(
@@ -295,8 +303,10 @@ class TrialSnapshot(NamedTuple):
                     last_contact,
                     reads_of_subject.get(sid, {}),
                     accepted.get(sid),
+                    first_dose,
+                    reference_start,
                 )
-                for sid, code, randomised, death, last_contact in subject_rows
+                for sid, code, randomised, death, last_contact, first_dose, reference_start in subject_rows
             ),
             timepoints=timepoints,
         )
@@ -348,6 +358,7 @@ def _timepoint_row(tp: ImagingTimepoint) -> TimepointRow:
         tp.scan_date_latest,
         tp.scan_date_collected,
         tp.is_prebaseline,
+        tp.scan_date_imputation,
     )
 
 
@@ -404,6 +415,8 @@ def subject_from_instance(subject: Subject, reads: Mapping[int, ReadRow]) -> Sub
         subject.last_contact_date,
         reads,
         None,
+        subject.first_dose_date,
+        subject.reference_start_date,
     )
 
 

@@ -323,6 +323,32 @@ class TimepointIn(StrictSerializer):
     )
 
 
+def _subject_date() -> StrictDateField:
+    return StrictDateField(required=False, allow_null=True)
+
+
+class SubjectIn(StrictSerializer):
+    """A new subject with its dates from the trial (issue 18 item 3)."""
+
+    site_code = StrictCharField(max_length=40)
+    subject_code = StrictCharField(max_length=40)
+    randomisation_date = StrictDateField()
+    death_date = _subject_date()
+    last_contact_date = _subject_date()
+    first_dose_date = _subject_date()
+    reference_start_date = _subject_date()
+
+
+class SubjectUpdateIn(StrictSerializer):
+    """Subject dates recorded later (``null`` clears one); the fields sent are the change."""
+
+    reason = StrictCharField(max_length=2000)
+    death_date = _subject_date()
+    last_contact_date = _subject_date()
+    first_dose_date = _subject_date()
+    reference_start_date = _subject_date()
+
+
 # --- outputs ------------------------------------------------------------------------------------------
 
 
@@ -363,6 +389,8 @@ class CharterOut(serializers.Serializer):  # type: ignore[type-arg]
     engine_settings = serializers.DictField(
         help_text="Overrides of the engine's settings (criteria.types.Settings fields)."
     )
+    date_imputation = serializers.CharField(help_text="Rule for partial scan dates: first/mid/last/nominal.")
+    epoch_rule = serializers.CharField(help_text="The sponsor's epochs for SDTM EPOCH (empty: none given).")
     effective_from = serializers.DateField()
     created_at = serializers.DateTimeField()
 
@@ -376,6 +404,9 @@ class MembershipOut(serializers.Serializer):  # type: ignore[type-arg]
     created_at = serializers.DateTimeField()
 
 
+SUBJECT_DATES_HELP = "The trial's subject date; only for the read manager and the sponsor, otherwise null."
+
+
 class SubjectOut(serializers.Serializer):  # type: ignore[type-arg]
     id = serializers.IntegerField()
     trial_id = serializers.IntegerField()
@@ -383,10 +414,38 @@ class SubjectOut(serializers.Serializer):  # type: ignore[type-arg]
     subject_code = serializers.CharField()
     randomisation_date = serializers.DateField()
     arm = serializers.SerializerMethodField(help_text="Only for roles that may see the arm; otherwise null.")
+    death_date = serializers.SerializerMethodField(help_text=SUBJECT_DATES_HELP)
+    last_contact_date = serializers.SerializerMethodField(help_text=SUBJECT_DATES_HELP)
+    first_dose_date = serializers.SerializerMethodField(help_text=SUBJECT_DATES_HELP)
+    reference_start_date = serializers.SerializerMethodField(help_text=SUBJECT_DATES_HELP)
 
     def get_arm(self, obj: Any) -> str | None:
         # Blinding: the arm is read only when access allows it (the selector defers it otherwise).
         return obj.arm if viewer_of(self).sees_arm(obj.trial_id) else None
+
+    def _date(self, obj: Any, name: str) -> str | None:
+        viewer = viewer_of(self)
+        if not (viewer.can(obj.trial_id, access.MANAGE) or viewer.can(obj.trial_id, access.EXPORT)):
+            return None
+        value = getattr(obj, name)
+        return value.isoformat() if value is not None else None
+
+    @extend_schema_field({"type": "string", "format": "date", "nullable": True})
+    def get_death_date(self, obj: Any) -> str | None:
+        return self._date(obj, "death_date")
+
+    @extend_schema_field({"type": "string", "format": "date", "nullable": True})
+    def get_last_contact_date(self, obj: Any) -> str | None:
+        return self._date(obj, "last_contact_date")
+
+    @extend_schema_field({"type": "string", "format": "date", "nullable": True})
+    def get_first_dose_date(self, obj: Any) -> str | None:
+        return self._date(obj, "first_dose_date")
+
+    @extend_schema_field({"type": "string", "format": "date", "nullable": True})
+    def get_reference_start_date(self, obj: Any) -> str | None:
+        return self._date(obj, "reference_start_date")
+
 
 
 class TimepointOut(serializers.Serializer):  # type: ignore[type-arg]

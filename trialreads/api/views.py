@@ -287,6 +287,17 @@ class SubjectList(ListView):
     def select(self) -> QuerySet[Any]:
         return trial_selectors.subject_list(user=self.request.user, trial_id=self.kwargs["pk"])
 
+    @extend_schema(request=serializers.SubjectIn, responses={201: serializers.SubjectOut, **WRITE_ERRORS})
+    def post(self, request: Request, pk: int) -> Response:
+        """Add a subject with its dates from the trial (read manager)."""
+        trial = trial_selectors.trial_get(user=request.user, trial_id=pk)
+        access.require_capability(request.user, trial.pk, access.MANAGE, "trial", trial.pk)
+        data = serializers.SubjectIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        subject = trial_services.subject_create(trial_id=pk, actor=request.user, **data.validated_data)
+        out = serializers.SubjectOut(subject, context=self.get_serializer_context())
+        return Response(out.data, status=status.HTTP_201_CREATED)
+
 
 class AuditList(ListView):
     """The trial's audit trail for review (Annex 11 §9): read managers only (others: 403,
@@ -310,6 +321,23 @@ class SubjectDetail(ApiView):
 
     def get(self, request: Request, pk: int) -> Response:
         subject = trial_selectors.subject_get(user=request.user, subject_id=pk)
+        return Response(self.get_serializer(subject).data)
+
+    @extend_schema(
+        request=serializers.SubjectUpdateIn, responses={200: serializers.SubjectOut, **WRITE_ERRORS}
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        """Record subject dates the trial learns later: death, last contact, first dose, the
+        sponsor's reference start date (read manager, with a reason; audited)."""
+        subject = trial_selectors.subject_get(user=request.user, subject_id=pk)
+        access.require_capability(request.user, subject.trial_id, access.MANAGE, "subject", subject.pk)
+        data = serializers.SubjectUpdateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        reason = changes.pop("reason")
+        subject = trial_services.subject_update(
+            subject_id=pk, changes=changes, reason=reason, actor=request.user
+        )
         return Response(self.get_serializer(subject).data)
 
 

@@ -80,6 +80,7 @@ from trialreads.exports.censoring import PFS_RULES, Assessment, PfsInput, PfsOut
 from trialreads.exports.criteria_codes import CRITERIA_CODES, LATEST_DATE_CODES, TestCode
 from trialreads.exports.dates import imputation_flag
 from trialreads.exports.spec import Dataset, Value, Variable, char, date_num, num
+from trialreads.exports.timing import EPOCH_RULES, epoch, study_day
 
 
 class ExportInputError(ValueError):
@@ -227,6 +228,8 @@ class ReaderTimepoint:
     dtc: str = ""
     prebaseline: bool = False
     sum_mm: Decimal | None = None
+    #: the rule that imputed ``date`` from ``dtc`` (``trialreads.exports.dates``), when partial
+    imputation: str = ""
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,11 @@ class ExportSubject:
     death_date: dt.date | None = None
     new_therapy_date: dt.date | None = None  # start of new anticancer therapy, if known
     adjudicated: bool = False
+    #: The sponsor's subject dates (ADSL): first dose (TRTSDT), last contact (LSTALVDT), the
+    #: reference start date (RFSTDTC: day 1 of --DY, the boundary of the epochs).
+    first_dose_date: dt.date | None = None
+    last_contact_date: dt.date | None = None
+    reference_start_date: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -273,6 +281,16 @@ class ExportStudy:
     window_days: int = 0
     data_cutoff: dt.date | None = None
     include_bestresp: bool = True
+    #: the charter's rule for partial dates (``Charter.date_imputation``), for the metadata
+    date_imputation: str = "nominal"
+    #: the charter's epochs (``Charter.epoch_rule``, :data:`trialreads.exports.timing.EPOCH_RULES`;
+    #: ``""``: none given, no EPOCH)
+    epoch_rule: str = ""
+    #: the engine settings the responses were evaluated with (name, value), for define.xml's methods
+    settings: tuple[tuple[str, str], ...] = ()
+    #: ``--DY`` in TU/TR/RS: ``None`` derives it (some subject has a reference start date);
+    #: set once for the whole study before it is split by subject (:func:`build_response_domains`)
+    study_days: bool | None = None
 
 
 # --- variable metadata ------------------------------------------------------------
@@ -380,6 +398,19 @@ ADTTE_VARS: tuple[Variable, ...] = (
     num("SRCSEQ", "Source Sequence Number"),
 )
 
+#: The subject-level dates the BICR derivations use (ADaM ADSL variables), one record per
+#: subject of the transfer: the source ADTTE's SRCDOM/SRCVAR name (RANDDT, DTHDT).
+ADSL_VARS: tuple[Variable, ...] = (
+    char("STUDYID", "Study Identifier"),
+    char("USUBJID", "Unique Subject Identifier"),
+    char("RFSTDTC", "Subject Reference Start Date/Time"),
+    date_num("RANDDT", "Date of Randomization"),
+    date_num("TRTSDT", "Date of First Exposure to Treatment"),
+    date_num("DTHDT", "Date of Death"),
+    char("DTHFL", "Subject Death Flag"),
+    date_num("LSTALVDT", "Date Last Known Alive"),
+)
+
 #: SUPPTU / SUPPTR (SDTMIG §8.4, supplemental qualifiers).
 SUPP_VARS: tuple[Variable, ...] = (
     char("STUDYID", "Study Identifier"),
@@ -400,6 +431,7 @@ DATASET_LABELS = {
     "SUPPTU": "Supplemental Qualifiers for TU",
     "SUPPTR": "Supplemental Qualifiers for TR",
     "RS": "Disease Response and Clin Classification",
+    "ADSL": "Subject-Level Analysis Dataset",
     "ADRS": "Response Analysis Dataset",
     "ADTTE": "Time-to-Event Analysis Dataset",
 }
@@ -436,8 +468,71 @@ _T = TypeVar("_T")
 #: All-None rows of the module's datasets, by identity of their variable tuple (constants).
 _TEMPLATES: dict[int, dict[str, Value]] = {
     id(variables): dict.fromkeys(var.name for var in variables)
-    for variables in (TU_VARS, TR_VARS, SUPP_VARS, RS_VARS, ADRS_VARS, ADTTE_VARS)
+    for variables in (TU_VARS, TR_VARS, SUPP_VARS, RS_VARS, ADSL_VARS, ADRS_VARS, ADTTE_VARS)
 }
+
+
+# --- study days and epochs (when the sponsor gives the reference start date) ---------------
+
+
+def has_study_days(study: ExportStudy) -> bool:
+    """Whether TU/TR/RS carry ``--DY``: some subject has a reference start date."""
+    if study.study_days is not None:
+        return study.study_days
+    return any(s.reference_start_date is not None for s in study.subjects)
+
+
+def has_epochs(study: ExportStudy) -> bool:
+    """Whether TU/TR/RS carry ``EPOCH``: the charter names epochs and ``--DY`` is there."""
+    return study.epoch_rule in EPOCH_RULES and has_study_days(study)
+
+
+@functools.lru_cache(maxsize=32)
+def _timed(variables: tuple[Variable, ...], domain: str, days: bool, epochs: bool) -> tuple[Variable, ...]:
+    """``variables`` with ``EPOCH`` after ``VISIT`` and ``--DY`` after ``--DTC`` (SDTMIG timing order)."""
+    out: list[Variable] = []
+    for var in variables:
+        out.append(var)
+        if var.name == "VISIT" and epochs:
+            out.append(char("EPOCH", "Epoch"))
+        if var.name == f"{domain}DTC" and days:
+            out.append(num(f"{domain}DY", DAY_LABELS[domain]))
+    return tuple(out)
+
+
+DAY_LABELS = {
+    "TU": "Study Day of Tumor/Lesion Identification",
+    "TR": "Study Day of Tumor/Lesion Measurement",
+    "RS": "Study Day of Assessment",
+}
+
+
+def domain_variables(study: ExportStudy, domain: str) -> tuple[Variable, ...]:
+    """The variables of TU, TR or RS in this transfer (with ``--DY`` / ``EPOCH`` when given)."""
+    base = {"TU": TU_VARS, "TR": TR_VARS, "RS": RS_VARS}[domain]
+    return _timed(base, domain, has_study_days(study), has_epochs(study))
+
+
+def _add_timing(
+    study: ExportStudy, subject: ExportSubject, domain: str, rows: Sequence[dict[str, Value]],
+    visit_dtc: Mapping[tuple[Value, Value], str | None] | None = None,
+) -> None:  # fmt: skip
+    """Set ``--DY`` and ``EPOCH`` on the subject's ``rows`` (when the transfer has them): from
+    the record's ``--DTC``, or for a record without one (``SUMDIAM``) EPOCH from its visit's
+    date (``visit_dtc``: (evaluator, VISITNUM) -> the visit's ``--DTC``)."""
+    days, epochs = has_study_days(study), has_epochs(study)
+    if not (days or epochs):
+        return
+    reference, dtc_var = subject.reference_start_date, f"{domain}DTC"
+    for row in rows:
+        dtc = row[dtc_var]
+        text = dtc if isinstance(dtc, str) else None
+        if days:
+            row[f"{domain}DY"] = study_day(text, reference)
+        if epochs:
+            if text is None and visit_dtc is not None:
+                text = visit_dtc.get((row[f"{domain}EVALID"], row["VISITNUM"]))
+            row["EPOCH"] = epoch(text, reference, study.epoch_rule)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # lesion ids repeat on every visit of every read
@@ -583,6 +678,7 @@ def build_tu(study: ExportStudy) -> Dataset:
     rows: list[dict[str, Value]] = []
     for subject in sorted(study.subjects, key=lambda s: s.usubjid):
         _check_subject(subject)
+        first = len(rows)
         for read in _reads(subject):
             accepted = read.evaluator is subject.accepted
             for lesion in sorted(read.lesions, key=_lesion_order):
@@ -612,7 +708,8 @@ def build_tu(study: ExportStudy) -> Dataset:
                         },
                     )
                 )
-    return Dataset("TU", DATASET_LABELS["TU"], TU_VARS, _number(rows, "TUSEQ"))
+        _add_timing(study, subject, "TU", rows[first:])
+    return Dataset("TU", DATASET_LABELS["TU"], domain_variables(study, "TU"), _number(rows, "TUSEQ"))
 
 
 # --- TR ---------------------------------------------------------------------------
@@ -795,10 +892,21 @@ def build_tr(study: ExportStudy) -> Dataset:
     for subject in sorted(study.subjects, key=lambda s: s.usubjid):
         _check_subject(subject)
         numbers = _assessment_numbers(subject)
+        first = len(rows)
         for read in _reads(subject):
             for tp in _timepoints(read):
                 rows += _tr_rows_for_visit(study, subject, read, tp, _link_group(read, numbers, tp))
-    return Dataset("TR", DATASET_LABELS["TR"], TR_VARS, _number(rows, "TRSEQ"))
+        _add_timing(study, subject, "TR", rows[first:], _visit_dtc(subject))
+    return Dataset("TR", DATASET_LABELS["TR"], domain_variables(study, "TR"), _number(rows, "TRSEQ"))
+
+
+def _visit_dtc(subject: ExportSubject) -> dict[tuple[Value, Value], str | None]:
+    """(evaluator, VISITNUM) -> the visit's date as SDTM writes it (collected partial, else its date)."""
+    return {
+        (read.evaluator.value, tp.visitnum): tp.dtc or iso(tp.date)
+        for read in subject.reads
+        for tp in read.timepoints
+    }
 
 
 # --- SUPPTU / SUPPTR: the itRECIST classification -----------------------------------
@@ -982,7 +1090,8 @@ def build_rs(study: ExportStudy) -> Dataset:
                     )
         if subject.adjudicated:
             rows += _adjudicator_records(subject, rows[first:])
-    return Dataset("RS", DATASET_LABELS["RS"], RS_VARS, _number(rows, "RSSEQ"))
+        _add_timing(study, subject, "RS", rows[first:])
+    return Dataset("RS", DATASET_LABELS["RS"], domain_variables(study, "RS"), _number(rows, "RSSEQ"))
 
 
 # --- ADaM -------------------------------------------------------------------------
@@ -1174,6 +1283,29 @@ def _growth_params(study: ExportStudy, subject: ExportSubject, analyses: Mapping
     return rows
 
 
+def build_adsl(study: ExportStudy) -> Dataset:
+    """One record per subject of the transfer with the subject-level dates of the trial
+    (randomisation, first dose, death, last contact, the reference start date): the dataset
+    ADTTE's ``SRCDOM = "ADSL"`` names (STARTDT from RANDDT, a death event from DTHDT)."""
+    rows = [
+        _ordered(
+            ADSL_VARS,
+            {
+                "STUDYID": study.studyid,
+                "USUBJID": subject.usubjid,
+                "RFSTDTC": iso(subject.reference_start_date),
+                "RANDDT": subject.randomisation_date,
+                "TRTSDT": subject.first_dose_date,
+                "DTHDT": subject.death_date,
+                "DTHFL": _flag(subject.death_date is not None),
+                "LSTALVDT": subject.last_contact_date,
+            },
+        )
+        for subject in sorted(study.subjects, key=lambda s: s.usubjid)
+    ]
+    return Dataset("ADSL", DATASET_LABELS["ADSL"], ADSL_VARS, rows)
+
+
 def build_adrs(study: ExportStudy, rs: Dataset) -> Dataset:
     """Per criterion OVR (and its own timepoint parameters), BOR, CBOR (and its own best
     responses) and the pseudoprogression flag; then the subject's growth flags; from the
@@ -1259,9 +1391,10 @@ def build_adtte(study: ExportStudy, rs: Dataset) -> Dataset:
 
 
 def build_all(study: ExportStudy) -> tuple[Dataset, ...]:
-    """TU, TR, SUPPTU and SUPPTR (when they have records: itRECIST), RS, ADRS, ADTTE in that order."""
+    """TU, TR, SUPPTU and SUPPTR (when they have records: itRECIST), RS, ADSL, ADRS, ADTTE in
+    that order."""
     rs = build_rs(study)
-    return (*_tumour_domains(study), rs, build_adrs(study, rs), build_adtte(study, rs))
+    return (*_tumour_domains(study), rs, build_adsl(study), build_adrs(study, rs), build_adtte(study, rs))
 
 
 def _tumour_domains(study: ExportStudy) -> tuple[Dataset, ...]:
@@ -1279,8 +1412,8 @@ def build_tumour_domains(study: ExportStudy) -> tuple[Dataset, ...]:
     return _tumour_domains(study)
 
 
-def build_response_domains(study: ExportStudy) -> tuple[Dataset, Dataset, Dataset]:
-    """RS, ADRS and ADTTE, as in :func:`build_all`, built one subject at a time.
+def build_response_domains(study: ExportStudy) -> tuple[Dataset, Dataset, Dataset, Dataset]:
+    """RS, ADSL, ADRS and ADTTE, as in :func:`build_all`, built one subject at a time.
 
     The ADaM builders look up a subject's RS records by scanning the RS rows, which over the
     whole study is quadratic (minutes at 2000 subjects). Every builder sorts by USUBJID and
@@ -1288,9 +1421,11 @@ def build_response_domains(study: ExportStudy) -> tuple[Dataset, Dataset, Datase
     the per-subject datasets, in USUBJID order, concatenate to the whole-study ones.
     """
     subjects = sorted(study.subjects, key=lambda s: s.usubjid)
+    study = replace(study, study_days=has_study_days(study))  # one set of variables for all
+    adsl = build_adsl(study)
     if len(subjects) < 2:
         rs = build_rs(study)
-        return rs, build_adrs(study, rs), build_adtte(study, rs)
+        return rs, adsl, build_adrs(study, rs), build_adtte(study, rs)
     rs_rows: list[dict[str, Value]] = []
     adrs_rows: list[dict[str, Value]] = []
     adtte_rows: list[dict[str, Value]] = []
@@ -1301,7 +1436,8 @@ def build_response_domains(study: ExportStudy) -> tuple[Dataset, Dataset, Datase
         adrs_rows += build_adrs(one, rs).rows
         adtte_rows += build_adtte(one, rs).rows
     return (
-        Dataset("RS", DATASET_LABELS["RS"], RS_VARS, rs_rows),
+        Dataset("RS", DATASET_LABELS["RS"], domain_variables(study, "RS"), rs_rows),
+        adsl,
         Dataset("ADRS", DATASET_LABELS["ADRS"], ADRS_VARS, adrs_rows),
         Dataset("ADTTE", DATASET_LABELS["ADTTE"], ADTTE_VARS, adtte_rows),
     )

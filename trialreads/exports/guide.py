@@ -9,13 +9,22 @@ the text cannot drift from the data it describes.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from trialreads.exports.censoring import PFS_RULES, describe_rules
 from trialreads.exports.criteria_codes import CRITERIA_CODES, HYPERPROGRESSION_PARAMS
-from trialreads.exports.datasets import PFS, ExportStudy, ordered_criteria, paramcd
+from trialreads.exports.datasets import (
+    PFS,
+    ExportStudy,
+    has_epochs,
+    has_study_days,
+    ordered_criteria,
+    paramcd,
+)
 from trialreads.exports.dates import IMPUTATION_RULES
+from trialreads.exports.timing import EPOCH_RULES
 
 GUIDE_NAME = "reviewers-guide.txt"
 
@@ -28,11 +37,28 @@ class GuideFacts:
     adjudicated_subjects: int
     criteria: tuple[str, ...] = ()  # the criteria with results in the transfer, in its order
     prebaseline_visits: int = 0  # reader visits before the baseline (tumour growth rate)
+    date_imputation: str = "nominal"  # the charter's rule for partial dates
+    study_days: bool = False  # TU/TR/RS carry --DY (some subject has a reference start date)
+    epoch_rule: str = ""  # the charter's epochs ("" none); EPOCH is there when study_days too
+    subjects_without_reference: int = 0  # subjects without a reference start date
+    settings: tuple[tuple[str, str], ...] = ()  # the engine settings the responses were evaluated with
+    #: rule -> reader visits whose partial date it imputed (the rule recorded on the visit)
+    imputed_by: tuple[tuple[str, int], ...] = ()
 
 
 def guide_facts(study: ExportStudy) -> GuideFacts:
     present = {c for s in study.subjects for r in s.reads for c in r.criteria}
+    rules = Counter(
+        tp.imputation or study.date_imputation
+        for s in study.subjects for r in s.reads for tp in r.timepoints if tp.dtc
+    )  # fmt: skip
     return GuideFacts(
+        date_imputation=study.date_imputation,
+        study_days=has_study_days(study),
+        epoch_rule=study.epoch_rule if has_epochs(study) else "",
+        subjects_without_reference=sum(1 for s in study.subjects if s.reference_start_date is None),
+        settings=study.settings,
+        imputed_by=tuple(sorted(rules.items())),
         partial_date_visits=sum(
             1 for s in study.subjects for r in s.reads for tp in r.timepoints if tp.dtc
         ),
@@ -103,8 +129,10 @@ def reviewers_guide(
         "1. Datasets",
         *(f"   {name:<6} {label} ({rows} records, {variables} variables; {stem}.xpt and {stem}.csv)"
           for name, label, stem, rows, variables in datasets),
-        f"   {GUIDE_NAME}: this guide. manifest.json lists every file with its SHA-256, the censoring",
-        "   rules and the versions.",
+        f"   {GUIDE_NAME}: this guide. define.xml: Define-XML 2.1 of every dataset (variables, origins,",
+        "   codelists of the values used, value-level metadata per test code, parameter and qualifier, the",
+        "   methods with the criteria algorithm version and engine settings), one file for SDTM and ADaM.",
+        "   manifest.json lists every file with its SHA-256, the censoring rules and the versions.",
         "",
         "2. Evaluators and the accepted read",
         "   Two independent radiologists (RADIOLOGIST 1 / 2, --EVAL INDEPENDENT ASSESSOR); when their",
@@ -121,10 +149,13 @@ def reviewers_guide(
         "4. Dates",
         "   SDTM --DTC keep the collected precision: a partial date (YYYY-MM, YYYY) stays partial",
         f"   (reader visits with a partial date in this transfer: {facts.partial_date_visits}). The engine",
-        "   and ADaM use an imputed date, chosen by the rule named at import:",
+        f"   and ADaM use an imputed date, by the charter's rule ({facts.date_imputation}) unless an import",
+        "   named another for its visits (recorded on each visit):",
         *(f"     {rule.name:<8} {rule.description}" for rule in IMPUTATION_RULES),
-        "   always after the previous visit. ADRS ADT is that date, with ADTF = D (day imputed) or M",
-        "   (month and day imputed). RSDTC of a visit is its latest image date for CR/PR and its",
+        "   always after the previous visit. Reader visits imputed, by rule: "
+        + (", ".join(f"{rule} {count}" for rule, count in facts.imputed_by) or "none") + ".",
+        "   ADRS ADT is that date, with ADTF = D (day imputed) or M (month and day imputed); ADTTE",
+        "   ADT takes the same dates. RSDTC of a visit is its latest image date for CR/PR and its",
         "   earliest for any other response (SDTM RECIST supplement).",
         "",
         "5. Time to event (ADTTE)",
@@ -148,10 +179,35 @@ def reviewers_guide(
         "   PSPD<suffix>, DISSRESP. Pre-baseline scans (tumour growth rate) are TR visits before the",
         f"   baseline without RS records ({facts.prebaseline_visits} reader visits in this transfer).",
         "",
-        "7. Not in this transfer",
-        "   --DY and EPOCH: the sponsor's reference start date and epochs were not provided, so they are",
-        "   left out. No subject-level dataset (ADSL) is delivered: STARTDT and death dates come from the",
-        "   trial's subject records. Define-XML is not part of this transfer.",
+        "7. Subject-level dates, study days and epochs",
+        "   ADSL is a minimal subject-level dataset of the trial's dates the BICR derivations use",
+        "   (RANDDT, TRTSDT first dose, DTHDT, LSTALVDT last contact, RFSTDTC), one record per subject:",
+        "   ADTTE STARTDT is ADSL RANDDT and SRCDOM/SRCVAR name it; merge it into the sponsor's ADSL.",
+        *_timing_lines(facts),
         "",
     ]
     return "\n".join(lines).encode("ascii")
+
+
+def _timing_lines(facts: GuideFacts) -> list[str]:
+    if facts.study_days:
+        days = [
+            "   --DY (TUDY, TRDY, RSDY) count from the subject's reference start date (RFSTDTC is",
+            "   day 1, the day before is day -1, no day 0), from full dates only (a partial --DTC has",
+            "   none); subjects without a reference start date have none "
+            f"({facts.subjects_without_reference} in this transfer).",
+        ]
+    else:
+        days = ["   --DY: left out, the sponsor's reference start date (RFSTDTC) was not provided."]
+    rule = EPOCH_RULES.get(facts.epoch_rule)
+    if rule is None:
+        return [
+            *days,
+            "   EPOCH: left out, the sponsor's epochs (charter epoch_rule) and reference start dates",
+            "   were not both provided.",
+        ]
+    return [
+        *days,
+        f"   EPOCH (charter epoch rule {rule.name}): {rule.description};",
+        "   a partial date straddling the reference start date has none; SUMDIAM takes its visit's date.",
+    ]

@@ -9,10 +9,11 @@ staging sibling, are read back and checked again, and the folder is renamed into
 one step (:func:`write_files`), so a writer killed at any point leaves no partial transfer.
 
 Files: ``<name>.xpt`` and ``<name>.csv`` (lower-case dataset name; FDA TCG dataset name = file
-name), ``manifest.json`` with size and SHA-256 of every other file, row and variable counts,
-the criteria algorithm version, charter version, data cut-off, the censoring rule table, per
-criterion of the transfer its RSCAT, parameter codes and PFS censoring table, and, when given,
-the head of the audit hash chain at export time.
+name), ``define.xml`` (Define-XML 2.1, :mod:`trialreads.exports.define`) and the reviewer's
+guide for a study's transfer, ``manifest.json`` with size and SHA-256 of every other file, row
+and variable counts, the criteria algorithm version, charter version, data cut-off, the
+censoring rule table, per criterion of the transfer its RSCAT, parameter codes and PFS
+censoring table, and, when given, the head of the audit hash chain at export time.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from trialreads.exports.datasets import (
     build_tumour_domains,
     decimal_text,
 )
+from trialreads.exports.define import DEFINE_NAME, DatasetFacts, DefineContext, dataset_facts, define_xml
 from trialreads.exports.guide import GUIDE_NAME, GuideFacts, criteria_metadata, guide_facts, reviewers_guide
 from trialreads.exports.spec import Dataset, Value
 from trialreads.exports.table import Table, tabulate
@@ -155,10 +157,11 @@ class RenderedDataset:
     variables: int
     xpt: bytes
     csv: bytes
+    facts: DatasetFacts  # what define.xml says of it (variables, lengths, codelists, value levels)
 
 
 def _render(ds: Dataset, stamp: dt.datetime, table: Table | None) -> RenderedDataset:
-    """XPT and CSV bytes of a dataset that has been validated."""
+    """XPT and CSV bytes of a dataset that has been validated, and its Define-XML facts."""
     return RenderedDataset(
         ds.name,
         ds.label,
@@ -167,6 +170,7 @@ def _render(ds: Dataset, stamp: dt.datetime, table: Table | None) -> RenderedDat
         len(ds.variables),
         encode_validated(ds, stamp, table=table),
         write_csv(ds, table),
+        dataset_facts(ds, table),
     )
 
 
@@ -196,7 +200,21 @@ def _assemble(
                 "files": [xpt_name, csv_name],
             }
         )
-    if facts is not None:  # a study's transfer (render_study): with the reviewer's guide
+    if facts is not None:  # a study's transfer (render_study): with define.xml and the reviewer's guide
+        files[DEFINE_NAME] = define_xml(
+            [ds.facts for ds in rendered],
+            DefineContext(
+                studyid=studyid,
+                created=stamp,
+                criteria_version=criteria_version,
+                charter_version=charter_version,
+                criteria=facts.criteria,
+                settings=facts.settings,
+                date_imputation=facts.date_imputation,
+                epoch_rule=facts.epoch_rule,
+                data_cutoff=data_cutoff,
+            ),
+        )
         files[GUIDE_NAME] = reviewers_guide(
             [(ds.name, ds.label, ds.file_stem, ds.rows, ds.variables) for ds in rendered],
             facts,

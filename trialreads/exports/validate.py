@@ -20,7 +20,9 @@ Limits (FDA TCG §4.1 as summarised by xportr/xportrs; SAS TS-140):
   tests (``--TEST``) and qualifiers (``QLABEL``) are at most 40 characters;
 * a supplemental qualifier dataset (``SUPP--``) points at records of its parent domain:
   ``RDOMAIN`` its name's tail, ``IDVAR`` the parent's ``--SEQ``, ``IDVARVAL`` a sequence number
-  the parent has for that subject, one ``QNAM`` per parent record.
+  the parent has for that subject, one ``QNAM`` per parent record;
+* an ADaM record's source is delivered (:func:`check_sources`): ``SRCDOM`` a dataset of the
+  transfer (ADTTE's ``ADSL``), ``SRCVAR`` one of its variables, ``SRCSEQ`` one of its records.
 """
 
 from __future__ import annotations
@@ -500,6 +502,57 @@ def _check_accepted_flags(
     return out
 
 
+# --- ADaM traceability: SRCDOM / SRCVAR / SRCSEQ name what is delivered -------------
+
+
+def check_sources(
+    datasets: Sequence[Dataset], tables: Mapping[str, Table | None] | None = None
+) -> list[Problem]:
+    """Every ADaM record's source is in the transfer: ``SRCDOM`` names a delivered dataset,
+    ``SRCVAR`` one of its variables, and ``SRCSEQ`` (where given) a ``--SEQ`` the subject has
+    there; a subject-level source (no ``SRCSEQ``, e.g. ADSL RANDDT) has the subject's record.
+    Only datasets with ``SRCDOM`` are looked at (ADRS, ADTTE)."""
+    column = _column_reader(tables)
+    by_name = {ds.name: ds for ds in datasets}
+    variables = {ds.name: {var.name for var in ds.variables} for ds in datasets}
+    records: dict[str, set[tuple[Value, Value]]] = {}  # dataset -> (USUBJID, --SEQ or None)
+
+    def records_of(name: str) -> set[tuple[Value, Value]]:
+        if name not in records:
+            ds, seq = by_name[name], f"{name}SEQ"
+            subjects = column(ds, "USUBJID")
+            found = set(zip(subjects, column(ds, seq), strict=True)) if seq in variables[name] else set()
+            records[name] = found | {(usubjid, None) for usubjid in subjects}
+        return records[name]
+
+    def problem(usubjid: Value, srcdom: Value, srcvar: Value, srcseq: Value) -> tuple[str, str, str] | None:
+        if srcdom is None:
+            return None
+        if srcdom not in by_name:
+            return "SOURCE_DOMAIN", f"SRCDOM {srcdom!r} is not in the transfer", "SRCDOM"
+        if srcvar not in variables[str(srcdom)]:
+            return "SOURCE_VARIABLE", f"SRCVAR {srcvar!r} is not a variable of {srcdom}", "SRCVAR"
+        if (usubjid, srcseq) not in records_of(str(srcdom)):
+            sequence = f" with sequence {srcseq}" if srcseq is not None else ""
+            return "SOURCE_RECORD", f"{srcdom} has no record of {usubjid}{sequence}", "SRCSEQ"
+        return None
+
+    out: list[Problem] = []
+    for ds in datasets:
+        if "SRCDOM" not in variables[ds.name]:
+            continue
+        names = ("USUBJID", "SRCDOM", "SRCVAR", "SRCSEQ")
+        sources = list(zip(*(column(ds, name) for name in names), strict=True))
+        if not any(problem(*source) for source in set(sources)):
+            continue
+        for index, source in enumerate(sources, start=1):
+            found = problem(*source)
+            if found is not None:
+                code, message, variable = found
+                out.append(Problem(ds.name, code, message, variable, index))
+    return out
+
+
 def check_all(
     datasets: Sequence[Dataset], tables: Mapping[str, Table | None] | None = None
 ) -> list[Problem]:
@@ -516,4 +569,5 @@ def check_all(
     for ds in datasets:
         if ds.name.startswith("SUPP") and ds.name[4:] in by_name:
             out += check_supp_links(ds, by_name[ds.name[4:]], tables)
+    out += check_sources(datasets, tables)
     return out

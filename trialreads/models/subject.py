@@ -22,6 +22,11 @@ class Subject(models.Model):
     arm = models.CharField(max_length=40, blank=True, default="")
     death_date = models.DateField(null=True, blank=True)
     last_contact_date = models.DateField(null=True, blank=True)
+    #: First dose of study treatment (SDTM DM ``RFXSTDTC``; ADaM ``TRTSDT``), when the sponsor gives it.
+    first_dose_date = models.DateField(null=True, blank=True)
+    #: The sponsor's reference start date (SDTM DM ``RFSTDTC``): day 1 of ``--DY`` and the
+    #: boundary of the charter's epochs (``Charter.epoch_rule``); unknown when not given.
+    reference_start_date = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = AuditedManager()
@@ -38,6 +43,13 @@ class Subject(models.Model):
             ),
             models.CheckConstraint(
                 condition=date_window("last_contact_date", null=True), name="subject_last_contact_date_window"
+            ),
+            models.CheckConstraint(
+                condition=date_window("first_dose_date", null=True), name="subject_first_dose_date_window"
+            ),
+            models.CheckConstraint(
+                condition=date_window("reference_start_date", null=True),
+                name="subject_reference_start_date_window",
             ),
         ]
 

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from trialreads.choices import ReadParadigm, TrialRole
+from trialreads.exports.dates import RULE_NAMES
 from trialreads.validators import DAYS_MAX
 
 from .base import AuditedManager, date_window
@@ -56,6 +57,10 @@ CHARTER_SETTING_FIELDS: dict[str, str] = {
 }
 
 
+#: ``Charter.epoch_rule`` choices (the rules are ``trialreads.exports.epochs``).
+EPOCH_RULES = [("", "not provided"), ("screening_treatment", "SCREENING before RFSTDTC, TREATMENT on/after")]
+
+
 class Charter(models.Model):
     """The imaging review charter's machine-readable part. Versioned data: a change is a
     new row (``charter_publish``), never an edit, so every read and endpoint can name the
@@ -83,6 +88,16 @@ class Charter(models.Model):
     read_paradigm = models.CharField(
         max_length=10, choices=ReadParadigm.choices, default=ReadParadigm.TWO_PLUS_ONE
     )
+    #: How a partial scan date (``2014-02``) is imputed for the engine and ADaM ``ADT``
+    #: (``trialreads.exports.dates``: first / mid / last day of the collected period, or the
+    #: nominal visit day an SDTM import knows). The default keeps the import's former rule.
+    date_imputation = models.CharField(
+        max_length=8, choices=[(name, name) for name in RULE_NAMES], default="nominal"
+    )
+    #: The sponsor's epochs, when it gives them (SDTM ``EPOCH``): ``""`` none (the transfer
+    #: leaves EPOCH out), ``screening_treatment``: SCREENING before the subject's reference
+    #: start date (``Subject.reference_start_date``), TREATMENT on and after it.
+    epoch_rule = models.CharField(max_length=24, choices=EPOCH_RULES, blank=True, default="")
     effective_from = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -103,6 +118,12 @@ class Charter(models.Model):
             ),
             models.CheckConstraint(
                 condition=date_window("effective_from"), name="charter_effective_from_window"
+            ),
+            models.CheckConstraint(
+                condition=Q(date_imputation__in=RULE_NAMES), name="charter_date_imputation_rule"
+            ),
+            models.CheckConstraint(
+                condition=Q(epoch_rule__in=[value for value, _ in EPOCH_RULES]), name="charter_epoch_rule"
             ),
             # The day counts are PositiveIntegerFields (>= 0 already); the services cap them too.
             models.CheckConstraint(

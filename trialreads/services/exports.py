@@ -104,7 +104,9 @@ logger = logging.getLogger(__name__)
 #: The export batch's lease: a batch given up on is audited as ``EXPORT_CREATED``.
 EXPORT_LEASE = LeaseKind(ExportBatch, AuditEventType.EXPORT_CREATED, "export_batch")
 #: Version of this mapping; part of an export batch's key.
-EXPORT_MAPPING_VERSION = "2"  # 2: every criterion, the new TR tests, SUPPTU/SUPPTR, per-criterion manifest
+#: 2: every criterion, the new TR tests, SUPPTU/SUPPTR, per-criterion manifest; 3: ADSL, --DY and
+#: EPOCH when given, define.xml
+EXPORT_MAPPING_VERSION = "3"
 #: Progress steps of a batch (``done``/``total``): the study loaded; every dataset built,
 #: checked and encoded; the files written and the batch finished. Each step renews the
 #: build's lease.
@@ -254,6 +256,7 @@ def _timepoint(tr: TimepointReadRow, baseline_pet: Sequence[str]) -> ReaderTimep
         dtc=tp.scan_date_collected,
         prebaseline=tp.is_prebaseline,
         sum_mm=tr.prebaseline_sum_mm,
+        imputation=tp.scan_date_imputation,
     )
 
 
@@ -393,8 +396,12 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
                 accepted=_EVALUATOR[accepted],
                 adjudicated=(sid, accepted) in adjudicated,
                 death_date=subject.death_date,
+                first_dose_date=subject.first_dose_date,
+                last_contact_date=subject.last_contact_date,
+                reference_start_date=subject.reference_start_date,
             )
         )
+    engine_settings = settings_from_charter(job.charter)
     latest = max((tp.scan_date_latest for tp in timepoints.values()), default=None)
     as_of = dt.datetime.combine(latest or dt.date(1970, 1, 1), dt.time.min, tzinfo=dt.UTC) + dt.timedelta(
         days=1
@@ -405,6 +412,11 @@ def build_study(job: EndpointJob, *, data_cutoff: dt.date | None = None) -> Stud
         assessment_interval_days=int(conf.get("EXPORT_ASSESSMENT_INTERVAL_DAYS")),
         window_days=int(conf.get("EXPORT_WINDOW_DAYS")),
         data_cutoff=data_cutoff,
+        date_imputation=job.charter.date_imputation,
+        epoch_rule=job.charter.epoch_rule,
+        settings=tuple(
+            (f.name, str(getattr(engine_settings, f.name))) for f in dataclasses.fields(engine_settings)
+        ),
     )
     return StudyBuild(study, tuple(sorted(excluded)), as_of)
 

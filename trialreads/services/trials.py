@@ -37,8 +37,10 @@ from trialreads.models import (
     TrialMembership,
 )
 from trialreads.models.subject import VISIT_NUMBER_MAX
-from trialreads.models.trial import CHARTER_SETTING_FIELDS
+from trialreads.models.trial import CHARTER_SETTING_FIELDS, EPOCH_RULES
 from trialreads.services.audit import audit_record
+
+EPOCH_RULE_VALUES = tuple(value for value, _ in EPOCH_RULES)
 
 #: Charter fields a new version may set, with their validators.
 CHARTER_FIELDS = (
@@ -54,6 +56,8 @@ CHARTER_FIELDS = (
     "pet_tracer",
     "analyses",
     "engine_settings",
+    "date_imputation",
+    "epoch_rule",
 )
 
 
@@ -106,6 +110,10 @@ def _validate_charter(values: Mapping[str, Any]) -> None:
     for name in ("sd_min_days", "confirm_min_days", "irecist_window_min_days", "irecist_window_max_days"):
         if name in values and (type(values[name]) is not int or not 0 <= values[name] <= 365):
             raise ValidationError("an integer number of days between 0 and 365", name)
+    if "date_imputation" in values and values["date_imputation"] not in export_dates.RULE_NAMES:
+        raise ValidationError(f"one of {', '.join(export_dates.RULE_NAMES)}", "date_imputation")
+    if "epoch_rule" in values and values["epoch_rule"] not in EPOCH_RULE_VALUES:
+        raise ValidationError(f"one of {', '.join(map(repr, EPOCH_RULE_VALUES))}", "epoch_rule")
     tracer = values.get("pet_tracer")
     if tracer is not None and (not isinstance(tracer, str) or not 1 <= len(tracer.strip()) <= 20):
         raise ValidationError("the PET tracer's name, 1-20 characters (e.g. FDG)", "pet_tracer")
@@ -282,25 +290,45 @@ def site_create(*, trial_id: int, code: str, name: str = "", actor: Any) -> Site
 def subject_create(
     *,
     trial_id: int,
-    site_id: int,
+    site_id: int | None = None,
     subject_code: str,
     randomisation_date: dt.date,
     actor: Any,
     arm: str = "",
     death_date: dt.date | None = None,
     last_contact_date: dt.date | None = None,
+    first_dose_date: dt.date | None = None,
+    reference_start_date: dt.date | None = None,
+    site_code: str | None = None,
 ) -> Subject:
+    """A subject with its dates from the trial: randomisation, and when known the first dose
+    (``first_dose_date``, DM RFXSTDTC), the sponsor's reference start (``reference_start_date``,
+    DM RFSTDTC: day 1 of --DY), death and last contact; none of them may precede
+    randomisation except the reference start, which the sponsor defines. The site is named
+    by its id or, for API clients, by its code (``site_code``)."""
     trial = _manage(actor, trial_id)
     _require_code(subject_code, "subject_code")
     _require_date(randomisation_date, "randomisation_date")
-    for name, value in (("death_date", death_date), ("last_contact_date", last_contact_date)):
+    dates = {
+        "death_date": death_date,
+        "last_contact_date": last_contact_date,
+        "first_dose_date": first_dose_date,
+        "reference_start_date": reference_start_date,
+    }
+    for name, value in dates.items():
         if value is not None:
             _require_date(value, name)
-        if value is not None and value < randomisation_date:
+        if value is not None and name in _AFTER_RANDOMISATION and value < randomisation_date:
             raise ValidationError("cannot precede the randomisation date", name)
-    site = Site.objects.filter(pk=site_id, trial=trial).first()
-    if site is None:
-        raise ValidationError("no such site in this trial", "site_id")
+    if site_id is None and site_code is not None:
+        _require_code(site_code, "site_code")
+        site = Site.objects.filter(code=site_code, trial=trial).first()
+        if site is None:
+            raise ValidationError("no such site in this trial", "site_code")
+    else:
+        site = Site.objects.filter(pk=site_id, trial=trial).first() if site_id is not None else None
+        if site is None:
+            raise ValidationError("no such site in this trial", "site_id")
     with transaction.atomic():
         if Subject.objects.filter(trial=trial, subject_code=subject_code).exists():
             raise Conflict(f"Subject {subject_code} already exists in this trial.")
@@ -310,8 +338,7 @@ def subject_create(
             subject_code=subject_code,
             randomisation_date=randomisation_date,
             arm=arm,
-            death_date=death_date,
-            last_contact_date=last_contact_date,
+            **dates,
         )
         subject.save()
         # The arm itself stays out of the audit trail, which read managers may review (blinding).
@@ -328,17 +355,22 @@ def subject_create(
                 "arm_recorded": bool(arm),
                 "death_date": death_date,
                 "last_contact_date": last_contact_date,
-            },
+            }
+            | {name: value for name in ("first_dose_date", "reference_start_date") if (value := dates[name])},
         )
     return subject
 
 
-#: Subject fields that may change after creation (survival follow-up feeds PFS censoring).
-SUBJECT_UPDATABLE = ("death_date", "last_contact_date")
+#: Subject fields that may change after creation (survival follow-up feeds PFS censoring; the
+#: sponsor's first dose and reference start date arrive with its data).
+SUBJECT_UPDATABLE = ("death_date", "last_contact_date", "first_dose_date", "reference_start_date")
+#: Subject dates that cannot precede randomisation.
+_AFTER_RANDOMISATION = frozenset({"death_date", "last_contact_date", "first_dose_date"})
 
 
 def subject_update(*, subject_id: int, changes: Mapping[str, Any], reason: str, actor: Any) -> Subject:
-    """Record a death or last-contact date (read manager, with a reason; audited old/new)."""
+    """Record a death, last-contact, first-dose or reference start date (read manager, with a
+    reason; audited old/new)."""
     subject = access.access_subject_for(actor, subject_id)
     access.require_capability(actor, subject.trial_id, access.MANAGE, "subject", subject.pk)
     unknown = set(changes) - set(SUBJECT_UPDATABLE)
@@ -349,7 +381,7 @@ def subject_update(*, subject_id: int, changes: Mapping[str, Any], reason: str, 
     for name, value in changes.items():
         if value is not None:
             _require_date(value, name)
-        if value is not None and value < subject.randomisation_date:
+        if value is not None and name in _AFTER_RANDOMISATION and value < subject.randomisation_date:
             raise ValidationError("cannot precede the randomisation date", name)
         if value is not None and value > timezone.now().date():
             raise ValidationError("cannot be in the future", name)
@@ -385,21 +417,44 @@ def _visit_number(value: object) -> Decimal:
     return number
 
 
-def _check_collected_date(collected: object, rule: object, earliest: dt.date, latest: dt.date) -> None:
+def _check_collected_date(collected: object, rule: object) -> None:
+    """A partial collected date (``YYYY`` or ``YYYY-MM``) and, when named, a known rule."""
     if collected == "" and rule == "":
         return
     if not isinstance(collected, str) or not collected:
         raise ValidationError("required with scan_date_imputation", "scan_date_collected")
     try:
-        first, last, flag = export_dates.period(collected)
+        flag = export_dates.period(collected)[2]
     except export_dates.DateError as exc:
         raise ValidationError(str(exc), "scan_date_collected") from None
     if not flag:
         raise ValidationError("only a partial date (YYYY or YYYY-MM) is kept", "scan_date_collected")
-    if rule not in export_dates.RULE_NAMES:
+    if rule != "" and rule not in export_dates.RULE_NAMES:
         raise ValidationError(f"one of {', '.join(export_dates.RULE_NAMES)}", "scan_date_imputation")
-    if not first <= earliest <= latest <= last:
-        raise ValidationError(f"the scan dates must lie in {collected}", "scan_date_collected")
+
+
+def _check_scan_dates_in_period(collected: str, earliest: dt.date, latest: dt.date) -> None:
+    if collected:
+        first, last, _ = export_dates.period(collected)
+        if not first <= earliest <= latest <= last:
+            raise ValidationError(f"the scan dates must lie in {collected}", "scan_date_collected")
+
+
+def _charter_rule(trial_id: int) -> str:
+    """The current charter's rule for partial scan dates (``Charter.date_imputation``)."""
+    current = Charter.objects.filter(trial_id=trial_id, is_current=True)
+    return current.values_list("date_imputation", flat=True).first() or "nominal"
+
+
+def _imputed_scan_date(subject: Subject, collected: str, rule: str) -> dt.date:
+    """The scan date ``rule`` gives for ``collected``, after the previous timepoint's scans."""
+    previous = subject.timepoints.filter(is_prebaseline=False).order_by("-sequence").first()
+    after = previous.scan_date_latest if previous is not None else None
+    try:
+        day, _ = export_dates.impute(collected, rule, after=after)
+    except (export_dates.DateError, OverflowError) as exc:
+        raise ValidationError(str(exc), "scan_date_collected") from None
+    return day
 
 
 def _check_prebaseline_dates(subject: Subject, earliest: dt.date, latest: dt.date) -> None:
@@ -423,7 +478,7 @@ def timepoint_create(
     subject_id: int,
     visit_label: str,
     visit_number: Decimal | int,
-    scan_date_earliest: dt.date,
+    scan_date_earliest: dt.date | None = None,
     scan_date_latest: dt.date | None = None,
     is_baseline: bool = False,
     modality: str = Modality.CT,
@@ -437,8 +492,11 @@ def timepoint_create(
     The baseline comes first; each follow-up's scans must start after the previous
     timepoint's scans ended, and none may lie in the future. A partial collected date
     (``scan_date_collected``, e.g. ``2014-02``) comes with the rule that imputed the scan
-    dates from it (``scan_date_imputation``, one of ``trialreads.exports.dates.RULE_NAMES``),
-    and both scan dates must lie in the collected period.
+    dates from it (``scan_date_imputation``, one of ``trialreads.exports.dates.RULE_NAMES``;
+    by default the charter's ``date_imputation``), and both scan dates must lie in the
+    collected period. Without scan dates, the rule imputes them from the collected date (no
+    earlier than the day after the previous timepoint's scans), so the engine and ADaM ``ADT``
+    use the trial's rule.
 
     A pre-baseline timepoint (``is_prebaseline``: a scan before the baseline, for the tumour
     growth rate's reference period) is added once the baseline exists, with its scans ending
@@ -451,6 +509,13 @@ def timepoint_create(
     if modality not in Modality.values:
         raise ValidationError(f"one of {', '.join(Modality.values)}", "modality")
     number = _visit_number(visit_number)
+    _check_collected_date(scan_date_collected, scan_date_imputation)
+    if scan_date_collected and not scan_date_imputation:
+        scan_date_imputation = _charter_rule(subject.trial_id)
+    if scan_date_earliest is None:
+        if not scan_date_collected or scan_date_latest is not None:
+            raise ValidationError("required (or only a partial scan_date_collected)", "scan_date_earliest")
+        scan_date_earliest = _imputed_scan_date(subject, scan_date_collected, scan_date_imputation)
     latest = scan_date_latest or scan_date_earliest
     _require_date(scan_date_earliest, "scan_date_earliest")
     _require_date(latest, "scan_date_latest")
@@ -459,7 +524,7 @@ def timepoint_create(
     horizon = timezone.now().date() + dt.timedelta(days=conf.get("SCAN_DATE_FUTURE_TOLERANCE_DAYS"))
     if latest > horizon:
         raise ValidationError("scan date in the future", "scan_date_latest")
-    _check_collected_date(scan_date_collected, scan_date_imputation, scan_date_earliest, latest)
+    _check_scan_dates_in_period(scan_date_collected, scan_date_earliest, latest)
     if not isinstance(is_prebaseline, bool):
         raise ValidationError("true or false", "is_prebaseline")
     if is_prebaseline and is_baseline:
@@ -519,7 +584,12 @@ def timepoint_create(
                 "scan_date_latest": latest,
                 "is_baseline": is_baseline,
             }
-            | ({"is_prebaseline": True} if is_prebaseline else {}),
+            | ({"is_prebaseline": True} if is_prebaseline else {})
+            | (
+                {"scan_date_collected": scan_date_collected, "scan_date_imputation": scan_date_imputation}
+                if scan_date_collected
+                else {}
+            ),
         )
     return timepoint
 

@@ -352,6 +352,30 @@ def operations(w: dict[str, Any]) -> dict[tuple[str, str], Operation]:
         ("patch", "/api/sponsor-contacts/{id}/"): Operation(
             "manager", w["contact"].pk, {"name": "Sponsor imaging desk", "email": "imaging@sponsor.example"}
         ),
+        ("post", "/api/trials/{id}/subjects/"): Operation(
+            "manager",
+            w["trial"].pk,
+            {
+                "site_code": "SITE01",
+                "subject_code": "S-888",
+                "randomisation_date": "2025-01-10",
+                "first_dose_date": "2025-01-12",
+                "reference_start_date": "2025-01-12",
+                "death_date": "2025-04-01",
+                "last_contact_date": "2025-03-01",
+            },
+        ),
+        ("patch", "/api/subjects/{id}/"): Operation(
+            "manager",
+            w["subject"].pk,
+            {
+                "reason": "sponsor DM transfer",
+                "first_dose_date": "2025-01-12",
+                "reference_start_date": "2025-01-12",
+                "death_date": "2025-04-01",
+                "last_contact_date": "2025-03-01",
+            },
+        ),
         ("post", "/api/trials/{id}/investigator-assessments/"): Operation(
             "manager",
             w["trial"].pk,

@@ -85,9 +85,13 @@ API_ROUTES: dict[str, Route] = {
     "trialreads-api:trial-charter": Route("trial", {"GET": ALL_MEMBERS}),
     "trialreads-api:trial-charters": Route("trial", {"GET": ALL_MEMBERS}),
     "trialreads-api:trial-memberships": Route("trial", {"GET": ALL_MEMBERS}),
-    "trialreads-api:trial-subjects": Route("trial", {"GET": ALL_MEMBERS}),
+    "trialreads-api:trial-subjects": Route(
+        "trial", {"GET": ALL_MEMBERS, "POST": row(403, 403, 403, 201, 403, 404, 401)}
+    ),
     "trialreads-api:trial-audit": Route("trial", {"GET": row(403, 403, 403, 200, 403, 404, 401)}),
-    "trialreads-api:subject-detail": Route("subject", {"GET": ALL_MEMBERS}),
+    "trialreads-api:subject-detail": Route(
+        "subject", {"GET": ALL_MEMBERS, "PATCH": row(403, 403, 403, 200, 403, 404, 401)}
+    ),
     "trialreads-api:subject-timepoints": Route(
         "subject",
         {"GET": ALL_MEMBERS, "POST": row(403, 403, 403, 201, 403, 404, 401)},
@@ -285,6 +289,10 @@ def _body(route: str, role: str, users: dict[str, Any]) -> dict[str, Any] | None
         return {"name": "Sponsor medical monitor", "email": "monitor@sponsor.example"}
     if route == "trialreads-api:sponsor-contact-detail":
         return {"active": False}
+    if route == "trialreads-api:trial-subjects":
+        return {"site_code": "SITE01", "subject_code": "S-777", "randomisation_date": "2025-01-10"}
+    if route == "trialreads-api:subject-detail":
+        return {"reason": "survival follow-up", "last_contact_date": "2025-03-01"}
     if route == "trialreads-api:subject-timepoints":
         return {"visit_label": "WEEK18", "visit_number": 3, "scan_date_earliest": "2025-05-10"}
     return None

@@ -34,17 +34,17 @@ def test_demo_adjudication() -> None:
         "D-101": AcceptanceBasis.RULE, "D-102": AcceptanceBasis.RULE, "D-103": AcceptanceBasis.RULE,
         "D-104": AcceptanceBasis.ADJUDICATION, "D-105": AcceptanceBasis.ADJUDICATION,
         "D-106": AcceptanceBasis.ADJUDICATION, "D-107": AcceptanceBasis.PENDING,
-        "D-108": AcceptanceBasis.ADJUDICATION,
+        "D-108": AcceptanceBasis.ADJUDICATION, "D-109": AcceptanceBasis.RULE,
     }
     assert m["compared_subjects"] == len(SCENARIOS)
     assert m["adjudication_rate"]["numerator"] == 5
     r1, r2 = m["readers"]
     # Decided for slot 1: D-104, D-105; for slot 2: D-106, D-108.
     assert r1["adjudicator_agreement_rate"]["numerator"] == 2 == r2["adjudicator_agreement_rate"]["numerator"]
-    assert r1["reader_disagreement_index"] == {"numerator": 2, "denominator": 8, "value": 0.25}
+    assert r1["reader_disagreement_index"] == {"numerator": 2, "denominator": 9, "value": 2 / 9}
     assert m["kappa_bor"]["kappa"] is not None
     assert m["site_vs_central"] is not None
-    assert "adjudication rate 5/8" in out.getvalue()
+    assert "adjudication rate 5/9" in out.getvalue()
     # Running it again adds nothing.
     populate()
     assert AdjudicationCase.objects.count() == len(statuses)

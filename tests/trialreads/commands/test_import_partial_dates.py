@@ -93,3 +93,27 @@ def test_partial_date_kept_in_sdtm_and_imputed_in_adam(tmp_path: Path) -> None:
         if adrs["USUBJID"][i] == SUBJECT and adrs["AVISIT"][i] == VISIT and adrs["PARAMCD"][i] == "OVR"
     ]  # fmt: skip
     assert flagged == [(dt.date(2014, 2, 28), "D")]
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+def test_the_charters_rule_is_the_imports_default_and_the_option_overrides_it() -> None:
+    """The charter's ``date_imputation`` decides the engine's date and ADaM ADT; the import's
+    ``--date-imputation`` still overrides it for the import, the charter keeping its rule."""
+    trial, summary = import_sdtm(DATA, charter_date_imputation="last")
+    assert (summary["date_imputation"], summary["charter_date_imputation"]) == ("last", "last")
+    tp = ImagingTimepoint.objects.get(subject__trial=trial, subject__subject_code=SUBJECT, visit_label=VISIT)
+    assert (tp.scan_date_imputation, tp.scan_date_latest) == ("last", dt.date(2014, 2, 28))
+    job = endpoint_services.endpoints_compute(trial_id=trial.pk, requested_by="test").job
+    build = export_services.build_study(job)
+    assert build.study.date_imputation == "last"
+    adrs = {ds.name: ds for ds in export_services.build_datasets(build.study)}["ADRS"]
+    ovr = [r for r in adrs.rows if r["USUBJID"] == SUBJECT and r["AVISIT"] == VISIT and r["PARAMCD"] == "OVR"]
+    assert [(r["ADT"], r["ADTF"]) for r in ovr] == [(dt.date(2014, 2, 28), "D")]
+
+    other, summary = import_sdtm(
+        DATA, trial_code="PILOT-MID", charter_date_imputation="last", date_imputation="mid"
+    )
+    assert (summary["date_imputation"], summary["charter_date_imputation"]) == ("mid", "last")
+    tp = ImagingTimepoint.objects.get(subject__trial=other, subject__subject_code=SUBJECT, visit_label=VISIT)
+    assert (tp.scan_date_imputation, tp.scan_date_latest) == ("mid", dt.date(2014, 2, 15))

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.db import transaction
+from lxml import etree
 
 from trialreads.exports.package import write_csv
 from trialreads.exports.spec import Dataset
@@ -106,12 +107,16 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
         pass
     assert not Trial.objects.filter(code="CDISCPILOT01").exists()
     trial, summary, datasets, second = _pipeline()
-    assert second == first and len(second) == 10
+    assert second == first and len(second) == 12
 
     # The validated package (export_write) holds the same bytes.
     manifest, _ = export_services.export_write(summary["job"], tmp_path / "package")
     assert {name: (tmp_path / "package" / name).read_bytes() for name in second} == second
     assert manifest["studyid"] == "CDISCPILOT01"
+    # Its define.xml (issue 18 item 5) is valid Define-XML 2.1 for the real transfer too.
+    xsd = DATA.parent / "define-xml-2.1" / "define" / "2.1" / "define2-1-0.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    assert schema.validate(etree.parse(str(tmp_path / "package" / "define.xml"))), schema.error_log
 
     # The import went through the services: subjects, signed and locked reads, audit.
     assert summary["subjects"] == 8 and summary["values_finer_than_0.1_mm"] > 0
@@ -122,7 +127,7 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
     assert AuditEvent.objects.filter(chain_id=trial.chain_id, event_type="TIMEPOINT_READ_SIGNED").count() == (
         trs.count()
     )
-    tu, tr, rs, _, adtte = datasets
+    tu, tr, rs, adsl, adrs, adtte = datasets
 
     # TU: every lesion of every reader, with role and location.
     source_tu = {
@@ -240,7 +245,6 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
         assert all((usubjid, r["RSLNKGRP"]) in tr_groups for r in mine if r["RSLNKGRP"])
         assert any(r["RSLNKGRP"] for r in mine)
     # ADRS takes the adjudicator's records as its source.
-    adrs = datasets[3]
     seq_of = {r["RSSEQ"]: r for r in rs.rows if r["USUBJID"] in adjudicated}
     sources = [r for r in adrs.rows if r["USUBJID"] in adjudicated and r["PARAMCD"] == "OVR"]
     assert sources and all(seq_of[r["SRCSEQ"]]["RSEVALID"] == "ADJUDICATOR" for r in sources)
@@ -248,6 +252,22 @@ def test_import_compute_and_export_reproduce_the_source(tmp_path: Path) -> None:
     # ADTTE: one PFS record per subject and criterion.
     keys = sorted((r["USUBJID"], r["PARAMCD"]) for r in adtte.rows)
     assert keys == sorted((s, p) for s in source_accepted for p in ("PFS", "PFSI", "PFSIM"))
+
+    # Issue 18 item 3: the subject dates come from the sponsor's DM / DS (tests/data/pharmaversesdtm
+    # dm.csv, ds.csv), ADSL delivers them, and ADTTE's STARTDT is DS's randomisation date, not
+    # the screening scan date.
+    dm = {r["USUBJID"]: r for r in _csv("dm.csv")}
+    randomised = {r["USUBJID"]: r["DSSTDTC"] for r in _csv("ds.csv") if r["DSDECOD"] == "RANDOMIZED"}
+    assert summary["subject_dates"] == {
+        "reference_start_date": 8, "first_dose_date": 8, "death_date": 0, "randomisation_date": 8,
+    }  # fmt: skip
+    ours_adsl = {
+        r["USUBJID"]: (r["RANDDT"].isoformat(), r["RFSTDTC"], r["TRTSDT"].isoformat()) for r in adsl.rows
+    }
+    assert ours_adsl == {u: (randomised[u], row["RFSTDTC"], row["RFXSTDTC"]) for u, row in dm.items()}
+    assert {r["USUBJID"]: r["STARTDT"].isoformat() for r in adtte.rows} == randomised
+    stored = Subject.objects.filter(trial=trial)
+    assert {s.subject_code: s.randomisation_date.isoformat() for s in stored} == randomised
 
 
 def test_every_listed_difference_has_a_reason() -> None:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyreadstat
 import pytest
 from django.core.management import call_command
 
@@ -37,9 +38,9 @@ def test_load_demo_builds_everything_and_is_idempotent(settings: Any, tmp_path: 
     text = out.getvalue()
 
     trial = Trial.objects.get(code="DEMO-ADJ")
-    assert trial.subjects.count() == 8
+    assert trial.subjects.count() == 9
     # every read of every subject signed by its reader, and discordant subjects adjudicated
-    assert Signature.objects.filter(voided_at__isnull=True).count() >= 8 * 2 * 3
+    assert Signature.objects.filter(voided_at__isnull=True).count() >= 9 * 2 * 3
     assert AdjudicationCase.objects.filter(subject__trial=trial, status="DECIDED").count() >= 4
     assert AdjudicationCase.objects.filter(subject__trial=trial, status="OPEN").count() >= 1
 
@@ -47,10 +48,12 @@ def test_load_demo_builds_everything_and_is_idempotent(settings: Any, tmp_path: 
     folder = tmp_path / batch.directory
     manifest = json.loads((folder / "manifest.json").read_text())
     names = {f["path"] for f in manifest["files"]}
-    for stem in ("tu", "tr", "rs", "adrs", "adtte"):
+    for stem in ("tu", "tr", "rs", "adsl", "adrs", "adtte"):
         assert {f"{stem}.csv", f"{stem}.xpt"} <= names
+    assert {"define.xml", "reviewers-guide.txt"} <= names
     for entry in manifest["files"]:
         assert hashlib.sha256((folder / entry["path"]).read_bytes()).hexdigest() == entry["sha256"]
+    _assert_new_lesions_read_back(folder)
 
     report = verify_chain(trial.chain_id)
     assert report.ok, report
@@ -63,6 +66,36 @@ def test_load_demo_builds_everything_and_is_idempotent(settings: Any, tmp_path: 
     call_command("load_demo", stdout=io.StringIO())
     assert AuditEvent.objects.count() == events
     assert ExportBatch.objects.filter(trial=trial).count() == 1
+
+
+def _xpt(folder: Path, name: str, usubjid: str) -> list[dict[str, Any]]:
+    data, _ = pyreadstat.read_xport(str(folder / f"{name}.xpt"), output_format="dict")
+    rows = [dict(zip(data, values, strict=True)) for values in zip(*data.values(), strict=True)]
+    return [r for r in rows if r["USUBJID"] == usubjid]
+
+
+def _assert_new_lesions_read_back(folder: Path) -> None:
+    """Issue 18 item 7: the demo's new lesions (D-109: N1 equivocal at week 6, confirmed and
+    measurable at week 12; N2 non-measurable at week 12), read back from the XPT files."""
+    tu = {(r["TUEVALID"], r["TULNKID"]): (r["TUORRES"], r["VISIT"]) for r in _xpt(folder, "tu", "D-109")
+          if r["TUORRES"] == "NEW"}  # fmt: skip
+    assert tu == {(reader, f"{prefix}-{code}"): ("NEW", visit)
+                  for reader, prefix in (("RADIOLOGIST 1", "R1"), ("RADIOLOGIST 2", "R2"))
+                  for code, visit in (("N1", "WEEK6"), ("N2", "WEEK12"))}  # fmt: skip
+    tr = {(r["VISIT"], r["TRLNKID"], r["TRTESTCD"]): (r["TRORRES"], r["TRSTRESN"])
+          for r in _xpt(folder, "tr", "D-109")
+          if r["TREVALID"] == "RADIOLOGIST 1" and r["TRGRPID"] == "NEW"}  # fmt: skip
+    assert tr == {
+        ("WEEK6", "R1-N1", "TUMSTATE"): ("EQUIVOCAL", None),
+        ("WEEK12", "R1-N1", "LDIAM"): ("12.0", 12.0),  # entered in the form: TRORRES as entered
+        ("WEEK12", "R1-N1", "TUMSTATE"): ("PRESENT", None),
+        ("WEEK12", "R1-N2", "TUMSTATE"): ("PRESENT", None),
+    }
+    rs = {(r["RSCAT"], r["VISIT"], r["RSTESTCD"]): r["RSSTRESC"] for r in _xpt(folder, "rs", "D-109")
+          if r["RSEVALID"] == "RADIOLOGIST 1"}  # fmt: skip
+    assert rs[("RECIST 1.1", "WEEK6", "NEWLPROG")] == "EQUIVOCAL"
+    assert (rs[("RECIST 1.1", "WEEK12", "NEWLPROG")], rs[("RECIST 1.1", "WEEK12", "OVRLRESP")]) == ("Y", "PD")
+    assert rs[("iRECIST", "WEEK12", "OVRLRESP")] == "iUPD"
 
 
 def _accepted(code: str, criterion: str) -> Any:

@@ -188,3 +188,41 @@ def study(*subjects: ExportSubject, cutoff: dt.date | None = dt.date(2024, 6, 30
         window_days=7,
         data_cutoff=cutoff,
     )
+
+
+# --- new lesions (issue 18 item 7) ------------------------------------------------------------
+
+NL_USUBJID = "TR-ONC-001-0003"
+WEEK18 = dt.date(2024, 5, 15)
+
+
+def new_lesion_read() -> ReaderRead:
+    """A read with every kind of new lesion, without its results (``new_lesion_engine_input``
+    is the same read as the engine takes it): NEW01 equivocal at week 6, unequivocal and
+    measurable (12 mm) at week 12, 17 mm at the week 18 confirmation; NEW02 non-measurable at
+    week 12 and still there at week 18; NEW03 measurable (10 mm), first seen at week 18."""
+    lesions = (
+        ExportLesion("T01", TARGET, "LIVER"),
+        ExportLesion("NT01", NON_TARGET, "BONE"),
+        ExportLesion("NEW01", NEW, "LUNG"),
+        ExportLesion("NEW02", NEW, "BONE"),
+        ExportLesion("NEW03", NEW, "LIVER"),
+    )
+    timepoints = (
+        ReaderTimepoint(1, "SCREENING", BASELINE, (measured("T01", "40.0"), state("NT01", "PRESENT")),
+                        baseline=True),
+        ReaderTimepoint(2, "WEEK 6", WEEK6, (measured("T01", "38.0"), state("NT01", "PRESENT"),
+                                             state("NEW01", "EQUIVOCAL"))),
+        ReaderTimepoint(3, "WEEK 12", WEEK12, (
+            measured("T01", "39.0"), state("NT01", "PRESENT"),
+            LesionResult("NEW01", MeasurementStatus.MEASURED, mm=Decimal("12.0"), state="PRESENT"),
+            state("NEW02", "PRESENT"),
+        )),
+        ReaderTimepoint(4, "WEEK 18", WEEK18, (
+            measured("T01", "41.0"), state("NT01", "PRESENT"),
+            LesionResult("NEW01", MeasurementStatus.MEASURED, mm=Decimal("17.0"), state="PRESENT"),
+            state("NEW02", "PRESENT"),
+            LesionResult("NEW03", MeasurementStatus.MEASURED, mm=Decimal("10.0"), state="PRESENT"),
+        )),
+    )  # fmt: skip
+    return ReaderRead(R1, lesions, timepoints)

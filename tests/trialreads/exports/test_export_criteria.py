@@ -217,7 +217,7 @@ def test_itrecist_own_responses_and_supplemental_qualifiers() -> None:
     read = export_read(example("itrecist-recategorised"), Evaluator.RADIOLOGIST_1, (RECIST11, ITRECIST))
     datasets = {ds.name: ds for ds in build_all(one_reader_study(read))}
     assert check_all(list(datasets.values())) == []
-    assert list(datasets) == ["TU", "TR", "SUPPTU", "SUPPTR", "RS", "ADRS", "ADTTE"]
+    assert list(datasets) == ["TU", "TR", "SUPPTU", "SUPPTR", "RS", "ADSL", "ADRS", "ADTTE"]
     adrs = {r["PARAMCD"]: r for r in datasets["ADRS"].rows}
     result = read.criteria[ITRECIST]
     assert (adrs["BORINJ"]["AVALC"], adrs["BORINJ"]["ADT"]) == (
@@ -238,7 +238,8 @@ def test_itrecist_own_responses_and_supplemental_qualifiers() -> None:
 
 def test_a_read_without_injected_flags_has_no_supplemental_datasets() -> None:
     read = export_read(example("growth-pseudo-dissociated"), Evaluator.RADIOLOGIST_1, (RECIST11,))
-    assert [ds.name for ds in build_all(one_reader_study(read))] == ["TU", "TR", "RS", "ADRS", "ADTTE"]
+    names = [ds.name for ds in build_all(one_reader_study(read))]
+    assert names == ["TU", "TR", "RS", "ADSL", "ADRS", "ADTTE"]
 
 
 def test_growth_flags_are_adrs_parameters() -> None:

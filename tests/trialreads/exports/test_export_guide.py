@@ -39,6 +39,8 @@ def test_guide_is_in_the_transfer_and_the_manifest() -> None:
     assert "reader visits with a partial date in this transfer: 1)" in text
     for ds in manifest["datasets"]:
         assert f"{ds['name']:<6} {ds['label']} ({ds['rows']} records" in text
-    assert "--DY and EPOCH" in text and "CNSR 0:" in text
+    assert "--DY: left out" in text and "EPOCH: left out" in text and "CNSR 0:" in text
+    # The charter's rule for partial dates, and the visits each rule imputed (issue 18 item 1).
+    assert "by the charter's rule (nominal)" in text and "Reader visits imputed, by rule: nominal 1." in text
     # The same bytes whichever way the transfer is made.
     assert _files(parallel=True) == files

@@ -23,7 +23,7 @@ from trialreads.exports.spec import Dataset, Value, char
 from trialreads.exports.xpt import XportError
 
 CREATED = dt.datetime(2024, 7, 1, 6, 0, 0, tzinfo=dt.UTC)
-NAMES = ["adrs", "adtte", "rs", "tr", "tu"]
+NAMES = ["adrs", "adsl", "adtte", "rs", "tr", "tu"]
 
 
 def build(directory: Path, **overrides: Any) -> dict[str, Any]:
@@ -44,6 +44,7 @@ def test_two_builds_are_byte_identical(tmp_path: Path) -> None:
     assert files_a == sorted(p.name for p in (tmp_path / "b").iterdir())
     # The reviewer's guide joined the transfer (issue 18 item 5).
     expected = [*(f"{n}.csv" for n in NAMES), *(f"{n}.xpt" for n in NAMES), "manifest.json", GUIDE_NAME]
+    expected.append("define.xml")  # issue 18 item 5
     assert files_a == sorted(expected)
     for name in files_a:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
@@ -72,9 +73,11 @@ def test_manifest_describes_every_file(tmp_path: Path) -> None:
 def test_manifest_changes_with_versions_and_chain_head(tmp_path: Path) -> None:
     first = build(tmp_path / "a")
     second = build(tmp_path / "b", charter_version="CHARTER-2.2", audit_chain_head=None)
-    # datasets do not depend on the metadata (the reviewer's guide names the charter version)
-    assert [f for f in first["files"] if f["path"] != GUIDE_NAME] == [
-        f for f in second["files"] if f["path"] != GUIDE_NAME
+    # datasets do not depend on the metadata (the reviewer's guide and define.xml name the
+    # charter version)
+    metadata = (GUIDE_NAME, "define.xml")
+    assert [f for f in first["files"] if f["path"] not in metadata] == [
+        f for f in second["files"] if f["path"] not in metadata
     ]
     assert (tmp_path / "a" / "manifest.json").read_bytes() != (tmp_path / "b" / "manifest.json").read_bytes()
     assert second["audit_chain_head"] is None
@@ -165,7 +168,7 @@ def test_a_non_conformant_export_writes_nothing(tmp_path: Path) -> None:
             charter_version="c",
         )
     assert {p.code for p in caught.value.problems} == {"CHAR_LENGTH"}
-    assert {p.dataset for p in caught.value.problems} == {"TU", "TR", "RS", "ADRS", "ADTTE"}
+    assert {p.dataset for p in caught.value.problems} == {"TU", "TR", "RS", "ADSL", "ADRS", "ADTTE"}
     assert not (tmp_path / "out").exists()
 
 

@@ -62,10 +62,10 @@ def test_sponsor_export_is_built_with_files_hashes_and_audit(
 
     assert batch.status == JobStatus.DONE and batch.job_id == computed.pk and batch.requested_by == "sponsor"
     names = sorted(f["path"] for f in batch.files)
-    datasets = ("tu", "tr", "rs", "adrs", "adtte")
+    datasets = ("tu", "tr", "rs", "adsl", "adrs", "adtte")
     # with the reviewer's guide (issue 18 item 5)
     expected = [f"{d}.{ext}" for d in datasets for ext in ("xpt", "csv")]
-    expected += ["manifest.json", "reviewers-guide.txt"]
+    expected += ["manifest.json", "reviewers-guide.txt", "define.xml"]
     assert names == sorted(expected)
     for entry in batch.files:
         content = (media / batch.directory / entry["path"]).read_bytes()
@@ -135,7 +135,7 @@ def test_same_results_give_byte_identical_files(computed: Any, tmp_path: Path) -
     svc.export_write(computed, tmp_path / "two")
     one = {p.name: p.read_bytes() for p in (tmp_path / "one").iterdir()}
     two = {p.name: p.read_bytes() for p in (tmp_path / "two").iterdir()}
-    assert one == two and len(one) == 12  # 5 x (xpt, csv), the manifest and the reviewer's guide
+    assert one == two and len(one) == 15  # 6 x (xpt, csv), the manifest, the reviewer's guide, define.xml
 
 
 def test_subjects_without_an_accepted_read_are_left_out_and_named(

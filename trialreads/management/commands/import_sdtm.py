@@ -12,12 +12,21 @@ conformance test):
   1 and 2 (reader accounts ``<trial>-r1``/``-r2``); rows without an evaluator (the
   investigator) are not BICR reads and are skipped.
 * Every ``USUBJID`` becomes a subject of the site named by its middle part (``01-701-1015``
-  -> site ``701``); the randomisation date is the baseline date (TU/TR carry none).
+  -> site ``701``). Its dates come from the sponsor's subject-level files when the folder has
+  them (issue 18 item 3): DM (``dm*.csv``) ``RFSTDTC`` (the reference start date: day 1 of
+  ``--DY``, the charter's epochs), ``RFXSTDTC`` (first dose) and ``DTHDTC`` (death); DS
+  (``ds*.csv``) the ``DSSTDTC`` of the ``RANDOMIZED`` record (the randomisation date: SDTMIG
+  keeps it there, DM has no variable for it). Without them (or without the subject's
+  record) the randomisation date falls back to the baseline scan date and the other dates
+  stay unknown; the summary counts each source. ``NA`` (R's missing value) is missing; a
+  date-time keeps its date; a partial date is refused (exit 2, naming file, line, variable).
 * Visits: one imaging timepoint per ``VISIT`` in ``VISITNUM`` order, its scan dates spanning
   both readers' dates. A partial ``TRDTC`` (both readers' the same) is kept as collected on
-  the timepoint (SDTM ``--DTC`` write it so) and imputed for the engine by ``--date-imputation``
-  (``first``/``mid``/``last``/``nominal``, :mod:`trialreads.exports.dates`; default ``nominal``,
-  the former behaviour), recorded with it; ADaM ``ADT`` is that date with ``ADTF``.
+  the timepoint (SDTM ``--DTC`` write it so) and imputed for the engine by the charter's
+  ``date_imputation`` (``first``/``mid``/``last``/``nominal``, :mod:`trialreads.exports.dates`;
+  a new charter's is ``nominal``, the former behaviour), or by ``--date-imputation`` when given
+  (it overrides the charter's rule for this import), recorded on the timepoint; ADaM ``ADT`` is
+  that date with ``ADTF``.
 * Values keep their collected precision (the source has values like 32.32 mm): the standardised
   ``TRSTRESC`` is stored exactly and is what the engine decides on, with the collected
   ``TRORRES`` text beside it, so the export writes ``TRORRES`` as collected. Rounding to the
@@ -56,7 +65,7 @@ from trialreads.choices import AdjudicationStatus, MeasurementState, TrialRole
 from trialreads.errors import DomainError
 from trialreads.exports import dates as export_dates
 from trialreads.management.inputs import BAD_INPUT, refused, trial_code
-from trialreads.models import AdjudicationCase, ImagingTimepoint, Read, TimepointRead, Trial
+from trialreads.models import AdjudicationCase, Charter, ImagingTimepoint, Read, TimepointRead, Trial
 from trialreads.services import adjudication as adjudication_services
 from trialreads.services import reads as read_services
 from trialreads.services import trials as trial_services
@@ -72,6 +81,60 @@ _SITE = re.compile(r"^[^-]+-([^-]+)-")
 def _rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def _optional(directory: Path, prefix: str) -> Path | None:
+    found = sorted(directory.glob(f"{prefix}*.csv"))
+    if len(found) > 1:
+        names = [p.name for p in found]
+        raise CommandError(f"expected at most one {prefix}*.csv in {directory}, found {names}")
+    return found[0] if found else None
+
+
+def _sdtm_date(value: str | None, where: str) -> dt.date | None:
+    """A full ISO 8601 date (a date-time keeps its date); ``""`` / ``NA`` are missing."""
+    text = (value or "").strip()
+    if text in ("", "NA"):
+        return None
+    day, _, time = text.partition("T")
+    try:
+        if len(day) != 10 or (time and not time[:1].isdigit()):
+            raise ValueError
+        return dt.date.fromisoformat(day)
+    except ValueError:
+        raise CommandError(
+            f"{where}: {text!r} is not a full ISO 8601 date (YYYY-MM-DD, optionally with a time)",
+            returncode=BAD_INPUT,
+        ) from None
+
+
+#: Subject-level dates read from DM / DS: the subject's field <- (domain, variable).
+SUBJECT_DATE_SOURCES = {
+    "reference_start_date": ("DM", "RFSTDTC"),
+    "first_dose_date": ("DM", "RFXSTDTC"),
+    "death_date": ("DM", "DTHDTC"),
+    "randomisation_date": ("DS", "DSSTDTC of DSDECOD RANDOMIZED"),
+}
+
+
+def _subject_dates(directory: Path) -> dict[str, dict[str, dt.date]]:
+    """USUBJID -> the subject dates the folder's DM and DS files give (:data:`SUBJECT_DATE_SOURCES`)."""
+    out: dict[str, dict[str, dt.date]] = defaultdict(dict)
+    dm_path, ds_path = _optional(directory, "dm"), _optional(directory, "ds")
+    if dm_path is not None:
+        for line, row in enumerate(_rows(dm_path), start=2):
+            for field, (_, variable) in SUBJECT_DATE_SOURCES.items():
+                if variable in row:
+                    day = _sdtm_date(row[variable], f"{dm_path.name} line {line}: {variable}")
+                    if day is not None:
+                        out[row["USUBJID"]][field] = day
+    if ds_path is not None:
+        for line, row in enumerate(_rows(ds_path), start=2):
+            if row.get("DSDECOD") == "RANDOMIZED":
+                day = _sdtm_date(row.get("DSSTDTC"), f"{ds_path.name} line {line}: DSSTDTC")
+                if day is not None:
+                    out[row["USUBJID"]]["randomisation_date"] = day
+    return out
 
 
 def _find(directory: Path, prefix: str) -> Path:
@@ -130,16 +193,24 @@ def _user(username: str, password: str, *, staff: bool = False, name: str = "") 
 
 
 def import_sdtm(
-    directory: Path, *, trial_code: str | None = None, stdout: Any = None, date_imputation: str = "nominal"
+    directory: Path,
+    *,
+    trial_code: str | None = None,
+    stdout: Any = None,
+    date_imputation: str | None = None,
+    charter_date_imputation: str | None = None,
 ) -> tuple[Trial, dict[str, Any]]:
     """Import the TU/TR files of ``directory`` into a new trial; returns it and a summary.
-    Partial ``TRDTC`` are imputed by ``date_imputation`` (:data:`trialreads.exports.dates.RULE_NAMES`)."""
-    if date_imputation not in export_dates.RULE_NAMES:
-        raise CommandError(
-            f"--date-imputation: one of {', '.join(export_dates.RULE_NAMES)}", returncode=BAD_INPUT
-        )
+    The new charter's ``date_imputation`` is ``charter_date_imputation`` (else the field's
+    default); partial ``TRDTC`` are imputed by ``date_imputation`` when given, else by the
+    charter's rule (:data:`trialreads.exports.dates.RULE_NAMES`)."""
+    options = {"--date-imputation": date_imputation, "--charter-date-imputation": charter_date_imputation}
+    for option, value in options.items():
+        if value is not None and value not in export_dates.RULE_NAMES:
+            raise CommandError(f"{option}: one of {', '.join(export_dates.RULE_NAMES)}", returncode=BAD_INPUT)
     tu_path, tr_path = _find(directory, "tu"), _find(directory, "tr")
     tu, tr = _rows(tu_path), _rows(tr_path)
+    subject_dates = _subject_dates(directory)
     source = f"{tr_path.name} (SHA-256 {hashlib.sha256(tr_path.read_bytes()).hexdigest()[:16]})"
     studyids = sorted({row["STUDYID"] for row in tu})
     # An explicit --trial "" is a (refused) code, not "use the STUDYID".
@@ -191,9 +262,12 @@ def import_sdtm(
             code=code,
             title=f"{code} (imported from SDTM TU/TR)",
             actor=manager,
-            charter={"criteria": ["recist1.1", "irecist", "imrecist"]},
+            charter={"criteria": ["recist1.1", "irecist", "imrecist"]}
+            | ({"date_imputation": charter_date_imputation} if charter_date_imputation else {}),
             effective_from=min(baseline_dates),
         )
+        charter_rule = Charter.objects.get(trial=trial, is_current=True).date_imputation
+        rule = date_imputation if date_imputation is not None else charter_rule
         for user, role, label in ((r1, TrialRole.READER, "R1"), (r2, TrialRole.READER, "R2")):
             trial_services.membership_add(
                 trial_id=trial.pk, user_id=user.pk, role=role, reader_label=label, actor=manager
@@ -212,7 +286,7 @@ def import_sdtm(
             reads = {r: per_reader[r].get(usubjid) for r in READERS}
             _import_subject(
                 trial, sites[site_code], usubjid, reads, visitnum, first_visit[usubjid][1],
-                manager, reader_users, counter, source, date_imputation,
+                manager, reader_users, counter, source, rule, subject_dates.get(usubjid, {}),
             )  # fmt: skip
         decided = _settle_adjudications(trial, accepted, manager, adjudicator, passwords["adj"])
     summary = {
@@ -220,9 +294,16 @@ def import_sdtm(
         "subjects": len(subjects),
         "readers": list(READERS),
         "values_finer_than_0.1_mm": counter.finer,
-        "date_imputation": date_imputation,
+        "date_imputation": rule,
+        "charter_date_imputation": charter_rule,
         "adjudications_decided": decided,
         "source": source,
+        # subjects whose date came from the sponsor's DM / DS (the rest: unknown, randomisation
+        # at the baseline scan)
+        "subject_dates": {
+            field: sum(1 for s in subjects if field in subject_dates.get(s, {}))
+            for field in SUBJECT_DATE_SOURCES
+        },
     }
     return trial, summary
 
@@ -239,11 +320,19 @@ def _import_subject(
     counter: _Values,
     source: str,
     date_imputation: str,
+    sponsor_dates: Mapping[str, dt.date],
 ) -> None:
     present = {r: data for r, data in reads.items() if data is not None}
     reference = min(dt.date.fromisoformat(d["reference_date"]) for d in present.values())
     subject = trial_services.subject_create(
-        trial_id=trial.pk, site_id=site_id, subject_code=usubjid, randomisation_date=reference, actor=manager
+        trial_id=trial.pk,
+        site_id=site_id,
+        subject_code=usubjid,
+        randomisation_date=sponsor_dates.get("randomisation_date", reference),
+        first_dose_date=sponsor_dates.get("first_dose_date"),
+        reference_start_date=sponsor_dates.get("reference_start_date"),
+        death_date=sponsor_dates.get("death_date"),
+        actor=manager,
     )
     # visit -> dates seen by the readers, and the partial dates they were imputed from
     dates: dict[str, list[dt.date]] = defaultdict(list)
@@ -393,9 +482,15 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--date-imputation",
-            default="nominal",
+            default=None,
             choices=export_dates.RULE_NAMES,
-            help="rule for partial TRDTC (trialreads.exports.dates; default: nominal)",
+            help="rule for partial TRDTC (trialreads.exports.dates); default: the charter's date_imputation",
+        )
+        parser.add_argument(
+            "--charter-date-imputation",
+            default=None,
+            choices=export_dates.RULE_NAMES,
+            help="the new charter's date_imputation (the trial's rule; default: nominal)",
         )
         parser.add_argument("--compute", action="store_true", help="compute the endpoints afterwards")
         parser.add_argument("--export-dir", type=Path, default=None, help="then write the export here")
@@ -406,7 +501,10 @@ class Command(BaseCommand):
 
         try:
             trial, summary = import_sdtm(
-                options["dir"], trial_code=options["trial"], date_imputation=options["date_imputation"]
+                options["dir"],
+                trial_code=options["trial"],
+                date_imputation=options["date_imputation"],
+                charter_date_imputation=options["charter_date_imputation"],
             )
         except DomainError as exc:
             # A value the services refuse (a visit number, a diameter, a date): exit 2.
