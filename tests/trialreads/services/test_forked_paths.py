@@ -89,7 +89,9 @@ def test_two_process_export_writes_the_single_process_bytes(
     assert [kwargs["parallel"] for _, kwargs, _ in rendered] == [False, True]
     names = sorted(p.name for p in (tmp_path / "serial").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "forked").iterdir())
-    assert len(names) == 12  # 5 datasets x (xpt, csv) + manifest + reviewer's guide (issue 18 item 5)
+    # 6 datasets (TU, TR, RS, ADSL, ADRS, ADTTE) x (xpt, csv) + manifest, reviewer's guide and
+    # define.xml (issue 18 items 3 and 5)
+    assert len(names) == 15 and "define.xml" in names and "adsl.xpt" in names
     for name in names:
         serial = hashlib.sha256((tmp_path / "serial" / name).read_bytes()).hexdigest()
         assert hashlib.sha256((tmp_path / "forked" / name).read_bytes()).hexdigest() == serial, name
