@@ -122,7 +122,8 @@ def test_manager_dashboard_export_and_audit(
     login(tab, base, "manager", PASSWORD)
     expect(tab.get_by_role("heading", name="Trials I manage")).to_be_visible()
     shot(tab, "12-manager-worklist")
-    tab.get_by_role("link", name="ONC-001").click()
+    # the trial's own row (the worklist also links the trial from its confirmation windows)
+    tab.get_by_role("cell", name="ONC-001 Oncology trial").get_by_role("link").click()
     expect(tab.get_by_test_id("kpi-compared")).to_have_text("5/5")
     expect(tab.get_by_test_id("no-endpoints")).to_be_visible()
 
@@ -135,10 +136,12 @@ def test_manager_dashboard_export_and_audit(
     expect(tab.locator("#wf-recist1\\.1-title")).to_contain_text("best change of the target sum")
     assert tab.locator("svg.plot rect title").count() >= 5
     shot(tab, "13-dashboard")
-    tab.get_by_role("link", name="iRECIST").click()
+    # the plots' criterion tabs (the reader-metrics panel has its own criterion links)
+    plot_tabs = tab.get_by_role("navigation", name="Criterion", exact=True)
+    plot_tabs.get_by_role("link", name="iRECIST").click()
     expect(tab.locator("#wf-irecist-title")).to_be_attached()
     expect(tab).to_have_url(re.compile(r"criterion=irecist"))
-    expect(tab.get_by_role("link", name="iRECIST")).to_have_attribute("aria-current", "page")
+    expect(plot_tabs.get_by_role("link", name="iRECIST")).to_have_attribute("aria-current", "page")
     shot(tab, "14-dashboard-irecist-plots")
 
     # Export: start, live progress, download links.
