@@ -90,6 +90,9 @@ _STABLE = MappingProxyType({RECIST_VOCABULARY.cr: RECIST_VOCABULARY.stable_codes
                             IRECIST_VOCABULARY.cr: IRECIST_VOCABULARY.stable_codes,
                             PERCIST_VOCABULARY.cr: PERCIST_VOCABULARY.stable_codes,
                             IR_VOCABULARY.cr: IR_VOCABULARY.stable_codes})
+#: ``frozenset({voc.sd})`` of each vocabulary: the stable codes of the unconfirmed BOR.
+_SD_ONLY = MappingProxyType({voc.cr: frozenset({voc.sd}) for voc in
+                             (RECIST_VOCABULARY, IRECIST_VOCABULARY, PERCIST_VOCABULARY, IR_VOCABULARY)})
 _IR = frozenset({IRRC, IRRECIST})
 
 
@@ -140,6 +143,14 @@ def _pd_date(tp: TimepointResult) -> dt.date:
     return tp.progression_date or tp.date
 
 
+def _first(timepoints: Sequence[TimepointResult], code: str) -> int | None:
+    """The index of the first timepoint whose overall response is ``code`` (None: none)."""
+    for i, tp in enumerate(timepoints):  # a plain loop: next() over a generator costs twice as much
+        if tp.overall == code:
+            return i
+    return None
+
+
 # --- imRECIST PD status ---------------------------------------------------------------------
 
 def imrecist_pd_status(timepoints: Sequence[TimepointResult], settings: Settings) -> tuple[str | None, ...]:
@@ -176,6 +187,14 @@ def imrecist_pd_status(timepoints: Sequence[TimepointResult], settings: Settings
     return tuple(statuses)
 
 
+def _first_event(statuses: Sequence[str | None]) -> int | None:
+    """The index of the first imRECIST PD that is not negated (None: none)."""
+    for i, status in enumerate(statuses):
+        if status is not None and status != PD_NEGATED:
+            return i
+    return None
+
+
 def _pd_statuses(timepoints: Sequence[TimepointResult], settings: Settings) -> tuple[str | None, ...]:
     # Prefer statuses already attached (evaluate.py attaches them); compute otherwise.
     attached: list[str | None] = []
@@ -203,17 +222,15 @@ def assessments_for_bor(
         pairs = ir_pd_pairs(timepoints, settings)[1]
         stop = min(pairs.values()) if pairs else None
     elif criterion == RECIST11:
-        stop = next((i for i, tp in enumerate(timepoints) if tp.overall == "PD"), None)
+        stop = _first(timepoints, "PD")
     elif criterion in PET_CRITERIA:  # PERC-BOR: up to the first PMD (iPERCIST: CPMD)
-        code = "CPMD" if criterion == IPERCIST else "PMD"
-        stop = next((i for i, tp in enumerate(timepoints) if tp.overall == code), None)
+        stop = _first(timepoints, "CPMD" if criterion == IPERCIST else "PMD")
     elif criterion == IRECIST:
-        stop = next((i for i, tp in enumerate(timepoints) if tp.overall == "iCPD"), None)
+        stop = _first(timepoints, "iCPD")
     elif settings.imrecist_bor_after_pd:
         stop = None
     else:
-        statuses = _pd_statuses(timepoints, settings)
-        stop = next((i for i, s in enumerate(statuses) if s is not None and s != PD_NEGATED), None)
+        stop = _first_event(_pd_statuses(timepoints, settings))
     return tuple(timepoints) if stop is None else tuple(timepoints[: stop + 1])
 
 
@@ -308,7 +325,7 @@ def derive_bor(
     if hit is not None:
         why = f"best response {hit.overall} first on {hit.date} ({BOR_RULES[criterion]})" if explain else ""
         return Best(hit.overall, hit.date, why)
-    fallback = _stable_fallback(seq, reference_date, settings, voc, frozenset({voc.sd}))
+    fallback = _stable_fallback(seq, reference_date, settings, voc, _SD_ONLY[voc.cr])
     if not explain:
         return fallback
     return Best(fallback.code, fallback.date, f"{fallback.why} ({BOR_RULES[criterion]})")
@@ -399,11 +416,15 @@ def derive_confirmed_bor(
 def _confirmed_response(
     seq: Sequence[TimepointResult], settings: Settings, criterion: str, voc: Vocabulary
 ) -> Best | None:
-    """The confirmed CR, else the confirmed PR, of :func:`derive_confirmed_bor` (None: neither)."""
+    """The confirmed CR, else the confirmed PR, of :func:`derive_confirmed_bor` (None: neither).
+    The sentence is built only when sentences are wanted (:data:`criteria.lesions.SENTENCES`)."""
+    explain = SENTENCES.get()
     for i, tp in enumerate(seq):
         if tp.overall == voc.cr:
             j = _confirming_index(seq, i, settings, voc, want_cr=True)
             if j is not None:
+                if not explain:
+                    return Best(voc.cr, tp.date, "")
                 return Best(voc.cr, tp.date, f"{voc.cr} on {tp.date} confirmed by {seq[j].overall} on "
                                              f"{seq[j].date} ({_days(seq[j].date, tp.date)} days later, "
                                              f"needs >= {settings.confirm_min_days}; "
@@ -413,6 +434,8 @@ def _confirmed_response(
         if tp.overall in pr_starts:
             j = _confirming_index(seq, i, settings, voc, want_cr=False)
             if j is not None:
+                if not explain:
+                    return Best(voc.pr, tp.date, "")
                 return Best(voc.pr, tp.date, f"{tp.overall} on {tp.date} confirmed as {voc.pr} by "
                                              f"{seq[j].overall} on {seq[j].date} "
                                              f"({_days(seq[j].date, tp.date)} days later, needs >= "
@@ -441,7 +464,10 @@ def _disease_after_cr(
 # --- PFS ------------------------------------------------------------------------------------
 
 def _last_adequate(timepoints: Sequence[TimepointResult]) -> TimepointResult | None:
-    return next((tp for tp in reversed(timepoints) if tp.overall not in NOT_EVALUABLE), None)
+    for tp in reversed(timepoints):
+        if tp.overall not in NOT_EVALUABLE:
+            return tp
+    return None
 
 
 def _pfs(
@@ -451,14 +477,15 @@ def _pfs(
     """Earliest of the progression event and death; otherwise censored at the last adequate
     assessment of ``censor_from``, or at ``reference_date`` when there is none (R11-PFS,
     admiralonco lasta_censor / rand_censor)."""
+    # Pfs(event, date, reason)
     if event_date is not None and (death_date is None or event_date <= death_date):
-        return Pfs(event=True, date=event_date, reason=event_reason)
+        return Pfs(True, event_date, event_reason)
     if death_date is not None:
-        return Pfs(event=True, date=death_date, reason=REASON_DEATH)
+        return Pfs(True, death_date, REASON_DEATH)
     last = _last_adequate(censor_from)
     if last is None:
-        return Pfs(event=False, date=reference_date, reason=REASON_NO_ADEQUATE)
-    return Pfs(event=False, date=last.date, reason=REASON_LAST_ADEQUATE)
+        return Pfs(False, reference_date, REASON_NO_ADEQUATE)
+    return Pfs(False, last.date, REASON_LAST_ADEQUATE)
 
 
 def recist_pfs(
@@ -466,7 +493,7 @@ def recist_pfs(
 ) -> Pfs:
     """R11-PFS: the first PD (dated at its progression date) or death, whichever first;
     otherwise censored at the last adequate (not NE) assessment before any PD."""
-    first_pd = next((i for i, tp in enumerate(timepoints) if tp.overall == "PD"), None)
+    first_pd = _first(timepoints, "PD")
     if first_pd is None:
         return _pfs(None, REASON_PD, death_date, timepoints, reference_date)
     return _pfs(_pd_date(timepoints[first_pd]), REASON_PD, death_date, timepoints[:first_pd], reference_date)
@@ -533,8 +560,7 @@ def imrecist_pfs(
     """imPFS (IM-PFS): the first PD that is not negated (its status ``confirmed`` or
     ``stands``), or death; a negated PD is no event. Otherwise censored at the last
     adequate assessment."""
-    statuses = _pd_statuses(timepoints, settings)
-    first = next((i for i, s in enumerate(statuses) if s is not None and s != PD_NEGATED), None)
+    first = _first_event(_pd_statuses(timepoints, settings))
     if first is None:
         return _pfs(None, REASON_PD, death_date, timepoints, reference_date)
     return _pfs(_pd_date(timepoints[first]), REASON_PD, death_date, timepoints[:first], reference_date)
@@ -671,7 +697,7 @@ def pet_pfs(
     is no event; a UPMD never confirmed (P5 ``ipercist_unconfirmed_upmd``) is an event at its
     date ("event", default) or censored at the last adequate scan before it ("censor")."""
     if criterion != IPERCIST:
-        first = next((i for i, tp in enumerate(timepoints) if tp.overall == "PMD"), None)
+        first = _first(timepoints, "PMD")
         if first is None:
             return _pfs(None, REASON_PMD, death_date, timepoints, reference_date)
         return _pfs(_pd_date(timepoints[first]), REASON_PMD, death_date, timepoints[:first], reference_date)
@@ -720,8 +746,8 @@ def derive_dor(
         at = timepoints.index(seq[start])
     rest = tuple(timepoints[at:])
     pfs = criterion_pfs(rest, begin, settings, criterion, death_date)
-    return DurationOfResponse(start=begin, end=pfs.date, days=_days(pfs.date, begin),
-                              event=pfs.event, reason=pfs.reason)
+    # DurationOfResponse(start, end, days, event, reason)
+    return DurationOfResponse(begin, pfs.date, (pfs.date - begin).days, pfs.event, pfs.reason)
 
 
 # --- criterion-named entry points (the names the SAP and admiralonco use) ------------------

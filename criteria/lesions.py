@@ -39,7 +39,7 @@ from criteria.types import (
     Timepoint,
     fast_init,
 )
-from criteria.validate import organ_group
+from criteria.validate import is_bidimensional, organ_group
 
 #: R11-TSTM: a target present but too small to measure counts as 5 mm.
 TSTM_MM = Decimal(5)
@@ -687,15 +687,17 @@ class SubjectCache:
     ``lesions[i]`` (:func:`target_lesions`), ``nontargets[i]`` (:func:`assess_nontargets`
     without ``after_cr``), ``views[i]`` and ``new_codes[i]`` (:func:`new_lesion_views` and
     their codes), ``baseline_mm`` (:func:`baseline_sum`, one Decimal object, so that
-    :meth:`assess_sum` recognises it by identity) and ``explain`` (:data:`SENTENCES` when the
-    cache was made: whether the engines build sentences). :meth:`assess_sum` and
+    :meth:`assess_sum` recognises it by identity), ``any_new`` and ``scan_dates`` (whether
+    any timepoint lists new lesions, image dates), ``bidimensional``
+    (:func:`~criteria.validate.is_bidimensional` of the baseline) and ``explain``
+    (:data:`SENTENCES` when the cache was made: whether the engines build sentences). :meth:`assess_sum` and
     :meth:`assess_nontargets_after_cr` keep their last result per timepoint together with
     the objects it was computed from, so a hit is exactly the result a fresh call would
     give. Every input is frozen. Without a cache (``None``) an engine makes its own.
     """
 
-    __slots__ = ("_nontargets_cr", "_sums", "any_new", "baseline", "baseline_mm", "explain", "lesions",
-                 "new_codes", "nontargets", "subject", "views")
+    __slots__ = ("_nontargets_cr", "_sums", "any_new", "baseline", "baseline_mm", "bidimensional", "explain",
+                 "lesions", "new_codes", "nontargets", "scan_dates", "subject", "views")
 
     def __init__(self, subject: Subject) -> None:
         self.subject = subject
@@ -706,6 +708,8 @@ class SubjectCache:
         self.lesions = tuple(target_lesions(baseline, tp) for tp in timepoints)
         self.nontargets = tuple(assess_nontargets(baseline, tp) for tp in timepoints)
         self.any_new = any(tp.new_lesions for tp in timepoints)
+        self.scan_dates = any(tp.scan_dates for tp in timepoints)  # image dates given (types.Timepoint)
+        self.bidimensional = is_bidimensional(baseline)
         self.views = new_lesion_views(subject)
         self.new_codes = tuple(view.code for view in self.views)
         n = len(timepoints)

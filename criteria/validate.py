@@ -423,13 +423,13 @@ def validate_subject(subject: Subject) -> list[Problem]:
         non_target_ids = {n.id for n in baseline.non_targets}
         baseline_ids = target_ids | non_target_ids
         for i, tp in enumerate(subject.timepoints):
+            prefix = f"timepoints[{i}]"
             if tp.overall is not None:
-                problems.append(Problem(f"timepoints[{i}].overall",
+                problems.append(Problem(f"{prefix}.overall",
                                         "an overall response is response-level input, which has no "
                                         "baseline; give lesions or drop the baseline"))
-            problems += _timepoint_lesion_problems(tp, target_ids, non_target_ids, baseline_ids,
-                                                   f"timepoints[{i}]")
-            problems += bidimensional_timepoint_problems(baseline, tp, f"timepoints[{i}]")
+            problems += _timepoint_lesion_problems(tp, target_ids, non_target_ids, baseline_ids, prefix)
+            problems += bidimensional_timepoint_problems(baseline, tp, prefix)
     else:
         problems += validate_response_codes(subject.timepoints)
     problems += validate_dates(subject)
@@ -498,8 +498,12 @@ def bidimensional_timepoint_problems(baseline: Baseline, tp: Timepoint, prefix: 
     """A follow-up's second diameters (targets, split fragments, new lesions), as
     :func:`bidimensional_baseline_problems` checks the baseline's."""
     problems: list[Problem] = []
-    nodes = {t.id: t.node for t in baseline.targets}
+    nodes: dict[str, bool] | None = None
     for lesion_id, m in tp.targets.items():
+        if m.perp_mm is None and m.long_mm is None and not m.fragments_perp_mm:
+            continue  # the common case, a single diameter: nothing to check (no field path built)
+        if nodes is None:
+            nodes = {t.id: t.node for t in baseline.targets}
         field = f"{prefix}.targets.{lesion_id}"
         if m.perp_mm is not None or m.long_mm is not None:
             problems += _pair_problems(field, lesion_id, nodes.get(lesion_id, False), m.mm, m.perp_mm,
