@@ -86,7 +86,10 @@ def organ_group(organ: str, node: bool) -> str:
     """
     if node:
         return "lymph node"
-    text = " ".join(organ.lower().replace("_", " ").replace("-", " ").replace(",", " ").split())
+    if organ.isascii() and organ.isalpha() and organ.islower():
+        text = organ  # one plain lower-case word: the normalisation below would give it back
+    else:
+        text = " ".join(organ.lower().replace("_", " ").replace("-", " ").replace(",", " ").split())
     if "lymph" in text or text in {"node", "nodes", "nodal"}:
         return "lymph node"
     if "lung" in text or "pulmonary" in text:
@@ -95,6 +98,8 @@ def organ_group(organ: str, node: bool) -> str:
         return "kidney"
     if "ovar" in text:
         return "ovaries"
+    if " " not in text:
+        return text  # one word: a side, part or segment word alone is kept as it is (below)
     words: list[str] = []
     segment = False
     for word in text.split():
