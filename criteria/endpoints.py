@@ -116,13 +116,16 @@ PFS_RULES = MappingProxyType({
     # itRECIST: PFS of the overall response, by its basis (T1)
     ITRECIST: "ITR-OVERALL: IR-PFS, or R11-PFS with itrecist_overall_basis",
 })
+#: The vocabularies other than RECIST 1.1's (which every other criterion uses, imRECIST too).
+_VOCABULARIES = MappingProxyType({
+    IRECIST: IRECIST_VOCABULARY, **dict.fromkeys(PET_CRITERIA, PERCIST_VOCABULARY),
+    IPERCIST: IPERCIST_VOCABULARY, **dict.fromkeys(_IR, IR_VOCABULARY),
+})
+
+
 def vocabulary(criterion: str) -> Vocabulary:
     """The code vocabulary of ``criterion`` (imRECIST uses the RECIST 1.1 codes)."""
-    if criterion in PET_CRITERIA:
-        return IPERCIST_VOCABULARY if criterion == IPERCIST else PERCIST_VOCABULARY
-    if criterion in _IR:
-        return IR_VOCABULARY
-    return IRECIST_VOCABULARY if criterion == IRECIST else RECIST_VOCABULARY
+    return _VOCABULARIES.get(criterion, RECIST_VOCABULARY)
 
 
 @fast_init
@@ -669,12 +672,14 @@ def criterion_pfs(
     """PFS (iPFS, imPFS) of ``criterion``; see :func:`recist_pfs`, :func:`irecist_pfs`,
     :func:`imrecist_pfs`. Death is an event whenever it is recorded (no "two missed
     assessments" rule; see AMBIGUITIES.md)."""
-    if criterion in PET_CRITERIA:
-        return pet_pfs(timepoints, reference_date, settings, criterion, death_date)
+    if criterion == RECIST11:
+        return recist_pfs(timepoints, reference_date, death_date)
     if criterion == IRECIST:
         return irecist_pfs(timepoints, reference_date, settings, death_date)
     if criterion == IMRECIST:
         return imrecist_pfs(timepoints, reference_date, settings, death_date)
+    if criterion in PET_CRITERIA:
+        return pet_pfs(timepoints, reference_date, settings, criterion, death_date)
     if criterion in _IR:
         return ir_pfs(timepoints, reference_date, settings, death_date)
     return recist_pfs(timepoints, reference_date, death_date)

@@ -149,19 +149,24 @@ def baseline_sum(baseline: Baseline) -> Decimal:
 
 def target_lesions(baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
     """The baseline targets' values at ``tp`` in baseline order (missing ids: not assessed)."""
+    return _lesions_at(tuple((t.id, t.node) for t in baseline.targets), tp)
+
+
+def _lesions_at(targets: tuple[tuple[str, bool], ...], tp: Timepoint) -> tuple[SumLesion, ...]:
+    """:func:`target_lesions` of the baseline targets' ``(id, node)`` pairs."""
     get = tp.targets.get
     measured = TargetKind.MEASURED
     new = tuple.__new__  # SumLesion(...) without the named tuple's Python-level __new__
     out = []
-    for t in baseline.targets:
-        m = get(t.id)
+    for lesion_id, node in targets:
+        m = get(lesion_id)
         if m is None:
             mm = None
         elif m.kind is measured:  # the common case of target_mm
             mm = m.mm
         else:
             mm = target_mm(m)
-        out.append(new(SumLesion, (t.id, t.node, mm)))
+        out.append(new(SumLesion, (lesion_id, node, mm)))
     return tuple(out)
 
 
@@ -172,6 +177,14 @@ def lesion_gone(lesion: SumLesion) -> bool:
     if lesion.node:
         return lesion.mm < NODE_NORMAL_BELOW_MM
     return lesion.mm == 0
+
+
+def all_gone(lesions: Sequence[SumLesion]) -> bool:
+    """R11-CR: :func:`lesion_gone` holds for every lesion (in one loop, without a call each)."""
+    for _, node, mm in lesions:
+        if mm is None or (mm >= NODE_NORMAL_BELOW_MM if node else mm != 0):
+            return False
+    return True
 
 
 def meets_pd(total: Decimal, nadir: Decimal, *, require_5mm: bool = True) -> bool:
@@ -245,11 +258,11 @@ def assess_sum(
     add = CONTEXT.add
     available = Decimal(0)
     missing_ids: list[str] = []
-    for x in lesions:
-        if x.mm is None:
-            missing_ids.append(x.id)
+    for lesion_id, _, mm in lesions:
+        if mm is None:
+            missing_ids.append(lesion_id)
         else:
-            available = add(available, x.mm)
+            available = add(available, mm)
     missing = tuple(missing_ids)
     complete = not missing
     ctx = CONTEXT
@@ -278,7 +291,7 @@ def assess_sum(
             code = "PD"
         elif not complete:
             code = "NE"
-        elif all(lesion_gone(x) for x in lesions):
+        elif all_gone(lesions):
             code = "CR"
         elif baseline_mm > 0 and ctx.multiply(available, HUNDRED) <= ctx.multiply(baseline_mm, _PR_FACTOR):
             code = "PR"  # meets_pr(available, baseline_mm)
@@ -371,6 +384,15 @@ _PRESENT = NonTargetStatus.PRESENT
 _NO_NON_TARGETS = NonTargetAssessment(
     "NA", (), (), (), (), ("non-target NA: no non-target lesions at baseline (R11-TPR-T1)",)
 )
+#: The results of every non-target rated absent, or present and not after a CR (the common
+#: cases; frozen, so one instance each serves every timepoint).
+_ALL_ABSENT = NonTargetAssessment(
+    "CR", (), (), (), (), ("non-target CR: every non-target absent (nodes below 10 mm) (R11-NT-CR)",))
+_PRESENT_NOT_PD = NonTargetAssessment("NON-CR/NON-PD", (), (), (), (), ())
+_PRESENT_NOT_PD_EXPLAINED = NonTargetAssessment(
+    "NON-CR/NON-PD", (), (), (), (),
+    ("non-target NON-CR/NON-PD: non-target disease present, not all absent, no unequivocal progression "
+     "(R11-NT-CR, R11-NT-PD)",))
 
 
 def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = False) -> NonTargetAssessment:
@@ -387,8 +409,20 @@ def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = Fal
     """
     if not baseline.non_targets:
         return _NO_NON_TARGETS
-    # one pass over the baseline non-targets (same lists, same order as separate filters)
     get = tp.non_targets.get
+    if not after_cr:  # the common case first: every non-target present or absent
+        all_absent = True
+        for nt in baseline.non_targets:
+            s = get(nt.id, _NOT_EVALUATED)
+            if s is _PRESENT:
+                all_absent = False
+            elif s is not _ABSENT:
+                break
+        else:
+            if all_absent:
+                return _ALL_ABSENT
+            return _PRESENT_NOT_PD_EXPLAINED if SENTENCES.get() else _PRESENT_NOT_PD
+    # one pass over the baseline non-targets (same lists, same order as separate filters)
     unequivocal_l: list[str] = []
     increased_l: list[str] = []
     not_evaluated_l: list[str] = []
@@ -705,10 +739,21 @@ class SubjectCache:
         self.baseline_mm = baseline_sum(baseline)
         self.explain = SENTENCES.get()
         timepoints = subject.timepoints
-        self.lesions = tuple(target_lesions(baseline, tp) for tp in timepoints)
-        self.nontargets = tuple(assess_nontargets(baseline, tp) for tp in timepoints)
-        self.any_new = any(tp.new_lesions for tp in timepoints)
-        self.scan_dates = any(tp.scan_dates for tp in timepoints)  # image dates given (types.Timepoint)
+        targets = tuple((t.id, t.node) for t in baseline.targets)
+        lesions = []
+        nontargets = []
+        any_new = scan_dates = False
+        for tp in timepoints:
+            lesions.append(_lesions_at(targets, tp))
+            nontargets.append(assess_nontargets(baseline, tp))
+            if tp.new_lesions:
+                any_new = True
+            if tp.scan_dates:
+                scan_dates = True  # image dates given (types.Timepoint)
+        self.lesions = tuple(lesions)
+        self.nontargets = tuple(nontargets)
+        self.any_new = any_new
+        self.scan_dates = scan_dates
         self.bidimensional = is_bidimensional(baseline)
         self.views = new_lesion_views(subject)
         self.new_codes = tuple(view.code for view in self.views)
