@@ -106,6 +106,20 @@ def load_json(text: str) -> Any:
     Raises :class:`InputError` with subject ``"?"`` and the line/column for invalid JSON.
     """
     try:
+        # The common case first: json builds the objects itself, and counts their keys. Every
+        # member of an object has one ':' outside strings, so when the objects hold as many keys
+        # as the text has ':' characters no object repeated a key. Otherwise (a repeated key, or
+        # a ':' inside a string) the text is read again naming the repeated keys (_object).
+        keys = [0]
+
+        def counted(obj: dict[str, Any]) -> dict[str, Any]:
+            keys[0] += len(obj)
+            return obj
+
+        value = json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_non_finite,
+                           object_hook=counted)
+        if keys[0] == text.count(":"):
+            return value
         return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_non_finite,
                           object_pairs_hook=_object)
     except json.JSONDecodeError as exc:

@@ -320,6 +320,22 @@ def _timepoint_lesion_problems(
     return problems
 
 
+def _plain_follow_up(timepoint: Timepoint, target_ids: set[str], non_target_ids: set[str]) -> bool:
+    """Whether a follow-up has nothing :func:`_timepoint_lesion_problems` or
+    :func:`bidimensional_timepoint_problems` could report: known ids only, every target value
+    a single diameter in range (or not assessed), no new lesion."""
+    if timepoint.new_lesions:
+        return False
+    for lesion_id, value in timepoint.targets.items():
+        mm = value.mm
+        if not (lesion_id in target_ids and not value.fragments_mm and not value.coalesced_with
+                and value.coalesced_into is None and value.perp_mm is None and value.long_mm is None
+                and not value.fragments_perp_mm
+                and (mm is None or (mm.is_finite() and _ZERO <= mm <= MAX_DIAMETER_MM))):
+            return False
+    return non_target_ids.issuperset(timepoint.non_targets)
+
+
 def validate_dates(subject: Subject) -> list[Problem]:
     """Follow-ups strictly after the baseline (or, at response level, not before the
     reference date) and strictly in date order; death not before the last assessment."""
@@ -428,6 +444,8 @@ def validate_subject(subject: Subject) -> list[Problem]:
         non_target_ids = {n.id for n in baseline.non_targets}
         baseline_ids = target_ids | non_target_ids
         for i, tp in enumerate(subject.timepoints):
+            if tp.overall is None and _plain_follow_up(tp, target_ids, non_target_ids):
+                continue  # the common case: nothing the checks below could report
             prefix = f"timepoints[{i}]"
             if tp.overall is not None:
                 problems.append(Problem(f"{prefix}.overall",
@@ -452,7 +470,10 @@ IRRC_MAX_CUTANEOUS = 5
 
 def is_bidimensional(baseline: Baseline) -> bool:
     """Whether any baseline target carries a second diameter (an irRC baseline)."""
-    return any(t.perp_mm is not None or t.long_mm is not None for t in baseline.targets)
+    for t in baseline.targets:  # noqa: SIM110 -- a plain loop: any() over a generator costs more
+        if t.perp_mm is not None or t.long_mm is not None:
+            return True
+    return False
 
 
 def is_cutaneous(organ: str) -> bool:
