@@ -20,6 +20,7 @@ engine set one. Source sections refer to ``reference/criteria-rules.md``.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -138,6 +139,9 @@ class Best:
     why: str
 
 
+_OVERALL = operator.attrgetter("overall")
+
+
 def _days(later: dt.date, earlier: dt.date) -> int:
     return (later - earlier).days
 
@@ -146,10 +150,11 @@ def _pd_date(tp: TimepointResult) -> dt.date:
     return tp.progression_date or tp.date
 
 
-def _first(timepoints: Sequence[TimepointResult], code: str) -> int | None:
-    """The index of the first timepoint whose overall response is ``code`` (None: none)."""
+def _first(timepoints: Sequence[TimepointResult], code: str, other: str | None = None) -> int | None:
+    """The index of the first timepoint whose overall response is ``code`` (or ``other``;
+    None: none)."""
     for i, tp in enumerate(timepoints):  # a plain loop: next() over a generator costs twice as much
-        if tp.overall == code:
+        if tp.overall == code or tp.overall == other:
             return i
     return None
 
@@ -391,7 +396,7 @@ def derive_confirmed_bor(
     """
     voc = vocabulary(criterion)
     seq = assessments if assessments is not None else assessments_for_bor(timepoints, settings, criterion)
-    codes = {tp.overall for tp in seq}
+    codes = set(map(_OVERALL, seq))  # {tp.overall for tp in seq} without a Python frame
     if voc.cr in codes or voc.pr in codes:  # else nothing to confirm: straight to the fallback
         confirmed = _confirmed_response(seq, settings, criterion, voc)
         if confirmed is not None:
@@ -737,11 +742,8 @@ def derive_dor(
     that requires confirmation restricts DoR to confirmed responders downstream."""
     voc = vocabulary(criterion)
     seq = assessments if assessments is not None else assessments_for_bor(timepoints, settings, criterion)
-    cr, pr = voc.cr, voc.pr
-    start = 0
-    while start < len(seq) and seq[start].overall != cr and seq[start].overall != pr:
-        start += 1
-    if start == len(seq):
+    start = _first(seq, voc.cr, voc.pr)
+    if start is None:
         return None
     begin = seq[start].date
     # seq is normally a prefix of timepoints (assessments_for_bor): then the index is start
