@@ -254,6 +254,16 @@ def assess_sum(
     * PR (R11-PR): at least 30% below the baseline sum.
     * SD (R11-SD, FAQ-SD-DEF): neither.
     """
+    return _assess_sum(lesions, baseline_mm, CONTEXT.multiply(baseline_mm, _PR_FACTOR), nadir_mm,
+                       CONTEXT.multiply(nadir_mm, _PD_FACTOR), require_5mm, after_cr, reappearing, label)
+
+
+def _assess_sum(
+    lesions: Sequence[SumLesion], baseline_mm: Decimal, pr_bar: Decimal, nadir_mm: Decimal, pd_bar: Decimal,
+    require_5mm: bool, after_cr: bool, reappearing: frozenset[str] | None, label: str,
+) -> SumAssessment:
+    """:func:`assess_sum`, given ``pr_bar`` = ``baseline_mm`` x 70 and ``pd_bar`` = ``nadir_mm`` x
+    120 (exact: the subject cache computes each once per subject and nadir)."""
     # one pass: the same exact additions as decimal_sum, in the same order
     add = CONTEXT.add
     available = Decimal(0)
@@ -276,8 +286,9 @@ def assess_sum(
     else:
         pct_base = pct_nadir = None
     reappeared: tuple[str, ...] = ()
+    scaled = ctx.multiply(available, HUNDRED)  # x 100 against both bars
     if (available > nadir_mm  # at_least_pct_above(available, nadir_mm, PD_INCREASE_PCT)
-            and ctx.multiply(available, HUNDRED) >= ctx.multiply(nadir_mm, _PD_FACTOR)
+            and scaled >= pd_bar
             and (not require_5mm or available - nadir_mm >= MIN_INCREASE_MM)):
         code = "PD"
     else:
@@ -293,7 +304,7 @@ def assess_sum(
             code = "NE"
         elif all_gone(lesions):
             code = "CR"
-        elif baseline_mm > 0 and ctx.multiply(available, HUNDRED) <= ctx.multiply(baseline_mm, _PR_FACTOR):
+        elif baseline_mm > 0 and scaled <= pr_bar:
             code = "PR"  # meets_pr(available, baseline_mm)
         else:
             code = "SD"
@@ -730,13 +741,16 @@ class SubjectCache:
     give. Every input is frozen. Without a cache (``None``) an engine makes its own.
     """
 
-    __slots__ = ("_nontargets_cr", "_sums", "any_new", "baseline", "baseline_mm", "bidimensional", "explain",
-                 "lesions", "new_codes", "nontargets", "scan_dates", "subject", "views")
+    __slots__ = ("_nontargets_cr", "_pd_bars", "_pr_bar", "_sums", "any_new", "baseline", "baseline_mm",
+                 "bidimensional", "explain", "lesions", "new_codes", "nontargets", "scan_dates", "subject",
+                 "views")
 
     def __init__(self, subject: Subject) -> None:
         self.subject = subject
         baseline = self.baseline = require_baseline(subject)  # measurement level only
         self.baseline_mm = baseline_sum(baseline)
+        self._pr_bar = CONTEXT.multiply(self.baseline_mm, _PR_FACTOR)  # the PR test's baseline x 70
+        self._pd_bars: dict[int, tuple[Decimal, Decimal]] = {}  # id(nadir) -> (nadir, nadir x 120)
         self.explain = SENTENCES.get()
         timepoints = subject.timepoints
         targets = tuple((t.id, t.node) for t in baseline.targets)
@@ -786,8 +800,11 @@ class SubjectCache:
             and (not self.explain or hit[5] == label)
         ):
             return hit[6]
-        result = assess_sum(lesions, baseline_mm=self.baseline_mm, nadir_mm=nadir_mm, require_5mm=require_5mm,
-                            after_cr=after_cr, reappearing=reappearing, label=label)
+        bar = self._pd_bars.get(id(nadir_mm))
+        if bar is None or bar[0] is not nadir_mm:
+            bar = self._pd_bars[id(nadir_mm)] = (nadir_mm, CONTEXT.multiply(nadir_mm, _PD_FACTOR))
+        result = _assess_sum(lesions, self.baseline_mm, self._pr_bar, nadir_mm, bar[1], require_5mm, after_cr,
+                             reappearing, label)
         self._sums[index] = (lesions, nadir_mm, after_cr, require_5mm, reappearing, label, result)
         return result
 
