@@ -577,9 +577,13 @@ def new_lesion_views(subject: Subject) -> tuple[NewLesionView, ...]:
     With ``settings.equivocal_backdates_response`` (A11 alternative) the earlier timepoints
     where it was equivocal also count it as present, so their response becomes PD too.
     """
-    if not any(tp.new_lesions for tp in subject.timepoints):  # the common case: one shared view each
-        return tuple(_NOT_ASSESSED_VIEW if tp.scan is ScanKind.NOT_DONE else _NO_NEW_LESION
-                     for tp in subject.timepoints)
+    for tp in subject.timepoints:
+        if tp.new_lesions:
+            break
+    else:  # the common case, no new lesion: one shared view each
+        not_done = ScanKind.NOT_DONE
+        return tuple([_NOT_ASSESSED_VIEW if tp.scan is not_done else _NO_NEW_LESION
+                      for tp in subject.timepoints])
     confirmed_at: dict[str, int] = {}
     for i, tp in enumerate(subject.timepoints):
         if tp.scan is ScanKind.NOT_DONE:
@@ -753,7 +757,7 @@ class SubjectCache:
         self._pd_bars: dict[int, tuple[Decimal, Decimal]] = {}  # id(nadir) -> (nadir, nadir x 120)
         self.explain = SENTENCES.get()
         timepoints = subject.timepoints
-        targets = tuple((t.id, t.node) for t in baseline.targets)
+        targets = tuple([(t.id, t.node) for t in baseline.targets])
         lesions = []
         nontargets = []
         any_new = scan_dates = False
@@ -769,8 +773,8 @@ class SubjectCache:
         self.any_new = any_new
         self.scan_dates = scan_dates
         self.bidimensional = is_bidimensional(baseline)
-        self.views = new_lesion_views(subject)
-        self.new_codes = tuple(view.code for view in self.views)
+        views = self.views = new_lesion_views(subject)
+        self.new_codes = tuple([view.code for view in views])
         n = len(timepoints)
         self._sums: list[tuple[Sequence[SumLesion], Decimal, bool, bool, frozenset[str] | None, str,
                                SumAssessment] | None] = [None] * n

@@ -110,15 +110,16 @@ def load_json(text: str) -> Any:
         # member of an object has one ':' outside strings, so when the objects hold as many keys
         # as the text has ':' characters no object repeated a key. Otherwise (a repeated key, or
         # a ':' inside a string) the text is read again naming the repeated keys (_object).
-        keys = [0]
+        objects: list[dict[str, Any]] = []
+        keep = objects.append
 
-        def counted(obj: dict[str, Any]) -> dict[str, Any]:
-            keys[0] += len(obj)
+        def kept(obj: dict[str, Any]) -> dict[str, Any]:
+            keep(obj)
             return obj
 
         value = json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_non_finite,
-                           object_hook=counted)
-        if keys[0] == text.count(":"):
+                           object_hook=kept)
+        if sum(map(len, objects)) == text.count(":"):
             return value
         return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_non_finite,
                           object_pairs_hook=_object)
@@ -619,9 +620,9 @@ def parse_subject(value: Any, index: int | None = None) -> Subject:
     reference_date = r.date(data["reference_date"], "reference_date")
     settings = parse_settings(data.get("settings"), raw_id)
     baseline = None if data.get("baseline") is None else _parse_baseline(r, data["baseline"])
-    timepoints = tuple(
+    timepoints = tuple([
         _parse_timepoint(r, raw, f"timepoints[{i}]", baseline is None)
-        for i, raw in enumerate(r.list(data.get("timepoints", []), "timepoints")))
+        for i, raw in enumerate(r.list(data.get("timepoints", []), "timepoints"))])
     death_date = r.optional_date(data.get("death_date"), "death_date")
     last_contact_date = r.optional_date(data.get("last_contact_date"), "last_contact_date")
     pet = None if data.get("pet") is None else parse_pet(r, data["pet"])
@@ -698,7 +699,10 @@ def _has_injected(raw_baseline: Any, raw_tps: list[Any]) -> bool:
             for item in raw_baseline.get(key) or []:
                 if _is_object(item) and "injected" in item:
                     return True
-    return any(_is_object(tp) and "injected" in tp for tp in raw_tps)
+    for tp in raw_tps:  # noqa: SIM110 -- a plain loop: any() over a generator costs more
+        if _is_object(tp) and "injected" in tp:
+            return True
+    return False
 
 
 def parse_payload(value: Any) -> Subject | list[Subject]:
