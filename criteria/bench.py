@@ -309,13 +309,18 @@ def run_batch(text: str, criteria: Sequence[str] = CRITERIA, analyses: Sequence[
     """The timed path: JSON text in, JSON text out, ``criteria`` (default the three) and the
     growth ``analyses`` (None: as the command line without ``--analyses``)."""
     with gc_paused(), without_sentences():  # as ``evaluate`` without --explain
-        payload = parse_payload(load_json(text))
-        subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
-        # check_circular off: plain fresh dicts and lists (the same text, no id bookkeeping)
-        notes = DefaultsCache()  # as the command line: one per run
-        # json.dumps([subject_json(r) for r in results]) written directly (as the command line
-        # writes its indented output)
-        return results_text([evaluate(s, criteria, defaults=notes, analyses=analyses) for s in subjects])
+        # the subjects and results die with _batch_text's frame, inside the pause: alive when
+        # the collector resumes, they would all be scanned by its first collection
+        return _batch_text(text, criteria, analyses)
+
+
+def _batch_text(text: str, criteria: Sequence[str], analyses: Sequence[str] | None) -> str:
+    payload = parse_payload(load_json(text))
+    subjects: list[Subject] = payload if isinstance(payload, list) else [payload]
+    notes = DefaultsCache()  # as the command line: one per run
+    # json.dumps([subject_json(r) for r in results]) written directly (as the command line
+    # writes its indented output)
+    return results_text([evaluate(s, criteria, defaults=notes, analyses=analyses) for s in subjects])
 
 
 def _timed(text: str, evaluations: int, criteria: Sequence[str]) -> tuple[float, float]:

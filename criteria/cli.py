@@ -110,9 +110,14 @@ def output_text(text: str, criteria: Sequence[str] | None, explain: bool,
                 analyses: Sequence[str] | None = None) -> str:
     """JSON text -> what ``evaluate`` prints: ``json.dumps(run_evaluate(...), indent=2)``,
     written by :func:`criteria.serialize.results_text`; raises InputError on bad input."""
+    with gc_paused():  # the subjects and results die with _output_text, inside the pause
+        return _output_text(text, criteria, explain, analyses)
+
+
+def _output_text(text: str, criteria: Sequence[str] | None, explain: bool,
+                 analyses: Sequence[str] | None) -> str:
     results, batch = evaluate_text(text, criteria, explain, analyses)
-    with gc_paused():
-        return results_text(results if batch else results[0], explain, indent=2)
+    return results_text(results if batch else results[0], explain, indent=2)
 
 
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,

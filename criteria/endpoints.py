@@ -20,6 +20,7 @@ engine set one. Source sections refer to ``reference/criteria-rules.md``.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -90,6 +91,9 @@ _STABLE = MappingProxyType({RECIST_VOCABULARY.cr: RECIST_VOCABULARY.stable_codes
                             IRECIST_VOCABULARY.cr: IRECIST_VOCABULARY.stable_codes,
                             PERCIST_VOCABULARY.cr: PERCIST_VOCABULARY.stable_codes,
                             IR_VOCABULARY.cr: IR_VOCABULARY.stable_codes})
+#: ``frozenset({voc.sd})`` of each vocabulary: the stable codes of the unconfirmed BOR.
+_SD_ONLY = MappingProxyType({voc.cr: frozenset({voc.sd}) for voc in
+                             (RECIST_VOCABULARY, IRECIST_VOCABULARY, PERCIST_VOCABULARY, IR_VOCABULARY)})
 _IR = frozenset({IRRC, IRRECIST})
 
 
@@ -113,13 +117,16 @@ PFS_RULES = MappingProxyType({
     # itRECIST: PFS of the overall response, by its basis (T1)
     ITRECIST: "ITR-OVERALL: IR-PFS, or R11-PFS with itrecist_overall_basis",
 })
+#: The vocabularies other than RECIST 1.1's (which every other criterion uses, imRECIST too).
+_VOCABULARIES = MappingProxyType({
+    IRECIST: IRECIST_VOCABULARY, **dict.fromkeys(PET_CRITERIA, PERCIST_VOCABULARY),
+    IPERCIST: IPERCIST_VOCABULARY, **dict.fromkeys(_IR, IR_VOCABULARY),
+})
+
+
 def vocabulary(criterion: str) -> Vocabulary:
     """The code vocabulary of ``criterion`` (imRECIST uses the RECIST 1.1 codes)."""
-    if criterion in PET_CRITERIA:
-        return IPERCIST_VOCABULARY if criterion == IPERCIST else PERCIST_VOCABULARY
-    if criterion in _IR:
-        return IR_VOCABULARY
-    return IRECIST_VOCABULARY if criterion == IRECIST else RECIST_VOCABULARY
+    return _VOCABULARIES.get(criterion, RECIST_VOCABULARY)
 
 
 @fast_init
@@ -132,12 +139,24 @@ class Best:
     why: str
 
 
+_OVERALL = operator.attrgetter("overall")
+
+
 def _days(later: dt.date, earlier: dt.date) -> int:
     return (later - earlier).days
 
 
 def _pd_date(tp: TimepointResult) -> dt.date:
     return tp.progression_date or tp.date
+
+
+def _first(timepoints: Sequence[TimepointResult], code: str, other: str | None = None) -> int | None:
+    """The index of the first timepoint whose overall response is ``code`` (or ``other``;
+    None: none)."""
+    for i, tp in enumerate(timepoints):  # a plain loop: next() over a generator costs twice as much
+        if tp.overall == code or tp.overall == other:
+            return i
+    return None
 
 
 # --- imRECIST PD status ---------------------------------------------------------------------
@@ -176,6 +195,14 @@ def imrecist_pd_status(timepoints: Sequence[TimepointResult], settings: Settings
     return tuple(statuses)
 
 
+def _first_event(statuses: Sequence[str | None]) -> int | None:
+    """The index of the first imRECIST PD that is not negated (None: none)."""
+    for i, status in enumerate(statuses):
+        if status is not None and status != PD_NEGATED:
+            return i
+    return None
+
+
 def _pd_statuses(timepoints: Sequence[TimepointResult], settings: Settings) -> tuple[str | None, ...]:
     # Prefer statuses already attached (evaluate.py attaches them); compute otherwise.
     attached: list[str | None] = []
@@ -203,17 +230,15 @@ def assessments_for_bor(
         pairs = ir_pd_pairs(timepoints, settings)[1]
         stop = min(pairs.values()) if pairs else None
     elif criterion == RECIST11:
-        stop = next((i for i, tp in enumerate(timepoints) if tp.overall == "PD"), None)
+        stop = _first(timepoints, "PD")
     elif criterion in PET_CRITERIA:  # PERC-BOR: up to the first PMD (iPERCIST: CPMD)
-        code = "CPMD" if criterion == IPERCIST else "PMD"
-        stop = next((i for i, tp in enumerate(timepoints) if tp.overall == code), None)
+        stop = _first(timepoints, "CPMD" if criterion == IPERCIST else "PMD")
     elif criterion == IRECIST:
-        stop = next((i for i, tp in enumerate(timepoints) if tp.overall == "iCPD"), None)
+        stop = _first(timepoints, "iCPD")
     elif settings.imrecist_bor_after_pd:
         stop = None
     else:
-        statuses = _pd_statuses(timepoints, settings)
-        stop = next((i for i, s in enumerate(statuses) if s is not None and s != PD_NEGATED), None)
+        stop = _first_event(_pd_statuses(timepoints, settings))
     return tuple(timepoints) if stop is None else tuple(timepoints[: stop + 1])
 
 
@@ -308,7 +333,7 @@ def derive_bor(
     if hit is not None:
         why = f"best response {hit.overall} first on {hit.date} ({BOR_RULES[criterion]})" if explain else ""
         return Best(hit.overall, hit.date, why)
-    fallback = _stable_fallback(seq, reference_date, settings, voc, frozenset({voc.sd}))
+    fallback = _stable_fallback(seq, reference_date, settings, voc, _SD_ONLY[voc.cr])
     if not explain:
         return fallback
     return Best(fallback.code, fallback.date, f"{fallback.why} ({BOR_RULES[criterion]})")
@@ -371,7 +396,7 @@ def derive_confirmed_bor(
     """
     voc = vocabulary(criterion)
     seq = assessments if assessments is not None else assessments_for_bor(timepoints, settings, criterion)
-    codes = {tp.overall for tp in seq}
+    codes = set(map(_OVERALL, seq))  # {tp.overall for tp in seq} without a Python frame
     if voc.cr in codes or voc.pr in codes:  # else nothing to confirm: straight to the fallback
         confirmed = _confirmed_response(seq, settings, criterion, voc)
         if confirmed is not None:
@@ -399,11 +424,15 @@ def derive_confirmed_bor(
 def _confirmed_response(
     seq: Sequence[TimepointResult], settings: Settings, criterion: str, voc: Vocabulary
 ) -> Best | None:
-    """The confirmed CR, else the confirmed PR, of :func:`derive_confirmed_bor` (None: neither)."""
+    """The confirmed CR, else the confirmed PR, of :func:`derive_confirmed_bor` (None: neither).
+    The sentence is built only when sentences are wanted (:data:`criteria.lesions.SENTENCES`)."""
+    explain = SENTENCES.get()
     for i, tp in enumerate(seq):
         if tp.overall == voc.cr:
             j = _confirming_index(seq, i, settings, voc, want_cr=True)
             if j is not None:
+                if not explain:
+                    return Best(voc.cr, tp.date, "")
                 return Best(voc.cr, tp.date, f"{voc.cr} on {tp.date} confirmed by {seq[j].overall} on "
                                              f"{seq[j].date} ({_days(seq[j].date, tp.date)} days later, "
                                              f"needs >= {settings.confirm_min_days}; "
@@ -413,6 +442,8 @@ def _confirmed_response(
         if tp.overall in pr_starts:
             j = _confirming_index(seq, i, settings, voc, want_cr=False)
             if j is not None:
+                if not explain:
+                    return Best(voc.pr, tp.date, "")
                 return Best(voc.pr, tp.date, f"{tp.overall} on {tp.date} confirmed as {voc.pr} by "
                                              f"{seq[j].overall} on {seq[j].date} "
                                              f"({_days(seq[j].date, tp.date)} days later, needs >= "
@@ -441,7 +472,10 @@ def _disease_after_cr(
 # --- PFS ------------------------------------------------------------------------------------
 
 def _last_adequate(timepoints: Sequence[TimepointResult]) -> TimepointResult | None:
-    return next((tp for tp in reversed(timepoints) if tp.overall not in NOT_EVALUABLE), None)
+    for tp in reversed(timepoints):
+        if tp.overall not in NOT_EVALUABLE:
+            return tp
+    return None
 
 
 def _pfs(
@@ -451,14 +485,15 @@ def _pfs(
     """Earliest of the progression event and death; otherwise censored at the last adequate
     assessment of ``censor_from``, or at ``reference_date`` when there is none (R11-PFS,
     admiralonco lasta_censor / rand_censor)."""
+    # Pfs(event, date, reason)
     if event_date is not None and (death_date is None or event_date <= death_date):
-        return Pfs(event=True, date=event_date, reason=event_reason)
+        return Pfs(True, event_date, event_reason)
     if death_date is not None:
-        return Pfs(event=True, date=death_date, reason=REASON_DEATH)
+        return Pfs(True, death_date, REASON_DEATH)
     last = _last_adequate(censor_from)
     if last is None:
-        return Pfs(event=False, date=reference_date, reason=REASON_NO_ADEQUATE)
-    return Pfs(event=False, date=last.date, reason=REASON_LAST_ADEQUATE)
+        return Pfs(False, reference_date, REASON_NO_ADEQUATE)
+    return Pfs(False, last.date, REASON_LAST_ADEQUATE)
 
 
 def recist_pfs(
@@ -466,7 +501,7 @@ def recist_pfs(
 ) -> Pfs:
     """R11-PFS: the first PD (dated at its progression date) or death, whichever first;
     otherwise censored at the last adequate (not NE) assessment before any PD."""
-    first_pd = next((i for i, tp in enumerate(timepoints) if tp.overall == "PD"), None)
+    first_pd = _first(timepoints, "PD")
     if first_pd is None:
         return _pfs(None, REASON_PD, death_date, timepoints, reference_date)
     return _pfs(_pd_date(timepoints[first_pd]), REASON_PD, death_date, timepoints[:first_pd], reference_date)
@@ -533,8 +568,7 @@ def imrecist_pfs(
     """imPFS (IM-PFS): the first PD that is not negated (its status ``confirmed`` or
     ``stands``), or death; a negated PD is no event. Otherwise censored at the last
     adequate assessment."""
-    statuses = _pd_statuses(timepoints, settings)
-    first = next((i for i, s in enumerate(statuses) if s is not None and s != PD_NEGATED), None)
+    first = _first_event(_pd_statuses(timepoints, settings))
     if first is None:
         return _pfs(None, REASON_PD, death_date, timepoints, reference_date)
     return _pfs(_pd_date(timepoints[first]), REASON_PD, death_date, timepoints[:first], reference_date)
@@ -643,12 +677,14 @@ def criterion_pfs(
     """PFS (iPFS, imPFS) of ``criterion``; see :func:`recist_pfs`, :func:`irecist_pfs`,
     :func:`imrecist_pfs`. Death is an event whenever it is recorded (no "two missed
     assessments" rule; see AMBIGUITIES.md)."""
-    if criterion in PET_CRITERIA:
-        return pet_pfs(timepoints, reference_date, settings, criterion, death_date)
+    if criterion == RECIST11:
+        return recist_pfs(timepoints, reference_date, death_date)
     if criterion == IRECIST:
         return irecist_pfs(timepoints, reference_date, settings, death_date)
     if criterion == IMRECIST:
         return imrecist_pfs(timepoints, reference_date, settings, death_date)
+    if criterion in PET_CRITERIA:
+        return pet_pfs(timepoints, reference_date, settings, criterion, death_date)
     if criterion in _IR:
         return ir_pfs(timepoints, reference_date, settings, death_date)
     return recist_pfs(timepoints, reference_date, death_date)
@@ -671,7 +707,7 @@ def pet_pfs(
     is no event; a UPMD never confirmed (P5 ``ipercist_unconfirmed_upmd``) is an event at its
     date ("event", default) or censored at the last adequate scan before it ("censor")."""
     if criterion != IPERCIST:
-        first = next((i for i, tp in enumerate(timepoints) if tp.overall == "PMD"), None)
+        first = _first(timepoints, "PMD")
         if first is None:
             return _pfs(None, REASON_PMD, death_date, timepoints, reference_date)
         return _pfs(_pd_date(timepoints[first]), REASON_PMD, death_date, timepoints[:first], reference_date)
@@ -706,11 +742,8 @@ def derive_dor(
     that requires confirmation restricts DoR to confirmed responders downstream."""
     voc = vocabulary(criterion)
     seq = assessments if assessments is not None else assessments_for_bor(timepoints, settings, criterion)
-    cr, pr = voc.cr, voc.pr
-    start = 0
-    while start < len(seq) and seq[start].overall != cr and seq[start].overall != pr:
-        start += 1
-    if start == len(seq):
+    start = _first(seq, voc.cr, voc.pr)
+    if start is None:
         return None
     begin = seq[start].date
     # seq is normally a prefix of timepoints (assessments_for_bor): then the index is start
@@ -720,8 +753,8 @@ def derive_dor(
         at = timepoints.index(seq[start])
     rest = tuple(timepoints[at:])
     pfs = criterion_pfs(rest, begin, settings, criterion, death_date)
-    return DurationOfResponse(start=begin, end=pfs.date, days=_days(pfs.date, begin),
-                              event=pfs.event, reason=pfs.reason)
+    # DurationOfResponse(start, end, days, event, reason)
+    return DurationOfResponse(begin, pfs.date, (pfs.date - begin).days, pfs.event, pfs.reason)
 
 
 # --- criterion-named entry points (the names the SAP and admiralonco use) ------------------

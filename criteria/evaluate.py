@@ -38,6 +38,7 @@ from criteria.types import (
 from criteria.validate import MAX_TARGETS, is_bidimensional, response_vocabulary, selection_problems
 
 _PD_CODES = frozenset({"PD", "iUPD", "iCPD"})
+_PET = frozenset(PET_CRITERIA)
 _GIVEN = "overall response given as input (response level): endpoints only"
 
 Engine = Callable[[Subject, SubjectCache | None], tuple[TimepointResult, ...]]
@@ -171,7 +172,10 @@ def evaluate_criterion(subject: Subject, criterion: str,
     ``cache`` is the subject's :class:`~criteria.lesions.SubjectCache` when several criteria
     of one subject are evaluated (see :func:`evaluate`)."""
     settings = subject.settings
-    if subject.baseline is not None and is_bidimensional(subject.baseline) and criterion != IRRC:
+    bidimensional = (cache.bidimensional if cache is not None
+                     else subject.baseline is not None and is_bidimensional(subject.baseline))
+    if bidimensional and criterion != IRRC:
+        assert subject.baseline is not None  # (a bidimensional baseline)
         # a bidimensional baseline's selection rules are those of the criterion evaluated
         problems = selection_problems(subject.baseline, criterion)
         if problems:
@@ -186,22 +190,26 @@ def evaluate_criterion(subject: Subject, criterion: str,
             timepoints = engine(criterion)(subject, cache)
         elif subject.response_level:
             timepoints = _response_level_timepoints(subject)
+        elif cache is not None and not cache.scan_dates:
+            timepoints = engine(criterion)(subject, cache)  # every progression dated at its assessment
         else:
             timepoints = _with_progression_dates(subject, engine(criterion)(subject, cache))
     if criterion in _IR_CRITERIA:
         statuses = endpoints.ir_pd_status(timepoints, settings)
-        if any(status is not None for status in statuses):
+        if statuses.count(None) != len(statuses):  # some irPD
             timepoints = _with_pd_status(timepoints, statuses)
     elif criterion == IMRECIST:
         statuses = endpoints.imrecist_pd_status(timepoints, settings)
-        if any(status is not None for status in statuses):
+        if statuses.count(None) != len(statuses):  # some PD
             timepoints = _with_pd_status(timepoints, statuses)
     ref = subject.reference_date
-    level = subject.response_level and criterion not in PET_CRITERIA  # PET: computed from SULs
+    baseline = subject.baseline
+    pet = criterion in PET_CRITERIA
+    level = baseline is None and not pet  # response level (PET: computed from SULs)
     seq = endpoints.assessments_for_bor(timepoints, settings, rules)
     bor = endpoints.derive_bor(timepoints, ref, settings, rules, seq)
     # measurement level knows the baseline; response level (no baseline) reads it from the codes
-    nt_only = None if subject.baseline is None or criterion in PET_CRITERIA else not subject.baseline.targets
+    nt_only = None if baseline is None or pet else not baseline.targets
     confirmed = endpoints.derive_confirmed_bor(timepoints, ref, settings, rules, seq, nt_only)
     pfs = endpoints.criterion_pfs(timepoints, ref, settings, rules, subject.death_date)
     if SENTENCES.get():
@@ -210,33 +218,31 @@ def evaluate_criterion(subject: Subject, criterion: str,
         why: tuple[str, ...] = (f"BOR: {bor.why}", f"confirmed BOR: {confirmed.why}", f"PFS: {pfs_why}")
     else:
         why = ()  # not written (see criteria.lesions.SENTENCES)
+    # CriterionResult's fields in order: criterion, timepoints, bor, bor_date, bor_confirmed, pfs,
+    # progression, why, bor_confirmed_date, dor, defaults, extra
     return CriterionResult(
-        criterion=criterion,
-        timepoints=timepoints,
-        bor=bor.code,
-        bor_date=bor.date,
-        bor_confirmed=confirmed.code,
-        pfs=pfs,
-        progression=endpoints.irecist_progression(timepoints) if rules == IRECIST else None,
-        why=why,
-        bor_confirmed_date=confirmed.date,
-        dor=endpoints.derive_dor(timepoints, ref, settings, rules, subject.death_date, seq),
-        defaults=_defaults(criterion, rules, subject, level, defaults),
-        extra=itrecist.criterion_extra(subject, timepoints) if criterion == ITRECIST else {},
+        criterion, timepoints, bor.code, bor.date, confirmed.code, pfs,
+        endpoints.irecist_progression(timepoints) if rules == IRECIST else None,
+        why, confirmed.date, endpoints.derive_dor(timepoints, ref, settings, rules, subject.death_date, seq),
+        _defaults(criterion, rules, subject, level, defaults),
+        itrecist.criterion_extra(subject, timepoints) if criterion == ITRECIST else {},
     )
 
 
 def _defaults(criterion: str, rules: str, subject: Subject, level: bool,
               defaults: DefaultsCache | None) -> tuple[str, ...]:
     """The readings a result relied on (``level``: evaluated at response level)."""
-    def get(name: str) -> tuple[str, ...]:
+    settings = subject.settings
+    if criterion == rules:
         if defaults is not None:
-            return defaults.get(name, subject.settings, level)
-        return defaults_used(name, subject.settings, level)
-    if criterion != rules:  # itRECIST: its own readings, then those of its basis
-        own = tuple(note for note in get(criterion) if not note.startswith("A13"))
-        return own + get(rules)
-    return get(criterion)
+            return defaults.get(criterion, settings, level)
+        return defaults_used(criterion, settings, level)
+    # itRECIST: its own readings, then those of its basis
+    own = tuple(note for note in _defaults(criterion, criterion, subject, level, defaults)
+                if not note.startswith("A13"))
+    return own + _defaults(rules, rules, subject, level, defaults)
+
+
 # --- growth family: analyses (not criteria), written as the top-level ``analyses`` ------
 
 TGR = "tgr"
@@ -297,7 +303,7 @@ def evaluate(subject: Subject, criteria: Sequence[str] | None = None, *,
     :class:`CriteriaSelectionError` for an unknown criterion.
     """
     wanted = select_criteria(criteria) if criteria else supported_criteria(subject)
-    if subject.pet is None:
+    if subject.pet is None and not _PET.isdisjoint(wanted):
         pet_criterion = next((c for c in wanted if c in PET_CRITERIA), None)
         if pet_criterion is not None:
             raise InputError(subject.subject, "pet", f"{pet_criterion} needs PET input (the pet object)")

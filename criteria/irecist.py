@@ -45,6 +45,7 @@ Readings chosen where the sources leave room (each stated in ``why`` when it dec
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
@@ -75,13 +76,17 @@ NON_ICR_NON_IUPD = "NON-iCR/NON-iUPD"
 NE = "NE"
 NA = "NA"
 
+#: No NLT / NLNT values at a timepoint (frozen: one instance serves every timepoint).
+_NO_NLT: Mapping[str, Decimal] = MappingProxyType({})
+_NO_NLNT: Mapping[str, Decimal | None] = MappingProxyType({})
+_NO_IDS: frozenset[str] = frozenset()
 _TARGET_CODES = MappingProxyType({"CR": ICR, "PR": IPR, "SD": ISD, "PD": IUPD, "NE": NE, "NA": NA})
 _NON_TARGET_CODES = MappingProxyType(
     {"CR": ICR, "NON-CR/NON-PD": NON_ICR_NON_IUPD, "PD": IUPD, "NE": NE, "NA": NA}
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Block:
     """An open iUPD: what was progressing and how big it was at the iUPD (IR-CONF).
 
@@ -103,7 +108,7 @@ class _Block:
     new_ids: frozenset[str] = frozenset()  # new lesions present at a new-lesion iUPD
 
 
-@dataclass
+@dataclass(slots=True)
 class _State:
     baseline_mm: Decimal
     nadir: Decimal
@@ -129,10 +134,10 @@ class _Now:
     added: tuple[str, ...]  # unequivocal new lesions not seen before
     nlt_mm: Decimal | None  # NLT sum of measures (assessed NLT only); None without NLT
     lesions: tuple[SumLesion, ...]  # the baseline targets' values
-    nlt_values: dict[str, Decimal]  # assessed NLT
+    nlt_values: Mapping[str, Decimal]  # assessed NLT
     nlt_ids: frozenset[str]
     nlt_complete: bool
-    nlnt_mm: dict[str, Decimal | None]  # NLNT present now, with their size
+    nlnt_mm: Mapping[str, Decimal | None]  # NLNT present now, with their size
 
     @property
     def target_values(self) -> dict[str, Decimal]:
@@ -190,13 +195,13 @@ def _measure(
         targets = cache.assess_sum(index, lesions, state.nadir, after_cr)
     non_targets = cache.assess_nontargets_after_cr(index) if after_cr else cache.nontargets[index]
     present = view.present
+    nlnt_mm: Mapping[str, Decimal | None] = _NO_NLNT
+    added: tuple[str, ...] = ()
     if present:
         known = state.known_new
         added = tuple(x.id for x in present if x.id not in known)
         by_id = {x.id: x for x in tp.new_lesions}
         nlnt_mm = {x.id: by_id[x.id].mm for x in present if x.id not in nlt_chosen}
-    else:
-        added, nlnt_mm = (), {}
     nlt = new_target_lesions(tp, nlt_chosen, index) if nlt_chosen else ()
     if nlt:
         return _Now(
@@ -208,8 +213,7 @@ def _measure(
             nlt_complete=all(x.mm is not None for x in nlt),
             nlnt_mm=nlnt_mm,
         )
-    return _Now(tp, view, targets, non_targets, added, None, lesions,
-                {}, frozenset(), True, nlnt_mm)
+    return _Now(tp, view, targets, non_targets, added, None, lesions, _NO_NLT, _NO_IDS, True, nlnt_mm)
 
 
 def _step(subject: Subject, now: _Now, state: _State, explain: bool = True,
@@ -237,7 +241,7 @@ def _step(subject: Subject, now: _Now, state: _State, explain: bool = True,
                        "(NLT, not in the target sum; IR-NEW)")
     targets = now.targets
     extra: dict[str, str | Decimal | None] = (
-        {} if targets is None or targets.complete else {"partial_sum_mm": targets.available_mm})
+        {} if targets is None or not targets.missing else {"partial_sum_mm": targets.available_mm})
     if now.nlt_mm is not None:
         extra["nlt_sum_mm"] = now.nlt_mm
     progression_date = None
@@ -592,7 +596,7 @@ class _Rise:
                 "(IR-CONF a needs +5 mm; R11-MISSING)")
 
 
-def _rise(reference: dict[str, Decimal], current: dict[str, Decimal]) -> _Rise:
+def _rise(reference: Mapping[str, Decimal], current: Mapping[str, Decimal]) -> _Rise:
     """The rise of a sum of measures since the iUPD (IR-CONF a: target SOM / NLT SOM up
     >= 5 mm over the iUPD assessment; additive per FAQ-IR-NL-PROG).
 

@@ -39,7 +39,7 @@ from criteria.types import (
     Timepoint,
     fast_init,
 )
-from criteria.validate import organ_group
+from criteria.validate import is_bidimensional, organ_group
 
 #: R11-TSTM: a target present but too small to measure counts as 5 mm.
 TSTM_MM = Decimal(5)
@@ -149,19 +149,24 @@ def baseline_sum(baseline: Baseline) -> Decimal:
 
 def target_lesions(baseline: Baseline, tp: Timepoint) -> tuple[SumLesion, ...]:
     """The baseline targets' values at ``tp`` in baseline order (missing ids: not assessed)."""
+    return _lesions_at(tuple((t.id, t.node) for t in baseline.targets), tp)
+
+
+def _lesions_at(targets: tuple[tuple[str, bool], ...], tp: Timepoint) -> tuple[SumLesion, ...]:
+    """:func:`target_lesions` of the baseline targets' ``(id, node)`` pairs."""
     get = tp.targets.get
     measured = TargetKind.MEASURED
     new = tuple.__new__  # SumLesion(...) without the named tuple's Python-level __new__
     out = []
-    for t in baseline.targets:
-        m = get(t.id)
+    for lesion_id, node in targets:
+        m = get(lesion_id)
         if m is None:
             mm = None
         elif m.kind is measured:  # the common case of target_mm
             mm = m.mm
         else:
             mm = target_mm(m)
-        out.append(new(SumLesion, (t.id, t.node, mm)))
+        out.append(new(SumLesion, (lesion_id, node, mm)))
     return tuple(out)
 
 
@@ -172,6 +177,14 @@ def lesion_gone(lesion: SumLesion) -> bool:
     if lesion.node:
         return lesion.mm < NODE_NORMAL_BELOW_MM
     return lesion.mm == 0
+
+
+def all_gone(lesions: Sequence[SumLesion]) -> bool:
+    """R11-CR: :func:`lesion_gone` holds for every lesion (in one loop, without a call each)."""
+    for _, node, mm in lesions:
+        if mm is None or (mm >= NODE_NORMAL_BELOW_MM if node else mm != 0):
+            return False
+    return True
 
 
 def meets_pd(total: Decimal, nadir: Decimal, *, require_5mm: bool = True) -> bool:
@@ -241,15 +254,25 @@ def assess_sum(
     * PR (R11-PR): at least 30% below the baseline sum.
     * SD (R11-SD, FAQ-SD-DEF): neither.
     """
+    return _assess_sum(lesions, baseline_mm, CONTEXT.multiply(baseline_mm, _PR_FACTOR), nadir_mm,
+                       CONTEXT.multiply(nadir_mm, _PD_FACTOR), require_5mm, after_cr, reappearing, label)
+
+
+def _assess_sum(
+    lesions: Sequence[SumLesion], baseline_mm: Decimal, pr_bar: Decimal, nadir_mm: Decimal, pd_bar: Decimal,
+    require_5mm: bool, after_cr: bool, reappearing: frozenset[str] | None, label: str,
+) -> SumAssessment:
+    """:func:`assess_sum`, given ``pr_bar`` = ``baseline_mm`` x 70 and ``pd_bar`` = ``nadir_mm`` x
+    120 (exact: the subject cache computes each once per subject and nadir)."""
     # one pass: the same exact additions as decimal_sum, in the same order
     add = CONTEXT.add
     available = Decimal(0)
     missing_ids: list[str] = []
-    for x in lesions:
-        if x.mm is None:
-            missing_ids.append(x.id)
+    for lesion_id, _, mm in lesions:
+        if mm is None:
+            missing_ids.append(lesion_id)
         else:
-            available = add(available, x.mm)
+            available = add(available, mm)
     missing = tuple(missing_ids)
     complete = not missing
     ctx = CONTEXT
@@ -263,8 +286,9 @@ def assess_sum(
     else:
         pct_base = pct_nadir = None
     reappeared: tuple[str, ...] = ()
+    scaled = ctx.multiply(available, HUNDRED)  # x 100 against both bars
     if (available > nadir_mm  # at_least_pct_above(available, nadir_mm, PD_INCREASE_PCT)
-            and ctx.multiply(available, HUNDRED) >= ctx.multiply(nadir_mm, _PD_FACTOR)
+            and scaled >= pd_bar
             and (not require_5mm or available - nadir_mm >= MIN_INCREASE_MM)):
         code = "PD"
     else:
@@ -278,9 +302,9 @@ def assess_sum(
             code = "PD"
         elif not complete:
             code = "NE"
-        elif all(lesion_gone(x) for x in lesions):
+        elif all_gone(lesions):
             code = "CR"
-        elif baseline_mm > 0 and ctx.multiply(available, HUNDRED) <= ctx.multiply(baseline_mm, _PR_FACTOR):
+        elif baseline_mm > 0 and scaled <= pr_bar:
             code = "PR"  # meets_pr(available, baseline_mm)
         else:
             code = "SD"
@@ -371,6 +395,15 @@ _PRESENT = NonTargetStatus.PRESENT
 _NO_NON_TARGETS = NonTargetAssessment(
     "NA", (), (), (), (), ("non-target NA: no non-target lesions at baseline (R11-TPR-T1)",)
 )
+#: The results of every non-target rated absent, or present and not after a CR (the common
+#: cases; frozen, so one instance each serves every timepoint).
+_ALL_ABSENT = NonTargetAssessment(
+    "CR", (), (), (), (), ("non-target CR: every non-target absent (nodes below 10 mm) (R11-NT-CR)",))
+_PRESENT_NOT_PD = NonTargetAssessment("NON-CR/NON-PD", (), (), (), (), ())
+_PRESENT_NOT_PD_EXPLAINED = NonTargetAssessment(
+    "NON-CR/NON-PD", (), (), (), (),
+    ("non-target NON-CR/NON-PD: non-target disease present, not all absent, no unequivocal progression "
+     "(R11-NT-CR, R11-NT-PD)",))
 
 
 def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = False) -> NonTargetAssessment:
@@ -387,8 +420,20 @@ def assess_nontargets(baseline: Baseline, tp: Timepoint, *, after_cr: bool = Fal
     """
     if not baseline.non_targets:
         return _NO_NON_TARGETS
-    # one pass over the baseline non-targets (same lists, same order as separate filters)
     get = tp.non_targets.get
+    if not after_cr:  # the common case first: every non-target present or absent
+        all_absent = True
+        for nt in baseline.non_targets:
+            s = get(nt.id, _NOT_EVALUATED)
+            if s is _PRESENT:
+                all_absent = False
+            elif s is not _ABSENT:
+                break
+        else:
+            if all_absent:
+                return _ALL_ABSENT
+            return _PRESENT_NOT_PD_EXPLAINED if SENTENCES.get() else _PRESENT_NOT_PD
+    # one pass over the baseline non-targets (same lists, same order as separate filters)
     unequivocal_l: list[str] = []
     increased_l: list[str] = []
     not_evaluated_l: list[str] = []
@@ -532,9 +577,13 @@ def new_lesion_views(subject: Subject) -> tuple[NewLesionView, ...]:
     With ``settings.equivocal_backdates_response`` (A11 alternative) the earlier timepoints
     where it was equivocal also count it as present, so their response becomes PD too.
     """
-    if not any(tp.new_lesions for tp in subject.timepoints):  # the common case: one shared view each
-        return tuple(_NOT_ASSESSED_VIEW if tp.scan is ScanKind.NOT_DONE else _NO_NEW_LESION
-                     for tp in subject.timepoints)
+    for tp in subject.timepoints:
+        if tp.new_lesions:
+            break
+    else:  # the common case, no new lesion: one shared view each
+        not_done = ScanKind.NOT_DONE
+        return tuple([_NOT_ASSESSED_VIEW if tp.scan is not_done else _NO_NEW_LESION
+                      for tp in subject.timepoints])
     confirmed_at: dict[str, int] = {}
     for i, tp in enumerate(subject.timepoints):
         if tp.scan is ScanKind.NOT_DONE:
@@ -687,27 +736,45 @@ class SubjectCache:
     ``lesions[i]`` (:func:`target_lesions`), ``nontargets[i]`` (:func:`assess_nontargets`
     without ``after_cr``), ``views[i]`` and ``new_codes[i]`` (:func:`new_lesion_views` and
     their codes), ``baseline_mm`` (:func:`baseline_sum`, one Decimal object, so that
-    :meth:`assess_sum` recognises it by identity) and ``explain`` (:data:`SENTENCES` when the
-    cache was made: whether the engines build sentences). :meth:`assess_sum` and
+    :meth:`assess_sum` recognises it by identity), ``any_new`` and ``scan_dates`` (whether
+    any timepoint lists new lesions, image dates), ``bidimensional``
+    (:func:`~criteria.validate.is_bidimensional` of the baseline) and ``explain``
+    (:data:`SENTENCES` when the cache was made: whether the engines build sentences). :meth:`assess_sum` and
     :meth:`assess_nontargets_after_cr` keep their last result per timepoint together with
     the objects it was computed from, so a hit is exactly the result a fresh call would
     give. Every input is frozen. Without a cache (``None``) an engine makes its own.
     """
 
-    __slots__ = ("_nontargets_cr", "_sums", "any_new", "baseline", "baseline_mm", "explain", "lesions",
-                 "new_codes", "nontargets", "subject", "views")
+    __slots__ = ("_nontargets_cr", "_pd_bars", "_pr_bar", "_sums", "any_new", "baseline", "baseline_mm",
+                 "bidimensional", "explain", "lesions", "new_codes", "nontargets", "scan_dates", "subject",
+                 "views")
 
     def __init__(self, subject: Subject) -> None:
         self.subject = subject
         baseline = self.baseline = require_baseline(subject)  # measurement level only
         self.baseline_mm = baseline_sum(baseline)
+        self._pr_bar = CONTEXT.multiply(self.baseline_mm, _PR_FACTOR)  # the PR test's baseline x 70
+        self._pd_bars: dict[int, tuple[Decimal, Decimal]] = {}  # id(nadir) -> (nadir, nadir x 120)
         self.explain = SENTENCES.get()
         timepoints = subject.timepoints
-        self.lesions = tuple(target_lesions(baseline, tp) for tp in timepoints)
-        self.nontargets = tuple(assess_nontargets(baseline, tp) for tp in timepoints)
-        self.any_new = any(tp.new_lesions for tp in timepoints)
-        self.views = new_lesion_views(subject)
-        self.new_codes = tuple(view.code for view in self.views)
+        targets = tuple([(t.id, t.node) for t in baseline.targets])
+        lesions = []
+        nontargets = []
+        any_new = scan_dates = False
+        for tp in timepoints:
+            lesions.append(_lesions_at(targets, tp))
+            nontargets.append(assess_nontargets(baseline, tp))
+            if tp.new_lesions:
+                any_new = True
+            if tp.scan_dates:
+                scan_dates = True  # image dates given (types.Timepoint)
+        self.lesions = tuple(lesions)
+        self.nontargets = tuple(nontargets)
+        self.any_new = any_new
+        self.scan_dates = scan_dates
+        self.bidimensional = is_bidimensional(baseline)
+        views = self.views = new_lesion_views(subject)
+        self.new_codes = tuple([view.code for view in views])
         n = len(timepoints)
         self._sums: list[tuple[Sequence[SumLesion], Decimal, bool, bool, frozenset[str] | None, str,
                                SumAssessment] | None] = [None] * n
@@ -737,8 +804,11 @@ class SubjectCache:
             and (not self.explain or hit[5] == label)
         ):
             return hit[6]
-        result = assess_sum(lesions, baseline_mm=self.baseline_mm, nadir_mm=nadir_mm, require_5mm=require_5mm,
-                            after_cr=after_cr, reappearing=reappearing, label=label)
+        bar = self._pd_bars.get(id(nadir_mm))
+        if bar is None or bar[0] is not nadir_mm:
+            bar = self._pd_bars[id(nadir_mm)] = (nadir_mm, CONTEXT.multiply(nadir_mm, _PD_FACTOR))
+        result = _assess_sum(lesions, self.baseline_mm, self._pr_bar, nadir_mm, bar[1], require_5mm, after_cr,
+                             reappearing, label)
         self._sums[index] = (lesions, nadir_mm, after_cr, require_5mm, reappearing, label, result)
         return result
 

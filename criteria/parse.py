@@ -64,6 +64,7 @@ _BIDIM_KEYS = frozenset({"perp_mm", "long_mm"})
 _TARGET_KEYS_2D = _TARGET_KEYS | _BIDIM_KEYS
 _SCAN_WORDS = MappingProxyType({kind.value: kind for kind in ScanKind})
 _STATUS_WORDS = MappingProxyType({status.value: status for status in NonTargetStatus})
+_NO_VALUES: Mapping[str, Any] = MappingProxyType({})  # an absent targets / non_targets object
 
 
 def _non_finite(name: str) -> Decimal:
@@ -105,6 +106,21 @@ def load_json(text: str) -> Any:
     Raises :class:`InputError` with subject ``"?"`` and the line/column for invalid JSON.
     """
     try:
+        # The common case first: json builds the objects itself, and counts their keys. Every
+        # member of an object has one ':' outside strings, so when the objects hold as many keys
+        # as the text has ':' characters no object repeated a key. Otherwise (a repeated key, or
+        # a ':' inside a string) the text is read again naming the repeated keys (_object).
+        objects: list[dict[str, Any]] = []
+        keep = objects.append
+
+        def kept(obj: dict[str, Any]) -> dict[str, Any]:
+            keep(obj)
+            return obj
+
+        value = json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_non_finite,
+                           object_hook=kept)
+        if sum(map(len, objects)) == text.count(":"):
+            return value
         return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_non_finite,
                           object_pairs_hook=_object)
     except json.JSONDecodeError as exc:
@@ -409,7 +425,9 @@ def _parse_baseline(r: _Reader, value: Any) -> Baseline:
 
 def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -> Timepoint:
     # Field paths (f"{field}...") are built only on the way to an error: the checks come first.
-    data = value if _plain(value, _TIMEPOINT_KEYS) else r.obj(value, field, _TIMEPOINT_KEYS)
+    # (_plain inlined)
+    data = value if type(value) is dict and _TIMEPOINT_KEYS.issuperset(value) else r.obj(
+        value, field, _TIMEPOINT_KEYS)
     if "date" not in data:
         raise r.fail(f"{field}.date", "missing")
     date = _iso_date(data["date"]) or r.date(data["date"], f"{field}.date")
@@ -435,12 +453,13 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
                                                "or only overall responses (response level)")
         return Timepoint(date, scan, overall=overall, scan_dates=scan_dates)
     targets: dict[str, TargetMeasurement] = {}
-    raw_targets = data.get("targets", {})
-    if not _is_object(raw_targets):
-        raise r.fail(f"{field}.targets",
-                     f"expected an object of lesion id -> mm, got {describe_value(raw_targets)}")
-    if type(raw_targets) is _Object:
-        r.no_duplicates(raw_targets, f"{field}.targets")
+    raw_targets = data.get("targets", _NO_VALUES)
+    if type(raw_targets) is not dict:  # (dict: the common case of _is_object)
+        if not _is_object(raw_targets):
+            raise r.fail(f"{field}.targets",
+                         f"expected an object of lesion id -> mm, got {describe_value(raw_targets)}")
+        if type(raw_targets) is _Object:
+            r.no_duplicates(raw_targets, f"{field}.targets")
     measured = TargetKind.MEASURED
     for lesion_id, raw in raw_targets.items():
         if type(raw) is Decimal and raw.is_finite():  # the common case, without a field path
@@ -448,12 +467,13 @@ def _parse_timepoint(r: _Reader, value: Any, field: str, response_level: bool) -
         else:
             targets[lesion_id] = _parse_target_value(r, raw, f"{field}.targets.{lesion_id}")
     non_targets: dict[str, NonTargetStatus] = {}
-    raw_nt = data.get("non_targets", {})
-    if not _is_object(raw_nt):
-        raise r.fail(f"{field}.non_targets",
-                     f"expected an object of lesion id -> status, got {describe_value(raw_nt)}")
-    if type(raw_nt) is _Object:
-        r.no_duplicates(raw_nt, f"{field}.non_targets")
+    raw_nt = data.get("non_targets", _NO_VALUES)
+    if type(raw_nt) is not dict:
+        if not _is_object(raw_nt):
+            raise r.fail(f"{field}.non_targets",
+                         f"expected an object of lesion id -> status, got {describe_value(raw_nt)}")
+        if type(raw_nt) is _Object:
+            r.no_duplicates(raw_nt, f"{field}.non_targets")
     words = _STATUS_WORDS
     for lesion_id, word in raw_nt.items():
         status = words.get(word) if isinstance(word, str) else None
@@ -600,23 +620,23 @@ def parse_subject(value: Any, index: int | None = None) -> Subject:
     reference_date = r.date(data["reference_date"], "reference_date")
     settings = parse_settings(data.get("settings"), raw_id)
     baseline = None if data.get("baseline") is None else _parse_baseline(r, data["baseline"])
-    timepoints = tuple(
+    timepoints = tuple([
         _parse_timepoint(r, raw, f"timepoints[{i}]", baseline is None)
-        for i, raw in enumerate(r.list(data.get("timepoints", []), "timepoints")))
-    subject = Subject(
-        subject=raw_id,
-        reference_date=reference_date,
-        timepoints=timepoints,
-        baseline=baseline,
-        settings=settings,
-        death_date=r.optional_date(data.get("death_date"), "death_date"),
-        last_contact_date=r.optional_date(data.get("last_contact_date"), "last_contact_date"),
-        pet=None if data.get("pet") is None else parse_pet(r, data["pet"]),
-        injection=_parse_injection(r, data, baseline),
-        # growth family (optional; criteria.growth_input)
-        prebaseline=growth_input.parse_prebaseline(raw_id, data.get("prebaseline"), baseline),
-        clinical=growth_input.parse_clinical(raw_id, data.get("clinical"), reference_date),
-    )
+        for i, raw in enumerate(r.list(data.get("timepoints", []), "timepoints"))])
+    death_date = r.optional_date(data.get("death_date"), "death_date")
+    last_contact_date = r.optional_date(data.get("last_contact_date"), "last_contact_date")
+    pet = None if data.get("pet") is None else parse_pet(r, data["pet"])
+    injection = _parse_injection(r, data, baseline)
+    # growth family (optional; criteria.growth_input)
+    raw_prebaseline, raw_clinical = data.get("prebaseline"), data.get("clinical")
+    prebaseline = (() if raw_prebaseline is None
+                   else growth_input.parse_prebaseline(raw_id, raw_prebaseline, baseline))
+    clinical = (None if raw_clinical is None
+                else growth_input.parse_clinical(raw_id, raw_clinical, reference_date))
+    # Subject's fields in order: subject, reference_date, timepoints, baseline, settings,
+    # death_date, last_contact_date, pet, injection, prebaseline, clinical
+    subject = Subject(raw_id, reference_date, timepoints, baseline, settings, death_date, last_contact_date,
+                      pet, injection, prebaseline, clinical)
     problems = validate_subject(subject)
     if problems:
         raise r.fail(problems[0].field, problems[0].message)
@@ -633,6 +653,8 @@ def _parse_injection(r: _Reader, data: Mapping[str, Any], baseline: Baseline | N
     lesion is classified at baseline)."""
     raw_baseline = data.get("baseline")
     raw_tps = data.get("timepoints") or []
+    if not _has_injected(raw_baseline, raw_tps):
+        return None  # the common case, checked without building field paths
     lesions: list[tuple[str, Any]] = []
     if _is_object(raw_baseline):
         for key in ("targets", "non_targets"):
@@ -668,6 +690,19 @@ def _parse_injection(r: _Reader, data: Mapping[str, Any], baseline: Baseline | N
             ids.append(lesion)
         later.append(tuple(ids))
     return Injection(baseline=MappingProxyType(flags), later=tuple(later))
+
+
+def _has_injected(raw_baseline: Any, raw_tps: list[Any]) -> bool:
+    """Whether a baseline lesion or a timepoint carries the ``injected`` key."""
+    if _is_object(raw_baseline):
+        for key in ("targets", "non_targets"):
+            for item in raw_baseline.get(key) or []:
+                if _is_object(item) and "injected" in item:
+                    return True
+    for tp in raw_tps:  # noqa: SIM110 -- a plain loop: any() over a generator costs more
+        if _is_object(tp) and "injected" in tp:
+            return True
+    return False
 
 
 def parse_payload(value: Any) -> Subject | list[Subject]:

@@ -39,28 +39,30 @@ def timepoint_responses(subject: Subject, cache: SubjectCache | None = None) -> 
     """
     baseline = require_baseline(subject)
     settings = subject.settings
+    reappearance, continues = settings.reappearance_after_cr_is_pd, settings.pr_continues_until_pd
     cache = cache or SubjectCache(subject)
     nadir = cache.baseline_mm
     responded = False  # A1: PR or CR assigned at an earlier timepoint
     previous = None  # overall response at the previous evaluable assessment (A2)
+    not_done = ScanKind.NOT_DONE
     results: list[TimepointResult] = []
     for i, tp in enumerate(subject.timepoints):
-        if tp.scan is ScanKind.NOT_DONE:
+        if tp.scan is not_done:
             results.append(not_done_result(baseline, tp))
             continue
-        after_cr = settings.reappearance_after_cr_is_pd and previous == CR
-        result = _assess(
-            cache, i, baseline, tp, nadir=nadir, after_cr=after_cr,
-            continue_pr=settings.pr_continues_until_pd and responded,
-        )
+        after_cr = reappearance and previous == CR  # A2
+        result = _assess(cache, i, baseline, tp, nadir, after_cr, continues and responded)
         results.append(result)
-        if result.overall == PD:
+        overall = result.overall
+        if overall == PD:
             break
-        if result.sum_mm is not None:
-            nadir = min(nadir, result.sum_mm)
-        if result.overall != NE:
-            previous = result.overall
-        responded = responded or result.overall in (PR, CR)
+        total = result.sum_mm
+        if total is not None and total < nadir:  # nadir = min(nadir, total)
+            nadir = total
+        if overall != NE:
+            previous = overall
+            if overall in (PR, CR):
+                responded = True
     return tuple(results)
 
 
@@ -82,7 +84,6 @@ def _assess(
     index: int,
     baseline: Baseline,
     tp: Timepoint,
-    *,
     nadir: Decimal,
     after_cr: bool,
     continue_pr: bool,
@@ -93,39 +94,37 @@ def _assess(
     :data:`criteria.lesions.SENTENCES`) the result carries no sentences."""
     explain = cache.explain
     view = cache.views[index]
-    why: list[str] = []
     sums: SumAssessment | None = None
+    continued = False  # A1
     if baseline.targets:
         sums = cache.assess_sum(index, cache.lesions[index], nadir, after_cr)
         target = sums.code
-        if explain:
-            why.extend(sums.why)
         if target == SD and continue_pr:
             target = PR
-            why.append(
-                "PR continues: PR was assigned earlier and PD is not met (A1, FAQ-MANAGING-PR; "
-                "setting pr_continues_until_pd)"
-            )
+            continued = True
     else:
         target = NA
     nt = cache.assess_nontargets_after_cr(index) if after_cr else cache.nontargets[index]
     new_lesions = cache.new_codes[index]
-    overall, sentence = overall_response(target, nt.code, new_lesions)
-    if explain:
-        why.extend(nt.why)
-        why.extend(new_lesion_sentences(view))
-        why.append(sentence)
+    overall, sentence = overall_response(target, nt.code, new_lesions, explain)
     progression_date = None
+    dated: tuple[str, ...] = ()
     if overall == PD:
         progression_date, dated = progression_date_for(tp, view)
-        why.extend(dated)
+    why: tuple[str, ...] = ()
+    if explain:
+        why = (*(sums.why if sums is not None else ()),
+               *(("PR continues: PR was assigned earlier and PD is not met (A1, FAQ-MANAGING-PR; "
+                  "setting pr_continues_until_pd)",) if continued else ()),
+               *nt.why, *new_lesion_sentences(view), sentence, *dated)
     if sums is None:
         return TimepointResult(tp.date, target, nt.code, new_lesions, overall, None, None, None, None,
-                               tuple(why) if explain else (), progression_date, tp.scan, {})
+                               why, progression_date, tp.scan, {})
+    missing = sums.missing
     return TimepointResult(
-        tp.date, target, nt.code, new_lesions, overall, sums.total_mm, nadir, sums.pct_vs_baseline,
-        sums.pct_vs_nadir, tuple(why) if explain else (), progression_date, tp.scan,
-        {} if sums.complete else {"partial_sum_mm": sums.available_mm},
+        tp.date, target, nt.code, new_lesions, overall, None if missing else sums.available_mm, nadir,
+        sums.pct_vs_baseline, sums.pct_vs_nadir, why, progression_date, tp.scan,
+        {"partial_sum_mm": sums.available_mm} if missing else {},
     )
 
 
@@ -163,14 +162,17 @@ def progression_date_for(tp: Timepoint, view: NewLesionView) -> tuple[dt.date, t
     return date, ()
 
 
-def overall_response(target: str, non_target: str, new_lesions: str) -> tuple[str, str]:
+def overall_response(target: str, non_target: str, new_lesions: str, explain: bool = True) -> tuple[str, str]:
     """Overall timepoint response from the three categories (R11-TPR-T1, R11-TPR-T2).
 
     Returns the code and the sentence naming the table row. An equivocal new lesion is not
     progression (R11-EQUIVOCAL) and is read as "no" here. Target ``NA`` means
-    non-target-only disease (Table 2), where NON-CR/NON-PD replaces SD.
+    non-target-only disease (Table 2), where NON-CR/NON-PD replaces SD. Without ``explain``
+    the PD sentence, the one built from parts, is ``""``.
     """
-    if PD in (target, non_target) or new_lesions == "YES":
+    if target == PD or non_target == PD or new_lesions == "YES":
+        if not explain:
+            return PD, ""
         causes = [
             name
             for name, hit in (

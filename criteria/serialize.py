@@ -162,7 +162,7 @@ class _Writer:
     live with the writer, i.e. with one call of :func:`results_text`.
     """
 
-    __slots__ = ("dates", "explain", "indent", "pads", "strings")
+    __slots__ = ("code_members", "dates", "explain", "indent", "pads", "strings")
 
     def __init__(self, explain: bool, indent: int | None) -> None:
         self.explain = explain
@@ -170,6 +170,8 @@ class _Writer:
         self.strings: dict[str, str] = {}  # text -> its JSON string literal
         self.dates: dict[dt.date, str] = {}  # date -> its JSON string
         self.pads: dict[int, tuple[str, str, str]] = {}  # level -> (open, separator, close)
+        # (target, non_target, new_lesions, overall, separator) -> those members' text
+        self.code_members: dict[tuple[str, str, str, str, str], str] = {}
 
     def layout(self, level: int) -> tuple[str, str, str]:
         """What goes after ``{``/``[``, between members and before ``}``/``]`` at ``level``."""
@@ -215,59 +217,51 @@ class _Writer:
         text = str(shown) if shown.adjusted() <= 13 else repr(float(shown))
         return "0.0" if text == "-0.0" else text
 
-    def number(self, value: Decimal, shown: dict[int, tuple[object, str]]) -> str:
+    def number(self, value: Decimal, shown: dict[int, str]) -> str:
         """:meth:`num` (inlined: this runs for most numbers of a subject), remembered in
-        ``shown`` by identity (the object kept with it)."""
+        ``shown`` by identity: ``shown`` lives while one subject's result is written, and
+        every number it keys is held by that (frozen) result, so no id is reused meanwhile."""
         rounded = value.quantize(QUANTUM, ROUND_HALF_UP, CONTEXT)
         text = str(rounded) if rounded.adjusted() <= 13 else repr(float(rounded))
         if text == "-0.0":
             text = "0.0"
-        shown[id(value)] = (value, text)
+        shown[id(value)] = text
+        return text
+
+    def codes(self, tp: TimepointResult, sep: str) -> str:
+        """The members ``"target"`` to ``"overall"`` of a timepoint (remembered: a batch has
+        few combinations of the four codes)."""
+        key = (tp.target, tp.non_target, tp.new_lesions, tp.overall, sep)
+        text = self.code_members.get(key)
+        if text is None:
+            string = self.string
+            text = self.code_members[key] = (
+                f'"target": {string(tp.target)}{sep}"non_target": {string(tp.non_target)}{sep}'
+                f'"new_lesions": {string(tp.new_lesions)}{sep}"overall": {string(tp.overall)}')
         return text
 
     def timepoint(self, tp: TimepointResult, layout: tuple[str, str, str], level: int,
-                  shown: dict[int, tuple[object, str]]) -> str:
+                  shown: dict[int, str]) -> str:
         """One timepoint object at ``level`` (``layout``: :meth:`layout` of that level)."""
         o, sep, c = layout
-        get = shown.get
         date = tp.date
         day = self.dates.get(date) or self.date(date)
-        strings = self.strings.get
-        string = self.string
         if tp.target or tp.non_target or tp.new_lesions:
             # the criteria of a subject share most numbers: by identity from ``shown``
+            get = shown.get
             s, n, b, p = tp.sum_mm, tp.nadir_ref_mm, tp.pct_vs_baseline, tp.pct_vs_nadir
-            if s is None:
-                s_text = "null"
-            else:
-                hit = get(id(s))
-                s_text = hit[1] if hit is not None and hit[0] is s else self.number(s, shown)
-            if n is None:
-                n_text = "null"
-            else:
-                hit = get(id(n))
-                n_text = hit[1] if hit is not None and hit[0] is n else self.number(n, shown)
-            if b is None:
-                b_text = "null"
-            else:
-                hit = get(id(b))
-                b_text = hit[1] if hit is not None and hit[0] is b else self.number(b, shown)
-            if p is None:
-                p_text = "null"
-            else:
-                hit = get(id(p))
-                p_text = hit[1] if hit is not None and hit[0] is p else self.number(p, shown)
-            target, non_target, new, overall = tp.target, tp.non_target, tp.new_lesions, tp.overall
-            text = (f'{{{o}"date": {day}{sep}"target": {strings(target) or string(target)}{sep}'
-                    f'"non_target": {strings(non_target) or string(non_target)}{sep}'
-                    f'"new_lesions": {strings(new) or string(new)}{sep}'
-                    f'"overall": {strings(overall) or string(overall)}{sep}"sum_mm": {s_text}{sep}'
-                    f'"nadir_ref_mm": {n_text}{sep}"pct_vs_baseline": {b_text}{sep}"pct_vs_nadir": {p_text}')
+            codes = self.code_members.get((tp.target, tp.non_target, tp.new_lesions, tp.overall, sep))
+            text = (f'{{{o}"date": {day}{sep}{codes or self.codes(tp, sep)}{sep}"sum_mm": '
+                    f'{"null" if s is None else get(id(s)) or self.number(s, shown)}{sep}"nadir_ref_mm": '
+                    f'{"null" if n is None else get(id(n)) or self.number(n, shown)}{sep}"pct_vs_baseline": '
+                    f'{"null" if b is None else get(id(b)) or self.number(b, shown)}{sep}"pct_vs_nadir": '
+                    f'{"null" if p is None else get(id(p)) or self.number(p, shown)}')
         else:
-            text = f'{{{o}"date": {day}{sep}"overall": {string(tp.overall)}'
+            text = f'{{{o}"date": {day}{sep}"overall": {self.string(tp.overall)}'
         if tp.progression_date is not None and tp.progression_date != date:
             text += f'{sep}"progression_date": {self.date(tp.progression_date)}'
         if tp.extra:
+            string = self.string
             for key, item in tp.extra.items():
                 if isinstance(item, Decimal):
                     shown_value = self.num(item)
@@ -299,7 +293,7 @@ class _Writer:
             text = self.dates[value] = f'"{value.isoformat()}"'  # digits and hyphens: no escapes
         return text
 
-    def criterion(self, result: CriterionResult, level: int, shown: dict[int, tuple[object, str]]) -> str:
+    def criterion(self, result: CriterionResult, level: int, shown: dict[int, str]) -> str:
         inner = level + 1
         o, sep, c = self.layout(level)
         io, isep, ic = self.layout(inner)
@@ -333,7 +327,7 @@ class _Writer:
         return text + c + "}"
 
     def subject(self, result: SubjectResult, level: int) -> str:
-        shown: dict[int, tuple[object, str]] = {}  # this subject's number and date texts
+        shown: dict[int, str] = {}  # this subject's number texts, by identity (see number)
         inner = level + 1
         criteria = self.members([f"{self.string(name)}: {self.criterion(r, inner + 1, shown)}"
                                  for name, r in result.results.items()], inner)

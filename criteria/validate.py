@@ -86,7 +86,10 @@ def organ_group(organ: str, node: bool) -> str:
     """
     if node:
         return "lymph node"
-    text = " ".join(organ.lower().replace("_", " ").replace("-", " ").replace(",", " ").split())
+    if organ.isascii() and organ.isalpha() and organ.islower():
+        text = organ  # one plain lower-case word: the normalisation below would give it back
+    else:
+        text = " ".join(organ.lower().replace("_", " ").replace("-", " ").replace(",", " ").split())
     if "lymph" in text or text in {"node", "nodes", "nodal"}:
         return "lymph node"
     if "lung" in text or "pulmonary" in text:
@@ -95,6 +98,8 @@ def organ_group(organ: str, node: bool) -> str:
         return "kidney"
     if "ovar" in text:
         return "ovaries"
+    if " " not in text:
+        return text  # one word: a side, part or segment word alone is kept as it is (below)
     words: list[str] = []
     segment = False
     for word in text.split():
@@ -315,6 +320,22 @@ def _timepoint_lesion_problems(
     return problems
 
 
+def _plain_follow_up(timepoint: Timepoint, target_ids: set[str], non_target_ids: set[str]) -> bool:
+    """Whether a follow-up has nothing :func:`_timepoint_lesion_problems` or
+    :func:`bidimensional_timepoint_problems` could report: known ids only, every target value
+    a single diameter in range (or not assessed), no new lesion."""
+    if timepoint.new_lesions:
+        return False
+    for lesion_id, value in timepoint.targets.items():
+        mm = value.mm
+        if not (lesion_id in target_ids and not value.fragments_mm and not value.coalesced_with
+                and value.coalesced_into is None and value.perp_mm is None and value.long_mm is None
+                and not value.fragments_perp_mm
+                and (mm is None or (mm.is_finite() and _ZERO <= mm <= MAX_DIAMETER_MM))):
+            return False
+    return non_target_ids.issuperset(timepoint.non_targets)
+
+
 def validate_dates(subject: Subject) -> list[Problem]:
     """Follow-ups strictly after the baseline (or, at response level, not before the
     reference date) and strictly in date order; death not before the last assessment."""
@@ -423,13 +444,15 @@ def validate_subject(subject: Subject) -> list[Problem]:
         non_target_ids = {n.id for n in baseline.non_targets}
         baseline_ids = target_ids | non_target_ids
         for i, tp in enumerate(subject.timepoints):
+            if tp.overall is None and _plain_follow_up(tp, target_ids, non_target_ids):
+                continue  # the common case: nothing the checks below could report
+            prefix = f"timepoints[{i}]"
             if tp.overall is not None:
-                problems.append(Problem(f"timepoints[{i}].overall",
+                problems.append(Problem(f"{prefix}.overall",
                                         "an overall response is response-level input, which has no "
                                         "baseline; give lesions or drop the baseline"))
-            problems += _timepoint_lesion_problems(tp, target_ids, non_target_ids, baseline_ids,
-                                                   f"timepoints[{i}]")
-            problems += bidimensional_timepoint_problems(baseline, tp, f"timepoints[{i}]")
+            problems += _timepoint_lesion_problems(tp, target_ids, non_target_ids, baseline_ids, prefix)
+            problems += bidimensional_timepoint_problems(baseline, tp, prefix)
     else:
         problems += validate_response_codes(subject.timepoints)
     problems += validate_dates(subject)
@@ -447,7 +470,10 @@ IRRC_MAX_CUTANEOUS = 5
 
 def is_bidimensional(baseline: Baseline) -> bool:
     """Whether any baseline target carries a second diameter (an irRC baseline)."""
-    return any(t.perp_mm is not None or t.long_mm is not None for t in baseline.targets)
+    for t in baseline.targets:  # noqa: SIM110 -- a plain loop: any() over a generator costs more
+        if t.perp_mm is not None or t.long_mm is not None:
+            return True
+    return False
 
 
 def is_cutaneous(organ: str) -> bool:
@@ -498,8 +524,12 @@ def bidimensional_timepoint_problems(baseline: Baseline, tp: Timepoint, prefix: 
     """A follow-up's second diameters (targets, split fragments, new lesions), as
     :func:`bidimensional_baseline_problems` checks the baseline's."""
     problems: list[Problem] = []
-    nodes = {t.id: t.node for t in baseline.targets}
+    nodes: dict[str, bool] | None = None
     for lesion_id, m in tp.targets.items():
+        if m.perp_mm is None and m.long_mm is None and not m.fragments_perp_mm:
+            continue  # the common case, a single diameter: nothing to check (no field path built)
+        if nodes is None:
+            nodes = {t.id: t.node for t in baseline.targets}
         field = f"{prefix}.targets.{lesion_id}"
         if m.perp_mm is not None or m.long_mm is not None:
             problems += _pair_problems(field, lesion_id, nodes.get(lesion_id, False), m.mm, m.perp_mm,

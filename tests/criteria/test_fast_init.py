@@ -61,6 +61,24 @@ def test_same_fields_defaults_and_signature_as_the_generated_init(cls: type[Any]
             cls()
 
 
+@pytest.mark.parametrize("cls", FAST, ids=lambda c: c.__name__)
+def test_every_argument_given_is_stored_over_the_defaults(cls: type[Any]) -> None:
+    # the instance dict starts as a copy of the defaults: each argument given must replace its
+    # entry, by position and by keyword, and the next instance must start from the defaults again
+    names = [f.name for f in dataclasses.fields(cls)]
+    values = [object() for _ in names]
+    ref = _reference(cls)
+    by_position, by_keyword = cls(*values), cls(**dict(zip(names, values, strict=True)))
+    for name, value in zip(names, values, strict=True):
+        assert getattr(by_position, name) is value and getattr(by_keyword, name) is value, name
+    assert list(vars(by_position)) == names  # one entry per field, in field order
+    required = {f.name: values[k] for k, f in enumerate(dataclasses.fields(cls))
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    again, expected = cls(**required), ref(**required)
+    for name in names:
+        assert getattr(again, name) == getattr(expected, name), name
+
+
 def test_positional_keyword_factories_equality_and_hash() -> None:
     day = dt.date(2024, 3, 1)
     a = TimepointResult(day, "PR", "NON-CR/NON-PD", "NO", "PR", Decimal("40.0"))

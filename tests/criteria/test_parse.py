@@ -180,6 +180,25 @@ def test_a_key_given_twice_is_named_at_every_level(old: str, new: str, field: st
     assert_error(text.replace(old, new), field, "given more than once")
 
 
+def test_a_colon_inside_a_string_does_not_hide_a_key_given_twice() -> None:
+    # load_json takes the objects json builds when they hold as many keys as the text has ':';
+    # a ':' inside a string (here an organ) must not make up for a repeated key elsewhere
+    text = json.dumps(BASE).replace('"organ": "bone"', '"organ": "bone: sacrum"')
+    assert text.count(":") == json.dumps(BASE).count(":") + 1
+    assert parse_one(text).baseline.non_targets[0].organ == "bone: sacrum"  # type: ignore[union-attr]
+    assert_error(text.replace('"T1": 35', '"T1": 35, "T1": 36'), "timepoints[2].targets.T1",
+                 "given more than once")
+
+
+def test_loaded_objects_are_plain_dicts_unless_a_key_is_given_twice() -> None:
+    plain = load_json('{"a": {"b": 1, "c": "x: y"}, "d": [{"e": 2}]}')
+    assert type(plain) is dict and type(plain["a"]) is dict and type(plain["d"][0]) is dict
+    assert plain == {"a": {"b": Decimal(1), "c": "x: y"}, "d": [{"e": Decimal(2)}]}
+    repeated = load_json('{"a": {"b": 1, "b": 2}, "d": 3}')
+    assert type(repeated) is dict and type(repeated["a"]) is not dict
+    assert repeated["a"] == {"b": Decimal(2)} and repeated["a"].duplicates == ("b",)
+
+
 def test_nan_rejected() -> None:
     text = json.dumps(BASE).replace('"T1": 35', '"T1": NaN')
     assert_error(text, "timepoints[2].targets.T1", "not a finite number")
