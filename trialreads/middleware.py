@@ -21,8 +21,10 @@ session is saved, which the activity stamp does.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib import messages
@@ -42,6 +44,18 @@ SESSION_STARTED = "trialreads_session_started"
 SESSION_LAST_SEEN = "trialreads_session_last_seen"
 #: The activity stamp is rewritten at most this often: no session write on every request.
 ACTIVITY_RESOLUTION_SECONDS = 60
+
+
+#: What a session key can be (Django makes them of lower-case letters and digits, 32 long): a
+#: cookie that is anything else cannot name a session, and PostgreSQL refuses to look up a key
+#: with a NUL byte (a 500 instead of an anonymous request).
+_SESSION_KEY_TEXT = re.compile(r"[A-Za-z0-9]{1,64}")
+
+
+def _drop_forged_session_cookie(request: HttpRequest) -> None:
+    key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if key is not None and not _SESSION_KEY_TEXT.fullmatch(key):
+        request.session = import_module(settings.SESSION_ENGINE).SessionStore(None)
 
 
 def _authenticated(request: HttpRequest) -> bool:
@@ -90,6 +104,7 @@ class SessionTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        _drop_forged_session_cookie(request)
         if _authenticated(request):
             self._check(request)
         response = self.get_response(request)

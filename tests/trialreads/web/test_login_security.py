@@ -134,3 +134,14 @@ def test_a_token_request_creates_no_session(trial_with_reads: Any, reader_a: Any
         assert response.status_code == 200
         assert "sessionid" not in response.cookies
     assert Session.objects.count() == before
+
+
+@pytest.mark.parametrize("cookie", ["abc\x00def", "x" * 200, "../etc", "\u00e9t\u00e9"])
+def test_a_forged_session_cookie_is_an_anonymous_request(cookie: str) -> None:
+    """A session cookie that cannot be a session key (a NUL byte: PostgreSQL refuses to look it
+    up) is no session: the login page and the API answer as to anyone not logged in, never 500."""
+    for client, path, status in ((Client(), "/", 302), (APIClient(), "/api/trials/", 401)):
+        client.cookies["sessionid"] = cookie
+        response = client.get(path)
+        assert response.status_code == status, (path, response.status_code)
+    assert not Session.objects.exists()
